@@ -1,0 +1,28 @@
+/** Config schema of one `routes[]` entry. First match wins. */
+import { z } from 'zod';
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
+
+export const routeSchema = z.object({
+  /** Exact path, or a prefix ending in `/*` (`/v1/*` matches `/v1` and `/v1/…`). */
+  path: z.string().regex(/^\/[^\s?#]*$/, 'a path starting with "/" (prefix: end with "/*")'),
+  methods: z.array(z.enum(METHODS)).min(1).optional(),
+  auth: z.enum(['none', 'optional', 'required']).default('required'),
+  tier: z.string().min(1).optional(),
+  features: z.array(z.string().min(1)).default([]),
+  scopes: z.array(z.string().min(1)).default([]),
+  role: z.string().min(1).optional(),
+  on_auth_unavailable: z.enum(['open', 'closed']).default('closed'),
+  /** shadow: authenticate and record, forward regardless. */
+  mode: z.enum(['enforce', 'shadow']).default('enforce'),
+  enforce_percent: z.number().min(0).max(100).default(100),
+  max_body_bytes: z.number().int().positive().optional(),
+  body_timeout_ms: z.number().int().nonnegative().optional(),
+  llm: z.object({ provider: z.string().min(1) }).strict().optional(),
+  websocket: z.object({ heartbeat_ms: z.number().int().positive().default(1000) }).strict().optional(),
+  trading: z.boolean().default(false),
+  /** Meter a `request` usage event for this route. */
+  meter: z.boolean().default(true),
+}).strict();
+
+export type RouteConfigSchema = z.infer<typeof routeSchema>;

@@ -1,0 +1,163 @@
+/**
+ * Configuration: the only module that reads `process.env`.
+ *
+ * A YAML file (contract: ARCHITECTURE.md §4) is parsed, `${ENV}` references are
+ * substituted, the result is validated once with zod (unknown keys are errors),
+ * deeply frozen and passed down. Any problem throws a {@link UsageError} whose
+ * message names the key path and what was expected; the CLI exits 2 on it.
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { UsageError } from './errors.js';
+import { authSchema } from './authenticate/schema.js';
+import { meteringSchema, stripeSchema } from './meter/schema.js';
+import { ratelimitSchema } from './ratelimit/schema.js';
+import { routeSchema } from './authorize/route-schema.js';
+
+const hostPort = (host: string, port: number) =>
+  z.object({
+    host: z.string().min(1).default(host),
+    port: z.number().int().min(0).max(65535).default(port),
+  }).strict();
+
+const tierSchema = z.object({
+  requests_per_minute: z.number().int().positive(),
+  /** Extra tokens above the per-minute rate that may be spent at once. Default: 10% of the rate. */
+  burst: z.number().int().nonnegative().optional(),
+}).strict();
+
+export const TIER_ORDER = ['explorer', 'professional', 'business', 'enterprise'] as const;
+export type TierName = (typeof TIER_ORDER)[number];
+
+const configSchema = z.object({
+  listen: hostPort('0.0.0.0', 8080).default({}),
+  admin: hostPort('0.0.0.0', 9090).default({}),
+  threads: z.number().int().min(1).max(64).default(1),
+  server: z.object({
+    /** Allow uWebSockets.js's pure-JS fallback (slow). Never in production. */
+    allow_js_fallback: z.boolean().default(false),
+    /** Largest request header section (request line + headers) in bytes. */
+    max_header_bytes: z.number().int().min(4096).max(65536).default(16384),
+    /** Most request headers accepted (uWS itself stops at 50). */
+    max_headers: z.number().int().min(8).max(50).default(50),
+    /** Largest request body in bytes (per route override: routes[].max_body_bytes). */
+    max_body_bytes: z.number().int().positive().default(10 * 1024 * 1024),
+    /** SIGTERM: how long in-flight requests may take to finish. */
+    drain_timeout_ms: z.number().int().nonnegative().default(25000),
+    /** Trust an incoming X-Forwarded-For and append to it (behind a trusted LB). */
+    trust_forwarded: z.boolean().default(false),
+  }).strict().default({}),
+  upstream: z.object({
+    url: z.string().url(),
+    connections: z.number().int().positive().default(128),
+    headers_timeout_ms: z.number().int().positive().default(10000),
+    body_timeout_ms: z.number().int().nonnegative().default(300000),
+    keep_alive_timeout_ms: z.number().int().positive().default(4000),
+  }).strict(),
+  redis: z.object({
+    url: z.string().min(1),
+    key_prefix: z.string().default('argus:'),
+  }).strict().optional(),
+  postgres: z.object({ url: z.string().min(1) }).strict().optional(),
+  auth: authSchema.default({}),
+  tiers: z.record(z.string(), tierSchema).default({}),
+  ratelimit: ratelimitSchema.default({}),
+  routes: z.array(routeSchema).min(1),
+  metering: meteringSchema.default({}),
+  stripe: stripeSchema.optional(),
+  log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).strict().default({}),
+}).strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type RouteConfig = Config['routes'][number];
+
+const DEFAULT_TIERS: Record<TierName, { requests_per_minute: number }> = {
+  explorer: { requests_per_minute: 100 },
+  professional: { requests_per_minute: 1000 },
+  business: { requests_per_minute: 10000 },
+  enterprise: { requests_per_minute: 100000 },
+};
+
+/** Read, substitute, validate and freeze a config file. Throws UsageError. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`config: cannot read ${file}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new UsageError(`config: ${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  return parseConfig(raw, env);
+}
+
+/** Validate an already-parsed config object (used by tests and `loadConfig`). */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const substituted = substituteEnv(raw, [], env);
+  const result = configSchema.safeParse(substituted ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  ${formatPath(issue.path)}: ${describeIssue(issue)}`);
+    throw new UsageError(`config: invalid configuration\n${lines.join('\n')}`);
+  }
+  const cfg = result.data;
+  cfg.tiers = { ...DEFAULT_TIERS, ...cfg.tiers };
+  return deepFreeze(cfg);
+}
+
+/** Environment knobs that are not part of the YAML (tests and the demo use them). */
+export function envFlag(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env[name];
+}
+
+/** Cores this process may use: the default for `threads`-like settings. */
+export function availableCores(): number {
+  return availableParallelism();
+}
+
+function formatPath(path: ReadonlyArray<string | number>): string {
+  if (path.length === 0) return '(root)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function describeIssue(issue: z.ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_type' && issue.received === 'undefined') return `required (expected ${issue.expected})`;
+  if (issue.code === 'invalid_type') return `expected ${issue.expected}, got ${issue.received}`;
+  if (issue.code === 'invalid_enum_value') return `expected one of ${issue.options.map((o) => JSON.stringify(o)).join(' | ')}, got ${JSON.stringify(issue.received)}`;
+  return issue.message;
+}
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+function substituteEnv(node: unknown, path: Array<string | number>, env: NodeJS.ProcessEnv): unknown {
+  if (typeof node === 'string') {
+    return node.replace(ENV_REF, (_m, name: string) => {
+      const value = env[name];
+      if (value === undefined) {
+        throw new UsageError(`config: ${formatPath(path)}: environment variable ${name} is not set`);
+      }
+      return value;
+    });
+  }
+  if (Array.isArray(node)) return node.map((v, i) => substituteEnv(v, [...path, i], env));
+  if (node !== null && typeof node === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node)) out[k] = substituteEnv(v, [...path, k], env);
+    return out;
+  }
+  return node;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
+}

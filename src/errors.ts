@@ -1,0 +1,95 @@
+/**
+ * Stable error codes and the one table that maps them to HTTP statuses.
+ *
+ * Every denial the sidecar answers carries one of these codes in the contract's
+ * body: `{"error":{"code":"…","message":"…","request_id":"…"}}`. Codes are part of
+ * the user-facing contract: add new ones, never rename.
+ */
+
+export const ERROR_STATUS = {
+  // request hygiene (foundation)
+  ARGUS_BAD_REQUEST: 400,
+  ARGUS_AMBIGUOUS_LENGTH: 400,
+  ARGUS_BAD_CONTENT_LENGTH: 400,
+  ARGUS_PAYLOAD_TOO_LARGE: 413,
+  ARGUS_HEADERS_TOO_LARGE: 431,
+  ARGUS_TOO_MANY_HEADERS: 431,
+  ARGUS_NOT_FOUND: 404,
+  ARGUS_METHOD_NOT_ALLOWED: 405,
+  // authentication (401)
+  ARGUS_UNAUTHENTICATED: 401,
+  ARGUS_INVALID_TOKEN: 401,
+  ARGUS_TOKEN_EXPIRED: 401,
+  ARGUS_INVALID_API_KEY: 401,
+  ARGUS_INVALID_SESSION: 401,
+  ARGUS_SESSION_EXPIRED: 401,
+  ARGUS_REVOKED: 401,
+  ARGUS_AMBIGUOUS_CREDENTIALS: 401,
+  ARGUS_CREDENTIAL_IN_QUERY: 401,
+  // authorization (403)
+  ARGUS_FORBIDDEN: 403,
+  ARGUS_TIER_REQUIRED: 403,
+  ARGUS_FEATURE_REQUIRED: 403,
+  ARGUS_SCOPE_REQUIRED: 403,
+  ARGUS_ROLE_REQUIRED: 403,
+  ARGUS_MODEL_NOT_ALLOWED: 403,
+  ARGUS_TRADING_NOT_ALLOWED: 403,
+  // limits
+  ARGUS_RATE_LIMITED: 429,
+  ARGUS_QUOTA_EXCEEDED: 429,
+  // upstream and dependencies
+  ARGUS_UPSTREAM_UNAVAILABLE: 502,
+  ARGUS_UPSTREAM_TIMEOUT: 504,
+  ARGUS_AUTH_UNAVAILABLE: 503,
+  ARGUS_DEPENDENCY_UNAVAILABLE: 503,
+  ARGUS_DRAINING: 503,
+  ARGUS_INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** Status line text for the statuses above (uWS wants "401 Unauthorized"). */
+const STATUS_TEXT: Record<number, string> = {
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  413: '413 Payload Too Large',
+  429: '429 Too Many Requests',
+  431: '431 Request Header Fields Too Large',
+  500: '500 Internal Server Error',
+  502: '502 Bad Gateway',
+  503: '503 Service Unavailable',
+  504: '504 Gateway Timeout',
+};
+
+export function statusOf(code: ErrorCode): number {
+  return ERROR_STATUS[code];
+}
+
+export function statusLine(status: number): string {
+  return STATUS_TEXT[status] ?? `${status} Error`;
+}
+
+/** A denial: an expected outcome returned (not thrown) by a pipeline stage. */
+export interface Denial {
+  readonly code: ErrorCode;
+  readonly message: string;
+  /** Extra response headers (Retry-After, RateLimit, WWW-Authenticate…). */
+  readonly headers?: ReadonlyArray<readonly [string, string]>;
+}
+
+export function deny(code: ErrorCode, message: string, headers?: ReadonlyArray<readonly [string, string]>): Denial {
+  return headers ? { code, message, headers } : { code, message };
+}
+
+/** The contract's JSON error body. */
+export function errorBody(code: ErrorCode, message: string, requestId: string): string {
+  return JSON.stringify({ error: { code, message, request_id: requestId } });
+}
+
+/** Thrown for invalid configuration or CLI usage; the CLI maps it to exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}

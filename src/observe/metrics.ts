@@ -1,0 +1,33 @@
+/**
+ * Prometheus metrics, all named `argus_*`, served on the admin port.
+ *
+ * One {@link Metrics} per process (created in lifecycle, passed down): no
+ * module-level registry, so tests can run several sidecars in one process.
+ * Stages that need their own metrics register them on `metrics.registry`.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'route' | 'method' | 'status'>;
+  readonly requestDuration: Histogram<'route'>;
+  readonly upstreamErrors: Counter<'kind'>;
+  readonly rejected: Counter<'code'>;
+  readonly inflight: Gauge;
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'argus_process_' });
+    this.requests = new Counter({ name: 'argus_requests_total', help: 'Requests answered, by route, method and status', labelNames: ['route', 'method', 'status'], registers });
+    this.requestDuration = new Histogram({
+      name: 'argus_request_duration_seconds',
+      help: 'Time from request head to response end, by route',
+      labelNames: ['route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.upstreamErrors = new Counter({ name: 'argus_upstream_errors_total', help: 'Upstream failures by kind (refused, reset, timeout)', labelNames: ['kind'], registers });
+    this.rejected = new Counter({ name: 'argus_rejected_total', help: 'Requests refused by the sidecar, by error code', labelNames: ['code'], registers });
+    this.inflight = new Gauge({ name: 'argus_inflight_requests', help: 'Requests being served now', registers });
+  }
+}
