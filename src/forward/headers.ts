@@ -1,0 +1,110 @@
+/**
+ * Header rewriting between client and upstream, both directions.
+ *
+ * Hop-by-hop headers (RFC 9110 §7.6.1) never cross the proxy: Connection and every
+ * header it names, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*.
+ * Client-sent identity headers (`x-argus-*`, and `x_argus_*`, which some servers
+ * normalise to the same name) are removed whatever their case: only the sidecar
+ * may assert identity to the upstream.
+ */
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
+
+/** Request headers the proxy sets itself or must not forward. */
+const REQUEST_DROP = new Set([
+  ...HOP_BY_HOP,
+  // uWS already answered "100 Continue"; undici refuses to send Expect.
+  'expect',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-request-id',
+  'forwarded',
+]);
+
+/** Response headers the proxy must not copy (uWS writes Date and the framing itself). */
+const RESPONSE_DROP = new Set([...HOP_BY_HOP, 'content-length', 'date']);
+
+/** True for x-argus-* / x_argus_* in any case (names from uWS are already lower-case). */
+export function isIdentityHeader(lowerName: string): boolean {
+  return lowerName.length > 8 && lowerName.charCodeAt(0) === 120 /* x */ && (lowerName.startsWith('x-argus-') || lowerName.startsWith('x_argus_') || lowerName.startsWith('x-argus_') || lowerName.startsWith('x_argus-'));
+}
+
+/** Header names listed in Connection (comma-separated tokens), lower-cased. */
+function connectionTokens(headers: readonly string[]): Set<string> | undefined {
+  let tokens: Set<string> | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] !== 'connection') continue;
+    for (const t of (headers[i + 1] ?? '').split(',')) {
+      const name = t.trim().toLowerCase();
+      if (name) (tokens ??= new Set()).add(name);
+    }
+  }
+  return tokens;
+}
+
+export interface ForwardedInfo {
+  readonly clientAddress: string;
+  readonly proto: string;
+  readonly requestId: string;
+  /** Trust and extend an incoming X-Forwarded-For (only behind a trusted load balancer). */
+  readonly trustForwarded: boolean;
+}
+
+/**
+ * Build the upstream request's header list (flat [name, value, …]) from the
+ * client's, adding x-forwarded-* and x-request-id, then `extra` (identity headers).
+ */
+export function upstreamRequestHeaders(client: readonly string[], info: ForwardedInfo, extra: readonly string[]): string[] {
+  const named = connectionTokens(client);
+  const out: string[] = [];
+  let host = '';
+  let priorXff = '';
+  let priorProto = '';
+  for (let i = 0; i < client.length; i += 2) {
+    const name = client[i]!;
+    const value = client[i + 1]!;
+    if (name === 'host') host = value;
+    else if (name === 'x-forwarded-for') priorXff = priorXff ? `${priorXff}, ${value}` : value;
+    else if (name === 'x-forwarded-proto') priorProto = value;
+    if (REQUEST_DROP.has(name) || name.startsWith('proxy-') || isIdentityHeader(name) || named?.has(name)) continue;
+    out.push(name, value);
+  }
+  const xff = info.trustForwarded && priorXff ? `${priorXff}, ${info.clientAddress}` : info.clientAddress;
+  out.push('x-forwarded-for', xff, 'x-forwarded-proto', info.trustForwarded && priorProto ? priorProto : info.proto, 'x-request-id', info.requestId);
+  if (host) out.push('x-forwarded-host', host);
+  for (let i = 0; i < extra.length; i++) out.push(extra[i]!);
+  return out;
+}
+
+/**
+ * Filter an upstream response's headers (undici's object form) into a flat list
+ * safe to send to the client. `strip` names extra headers to drop (e.g. the
+ * upstream's x-argus-usage report, which the sidecar consumes).
+ */
+export function clientResponseHeaders(headers: Record<string, string | string[] | undefined>, strip?: ReadonlySet<string>): string[] {
+  const connection = headers['connection'];
+  const named = connection ? new Set(String(connection).split(',').map((t) => t.trim().toLowerCase())) : undefined;
+  const out: string[] = [];
+  for (const name in headers) {
+    if (RESPONSE_DROP.has(name) || name.startsWith('proxy-') || named?.has(name) || strip?.has(name)) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, value);
+  }
+  return out;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+
+/** Propagate a well-formed client x-request-id, else generate one. */
+export function requestIdFrom(clientValue: string | undefined, generate: () => string): string {
+  return clientValue !== undefined && REQUEST_ID.test(clientValue) ? clientValue : generate();
+}
+
+/** A fast unique-id generator: random per-process prefix + counter (no per-call crypto). */
+export function requestIdGenerator(prefix: string): () => string {
+  let n = 0;
+  return () => `${prefix}-${(++n).toString(36)}`;
+}

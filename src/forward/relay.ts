@@ -1,0 +1,167 @@
+/**
+ * Relays an upstream response to the uWS client as it arrives, with backpressure
+ * both ways: when the client's socket is full, the upstream read is paused
+ * (`controller.pause()`) until uWS calls `onWritable`. Nothing is buffered whole,
+ * so SSE and chunked streams pass through chunk by chunk.
+ *
+ * Framing: with an upstream Content-Length the client gets the same length
+ * (`tryEnd`); otherwise chunks are written as they come (chunked encoding).
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Dispatcher } from 'undici';
+import { deny, type Denial } from '../errors.js';
+import type { Exchange } from '../server/exchange.js';
+import { clientResponseHeaders } from './headers.js';
+
+/** Observes the response as it passes (metering, LLM usage extraction). */
+export interface ResponseObserver {
+  onStart?(status: number, headers: Record<string, string | string[] | undefined>): void;
+  onChunk?(chunk: Buffer): void;
+  onEnd?(outcome: 'complete' | 'aborted' | 'error'): void;
+}
+
+export type RelayFailure = 'refused' | 'reset' | 'timeout' | 'body_timeout' | 'other';
+
+export class UpstreamRelay implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  /** Content-Length to send, or -1 for streamed (chunked) framing. */
+  private total = -1;
+  private pending: Buffer | undefined;
+  private pendingOffset = 0;
+  private ended = false;
+
+  constructor(
+    private readonly ex: Exchange,
+    private readonly onFailure: (kind: RelayFailure, err: Error) => void,
+    private readonly stripHeaders?: ReadonlySet<string>,
+    private readonly observer?: ResponseObserver,
+  ) {
+    ex.onAbort(() => {
+      this.controller?.abort(new Error('client aborted'));
+      this.observer?.onEnd?.('aborted');
+    });
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.ex.aborted) controller.abort(new Error('client aborted'));
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+    const ex = this.ex;
+    if (ex.aborted) return;
+    this.observer?.onStart?.(statusCode, headers);
+    const res = ex.res;
+    const cl = headers['content-length'];
+    const bodyless = ex.head.method === 'HEAD' || statusCode === 204 || statusCode === 304;
+    this.total = typeof cl === 'string' && /^\d+$/.test(cl) && headers['transfer-encoding'] === undefined ? Number(cl) : -1;
+    const list = clientResponseHeaders(headers, this.stripHeaders);
+    ex.started = true;
+    ex.status = statusCode;
+    res.cork(() => {
+      res.writeStatus(`${statusCode} ${statusMessage || STATUS_CODES[statusCode] || ''}`);
+      for (let i = 0; i < list.length; i += 2) res.writeHeader(list[i]!, list[i + 1]!);
+      if (bodyless) {
+        res.endWithoutBody(this.total >= 0 && ex.head.method === 'HEAD' ? this.total : undefined);
+        this.ended = true;
+      } else if (this.total === 0) {
+        res.end();
+        this.ended = true;
+      }
+    });
+    if (this.ended) ex.done();
+    void controller;
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const ex = this.ex;
+    if (ex.aborted || this.ended) return;
+    this.observer?.onChunk?.(chunk);
+    ex.bytesOut += chunk.byteLength;
+    const res = ex.res;
+    if (this.total >= 0) {
+      let result: [boolean, boolean] = [true, false];
+      const offset = res.getWriteOffset();
+      res.cork(() => {
+        result = res.tryEnd(chunk, this.total);
+      });
+      if (result[1]) {
+        this.ended = true;
+        ex.done();
+      } else if (!result[0]) {
+        this.pending = chunk;
+        this.pendingOffset = offset;
+        controller.pause();
+        res.onWritable((off) => this.retryPending(controller, off));
+      }
+      return;
+    }
+    let ok = true;
+    res.cork(() => {
+      ok = res.write(chunk);
+    });
+    if (!ok) {
+      controller.pause();
+      res.onWritable(() => {
+        controller.resume();
+        return true;
+      });
+    }
+  }
+
+  private retryPending(controller: Dispatcher.DispatchController, offset: number): boolean {
+    const ex = this.ex;
+    const chunk = this.pending;
+    if (ex.aborted || !chunk) return true;
+    const [ok, done] = ex.res.tryEnd(chunk.subarray(offset - this.pendingOffset), this.total);
+    if (done) {
+      this.pending = undefined;
+      this.ended = true;
+      ex.done();
+    } else if (ok) {
+      this.pending = undefined;
+      controller.resume();
+    }
+    return ok;
+  }
+
+  onResponseEnd(): void {
+    const ex = this.ex;
+    this.observer?.onEnd?.('complete');
+    if (ex.aborted || this.ended) return;
+    if (this.total >= 0) return; // tryEnd finishes the response when the last byte is written
+    this.ended = true;
+    ex.res.cork(() => ex.res.end());
+    ex.done();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    const ex = this.ex;
+    if (ex.aborted) return;
+    this.observer?.onEnd?.('error');
+    const kind = classify(err);
+    this.onFailure(kind, err);
+    if (!ex.started) {
+      ex.replyError(denialFor(kind));
+    } else if (!this.ended) {
+      // Headers are out: the only honest signal left is to cut the connection.
+      this.ended = true;
+      ex.res.close();
+      ex.done();
+    }
+  }
+}
+
+export function classify(err: Error): RelayFailure {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
+  if (code === 'UND_ERR_BODY_TIMEOUT') return 'body_timeout';
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH') return 'refused';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return 'reset';
+  return 'other';
+}
+
+function denialFor(kind: RelayFailure): Denial {
+  if (kind === 'timeout') return deny('ARGUS_UPSTREAM_TIMEOUT', 'the upstream did not answer in time');
+  return deny('ARGUS_UPSTREAM_UNAVAILABLE', 'the upstream could not be reached');
+}

@@ -1,0 +1,175 @@
+/**
+ * The data path, top to bottom — read this file first.
+ *
+ *   uWS request ─► hygiene ─► route match ─► authenticate ─► authorize ─► rate limit
+ *       ─► forward (undici, streamed both ways) ─► respond ─► meter (async, off the response path)
+ *
+ * Each stage returns a value (ok, or a Denial with a stable code); only bugs and
+ * infrastructure faults throw. Cheap checks come first; side effects (tokens taken,
+ * usage recorded) happen only after every earlier stage passed.
+ */
+import type { AuthContext } from './authenticate/context.js';
+import type { Config } from './config.js';
+import { deny, type Denial } from './errors.js';
+import { upstreamRequestHeaders } from './forward/headers.js';
+import { UpstreamRelay, type RelayFailure } from './forward/relay.js';
+import type { Upstream } from './forward/upstream.js';
+import type { Logger } from './observe/log.js';
+import type { Metrics } from './observe/metrics.js';
+import { compileRoutes, type CompiledRoute } from './routes.js';
+import { RequestBody } from './server/body.js';
+import type { Exchange } from './server/exchange.js';
+import { checkHygiene, hasBody, type HeaderStats } from './server/hygiene.js';
+
+/** authenticate: who is calling (sync on a cache hit). */
+export type AuthOutcome = { ok: true; ctx: AuthContext | null; stale?: boolean } | { ok: false; denial: Denial };
+export interface AuthStage {
+  authenticate(head: Exchange['head'], route: CompiledRoute['cfg']): AuthOutcome | Promise<AuthOutcome>;
+}
+/** authorize: may this caller use this route. */
+export type AuthorizeStage = (ctx: AuthContext | null, route: CompiledRoute['cfg']) => Denial | null;
+/** rate limit: take a token, or say when to come back. Extra headers go on every response. */
+export type LimitOutcome = { ok: true; headers?: ReadonlyArray<readonly [string, string]> } | { ok: false; denial: Denial };
+export type RateLimitStage = (ctx: AuthContext, route: CompiledRoute) => LimitOutcome | Promise<LimitOutcome>;
+/** meter: record what was served, after the response (never on its critical path). */
+export type MeterStage = (ex: Exchange, route: CompiledRoute, ctx: AuthContext | null) => void;
+
+export interface PipelineDeps {
+  readonly cfg: Readonly<Config>;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly upstream: Upstream;
+  readonly now: () => number;
+  readonly authenticate: AuthStage;
+  readonly authorize: AuthorizeStage;
+  readonly identityHeaders: (ctx: AuthContext | null) => string[];
+  readonly rateLimit?: RateLimitStage;
+  readonly meter?: MeterStage;
+}
+
+export function createPipeline(deps: PipelineDeps) {
+  const { cfg, metrics, upstream } = deps;
+  const matchRoute = compileRoutes(cfg.routes);
+  const limits = { maxHeaderBytes: cfg.server.max_header_bytes, maxHeaders: cfg.server.max_headers, maxBodyBytes: cfg.server.max_body_bytes };
+  const onUpstreamFailure = (kind: RelayFailure, err: Error) => {
+    metrics.upstreamErrors.labels(kind).inc();
+    deps.log.warn('upstream request failed', { kind, err });
+  };
+
+  function handle(ex: Exchange, stats: HeaderStats): void {
+    // 1. Hygiene: ambiguous framing or oversized heads never go further.
+    ex.onFinish = chain(ex.onFinish, finished);
+    const bad = checkHygiene(stats, limits);
+    if (bad) return refuse(ex, bad, true);
+
+    // 2. Route match: first configured route wins.
+    const match = matchRoute(ex.head.method, ex.head.path);
+    if (!match.route) {
+      return refuse(ex, match.methodMismatch ? deny('ARGUS_METHOD_NOT_ALLOWED', `${ex.head.method} is not allowed here`) : deny('ARGUS_NOT_FOUND', 'no route matches this path'));
+    }
+    const route = match.route;
+    ex.route = route;
+    ex.routeLabel = route.label;
+
+    // The body must be claimed now (uWS delivers it only to handlers registered
+    // synchronously); it buffers a little, then pauses the socket until forwarded.
+    if (hasBody(stats)) {
+      const maxBody = route.cfg.max_body_bytes ?? cfg.server.max_body_bytes;
+      if (stats.contentLength !== undefined && Number(stats.contentLength) > maxBody) {
+        return refuse(ex, deny('ARGUS_PAYLOAD_TOO_LARGE', `request body exceeds ${maxBody} bytes`), true);
+      }
+      ex.body = new RequestBody(ex.res, maxBody, () => refuse(ex, deny('ARGUS_PAYLOAD_TOO_LARGE', `request body exceeds ${maxBody} bytes`), true));
+    }
+
+    // 3. Authenticate (synchronous on a cache hit).
+    const outcome = deps.authenticate.authenticate(ex.head, route.cfg);
+    if (outcome instanceof Promise) {
+      outcome.then(
+        (o) => afterAuthenticate(ex, route, o),
+        (err: unknown) => internalError(ex, err),
+      );
+    } else afterAuthenticate(ex, route, outcome);
+  }
+
+  function afterAuthenticate(ex: Exchange, route: CompiledRoute, outcome: AuthOutcome): void {
+    if (ex.aborted) return;
+    if (!outcome.ok) return refuse(ex, outcome.denial);
+    const ctx = outcome.ctx;
+    ex.ctx = ctx;
+
+    // 4. Authorize: tier, features, scopes, role.
+    const denied = deps.authorize(ctx, route.cfg);
+    if (denied) return refuse(ex, denied);
+
+    // 5. Rate limit: only callers that passed everything above take a token.
+    if (deps.rateLimit && ctx) {
+      const limited = deps.rateLimit(ctx, route);
+      if (limited instanceof Promise) {
+        limited.then(
+          (l) => afterRateLimit(ex, route, ctx, l),
+          (err: unknown) => internalError(ex, err),
+        );
+        return;
+      }
+      return afterRateLimit(ex, route, ctx, limited);
+    }
+    forward(ex, route, ctx);
+  }
+
+  function afterRateLimit(ex: Exchange, route: CompiledRoute, ctx: AuthContext, outcome: LimitOutcome): void {
+    if (ex.aborted) return;
+    if (!outcome.ok) return refuse(ex, outcome.denial);
+    forward(ex, route, ctx);
+  }
+
+  // 6. Forward: headers rewritten, body streamed, response relayed as it arrives.
+  function forward(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null): void {
+    const head = ex.head;
+    const headers = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded }, deps.identityHeaders(ctx));
+    const body = ex.body;
+    const relay = new UpstreamRelay(ex, onUpstreamFailure);
+    const send = () => {
+      if (ex.aborted || ex.started) return;
+      upstream.forward(
+        {
+          method: head.method,
+          path: head.query ? `${head.path}?${head.query}` : head.path,
+          headers,
+          body: body ? (body.whole() ?? body.toStream()) : null,
+          ...(route.cfg.body_timeout_ms !== undefined ? { bodyTimeoutMs: route.cfg.body_timeout_ms } : {}),
+        },
+        relay,
+      );
+    };
+    // A small body that is still arriving is awaited, so it goes out as one Buffer.
+    const pending = body?.settled();
+    if (pending) pending.then(send, (err: unknown) => internalError(ex, err));
+    else send();
+  }
+
+  // 7. After the response: metrics, then metering (async, never on the response path).
+  function finished(ex: Exchange): void {
+    // 499: the client went away before any response (nginx's convention).
+    const status = ex.aborted && !ex.started ? 499 : ex.status;
+    metrics.requests.labels(ex.routeLabel, ex.head.method, String(status)).inc();
+    metrics.requestDuration.labels(ex.routeLabel).observe((deps.now() - ex.startedAt) / 1000);
+    if (ex.route && deps.meter && !ex.denied) deps.meter(ex, ex.route, ex.ctx);
+  }
+
+  function refuse(ex: Exchange, denial: Denial, close = false): void {
+    metrics.rejected.labels(denial.code).inc();
+    ex.denied = true;
+    ex.replyError(denial, close);
+  }
+
+  function internalError(ex: Exchange, err: unknown): void {
+    deps.log.error('request failed', { err: err as Error, request_id: ex.head.requestId });
+    ex.replyError(deny('ARGUS_INTERNAL', 'internal error'));
+  }
+
+  return { handle };
+}
+
+function chain(first: ((ex: Exchange) => void) | undefined, second: (ex: Exchange) => void): (ex: Exchange) => void {
+  return first ? (ex) => { first(ex); second(ex); } : second;
+}

@@ -1,0 +1,87 @@
+/**
+ * One request/response exchange: the uWS response handle plus the state every
+ * stage shares. uWS forbids touching a response after it was aborted (the native
+ * object is gone), so every write goes through here and checks `aborted` first.
+ */
+import { errorBody, statusLine, type Denial, statusOf } from '../errors.js';
+import type { AuthContext } from '../authenticate/context.js';
+import type { CompiledRoute } from '../routes.js';
+import type { RequestBody } from './body.js';
+import type { RequestHead } from './request.js';
+import type { HttpResponse } from './uws.js';
+
+export class Exchange {
+  aborted = false;
+  /** Status line written (headers sent). */
+  started = false;
+  /** Response ended. */
+  finished = false;
+  status = 0;
+  bytesOut = 0;
+  /** Route label for metrics (the matched route's path pattern). */
+  routeLabel = 'unmatched';
+  body: RequestBody | undefined;
+  /** Matched route, once known. */
+  route: CompiledRoute | undefined;
+  /** Caller identity, once authenticated (null: anonymous). */
+  ctx: AuthContext | null = null;
+  /** The sidecar refused the request itself (nothing was forwarded). */
+  denied = false;
+  /** Called once, when the response ends or the client aborts. */
+  onFinish: ((ex: Exchange) => void) | undefined;
+  private abortListeners: Array<() => void> = [];
+
+  constructor(
+    readonly res: HttpResponse,
+    readonly head: RequestHead,
+    readonly startedAt: number,
+  ) {}
+
+  /** uWS calls this when the client disconnects before the response ended. */
+  markAborted(): void {
+    if (this.aborted || this.finished) return;
+    this.aborted = true;
+    this.body?.abort();
+    for (const l of this.abortListeners) l();
+    this.abortListeners = [];
+    this.done();
+  }
+
+  onAbort(listener: () => void): void {
+    if (this.aborted) listener();
+    else this.abortListeners.push(listener);
+  }
+
+  /** Answer with a contract error body. `close` ends the connection after it. */
+  replyError(denial: Denial, close = false): void {
+    const status = statusOf(denial.code);
+    this.reply(status, denial.headers, errorBody(denial.code, denial.message, this.head.requestId), close);
+  }
+
+  /** Answer a whole response at once (errors, admin-style replies). */
+  reply(status: number, headers: ReadonlyArray<readonly [string, string]> | undefined, body: string, close = false): void {
+    if (this.aborted || this.started) return;
+    this.started = true;
+    this.status = status;
+    this.bytesOut = Buffer.byteLength(body);
+    const res = this.res;
+    const requestId = this.head.requestId;
+    res.cork(() => {
+      res.writeStatus(statusLine(status));
+      res.writeHeader('content-type', 'application/json');
+      res.writeHeader('x-request-id', requestId);
+      if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
+      res.end(body, close);
+    });
+    this.done();
+  }
+
+  /** Mark the exchange complete (response ended, or aborted). Idempotent. */
+  done(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const cb = this.onFinish;
+    this.onFinish = undefined;
+    cb?.(this);
+  }
+}
