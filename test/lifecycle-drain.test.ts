@@ -1,0 +1,59 @@
+/** SIGTERM: readiness false, in-flight requests finish, new connections are refused, exit 0. */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { startUpstream, type RecordingUpstream } from './support/upstream.js';
+import { startCli, writeConfig } from './support/spawn.js';
+import { waitFor } from './support/raw.js';
+
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+describe('drain on SIGTERM', () => {
+  let up: RecordingUpstream;
+  before(async () => {
+    up = await startUpstream();
+  });
+  after(() => up.close());
+
+  it('finishes the in-flight request, refuses new connections, exits 0', async () => {
+    const cfg = writeConfig(`listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nserver: { drain_timeout_ms: 10000 }\nupstream: { url: ${up.url} }\nroutes:\n  - path: /*\n    auth: none\n`);
+    const proc = startCli(['proxy', '--config', cfg]);
+    const listening = await proc.waitForLog('proxy listening');
+    const port = listening['port'] as number;
+    const adminPort = listening['admin_port'] as number;
+    assert.equal((await get(`http://127.0.0.1:${adminPort}/readyz`)).status, 200);
+
+    const seenBefore = up.seen.length;
+    const slow = get(`http://127.0.0.1:${port}/slow/1500`);
+    await waitFor(() => up.seen.length > seenBefore, 5000, 'slow request to reach the upstream');
+    proc.child.kill('SIGTERM');
+    await proc.waitForLog('draining');
+    // The listener is closed at once: a new connection is refused while the slow one drains.
+    await waitFor(async () => !(await connects(port)), 3000, 'listener to close');
+    const r = await slow;
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'slow done');
+    const exit = await proc.exited;
+    assert.equal(exit.code, 0);
+    assert.ok(proc.logs.some((l) => l.includes('"msg":"stopped"') && l.includes('"drained":true')), proc.logs.join('\n'));
+  });
+});
