@@ -1,0 +1,163 @@
+/**
+ * Benchmark harness: start servers pinned to one core, drive them with autocannon
+ * pinned to the other, and measure rps, latency percentiles, CPU per request and
+ * RSS of the process under test. Results go to bench/results/<suite>.json and .md.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+export const DIST = fileURLToPath(new URL('..', import.meta.url));
+const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const CLK_TCK = 100;
+
+export interface Server {
+  readonly name: string;
+  readonly pid: number;
+  readonly port: number;
+  readonly child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Start `node <script> ...args` pinned to `core`; resolves once `port` accepts connections. */
+export function startServer(name: string, script: string, args: string[], port: number, core = 1, env: NodeJS.ProcessEnv = {}): Promise<Server> {
+  const cmd = HAS_TASKSET ? 'taskset' : process.execPath;
+  const argv = HAS_TASKSET ? ['-c', String(core), process.execPath, script, ...args] : [script, ...args];
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${out}`)), 15000);
+    const onData = (d: Buffer) => (out += d.toString());
+    const poll = () => {
+      const sock = connect(port, '127.0.0.1');
+      sock.once('error', () => setTimeout(poll, 50));
+      sock.once('connect', () => {
+        sock.destroy();
+        clearTimeout(timer);
+        resolve({
+          name,
+          pid: child.pid!,
+          port,
+          child,
+          stop: () =>
+            new Promise((r) => {
+              if (child.exitCode !== null) return r();
+              child.once('exit', () => r());
+              child.kill('SIGTERM');
+              setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+            }),
+        });
+      });
+    };
+    poll();
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${name} exited (${code}):\n${out}`)));
+  });
+}
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime
+}
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+export interface LoadSpec {
+  readonly scenario: string;
+  readonly target: string;
+  readonly mode: 'closed' | 'rate';
+  readonly url: string;
+  readonly connections: number;
+  readonly durationS: number;
+  readonly rate?: number;
+  readonly method?: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+}
+
+export interface LoadResult {
+  scenario: string;
+  target: string;
+  mode: string;
+  connections: number;
+  rps: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+  cpu_us_per_req: number;
+  rss_mib_max: number;
+}
+
+/** Run one autocannon load (pinned to core 0) against `server`, measuring that process. */
+export async function runLoad(spec: LoadSpec, server: Server): Promise<LoadResult> {
+  const opts = {
+    url: spec.url,
+    connections: spec.connections,
+    duration: spec.durationS,
+    method: spec.method ?? 'GET',
+    headers: spec.headers ?? {},
+    ...(spec.body !== undefined ? { body: spec.body } : {}),
+    ...(spec.rate ? { overallRate: spec.rate } : {}),
+  };
+  const ticks0 = cpuTicks(server.pid);
+  let rssMax = rssBytes(server.pid);
+  const sampler = setInterval(() => (rssMax = Math.max(rssMax, rssBytes(server.pid))), 200);
+  const cmd = HAS_TASKSET ? 'taskset' : process.execPath;
+  const argv = HAS_TASKSET ? ['-c', '0', process.execPath, `${DIST}bench/load.js`, JSON.stringify(opts)] : [`${DIST}bench/load.js`, JSON.stringify(opts)];
+  const out = spawnSync(cmd, argv, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  clearInterval(sampler);
+  const ticks = cpuTicks(server.pid) - ticks0;
+  if (out.status !== 0) throw new Error(`load failed: ${out.stderr}`);
+  const r = JSON.parse(out.stdout) as {
+    requests: { average: number; total: number };
+    latency: Record<string, number>;
+    non2xx: number;
+    errors: number;
+    timeouts: number;
+  };
+  const requests = r.requests.total;
+  return {
+    scenario: spec.scenario,
+    target: spec.target,
+    mode: spec.mode === 'rate' ? `rate ${spec.rate}/s` : 'closed',
+    connections: spec.connections,
+    rps: Math.round(r.requests.average),
+    requests,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+    p50_ms: r.latency['p50'] ?? 0,
+    p99_ms: r.latency['p99'] ?? 0,
+    p999_ms: r.latency['p99_9'] ?? 0,
+    max_ms: r.latency['max'] ?? 0,
+    cpu_us_per_req: requests > 0 ? Math.round(((ticks * 1e6) / CLK_TCK / requests) * 10) / 10 : 0,
+    rss_mib_max: Math.round((rssMax / 1048576) * 10) / 10,
+  };
+}
+
+export function machine(): Record<string, unknown> {
+  return { cpus: cpus().length, cpu_model: cpus()[0]?.model, mem_gib: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: HAS_TASKSET ? 'load on core 0, servers on core 1' : 'not pinned (no taskset)' };
+}
+
+/** Write JSON + Markdown table under bench/results/ and print the table. */
+export function writeResults(suite: string, command: string, results: LoadResult[], notes: string[] = []): void {
+  const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  const doc = { suite, date: new Date().toISOString(), command, machine: machine(), results, notes };
+  writeFileSync(`${dir}${suite}.json`, JSON.stringify(doc, null, 2) + '\n');
+  const header = '| scenario | target | mode | rps | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs/req | RSS MiB | non-2xx | errors |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+  const rows = results.map((r) => `| ${r.scenario} | ${r.target} | ${r.mode} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.p999_ms} | ${r.max_ms} | ${r.cpu_us_per_req} | ${r.rss_mib_max} | ${r.non2xx} | ${r.errors} |`).join('\n');
+  const md = `# ${suite}\n\n${doc.date} — \`${command}\`\n\nMachine: ${JSON.stringify(doc.machine)}\n\n${header}${rows}\n${notes.length ? '\n' + notes.map((n) => `- ${n}`).join('\n') + '\n' : ''}`;
+  writeFileSync(`${dir}${suite}.md`, md);
+  process.stdout.write(md + '\n');
+}
