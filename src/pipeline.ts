@@ -151,8 +151,7 @@ export function createPipeline(deps: PipelineDeps) {
   function finished(ex: Exchange): void {
     // 499: the client went away before any response (nginx's convention).
     const status = ex.aborted && !ex.started ? 499 : ex.status;
-    metrics.requests.labels(ex.routeLabel, ex.head.method, String(status)).inc();
-    metrics.requestDuration.labels(ex.routeLabel).observe((deps.now() - ex.startedAt) / 1000);
+    metrics.observeRequest(ex.routeLabel, ex.head.method, status, (deps.now() - ex.startedAt) / 1000);
     if (ex.route && deps.meter && !ex.denied) deps.meter(ex, ex.route, ex.ctx);
   }
 

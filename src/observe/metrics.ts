@@ -7,6 +7,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
+
 export class Metrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'method' | 'status'>;
@@ -29,5 +31,31 @@ export class Metrics {
     this.upstreamErrors = new Counter({ name: 'argus_upstream_errors_total', help: 'Upstream failures by kind (refused, reset, timeout)', labelNames: ['kind'], registers });
     this.rejected = new Counter({ name: 'argus_rejected_total', help: 'Requests refused by the sidecar, by error code', labelNames: ['code'], registers });
     this.inflight = new Gauge({ name: 'argus_inflight_requests', help: 'Requests being served now', registers });
+  }
+
+  private readonly answered = new Map<string, { inc(): void }>();
+  private readonly durations = new Map<string, { observe(v: number): void }>();
+
+  /**
+   * Count one answered request and its duration. Label children are cached: the
+   * label hashing prom-client does on every `labels()` call is measurable on the
+   * hot path.
+   */
+  observeRequest(route: string, rawMethod: string, status: number, seconds: number): void {
+    // Clients choose the method token: bound the label's cardinality.
+    const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : 'OTHER';
+    const key = `${route}\u0000${method}\u0000${status}`;
+    let counter = this.answered.get(key);
+    if (!counter) {
+      counter = this.requests.labels(route, method, String(status));
+      this.answered.set(key, counter);
+    }
+    counter.inc();
+    let histogram = this.durations.get(route);
+    if (!histogram) {
+      histogram = this.requestDuration.labels(route);
+      this.durations.set(route, histogram);
+    }
+    histogram.observe(seconds);
   }
 }
