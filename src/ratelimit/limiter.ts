@@ -32,10 +32,11 @@ export interface Decision {
 export interface RateLimiter {
   /**
    * Take `cost` (default 1) tokens from `subject`'s bucket for `policy`
-   * (bucket key: policy.routeClass + subject). Synchronous for scope local and
+   * (bucket key: route class, rate and subject). Synchronous for scope local and
    * whenever the local pre-check already refuses; a Promise when Redis is asked.
    * Never throws and never rejects: Redis failures and timeouts degrade to the
-   * local share. The policy is read on every call, so a new tier applies at once.
+   * local share. The policy is read on every call, so a new tier applies at once
+   * (a changed rate starts from a full bucket: at most one extra burst per change).
    */
   check(subject: string, policy: LimitPolicy, cost?: number): Decision | Promise<Decision>;
   /** The in-process store; hand `store.buffer` to worker threads (see {@link RateLimiterDeps.store}). */
@@ -83,7 +84,9 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
     try {
       if (!rl.enabled) return { allowed: true, limit: policy.limit, remaining: policy.burst + 1, resetS: 0, retryAfterS: 0, degraded: false };
       const t = now();
-      const key = `${policy.routeClass}:${subject}`;
+      // The rate is part of the key: a new tier or override starts a fresh bucket at once
+      // instead of inheriting debt measured in the old rate's time units.
+      const key = `${policy.routeClass}:${policy.limit}/${policy.windowS}+${policy.burst}:${subject}`;
       const rate = rateOf(policy);
       if ((policy.scope ?? rl.scope) === 'local') return finish(policy, rate, store.take(key, t, rate, cost, 'take'), cost, false);
       // Pre-check: this sidecar's own admissions already exhaust the bucket, so the global one would refuse too.
