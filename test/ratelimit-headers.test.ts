@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/observe/log.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { createRateLimiter, limitPolicy, policyFor, rateLimitHeaders, subjectOf, type Decision } from '../src/ratelimit/index.js';
+import { statusOf } from '../src/errors.js';
+import { createRateLimiter, limitedDenial, limitPolicy, policyFor, rateLimitHeaders, subjectOf, type Decision } from '../src/ratelimit/index.js';
 
 const cfg = parseConfig({
   upstream: { url: 'http://127.0.0.1:1' },
@@ -49,6 +50,10 @@ test('limited: r=0, t = seconds to a full bucket, Retry-After = seconds to the n
   assert.equal(h.get('RateLimit'), '"explorer";r=0;t=7', '11 tokens owed at 0.6 s each = 6.6 s');
   assert.equal(h.get('Retry-After'), '1');
   assert.match(h.get('RateLimit')!, /^"[^"]+";r=\d+;t=\d+$/);
+  const denial = limitedDenial(policy, d);
+  assert.equal(denial.code, 'ARGUS_RATE_LIMITED');
+  assert.equal(statusOf(denial.code), 429);
+  assert.deepEqual(denial.headers, [['RateLimit-Policy', '"explorer";q=100;w=60'], ['RateLimit', '"explorer";r=0;t=7'], ['Retry-After', '1']]);
 });
 
 test('policy names are valid structured-field strings', () => {

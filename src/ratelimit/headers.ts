@@ -9,6 +9,7 @@
  * pass right now (a token bucket holds at most burst + 1), `t` the seconds until
  * the bucket is full again. Sent on 2xx too so clients can pace themselves.
  */
+import { deny, type Denial } from '../errors.js';
 import type { Decision } from './limiter.js';
 import type { LimitPolicy } from './policy.js';
 
@@ -21,6 +22,14 @@ export function rateLimitHeaders(policy: LimitPolicy, d: Decision): string[] {
   ];
   if (!d.allowed) out.push('Retry-After', String(Math.max(1, Math.ceil(d.retryAfterS))));
   return out;
+}
+
+/** The 429 denial for a refused check: code ARGUS_RATE_LIMITED with the headers above as pairs. */
+export function limitedDenial(policy: LimitPolicy, d: Decision): Denial {
+  const flat = rateLimitHeaders(policy, d);
+  const headers: Array<readonly [string, string]> = [];
+  for (let i = 0; i < flat.length; i += 2) headers.push([flat[i]!, flat[i + 1]!]);
+  return deny('ARGUS_RATE_LIMITED', `rate limit exceeded: ${d.limit} requests per ${policy.windowS} s, retry in ${Math.max(1, Math.ceil(d.retryAfterS))} s`, headers);
 }
 
 /** RFC 8941 sf-string: printable ASCII, `"` and `\` escaped; anything else dropped. */
