@@ -81,6 +81,8 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
   let closing: Promise<void> | undefined;
 
   function check(subject: string, policy: LimitPolicy, cost = 1): Decision | Promise<Decision> {
+    // A zero, negative or NaN cost would mint tokens; count it as one request.
+    if (!(cost > 0 && Number.isFinite(cost))) cost = 1;
     try {
       if (!rl.enabled) return { allowed: true, limit: policy.limit, remaining: policy.burst + 1, resetS: 0, retryAfterS: 0, degraded: false };
       const t = now();
