@@ -1,0 +1,45 @@
+/**
+ * Response headers of draft-ietf-httpapi-ratelimit-headers (-08 and later):
+ *
+ *   RateLimit-Policy: "professional";q=1000;w=60
+ *   RateLimit: "professional";r=97;t=1
+ *   Retry-After: 3                      (only when limited, RFC 9110 §10.2.3)
+ *
+ * `q`/`w` are the policy's requests per window; `r` is how many requests would
+ * pass right now (a token bucket holds at most burst + 1), `t` the seconds until
+ * the bucket is full again. Sent on 2xx too so clients can pace themselves.
+ */
+import { deny, type Denial } from '../errors.js';
+import type { Decision } from './limiter.js';
+import type { LimitPolicy } from './policy.js';
+
+/** Flat `[name, value, name, value, …]` list for the response. */
+export function rateLimitHeaders(policy: LimitPolicy, d: Decision): string[] {
+  const id = sfString(policy.name);
+  const out = [
+    'RateLimit-Policy', `${id};q=${Math.floor(d.limit)};w=${Math.ceil(policy.windowS)}`,
+    'RateLimit', `${id};r=${Math.max(0, Math.floor(d.remaining))};t=${Math.max(0, Math.ceil(d.resetS))}`,
+  ];
+  if (!d.allowed) out.push('Retry-After', String(Math.max(1, Math.ceil(d.retryAfterS))));
+  return out;
+}
+
+/** The 429 denial for a refused check: code ARGUS_RATE_LIMITED with the headers above as pairs. */
+export function limitedDenial(policy: LimitPolicy, d: Decision): Denial {
+  const flat = rateLimitHeaders(policy, d);
+  const headers: Array<readonly [string, string]> = [];
+  for (let i = 0; i < flat.length; i += 2) headers.push([flat[i]!, flat[i + 1]!]);
+  return deny('ARGUS_RATE_LIMITED', `rate limit exceeded: ${d.limit} requests per ${policy.windowS} s, retry in ${Math.max(1, Math.ceil(d.retryAfterS))} s`, headers);
+}
+
+/** RFC 8941 sf-string: printable ASCII, `"` and `\` escaped; anything else dropped. */
+function sfString(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) continue;
+    if (c === 0x22 || c === 0x5c) out += '\\';
+    out += s[i];
+  }
+  return out + '"';
+}

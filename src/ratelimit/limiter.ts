@@ -1,0 +1,161 @@
+/**
+ * The rate limiter: GCRA buckets per subject × route class, in the in-process
+ * store shared by all threads (scope local) and, for scope global, in Redis
+ * with the local bucket as a pre-check. Redis trouble never opens the gates:
+ * each sidecar then enforces its share, limit ÷ `ratelimit.replicas`.
+ */
+import { Counter } from 'prom-client';
+import type { Config } from '../config.js';
+import type { Logger } from '../observe/log.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { Redis } from '../store/redis.js';
+import { describe, rateOf, type Rate, type Step } from './gcra.js';
+import { createGlobalBuckets, type GlobalBuckets } from './global.js';
+import type { LimitPolicy } from './policy.js';
+import { createBucketStore, type BucketStore } from './store.js';
+
+/** The answer for one check. */
+export interface Decision {
+  allowed: boolean;
+  /** Requests per window of the policy that decided (the local share when degraded). */
+  limit: number;
+  /** Requests that would pass right now (at most burst + 1). */
+  remaining: number;
+  /** Seconds until the bucket is full again. */
+  resetS: number;
+  /** Seconds until a retry can pass; 0 when allowed, ≥ 1 when limited. */
+  retryAfterS: number;
+  /** Decided by the local share because the global store was unreachable. */
+  degraded: boolean;
+}
+
+export interface RateLimiter {
+  /**
+   * Take `cost` (default 1) tokens from `subject`'s bucket for `policy`
+   * (bucket key: route class, rate and subject). Synchronous for scope local and
+   * whenever the local pre-check already refuses; a Promise when Redis is asked.
+   * Never throws and never rejects: Redis failures and timeouts degrade to the
+   * local share. The policy is read on every call, so a new tier applies at once
+   * (a changed rate starts from a full bucket: at most one extra burst per change).
+   */
+  check(subject: string, policy: LimitPolicy, cost?: number): Decision | Promise<Decision>;
+  /** The in-process store; hand `store.buffer` to worker threads (see {@link RateLimiterDeps.store}). */
+  readonly store: BucketStore;
+  /** Waits for in-flight Redis checks; later checks use only local state. Idempotent. Does not close `redis` (the caller owns it). */
+  close(): Promise<void>;
+}
+
+export interface RateLimiterDeps {
+  /** Required for scope global; without it every global check is decided by the local share. */
+  redis?: Redis;
+  metrics: Metrics;
+  log: Logger;
+  /** Clock in ms (default Date.now); tests inject one. */
+  now?: () => number;
+  /** A store shared with other threads (attachBucketStore(workerData.buffer)); default: a new one. */
+  store?: BucketStore;
+}
+
+type Outcome = 'allowed' | 'limited' | 'degraded';
+const SHARE_PREFIX = '~share:';
+
+/** Build a limiter from the frozen config. Throws only on a bug (invalid options). */
+export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps): RateLimiter {
+  const rl = cfg.ratelimit;
+  const now = deps.now ?? Date.now;
+  const log = deps.log;
+  const store = deps.store ?? createBucketStore({ maxSubjects: rl.max_subjects });
+  const count = decisionCounter(deps.metrics);
+  const global: GlobalBuckets | undefined = deps.redis
+    ? createGlobalBuckets({
+      redis: deps.redis,
+      keyPrefix: `${cfg.redis?.key_prefix ?? 'argus:'}rl:`,
+      timeoutMs: rl.redis_timeout_ms,
+      retryMs: rl.redis_retry_ms,
+      localClock: rl.clock === 'local',
+      log,
+    })
+    : undefined;
+  if (rl.enabled && rl.scope === 'global' && !global) log.warn('ratelimit: scope global without redis, enforcing the local share', { replicas: rl.replicas });
+  const pending = new Set<Promise<Decision>>();
+  let closing: Promise<void> | undefined;
+
+  function check(subject: string, policy: LimitPolicy, cost = 1): Decision | Promise<Decision> {
+    // A zero, negative or NaN cost would mint tokens; count it as one request.
+    if (!(cost > 0 && Number.isFinite(cost))) cost = 1;
+    try {
+      if (!rl.enabled) return { allowed: true, limit: policy.limit, remaining: policy.burst + 1, resetS: 0, retryAfterS: 0, degraded: false };
+      const t = now();
+      // The rate is part of the key: a new tier or override starts a fresh bucket at once
+      // instead of inheriting debt measured in the old rate's time units.
+      const key = `${policy.routeClass}:${policy.limit}/${policy.windowS}+${policy.burst}:${subject}`;
+      const rate = rateOf(policy);
+      if ((policy.scope ?? rl.scope) === 'local') return finish(policy, rate, store.take(key, t, rate, cost, 'take'), cost, false);
+      // Pre-check: this sidecar's own admissions already exhaust the bucket, so the global one would refuse too.
+      const pre = store.take(key, t, rate, cost, 'peek');
+      if (!pre.allowed) return finish(policy, rate, pre, cost, false);
+      if (!global || closing || !global.usable(t)) return degraded(key, policy, rate, t, cost);
+      const p = global.take(key, t, rate, cost).then((step) => {
+        if (!step) return degraded(key, policy, rate, t, cost);
+        if (step.allowed) store.take(key, t, rate, cost, 'force');
+        return finish(policy, rate, step, cost, false);
+      }).catch((err: unknown) => internalError(policy, err));
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
+      return p;
+    } catch (err) {
+      return internalError(policy, err);
+    }
+  }
+
+  /** The local share: limit ÷ replicas, burst ÷ replicas, in its own bucket. */
+  function degraded(key: string, policy: LimitPolicy, rate: Rate, t: number, cost: number): Decision {
+    const share = { limit: policy.limit / rl.replicas, burst: Math.floor(policy.burst / rl.replicas), windowS: policy.windowS };
+    const shareRate = rateOf(share);
+    const step = store.take(SHARE_PREFIX + key, t, shareRate, cost, 'take');
+    // Keep the pre-check bucket in step with what this sidecar admitted.
+    if (step.allowed) store.take(key, t, rate, cost, 'force');
+    const d = finish({ ...policy, ...share }, shareRate, step, cost, true);
+    d.limit = Math.max(1, Math.floor(share.limit));
+    return d;
+  }
+
+  function finish(policy: LimitPolicy, rate: Rate, step: Step, cost: number, isDegraded: boolean): Decision {
+    const info = describe(policy, rate, step, cost);
+    const outcome: Outcome = !step.allowed ? 'limited' : isDegraded ? 'degraded' : 'allowed';
+    count(policy.tier, outcome);
+    return { allowed: step.allowed, limit: policy.limit, remaining: info.remaining, resetS: info.resetS, retryAfterS: info.retryAfterS, degraded: isDegraded };
+  }
+
+  // A bug here must not turn into a 500 for every request: admit, count as degraded, and say so loudly.
+  function internalError(policy: LimitPolicy, err: unknown): Decision {
+    log.error('ratelimit: check failed (bug), admitting', { err: err as Error, policy: policy.name });
+    count(policy.tier, 'degraded');
+    return { allowed: true, limit: policy.limit, remaining: 0, resetS: 0, retryAfterS: 0, degraded: true };
+  }
+
+  function close(): Promise<void> {
+    closing ??= Promise.allSettled([...pending]).then(() => undefined);
+    return closing;
+  }
+
+  return { check, store, close };
+}
+
+/** argus_ratelimit_decisions_total{tier,outcome}; one per registry, children cached per label pair. */
+function decisionCounter(metrics: Metrics): (tier: string, outcome: Outcome) => void {
+  const name = 'argus_ratelimit_decisions_total';
+  const counter = (metrics.registry.getSingleMetric(name) as Counter<'tier' | 'outcome'> | undefined) ?? new Counter({
+    name,
+    help: 'Rate-limit decisions by tier and outcome (degraded: admitted by the local share while Redis was unreachable)',
+    labelNames: ['tier', 'outcome'],
+    registers: [metrics.registry],
+  });
+  const children = new Map<string, { inc(): void }>();
+  return (tier, outcome) => {
+    const k = `${tier}\n${outcome}`;
+    let child = children.get(k);
+    if (!child) { child = counter.labels(tier, outcome); children.set(k, child); }
+    child.inc();
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * The in-process bucket store: one GCRA state (a TAT) per subject × route class,
+ * kept in a SharedArrayBuffer so every worker thread of a sidecar shares the
+ * same buckets (limits hold per sidecar, never silently per thread).
+ *
+ * Layout: a fixed, set-associative table of `groups × 8` slots, each holding a
+ * 64-bit key fingerprint and a float64 TAT; one futex-style lock per group makes
+ * a check atomic across threads. Memory is fixed at creation. A slot whose TAT
+ * is not ahead of now is idle (its bucket is full, the same as never seen) and
+ * is reused first; when all 8 slots of a group are busy the one closest to
+ * idle is evicted, which forgives that subject's remaining debt (counted in
+ * {@link BucketStore.evictions}; size `max_subjects` so this stays at zero).
+ */
+import { gcra, type Rate, type Step, type TakeMode } from './gcra.js';
+
+export interface BucketStore {
+  /** Run one GCRA step on `key`'s bucket, atomically across threads. Never throws. */
+  take(key: string, nowMs: number, rate: Rate, cost: number, mode: TakeMode): Step;
+  /** The shared memory: pass it to worker threads (workerData) and {@link attachBucketStore} it there. */
+  readonly buffer: SharedArrayBuffer;
+  /** Slots in the table (≥ 2 × max_subjects). */
+  readonly slots: number;
+  /** Busy subjects evicted so far (across all threads). */
+  evictions(): number;
+}
+
+const WAYS = 8;
+const MAGIC = 0x41524c31;
+const HEADER_BYTES = 16; // int32: magic, groups, evictions, unused
+
+/** Create a store sized for `maxSubjects` concurrent subjects (twice that many slots, rounded up to a power of two). */
+export function createBucketStore(opts: { maxSubjects: number }): BucketStore {
+  if (!Number.isInteger(opts.maxSubjects) || opts.maxSubjects < 1) throw new TypeError('createBucketStore: maxSubjects must be a positive integer');
+  let groups = 1;
+  while (groups * WAYS < opts.maxSubjects * 2) groups *= 2;
+  const buffer = new SharedArrayBuffer(layout(groups).bytes);
+  const header = new Int32Array(buffer, 0, 4);
+  header[0] = MAGIC;
+  header[1] = groups;
+  return attachBucketStore(buffer);
+}
+
+/** Use a store created by {@link createBucketStore} in another thread. Throws on a foreign buffer. */
+export function attachBucketStore(buffer: SharedArrayBuffer): BucketStore {
+  if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < HEADER_BYTES) throw new TypeError('attachBucketStore: not a bucket store buffer');
+  const header = new Int32Array(buffer, 0, 4);
+  const groups = header[1] ?? 0;
+  if (header[0] !== MAGIC || groups < 1 || (groups & (groups - 1)) !== 0 || layout(groups).bytes !== buffer.byteLength) {
+    throw new TypeError('attachBucketStore: not a bucket store buffer');
+  }
+  const l = layout(groups);
+  const locks = new Int32Array(buffer, l.locks, groups);
+  const fps = new Int32Array(buffer, l.fps, groups * WAYS * 2);
+  const tats = new Float64Array(buffer, l.tats, groups * WAYS);
+  const mask = groups - 1;
+
+  function take(key: string, nowMs: number, rate: Rate, cost: number, mode: TakeMode): Step {
+    const [h1, h2] = fingerprint(key);
+    const g = h1 & mask;
+    const first = g * WAYS;
+    lock(locks, g);
+    try {
+      let slot = -1;
+      let free = -1;
+      let closest = first;
+      for (let s = first; s < first + WAYS; s++) {
+        if (fps[2 * s] === h1 && fps[2 * s + 1] === h2) { slot = s; break; }
+        const t = tats[s]!;
+        if (free < 0 && t <= nowMs) free = s;
+        if (t < tats[closest]!) closest = s;
+      }
+      let tat = 0;
+      if (slot >= 0) {
+        tat = tats[slot]!;
+      } else if (mode !== 'peek') {
+        if (free < 0) Atomics.add(header, 2, 1);
+        slot = free >= 0 ? free : closest;
+        fps[2 * slot] = h1;
+        fps[2 * slot + 1] = h2;
+        tats[slot] = 0;
+      }
+      const r = gcra(tat, nowMs, rate, cost, mode);
+      if (slot >= 0 && r.tat !== tat) tats[slot] = r.tat;
+      return { allowed: r.allowed, debtMs: r.tat > nowMs ? r.tat - nowMs : 0 };
+    } finally {
+      unlock(locks, g);
+    }
+  }
+
+  return { take, buffer, slots: groups * WAYS, evictions: () => Atomics.load(header, 2) };
+}
+
+function layout(groups: number): { locks: number; fps: number; tats: number; bytes: number } {
+  const locks = HEADER_BYTES;
+  const fps = locks + groups * 4;
+  const tats = Math.ceil((fps + groups * WAYS * 8) / 8) * 8;
+  return { locks, fps, tats, bytes: tats + groups * WAYS * 8 };
+}
+
+/**
+ * Futex-style mutex (Drepper, "Futexes Are Tricky", mutex 2): 0 free, 1 held,
+ * 2 held with waiters. Critical sections are a few dozen instructions, so a
+ * short spin almost always wins; Atomics.wait only under real contention.
+ */
+function lock(locks: Int32Array, g: number): void {
+  if (Atomics.compareExchange(locks, g, 0, 1) === 0) return;
+  for (let i = 0; i < 100; i++) {
+    if (Atomics.load(locks, g) === 0 && Atomics.compareExchange(locks, g, 0, 1) === 0) return;
+  }
+  let c = Atomics.exchange(locks, g, 2);
+  while (c !== 0) {
+    Atomics.wait(locks, g, 2, 5);
+    c = Atomics.exchange(locks, g, 2);
+  }
+}
+
+function unlock(locks: Int32Array, g: number): void {
+  if (Atomics.exchange(locks, g, 0) === 2) Atomics.notify(locks, g, 1);
+}
+
+const fp = [0, 0] as [number, number];
+
+/** 64-bit fingerprint of a string (cyrb53 mixing, two 32-bit halves); never (0, 0), the empty slot. */
+function fingerprint(key: string): [number, number] {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < key.length; i++) {
+    const ch = key.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  fp[0] = h1 | 0;
+  fp[1] = (h1 | h2) === 0 ? 1 : h2 | 0;
+  return fp;
+}
