@@ -46,6 +46,10 @@ const configSchema = z.object({
     max_body_bytes: z.number().int().positive().default(10 * 1024 * 1024),
     /** SIGTERM: how long in-flight requests may take to finish. */
     drain_timeout_ms: z.number().int().nonnegative().default(25000),
+    /** Largest WebSocket message accepted from a client (bigger: the connection is closed). */
+    ws_max_payload_bytes: z.number().int().positive().default(1024 * 1024),
+    /** Bytes buffered towards a slow WebSocket peer before backpressure (pause, or close 1013). */
+    ws_max_buffered_bytes: z.number().int().positive().default(1024 * 1024),
     /** Trust an incoming X-Forwarded-For and append to it (behind a trusted LB). */
     trust_forwarded: z.boolean().default(false),
   }).strict().default({}),

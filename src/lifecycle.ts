@@ -11,11 +11,15 @@ import { anonymousAuthenticator } from './authenticate/anonymous.js';
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './cli-args.js';
 import type { Config } from './config.js';
 import { Upstream } from './forward/upstream.js';
+import { CLOSE, type WsSession } from './forward/websocket.js';
 import { AdminServer } from './admin/server.js';
 import { createLogger, type Logger } from './observe/log.js';
 import { Metrics } from './observe/metrics.js';
 import { createPipeline } from './pipeline.js';
 import { HttpServer } from './server/http.js';
+import { createRateLimiter } from './ratelimit/index.js';
+import { createRateLimitStage } from './ratelimit/stage.js';
+import { closeRedis, createRedis, type Redis } from './store/redis.js';
 
 export interface RunningProxy {
   readonly port: number;
@@ -43,10 +47,32 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
   const closers: Closer[] = [];
   let draining = false;
 
+  // Redis (absent: standalone mode). One fail-fast connection shared by the stages.
+  let redis: Redis | undefined;
+  if (cfg.redis) {
+    const r = createRedis(cfg.redis.url);
+    redis = r;
+    let reported = false;
+    r.on('error', (err: Error) => {
+      if (!reported) log.warn('redis unreachable', { err });
+      reported = true;
+    });
+    r.on('ready', () => {
+      if (reported) log.info('redis reachable again');
+      reported = false;
+    });
+    closers.push(['redis', () => closeRedis(r)]);
+  }
+
+  const limiter = createRateLimiter(cfg, { ...(redis ? { redis } : {}), metrics, log });
+  closers.push(['ratelimit', () => limiter.close()]);
+
   const upstream = new Upstream(cfg.upstream);
   closers.push(['upstream', () => upstream.close()]);
 
+  const sessions = new Set<WsSession>();
   const pipeline = createPipeline({
+    sessions,
     cfg,
     metrics,
     log,
@@ -55,9 +81,10 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
     authenticate: anonymousAuthenticator,
     authorize: () => null,
     identityHeaders: () => ['x-argus-auth', 'none'],
+    ...(cfg.ratelimit.enabled ? { rateLimit: createRateLimitStage(limiter, cfg.tiers) } : {}),
   });
 
-  const http = new HttpServer({ host: cfg.listen.host, port: cfg.listen.port, allowJsFallback: cfg.server.allow_js_fallback, now }, pipeline);
+  const http = new HttpServer({ host: cfg.listen.host, port: cfg.listen.port, allowJsFallback: cfg.server.allow_js_fallback, now, wsMaxPayloadBytes: cfg.server.ws_max_payload_bytes, wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes }, pipeline);
   const port = await http.listen();
 
   const admin = new AdminServer({
@@ -77,6 +104,8 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
       http.stopAccepting();
       const drained = await http.whenIdle(cfg.server.drain_timeout_ms);
       if (!drained) log.warn('drain timeout: closing with requests in flight', { inflight: http.inflight });
+      // WebSocket sessions are told to reconnect elsewhere (1001 going away).
+      for (const session of [...sessions]) session.end(CLOSE.DRAINING, 'sidecar draining');
       for (const [name, close] of closers.reverse()) {
         await withTimeout(Promise.resolve().then(close), 5000).catch((err: unknown) => log.warn('close failed', { step: name, err: err as Error }));
       }

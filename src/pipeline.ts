@@ -20,6 +20,9 @@ import { compileRoutes, type CompiledRoute } from './routes.js';
 import { RequestBody } from './server/body.js';
 import type { Exchange } from './server/exchange.js';
 import { checkHygiene, hasBody, type HeaderStats } from './server/hygiene.js';
+import type { UpgradeInfo } from './server/http.js';
+import { createWebSocketOpener } from './forward/open-websocket.js';
+import type { WsSession } from './forward/websocket.js';
 
 /** authenticate: who is calling (sync on a cache hit). */
 export type AuthOutcome = { ok: true; ctx: AuthContext | null; stale?: boolean } | { ok: false; denial: Denial };
@@ -29,7 +32,7 @@ export interface AuthStage {
 /** authorize: may this caller use this route. */
 export type AuthorizeStage = (ctx: AuthContext | null, route: CompiledRoute['cfg']) => Denial | null;
 /** rate limit: take a token, or say when to come back. Extra headers go on every response. */
-export type LimitOutcome = { ok: true; headers?: ReadonlyArray<readonly [string, string]> } | { ok: false; denial: Denial };
+export type LimitOutcome = { ok: true; headers?: string[] } | { ok: false; denial: Denial };
 export type RateLimitStage = (ctx: AuthContext, route: CompiledRoute) => LimitOutcome | Promise<LimitOutcome>;
 /** meter: record what was served, after the response (never on its critical path). */
 export type MeterStage = (ex: Exchange, route: CompiledRoute, ctx: AuthContext | null) => void;
@@ -45,6 +48,8 @@ export interface PipelineDeps {
   readonly identityHeaders: (ctx: AuthContext | null) => string[];
   readonly rateLimit?: RateLimitStage;
   readonly meter?: MeterStage;
+  /** Open WebSocket sessions (closed with 1001 on drain, 4403 on revocation). */
+  readonly sessions: Set<WsSession>;
 }
 
 export function createPipeline(deps: PipelineDeps) {
@@ -81,17 +86,36 @@ export function createPipeline(deps: PipelineDeps) {
       ex.body = new RequestBody(ex.res, maxBody, () => refuse(ex, deny('ARGUS_PAYLOAD_TOO_LARGE', `request body exceeds ${maxBody} bytes`), true));
     }
 
-    // 3. Authenticate (synchronous on a cache hit).
+    admit(ex, route, forward);
+  }
+
+  /** A WebSocket upgrade: the same checks, then the upstream socket instead of a request. */
+  function upgrade(ex: Exchange, stats: HeaderStats, up: UpgradeInfo): void {
+    ex.onFinish = chain(ex.onFinish, finished);
+    const bad = checkHygiene(stats, limits);
+    if (bad) return refuse(ex, bad, true);
+    const match = matchRoute(ex.head.method, ex.head.path);
+    if (!match.route || !match.route.cfg.websocket) return refuse(ex, deny('ARGUS_NOT_FOUND', 'no WebSocket route matches this path'));
+    const route = match.route;
+    ex.route = route;
+    ex.routeLabel = route.label;
+    admit(ex, route, (e, r, ctx) => websockets.open(e, r, ctx, up));
+  }
+
+  type Next = (ex: Exchange, route: CompiledRoute, ctx: AuthContext | null) => void;
+
+  // 3. Authenticate (synchronous on a cache hit), then 4–5, then `next`.
+  function admit(ex: Exchange, route: CompiledRoute, next: Next): void {
     const outcome = deps.authenticate.authenticate(ex.head, route.cfg);
     if (outcome instanceof Promise) {
       outcome.then(
-        (o) => afterAuthenticate(ex, route, o),
+        (o) => afterAuthenticate(ex, route, o, next),
         (err: unknown) => internalError(ex, err),
       );
-    } else afterAuthenticate(ex, route, outcome);
+    } else afterAuthenticate(ex, route, outcome, next);
   }
 
-  function afterAuthenticate(ex: Exchange, route: CompiledRoute, outcome: AuthOutcome): void {
+  function afterAuthenticate(ex: Exchange, route: CompiledRoute, outcome: AuthOutcome, next: Next): void {
     if (ex.aborted) return;
     if (!outcome.ok) return refuse(ex, outcome.denial);
     const ctx = outcome.ctx;
@@ -106,20 +130,21 @@ export function createPipeline(deps: PipelineDeps) {
       const limited = deps.rateLimit(ctx, route);
       if (limited instanceof Promise) {
         limited.then(
-          (l) => afterRateLimit(ex, route, ctx, l),
+          (l) => afterRateLimit(ex, route, ctx, l, next),
           (err: unknown) => internalError(ex, err),
         );
         return;
       }
-      return afterRateLimit(ex, route, ctx, limited);
+      return afterRateLimit(ex, route, ctx, limited, next);
     }
-    forward(ex, route, ctx);
+    next(ex, route, ctx);
   }
 
-  function afterRateLimit(ex: Exchange, route: CompiledRoute, ctx: AuthContext, outcome: LimitOutcome): void {
+  function afterRateLimit(ex: Exchange, route: CompiledRoute, ctx: AuthContext, outcome: LimitOutcome, next: Next): void {
     if (ex.aborted) return;
     if (!outcome.ok) return refuse(ex, outcome.denial);
-    forward(ex, route, ctx);
+    if (outcome.headers) ex.responseHeaders = outcome.headers;
+    next(ex, route, ctx);
   }
 
   // 6. Forward: headers rewritten, body streamed, response relayed as it arrives.
@@ -166,7 +191,9 @@ export function createPipeline(deps: PipelineDeps) {
     ex.replyError(deny('ARGUS_INTERNAL', 'internal error'));
   }
 
-  return { handle };
+  const websockets = createWebSocketOpener({ cfg, log: deps.log, identityHeaders: deps.identityHeaders, sessions: deps.sessions, onFailure: (kind, err) => onUpstreamFailure(kind, err) });
+
+  return { handle, upgrade };
 }
 
 function chain(first: ((ex: Exchange) => void) | undefined, second: (ex: Exchange) => void): (ex: Exchange) => void {

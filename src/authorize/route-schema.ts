@@ -21,6 +21,8 @@ export const routeSchema = z.object({
   llm: z.object({ provider: z.string().min(1) }).strict().optional(),
   websocket: z.object({ heartbeat_ms: z.number().int().positive().default(1000) }).strict().optional(),
   trading: z.boolean().default(false),
+  /** Rate-limit class: routes sharing a class share a caller's bucket. Default: one bucket per caller. */
+  rate_class: z.string().min(1).default('default'),
   /** Meter a `request` usage event for this route. */
   meter: z.boolean().default(true),
 }).strict();

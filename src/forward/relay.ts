@@ -61,6 +61,8 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
     res.cork(() => {
       res.writeStatus(`${statusCode} ${statusMessage || STATUS_CODES[statusCode] || ''}`);
       for (let i = 0; i < list.length; i += 2) res.writeHeader(list[i]!, list[i + 1]!);
+      const extra = ex.responseHeaders;
+      if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
       if (bodyless) {
         res.endWithoutBody(this.total >= 0 && ex.head.method === 'HEAD' ? this.total : undefined);
         this.ended = true;

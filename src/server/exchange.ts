@@ -25,6 +25,8 @@ export class Exchange {
   route: CompiledRoute | undefined;
   /** Caller identity, once authenticated (null: anonymous). */
   ctx: AuthContext | null = null;
+  /** Headers the sidecar adds to the response, flat [name, value, …] (e.g. RateLimit). */
+  responseHeaders: string[] | undefined;
   /** The sidecar refused the request itself (nothing was forwarded). */
   denied = false;
   /** Called once, when the response ends or the client aborts. */
@@ -71,6 +73,8 @@ export class Exchange {
       res.writeHeader('content-type', 'application/json');
       res.writeHeader('x-request-id', requestId);
       if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
+      const extra = this.responseHeaders;
+      if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
       res.end(body, close);
     });
     this.done();

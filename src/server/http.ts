@@ -7,10 +7,20 @@ import { requestIdFrom, requestIdGenerator } from '../forward/headers.js';
 import { Exchange } from './exchange.js';
 import type { HeaderStats } from './hygiene.js';
 import type { RequestHead } from './request.js';
-import { closeListenSocket, listenPort, loadUws, textOf, type TemplatedApp, type us_listen_socket, type UwsModule } from './uws.js';
+import type { WsUserData } from '../forward/websocket.js';
+import { closeListenSocket, listenPort, loadUws, textOf, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket, type us_socket_context_t, type UwsModule } from './uws.js';
 
 export interface RequestHandler {
   handle(ex: Exchange, stats: HeaderStats): void;
+  upgrade(ex: Exchange, stats: HeaderStats, upgrade: UpgradeInfo): void;
+}
+
+/** What a WebSocket upgrade needs besides the head (valid after the uWS handler returns). */
+export interface UpgradeInfo {
+  readonly key: string;
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly context: us_socket_context_t;
 }
 
 export interface HttpServerOptions {
@@ -18,6 +28,10 @@ export interface HttpServerOptions {
   readonly port: number;
   readonly allowJsFallback: boolean;
   readonly now: () => number;
+  /** Largest WebSocket message accepted from a client. */
+  readonly wsMaxPayloadBytes: number;
+  /** Bytes buffered towards a WebSocket peer before backpressure applies. */
+  readonly wsMaxBufferedBytes: number;
 }
 
 export class HttpServer {
@@ -32,37 +46,65 @@ export class HttpServer {
   constructor(private readonly opts: HttpServerOptions, private readonly handler: RequestHandler) {
     this.uws = loadUws({ allowJsFallback: opts.allowJsFallback });
     this.app = this.uws.App();
+    this.app.ws<WsUserData>('/*', {
+      compression: this.uws.DISABLED,
+      maxPayloadLength: opts.wsMaxPayloadBytes,
+      maxBackpressure: opts.wsMaxBufferedBytes * 2,
+      idleTimeout: 120,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        const upgrade: UpgradeInfo = {
+          key: req.getHeader('sec-websocket-key'),
+          protocol: req.getHeader('sec-websocket-protocol'),
+          extensions: req.getHeader('sec-websocket-extensions'),
+          context,
+        };
+        const { ex, stats } = this.begin(res, req);
+        this.handler.upgrade(ex, stats, upgrade);
+      },
+      open: (ws) => ws.getUserData().session.attach(ws),
+      message: (ws, message, isBinary) => ws.getUserData().session.fromClient(message, isBinary),
+      ping: (ws, message) => ws.getUserData().session.pingFromClient(message),
+      drain: (ws) => ws.getUserData().session.drained(),
+      close: (ws, code, message) => ws.getUserData().session.clientClosed(code, message),
+    });
     this.app.any('/*', (res, req) => {
-      const method = req.getCaseSensitiveMethod().toUpperCase();
-      const path = req.getUrl();
-      const query = req.getQuery() ?? '';
-      const headers: string[] = [];
-      const stats: HeaderStats = { bytes: method.length + path.length + query.length + 12, count: 0, contentLengths: 0, contentLength: undefined, transferEncoding: undefined };
-      let clientRequestId: string | undefined;
-      req.forEach((name, value) => {
-        headers.push(name, value);
-        stats.bytes += name.length + value.length + 4;
-        stats.count++;
-        if (name === 'content-length') {
-          stats.contentLengths++;
-          stats.contentLength = value;
-        } else if (name === 'transfer-encoding') stats.transferEncoding = value;
-        else if (name === 'x-request-id') clientRequestId = value;
-      });
-      const head: RequestHead = {
-        method,
-        path,
-        query,
-        headers,
-        remoteAddress: textOf(res.getRemoteAddressAsText()),
-        requestId: requestIdFrom(clientRequestId, this.nextRequestId),
-      };
-      const ex = new Exchange(res, head, this.opts.now());
-      res.onAborted(() => ex.markAborted());
-      this.inflight++;
-      ex.onFinish = () => this.finished();
+      const { ex, stats } = this.begin(res, req);
       this.handler.handle(ex, stats);
     });
+  }
+
+  /** Copy the request head out of uWS (valid only during this call) and open an exchange. */
+  private begin(res: HttpResponse, req: HttpRequest): { ex: Exchange; stats: HeaderStats } {
+    const method = req.getCaseSensitiveMethod().toUpperCase();
+    const path = req.getUrl();
+    const query = req.getQuery() ?? '';
+    const headers: string[] = [];
+    const stats: HeaderStats = { bytes: method.length + path.length + query.length + 12, count: 0, contentLengths: 0, contentLength: undefined, transferEncoding: undefined };
+    let clientRequestId: string | undefined;
+    req.forEach((name, value) => {
+      headers.push(name, value);
+      stats.bytes += name.length + value.length + 4;
+      stats.count++;
+      if (name === 'content-length') {
+        stats.contentLengths++;
+        stats.contentLength = value;
+      } else if (name === 'transfer-encoding') stats.transferEncoding = value;
+      else if (name === 'x-request-id') clientRequestId = value;
+    });
+    const head: RequestHead = {
+      method,
+      path,
+      query,
+      headers,
+      remoteAddress: textOf(res.getRemoteAddressAsText()),
+      requestId: requestIdFrom(clientRequestId, this.nextRequestId),
+    };
+    const ex = new Exchange(res, head, this.opts.now());
+    res.onAborted(() => ex.markAborted());
+    this.inflight++;
+    ex.onFinish = () => this.finished();
+    return { ex, stats };
   }
 
   private finished(): void {

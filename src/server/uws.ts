@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
 
-export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, RecognizedString, WebSocketBehavior } from 'uWebSockets.js';
+export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t, RecognizedString, WebSocketBehavior } from 'uWebSockets.js';
 export type UwsModule = typeof Uws;
 
 const require = createRequire(import.meta.url);

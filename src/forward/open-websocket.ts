@@ -1,0 +1,60 @@
+/**
+ * The pipeline's last step for a WebSocket route: connect the upstream socket
+ * (same path and query, the client's subprotocols, identity headers), then answer
+ * the client's upgrade with the protocol the upstream chose.
+ */
+import type { AuthContext } from '../authenticate/context.js';
+import type { Config } from '../config.js';
+import { deny } from '../errors.js';
+import type { Logger } from '../observe/log.js';
+import type { CompiledRoute } from '../routes.js';
+import type { Exchange } from '../server/exchange.js';
+import type { UpgradeInfo } from '../server/http.js';
+import { upstreamRequestHeaders } from './headers.js';
+import type { RelayFailure } from './relay.js';
+import { connectUpstream, WsSession } from './websocket.js';
+
+/** Handshake headers the `ws` client sets itself. */
+const HANDSHAKE = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'host']);
+
+export interface OpenerDeps {
+  readonly cfg: Readonly<Config>;
+  readonly log: Logger;
+  readonly identityHeaders: (ctx: AuthContext | null) => string[];
+  readonly sessions: Set<WsSession>;
+  readonly onFailure: (kind: RelayFailure, err: Error) => void;
+}
+
+export function createWebSocketOpener(deps: OpenerDeps) {
+  const base = deps.cfg.upstream.url.replace(/^http/, 'ws').replace(/\/$/, '');
+  return {
+    open(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, up: UpgradeInfo): void {
+      const head = ex.head;
+      const flat = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: deps.cfg.server.trust_forwarded }, deps.identityHeaders(ctx));
+      const headers: Record<string, string> = {};
+      for (let i = 0; i < flat.length; i += 2) {
+        const name = flat[i]!;
+        if (HANDSHAKE.has(name)) continue;
+        headers[name] = headers[name] === undefined ? flat[i + 1]! : `${headers[name]}, ${flat[i + 1]!}`;
+      }
+      const protocols = up.protocol ? up.protocol.split(',').map((p) => p.trim()).filter(Boolean) : [];
+      const url = `${base}${head.path}${head.query ? `?${head.query}` : ''}`;
+      connectUpstream(url, headers, protocols, deps.cfg.upstream.headers_timeout_ms).then(
+        (upstream) => {
+          if (ex.aborted) return void upstream.ws.terminate();
+          const session = new WsSession(upstream.ws, { maxBufferedBytes: deps.cfg.server.ws_max_buffered_bytes }, { route: route.label, ctx, requestId: head.requestId });
+          deps.sessions.add(session);
+          session.onClose(() => deps.sessions.delete(session));
+          ex.started = true;
+          ex.status = 101;
+          ex.res.cork(() => ex.res.upgrade({ session }, up.key, upstream.protocol, up.extensions, up.context));
+          ex.done();
+        },
+        (err: Error & { status?: number }) => {
+          deps.onFailure(err.status ? 'other' : 'refused', err);
+          ex.replyError(deny('ARGUS_UPSTREAM_UNAVAILABLE', err.status ? `the upstream refused the WebSocket (${err.status})` : 'the upstream could not be reached'));
+        },
+      );
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * WebSocket passthrough: the client side is a uWS WebSocket, the upstream side a
+ * `ws` client. The upstream is connected first, so the subprotocol is negotiated
+ * end to end before the client's upgrade is answered; an upstream that refuses
+ * gets the client a 502 instead of a socket that closes at once.
+ *
+ * Frames are relayed as whole messages (uWS reassembles fragments), text stays
+ * text and binary stays binary, pings are passed on, close codes and reasons
+ * cross in both directions.
+ *
+ * Backpressure: upstream → client pauses the upstream socket while the client's
+ * buffer is over `maxBufferedBytes` and resumes on uWS `drain`. uWS v20.30 cannot
+ * pause a client's reads, so client → upstream is bounded instead: a client whose
+ * messages pile up in the upstream's send buffer beyond the bound is closed 1013.
+ */
+import WebSocket from 'ws';
+import type { WebSocket as UwsWebSocket } from '../server/uws.js';
+
+/** Close codes of the contract. */
+export const CLOSE = {
+  NORMAL: 1000,
+  DRAINING: 1001,
+  UPSTREAM_ERROR: 1011,
+  OVERLOADED: 1013,
+  REAUTHENTICATE: 4401,
+  REVOKED: 4403,
+} as const;
+
+export interface WsUserData {
+  readonly session: WsSession;
+}
+
+export interface WsLimits {
+  /** Most bytes buffered towards either peer before pausing (upstream) or closing 1013 (client). */
+  readonly maxBufferedBytes: number;
+}
+
+export interface UpstreamSocket {
+  readonly ws: WebSocket;
+  readonly protocol: string;
+}
+
+/** Open the upstream WebSocket; rejects with the upstream's HTTP status when it refuses. */
+export function connectUpstream(url: string, headers: Record<string, string>, protocols: string[], timeoutMs: number): Promise<UpstreamSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, protocols, { headers, perMessageDeflate: false, handshakeTimeout: timeoutMs, maxPayload: 64 * 1024 * 1024 });
+    const fail = (err: Error & { status?: number }) => {
+      ws.removeAllListeners();
+      ws.on('error', () => undefined);
+      ws.terminate();
+      reject(err);
+    };
+    ws.once('open', () => {
+      // Hold the upstream's first messages until the client's socket exists (attach).
+      ws.pause();
+      ws.removeAllListeners('error');
+      resolve({ ws, protocol: ws.protocol });
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      fail(Object.assign(new Error(`upstream refused the upgrade with ${res.statusCode}`), { status: res.statusCode ?? 502 }));
+    });
+    ws.once('error', (err) => fail(err));
+  });
+}
+
+/** A code the sidecar may send in a close frame (1005/1006/1015 are reserved). */
+export function sendableCode(code: number, fallback: number): number {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999) ? code : fallback;
+}
+
+export class WsSession {
+  client: UwsWebSocket<WsUserData> | undefined;
+  closed = false;
+  bytesFromClient = 0;
+  bytesFromUpstream = 0;
+  private onClosed: Array<(code: number) => void> = [];
+
+  constructor(
+    readonly upstream: WebSocket,
+    private readonly limits: WsLimits,
+    /** Anything the session should remember about its caller (identity, route). */
+    readonly meta: Readonly<Record<string, unknown>>,
+  ) {}
+
+  /** Called from uWS `open`: start relaying upstream → client. */
+  attach(client: UwsWebSocket<WsUserData>): void {
+    this.client = client;
+    const up = this.upstream;
+    up.on('message', (data: Buffer, isBinary: boolean) => {
+      if (this.closed) return;
+      this.bytesFromUpstream += data.byteLength;
+      client.send(data, isBinary);
+      if (client.getBufferedAmount() > this.limits.maxBufferedBytes && !up.isPaused) up.pause();
+    });
+    up.on('ping', (data: Buffer) => {
+      if (!this.closed) client.ping(data);
+    });
+    up.on('close', (code: number, reason: Buffer) => this.end(sendableCode(code, code === 1005 ? CLOSE.NORMAL : CLOSE.UPSTREAM_ERROR), reason.toString()));
+    up.on('error', () => this.end(CLOSE.UPSTREAM_ERROR, 'upstream error'));
+    up.resume();
+  }
+
+  /** uWS `message`: relay client → upstream (the ArrayBuffer is only valid now: copy it). */
+  fromClient(message: ArrayBuffer, isBinary: boolean): void {
+    if (this.closed) return;
+    this.bytesFromClient += message.byteLength;
+    this.upstream.send(Buffer.copyBytesFrom(new Uint8Array(message)), { binary: isBinary });
+    if (this.upstream.bufferedAmount > this.limits.maxBufferedBytes) this.end(CLOSE.OVERLOADED, 'upstream too slow');
+  }
+
+  /** uWS `ping` from the client: pass it on (uWS already answered the pong). */
+  pingFromClient(message: ArrayBuffer): void {
+    if (!this.closed) this.upstream.ping(Buffer.copyBytesFrom(new Uint8Array(message)));
+  }
+
+  /** uWS `drain`: the client caught up; let the upstream flow again. */
+  drained(): void {
+    const client = this.client;
+    if (client && !this.closed && this.upstream.isPaused && client.getBufferedAmount() < this.limits.maxBufferedBytes / 2) this.upstream.resume();
+  }
+
+  /** uWS `close`: the client is gone (its socket may not be used any more). */
+  clientClosed(code: number, reason: ArrayBuffer): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.client = undefined;
+    this.upstream.close(sendableCode(code, CLOSE.NORMAL), Buffer.from(reason).toString().slice(0, 120));
+    this.notify(code);
+  }
+
+  /** Close both sides from the sidecar (kill switch, drain, upstream gone). */
+  end(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    const client = this.client;
+    this.client = undefined;
+    client?.end(code, reason.slice(0, 120));
+    if (this.upstream.readyState === WebSocket.OPEN) this.upstream.close(sendableCode(code, CLOSE.NORMAL), reason.slice(0, 120));
+    else this.upstream.terminate();
+    this.notify(code);
+  }
+
+  onClose(listener: (code: number) => void): void {
+    this.onClosed.push(listener);
+  }
+
+  private notify(code: number): void {
+    const listeners = this.onClosed;
+    this.onClosed = [];
+    for (const l of listeners) l(code);
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * The pipeline's rate-limit stage: the caller's policy (tier, or its record's
+ * override) on the route's class, one check, and the IETF RateLimit headers for
+ * the response whatever the outcome (so clients can pace themselves).
+ */
+import type { Config } from '../config.js';
+import type { LimitOutcome, RateLimitStage } from '../pipeline.js';
+import { limitedDenial, policyFor, rateLimitHeaders, subjectOf, type Decision, type LimitPolicy, type RateLimiter } from './index.js';
+
+export function createRateLimitStage(limiter: RateLimiter, tiers: Config['tiers']): RateLimitStage {
+  const outcome = (policy: LimitPolicy, d: Decision): LimitOutcome => (d.allowed ? { ok: true, headers: rateLimitHeaders(policy, d) } : { ok: false, denial: limitedDenial(policy, d) });
+  return function rateLimit(ctx, route) {
+    const policy = policyFor(ctx, tiers, route.cfg.rate_class);
+    const d = limiter.check(subjectOf(ctx), policy);
+    return d instanceof Promise ? d.then((r) => outcome(policy, r)) : outcome(policy, d);
+  };
+}
