@@ -25,6 +25,8 @@ export interface RunningProxy {
   readonly port: number;
   readonly adminPort: number;
   readonly metrics: Metrics;
+  /** Requests being served now. */
+  inflight(): number;
   /** Drain and close everything. Idempotent. Resolves true when the drain finished in time. */
   stop(): Promise<boolean>;
 }
@@ -86,6 +88,7 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
 
   const http = new HttpServer({ host: cfg.listen.host, port: cfg.listen.port, allowJsFallback: cfg.server.allow_js_fallback, now, wsMaxPayloadBytes: cfg.server.ws_max_payload_bytes, wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes }, pipeline);
   const port = await http.listen();
+  metrics.trackInflight(() => http.inflight);
 
   const admin = new AdminServer({
     host: cfg.admin.host,
@@ -113,7 +116,7 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
       return drained;
     })());
 
-  return { port, adminPort, metrics, stop };
+  return { port, adminPort, metrics, inflight: () => http.inflight, stop };
 }
 
 /** `argus-sidecar proxy --config FILE`: run until SIGTERM/SIGINT, then drain and exit 0. */

@@ -30,7 +30,23 @@ export class Metrics {
     });
     this.upstreamErrors = new Counter({ name: 'argus_upstream_errors_total', help: 'Upstream failures by kind (refused, reset, timeout)', labelNames: ['kind'], registers });
     this.rejected = new Counter({ name: 'argus_rejected_total', help: 'Requests refused by the sidecar, by error code', labelNames: ['code'], registers });
-    this.inflight = new Gauge({ name: 'argus_inflight_requests', help: 'Requests being served now', registers });
+    const inflight = { read: () => 0 };
+    this.inflightSource = inflight;
+    this.inflight = new Gauge({
+      name: 'argus_inflight_requests',
+      help: 'Requests being served now',
+      registers,
+      collect() {
+        this.set(inflight.read());
+      },
+    });
+  }
+
+  private readonly inflightSource: { read: () => number };
+
+  /** Where argus_inflight_requests reads its value at scrape time. */
+  trackInflight(read: () => number): void {
+    this.inflightSource.read = read;
   }
 
   private readonly answered = new Map<string, { inc(): void }>();
