@@ -112,3 +112,16 @@ export async function startPrivateRedis(): Promise<{ url: string; port: number; 
     },
   };
 }
+
+/** One sample's value from the Prometheus text of a registry (0 when absent). */
+export async function metricValue(registry: { metrics(): Promise<string> }, sample: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await registry.metrics();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(sample)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== sample) continue;
+    const got = Object.fromEntries([...(m[3] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[4]);
+  }
+  return 0;
+}
