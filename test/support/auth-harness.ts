@@ -3,7 +3,8 @@
  * clock, a per-test Redis prefix, and a private redis-server for outage tests
  * (never the shared one on 6379).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
@@ -124,4 +125,15 @@ export async function metricValue(registry: { metrics(): Promise<string> }, samp
     if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[4]);
   }
   return 0;
+}
+
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+/** Run `argus-sidecar ARGS` (the built CLI) in a child process. */
+export function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
 }
