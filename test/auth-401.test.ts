@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { createAuthenticator, generateApiKey, type AuthOutcome, type Authenticator } from '../src/authenticate/index.js';
+import { createAuthenticator, generateApiKey, signSession, type AuthOutcome, type Authenticator } from '../src/authenticate/index.js';
 import { projectKey, publishRevocation } from '../src/authenticate/store.js';
 import { statusOf } from '../src/errors.js';
 import { Metrics } from '../src/observe/metrics.js';
@@ -101,6 +101,51 @@ describe('auth 401', () => {
     assert.equal(!out.ok && out.denial.code, 'ARGUS_REVOKED');
     const newer = jwks.sign(claims(clock.nowS(), { sub: 'u_rev_user', token_use: 'access', client_id: 'client-1', iat: clock.nowS() - 5 }));
     assert.equal((await authn.authenticate(head(bearer(newer)), routeOf(cfg, '/*'))).ok, true);
+  });
+
+  test('fuzz: mutated tokens, keys and session headers are refused and never throw', async () => {
+    let seed = 0x2545f491;
+    const rnd = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~+/= \t\u00e9\u0000';
+    const token = valid();
+    const dot1 = token.indexOf('.');
+    const dot2 = token.indexOf('.', dot1 + 1);
+    const sessionValue = signSession({ sub: 'u_f', sid: 's_f', exp: clock.nowS() + 600 }, SESSION_SECRET);
+    const wrong: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      let h: Array<[string, string]>;
+      const pick = i % 4;
+      if (pick === 0) {
+        // Change one character strictly inside the header or payload segment (the last
+        // character of a base64url segment can carry unused bits, so it is left alone).
+        const inHeader = rnd(2) === 0;
+        const pos = inHeader ? 1 + rnd(dot1 - 2) : dot1 + 2 + rnd(dot2 - dot1 - 3);
+        const c = ALPHABET[rnd(ALPHABET.length)]!;
+        if (token[pos] === c) continue;
+        h = bearer(token.slice(0, pos) + c + token.slice(pos + 1));
+      } else if (pick === 1) {
+        h = bearer(Array.from({ length: 1 + rnd(200) }, () => ALPHABET[rnd(ALPHABET.length)]).join(''));
+      } else if (pick === 2) {
+        const pos = rnd(sessionValue.indexOf('.') - 1);
+        const c = ALPHABET[rnd(62)]!;
+        if (sessionValue[pos] === c) continue;
+        h = [['x-cognito-session', sessionValue.slice(0, pos) + c + sessionValue.slice(pos + 1)]];
+      } else {
+        h = [['x-api-key', 'ak_live_' + Array.from({ length: rnd(60) }, () => ALPHABET[rnd(ALPHABET.length)]).join('')]];
+      }
+      try {
+        const out = await authn.authenticate(head(h, { remoteAddress: `203.0.113.${i % 250}` }), routeOf(cfg, '/*'));
+        if (out.ok || statusOf(out.denial.code) !== 401) wrong.push(`${i}: ${out.ok ? 'accepted' : out.denial.code}`);
+      } catch (err) {
+        wrong.push(`${i}: threw ${(err as Error).message}`);
+      }
+    }
+    assert.deepEqual(wrong, []);
   });
 
   test('an address that keeps failing is throttled (429) before any verification; others are not', async () => {
