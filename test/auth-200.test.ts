@@ -75,6 +75,10 @@ describe('auth 200', () => {
     const again = authn.authenticate(head(bearer(token)), route());
     assert.ok(!(again instanceof Promise), 'L1 hit is synchronous');
     assert.equal(ok(again), ctx);
+    const hits = await metricValue(metrics.registry, 'argus_auth_cache_total', { layer: 'l1', result: 'hit' });
+    assert.ok(hits >= 1);
+    assert.equal(await metricValue(metrics.registry, 'argus_auth_cache_total', { layer: 'l1', result: 'hit' }), hits, 'a second scrape does not double count');
+    assert.ok((await metricValue(metrics.registry, 'argus_auth_decisions_total', { method: 'jwt', outcome: 'ok' })) >= 2);
     assert.deepEqual(identityHeaders(ctx), ['x-argus-auth', 'jwt', 'x-argus-user-id', 'u_1', 'x-argus-tier', 'professional', 'x-argus-role', 'admin', 'x-argus-scopes', 'sibyl:read,sibyl:write', 'x-argus-features', 'predictions,alerts']);
   });
 

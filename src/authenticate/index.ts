@@ -116,21 +116,21 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
     const cred = extract(head, route.websocket !== undefined);
     if (cred === null) return route.auth === 'optional' ? ANONYMOUS : MISSING;
     if ('code' in cred) {
-      metrics.decision('none', 'denied').inc();
+      metrics.decision('none', 'denied').n++;
       return { ok: false, denial: cred };
     }
     const t = now();
     const e = l1.get(cred.kind, cred.value, t);
     if (e !== undefined && t < e.freshUntil) {
-      metrics.l1Hit.inc();
+      metrics.l1Hit.n++;
       if (e.ctx !== null) {
-        metrics.decision(cred.kind, 'ok').inc();
+        metrics.decision(cred.kind, 'ok').n++;
         return { ok: true, ctx: e.ctx };
       }
-      metrics.decision(cred.kind, 'denied').inc();
+      metrics.decision(cred.kind, 'denied').n++;
       return { ok: false, denial: e.denial ?? DENIED.invalidToken };
     }
-    metrics.l1Miss.inc();
+    metrics.l1Miss.n++;
     return cold(cred, head, route);
   }
 
@@ -138,7 +138,7 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
     const started = performance.now();
     const wait = failures.blockedFor(head.remoteAddress);
     if (wait > 0) {
-      metrics.decision(cred.kind, 'denied').inc();
+      metrics.decision(cred.kind, 'denied').n++;
       return { ok: false, denial: throttled(wait) };
     }
     const flightKey = cred.kind + ':' + cred.value;
@@ -160,13 +160,13 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
       // A revocation may have arrived while we were verifying: never put it back into L1.
       if (revocations.locallyRevoked(v.ctx)) return finish(denied(DENIED.revoked), cred, head, route);
       l1.putPositive(cred.kind, cred.value, v.ctx, now());
-      metrics.decision(cred.kind, 'ok').inc();
+      metrics.decision(cred.kind, 'ok').n++;
       return { ok: true, ctx: v.ctx };
     }
     if (v.kind === 'denied') {
       l1.putNegative(cred.kind, cred.value, v.denial, now());
       failures.recordFailure(head.remoteAddress);
-      metrics.decision(cred.kind, 'denied').inc();
+      metrics.decision(cred.kind, 'denied').n++;
       return { ok: false, denial: v.denial };
     }
     const policy = route.trading ? 'closed' : route.on_auth_unavailable;
@@ -175,12 +175,12 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
       const e = l1.get(cred.kind, cred.value, t);
       if (e !== undefined && e.ctx !== null && t < e.staleUntil && !revocations.locallyRevoked(e.ctx)) {
         metrics.failOpen.labels(route.path).inc();
-        metrics.decision(cred.kind, 'stale').inc();
+        metrics.decision(cred.kind, 'stale').n++;
         log.debug('auth: serving a stale decision (fail-open)', { route: route.path, user_id: e.ctx.user_id });
         return { ok: true, ctx: e.ctx, stale: true };
       }
     }
-    metrics.decision(cred.kind, 'unavailable').inc();
+    metrics.decision(cred.kind, 'unavailable').n++;
     return { ok: false, denial: v.kind === 'overloaded' ? DENIED.overloaded : DENIED.unavailable };
   }
 
@@ -210,7 +210,7 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
   async function coldKey(key: string): Promise<Verdict> {
     if (!API_KEY_PATTERN.test(key)) return denied(DENIED.invalidKey);
     const rec = await store.findKey(hashApiKey(key));
-    (rec === null ? metrics.l2Miss : metrics.l2Hit).inc();
+    (rec === null ? metrics.l2Miss : metrics.l2Hit).n++;
     if (rec === null) return denied(DENIED.invalidKey);
     if (rec.status !== 'active') return denied(DENIED.revoked);
     return checkSubject(keyContext(rec, build.tierOf(rec.tier)), false);
@@ -229,7 +229,7 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
     const s = await store.subject(base.user_id, base.session_id, base.key_id);
     if (s.sessionRevoked || s.keyRevoked || refusedByUserRevocation(base, s.userRevokedAt)) return denied(DENIED.revoked);
     if (!enrich) return { kind: 'ok', ctx: base };
-    if (redis !== null) (s.user === null ? metrics.l2Miss : metrics.l2Hit).inc();
+    if (redis !== null) (s.user === null ? metrics.l2Miss : metrics.l2Hit).n++;
     return { kind: 'ok', ctx: build.withUser(base, s.user) };
   }
 

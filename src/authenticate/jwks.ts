@@ -52,7 +52,7 @@ export function createJwksStore(cfg: JwtConfig, deps: { now: () => number; log: 
   let lastUnknownKidFetch = -Infinity;
   let closed = false;
 
-  metrics.setJwksAgeSource(() => (set === null ? -1 : (now() - set.fetchedAt) / 1000));
+  const unregisterAge = metrics.addJwksAgeSource(() => (set === null ? -1 : (now() - set.fetchedAt) / 1000));
   const timer = setInterval(() => {
     if (set !== null && now() - set.fetchedAt >= cfg.refresh_ms && now() - lastFailureAt >= cfg.refetch_cooldown_ms) void refresh();
   }, Math.min(cfg.refresh_ms, 30_000));
@@ -146,6 +146,7 @@ export function createJwksStore(cfg: JwtConfig, deps: { now: () => number; log: 
     close: () => {
       closed = true;
       clearInterval(timer);
+      unregisterAge();
     },
   };
 }
