@@ -124,6 +124,7 @@ describe('auth 200', () => {
   test('WebSocket routes accept access_token in the query; HTTP routes refuse it', async () => {
     const token = jwks.sign(claims(clock.nowS(), { sub: 'u_ws' }));
     assert.equal(ok(await authn.authenticate(head([], { query: `access_token=${token}` }), routeOf(cfg, '/ws'))).user_id, 'u_ws');
+    assert.ok(ok(await authn.authenticate(head(bearer(token), { query: 'page=2&q=hello%20world&token_count=5' }), route())), 'ordinary queries pass');
     const http = await authn.authenticate(head([], { query: `access_token=${token}` }), route());
     assert.equal(!http.ok && http.denial.code, 'ARGUS_CREDENTIAL_IN_QUERY');
   });

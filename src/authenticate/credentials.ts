@@ -36,6 +36,9 @@ export function createExtractor(auth: AuthConfig) {
   const sessionsOn = auth.session !== undefined;
   const maxBytes = auth.cache.max_credential_bytes;
   const queryNames = new Set([...QUERY_NAMES, keyHeader, sessionHeader]);
+  // Cheap pre-filter so ordinary query strings are not split and decoded on every request;
+  // anything percent-encoded gets the full scan (an encoded name must not slip through).
+  const quick = new RegExp(`(?:^|&)(?:${[...queryNames].map(escapeRegex).join('|')})(?:=|&|$)|ak_(?:live|test)_|eyJ|%`, 'i');
 
   /** Returns the credential, null when there is none, or a 401 denial. */
   function extract(head: RequestHead, websocket: boolean): Extracted {
@@ -71,7 +74,7 @@ export function createExtractor(auth: AuthConfig) {
       if (found) return DENIED.twoCredentials;
       found = { kind: 'session', value: session };
     }
-    if (head.query.length > 0) {
+    if (head.query.length > 0 && quick.test(head.query)) {
       const fromQuery = scanQuery(head.query);
       if (fromQuery !== null) {
         if (!websocket || fromQuery.name !== 'access_token') return DENIED.inQuery;
@@ -125,4 +128,8 @@ function safeDecode(s: string): string {
   } catch {
     return s;
   }
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

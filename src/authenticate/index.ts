@@ -10,6 +10,7 @@
  * older than `auth.cache.max_stale_ms` (outcome `stale: true`), `closed` (and every
  * trading route) answers 503. A new credential is never accepted unverified.
  */
+import { once } from 'node:events';
 import type { Config, RouteConfig } from '../config.js';
 import type { Denial } from '../errors.js';
 import type { Logger } from '../observe/log.js';
@@ -107,6 +108,7 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
   const inflight = new Map<string, Promise<Verdict>>();
 
   await Promise.all([
+    ownRedis && redis !== null && redis.status !== 'ready' ? withTimeout(once(redis, 'ready'), 2000).catch(() => log.warn('auth: Redis not connected yet')) : undefined,
     jwks?.refresh().then((ok) => ok || log.warn('auth: JWKS not loaded at startup; retrying in the background')),
     withTimeout(revocations.start(), 2000).catch((err: unknown) => log.warn('auth: revocation subscription not confirmed yet', { err })),
   ]);

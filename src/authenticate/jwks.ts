@@ -53,9 +53,10 @@ export function createJwksStore(cfg: JwtConfig, deps: { now: () => number; log: 
   let closed = false;
 
   const unregisterAge = metrics.addJwksAgeSource(() => (set === null ? -1 : (now() - set.fetchedAt) / 1000));
+  // Also retries after a failed first load (set === null), at most once per cooldown.
   const timer = setInterval(() => {
-    if (set !== null && now() - set.fetchedAt >= cfg.refresh_ms && now() - lastFailureAt >= cfg.refetch_cooldown_ms) void refresh();
-  }, Math.min(cfg.refresh_ms, 30_000));
+    if ((set === null || now() - set.fetchedAt >= cfg.refresh_ms) && now() - lastFailureAt >= cfg.refetch_cooldown_ms) void refresh();
+  }, Math.max(1000, Math.min(cfg.refresh_ms, cfg.refetch_cooldown_ms || 30_000, 30_000)));
   timer.unref();
 
   async function load(): Promise<unknown> {
