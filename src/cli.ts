@@ -11,6 +11,8 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   proxy: { summary: 'run the sidecar proxy (--config FILE)', load: async () => (await import('./lifecycle.js')).runProxyCommand },
   migrate: { summary: 'create or upgrade the Postgres schema (--config FILE)', load: async () => (await import('./store/migrate-command.js')).runMigrateCommand },
+  keys: { summary: 'API keys: create | revoke KEY_ID | list | sync (--config FILE)', load: async () => (await import('./authenticate/keys-command.js')).runKeysCommand },
+  revoke: { summary: 'kill switch: revoke (--user ID | --session SID | --key KEY_ID) --config FILE', load: async () => (await import('./authenticate/revoke-command.js')).runRevokeCommand },
   demo: { summary: 'standalone demo: upstream + sidecar + a demo API key', load: async () => (await import('./demo/main.js')).runDemoCommand },
 };
 

@@ -35,6 +35,11 @@ export interface AuthContext {
   readonly session_id?: string;
   /** Unix seconds when the credential expires (JWT exp, session exp). */
   readonly expires_at?: number;
+  /**
+   * Unix seconds when the credential was issued (JWT iat, session iat, key creation).
+   * `revoke --user` refuses every credential issued at or before the revocation.
+   */
+  readonly issued_at?: number;
   /** Per-subject override of the tier's requests per minute (enterprise custom). */
   readonly requests_per_minute?: number;
   readonly llm?: LlmEntitlements;

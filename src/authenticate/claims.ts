@@ -1,0 +1,92 @@
+/**
+ * Build AuthContexts from verified JWT claims and session payloads, and enrich
+ * them from the user's Redis record (which wins over claims: the control plane
+ * knows about upgrades before the next token is minted).
+ *
+ * Every string that ends up in an upstream `x-argus-*` header is checked here
+ * (visible ASCII; no commas or spaces inside list items), so a signed-but-odd
+ * claim can never smuggle a header line upstream.
+ */
+import type { AuthContext } from './context.js';
+import { SAFE_NAME, SAFE_TOKEN, type UserRecord } from './records.js';
+import type { JwtConfig } from './schema.js';
+import type { SessionPayload } from './session.js';
+
+type Claims = Record<string, unknown>;
+
+export function createContextBuilder(opts: { tiers: Readonly<Record<string, unknown>>; defaultTier: string; claims: JwtConfig['claims'] | undefined }) {
+  const tierNames = Object.keys(opts.tiers);
+  const rank = new Map(tierNames.map((t, i) => [t, i]));
+  const names = opts.claims ?? { tier: 'custom:tier', role: 'custom:role', groups: 'cognito:groups', features: 'custom:features', scope: 'scope' };
+
+  /** A configured tier name, else the default tier. */
+  function tierOf(name: unknown): string {
+    return typeof name === 'string' && rank.has(name) ? name : opts.defaultTier;
+  }
+
+  /** The context for a verified JWT, or null when its subject cannot be used. */
+  function fromJwt(p: Claims): AuthContext | null {
+    const sub = p['sub'];
+    if (typeof sub !== 'string' || !SAFE_NAME.test(sub)) return null;
+    const groups = list(p[names.groups]);
+    let tier = p[names.tier];
+    if (typeof tier !== 'string' || !rank.has(tier)) {
+      // Highest tier named by a group (Cognito groups are a common way to carry plans).
+      tier = groups.filter((g) => rank.has(g)).sort((a, b) => (rank.get(b) ?? 0) - (rank.get(a) ?? 0))[0];
+    }
+    const roleClaim = p[names.role];
+    const role = typeof roleClaim === 'string' && SAFE_NAME.test(roleClaim) ? roleClaim : groups.includes('admin') ? 'admin' : undefined;
+    const scopeClaim = p[names.scope] ?? p['scp'];
+    const sid = [p['sid'], p['origin_jti'], p['jti']].find((v): v is string => typeof v === 'string' && SAFE_NAME.test(v));
+    return {
+      method: 'jwt',
+      user_id: sub,
+      tier: tierOf(tier),
+      ...(role !== undefined && { role }),
+      features: list(p[names.features]),
+      scopes: list(scopeClaim),
+      ...(sid !== undefined && { session_id: sid }),
+      ...(typeof p['exp'] === 'number' && { expires_at: p['exp'] }),
+      ...(typeof p['iat'] === 'number' && { issued_at: p['iat'] }),
+    };
+  }
+
+  function fromSession(p: SessionPayload): AuthContext | null {
+    if (!SAFE_NAME.test(p.sub) || !SAFE_NAME.test(p.sid)) return null;
+    return {
+      method: 'session',
+      user_id: p.sub,
+      tier: tierOf(p.tier),
+      features: [],
+      scopes: [],
+      session_id: p.sid,
+      expires_at: p.exp,
+      ...(p.iat !== undefined && { issued_at: p.iat }),
+    };
+  }
+
+  /** Overlay the user's record: tier, role, features and entitlements come from it when present. */
+  function withUser(ctx: AuthContext, rec: UserRecord | null): AuthContext {
+    if (rec === null) return ctx;
+    return {
+      ...ctx,
+      tier: rec.tier !== undefined && rank.has(rec.tier) ? rec.tier : ctx.tier,
+      ...(rec.role !== undefined && { role: rec.role }),
+      features: rec.features ?? ctx.features,
+      // A token's scopes are what the token grants; the record fills in only for scope-less credentials.
+      scopes: ctx.scopes.length > 0 ? ctx.scopes : rec.scopes ?? [],
+      ...(rec.requests_per_minute !== undefined && { requests_per_minute: rec.requests_per_minute }),
+      ...(rec.llm !== undefined && { llm: rec.llm }),
+      ...(rec.trading !== undefined && { trading: rec.trading }),
+      ...(rec.stripe_customer !== undefined && { stripe_customer: rec.stripe_customer }),
+    };
+  }
+
+  return { fromJwt, fromSession, withUser, tierOf };
+}
+
+/** A claim as a list of safe tokens: arrays, or comma/space-separated strings. Unsafe items are dropped. */
+function list(v: unknown): string[] {
+  const items = typeof v === 'string' ? v.split(/[\s,]+/) : Array.isArray(v) ? v : [];
+  return items.filter((s): s is string => typeof s === 'string' && SAFE_TOKEN.test(s));
+}

@@ -1,0 +1,135 @@
+/**
+ * Find the one credential in a request head, or say why the request is ambiguous.
+ *
+ * Accepted: `Authorization: Bearer <jwt | ak_…>`, the API-key header, the session
+ * header. Ambiguity is an error, never a choice: two Authorization headers, a
+ * repeated credential header, two different credentials, or a credential in the
+ * query string of an HTTP route all answer 401 with their own code. WebSocket
+ * routes may carry `access_token` in the query (browsers cannot set headers on a
+ * WebSocket handshake).
+ */
+import type { Denial } from '../errors.js';
+import type { RequestHead } from '../server/request.js';
+import type { AuthConfig } from './schema.js';
+import { DENIED } from './denials.js';
+
+export type CredentialKind = 'jwt' | 'api_key' | 'session';
+
+export interface Credential {
+  readonly kind: CredentialKind;
+  readonly value: string;
+}
+
+/** Visible prefix of every API key (`ak_live_…`, `ak_test_…`). */
+export const API_KEY_PREFIX = 'ak_';
+
+/** Query parameter names that carry credentials in other APIs; refused on HTTP routes. */
+const QUERY_NAMES = new Set(['access_token', 'id_token', 'api_key', 'apikey', 'api-key', 'x-api-key', 'jwt', 'auth', 'authorization', 'bearer', 'session']);
+/** Values that look like a JWT or one of our keys, whatever the parameter is called. */
+const JWT_LIKE = /^eyJ[\w-]*\.[\w-]*\./;
+
+export type Extracted = Credential | null | Denial;
+
+export function createExtractor(auth: AuthConfig) {
+  const keyHeader = auth.api_keys.header.toLowerCase();
+  const sessionHeader = (auth.session?.header ?? 'x-cognito-session').toLowerCase();
+  const sessionsOn = auth.session !== undefined;
+  const maxBytes = auth.cache.max_credential_bytes;
+  const queryNames = new Set([...QUERY_NAMES, keyHeader, sessionHeader]);
+  // Cheap pre-filter so ordinary query strings are not split and decoded on every request;
+  // anything percent-encoded gets the full scan (an encoded name must not slip through).
+  const quick = new RegExp(`(?:^|&)(?:${[...queryNames].map(escapeRegex).join('|')})(?:=|&|$)|ak_(?:live|test)_|eyJ|%`, 'i');
+
+  /** Returns the credential, null when there is none, or a 401 denial. */
+  function extract(head: RequestHead, websocket: boolean): Extracted {
+    const h = head.headers;
+    let authz: string | undefined;
+    let key: string | undefined;
+    let session: string | undefined;
+    for (let i = 0; i < h.length; i += 2) {
+      const name = h[i];
+      if (name === 'authorization') {
+        if (authz !== undefined) return DENIED.twoAuthorization;
+        authz = h[i + 1] ?? '';
+      } else if (name === keyHeader) {
+        if (key !== undefined) return DENIED.twoSameHeader;
+        key = (h[i + 1] ?? '').trim();
+      } else if (name === sessionHeader && sessionsOn) {
+        if (session !== undefined) return DENIED.twoSameHeader;
+        session = (h[i + 1] ?? '').trim();
+      }
+    }
+    let found: Credential | null = null;
+    if (authz !== undefined) {
+      const parsed = parseAuthorization(authz);
+      if (!('kind' in parsed)) return parsed;
+      found = parsed;
+    }
+    if (key !== undefined) {
+      const c: Credential = { kind: 'api_key', value: key };
+      if (found && !(found.kind === 'api_key' && found.value === key)) return DENIED.twoCredentials;
+      found = c;
+    }
+    if (session !== undefined) {
+      if (found) return DENIED.twoCredentials;
+      found = { kind: 'session', value: session };
+    }
+    if (head.query.length > 0 && quick.test(head.query)) {
+      const fromQuery = scanQuery(head.query);
+      if (fromQuery !== null) {
+        if (!websocket || fromQuery.name !== 'access_token') return DENIED.inQuery;
+        const c = classify(fromQuery.value);
+        if (found && !(found.kind === c.kind && found.value === c.value)) return DENIED.twoCredentials;
+        found = c;
+      }
+    }
+    if (found === null) return null;
+    if (found.value.length === 0) return found.kind === 'session' ? DENIED.invalidSession : found.kind === 'api_key' ? DENIED.invalidKey : DENIED.malformedToken;
+    if (found.value.length > maxBytes) return DENIED.tooLarge;
+    return found;
+  }
+
+  function parseAuthorization(value: string): Credential | Denial {
+    const v = value.trim();
+    const sp = v.indexOf(' ');
+    const scheme = sp < 0 ? v : v.slice(0, sp);
+    // RFC 9110 §11.1: the scheme is case-insensitive.
+    if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return DENIED.scheme;
+    const token = sp < 0 ? '' : v.slice(sp + 1).trim();
+    if (token.length === 0 || /\s/.test(token)) return DENIED.malformedToken;
+    return classify(token);
+  }
+
+  /** The first credential-carrying parameter, or null. */
+  function scanQuery(query: string): { name: string; value: string } | null {
+    for (const part of query.split('&')) {
+      const eq = part.indexOf('=');
+      const rawName = eq < 0 ? part : part.slice(0, eq);
+      const rawValue = eq < 0 ? '' : part.slice(eq + 1);
+      const name = safeDecode(rawName).toLowerCase();
+      const val = safeDecode(rawValue);
+      if (queryNames.has(name) || val.startsWith(API_KEY_PREFIX + 'live_') || val.startsWith(API_KEY_PREFIX + 'test_') || JWT_LIKE.test(val)) {
+        return { name, value: val };
+      }
+    }
+    return null;
+  }
+
+  return extract;
+}
+
+function classify(token: string): Credential {
+  return token.startsWith(API_KEY_PREFIX) ? { kind: 'api_key', value: token } : { kind: 'jwt', value: token };
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,165 @@
+/**
+ * `argus-sidecar keys …` (contract: ARCHITECTURE.md §4):
+ * - `keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y]
+ *    [--requests-per-minute N] [--llm JSON] [--trading JSON] --config FILE`
+ *   prints `{"key_id":…,"key":…}` once: the key is never shown again.
+ * - `keys revoke KEY_ID --config FILE`: Postgres + Redis deny state + publish.
+ * - `keys list --user ID --config FILE`: JSON array, no digests.
+ * - `keys sync --config FILE`: re-project every key and revocation from Postgres
+ *   into Redis (after a Redis flush or restore). Publishes nothing.
+ * Postgres is the source of truth; Redis gets the projection when configured.
+ */
+import type { Config } from '../config.js';
+import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../cli-args.js';
+import { UsageError } from '../errors.js';
+import { createPool, type Pool } from '../store/postgres.js';
+import { closeRedis, createRedis, type Redis } from '../store/redis.js';
+import { generateApiKey } from './api-keys.js';
+import { allKeys, allRevocations, deleteKey, describeKey, insertKey, listKeys, recordRevocation, revokeKeyRow, rowToRecord } from './keystore.js';
+import { keyRecordSchema, llmSchema, tradingSchema, type KeyRecord } from './records.js';
+import { projectKey, publishRevocation, redisKeys } from './store.js';
+
+const USAGE = 'usage: keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y] --config FILE | keys revoke KEY_ID --config FILE | keys list --user ID --config FILE | keys sync --config FILE';
+
+export async function runKeysCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'create') return create(rest);
+  if (sub === 'revoke') return revoke(rest);
+  if (sub === 'list') return list(rest);
+  if (sub === 'sync') return sync(rest);
+  throw new UsageError(USAGE);
+}
+
+/** Open Postgres (required) and Redis (when configured), run, close both. */
+export async function withStores<T>(cfg: Readonly<Config>, needPostgres: boolean, fn: (pool: Pool | null, redis: Redis | null) => Promise<T>): Promise<T> {
+  if (needPostgres && !cfg.postgres) throw new UsageError('config: postgres.url: required for this command');
+  const pool = cfg.postgres ? createPool(cfg.postgres.url, { max: 2 }) : null;
+  // The CLI may wait for a connection (offline queue on) but gives up after a few attempts.
+  const redis = cfg.redis ? createRedis(cfg.redis.url, { enableOfflineQueue: true, retryStrategy: (n) => (n > 3 ? null : 200) }) : null;
+  redis?.on('error', () => undefined);
+  try {
+    return await fn(pool, redis);
+  } finally {
+    await Promise.allSettled([pool?.end(), redis ? closeRedis(redis) : undefined]);
+  }
+}
+
+async function create(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('keys create', argv, {
+    ...CONFIG_OPTION,
+    user: { type: 'string' },
+    tier: { type: 'string' },
+    role: { type: 'string' },
+    scopes: { type: 'string' },
+    features: { type: 'string' },
+    'requests-per-minute': { type: 'string' },
+    llm: { type: 'string' },
+    trading: { type: 'string' },
+  });
+  const cfg = configFromArgs(values);
+  if (!values.user) throw new UsageError('--user ID is required');
+  if (!values.tier) throw new UsageError('--tier TIER is required');
+  if (!(values.tier in cfg.tiers)) throw new UsageError(`--tier: unknown tier "${values.tier}" (tiers: ${Object.keys(cfg.tiers).join(', ')})`);
+  const { key_id, key, sha256 } = generateApiKey();
+  const rpm = values['requests-per-minute'];
+  const candidate = {
+    key_id,
+    user_id: values.user,
+    tier: values.tier,
+    ...(values.role !== undefined && { role: values.role }),
+    scopes: splitList(values.scopes),
+    features: splitList(values.features),
+    ...(rpm !== undefined && { requests_per_minute: Number(rpm) }),
+    ...(values.llm !== undefined && { llm: parseJsonFlag('--llm', values.llm, llmSchema) }),
+    ...(values.trading !== undefined && { trading: parseJsonFlag('--trading', values.trading, tradingSchema) }),
+  };
+  const parsed = keyRecordSchema.safeParse(candidate);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UsageError(`--${flagOf(String(issue?.path[0] ?? ''))}: ${issue?.message ?? 'invalid'}`);
+  }
+  const rec: KeyRecord = parsed.data;
+  await withStores(cfg, true, async (pool, redis) => {
+    const row = await insertKey(pool as Pool, sha256, rec);
+    if (redis && cfg.redis) {
+      try {
+        await projectKey(redis, cfg.redis.key_prefix, sha256, rowToRecord(row));
+      } catch (err) {
+        // Never leave an active key nobody holds: undo the insert, then fail.
+        await deleteKey(pool as Pool, key_id);
+        throw new Error(`redis: could not project the new key (${(err as Error).message}); nothing was created`);
+      }
+    }
+  });
+  process.stdout.write(JSON.stringify({ key_id, key }) + '\n');
+  return 0;
+}
+
+async function revoke(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs('keys revoke', argv, CONFIG_OPTION, true);
+  const cfg = configFromArgs(values);
+  const keyId = positionals[0];
+  if (positionals.length !== 1 || !keyId) throw new UsageError('usage: keys revoke KEY_ID --config FILE');
+  const out = await withStores(cfg, true, async (pool, redis) => {
+    const row = await revokeKeyRow(pool as Pool, keyId);
+    if (row === null) throw new UsageError(`keys revoke: no key with id "${keyId}"`);
+    const at = Date.now() / 1000;
+    await recordRevocation(pool as Pool, 'key', keyId, at);
+    let published = 0;
+    if (redis && cfg.redis) {
+      await projectKey(redis, cfg.redis.key_prefix, row.sha256, rowToRecord(row));
+      published = await publishRevocation(redis, cfg.redis.key_prefix, { kind: 'key', id: keyId, at });
+    }
+    return { revoked: { kind: 'key', id: keyId }, subscribers: published };
+  });
+  process.stdout.write(JSON.stringify(out) + '\n');
+  return 0;
+}
+
+async function list(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('keys list', argv, { ...CONFIG_OPTION, user: { type: 'string' } });
+  const cfg = configFromArgs(values);
+  if (!values.user) throw new UsageError('--user ID is required');
+  const rows = await withStores({ ...cfg, redis: undefined }, true, (pool) => listKeys(pool as Pool, values.user as string));
+  process.stdout.write(JSON.stringify(rows.map(describeKey)) + '\n');
+  return 0;
+}
+
+async function sync(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('keys sync', argv, CONFIG_OPTION);
+  const cfg = configFromArgs(values);
+  if (!cfg.redis) throw new UsageError('config: redis.url: required for keys sync');
+  const prefix = cfg.redis.key_prefix;
+  const out = await withStores(cfg, true, async (pool, redis) => {
+    const keys = await allKeys(pool as Pool);
+    const revs = await allRevocations(pool as Pool);
+    const multi = (redis as Redis).multi();
+    const k = redisKeys(prefix);
+    for (const row of keys) multi.set(k.key(row.sha256), JSON.stringify(rowToRecord(row)));
+    for (const r of revs) multi.set(k.deny(r.kind, r.id), String(r.at));
+    await multi.exec();
+    return { keys: keys.length, revocations: revs.length };
+  });
+  process.stdout.write(JSON.stringify(out) + '\n');
+  return 0;
+}
+
+function splitList(v: string | undefined): string[] {
+  return v === undefined ? [] : v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+function parseJsonFlag<T>(flag: string, text: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: Array<string | number>; message: string }> } } }): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new UsageError(`${flag}: not valid JSON`);
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new UsageError(`${flag}: ${r.error.issues[0]?.path.join('.') ?? ''}: ${r.error.issues[0]?.message ?? 'invalid'}`);
+  return r.data;
+}
+
+function flagOf(field: string): string {
+  return ({ user_id: 'user', requests_per_minute: 'requests-per-minute' } as Record<string, string>)[field] ?? field;
+}

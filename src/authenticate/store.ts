@@ -1,0 +1,134 @@
+/**
+ * L2: where key records, user records and deny state live for the proxy.
+ *
+ * Redis layout (prefix = `redis.key_prefix`, default `argus:`):
+ * - `<prefix>auth:key:<sha256 hex>`       JSON key record (records.ts), written by `keys create`
+ * - `<prefix>auth:user:<user_id>`         JSON user record, written by the control plane
+ * - `<prefix>auth:deny:user:<user_id>`    unix seconds: credentials issued at or before are refused
+ * - `<prefix>auth:deny:session:<sid>`     unix seconds: the session is refused
+ * - `<prefix>auth:deny:key:<key_id>`      unix seconds: the key is refused
+ * - channel `<prefix>auth:revocations`    JSON `{kind, id, at}` published by `revoke` / `keys revoke`
+ *
+ * Standalone (no Redis) the store holds the key file's records in memory: a real
+ * implementation with no deny state beyond a key record's own `status`.
+ * Every method throws {@link StoreUnavailable} when the store cannot answer;
+ * the caller applies the route's failure policy.
+ */
+import type { Redis } from 'ioredis';
+import { keyRecordSchema, parseRecord, userRecordSchema, type KeyRecord, type UserRecord } from './records.js';
+
+export type RevocationKind = 'user' | 'key' | 'session';
+export interface Revocation {
+  readonly kind: RevocationKind;
+  readonly id: string;
+  /** Unix seconds of the revocation. */
+  readonly at: number;
+}
+
+export class StoreUnavailable extends Error {
+  override readonly name = 'StoreUnavailable';
+}
+
+export interface SubjectState {
+  readonly user: UserRecord | null;
+  /** Unix seconds of the latest `revoke --user`, or null. */
+  readonly userRevokedAt: number | null;
+  readonly sessionRevoked: boolean;
+  readonly keyRevoked: boolean;
+}
+
+export interface AuthStore {
+  /** The key record for a digest, or null when unknown. */
+  findKey(sha256: string): Promise<KeyRecord | null>;
+  /** User record and deny state in one round trip. */
+  subject(userId: string, sessionId?: string, keyId?: string): Promise<SubjectState>;
+  readonly redis: Redis | null;
+}
+
+export function redisKeys(prefix: string) {
+  return {
+    key: (sha: string) => `${prefix}auth:key:${sha}`,
+    user: (id: string) => `${prefix}auth:user:${id}`,
+    deny: (kind: RevocationKind, id: string) => `${prefix}auth:deny:${kind}:${id}`,
+    channel: `${prefix}auth:revocations`,
+  };
+}
+
+const NO_STATE: SubjectState = Object.freeze({ user: null, userRevokedAt: null, sessionRevoked: false, keyRevoked: false });
+
+export function createAuthStore(opts: { redis: Redis | null; prefix: string; fileKeys: Map<string, KeyRecord> | null }): AuthStore {
+  const { redis, fileKeys } = opts;
+  const k = redisKeys(opts.prefix);
+
+  async function findKey(sha256: string): Promise<KeyRecord | null> {
+    const fromFile = fileKeys?.get(sha256);
+    if (fromFile !== undefined) return fromFile;
+    if (redis === null) return null;
+    let text: string | null;
+    try {
+      text = await redis.get(k.key(sha256));
+    } catch (err) {
+      throw new StoreUnavailable(`redis: ${(err as Error).message}`);
+    }
+    return parseRecord(keyRecordSchema, text);
+  }
+
+  async function subject(userId: string, sessionId?: string, keyId?: string): Promise<SubjectState> {
+    if (redis === null) return NO_STATE;
+    const names = [k.user(userId), k.deny('user', userId)];
+    if (sessionId !== undefined) names.push(k.deny('session', sessionId));
+    if (keyId !== undefined) names.push(k.deny('key', keyId));
+    let vals: Array<string | null>;
+    try {
+      vals = await redis.mget(names);
+    } catch (err) {
+      throw new StoreUnavailable(`redis: ${(err as Error).message}`);
+    }
+    const userRevokedAt = vals[1] == null ? null : Number(vals[1]);
+    let i = 2;
+    const sessionRevoked = sessionId !== undefined && vals[i++] != null;
+    const keyRevoked = keyId !== undefined && vals[i++] != null;
+    return {
+      user: parseRecord(userRecordSchema, vals[0]),
+      userRevokedAt: userRevokedAt !== null && Number.isFinite(userRevokedAt) ? userRevokedAt : userRevokedAt === null ? null : Infinity,
+      sessionRevoked,
+      keyRevoked,
+    };
+  }
+
+  return { findKey, subject, redis };
+}
+
+/** Deny state lives this long for sessions (they expire anyway); users and keys keep it. */
+export const SESSION_DENY_TTL_S = 30 * 24 * 3600;
+
+/** Write the deny state for one revocation and publish it. Returns the number of subscribers reached. */
+export async function publishRevocation(redis: Redis, prefix: string, r: Revocation): Promise<number> {
+  const k = redisKeys(prefix);
+  const multi = redis.multi();
+  if (r.kind === 'session') multi.set(k.deny(r.kind, r.id), String(r.at), 'EX', SESSION_DENY_TTL_S);
+  else multi.set(k.deny(r.kind, r.id), String(r.at));
+  multi.publish(k.channel, JSON.stringify(r));
+  const res = await multi.exec();
+  const err = res?.find(([e]) => e !== null)?.[0];
+  if (err) throw err;
+  return Number(res?.[1]?.[1] ?? 0);
+}
+
+/** Project a key record into Redis (CLI `keys create`, `keys revoke`, `keys sync`). */
+export async function projectKey(redis: Redis, prefix: string, sha256: string, rec: KeyRecord): Promise<void> {
+  await redis.set(redisKeys(prefix).key(sha256), JSON.stringify(rec));
+}
+
+/** Parse a pub/sub message; null when malformed. */
+export function parseRevocation(text: string): Revocation | null {
+  try {
+    const r = JSON.parse(text) as Partial<Revocation>;
+    if ((r.kind === 'user' || r.kind === 'key' || r.kind === 'session') && typeof r.id === 'string' && r.id.length > 0) {
+      return { kind: r.kind, id: r.id, at: typeof r.at === 'number' ? r.at : Date.now() / 1000 };
+    }
+  } catch {
+    // fall through
+  }
+  return null;
+}

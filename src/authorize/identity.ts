@@ -1,0 +1,32 @@
+/**
+ * The AuthContext as upstream request headers (contract: ARCHITECTURE.md §4).
+ * Lists are comma-separated. Values were checked for header safety when the
+ * context was built (authenticate/claims.ts, records.ts). Built once per context
+ * and shared: callers must not mutate the returned array.
+ */
+import type { AuthContext } from '../authenticate/context.js';
+
+const ANONYMOUS: readonly string[] = Object.freeze(['x-argus-auth', 'none']);
+const STALE: readonly string[] = Object.freeze(['x-argus-auth-stale', '1']);
+const built = new WeakMap<AuthContext, string[]>();
+
+/**
+ * Flat `[name, value, …]`: x-argus-auth, x-argus-user-id, x-argus-tier, and when
+ * present x-argus-role, x-argus-scopes, x-argus-features, x-argus-key-id.
+ * With `stale` (fail-open outcome) also `x-argus-auth-stale: 1`, telling the
+ * upstream the decision was served from cache while auth dependencies were down.
+ */
+export function identityHeaders(ctx: AuthContext | null, opts?: { stale?: boolean }): string[] {
+  if (ctx === null) return ANONYMOUS as string[];
+  let h = built.get(ctx);
+  if (h === undefined) {
+    h = ['x-argus-auth', ctx.method, 'x-argus-user-id', ctx.user_id, 'x-argus-tier', ctx.tier];
+    if (ctx.role !== undefined) h.push('x-argus-role', ctx.role);
+    if (ctx.scopes.length > 0) h.push('x-argus-scopes', ctx.scopes.join(','));
+    if (ctx.features.length > 0) h.push('x-argus-features', ctx.features.join(','));
+    if (ctx.key_id !== undefined) h.push('x-argus-key-id', ctx.key_id);
+    Object.freeze(h);
+    built.set(ctx, h);
+  }
+  return opts?.stale ? [...h, ...STALE] : h;
+}
