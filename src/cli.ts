@@ -11,6 +11,7 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   proxy: { summary: 'run the sidecar proxy (--config FILE)', load: async () => (await import('./lifecycle.js')).runProxyCommand },
   migrate: { summary: 'create or upgrade the Postgres schema (--config FILE)', load: async () => (await import('./store/migrate-command.js')).runMigrateCommand },
+  'inject-webhook': { summary: 'Kubernetes sidecar injection webhook, HTTPS (--config FILE)', load: async () => (await import('./inject/command.js')).runInjectWebhookCommand },
   demo: { summary: 'standalone demo: upstream + sidecar + a demo API key', load: async () => (await import('./demo/main.js')).runDemoCommand },
 };
 
