@@ -1,7 +1,7 @@
 /**
  * The Grafana dashboard and the PrometheusRule parse, cover what the SLO needs,
- * and reference only metrics the code registers: `name: 'argus_…'` in src/ or
- * workers/ (histograms add _bucket/_sum/_count), plus prom-client's default
+ * and reference only metrics the code registers: `name: 'argus_…'` (or
+ * `name = 'argus_…'`) in src/ or workers/ (histograms add _bucket/_sum/_count), plus prom-client's default
  * metrics under the `argus_process_` prefix.
  */
 import assert from 'node:assert/strict';
@@ -51,7 +51,8 @@ async function registeredMetrics(): Promise<Map<string, string>> {
   let defaultPrefix: string | undefined;
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/name:\s*['"`](argus_[a-z0-9_]+)['"`]/g)) {
+    // `name: 'argus_x'` in the options, or `const name = 'argus_x'` passed as `{ name }`.
+    for (const m of text.matchAll(/\bname\s*[:=]\s*['"`](argus_[a-z0-9_]+)['"`]/g)) {
       // The constructor this name belongs to, when it is written right before it.
       const before = text.slice(Math.max(0, m.index! - 200), m.index);
       const type = /new\s+(Counter|Gauge|Histogram|Summary)\b[^]*$/.exec(before)?.[1] ?? 'unknown';
