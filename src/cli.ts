@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   migrate: { summary: 'create or upgrade the Postgres schema (--config FILE)', load: async () => (await import('./store/migrate-command.js')).runMigrateCommand },
   keys: { summary: 'API keys: create | revoke KEY_ID | list | sync (--config FILE)', load: async () => (await import('./authenticate/keys-command.js')).runKeysCommand },
   revoke: { summary: 'kill switch: revoke (--user ID | --session SID | --key KEY_ID) --config FILE', load: async () => (await import('./authenticate/revoke-command.js')).runRevokeCommand },
+  'inject-webhook': { summary: 'Kubernetes sidecar injection webhook, HTTPS (--config FILE)', load: async () => (await import('./inject/command.js')).runInjectWebhookCommand },
   demo: { summary: 'standalone demo: upstream + sidecar + a demo API key', load: async () => (await import('./demo/main.js')).runDemoCommand },
 };
 

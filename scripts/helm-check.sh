@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# helm lint + helm template for helm/argus-sidecar, in the configurations that
+# change what renders. Runs only where `helm` is on PATH (it is not on the dev
+# machines: there the chart is checked by test/k8s-chart-*.test.ts instead).
+# With kubeconform on PATH too, the rendered manifests are schema-checked.
+set -euo pipefail
+CHART=$(cd "$(dirname "${BASH_SOURCE[0]}")/../helm/argus-sidecar" && pwd)
+if ! command -v helm >/dev/null 2>&1; then
+  echo "helm-check: helm not on PATH; skipped (chart covered by test/k8s-chart-*.test.ts)"
+  exit 0
+fi
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+set -x
+helm lint --strict "$CHART"
+helm template argus "$CHART" --namespace argus-system --kube-version 1.30.0 \
+  --set 'sidecar.namespaces={sibyl,prism,jane}' \
+  --set metrics.serviceMonitor.enabled=true,metrics.podMonitor.enabled=true \
+  --set metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true >"$OUT/native.yaml"
+grep -q 'native: true' "$OUT/native.yaml"
+helm template argus "$CHART" --namespace argus-system --kube-version 1.27.0 >"$OUT/legacy.yaml"
+grep -q 'native: false' "$OUT/legacy.yaml"
+helm template argus "$CHART" --namespace argus-system \
+  --set injector.tls.certManager.enabled=false,injector.tls.existingSecret=argus-webhook-tls,injector.tls.caBundle=Zm9v \
+  --set injector.failurePolicy=Ignore >"$OUT/provided-tls.yaml"
+if helm template argus "$CHART" --set injector.tls.certManager.enabled=false >/dev/null 2>&1; then
+  echo "helm-check: rendering without cert-manager and without a TLS secret must fail" >&2; exit 1
+fi
+if command -v kubeconform >/dev/null 2>&1; then
+  kubeconform -strict -summary -ignore-missing-schemas "$OUT"/*.yaml
+fi
+set +x
+echo "helm-check: OK"
