@@ -7,7 +7,9 @@
  *          → admin port → upstream pool → … → exit 0
  */
 import { performance } from 'node:perf_hooks';
-import { anonymousAuthenticator } from './authenticate/anonymous.js';
+import { createAuthenticator } from './authenticate/index.js';
+import { authorize, identityHeaders, shouldEnforce } from './authorize/index.js';
+import { featuresRoute } from './admin/features.js';
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './cli-args.js';
 import type { Config } from './config.js';
 import { Upstream } from './forward/upstream.js';
@@ -66,6 +68,9 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
     closers.push(['redis', () => closeRedis(r)]);
   }
 
+  const authenticator = await createAuthenticator(cfg, { ...(redis ? { redis } : {}), metrics, log });
+  closers.push(['auth', () => authenticator.close()]);
+
   const limiter = createRateLimiter(cfg, { ...(redis ? { redis } : {}), metrics, log });
   closers.push(['ratelimit', () => limiter.close()]);
 
@@ -80,11 +85,18 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
     log,
     upstream,
     now,
-    authenticate: anonymousAuthenticator,
-    authorize: () => null,
-    identityHeaders: () => ['x-argus-auth', 'none'],
+    authenticate: authenticator,
+    authorize: (ctx, route) => authorize(ctx, route, cfg.tiers),
+    identityHeaders,
+    shouldEnforce,
     ...(cfg.ratelimit.enabled ? { rateLimit: createRateLimitStage(limiter, cfg.tiers) } : {}),
   });
+
+  // Kill switch: a revocation closes the caller's WebSocket sessions at once (4403).
+  const unsubscribe = authenticator.onRevoke((r) => {
+    for (const session of [...sessions]) if (session.matches(r.kind, r.id)) session.end(CLOSE.REVOKED, 'revoked');
+  });
+  closers.push(['revocation listener', unsubscribe]);
 
   const http = new HttpServer({ host: cfg.listen.host, port: cfg.listen.port, allowJsFallback: cfg.server.allow_js_fallback, now, wsMaxPayloadBytes: cfg.server.ws_max_payload_bytes, wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes }, pipeline);
   const port = await http.listen();
@@ -94,7 +106,8 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
     host: cfg.admin.host,
     port: cfg.admin.port,
     metrics,
-    readiness: () => ({ listening: !draining }),
+    readiness: () => ({ listening: !draining, auth: authenticator.ready(), ...(redis ? { redis: redis.status === 'ready' } : {}) }),
+    routes: { '/v1/features': featuresRoute(authenticator) },
   });
   const adminPort = await admin.listen();
   closers.push(['admin', () => admin.close()]);

@@ -25,7 +25,7 @@ import { createWebSocketOpener } from './forward/open-websocket.js';
 import type { WsSession } from './forward/websocket.js';
 
 /** authenticate: who is calling (sync on a cache hit). */
-export type AuthOutcome = { ok: true; ctx: AuthContext | null; stale?: boolean } | { ok: false; denial: Denial };
+export type AuthOutcome = { readonly ok: true; readonly ctx: AuthContext | null; readonly stale?: boolean } | { readonly ok: false; readonly denial: Denial };
 export interface AuthStage {
   authenticate(head: Exchange['head'], route: CompiledRoute['cfg']): AuthOutcome | Promise<AuthOutcome>;
 }
@@ -45,7 +45,9 @@ export interface PipelineDeps {
   readonly now: () => number;
   readonly authenticate: AuthStage;
   readonly authorize: AuthorizeStage;
-  readonly identityHeaders: (ctx: AuthContext | null) => string[];
+  readonly identityHeaders: (ctx: AuthContext | null, opts?: { stale?: boolean }) => string[];
+  /** Phased rollout: false when this route (mode shadow / enforce_percent) should not enforce for `subject`. */
+  readonly shouldEnforce: (route: CompiledRoute['cfg'], subject: string) => boolean;
   readonly rateLimit?: RateLimitStage;
   readonly meter?: MeterStage;
   /** Open WebSocket sessions (closed with 1001 on drain, 4403 on revocation). */
@@ -117,13 +119,23 @@ export function createPipeline(deps: PipelineDeps) {
 
   function afterAuthenticate(ex: Exchange, route: CompiledRoute, outcome: AuthOutcome, next: Next): void {
     if (ex.aborted) return;
-    if (!outcome.ok) return refuse(ex, outcome.denial);
-    const ctx = outcome.ctx;
-    ex.ctx = ctx;
-
+    const ctx = outcome.ok ? outcome.ctx : null;
     // 4. Authorize: tier, features, scopes, role.
-    const denied = deps.authorize(ctx, route.cfg);
-    if (denied) return refuse(ex, denied);
+    const denial = outcome.ok ? deps.authorize(ctx, route.cfg) : outcome.denial;
+    if (denial) {
+      // Phased migration: a shadow (or not-yet-enforced) route records the decision and forwards anyway, as anonymous.
+      if (route.cfg.mode === 'shadow' || route.cfg.enforce_percent < 100) {
+        const subject = ctx?.user_id ?? ex.head.remoteAddress;
+        if (!deps.shouldEnforce(route.cfg, subject)) {
+          metrics.shadowDecisions.labels(route.label, denial.code).inc();
+          deps.log.info('shadow: would refuse', { route: route.label, code: denial.code, request_id: ex.head.requestId });
+          return next(ex, route, null);
+        }
+      }
+      return refuse(ex, denial);
+    }
+    ex.ctx = ctx;
+    ex.stale = outcome.ok && outcome.stale === true;
 
     // 5. Rate limit: only callers that passed everything above take a token.
     if (deps.rateLimit && ctx) {
@@ -150,7 +162,7 @@ export function createPipeline(deps: PipelineDeps) {
   // 6. Forward: headers rewritten, body streamed, response relayed as it arrives.
   function forward(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null): void {
     const head = ex.head;
-    const headers = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded }, deps.identityHeaders(ctx));
+    const headers = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded }, deps.identityHeaders(ctx, ex.stale ? STALE : undefined));
     const body = ex.body;
     const relay = new UpstreamRelay(ex, onUpstreamFailure);
     const send = () => {
@@ -191,10 +203,12 @@ export function createPipeline(deps: PipelineDeps) {
     ex.replyError(deny('ARGUS_INTERNAL', 'internal error'));
   }
 
-  const websockets = createWebSocketOpener({ cfg, log: deps.log, identityHeaders: deps.identityHeaders, sessions: deps.sessions, onFailure: (kind, err) => onUpstreamFailure(kind, err) });
+  const websockets = createWebSocketOpener({ cfg, log: deps.log, metrics, identityHeaders: deps.identityHeaders, sessions: deps.sessions, onFailure: (kind, err) => onUpstreamFailure(kind, err) });
 
   return { handle, upgrade };
 }
+
+const STALE = { stale: true };
 
 function chain(first: ((ex: Exchange) => void) | undefined, second: (ex: Exchange) => void): (ex: Exchange) => void {
   return first ? (ex) => { first(ex); second(ex); } : second;

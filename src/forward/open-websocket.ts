@@ -7,6 +7,7 @@ import type { AuthContext } from '../authenticate/context.js';
 import type { Config } from '../config.js';
 import { deny } from '../errors.js';
 import type { Logger } from '../observe/log.js';
+import type { Metrics } from '../observe/metrics.js';
 import type { CompiledRoute } from '../routes.js';
 import type { Exchange } from '../server/exchange.js';
 import type { UpgradeInfo } from '../server/http.js';
@@ -20,7 +21,8 @@ const HANDSHAKE = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-we
 export interface OpenerDeps {
   readonly cfg: Readonly<Config>;
   readonly log: Logger;
-  readonly identityHeaders: (ctx: AuthContext | null) => string[];
+  readonly metrics: Metrics;
+  readonly identityHeaders: (ctx: AuthContext | null, opts?: { stale?: boolean }) => string[];
   readonly sessions: Set<WsSession>;
   readonly onFailure: (kind: RelayFailure, err: Error) => void;
 }
@@ -30,7 +32,7 @@ export function createWebSocketOpener(deps: OpenerDeps) {
   return {
     open(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, up: UpgradeInfo): void {
       const head = ex.head;
-      const flat = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: deps.cfg.server.trust_forwarded }, deps.identityHeaders(ctx));
+      const flat = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: deps.cfg.server.trust_forwarded }, deps.identityHeaders(ctx, ex.stale ? { stale: true } : undefined));
       const headers: Record<string, string> = {};
       for (let i = 0; i < flat.length; i += 2) {
         const name = flat[i]!;
@@ -42,9 +44,14 @@ export function createWebSocketOpener(deps: OpenerDeps) {
       connectUpstream(url, headers, protocols, deps.cfg.upstream.headers_timeout_ms).then(
         (upstream) => {
           if (ex.aborted) return void upstream.ws.terminate();
-          const session = new WsSession(upstream.ws, { maxBufferedBytes: deps.cfg.server.ws_max_buffered_bytes }, { route: route.label, ctx, requestId: head.requestId });
+          const session = new WsSession(upstream.ws, { maxBufferedBytes: deps.cfg.server.ws_max_buffered_bytes }, { route: route.label, requestId: head.requestId }, ctx);
           deps.sessions.add(session);
-          session.onClose(() => deps.sessions.delete(session));
+          deps.metrics.wsConnections.inc();
+          session.onClose((code) => {
+            deps.sessions.delete(session);
+            deps.metrics.wsConnections.dec();
+            deps.metrics.wsClosed.labels(String(code)).inc();
+          });
           ex.started = true;
           ex.status = 101;
           ex.res.cork(() => ex.res.upgrade({ session }, up.key, upstream.protocol, up.extensions, up.context));

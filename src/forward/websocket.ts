@@ -14,6 +14,7 @@
  * messages pile up in the upstream's send buffer beyond the bound is closed 1013.
  */
 import WebSocket from 'ws';
+import type { AuthContext } from '../authenticate/context.js';
 import type { WebSocket as UwsWebSocket } from '../server/uws.js';
 
 /** Close codes of the contract. */
@@ -79,9 +80,18 @@ export class WsSession {
   constructor(
     readonly upstream: WebSocket,
     private readonly limits: WsLimits,
-    /** Anything the session should remember about its caller (identity, route). */
+    /** Route and request the session came from. */
     readonly meta: Readonly<Record<string, unknown>>,
+    /** Who is connected (null: anonymous route): revocations and heartbeats match on it. */
+    readonly ctx: AuthContext | null = null,
   ) {}
+
+  /** Does a revocation of this kind and id cover this session's caller? */
+  matches(kind: 'user' | 'key' | 'session', id: string): boolean {
+    const ctx = this.ctx;
+    if (!ctx) return false;
+    return kind === 'user' ? ctx.user_id === id : kind === 'key' ? ctx.key_id === id : ctx.session_id === id;
+  }
 
   /** Called from uWS `open`: start relaying upstream → client. */
   attach(client: UwsWebSocket<WsUserData>): void {

@@ -16,6 +16,9 @@ export class Metrics {
   readonly upstreamErrors: Counter<'kind'>;
   readonly rejected: Counter<'code'>;
   readonly inflight: Gauge;
+  readonly shadowDecisions: Counter<'route' | 'code'>;
+  readonly wsConnections: Gauge;
+  readonly wsClosed: Counter<'code'>;
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -30,6 +33,9 @@ export class Metrics {
     });
     this.upstreamErrors = new Counter({ name: 'argus_upstream_errors_total', help: 'Upstream failures by kind (refused, reset, timeout)', labelNames: ['kind'], registers });
     this.rejected = new Counter({ name: 'argus_rejected_total', help: 'Requests refused by the sidecar, by error code', labelNames: ['code'], registers });
+    this.shadowDecisions = new Counter({ name: 'argus_auth_shadow_decisions_total', help: 'Requests a shadow / partially enforced route would have refused, by code', labelNames: ['route', 'code'], registers });
+    this.wsConnections = new Gauge({ name: 'argus_ws_connections', help: 'Open WebSocket sessions', registers });
+    this.wsClosed = new Counter({ name: 'argus_ws_closed_total', help: 'WebSocket sessions closed, by close code', labelNames: ['code'], registers });
     const inflight = { read: () => 0 };
     this.inflightSource = inflight;
     this.inflight = new Gauge({

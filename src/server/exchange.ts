@@ -25,6 +25,8 @@ export class Exchange {
   route: CompiledRoute | undefined;
   /** Caller identity, once authenticated (null: anonymous). */
   ctx: AuthContext | null = null;
+  /** Identity served from cache while a dependency is down (route fails open). */
+  stale = false;
   /** Headers the sidecar adds to the response, flat [name, value, …] (e.g. RateLimit). */
   responseHeaders: string[] | undefined;
   /** The sidecar refused the request itself (nothing was forwarded). */
