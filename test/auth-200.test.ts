@@ -44,7 +44,7 @@ describe('auth 200', () => {
         jwt: { jwks_url: jwks.url, issuer: ISSUER, audience: AUDIENCE, leeway_s: 30 },
         session: { secret: SESSION_SECRET, previous_secret: 'old-session-secret-0123456789', max_age_s: 3600 },
       },
-      routes: [{ path: '/ws', websocket: {} }, { path: '/*', auth: 'required' }],
+      routes: [{ path: '/ws', websocket: { query_token: true } }, { path: '/ws-strict', websocket: {} }, { path: '/*', auth: 'required' }],
     });
     await projectKey(redis, prefix, key.sha256, { key_id: key.key_id, user_id: 'u_key', tier: 'business', role: 'service', scopes: ['sibyl:read'], features: ['predictions'], status: 'active', created_at: clock.nowS() - 100, trading: { exchanges: ['binance'], order_types: ['limit'], paper_only: true } });
     await redis.set(redisKeys(prefix).user('u_rich'), JSON.stringify({ tier: 'enterprise', features: ['predictions', 'llm'], requests_per_minute: 5000, llm: { models: ['gpt-4o-mini'], model_tiers: [], daily_token_budget: 100000 } }));
@@ -121,12 +121,21 @@ describe('auth 200', () => {
     assert.equal(ok(await authn.authenticate(head([['x-cognito-session', old]]), route())).session_id, 'sid-2');
   });
 
-  test('WebSocket routes accept access_token in the query; HTTP routes refuse it', async () => {
+  test('WebSocket routes with query_token accept access_token in the query; others and HTTP routes refuse it', async () => {
     const token = jwks.sign(claims(clock.nowS(), { sub: 'u_ws' }));
     assert.equal(ok(await authn.authenticate(head([], { query: `access_token=${token}` }), routeOf(cfg, '/ws'))).user_id, 'u_ws');
+    const strict = await authn.authenticate(head([], { query: `access_token=${token}` }), routeOf(cfg, '/ws-strict'));
+    assert.equal(!strict.ok && strict.denial.code, 'ARGUS_CREDENTIAL_IN_QUERY');
     assert.ok(ok(await authn.authenticate(head(bearer(token), { query: 'page=2&q=hello%20world&token_count=5' }), route())), 'ordinary queries pass');
     const http = await authn.authenticate(head([], { query: `access_token=${token}` }), route());
     assert.equal(!http.ok && http.denial.code, 'ARGUS_CREDENTIAL_IN_QUERY');
+  });
+
+  test('WebSocket routes accept a bearer credential as a Sec-WebSocket-Protocol entry', async () => {
+    const token = jwks.sign(claims(clock.nowS(), { sub: 'u_proto' }));
+    assert.equal(ok(await authn.authenticate(head([['sec-websocket-protocol', `v1, bearer.${token}`]]), routeOf(cfg, '/ws-strict'))).user_id, 'u_proto');
+    const twice = await authn.authenticate(head([['sec-websocket-protocol', `bearer.${token}`], ['authorization', 'Bearer ak_live_other']]), routeOf(cfg, '/ws-strict'));
+    assert.equal(!twice.ok && twice.denial.code, 'ARGUS_AMBIGUOUS_CREDENTIALS');
   });
 
   test('after ttl_ms the credential is re-checked; never cached or accepted past exp + leeway', async () => {

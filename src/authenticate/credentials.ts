@@ -4,9 +4,11 @@
  * Accepted: `Authorization: Bearer <jwt | ak_…>`, the API-key header, the session
  * header. Ambiguity is an error, never a choice: two Authorization headers, a
  * repeated credential header, two different credentials, or a credential in the
- * query string of an HTTP route all answer 401 with their own code. WebSocket
- * routes may carry `access_token` in the query (browsers cannot set headers on a
- * WebSocket handshake).
+ * query string of an HTTP route all answer 401 with their own code. Browsers
+ * cannot set headers on a WebSocket handshake, so WebSocket routes also accept a
+ * bearer credential as a `Sec-WebSocket-Protocol` entry `bearer.<token>` (the
+ * sidecar removes it before the protocol list reaches the upstream), and
+ * `access_token` in the query only where the route sets `websocket.query_token`.
  */
 import type { Denial } from '../errors.js';
 import type { RequestHead } from '../server/request.js';
@@ -41,14 +43,19 @@ export function createExtractor(auth: AuthConfig) {
   const quick = new RegExp(`(?:^|&)(?:${[...queryNames].map(escapeRegex).join('|')})(?:=|&|$)|ak_(?:live|test)_|eyJ|%`, 'i');
 
   /** Returns the credential, null when there is none, or a 401 denial. */
-  function extract(head: RequestHead, websocket: boolean): Extracted {
+  function extract(head: RequestHead, websocket: { readonly query_token: boolean } | undefined): Extracted {
     const h = head.headers;
     let authz: string | undefined;
     let key: string | undefined;
     let session: string | undefined;
     for (let i = 0; i < h.length; i += 2) {
       const name = h[i];
-      if (name === 'authorization') {
+      if (websocket && name === 'sec-websocket-protocol') {
+        const token = protocolCredential(h[i + 1] ?? '');
+        if (token === undefined) continue;
+        if (authz !== undefined) return DENIED.twoCredentials;
+        authz = `Bearer ${token}`;
+      } else if (name === 'authorization') {
         if (authz !== undefined) return DENIED.twoAuthorization;
         authz = h[i + 1] ?? '';
       } else if (name === keyHeader) {
@@ -77,7 +84,7 @@ export function createExtractor(auth: AuthConfig) {
     if (head.query.length > 0 && quick.test(head.query)) {
       const fromQuery = scanQuery(head.query);
       if (fromQuery !== null) {
-        if (!websocket || fromQuery.name !== 'access_token') return DENIED.inQuery;
+        if (!websocket?.query_token || fromQuery.name !== 'access_token') return DENIED.inQuery;
         const c = classify(fromQuery.value);
         if (found && !(found.kind === c.kind && found.value === c.value)) return DENIED.twoCredentials;
         found = c;
@@ -116,6 +123,19 @@ export function createExtractor(auth: AuthConfig) {
   }
 
   return extract;
+}
+
+/** Marker of a credential carried as a WebSocket subprotocol entry. */
+export const PROTOCOL_BEARER = 'bearer.';
+
+/** The token of a `bearer.<token>` entry in a Sec-WebSocket-Protocol list, if any. */
+export function protocolCredential(list: string): string | undefined {
+  if (!list.includes(PROTOCOL_BEARER)) return undefined;
+  for (const entry of list.split(',')) {
+    const p = entry.trim();
+    if (p.startsWith(PROTOCOL_BEARER)) return p.slice(PROTOCOL_BEARER.length);
+  }
+  return undefined;
 }
 
 function classify(token: string): Credential {

@@ -115,7 +115,7 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
 
   function authenticate(head: RequestHead, route: RouteConfig): AuthOutcome | Promise<AuthOutcome> {
     if (route.auth === 'none') return ANONYMOUS;
-    const cred = extract(head, route.websocket !== undefined);
+    const cred = extract(head, route.websocket);
     if (cred === null) return route.auth === 'optional' ? ANONYMOUS : MISSING;
     if ('code' in cred) {
       metrics.decision('none', 'denied').n++;

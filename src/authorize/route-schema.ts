@@ -19,7 +19,14 @@ export const routeSchema = z.object({
   max_body_bytes: z.number().int().positive().optional(),
   body_timeout_ms: z.number().int().nonnegative().optional(),
   llm: z.object({ provider: z.string().min(1) }).strict().optional(),
-  websocket: z.object({ heartbeat_ms: z.number().int().positive().default(1000) }).strict().optional(),
+  websocket: z.object({
+    /** Re-check each session's credential this often (expired → 4401, revoked → 4403). */
+    heartbeat_ms: z.number().int().positive().default(1000),
+    /** Accept `?access_token=` on the handshake (browsers that cannot send headers or subprotocols). */
+    query_token: z.boolean().default(false),
+    /** Fail-closed routes: a session that cannot be re-validated this long is closed 1011. */
+    unavailable_grace_ms: z.number().int().nonnegative().default(5000),
+  }).strict().optional(),
   trading: z.boolean().default(false),
   /** Rate-limit class: routes sharing a class share a caller's bucket. Default: one bucket per caller. */
   rate_class: z.string().min(1).default('default'),

@@ -11,6 +11,7 @@ import type { Metrics } from '../observe/metrics.js';
 import type { CompiledRoute } from '../routes.js';
 import type { Exchange } from '../server/exchange.js';
 import type { UpgradeInfo } from '../server/http.js';
+import { PROTOCOL_BEARER } from '../authenticate/credentials.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { RelayFailure } from './relay.js';
 import { connectUpstream, WsSession } from './websocket.js';
@@ -27,6 +28,14 @@ export interface OpenerDeps {
   readonly onFailure: (kind: RelayFailure, err: Error) => void;
 }
 
+function withoutParam(query: string, name: string): string {
+  if (!query.includes(name)) return query;
+  return query
+    .split('&')
+    .filter((part) => part.split('=')[0] !== name)
+    .join('&');
+}
+
 export function createWebSocketOpener(deps: OpenerDeps) {
   const base = deps.cfg.upstream.url.replace(/^http/, 'ws').replace(/\/$/, '');
   return {
@@ -39,8 +48,10 @@ export function createWebSocketOpener(deps: OpenerDeps) {
         if (HANDSHAKE.has(name)) continue;
         headers[name] = headers[name] === undefined ? flat[i + 1]! : `${headers[name]}, ${flat[i + 1]!}`;
       }
-      const protocols = up.protocol ? up.protocol.split(',').map((p) => p.trim()).filter(Boolean) : [];
-      const url = `${base}${head.path}${head.query ? `?${head.query}` : ''}`;
+      // A credential carried as a subprotocol (`bearer.<token>`) or in the query is the sidecar's, not the app's.
+      const protocols = up.protocol ? up.protocol.split(',').map((p) => p.trim()).filter((p) => p && !p.startsWith(PROTOCOL_BEARER)) : [];
+      const query = route.cfg.websocket?.query_token ? withoutParam(head.query, 'access_token') : head.query;
+      const url = `${base}${head.path}${query ? `?${query}` : ''}`;
       connectUpstream(url, headers, protocols, deps.cfg.upstream.headers_timeout_ms).then(
         (upstream) => {
           if (ex.aborted) return void upstream.ws.terminate();
