@@ -37,7 +37,10 @@ export function isEventStream(contentType: string | undefined): boolean {
   return contentType.split(';', 1)[0]!.trim().toLowerCase() === 'text/event-stream';
 }
 
-function readerFor(route: Pick<RouteLlmConfig, 'provider' | 'format' | 'usage'>): FormatReader {
+/** The route options an extractor needs (a whole `routes[].llm` fits). */
+export type ExtractorRoute = Pick<RouteLlmConfig, 'provider' | 'format'> & { usage?: RouteLlmConfig['usage'] };
+
+function readerFor(route: ExtractorRoute): FormatReader {
   switch (formatOf(route)) {
     case 'openai-chat': return openaiChatReader();
     case 'openai-responses': return openaiResponsesReader();
@@ -51,7 +54,7 @@ function readerFor(route: Pick<RouteLlmConfig, 'provider' | 'format' | 'usage'>)
  * (`text/event-stream` → SSE, anything else → one JSON body). One per response.
  */
 export function createUsageExtractor(
-  route: Pick<RouteLlmConfig, 'provider' | 'format' | 'usage'>,
+  route: ExtractorRoute,
   contentType: string | undefined,
   opts: UsageExtractorOptions = {},
 ): UsageExtractor {
