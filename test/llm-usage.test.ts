@@ -82,12 +82,17 @@ test('streams cut one event per chunk: first_token_at is the first content event
     const { contentType, chunks } = await fetchChunks(PATH[format], requestBody(format, true, extra));
     let index = 0; // the clock reads the index of the chunk being pushed
     const x = createUsageExtractor(route(format), contentType, { now: () => index });
-    for (const c of perEvent(chunks)) {
+    const events = perEvent(chunks);
+    let completeAt = -1;
+    for (const c of events) {
       x.push(c);
+      if (x.complete && completeAt < 0) completeAt = index;
       index++;
     }
     const usage = x.finish();
     assert.equal(usage.first_token_at, firstContent, format);
+    // Chat's usage chunk comes just before [DONE]; the others end on their usage event.
+    assert.equal(completeAt, events.length - (format === 'openai-chat' ? 2 : 1), `${format}: complete once final usage arrived`);
     assert.equal(usage.output_tokens, provider.requests.at(-1)!.usage.output);
   }
 });

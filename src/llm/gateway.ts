@@ -51,6 +51,8 @@ export interface PreparedLlmRequest {
 export interface LlmResponseMeter {
   /** Feed each upstream body chunk, in order. Never throws. */
   push(chunk: Uint8Array): void;
+  /** The final usage has arrived (format end marker seen): a drain after client abort may stop. */
+  readonly usageComplete: boolean;
   /**
    * The response is over. `cutShort`: reading stopped before the upstream's end
    * (abort mode, drain limits, upstream error). Idempotent: later calls return the
@@ -96,6 +98,9 @@ export function createLlmGateway(opts: LlmGatewayOptions): LlmGateway {
     let done: ReturnType<LlmResponseMeter['finish']> | undefined;
     return {
       push: (chunk) => extractor.push(chunk),
+      get usageComplete() {
+        return extractor.complete;
+      },
       finish(cutShort) {
         if (done) return done;
         const usage = extractor.finish();

@@ -106,7 +106,8 @@ export function createUsageExtractor(
         if (chunk.byteLength === 0) return;
         if (firstTokenAt === undefined) firstTokenAt = now();
         size += chunk.byteLength;
-        if (size <= maxBodyBytes) chunks.push(chunk);
+        // Copied: the caller may reuse its buffer (uWS does) after push returns.
+        if (size <= maxBodyBytes) chunks.push(chunk.slice());
         else chunks = []; // too big to parse: estimated from its size at the end
       },
       end() {
@@ -129,6 +130,9 @@ export function createUsageExtractor(
   return {
     push(chunk: Uint8Array): void {
       if (result === undefined) push.push(chunk);
+    },
+    get complete() {
+      return acc.complete;
     },
     finish(): LlmUsage {
       if (result) return result;

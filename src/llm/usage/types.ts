@@ -29,7 +29,10 @@ export interface LlmUsage {
  * input bytes; memory is bounded.
  */
 export interface UsageExtractor {
+  /** The chunk is read (or copied) before this returns; the caller may reuse its buffer. */
   push(chunk: Uint8Array): void;
+  /** The format's end marker (carrying final usage) has been seen: a drain can stop here. */
+  readonly complete: boolean;
   /** Call once when the body ended, was aborted, or draining gave up. Idempotent. */
   finish(): LlmUsage;
 }
