@@ -119,6 +119,7 @@ test('fuzz: random chunkings of a corpus yield identical events', () => {
       'data: {"choices":[{"delta":{"content":"héllo 🎉"}}]}\r\n\r\n',
       'id: 42\r\nevent: ping\rdata: a\rdata:b\r\r',
       'data:  two spaces\n\n',
+      'data: crlf one\r\ndata: crlf two\r\nevent: t\r\n\r\n',
       'retry: 100\nfoo: bar\ndata\n\n',
       'data: 日本語のテキスト\ndata: second line\n\n',
       'event: response.completed\ndata: {"response":{"usage":{"input_tokens":3,"output_tokens":5}}}\n\n',
@@ -127,7 +128,7 @@ test('fuzz: random chunkings of a corpus yield identical events', () => {
     ].join(''),
   );
   const reference = parseSse(corpus);
-  assert.equal(reference.events.length, 8);
+  assert.equal(reference.events.length, 9);
   const seed = Number(process.env.SSE_FUZZ_SEED ?? Date.now() % 1e9);
   const rnd = prng(seed);
   for (let i = 0; i < 300; i++) {
