@@ -15,6 +15,7 @@ import { authSchema } from './authenticate/schema.js';
 import { meteringSchema, stripeSchema } from './meter/schema.js';
 import { ratelimitSchema } from './ratelimit/schema.js';
 import { routeSchema } from './authorize/route-schema.js';
+import { llmSchema } from './llm/schema.js';
 
 const hostPort = (host: string, port: number) =>
   z.object({
@@ -70,6 +71,7 @@ const configSchema = z.object({
   ratelimit: ratelimitSchema.default({}),
   routes: z.array(routeSchema).min(1),
   metering: meteringSchema.default({}),
+  llm: llmSchema.default({}),
   stripe: stripeSchema.optional(),
   log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).strict().default({}),
 }).strict();
