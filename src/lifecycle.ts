@@ -14,6 +14,7 @@ import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './cli-args.js';
 import type { Config } from './config.js';
 import { Upstream } from './forward/upstream.js';
 import { CLOSE, type WsSession } from './forward/websocket.js';
+import { createHeartbeats } from './forward/ws-heartbeat.js';
 import { AdminServer } from './admin/server.js';
 import { createLogger, type Logger } from './observe/log.js';
 import { Metrics } from './observe/metrics.js';
@@ -78,8 +79,13 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
   closers.push(['upstream', () => upstream.close()]);
 
   const sessions = new Set<WsSession>();
+  const heartbeats = createHeartbeats({ sessions, revalidate: (ctx) => authenticator.revalidate(ctx), now: Date.now, log });
+  closers.push(['heartbeats', () => heartbeats.stop()]);
   const pipeline = createPipeline({
     sessions,
+    heartbeats,
+    // Standalone (no Redis) has nothing to lose; with Redis, trading needs it up.
+    tradingReady: () => !redis || redis.status === 'ready',
     cfg,
     metrics,
     log,

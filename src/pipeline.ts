@@ -52,6 +52,9 @@ export interface PipelineDeps {
   readonly meter?: MeterStage;
   /** Open WebSocket sessions (closed with 1001 on drain, 4403 on revocation). */
   readonly sessions: Set<WsSession>;
+  readonly heartbeats: { watch(s: WsSession): void };
+  /** Fail-closed dependencies of trading routes (Redis) are reachable now. */
+  readonly tradingReady: () => boolean;
 }
 
 export function createPipeline(deps: PipelineDeps) {
@@ -101,6 +104,8 @@ export function createPipeline(deps: PipelineDeps) {
     const route = match.route;
     ex.route = route;
     ex.routeLabel = route.label;
+    // Trading fails closed: no new session while its dependencies are down, whatever the auth cache holds.
+    if (route.cfg.trading && !deps.tradingReady()) return refuse(ex, deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'trading is unavailable: a dependency is down'));
     admit(ex, route, (e, r, ctx) => websockets.open(e, r, ctx, up));
   }
 
@@ -203,7 +208,7 @@ export function createPipeline(deps: PipelineDeps) {
     ex.replyError(deny('ARGUS_INTERNAL', 'internal error'));
   }
 
-  const websockets = createWebSocketOpener({ cfg, log: deps.log, metrics, identityHeaders: deps.identityHeaders, sessions: deps.sessions, onFailure: (kind, err) => onUpstreamFailure(kind, err) });
+  const websockets = createWebSocketOpener({ cfg, log: deps.log, metrics, identityHeaders: deps.identityHeaders, sessions: deps.sessions, heartbeats: deps.heartbeats, onFailure: (kind, err) => onUpstreamFailure(kind, err) });
 
   return { handle, upgrade };
 }

@@ -25,8 +25,12 @@ export interface OpenerDeps {
   readonly metrics: Metrics;
   readonly identityHeaders: (ctx: AuthContext | null, opts?: { stale?: boolean }) => string[];
   readonly sessions: Set<WsSession>;
+  readonly heartbeats: { watch(s: WsSession): void };
   readonly onFailure: (kind: RelayFailure, err: Error) => void;
 }
+
+/** The subprotocol a browser offers next to `bearer.<token>` (answered when the upstream picks none). */
+export const ARGUS_PROTOCOL = 'argus';
 
 function withoutParam(query: string, name: string): string {
   if (!query.includes(name)) return query;
@@ -49,14 +53,21 @@ export function createWebSocketOpener(deps: OpenerDeps) {
         headers[name] = headers[name] === undefined ? flat[i + 1]! : `${headers[name]}, ${flat[i + 1]!}`;
       }
       // A credential carried as a subprotocol (`bearer.<token>`) or in the query is the sidecar's, not the app's.
-      const protocols = up.protocol ? up.protocol.split(',').map((p) => p.trim()).filter((p) => p && !p.startsWith(PROTOCOL_BEARER)) : [];
+      // Browsers fail a handshake whose answer names none of the offered protocols, so a client
+      // authenticating with `bearer.<token>` also offers `argus`; the sidecar answers with it when the
+      // upstream chose none. Neither entry reaches the upstream.
+      const offered = up.protocol ? up.protocol.split(',').map((p) => p.trim()).filter(Boolean) : [];
+      const protocols = offered.filter((p) => !p.startsWith(PROTOCOL_BEARER) && p !== ARGUS_PROTOCOL);
       const query = route.cfg.websocket?.query_token ? withoutParam(head.query, 'access_token') : head.query;
       const url = `${base}${head.path}${query ? `?${query}` : ''}`;
       connectUpstream(url, headers, protocols, deps.cfg.upstream.headers_timeout_ms).then(
         (upstream) => {
           if (ex.aborted) return void upstream.ws.terminate();
-          const session = new WsSession(upstream.ws, { maxBufferedBytes: deps.cfg.server.ws_max_buffered_bytes }, { route: route.label, requestId: head.requestId }, ctx);
+          const ws = route.cfg.websocket!;
+          const policy = { heartbeatMs: ws.heartbeat_ms, unavailableGraceMs: ws.unavailable_grace_ms, failClosed: route.cfg.trading || route.cfg.on_auth_unavailable === 'closed' };
+          const session = new WsSession(upstream.ws, { maxBufferedBytes: deps.cfg.server.ws_max_buffered_bytes }, { route: route.label, requestId: head.requestId }, ctx, policy);
           deps.sessions.add(session);
+          if (ctx) deps.heartbeats.watch(session);
           deps.metrics.wsConnections.inc();
           session.onClose((code) => {
             deps.sessions.delete(session);
@@ -65,7 +76,8 @@ export function createWebSocketOpener(deps: OpenerDeps) {
           });
           ex.started = true;
           ex.status = 101;
-          ex.res.cork(() => ex.res.upgrade({ session }, up.key, upstream.protocol, up.extensions, up.context));
+          const selected = upstream.protocol || (offered.includes(ARGUS_PROTOCOL) ? ARGUS_PROTOCOL : '');
+          ex.res.cork(() => ex.res.upgrade({ session }, up.key, selected, up.extensions, up.context));
           ex.done();
         },
         (err: Error & { status?: number }) => {

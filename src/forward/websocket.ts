@@ -70,9 +70,21 @@ export function sendableCode(code: number, fallback: number): number {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999) ? code : fallback;
 }
 
+/** How a session's route wants it watched (from `routes[].websocket`, `trading`, `on_auth_unavailable`). */
+export interface WsPolicy {
+  readonly heartbeatMs: number;
+  readonly unavailableGraceMs: number;
+  /** Trading routes and `on_auth_unavailable: closed`: close when re-validation is impossible. */
+  readonly failClosed: boolean;
+}
+
+const DEFAULT_POLICY: WsPolicy = { heartbeatMs: 1000, unavailableGraceMs: 5000, failClosed: true };
+
 export class WsSession {
   client: UwsWebSocket<WsUserData> | undefined;
   closed = false;
+  /** Last time (ms) the credential was confirmed valid. */
+  validatedAt = 0;
   bytesFromClient = 0;
   bytesFromUpstream = 0;
   private onClosed: Array<(code: number) => void> = [];
@@ -84,6 +96,7 @@ export class WsSession {
     readonly meta: Readonly<Record<string, unknown>>,
     /** Who is connected (null: anonymous route): revocations and heartbeats match on it. */
     readonly ctx: AuthContext | null = null,
+    readonly policy: WsPolicy = DEFAULT_POLICY,
   ) {}
 
   /** Does a revocation of this kind and id cover this session's caller? */
