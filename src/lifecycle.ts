@@ -20,6 +20,10 @@ import { createLogger, type Logger } from './observe/log.js';
 import { Metrics } from './observe/metrics.js';
 import { createPipeline } from './pipeline.js';
 import { HttpServer } from './server/http.js';
+import { createLlmGateway } from './llm/gateway.js';
+import { createMemoryBudget, createRedisBudget } from './llm/budget.js';
+import { createLlmMetrics } from './llm/metrics.js';
+import { createLlmStage, type LlmEventSink, type LlmStage } from './llm/stage.js';
 import { createRateLimiter } from './ratelimit/index.js';
 import { createRateLimitStage } from './ratelimit/stage.js';
 import { closeRedis, createRedis, type Redis } from './store/redis.js';
@@ -44,6 +48,9 @@ export interface StartOptions {
 
 /** A step of shutdown: name + close function, run in reverse order of startup. */
 type Closer = readonly [name: string, close: () => Promise<unknown> | unknown];
+
+/** Placeholder sink until metering is wired: LLM events are logged at debug. */
+let meterLlm: LlmEventSink = () => undefined;
 
 export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {}): Promise<RunningProxy> {
   const log = opts.log ?? createLogger(cfg.log.level, { component: 'proxy' });
@@ -75,6 +82,15 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
   const limiter = createRateLimiter(cfg, { ...(redis ? { redis } : {}), metrics, log });
   closers.push(['ratelimit', () => limiter.close()]);
 
+  // LLM routes: token budgets in Redis (fail closed), or in process when standalone.
+  let llm: LlmStage | undefined;
+  if (cfg.routes.some((r) => r.llm)) {
+    const llmMetrics = createLlmMetrics(metrics.registry);
+    const budget = redis ? createRedisBudget(redis, { prefix: cfg.redis!.key_prefix, onDecision: llmMetrics.quotaDecision }) : createMemoryBudget({ onDecision: llmMetrics.quotaDecision });
+    const gateway = createLlmGateway({ llm: cfg.llm, budget, metrics: llmMetrics, now });
+    llm = createLlmStage(gateway, (ex, ctx, event) => meterLlm(ex, ctx, event));
+  }
+
   const upstream = new Upstream(cfg.upstream);
   closers.push(['upstream', () => upstream.close()]);
 
@@ -96,6 +112,7 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
     identityHeaders,
     shouldEnforce,
     ...(cfg.ratelimit.enabled ? { rateLimit: createRateLimitStage(limiter, cfg.tiers) } : {}),
+    ...(llm ? { llm } : {}),
   });
 
   // Kill switch: a revocation closes the caller's WebSocket sessions at once (4403).

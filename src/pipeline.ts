@@ -12,7 +12,7 @@ import type { AuthContext } from './authenticate/context.js';
 import type { Config } from './config.js';
 import { deny, type Denial } from './errors.js';
 import { upstreamRequestHeaders } from './forward/headers.js';
-import { UpstreamRelay, type RelayFailure } from './forward/relay.js';
+import { UpstreamRelay, USAGE_HEADER, type RelayFailure, type RelayOptions } from './forward/relay.js';
 import type { Upstream } from './forward/upstream.js';
 import type { Logger } from './observe/log.js';
 import type { Metrics } from './observe/metrics.js';
@@ -23,6 +23,8 @@ import { checkHygiene, hasBody, type HeaderStats } from './server/hygiene.js';
 import type { UpgradeInfo } from './server/http.js';
 import { createWebSocketOpener } from './forward/open-websocket.js';
 import type { WsSession } from './forward/websocket.js';
+import type { RouteLlmConfig } from './llm/schema.js';
+import type { LlmStage } from './llm/stage.js';
 
 /** authenticate: who is calling (sync on a cache hit). */
 export type AuthOutcome = { readonly ok: true; readonly ctx: AuthContext | null; readonly stale?: boolean } | { readonly ok: false; readonly denial: Denial };
@@ -50,6 +52,8 @@ export interface PipelineDeps {
   readonly shouldEnforce: (route: CompiledRoute['cfg'], subject: string) => boolean;
   readonly rateLimit?: RateLimitStage;
   readonly meter?: MeterStage;
+  /** LLM routes: model entitlements, token budgets, usage metering. */
+  readonly llm?: LlmStage;
   /** Open WebSocket sessions (closed with 1001 on drain, 4403 on revocation). */
   readonly sessions: Set<WsSession>;
   readonly heartbeats: { watch(s: WsSession): void };
@@ -166,10 +170,11 @@ export function createPipeline(deps: PipelineDeps) {
 
   // 6. Forward: headers rewritten, body streamed, response relayed as it arrives.
   function forward(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null): void {
+    if (route.cfg.llm && deps.llm) return forwardLlm(ex, route, ctx, route.cfg.llm, deps.llm);
     const head = ex.head;
     const headers = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded }, deps.identityHeaders(ctx, ex.stale ? STALE : undefined));
     const body = ex.body;
-    const relay = new UpstreamRelay(ex, onUpstreamFailure);
+    const relay = new UpstreamRelay(ex, onUpstreamFailure, usageHeaderOptions);
     const send = () => {
       if (ex.aborted || ex.started) return;
       upstream.forward(
@@ -187,6 +192,32 @@ export function createPipeline(deps: PipelineDeps) {
     const pending = body?.settled();
     if (pending) pending.then(send, (err: unknown) => internalError(ex, err));
     else send();
+  }
+
+  // 6b. LLM routes: the body is read (bounded) for the model and budget, the response is metered as it streams.
+  function forwardLlm(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, llmRoute: RouteLlmConfig, llm: LlmStage): void {
+    llm.prepare(ex, llmRoute, ctx).then((prepared) => {
+      if (ex.aborted) {
+        if (!('code' in prepared)) llm.release(prepared);
+        return;
+      }
+      if ('code' in prepared) return refuse(ex, prepared);
+      const head = ex.head;
+      const headers = upstreamRequestHeaders(stripLlmRequestHeaders(head.headers), { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded }, deps.identityHeaders(ctx, ex.stale ? STALE : undefined));
+      // Compressed responses cannot be read for usage.
+      headers.push('accept-encoding', 'identity');
+      const relay = new UpstreamRelay(ex, onUpstreamFailure, llm.relayOptions(ex, ctx, prepared));
+      upstream.forward(
+        {
+          method: head.method,
+          path: head.query ? `${head.path}?${head.query}` : head.path,
+          headers,
+          body: Buffer.from(prepared.body.buffer, prepared.body.byteOffset, prepared.body.byteLength),
+          ...(route.cfg.body_timeout_ms !== undefined ? { bodyTimeoutMs: route.cfg.body_timeout_ms } : {}),
+        },
+        relay,
+      );
+    }, (err: unknown) => internalError(ex, err));
   }
 
   // 7. After the response: metrics, then metering (async, never on the response path).
@@ -214,6 +245,20 @@ export function createPipeline(deps: PipelineDeps) {
 }
 
 const STALE = { stale: true };
+
+/** Upstreams report their own usage in `x-argus-usage`: consumed by metering, never passed to the client. */
+const usageHeaderOptions: RelayOptions = { stripHeaders: new Set([USAGE_HEADER]) };
+
+/** LLM bodies go out as one Buffer (maybe rewritten): undici sets Content-Length; the sidecar picks the encoding. */
+function stripLlmRequestHeaders(headers: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (name === 'content-length' || name === 'accept-encoding' || name === 'transfer-encoding') continue;
+    out.push(name, headers[i + 1]!);
+  }
+  return out;
+}
 
 function chain(first: ((ex: Exchange) => void) | undefined, second: (ex: Exchange) => void): (ex: Exchange) => void {
   return first ? (ex) => { first(ex); second(ex); } : second;

@@ -1,5 +1,6 @@
 /** Config schema of one `routes[]` entry. First match wins. */
 import { z } from 'zod';
+import { routeLlmSchema } from '../llm/schema.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
@@ -18,7 +19,8 @@ export const routeSchema = z.object({
   enforce_percent: z.number().min(0).max(100).default(100),
   max_body_bytes: z.number().int().positive().optional(),
   body_timeout_ms: z.number().int().nonnegative().optional(),
-  llm: z.object({ provider: z.string().min(1) }).strict().optional(),
+  /** LLM gateway route: usage metering, model entitlements, token budgets (src/llm/schema.ts). */
+  llm: routeLlmSchema.optional(),
   websocket: z.object({
     /** Re-check each session's credential this often (expired → 4401, revoked → 4403). */
     heartbeat_ms: z.number().int().positive().default(1000),

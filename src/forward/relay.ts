@@ -20,7 +20,30 @@ export interface ResponseObserver {
   onEnd?(outcome: 'complete' | 'aborted' | 'error'): void;
 }
 
+/** Response header an upstream uses to report its own usage (validated and metered, then stripped). */
+export const USAGE_HEADER = 'x-argus-usage';
+
 export type RelayFailure = 'refused' | 'reset' | 'timeout' | 'body_timeout' | 'other';
+
+/**
+ * After a client disconnects, keep reading the upstream (bounded) instead of
+ * cancelling it: an LLM provider charges for the whole generation, and its usage
+ * arrives at the end of the stream.
+ */
+export interface DrainPolicy {
+  readonly timeoutMs: number;
+  readonly maxBytes: number;
+  /** The observer has what it needs (final usage seen): stop early. */
+  readonly done: () => boolean;
+}
+
+export interface RelayOptions {
+  /** Response headers the sidecar consumes instead of passing on. */
+  readonly stripHeaders?: ReadonlySet<string>;
+  readonly observer?: ResponseObserver;
+  /** Absent: a client abort cancels the upstream at once. */
+  readonly drain?: DrainPolicy;
+}
 
 export class UpstreamRelay implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | undefined;
@@ -29,17 +52,43 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
   private pending: Buffer | undefined;
   private pendingOffset = 0;
   private ended = false;
+  private observerEnded = false;
+  private drainedBytes = 0;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private readonly stripHeaders: ReadonlySet<string> | undefined;
+  private readonly observer: ResponseObserver | undefined;
 
   constructor(
     private readonly ex: Exchange,
     private readonly onFailure: (kind: RelayFailure, err: Error) => void,
-    private readonly stripHeaders?: ReadonlySet<string>,
-    private readonly observer?: ResponseObserver,
+    private readonly opts: RelayOptions = {},
   ) {
+    this.stripHeaders = opts.stripHeaders;
+    this.observer = opts.observer;
     ex.onAbort(() => {
+      const drain = opts.drain;
+      if (drain && !drain.done()) {
+        // Keep reading (nothing is written any more) until done, the byte cap or the time cap.
+        this.drainTimer = setTimeout(() => this.stopDrain(), drain.timeoutMs);
+        this.drainTimer.unref();
+        this.controller?.resume();
+        return;
+      }
       this.controller?.abort(new Error('client aborted'));
-      this.observer?.onEnd?.('aborted');
+      this.endObserver('aborted');
     });
+  }
+
+  private endObserver(outcome: 'complete' | 'aborted' | 'error'): void {
+    if (this.observerEnded) return;
+    this.observerEnded = true;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.observer?.onEnd?.(outcome);
+  }
+
+  private stopDrain(): void {
+    this.controller?.abort(new Error('drain limit reached'));
+    this.endObserver('aborted');
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -49,9 +98,11 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     const ex = this.ex;
-    if (ex.aborted) return;
     this.observer?.onStart?.(statusCode, headers);
+    if (ex.aborted) return;
     const res = ex.res;
+    const reported = headers[USAGE_HEADER];
+    if (reported !== undefined) ex.reportedUsage = Array.isArray(reported) ? reported[0] : reported;
     const cl = headers['content-length'];
     const bodyless = ex.head.method === 'HEAD' || statusCode === 204 || statusCode === 304;
     this.total = typeof cl === 'string' && /^\d+$/.test(cl) && headers['transfer-encoding'] === undefined ? Number(cl) : -1;
@@ -77,8 +128,16 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const ex = this.ex;
-    if (ex.aborted || this.ended) return;
+    if (this.observerEnded) return;
     this.observer?.onChunk?.(chunk);
+    if (ex.aborted) {
+      // Draining after the client left (see DrainPolicy).
+      this.drainedBytes += chunk.byteLength;
+      const drain = this.opts.drain;
+      if (!drain || drain.done() || this.drainedBytes > drain.maxBytes) this.stopDrain();
+      return;
+    }
+    if (this.ended) return;
     ex.bytesOut += chunk.byteLength;
     const res = ex.res;
     if (this.total >= 0) {
@@ -129,7 +188,7 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     const ex = this.ex;
-    this.observer?.onEnd?.('complete');
+    this.endObserver('complete');
     if (ex.aborted || this.ended) return;
     if (this.total >= 0) return; // tryEnd finishes the response when the last byte is written
     this.ended = true;
@@ -139,8 +198,8 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     const ex = this.ex;
+    this.endObserver(ex.aborted ? 'aborted' : 'error');
     if (ex.aborted) return;
-    this.observer?.onEnd?.('error');
     const kind = classify(err);
     this.onFailure(kind, err);
     if (!ex.started) {

@@ -25,6 +25,8 @@ export class RequestBody {
   private paused = false;
   private stream: Readable | undefined;
   private waiter: (() => void) | undefined;
+  /** Set while {@link collect} reads the whole body (no pausing at the high-water mark). */
+  private collecting: { max: number; resolve: (b: Buffer | null) => void } | undefined;
 
   constructor(
     private readonly res: HttpResponse,
@@ -55,6 +57,18 @@ export class RequestBody {
       this.chunks.push(copy);
       this.buffered += copy.byteLength;
     }
+    const c = this.collecting;
+    if (c) {
+      if (this.buffered > c.max) {
+        this.collecting = undefined;
+        this.pause();
+        c.resolve(null);
+      } else if (isLast) {
+        this.collecting = undefined;
+        c.resolve(this.whole()!);
+      }
+      return;
+    }
     if (!isLast && this.buffered >= SMALL_BODY_BYTES) this.pause();
     if (this.waiter && (isLast || this.paused)) {
       const w = this.waiter;
@@ -81,6 +95,19 @@ export class RequestBody {
   settled(): Promise<void> | undefined {
     if (this.complete || this.paused || this.tooLarge) return undefined;
     return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  /**
+   * Read the whole body into memory, up to `max` bytes (LLM requests, whose JSON
+   * must be inspected before forwarding). Resolves null when it is larger.
+   */
+  collect(max: number): Promise<Buffer | null> {
+    if (this.buffered > max) return Promise.resolve(null);
+    if (this.complete) return Promise.resolve(this.whole()!);
+    return new Promise((resolve) => {
+      this.collecting = { max, resolve };
+      this.resume();
+    });
   }
 
   /** The body as one Buffer when it is complete, else undefined. */

@@ -29,6 +29,8 @@ export class Exchange {
   stale = false;
   /** Headers the sidecar adds to the response, flat [name, value, …] (e.g. RateLimit). */
   responseHeaders: string[] | undefined;
+  /** The upstream's `x-argus-usage` report, if it sent one (metering validates it). */
+  reportedUsage: string | undefined;
   /** The sidecar refused the request itself (nothing was forwarded). */
   denied = false;
   /** Called once, when the response ends or the client aborts. */

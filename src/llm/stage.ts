@@ -1,0 +1,61 @@
+/**
+ * The pipeline's LLM step, between rate limit and forward on routes with `llm:`:
+ * read the request body (bounded), check the model and reserve the daily token
+ * budget (gateway.prepare), then watch the response as it streams to the client
+ * (usage extraction), draining or cancelling per `on_client_abort` when the
+ * client leaves, and hand one `llm` event to metering when the upstream is done.
+ */
+import type { AuthContext } from '../authenticate/context.js';
+import { deny, type Denial } from '../errors.js';
+import type { RelayOptions } from '../forward/relay.js';
+import type { Exchange } from '../server/exchange.js';
+import type { LlmEventFields } from './event.js';
+import type { LlmGateway, PreparedLlmRequest } from './gateway.js';
+import type { RouteLlmConfig } from './schema.js';
+
+export type LlmEventSink = (ex: Exchange, ctx: AuthContext | null, event: LlmEventFields) => void;
+
+export interface LlmStage {
+  /** Collect and inspect the body: the bytes to forward, or a denial (403 model, 429 budget, 503, 413). */
+  prepare(ex: Exchange, route: RouteLlmConfig, ctx: AuthContext | null): Promise<PreparedLlmRequest | Denial>;
+  /** Relay options that meter the response and apply `on_client_abort`. */
+  relayOptions(ex: Exchange, ctx: AuthContext | null, prepared: PreparedLlmRequest): RelayOptions;
+  /** The upstream never answered: return the budget reservation. */
+  release(prepared: PreparedLlmRequest): void;
+}
+
+export function createLlmStage(gateway: LlmGateway, sink: LlmEventSink): LlmStage {
+  return {
+    async prepare(ex, route, ctx) {
+      const raw = ex.body ? await ex.body.collect(route.max_request_body_bytes) : Buffer.alloc(0);
+      if (raw === null) return deny('ARGUS_PAYLOAD_TOO_LARGE', `LLM request bodies are limited to ${route.max_request_body_bytes} bytes`);
+      return gateway.prepare(route, ctx ?? undefined, raw, ex.startedAt);
+    },
+
+    relayOptions(ex, ctx, prepared) {
+      let meter: ReturnType<LlmGateway['meterResponse']> | undefined;
+      const route = prepared.route;
+      return {
+        observer: {
+          onStart: (_status, headers) => {
+            const ct = headers['content-type'];
+            meter = gateway.meterResponse(prepared, Array.isArray(ct) ? ct[0] : ct);
+          },
+          onChunk: (chunk) => meter?.push(chunk),
+          onEnd: (outcome) => {
+            if (!meter) {
+              void gateway.release(prepared);
+              return;
+            }
+            sink(ex, ctx, meter.finish(outcome !== 'complete').event);
+          },
+        },
+        ...(route.on_client_abort === 'drain' ? { drain: { timeoutMs: route.drain_timeout_ms, maxBytes: route.drain_max_bytes, done: () => meter?.usageComplete === true } } : {}),
+      };
+    },
+
+    release(prepared) {
+      void gateway.release(prepared);
+    },
+  };
+}
