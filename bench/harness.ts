@@ -80,6 +80,11 @@ export interface LoadSpec {
   readonly method?: string;
   readonly headers?: Record<string, string>;
   readonly body?: string;
+  /** A file of credentials, one per request (cache-miss scenarios). */
+  readonly tokensFile?: string;
+  readonly tokenHeader?: string;
+  /** Count these statuses as expected (e.g. 429 for the rate-limited scenario). */
+  readonly expectStatus?: number;
 }
 
 export interface LoadResult {
@@ -109,6 +114,7 @@ export async function runLoad(spec: LoadSpec, server: Server): Promise<LoadResul
     headers: spec.headers ?? {},
     ...(spec.body !== undefined ? { body: spec.body } : {}),
     ...(spec.rate ? { overallRate: spec.rate } : {}),
+    ...(spec.tokensFile ? { tokensFile: spec.tokensFile, tokenHeader: spec.tokenHeader ?? 'authorization' } : {}),
   };
   const ticks0 = cpuTicks(server.pid);
   let rssMax = rssBytes(server.pid);

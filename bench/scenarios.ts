@@ -1,0 +1,98 @@
+/**
+ * Credentials and configs the benchmark suite needs: a signing key published as
+ * a JWKS file, JWTs (one reused for cache hits, many distinct for cold
+ * verification), an API key projected into Redis, a session header, and the
+ * sidecar config with one route per scenario.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { generateApiKey, signSession } from '../src/authenticate/index.js';
+import { projectKey } from '../src/authenticate/store.js';
+import { makeSigningKey, signCompact, type SigningKey } from '../test/support/jwks-server.js';
+
+export const ISSUER = 'https://bench.argus.invalid/pool';
+export const AUDIENCE = 'argus-bench';
+export const SESSION_SECRET = randomBytes(24).toString('hex');
+
+export interface Credentials {
+  readonly jwt: string;
+  readonly es256Jwt: string;
+  readonly apiKey: string;
+  readonly session: string;
+  readonly coldRsFile: string;
+  readonly coldEsFile: string;
+  readonly jwksFile: string;
+  readonly prefix: string;
+}
+
+function jwtFor(key: SigningKey, sub: string, nowS: number): string {
+  return signCompact({ alg: key.alg, typ: 'JWT', kid: key.kid }, { iss: ISSUER, aud: AUDIENCE, sub, iat: nowS, exp: nowS + 3600, 'custom:tier': 'business' }, key);
+}
+
+export async function makeCredentials(dir: string, redisUrl: string, coldTokens: number): Promise<Credentials> {
+  const rs = makeSigningKey('RS256');
+  const es = makeSigningKey('ES256');
+  const jwksFile = join(dir, 'jwks.json');
+  writeFileSync(jwksFile, JSON.stringify({ keys: [rs.publicJwk, es.publicJwk] }));
+  const nowS = Math.floor(Date.now() / 1000);
+  const cold = (key: SigningKey, name: string) => {
+    const file = join(dir, name);
+    const lines: string[] = [];
+    for (let i = 0; i < coldTokens; i++) lines.push(jwtFor(key, `cold-${name}-${i}`, nowS));
+    writeFileSync(file, lines.join('\n'));
+    return file;
+  };
+  const prefix = `argus-bench:${randomBytes(4).toString('hex')}:`;
+  const key = generateApiKey();
+  const redis = new Redis(redisUrl);
+  await projectKey(redis, prefix, key.sha256, { key_id: key.key_id, user_id: 'bench-key', tier: 'business', scopes: [], features: [], status: 'active', requests_per_minute: 100_000_000 });
+  redis.disconnect();
+  return {
+    jwt: jwtFor(rs, 'bench-user', nowS),
+    es256Jwt: jwtFor(es, 'bench-es', nowS),
+    apiKey: key.key,
+    session: signSession({ sub: 'bench-session', sid: 's-1', exp: nowS + 3600, iat: nowS, tier: 'business' }, SESSION_SECRET),
+    coldRsFile: cold(rs, 'cold-rs.txt'),
+    coldEsFile: cold(es, 'cold-es.txt'),
+    jwksFile,
+    prefix,
+  };
+}
+
+export interface SidecarVariant {
+  readonly threads?: number;
+  readonly verifyThreads?: number;
+  readonly metering?: boolean;
+  readonly ratelimit?: boolean;
+}
+
+/** The sidecar's config for the suite, one route per scenario. */
+export function sidecarConfig(port: number, adminPort: number, upstreamPort: number, redisUrl: string, creds: Credentials, v: SidecarVariant): string {
+  return `listen: { host: 127.0.0.1, port: ${port} }
+admin: { host: 127.0.0.1, port: ${adminPort} }
+threads: ${v.threads ?? 1}
+log: { level: warn }
+upstream: { url: http://127.0.0.1:${upstreamPort}, connections: 128 }
+redis: { url: ${redisUrl}, key_prefix: "${creds.prefix}" }
+auth:
+  jwt: { jwks_file: ${creds.jwksFile}, issuer: ${ISSUER}, audience: ${AUDIENCE}, algorithms: [RS256, ES256], verify_threads: ${v.verifyThreads ?? 0} }
+  session: { secret: "${SESSION_SECRET}" }
+  cold: { max_concurrent: 256, max_queue: 100000, client_failures_per_minute: 0 }
+  cache: { max_entries: 200000 }
+tiers:
+  business: { requests_per_minute: 100000000 }
+  explorer: { requests_per_minute: 60, burst: 0 }
+ratelimit: { enabled: ${v.ratelimit ?? true} }
+metering: { enabled: ${v.metering ?? true}, queue: "bench-${creds.prefix.split(':')[1]}", spool_dir: /tmp/argus-bench-spool }
+routes:
+  - { path: /pass/*, auth: none, meter: false }
+  - { path: /jwt/*, auth: required }
+  - { path: /key/*, auth: required }
+  - { path: /sess/*, auth: required }
+  - { path: /limited/*, auth: required, rate_class: limited }
+  - { path: /sse/*, auth: required, body_timeout_ms: 0 }
+  - { path: /ws, auth: required, websocket: {} }
+`;
+}
