@@ -11,6 +11,8 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   proxy: { summary: 'run the sidecar proxy (--config FILE)', load: async () => (await import('./lifecycle.js')).runProxyCommand },
   migrate: { summary: 'create or upgrade the Postgres schema (--config FILE)', load: async () => (await import('./store/migrate-command.js')).runMigrateCommand },
+  worker: { summary: 'run the billing workers: usage queue -> ledger -> Stripe (--config FILE)', load: async () => (await import('../workers/worker-command.js')).runWorkerCommand },
+  usage: { summary: 'usage queue: failed | replay-failed [--limit N] (--config FILE)', load: async () => (await import('../workers/usage-command.js')).runUsageCommand },
   demo: { summary: 'standalone demo: upstream + sidecar + a demo API key', load: async () => (await import('./demo/main.js')).runDemoCommand },
 };
 
