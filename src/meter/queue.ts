@@ -16,7 +16,7 @@ export interface BatchJobData {
 export interface UsageQueue {
   /** Add batches in one addBulk, each as its own job (id = batch id). Rejects after `timeoutMs` or on any Redis error. */
   add(batches: readonly SpoolBatch[]): Promise<void>;
-  /** The connection is up (adds may still be slow). */
+  /** The connection is up (adds may still be slow), or still making its first attempt. */
   connected(): boolean;
   close(): Promise<void>;
 }
@@ -48,14 +48,35 @@ export function createUsageQueue(cfg: Readonly<Config>, redisUrl: string, onRead
   });
   // Errors are reported through rejected adds; an unhandled 'error' event would crash the process.
   connection.on('error', () => undefined);
-  connection.on('ready', onReady);
+  let everReady = false;
+  connection.on('ready', () => {
+    everReady = true;
+    onReady();
+  });
   const queue = new Queue<BatchJobData>(cfg.metering.queue, { connection, prefix: bullPrefix(cfg) });
   queue.on('error', () => undefined);
   const opts = jobOptions(cfg);
   let closing: Promise<void> | null = null;
 
+  /** At boot, give the first connection up to the add timeout instead of spooling the first batches. */
+  function firstConnect(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        connection.off('ready', done);
+        if (connection.status === 'ready') resolve();
+        else reject(new Error(`redis ${connection.status}`));
+      };
+      const timer = setTimeout(done, timeoutMs);
+      connection.on('ready', done);
+    });
+  }
+
   async function add(batches: readonly SpoolBatch[]): Promise<void> {
-    if (connection.status !== 'ready') throw new Error(`redis ${connection.status}`);
+    if (connection.status !== 'ready') {
+      if (everReady || connection.status === 'end') throw new Error(`redis ${connection.status}`);
+      await firstConnect();
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`queue add timed out after ${timeoutMs} ms`)), timeoutMs);
@@ -71,7 +92,7 @@ export function createUsageQueue(cfg: Readonly<Config>, redisUrl: string, onRead
 
   return {
     add,
-    connected: () => connection.status === 'ready',
+    connected: () => connection.status === 'ready' || (!everReady && connection.status !== 'end'),
     close() {
       closing ??= (async () => {
         await queue.close().catch(() => undefined);
