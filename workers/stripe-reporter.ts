@@ -53,6 +53,11 @@ export interface StripeReporter {
   close(): Promise<void>;
 }
 
+/** Pause before the next cycle: doubles (from `interval_ms`) while Stripe asks to back off, else `interval_ms`. */
+export function nextDelay(current: number, backOff: boolean, cfg: Pick<StripeConfig, 'interval_ms' | 'max_backoff_ms'>): number {
+  return backOff ? Math.min(Math.max(current, cfg.interval_ms) * 2, cfg.max_backoff_ms) : cfg.interval_ms;
+}
+
 /** The identifier of the n-th (1-based) meter event for (customer, meter, window). */
 export function meterIdentifier(customer: string, meter: string, windowStartS: number, n = 1): string {
   const h = createHash('sha256').update(`${customer}\0${meter}\0${windowStartS}`).digest('base64url').slice(0, 32);
@@ -226,11 +231,11 @@ export function createStripeReporter(
     timer = setTimeout(() => {
       runOnce().then(
         (r) => {
-          delay = r.retry ? Math.min(delay * 2, cfg.max_backoff_ms) : cfg.interval_ms;
+          delay = nextDelay(delay, r.retry, cfg);
           if (r.claimed + r.accepted + r.duplicate + r.rejected > 0) log.info('stripe: cycle', { ...r });
         },
         (err: unknown) => {
-          delay = Math.min(delay * 2, cfg.max_backoff_ms);
+          delay = nextDelay(delay, true, cfg);
           log.warn('stripe: cycle failed', { err });
         },
       ).finally(schedule);
