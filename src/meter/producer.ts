@@ -10,9 +10,11 @@
  * The spool is replayed oldest first when Redis answers again. Events are
  * dropped only when the disk refuses the spool write (metric + error log).
  *
- * Memory is bounded by `max_buffer_events` (buffered + being delivered): past it,
- * `record` writes the buffer to the spool synchronously, trading a little latency
- * under overload for never losing an event.
+ * Memory is bounded by `max_buffer_events` (buffered + waiting + being
+ * delivered): past it, `record` writes everything not already being delivered
+ * to the spool synchronously, oldest first, trading a little latency under
+ * overload for never losing an event. (The one group being delivered at that
+ * moment may land in the spool after the overflow file: order is kept except for it.)
  */
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -53,9 +55,12 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   const spool = openSpool(spoolDirFor(cfg), { fileBytes: m.spool_file_bytes, log });
   const queue: UsageQueue | null = cfg.redis ? createUsageQueue(cfg, cfg.redis.url, () => void tryReplay()) : null;
   let buffer: UsageEvent[] = [];
+  /** Batches cut from the buffer, waiting for the pump (oldest first). */
+  let pending: SpoolBatch[] = [];
+  /** Events in `pending` plus those the pump is delivering now. */
   let delivering = 0;
   let timer: NodeJS.Timeout | null = null;
-  let chain: Promise<void> = Promise.resolve();
+  let pumping: Promise<void> | null = null;
   let replaying: Promise<void> | null = null;
   let degraded = false;
   let diskFull = false;
@@ -69,22 +74,25 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   };
   gauges();
 
-  function takeBatches(): SpoolBatch[] {
+  function cut(events: UsageEvent[]): SpoolBatch[] {
     const out: SpoolBatch[] = [];
-    while (buffer.length > 0) {
-      const events = buffer.length <= m.batch_max_events ? buffer : buffer.slice(0, m.batch_max_events);
-      buffer = buffer.length <= m.batch_max_events ? [] : buffer.slice(m.batch_max_events);
-      out.push({ id: batchJobId(events), events });
+    for (let i = 0; i < events.length; i += m.batch_max_events) {
+      const part = events.length <= m.batch_max_events ? events : events.slice(i, i + m.batch_max_events);
+      out.push({ id: batchJobId(part), events: part });
     }
     return out;
   }
 
   function record(ev: UsageEvent): void {
-    if (closed) return spillSync([ev]);
+    if (closed) return spillSync(cut([ev]));
     buffer.push(ev);
     if (buffer.length + delivering >= m.max_buffer_events) {
-      spillSync(buffer);
+      // Memory is full: everything not already being delivered goes to disk now, oldest first.
+      const batches = [...pending, ...cut(buffer)];
+      for (const b of pending) delivering -= b.events.length;
+      pending = [];
       buffer = [];
+      spillSync(batches);
     } else if (buffer.length >= m.batch_max_events) {
       void flush();
     } else if (!timer) {
@@ -93,16 +101,14 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
     mm.bufferEvents.set(buffer.length + delivering);
   }
 
-  /** Overflow or after close: straight to disk, synchronously. */
-  function spillSync(events: UsageEvent[]): void {
-    for (let i = 0; i < events.length; i += m.batch_max_events) {
-      const part = events.slice(i, i + m.batch_max_events);
-      try {
-        spool.appendSync({ id: batchJobId(part), events: part });
-        mm.events.inc({ outcome: 'spooled' }, part.length);
-      } catch (err) {
-        dropped(part.length, err);
-      }
+  /** Overflow, or a record after close: straight to disk, synchronously. */
+  function spillSync(batches: SpoolBatch[]): void {
+    const n = batches.reduce((s, b) => s + b.events.length, 0);
+    try {
+      spool.appendSync(batches);
+      mm.events.inc({ outcome: 'spooled' }, n);
+    } catch (err) {
+      dropped(n, err);
     }
     gauges();
   }
@@ -112,15 +118,31 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
       clearTimeout(timer);
       timer = null;
     }
-    const batches = takeBatches();
-    if (batches.length === 0) return chain;
-    const n = batches.reduce((s, b) => s + b.events.length, 0);
-    delivering += n;
-    chain = chain.then(() => deliver(batches)).catch((err: unknown) => log.error('meter: delivery failed', { err })).finally(() => {
-      delivering -= n;
-      gauges();
+    if (buffer.length > 0) {
+      const batches = cut(buffer);
+      buffer = [];
+      pending.push(...batches);
+      delivering += batches.reduce((s, b) => s + b.events.length, 0);
+    }
+    pumping ??= pump().finally(() => {
+      pumping = null;
     });
-    return chain;
+    return pumping;
+  }
+
+  /** One delivery at a time, oldest batches first, up to 16 batches per addBulk. */
+  async function pump(): Promise<void> {
+    while (pending.length > 0) {
+      const batches = pending.splice(0, 16);
+      try {
+        await deliver(batches);
+      } catch (err) {
+        log.error('meter: delivery failed', { err });
+      } finally {
+        for (const b of batches) delivering -= b.events.length;
+        gauges();
+      }
+    }
   }
 
   async function deliver(batches: SpoolBatch[]): Promise<void> {
@@ -187,7 +209,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
         if (replayTimer) clearInterval(replayTimer);
         await flush();
         await replaying;
-        await chain;
+        await pumping;
         await queue?.close();
         await spool.close();
         gauges();

@@ -22,8 +22,12 @@ export interface SpoolBatch {
 export interface Spool {
   /** Append one batch and fsync. Rejects with the fs error (ENOSPC, EDQUOT…): the caller drops, loudly. */
   append(batch: SpoolBatch): Promise<void>;
-  /** Same, synchronously, into a file of its own (the overflow path when memory is full). Throws on fs errors. */
-  appendSync(batch: SpoolBatch): void;
+  /**
+   * Append batches synchronously into a new file of their own (the overflow path
+   * when memory is full); later `append`s start another file after it, so replay
+   * order stays write order. Throws on fs errors.
+   */
+  appendSync(batches: readonly SpoolBatch[]): void;
   /** True while any spooled batch waits for replay. */
   pending(): boolean;
   /** Bytes held on disk. */
@@ -47,6 +51,7 @@ export function openSpool(dir: string, opts: { fileBytes: number; log: Logger })
   const sizes = new Map<string, number>(files.map((f) => [f, statSync(join(dir, f)).size]));
   let seq = 0;
   let active: { name: string; handle: FileHandle; size: number } | null = null;
+  let rotate = false;
   let tail: Promise<void> = Promise.resolve();
   let replaying: Promise<number> | null = null;
   let closing: Promise<void> | null = null;
@@ -65,7 +70,8 @@ export function openSpool(dir: string, opts: { fileBytes: number; log: Logger })
   }
 
   async function write(line: string): Promise<void> {
-    if (!active || active.size >= opts.fileBytes) {
+    if (!active || active.size >= opts.fileBytes || rotate) {
+      rotate = false;
       await closeActive();
       const name = newName();
       const handle = await open(join(dir, name), 'a');
@@ -92,9 +98,11 @@ export function openSpool(dir: string, opts: { fileBytes: number; log: Logger })
     return p;
   }
 
-  function appendSync(batch: SpoolBatch): void {
-    const line = JSON.stringify(batch) + '\n';
+  function appendSync(batches: readonly SpoolBatch[]): void {
+    if (batches.length === 0) return;
+    const line = batches.map((b) => JSON.stringify(b) + '\n').join('');
     const name = newName();
+    rotate = true;
     const fd = openSync(join(dir, name), 'a');
     try {
       writeSync(fd, line);
