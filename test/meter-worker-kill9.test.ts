@@ -77,6 +77,13 @@ test(`kill -9 the worker ${CYCLES} times under traffic: ledger count equals even
   await last.started;
   const total = recorded.size;
   await waitFor(`ledger to hold all ${total} events`, async () => (await ledgerCount(db.pool)).rows >= total, 30000, 100);
+  // The survivor exposes its work on the admin port.
+  const port = /"admin_port":(\d+)/.exec(last.stderr())?.[1];
+  assert.ok(port, 'admin port logged');
+  assert.equal((await fetch(`http://127.0.0.1:${port}/readyz`)).status, 200);
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  assert.match(text, /^argus_ledger_inserted_total \d+/m);
+  assert.match(text, /^argus_usage_lag_seconds\{stage="ledger"\} /m);
   last.proc.kill('SIGTERM');
   assert.equal(await last.exited, 0, last.stderr());
 

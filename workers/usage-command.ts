@@ -34,7 +34,8 @@ export async function runUsageCommand(argv: string[]): Promise<number> {
     }
     let retried = 0;
     for (const job of failed) {
-      await job.retry('failed');
+      // A fresh set of attempts with the same backoff: the batch gets the full retry policy again.
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       retried++;
     }
     process.stdout.write(JSON.stringify({ retried }) + '\n');

@@ -2,9 +2,10 @@
  * `argus-sidecar worker --config FILE`: the billing workers (queue → ledger,
  * ledger → Stripe) plus /metrics, /healthz and /readyz on the admin address.
  *
- * Needs `redis` and `postgres` (exit 2 naming the key otherwise); Stripe
- * reporting runs only when a `stripe:` section is present. SIGTERM/SIGINT stop
- * taking jobs, finish the running ones and exit 0. Run as many as wanted.
+ * Needs `redis` and `postgres` (exit 2 naming the key otherwise). Stripe
+ * reporting runs only when `stripe.api_key` is set (else rows stay
+ * unreported). SIGTERM/SIGINT stop taking jobs, finish the running ones and
+ * exit 0. Run as many replicas as wanted.
  */
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../src/cli-args.js';
 import { UsageError } from '../src/errors.js';
@@ -32,7 +33,7 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   });
 
   const worker = createBillingWorker(cfg, { pool, metrics, log });
-  const reporter = cfg.stripe ? createStripeReporter(cfg.stripe, { pool, sender: createStripeSender(cfg.stripe), metrics, log }) : null;
+  const reporter = cfg.stripe?.api_key ? createStripeReporter(cfg.stripe, { pool, sender: createStripeSender(cfg.stripe), metrics, log }) : null;
   reporter?.start();
   const admin = await startAdminServer(cfg.admin, { metrics, ready: () => worker.ready() });
   log.info('worker: started', { queue: cfg.metering.queue, stripe: reporter !== null, admin_port: admin.port });

@@ -45,8 +45,8 @@ const metersSchema = z.object({
 }).strict();
 
 export const stripeSchema = z.object({
-  /** Secret key; `${STRIPE_API_KEY}` in the file. Absent section → reporting off, rows stay unreported. */
-  api_key: z.string().min(1),
+  /** Secret key; `${STRIPE_API_KEY}` in the file. Empty or section absent → reporting off, rows stay unreported. */
+  api_key: z.string().default(''),
   meters: metersSchema.default({ request: 'argus_requests', llm: 'argus_llm_tokens', trading: 'argus_trading' }),
   /** Aggregation window: one meter event per (customer, meter, window). */
   window_s: z.number().int().min(60).max(86400).default(3600),
