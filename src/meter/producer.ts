@@ -47,7 +47,7 @@ export function spoolDirFor(cfg: Readonly<Config>, thread: number = threadId): s
  * spool (a later process with Redis replays it). `metering.enabled: false` → a
  * meter that records nothing.
  */
-export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log: Logger; now?: () => number }): Meter {
+export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log: Logger; /** Reserved: event times come from the caller. */ now?: () => number }): Meter {
   const m = cfg.metering;
   if (!m.enabled) return disabledMeter();
   const log = deps.log.child({ component: 'meter' });
@@ -63,6 +63,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   let pumping: Promise<void> | null = null;
   let replaying: Promise<void> | null = null;
   let degraded = false;
+  let replayWarned = false;
   let diskFull = false;
   let closed = false;
   let closing: Promise<void> | null = null;
@@ -73,6 +74,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
     mm.spoolBytes.set(spool.bytes());
   };
   gauges();
+  if (!queue) log.info('meter: standalone (no redis): usage events are spooled until a process with Redis replays them', { spool_dir: spoolDirFor(cfg) });
 
   function cut(events: UsageEvent[]): SpoolBatch[] {
     const out: SpoolBatch[] = [];
@@ -187,10 +189,12 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
       })
       .then((n) => {
         if (n > 0) log.info('meter: spool replayed to the queue', { batches: n });
-        if (!spool.pending()) degraded = false;
+        if (!spool.pending()) degraded = replayWarned = false;
       })
       .catch((err: unknown) => {
-        if (!closed) log.warn('meter: spool replay paused', { err });
+        // Once per outage: a slow Redis fails every replay tick.
+        if (!closed && !replayWarned) log.warn('meter: spool replay paused, retrying', { err });
+        replayWarned = true;
       })
       .finally(() => {
         replaying = null;

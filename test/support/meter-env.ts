@@ -82,14 +82,24 @@ export function tempDir(): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Remove every key of a test queue. */
+/** Remove every key of a test queue, then anything else under the test's unique prefix. */
 export async function obliterateQueue(redisUrl: string, queue: string, prefix: string): Promise<void> {
+  if (!/^argus-(test|bench)-[0-9a-f]+:$/.test(prefix)) throw new Error(`refusing to clean prefix ${prefix}`);
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   const q = new Queue(queue, { connection, prefix: `${prefix}bull` });
   try {
     await q.obliterate({ force: true });
   } finally {
     await q.close();
+  }
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await connection.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length > 0) await connection.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
     connection.disconnect();
   }
 }
