@@ -23,6 +23,7 @@
  * are never reported.
  */
 import { createHash } from 'node:crypto';
+import type { PoolClient } from 'pg';
 import type { StripeConfig } from '../src/meter/schema.js';
 import { USAGE_KINDS, type UsageKind } from '../src/meter/events.js';
 import { workerMetrics } from '../src/meter/metrics.js';
@@ -85,7 +86,7 @@ export function createStripeReporter(
   let closing: Promise<void> | null = null;
 
   /** Claim closed windows' unclaimed rows into new pending reports. Returns reports created. */
-  async function claim(client: import('pg').PoolClient): Promise<number> {
+  async function claim(client: PoolClient): Promise<number> {
     const nowS = Math.floor(now() / 1000);
     const cutoffS = Math.floor((nowS - cfg.settle_s) / cfg.window_s) * cfg.window_s;
     const kinds = [...meters.keys()];
@@ -140,7 +141,7 @@ export function createStripeReporter(
     return created;
   }
 
-  async function sendPending(client: import('pg').PoolClient): Promise<Omit<CycleResult, 'locked' | 'claimed'>> {
+  async function sendPending(client: PoolClient): Promise<Omit<CycleResult, 'locked' | 'claimed'>> {
     const pending = await client.query<{ identifier: string; stripe_customer: string; meter: string; window_start_s: string; value: string }>(
       `SELECT identifier, stripe_customer, meter, extract(epoch FROM window_start)::bigint AS window_start_s, value::text AS value
          FROM stripe_meter_reports WHERE accepted_at IS NULL AND rejected_at IS NULL
@@ -184,7 +185,7 @@ export function createStripeReporter(
     return res;
   }
 
-  async function updateLag(client: import('pg').PoolClient): Promise<void> {
+  async function updateLag(client: PoolClient): Promise<void> {
     const r = await client.query<{ lag: string | null }>(
       `SELECT extract(epoch FROM (to_timestamp($1) - min(e.occurred_at))) AS lag FROM usage_events e
         WHERE e.reported_at IS NULL AND e.kind = ANY($2) AND ${CUSTOMER} IS NOT NULL`,
