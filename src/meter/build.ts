@@ -1,0 +1,88 @@
+/**
+ * Turn one served response into its usage events (what the pipeline's meter step
+ * calls, then hands each event to `Meter.record`).
+ *
+ * Which routes meter what is the route's config: `meter: true` → a `request`
+ * event; `llm: {provider}` → the `llm` usage the forwarder measured; the
+ * upstream's `x-argus-usage` header adds or refines events on any route.
+ */
+import type { AuthContext } from '../authenticate/context.js';
+import { eventId, type LlmUsageEvent, type RequestUsageEvent, type TradingUsageEvent, type UsageEvent } from './events.js';
+import { parseUsageHeader, type LlmUsageItem } from './usage-header.js';
+
+export interface ResponseFacts {
+  /** Sidecar-generated id unique to this request (see {@link eventId}). */
+  readonly requestId: string;
+  /** The matched route's config: its pattern and what it meters. */
+  readonly route: { readonly path: string; readonly meter?: boolean; readonly llm?: { readonly provider: string } | undefined };
+  readonly service: string;
+  readonly auth: AuthContext | undefined;
+  readonly method: string;
+  readonly status: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly latencyMs: number;
+  /** Epoch ms when the request arrived. */
+  readonly occurredAt: number;
+  /** The upstream's `x-argus-usage` value, if it sent one (strip it from the response). */
+  readonly usageHeader?: string | undefined;
+  /** LLM usage measured by the forwarder (e.g. from the provider's `usage` object). */
+  readonly llm?: Omit<LlmUsageItem, 'kind' | 'cost_usd'> & { cost_usd?: number } | undefined;
+}
+
+/**
+ * Build the events for one response. Never throws.
+ * @returns the events (possibly none) and, when the usage header was rejected, why (log it; nothing else changes).
+ */
+export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; headerError?: string } {
+  const base = {
+    user_id: f.auth && f.auth.method !== 'none' ? f.auth.user_id : null,
+    key_id: f.auth?.key_id ?? null,
+    stripe_customer: f.auth?.stripe_customer ?? null,
+    service: f.service,
+    route: f.route.path,
+    request_id: f.requestId,
+    occurred_at: f.occurredAt,
+  };
+  const events: UsageEvent[] = [];
+  let headerError: string | undefined;
+  let requestQuantity: number | undefined;
+  const extra: UsageEvent[] = [];
+  if (f.usageHeader !== undefined) {
+    const parsed = parseUsageHeader(f.usageHeader);
+    if (!parsed.ok) headerError = parsed.reason;
+    else {
+      parsed.usage.forEach((item, i) => {
+        const disc = `h${i}`;
+        if (item.kind === 'request') requestQuantity = item.quantity;
+        else if (item.kind === 'llm') extra.push(llmEvent(base, f, item, eventId(f.requestId, 'llm', disc)));
+        else {
+          const ev: TradingUsageEvent = {
+            ...base, event_id: eventId(f.requestId, 'trading', disc), kind: 'trading', quantity: item.quantity,
+            exchange: item.exchange, symbol: item.symbol, trading_type: item.type, value_usd: item.value_usd,
+            data_bytes: item.data_bytes, compute_s: item.compute_s,
+          };
+          extra.push(ev);
+        }
+      });
+    }
+  }
+  if (f.route.meter !== false || requestQuantity !== undefined) {
+    const ev: RequestUsageEvent = {
+      ...base, event_id: eventId(f.requestId, 'request'), kind: 'request', quantity: requestQuantity ?? 1,
+      method: f.method, status: f.status, bytes_in: f.bytesIn, bytes_out: f.bytesOut, latency_ms: f.latencyMs,
+    };
+    events.push(ev);
+  }
+  if (f.llm && f.route.llm) events.push(llmEvent(base, f, { ...f.llm, cost_usd: f.llm.cost_usd ?? 0 }, eventId(f.requestId, 'llm')));
+  events.push(...extra);
+  return headerError === undefined ? { events } : { events, headerError };
+}
+
+function llmEvent(base: Omit<UsageEvent, 'event_id' | 'kind' | 'quantity'>, f: ResponseFacts, item: Omit<LlmUsageItem, 'kind'>, id: string): LlmUsageEvent {
+  return {
+    ...base, event_id: id, kind: 'llm', quantity: item.input_tokens + item.output_tokens,
+    provider: item.provider, model: item.model, input_tokens: item.input_tokens, output_tokens: item.output_tokens,
+    latency_ms: item.latency_ms ?? f.latencyMs, cost_usd: item.cost_usd,
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Usage events: what the proxy meters and what the billing worker writes, one
+ * row each, into the `usage_events` ledger (ARCHITECTURE.md §4).
+ *
+ * Field names are the ledger's column names, so a batch goes from the queue to
+ * Postgres without renaming. Every event carries a deterministic `event_id`: a
+ * retried delivery of the same event is the same row (`ON CONFLICT DO NOTHING`).
+ */
+import { createHash } from 'node:crypto';
+
+export type UsageKind = 'request' | 'llm' | 'trading';
+export const USAGE_KINDS: readonly UsageKind[] = ['request', 'llm', 'trading'];
+export type TradingType = 'trade' | 'data_stream' | 'backtest';
+
+/** Columns every event has. */
+export interface UsageEventBase {
+  /** Deterministic id, see {@link eventId}. Unique in the ledger. */
+  readonly event_id: string;
+  readonly kind: UsageKind;
+  /** Authenticated user, null for anonymous traffic. */
+  readonly user_id: string | null;
+  readonly key_id: string | null;
+  /** Stripe customer from the AuthContext when known (else the worker maps user_id via `billing_customers`). */
+  readonly stripe_customer: string | null;
+  /** Service that served the request (config `metering.service`). */
+  readonly service: string;
+  /** The matched route pattern (e.g. `/v1/predictions/*`), not the raw path: bounded cardinality. */
+  readonly route: string;
+  readonly request_id: string;
+  /**
+   * Billable units, summed per Stripe window: requests → 1 (or what the upstream
+   * reported, e.g. predictions), llm → input + output tokens, trading → the
+   * event's quantity.
+   */
+  readonly quantity: number;
+  /** Epoch milliseconds. */
+  readonly occurred_at: number;
+}
+
+export interface RequestUsageEvent extends UsageEventBase {
+  readonly kind: 'request';
+  readonly method: string;
+  readonly status: number;
+  readonly bytes_in: number;
+  readonly bytes_out: number;
+  readonly latency_ms: number;
+}
+
+export interface LlmUsageEvent extends UsageEventBase {
+  readonly kind: 'llm';
+  readonly provider: string;
+  readonly model: string;
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly latency_ms: number;
+  readonly cost_usd: number;
+}
+
+export interface TradingUsageEvent extends UsageEventBase {
+  readonly kind: 'trading';
+  readonly exchange: string;
+  readonly symbol: string;
+  readonly trading_type: TradingType;
+  readonly value_usd: number;
+  readonly data_bytes: number;
+  readonly compute_s: number;
+}
+
+export type UsageEvent = RequestUsageEvent | LlmUsageEvent | TradingUsageEvent;
+
+/**
+ * Deterministic event id: the same (request, kind, discriminator) always gives
+ * the same id, so re-sent events collapse in the ledger.
+ *
+ * `requestId` must be unique per served request and chosen by the sidecar: a
+ * client-supplied `x-request-id` reused across requests would collapse them into
+ * one billed event. `discriminator` separates several events of one kind from one
+ * request (e.g. the index of an `x-argus-usage` item). Format: `ev_` + 32
+ * base64url characters (192 bits of SHA-256), no ':' (BullMQ job ids derive from it).
+ */
+export function eventId(requestId: string, kind: string, discriminator?: string): string {
+  const h = createHash('sha256').update(requestId).update('\0').update(kind).update('\0').update(discriminator ?? '').digest('base64url');
+  return 'ev_' + h.slice(0, 32);
+}
+
+/** Queue job id for a batch: derived from its first event, so a replayed batch is the same job. */
+export function batchJobId(events: readonly UsageEvent[]): string {
+  const first = events[0];
+  if (!first) throw new Error('batchJobId: empty batch');
+  return 'b_' + first.event_id.slice(3);
+}
+
+/** Every ledger column an event can fill, in insert order (the worker's INSERT uses this list). */
+export const LEDGER_COLUMNS = [
+  ['event_id', 'text'], ['kind', 'text'], ['user_id', 'text'], ['key_id', 'text'], ['stripe_customer', 'text'],
+  ['service', 'text'], ['route', 'text'], ['request_id', 'text'], ['quantity', 'numeric'], ['occurred_at_ms', 'bigint'],
+  ['method', 'text'], ['status', 'integer'], ['bytes_in', 'bigint'], ['bytes_out', 'bigint'], ['latency_ms', 'double precision'],
+  ['provider', 'text'], ['model', 'text'], ['input_tokens', 'bigint'], ['output_tokens', 'bigint'], ['cost_usd', 'numeric'],
+  ['exchange', 'text'], ['symbol', 'text'], ['trading_type', 'text'], ['value_usd', 'numeric'], ['data_bytes', 'bigint'],
+  ['compute_s', 'double precision'],
+] as const;
+
+/** Row for `jsonb_to_recordset`: the event with occurred_at renamed (the column is a timestamptz). */
+export function toLedgerRow(ev: UsageEvent): Record<string, unknown> {
+  const { occurred_at, ...rest } = ev;
+  return { ...rest, occurred_at_ms: occurred_at };
+}
+
+/** Cheap structural check for events read back from the queue or the spool (never trusted blindly). */
+export function isUsageEvent(v: unknown): v is UsageEvent {
+  if (v === null || typeof v !== 'object') return false;
+  const e = v as Record<string, unknown>;
+  return typeof e.event_id === 'string' && e.event_id.length > 0 && e.event_id.length <= 128
+    && (e.kind === 'request' || e.kind === 'llm' || e.kind === 'trading')
+    && typeof e.occurred_at === 'number' && Number.isFinite(e.occurred_at)
+    && typeof e.quantity === 'number' && Number.isFinite(e.quantity)
+    && typeof e.route === 'string' && typeof e.service === 'string';
+}

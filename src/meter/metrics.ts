@@ -1,0 +1,45 @@
+/**
+ * Metering metrics (names fixed by the dashboard, see notes/metric-names.md),
+ * registered on the process's `Metrics.registry`. Get-or-create, so several
+ * meters or workers in one process (tests, threads) share the series.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Metrics } from '../observe/metrics.js';
+
+export type UsageOutcome = 'queued' | 'spooled' | 'replayed' | 'dropped';
+
+export interface MeterMetrics {
+  readonly events: Counter<'outcome'>;
+  readonly spoolBytes: Gauge;
+  readonly bufferEvents: Gauge;
+}
+
+export interface WorkerMetrics {
+  readonly ledgerInserted: Counter;
+  readonly stripeReported: Counter<'outcome'>;
+  readonly lag: Gauge<'stage'>;
+}
+
+function getOr<T>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+export function meterMetrics(metrics: Metrics): MeterMetrics {
+  const r = metrics.registry;
+  const registers = [r];
+  return {
+    events: getOr(r, 'argus_usage_events_total', () => new Counter({ name: 'argus_usage_events_total', help: 'Usage events by outcome: queued, spooled (Redis away), replayed (spool to queue), dropped (disk full)', labelNames: ['outcome'], registers })),
+    spoolBytes: getOr(r, 'argus_usage_spool_bytes', () => new Gauge({ name: 'argus_usage_spool_bytes', help: 'Bytes of usage batches waiting in the local spool', registers })),
+    bufferEvents: getOr(r, 'argus_usage_buffer_events', () => new Gauge({ name: 'argus_usage_buffer_events', help: 'Usage events held in memory, not yet queued or spooled', registers })),
+  };
+}
+
+export function workerMetrics(metrics: Metrics): WorkerMetrics {
+  const r = metrics.registry;
+  const registers = [r];
+  return {
+    ledgerInserted: getOr(r, 'argus_ledger_inserted_total', () => new Counter({ name: 'argus_ledger_inserted_total', help: 'Usage events newly written to the ledger (duplicates not counted)', registers })),
+    stripeReported: getOr(r, 'argus_stripe_reported_total', () => new Counter({ name: 'argus_stripe_reported_total', help: 'Stripe meter events by outcome: accepted, duplicate, retry (429/5xx/network), rejected', labelNames: ['outcome'], registers })),
+    lag: getOr(r, 'argus_usage_lag_seconds', () => new Gauge({ name: 'argus_usage_lag_seconds', help: 'now - oldest event not yet processed, by stage: ledger (queue to Postgres), stripe (unreported rows)', labelNames: ['stage'], registers })),
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * The usage queue as the producer sees it: BullMQ on a fail-fast Redis
+ * connection (no offline queue), so an add while Redis is away rejects at once
+ * instead of waiting, and the batch goes to the spool.
+ */
+import { Queue, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { SpoolBatch } from './spool.js';
+
+/** What one job carries. */
+export interface BatchJobData {
+  readonly events: SpoolBatch['events'];
+}
+
+export interface UsageQueue {
+  /** Add batches in one addBulk, each as its own job (id = batch id). Rejects after `timeoutMs` or on any Redis error. */
+  add(batches: readonly SpoolBatch[]): Promise<void>;
+  /** The connection is up (adds may still be slow), or still making its first attempt. */
+  connected(): boolean;
+  close(): Promise<void>;
+}
+
+/** BullMQ key prefix: the config's Redis key prefix + "bull". */
+export function bullPrefix(cfg: Readonly<Config>): string {
+  return `${cfg.redis?.key_prefix ?? 'argus:'}bull`;
+}
+
+/** Options stamped on every batch job: the worker's retry policy, and failed jobs kept for replay. */
+export function jobOptions(cfg: Readonly<Config>): JobsOptions {
+  const m = cfg.metering;
+  return {
+    attempts: m.job_attempts,
+    backoff: { type: 'exponential', delay: m.job_backoff_ms },
+    removeOnComplete: { age: m.keep_completed_s },
+    removeOnFail: false,
+  };
+}
+
+export function createUsageQueue(cfg: Readonly<Config>, redisUrl: string, onReady: () => void = () => undefined): UsageQueue {
+  const timeoutMs = cfg.metering.queue_timeout_ms;
+  const connection = new Redis(redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: Math.max(timeoutMs, 1000),
+    commandTimeout: timeoutMs,
+    retryStrategy: (times) => Math.min(100 * times, 1000),
+  });
+  // Errors are reported through rejected adds; an unhandled 'error' event would crash the process.
+  connection.on('error', () => undefined);
+  let everReady = false;
+  connection.on('ready', () => {
+    everReady = true;
+    onReady();
+  });
+  const queue = new Queue<BatchJobData>(cfg.metering.queue, { connection, prefix: bullPrefix(cfg) });
+  queue.on('error', () => undefined);
+  const opts = jobOptions(cfg);
+  let closing: Promise<void> | null = null;
+
+  /** At boot, give the first connection up to the add timeout instead of spooling the first batches. */
+  function firstConnect(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        connection.off('ready', done);
+        if (connection.status === 'ready') resolve();
+        else reject(new Error(`redis ${connection.status}`));
+      };
+      const timer = setTimeout(done, timeoutMs);
+      connection.on('ready', done);
+    });
+  }
+
+  async function add(batches: readonly SpoolBatch[]): Promise<void> {
+    if (connection.status !== 'ready') {
+      if (everReady || connection.status === 'end') throw new Error(`redis ${connection.status}`);
+      await firstConnect();
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`queue add timed out after ${timeoutMs} ms`)), timeoutMs);
+    });
+    const job = queue.addBulk(batches.map((b) => ({ name: 'batch', data: { events: b.events }, opts: { ...opts, jobId: b.id } })));
+    job.catch(() => undefined);
+    try {
+      await Promise.race([job, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return {
+    add,
+    connected: () => connection.status === 'ready' || (!everReady && connection.status !== 'end'),
+    close() {
+      closing ??= (async () => {
+        await queue.close().catch(() => undefined);
+        connection.disconnect();
+      })();
+      return closing;
+    },
+  };
+}

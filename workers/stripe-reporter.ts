@@ -1,0 +1,263 @@
+/**
+ * Periodic Stripe reporting: aggregate unreported ledger rows per (Stripe
+ * customer, meter, window), send one Billing meter event each, and mark rows
+ * reported only after Stripe accepted.
+ *
+ * Crash safety is an outbox. A cycle first *claims* rows in one transaction:
+ * it writes a `stripe_meter_reports` row (identifier, value) and stamps the
+ * claimed rows with that identifier. Only then does it call Stripe; on success a
+ * second transaction sets `accepted_at` and the rows' `reported_at`. A process
+ * killed in between leaves a pending report that the next cycle resends with the
+ * same identifier and value, and Stripe's identifier dedupe makes it count once.
+ *
+ * Identifier: `am_` + 32 base64url chars of SHA-256(customer, meter, window
+ * start). Rows arriving for a window already claimed (late, e.g. from a spool
+ * replay) get a follow-up event `…_2`, `…_3` rather than being deduplicated away.
+ * Only closed windows (ended `settle_s` ago) are claimed. A session advisory lock
+ * lets one replica report at a time. 429/5xx/network errors stop the cycle and
+ * double the pause (up to `max_backoff_ms`); other 4xx mark the report rejected
+ * (error log; rows stay unreported for an operator).
+ *
+ * Customer mapping: the row's `stripe_customer` (from the AuthContext), else
+ * `billing_customers.stripe_customer` for the row's user_id. Rows with neither
+ * are never reported.
+ */
+import { createHash } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import type { StripeConfig } from '../src/meter/schema.js';
+import { USAGE_KINDS, type UsageKind } from '../src/meter/events.js';
+import { workerMetrics } from '../src/meter/metrics.js';
+import type { Logger } from '../src/observe/log.js';
+import type { Metrics } from '../src/observe/metrics.js';
+import type { Pool } from '../src/store/postgres.js';
+import type { MeterEventSender } from './stripe-client.js';
+
+const REPORT_LOCK = 0x4152_5354; // "ARST"
+/** Stripe refuses timestamps older than 35 days; stay a day inside. */
+const MAX_AGE_S = 34 * 86400;
+
+export interface CycleResult {
+  readonly locked: boolean;
+  readonly claimed: number;
+  readonly accepted: number;
+  readonly duplicate: number;
+  readonly rejected: number;
+  /** Stripe asked us to back off (429/5xx/network): the cycle stopped early. */
+  readonly retry: boolean;
+}
+
+export interface StripeReporter {
+  /** One claim + send cycle (tests call this directly; `start` calls it on a timer). */
+  runOnce(): Promise<CycleResult>;
+  start(): void;
+  /** Stop the timer and wait for a running cycle. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Pause before the next cycle: doubles (from `interval_ms`) while Stripe asks to back off, else `interval_ms`. */
+export function nextDelay(current: number, backOff: boolean, cfg: Pick<StripeConfig, 'interval_ms' | 'max_backoff_ms'>): number {
+  return backOff ? Math.min(Math.max(current, cfg.interval_ms) * 2, cfg.max_backoff_ms) : cfg.interval_ms;
+}
+
+/** The identifier of the n-th (1-based) meter event for (customer, meter, window). */
+export function meterIdentifier(customer: string, meter: string, windowStartS: number, n = 1): string {
+  const h = createHash('sha256').update(`${customer}\0${meter}\0${windowStartS}`).digest('base64url').slice(0, 32);
+  return n <= 1 ? `am_${h}` : `am_${h}_${n}`;
+}
+
+const CUSTOMER = `COALESCE(e.stripe_customer, (SELECT bc.stripe_customer FROM billing_customers bc WHERE bc.user_id = e.user_id))`;
+
+export function createStripeReporter(
+  cfg: StripeConfig,
+  deps: { pool: Pool; sender: MeterEventSender; metrics: Metrics; log: Logger; now?: () => number },
+): StripeReporter {
+  const now = deps.now ?? Date.now;
+  const log = deps.log.child({ component: 'stripe-reporter' });
+  const wm = workerMetrics(deps.metrics);
+  const meters = new Map<UsageKind, string>();
+  for (const kind of USAGE_KINDS) {
+    const name = cfg.meters[kind];
+    if (name) meters.set(kind, name);
+  }
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<CycleResult> | null = null;
+  let delay = cfg.interval_ms;
+  let closed = false;
+  let closing: Promise<void> | null = null;
+
+  /** Claim closed windows' unclaimed rows into new pending reports. Returns reports created. */
+  async function claim(client: PoolClient): Promise<number> {
+    const nowS = Math.floor(now() / 1000);
+    const cutoffS = Math.floor((nowS - cfg.settle_s) / cfg.window_s) * cfg.window_s;
+    const kinds = [...meters.keys()];
+    if (kinds.length === 0) return 0;
+    const groups = await client.query<{ customer: string; kind: UsageKind; window_start: string }>(
+      `SELECT customer, kind, window_start FROM (
+         SELECT ${CUSTOMER} AS customer, e.kind, (floor(extract(epoch FROM e.occurred_at) / $1) * $1)::bigint AS window_start
+           FROM usage_events e
+          WHERE e.reported_at IS NULL AND e.stripe_identifier IS NULL AND e.kind = ANY($2)
+            AND e.occurred_at < to_timestamp($3) AND e.occurred_at >= to_timestamp($4)) s
+        WHERE customer IS NOT NULL
+        GROUP BY 1, 2, 3 ORDER BY 3, 1, 2 LIMIT $5`,
+      [cfg.window_s, kinds, cutoffS, nowS - MAX_AGE_S, cfg.batch_limit],
+    );
+    let created = 0;
+    for (const g of groups.rows) {
+      if (!g.customer) continue;
+      const meter = meters.get(g.kind);
+      if (!meter) continue;
+      const ws = Number(g.window_start);
+      await client.query('BEGIN');
+      try {
+        const prior = await client.query<{ n: string }>(
+          'SELECT count(*) AS n FROM stripe_meter_reports WHERE stripe_customer = $1 AND meter = $2 AND window_start = to_timestamp($3)',
+          [g.customer, meter, ws],
+        );
+        const identifier = meterIdentifier(g.customer, meter, ws, Number(prior.rows[0]?.n ?? 0) + 1);
+        const stamped = await client.query<{ n: string; total: string }>(
+          `WITH u AS (
+             UPDATE usage_events e SET stripe_identifier = $1
+              WHERE e.reported_at IS NULL AND e.stripe_identifier IS NULL AND e.kind = $2
+                AND e.occurred_at >= to_timestamp($3) AND e.occurred_at < to_timestamp($3 + $4)
+                AND ${CUSTOMER} = $5
+             RETURNING e.quantity)
+           SELECT count(*) AS n, COALESCE(sum(quantity), 0) AS total FROM u`,
+          [identifier, g.kind, ws, cfg.window_s, g.customer],
+        );
+        if (Number(stamped.rows[0]?.n ?? 0) > 0) {
+          await client.query(
+            `INSERT INTO stripe_meter_reports (identifier, stripe_customer, meter, kind, window_start, value)
+             VALUES ($1, $2, $3, $4, to_timestamp($5), $6)`,
+            [identifier, g.customer, meter, g.kind, ws, stamped.rows[0]?.total ?? '0'],
+          );
+          created++;
+        }
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    }
+    return created;
+  }
+
+  async function sendPending(client: PoolClient): Promise<Omit<CycleResult, 'locked' | 'claimed'>> {
+    const pending = await client.query<{ identifier: string; stripe_customer: string; meter: string; window_start_s: string; value: string }>(
+      `SELECT identifier, stripe_customer, meter, extract(epoch FROM window_start)::bigint AS window_start_s, value::text AS value
+         FROM stripe_meter_reports WHERE accepted_at IS NULL AND rejected_at IS NULL
+        ORDER BY created_at, identifier LIMIT $1`,
+      [cfg.batch_limit],
+    );
+    const res = { accepted: 0, duplicate: 0, rejected: 0, retry: false };
+    for (const r of pending.rows) {
+      if (closed) break;
+      const timestamp = Math.max(Number(r.window_start_s), Math.floor(now() / 1000) - MAX_AGE_S);
+      const out = await deps.sender.send({ meter: r.meter, customer: r.stripe_customer, value: r.value, identifier: r.identifier, timestamp });
+      wm.stripeReported.inc({ outcome: out.outcome });
+      if (out.outcome === 'accepted' || out.outcome === 'duplicate') {
+        await client.query('BEGIN');
+        try {
+          await client.query('UPDATE stripe_meter_reports SET accepted_at = now(), attempts = attempts + 1, last_error = NULL WHERE identifier = $1', [r.identifier]);
+          await client.query('UPDATE usage_events SET reported_at = now() WHERE stripe_identifier = $1 AND reported_at IS NULL', [r.identifier]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+        res[out.outcome]++;
+        continue;
+      }
+      const failure = out as Extract<typeof out, { error: string }>;
+      const rejected = failure.outcome === 'rejected';
+      await client.query(
+        `UPDATE stripe_meter_reports SET attempts = attempts + 1, last_error = $2${rejected ? ', rejected_at = now()' : ''} WHERE identifier = $1`,
+        [r.identifier, failure.error],
+      );
+      if (rejected) {
+        res.rejected++;
+        log.error('stripe: meter event rejected; rows stay unreported', { identifier: r.identifier, meter: r.meter, status: failure.status, error: failure.error });
+        continue;
+      }
+      res.retry = true;
+      log.warn('stripe: backing off', { identifier: r.identifier, status: failure.status, error: failure.error });
+      break;
+    }
+    return res;
+  }
+
+  async function updateLag(client: PoolClient): Promise<void> {
+    const r = await client.query<{ lag: string | null }>(
+      `SELECT extract(epoch FROM (to_timestamp($1) - min(e.occurred_at))) AS lag FROM usage_events e
+        WHERE e.reported_at IS NULL AND e.kind = ANY($2) AND ${CUSTOMER} IS NOT NULL`,
+      [now() / 1000, [...meters.keys()]],
+    );
+    const lag = r.rows[0]?.lag;
+    wm.lag.set({ stage: 'stripe' }, lag === null || lag === undefined ? 0 : Math.max(0, Number(lag)));
+  }
+
+  async function cycle(): Promise<CycleResult> {
+    const client = await deps.pool.connect();
+    try {
+      const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [REPORT_LOCK]);
+      if (!got.rows[0]?.ok) return { locked: false, claimed: 0, accepted: 0, duplicate: 0, rejected: 0, retry: false };
+      try {
+        // Resend what a crashed cycle left pending before claiming more.
+        const first = await sendPending(client);
+        if (first.retry) return { locked: true, claimed: 0, ...first };
+        const claimed = await claim(client);
+        const second = claimed > 0 ? await sendPending(client) : { accepted: 0, duplicate: 0, rejected: 0, retry: false };
+        await updateLag(client);
+        return {
+          locked: true, claimed,
+          accepted: first.accepted + second.accepted, duplicate: first.duplicate + second.duplicate,
+          rejected: first.rejected + second.rejected, retry: second.retry,
+        };
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1)', [REPORT_LOCK]).catch(() => undefined);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  function runOnce(): Promise<CycleResult> {
+    running ??= cycle().finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
+  function schedule(): void {
+    if (closed) return;
+    timer = setTimeout(() => {
+      runOnce().then(
+        (r) => {
+          delay = nextDelay(delay, r.retry, cfg);
+          if (r.claimed + r.accepted + r.duplicate + r.rejected > 0) log.info('stripe: cycle', { ...r });
+        },
+        (err: unknown) => {
+          delay = nextDelay(delay, true, cfg);
+          log.warn('stripe: cycle failed', { err });
+        },
+      ).finally(schedule);
+    }, delay);
+  }
+
+  return {
+    runOnce,
+    start() {
+      if (!timer && !closed) {
+        delay = Math.min(cfg.interval_ms, 1000);
+        schedule();
+      }
+    },
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        if (timer) clearTimeout(timer);
+        await running?.catch(() => undefined);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * `argus-sidecar usage <sub> --config FILE`: operate on the usage queue.
+ *   usage failed         [--limit N]  list failed batches (kept by the worker) as JSON lines
+ *   usage replay-failed  [--limit N]  move failed batches back to the queue, same job ids
+ * Replaying is always safe: the ledger insert ignores events it already has.
+ */
+import { Queue } from 'bullmq';
+import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../src/cli-args.js';
+import { UsageError } from '../src/errors.js';
+import { bullPrefix } from '../src/meter/queue.js';
+import { closeRedis, createBullRedis } from '../src/store/redis.js';
+
+const SUBCOMMANDS = ['failed', 'replay-failed'] as const;
+
+export async function runUsageCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs('usage', argv, { ...CONFIG_OPTION, limit: { type: 'string' } }, true);
+  const sub = positionals[0];
+  if (!sub || !(SUBCOMMANDS as readonly string[]).includes(sub) || positionals.length > 1) {
+    throw new UsageError(`usage: argus-sidecar usage (${SUBCOMMANDS.join(' | ')}) [--limit N] --config FILE`);
+  }
+  const limit = values.limit === undefined ? 10000 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: expected a positive integer');
+  const cfg = configFromArgs(values);
+  if (!cfg.redis) throw new UsageError('config: redis.url: required for usage');
+  const connection = createBullRedis(cfg.redis.url, { maxRetriesPerRequest: 3 });
+  const queue = new Queue(cfg.metering.queue, { connection, prefix: bullPrefix(cfg) });
+  try {
+    const failed = await queue.getFailed(0, limit - 1);
+    if (sub === 'failed') {
+      for (const job of failed) {
+        process.stdout.write(JSON.stringify({ job_id: job.id, events: job.data?.events?.length ?? 0, attempts_made: job.attemptsMade, failed_reason: job.failedReason }) + '\n');
+      }
+      return 0;
+    }
+    let retried = 0;
+    for (const job of failed) {
+      // A fresh set of attempts with the same backoff: the batch gets the full retry policy again.
+      await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      retried++;
+    }
+    process.stdout.write(JSON.stringify({ retried }) + '\n');
+    return 0;
+  } finally {
+    await queue.close();
+    await closeRedis(connection);
+  }
+}

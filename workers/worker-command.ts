@@ -1,0 +1,50 @@
+/**
+ * `argus-sidecar worker --config FILE`: the billing workers (queue → ledger,
+ * ledger → Stripe) plus /metrics, /healthz and /readyz on the admin address.
+ *
+ * Needs `redis` and `postgres` (exit 2 naming the key otherwise). Stripe
+ * reporting runs only when `stripe.api_key` is set (else rows stay
+ * unreported). SIGTERM/SIGINT stop taking jobs, finish the running ones and
+ * exit 0. Run as many replicas as wanted.
+ */
+import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../src/cli-args.js';
+import { UsageError } from '../src/errors.js';
+import { createLogger } from '../src/observe/log.js';
+import { Metrics } from '../src/observe/metrics.js';
+import { createPool } from '../src/store/postgres.js';
+import { startAdminServer } from './admin.js';
+import { createBillingWorker } from './billing-worker.js';
+import { createStripeSender } from './stripe-client.js';
+import { createStripeReporter } from './stripe-reporter.js';
+
+export async function runWorkerCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('worker', argv, CONFIG_OPTION);
+  const cfg = configFromArgs(values);
+  if (!cfg.redis) throw new UsageError('config: redis.url: required for worker');
+  if (!cfg.postgres) throw new UsageError('config: postgres.url: required for worker');
+  const log = createLogger(cfg.log.level, { process: 'worker', pid: process.pid });
+  const metrics = new Metrics();
+  const pool = createPool(cfg.postgres.url, { max: cfg.metering.worker.concurrency + 2 });
+  pool.on('error', (err) => log.warn('worker: postgres connection error', { err }));
+
+  const stop = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+
+  const worker = createBillingWorker(cfg, { pool, metrics, log });
+  const reporter = cfg.stripe?.api_key ? createStripeReporter(cfg.stripe, { pool, sender: createStripeSender(cfg.stripe), metrics, log }) : null;
+  reporter?.start();
+  const admin = await startAdminServer(cfg.admin, { metrics, ready: () => worker.ready() });
+  log.info('worker: started', { queue: cfg.metering.queue, stripe: reporter !== null, admin_port: admin.port });
+
+  const signal = await stop;
+  log.info('worker: stopping', { signal });
+  // Reverse order of startup, each step awaited: no new work, finish running work, then connections.
+  await admin.close();
+  await reporter?.close();
+  await worker.close();
+  await pool.end().catch(() => undefined);
+  log.info('worker: stopped');
+  return 0;
+}
