@@ -15,6 +15,7 @@ import { authSchema } from './authenticate/schema.js';
 import { meteringSchema, stripeSchema } from './meter/schema.js';
 import { ratelimitSchema } from './ratelimit/schema.js';
 import { routeSchema } from './authorize/route-schema.js';
+import { tradingSchema } from './trading/schema.js';
 
 const hostPort = (host: string, port: number) =>
   z.object({
@@ -71,6 +72,7 @@ const configSchema = z.object({
   routes: z.array(routeSchema).min(1),
   metering: meteringSchema.default({}),
   stripe: stripeSchema.optional(),
+  trading: tradingSchema.default({}),
   log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).strict().default({}),
 }).strict();
 
