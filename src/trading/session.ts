@@ -53,6 +53,8 @@ export interface TradingSession {
   flushUsage(): void;
   /** The session ended: drop waiting messages, emit the final data_stream event. Idempotent. */
   close(): void;
+  /** Resolves once no client message is waiting or being checked (drain, tests). Never rejects. */
+  idle(): Promise<void>;
   /** Client messages waiting behind an order. */
   readonly pending: number;
 }
@@ -72,6 +74,8 @@ export function createTradingSession(opts: TradingSessionOptions): TradingSessio
   const limits = dailyLimits(ctx, cfg);
   const queue: Array<{ data: Buffer; isBinary: boolean }> = [];
   let pumping = false;
+  /** The chain of the order being checked, while one is. */
+  let waiting: Promise<void> | undefined;
   let closed = false;
   let bytesFromClient = 0;
   let bytesToClient = 0;
@@ -94,19 +98,23 @@ export function createTradingSession(opts: TradingSessionOptions): TradingSessio
       const item = queue[0]!;
       const verdict = judge(item.data, item.isBinary);
       if (verdict instanceof Promise) {
-        verdict.then((v) => settle(item, v), (err) => settle(item, failed(err))).finally(pump);
+        waiting = verdict
+          .then((v) => settle(item, v), (err) => settle(item, failed(err)))
+          .catch((err) => opts.log?.error('trading: relaying a checked message failed', { err: err as Error, request_id: requestId }))
+          .finally(pump);
         return;
       }
-      settle(item, verdict);
+      void settle(item, verdict);
     }
     pumping = false;
+    waiting = undefined;
   }
 
-  function settle(item: { data: Buffer; isBinary: boolean }, v: Verdict): void {
+  function settle(item: { data: Buffer; isBinary: boolean }, v: Verdict): Promise<void> | undefined {
     if (queue[0] === item) queue.shift();
     if (closed) {
-      if (v.forward && v.release) void v.release(); // reserved, never sent: give the value back
-      return;
+      if (v.forward && v.release) return v.release(); // reserved, never sent: give the value back
+      return undefined;
     }
     if (!v.forward) {
       opts.reply(errorFrame(v.denial, requestId, v.clientOrderId));
@@ -169,6 +177,9 @@ export function createTradingSession(opts: TradingSessionOptions): TradingSessio
     fromUpstream,
     flushUsage,
     close,
+    async idle() {
+      while (waiting) await waiting;
+    },
     get pending() {
       return queue.length;
     },
