@@ -104,7 +104,12 @@ export function createTradingSession(opts: TradingSessionOptions): TradingSessio
           .finally(pump);
         return;
       }
-      void settle(item, verdict);
+      try {
+        void settle(item, verdict);
+      } catch (err) {
+        // The caller's forward/reply threw (a bug, e.g. a send on a closed socket): keep the queue moving.
+        opts.log?.error('trading: relaying a checked message failed', { err: err as Error, request_id: requestId });
+      }
     }
     pumping = false;
     waiting = undefined;
