@@ -16,6 +16,7 @@ import { meteringSchema, stripeSchema } from './meter/schema.js';
 import { ratelimitSchema } from './ratelimit/schema.js';
 import { routeSchema } from './authorize/route-schema.js';
 import { llmSchema } from './llm/schema.js';
+import { tradingSchema } from './trading/schema.js';
 
 const hostPort = (host: string, port: number) =>
   z.object({
@@ -73,6 +74,7 @@ const configSchema = z.object({
   metering: meteringSchema.default({}),
   llm: llmSchema.default({}),
   stripe: stripeSchema.optional(),
+  trading: tradingSchema.default({}),
   log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).strict().default({}),
 }).strict();
 

@@ -18,6 +18,8 @@ export interface TradingEntitlements {
   readonly order_types: readonly string[];
   readonly max_position_size_usd?: number;
   readonly daily_loss_limit_usd?: number;
+  /** Most order value (USD) per UTC day; checked in Redis before an order is forwarded. */
+  readonly max_daily_value_usd?: number;
   readonly paper_only: boolean;
   readonly realtime_symbols_limit?: number;
 }
