@@ -23,7 +23,9 @@ import { HttpServer } from './server/http.js';
 import { createLlmGateway } from './llm/gateway.js';
 import { createMemoryBudget, createRedisBudget } from './llm/budget.js';
 import { createLlmMetrics } from './llm/metrics.js';
-import { createLlmStage, type LlmEventSink, type LlmStage } from './llm/stage.js';
+import { createLlmStage, type LlmStage } from './llm/stage.js';
+import { createMeter } from './meter/producer.js';
+import { createMeterSinks } from './meter/stage.js';
 import { createRateLimiter } from './ratelimit/index.js';
 import { createRateLimitStage } from './ratelimit/stage.js';
 import { closeRedis, createRedis, type Redis } from './store/redis.js';
@@ -48,9 +50,6 @@ export interface StartOptions {
 
 /** A step of shutdown: name + close function, run in reverse order of startup. */
 type Closer = readonly [name: string, close: () => Promise<unknown> | unknown];
-
-/** Placeholder sink until metering is wired: LLM events are logged at debug. */
-let meterLlm: LlmEventSink = () => undefined;
 
 export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {}): Promise<RunningProxy> {
   const log = opts.log ?? createLogger(cfg.log.level, { component: 'proxy' });
@@ -82,13 +81,18 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
   const limiter = createRateLimiter(cfg, { ...(redis ? { redis } : {}), metrics, log });
   closers.push(['ratelimit', () => limiter.close()]);
 
+  // Metering: events batched into BullMQ, spooled to disk while Redis is away.
+  const meter = cfg.metering.enabled ? createMeter(cfg, { metrics, log }) : undefined;
+  if (meter) closers.push(['metering', () => meter.close()]);
+  const sinks = meter ? createMeterSinks(meter, cfg, log, now) : undefined;
+
   // LLM routes: token budgets in Redis (fail closed), or in process when standalone.
   let llm: LlmStage | undefined;
   if (cfg.routes.some((r) => r.llm)) {
     const llmMetrics = createLlmMetrics(metrics.registry);
     const budget = redis ? createRedisBudget(redis, { prefix: cfg.redis!.key_prefix, onDecision: llmMetrics.quotaDecision }) : createMemoryBudget({ onDecision: llmMetrics.quotaDecision });
     const gateway = createLlmGateway({ llm: cfg.llm, budget, metrics: llmMetrics, now });
-    llm = createLlmStage(gateway, (ex, ctx, event) => meterLlm(ex, ctx, event));
+    llm = createLlmStage(gateway, sinks ? sinks.llm : () => undefined);
   }
 
   const upstream = new Upstream(cfg.upstream);
@@ -113,6 +117,7 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
     shouldEnforce,
     ...(cfg.ratelimit.enabled ? { rateLimit: createRateLimitStage(limiter, cfg.tiers) } : {}),
     ...(llm ? { llm } : {}),
+    ...(sinks ? { meter: sinks.request } : {}),
   });
 
   // Kill switch: a revocation closes the caller's WebSocket sessions at once (4403).
@@ -129,6 +134,7 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
     host: cfg.admin.host,
     port: cfg.admin.port,
     metrics,
+    // Metering is not a readiness condition: its spool keeps events while Redis is away.
     readiness: () => ({ listening: !draining, auth: authenticator.ready(), ...(redis ? { redis: redis.status === 'ready' } : {}) }),
     routes: { '/v1/features': featuresRoute(authenticator) },
   });

@@ -98,13 +98,7 @@ export function clientResponseHeaders(headers: Record<string, string | string[] 
 
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
 
-/** Propagate a well-formed client x-request-id, else generate one. */
-export function requestIdFrom(clientValue: string | undefined, generate: () => string): string {
-  return clientValue !== undefined && REQUEST_ID.test(clientValue) ? clientValue : generate();
-}
-
-/** A fast unique-id generator: random per-process prefix + counter (no per-call crypto). */
-export function requestIdGenerator(prefix: string): () => string {
-  let n = 0;
-  return () => `${prefix}-${(++n).toString(36)}`;
+/** A client's x-request-id is propagated only when it is well-formed (else the sidecar's own id is used). */
+export function isWellFormedRequestId(value: string | undefined): value is string {
+  return value !== undefined && REQUEST_ID.test(value);
 }

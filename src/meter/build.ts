@@ -11,8 +11,10 @@ import { eventId, type LlmUsageEvent, type RequestUsageEvent, type TradingUsageE
 import { parseUsageHeader, type LlmUsageItem } from './usage-header.js';
 
 export interface ResponseFacts {
-  /** Sidecar-generated id unique to this request (see {@link eventId}). */
+  /** The request's x-request-id (stored in the ledger for correlation). */
   readonly requestId: string;
+  /** Sidecar-generated id unique to this request, event ids derive from it (see {@link eventId}); default requestId. */
+  readonly eventKey?: string;
   /** The matched route's config: its pattern and what it meters. */
   readonly route: { readonly path: string; readonly meter?: boolean; readonly llm?: { readonly provider: string } | undefined };
   readonly service: string;
@@ -44,6 +46,7 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
     request_id: f.requestId,
     occurred_at: f.occurredAt,
   };
+  const key = f.eventKey ?? f.requestId;
   const events: UsageEvent[] = [];
   let headerError: string | undefined;
   let requestQuantity: number | undefined;
@@ -55,10 +58,10 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
       parsed.usage.forEach((item, i) => {
         const disc = `h${i}`;
         if (item.kind === 'request') requestQuantity = item.quantity;
-        else if (item.kind === 'llm') extra.push(llmEvent(base, f, item, eventId(f.requestId, 'llm', disc)));
+        else if (item.kind === 'llm') extra.push(llmEvent(base, f, item, eventId(key, 'llm', disc)));
         else {
           const ev: TradingUsageEvent = {
-            ...base, event_id: eventId(f.requestId, 'trading', disc), kind: 'trading', quantity: item.quantity,
+            ...base, event_id: eventId(key, 'trading', disc), kind: 'trading', quantity: item.quantity,
             exchange: item.exchange, symbol: item.symbol, trading_type: item.type, value_usd: item.value_usd,
             data_bytes: item.data_bytes, compute_s: item.compute_s,
           };
@@ -69,12 +72,12 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
   }
   if (f.route.meter !== false || requestQuantity !== undefined) {
     const ev: RequestUsageEvent = {
-      ...base, event_id: eventId(f.requestId, 'request'), kind: 'request', quantity: requestQuantity ?? 1,
+      ...base, event_id: eventId(key, 'request'), kind: 'request', quantity: requestQuantity ?? 1,
       method: f.method, status: f.status, bytes_in: f.bytesIn, bytes_out: f.bytesOut, latency_ms: f.latencyMs,
     };
     events.push(ev);
   }
-  if (f.llm && f.route.llm) events.push(llmEvent(base, f, { ...f.llm, cost_usd: f.llm.cost_usd ?? 0 }, eventId(f.requestId, 'llm')));
+  if (f.llm && f.route.llm) events.push(llmEvent(base, f, { ...f.llm, cost_usd: f.llm.cost_usd ?? 0 }, eventId(key, 'llm')));
   events.push(...extra);
   return headerError === undefined ? { events } : { events, headerError };
 }

@@ -54,6 +54,13 @@ export interface LlmUsageEvent extends UsageEventBase {
   readonly output_tokens: number;
   readonly latency_ms: number;
   readonly cost_usd: number;
+  readonly cached_input_tokens?: number;
+  /** Request start → first output content. */
+  readonly ttft_ms?: number;
+  /** Counts estimated (the provider reported none). */
+  readonly estimated?: boolean;
+  /** The response was not read to its end (client abort, drain limit, upstream cut). */
+  readonly partial?: boolean;
 }
 
 export interface TradingUsageEvent extends UsageEventBase {
@@ -98,12 +105,14 @@ export const LEDGER_COLUMNS = [
   ['provider', 'text'], ['model', 'text'], ['input_tokens', 'bigint'], ['output_tokens', 'bigint'], ['cost_usd', 'numeric'],
   ['exchange', 'text'], ['symbol', 'text'], ['trading_type', 'text'], ['value_usd', 'numeric'], ['data_bytes', 'bigint'],
   ['compute_s', 'double precision'],
+  ['cached_input_tokens', 'bigint'], ['ttft_ms', 'double precision'], ['estimated', 'boolean'], ['partial', 'boolean'],
 ] as const;
 
 /** Row for `jsonb_to_recordset`: the event with occurred_at renamed (the column is a timestamptz). */
 export function toLedgerRow(ev: UsageEvent): Record<string, unknown> {
   const { occurred_at, ...rest } = ev;
-  return { ...rest, occurred_at_ms: occurred_at };
+  // The column is bigint milliseconds: a fractional time from a caller must not poison a whole batch.
+  return { ...rest, occurred_at_ms: Math.round(occurred_at) };
 }
 
 /** Cheap structural check for events read back from the queue or the spool (never trusted blindly). */

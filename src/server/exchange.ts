@@ -41,7 +41,13 @@ export class Exchange {
     readonly res: HttpResponse,
     readonly head: RequestHead,
     readonly startedAt: number,
+    /** Sidecar-chosen id unique to this request (usage event ids derive from it). */
+    private readonly key: string,
   ) {}
+
+  eventKey(): string {
+    return this.key;
+  }
 
   /** uWS calls this when the client disconnects before the response ended. */
   markAborted(): void {

@@ -3,7 +3,7 @@
  * the exchange to the pipeline. One instance per thread; nothing module-global.
  */
 import { randomBytes } from 'node:crypto';
-import { requestIdFrom, requestIdGenerator } from '../forward/headers.js';
+import { isWellFormedRequestId } from '../forward/headers.js';
 import { Exchange } from './exchange.js';
 import type { HeaderStats } from './hygiene.js';
 import type { RequestHead } from './request.js';
@@ -41,7 +41,9 @@ export class HttpServer {
   inflight = 0;
   private listenSocket: us_listen_socket | undefined;
   private idleWaiters: Array<() => void> = [];
-  private readonly nextRequestId = requestIdGenerator(randomBytes(6).toString('hex'));
+  /** Per-process random prefix + counter: unique ids without per-request crypto. */
+  private readonly idPrefix = randomBytes(6).toString('hex');
+  private serial = 0;
 
   constructor(private readonly opts: HttpServerOptions, private readonly handler: RequestHandler) {
     this.uws = loadUws({ allowJsFallback: opts.allowJsFallback });
@@ -92,15 +94,17 @@ export class HttpServer {
       } else if (name === 'transfer-encoding') stats.transferEncoding = value;
       else if (name === 'x-request-id') clientRequestId = value;
     });
-    const head: RequestHead = {
+    const head: { -readonly [K in keyof RequestHead]: RequestHead[K] } = {
       method,
       path,
       query,
       headers,
       remoteAddress: textOf(res.getRemoteAddressAsText()),
-      requestId: requestIdFrom(clientRequestId, this.nextRequestId),
+      requestId: '',
     };
-    const ex = new Exchange(res, head, this.opts.now());
+    const key = `${this.idPrefix}-${(++this.serial).toString(36)}`;
+    head.requestId = isWellFormedRequestId(clientRequestId) ? clientRequestId : key;
+    const ex = new Exchange(res, head, this.opts.now(), key);
     res.onAborted(() => ex.markAborted());
     this.inflight++;
     ex.onFinish = () => this.finished();

@@ -105,7 +105,7 @@ export async function obliterateQueue(redisUrl: string, queue: string, prefix: s
 }
 
 /** Poll until `check` returns a truthy value or the deadline passes (then throw with the last value). */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 20000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   for (;;) {
