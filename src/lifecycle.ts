@@ -15,6 +15,8 @@ import type { Config } from './config.js';
 import { Upstream } from './forward/upstream.js';
 import { CLOSE, type WsSession } from './forward/websocket.js';
 import { createHeartbeats } from './forward/ws-heartbeat.js';
+import { createGateFactory } from './forward/ws-gates.js';
+import { createTradingLedger } from './trading/daily.js';
 import { AdminServer } from './admin/server.js';
 import { createLogger, type Logger } from './observe/log.js';
 import { Metrics } from './observe/metrics.js';
@@ -95,6 +97,11 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
     llm = createLlmStage(gateway, sinks ? sinks.llm : () => undefined);
   }
 
+  // Trading (Jane): the day's traded value and losses live in Redis; without it trading routes stay closed.
+  const ledger = redis && cfg.routes.some((r) => r.trading) ? createTradingLedger({ redis, prefix: cfg.redis!.key_prefix, timeoutMs: cfg.trading.redis_timeout_ms }) : undefined;
+  if (ledger) closers.push(['trading ledger', () => ledger.close()]);
+  const gateFor = createGateFactory({ cfg, limiter, ...(ledger ? { ledger } : {}), ...(sinks ? { emitTrading: sinks.trading } : {}), log });
+
   const upstream = new Upstream(cfg.upstream);
   closers.push(['upstream', () => upstream.close()]);
 
@@ -104,8 +111,9 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
   const pipeline = createPipeline({
     sessions,
     heartbeats,
-    // Standalone (no Redis) has nothing to lose; with Redis, trading needs it up.
-    tradingReady: () => !redis || redis.status === 'ready',
+    gateFor,
+    // Trading fails closed: it needs Redis (the day's limits), so standalone sidecars refuse it too.
+    tradingReady: () => redis !== undefined && redis.status === 'ready',
     cfg,
     metrics,
     log,

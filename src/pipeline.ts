@@ -23,6 +23,7 @@ import { checkHygiene, hasBody, type HeaderStats } from './server/hygiene.js';
 import type { UpgradeInfo } from './server/http.js';
 import { createWebSocketOpener } from './forward/open-websocket.js';
 import type { WsSession } from './forward/websocket.js';
+import type { GateFactory } from './forward/ws-gates.js';
 import type { RouteLlmConfig } from './llm/schema.js';
 import type { LlmStage } from './llm/stage.js';
 
@@ -57,6 +58,7 @@ export interface PipelineDeps {
   /** Open WebSocket sessions (closed with 1001 on drain, 4403 on revocation). */
   readonly sessions: Set<WsSession>;
   readonly heartbeats: { watch(s: WsSession): void };
+  readonly gateFor?: GateFactory;
   /** Fail-closed dependencies of trading routes (Redis) are reachable now. */
   readonly tradingReady: () => boolean;
 }
@@ -239,7 +241,7 @@ export function createPipeline(deps: PipelineDeps) {
     ex.replyError(deny('ARGUS_INTERNAL', 'internal error'));
   }
 
-  const websockets = createWebSocketOpener({ cfg, log: deps.log, metrics, identityHeaders: deps.identityHeaders, sessions: deps.sessions, heartbeats: deps.heartbeats, onFailure: (kind, err) => onUpstreamFailure(kind, err) });
+  const websockets = createWebSocketOpener({ cfg, log: deps.log, metrics, identityHeaders: deps.identityHeaders, sessions: deps.sessions, heartbeats: deps.heartbeats, ...(deps.gateFor ? { gateFor: deps.gateFor } : {}), onFailure: (kind, err) => onUpstreamFailure(kind, err) });
 
   return { handle, upgrade };
 }

@@ -22,6 +22,7 @@ export const tradingSchema = z.object({
   order_types: z.array(z.string().min(1)).default([]),
   max_position_size_usd: z.number().nonnegative().optional(),
   daily_loss_limit_usd: z.number().nonnegative().optional(),
+  max_daily_value_usd: z.number().nonnegative().optional(),
   /** Safer default: a record that does not say otherwise may only paper-trade. */
   paper_only: z.boolean().default(true),
   realtime_symbols_limit: z.number().int().nonnegative().optional(),

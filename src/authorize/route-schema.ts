@@ -28,6 +28,10 @@ export const routeSchema = z.object({
     query_token: z.boolean().default(false),
     /** Fail-closed routes: a session that cannot be re-validated this long is closed 1011. */
     unavailable_grace_ms: z.number().int().nonnegative().default(5000),
+    /** Client messages per minute per connection (over it: an error frame, the message is not forwarded). */
+    messages_per_minute: z.number().int().positive().optional(),
+    /** Client messages per minute per user across its connections on this sidecar. */
+    user_messages_per_minute: z.number().int().positive().optional(),
   }).strict().optional(),
   trading: z.boolean().default(false),
   /** Rate-limit class: routes sharing a class share a caller's bucket. Default: one bucket per caller. */

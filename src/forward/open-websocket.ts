@@ -14,6 +14,7 @@ import type { UpgradeInfo } from '../server/http.js';
 import { PROTOCOL_BEARER } from '../authenticate/credentials.js';
 import { upstreamRequestHeaders } from './headers.js';
 import type { RelayFailure } from './relay.js';
+import type { GateFactory } from './ws-gates.js';
 import { connectUpstream, WsSession } from './websocket.js';
 
 /** Handshake headers the `ws` client sets itself. */
@@ -26,6 +27,8 @@ export interface OpenerDeps {
   readonly identityHeaders: (ctx: AuthContext | null, opts?: { stale?: boolean }) => string[];
   readonly sessions: Set<WsSession>;
   readonly heartbeats: { watch(s: WsSession): void };
+  /** Message limits and the trading gate for a new session. */
+  readonly gateFor?: GateFactory;
   readonly onFailure: (kind: RelayFailure, err: Error) => void;
 }
 
@@ -66,6 +69,7 @@ export function createWebSocketOpener(deps: OpenerDeps) {
           const ws = route.cfg.websocket!;
           const policy = { heartbeatMs: ws.heartbeat_ms, unavailableGraceMs: ws.unavailable_grace_ms, failClosed: route.cfg.trading || route.cfg.on_auth_unavailable === 'closed' };
           const session = new WsSession(upstream.ws, { maxBufferedBytes: deps.cfg.server.ws_max_buffered_bytes }, { route: route.label, requestId: head.requestId }, ctx, policy);
+          session.gate = deps.gateFor?.(session, route, ctx, head.requestId, ex.eventKey());
           deps.sessions.add(session);
           if (ctx) deps.heartbeats.watch(session);
           deps.metrics.wsConnections.inc();

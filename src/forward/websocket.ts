@@ -78,6 +78,18 @@ export interface WsPolicy {
   readonly failClosed: boolean;
 }
 
+/** What inspects client messages before they are relayed (message limits, trading orders). */
+export interface WsGate {
+  /** A refusal frame for the client when this message is over a limit, else null. */
+  limit?(): string | null;
+  /** Trading sessions take over forwarding (orders are checked first); false → too many waiting: close 1013. */
+  trading?: {
+    fromClient(data: Buffer, isBinary: boolean): boolean;
+    fromUpstream(data: Uint8Array, isBinary: boolean): void;
+    close(): void;
+  };
+}
+
 const DEFAULT_POLICY: WsPolicy = { heartbeatMs: 1000, unavailableGraceMs: 5000, failClosed: true };
 
 export class WsSession {
@@ -99,6 +111,21 @@ export class WsSession {
     readonly policy: WsPolicy = DEFAULT_POLICY,
   ) {}
 
+  /** Set once, before the client is attached. */
+  gate: WsGate | undefined;
+
+  /** Relay to the upstream (also the trading gate's forward callback). */
+  toUpstream(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    this.upstream.send(data, { binary: isBinary });
+    if (this.upstream.bufferedAmount > this.limits.maxBufferedBytes) this.end(CLOSE.OVERLOADED, 'upstream too slow');
+  }
+
+  /** Send a frame of the sidecar's own to the client (error frames). */
+  toClient(frame: string): void {
+    if (!this.closed) this.client?.send(frame, false);
+  }
+
   /** Does a revocation of this kind and id cover this session's caller? */
   matches(kind: 'user' | 'key' | 'session', id: string): boolean {
     const ctx = this.ctx;
@@ -113,6 +140,7 @@ export class WsSession {
     up.on('message', (data: Buffer, isBinary: boolean) => {
       if (this.closed) return;
       this.bytesFromUpstream += data.byteLength;
+      this.gate?.trading?.fromUpstream(data, isBinary);
       client.send(data, isBinary);
       if (client.getBufferedAmount() > this.limits.maxBufferedBytes && !up.isPaused) up.pause();
     });
@@ -128,8 +156,17 @@ export class WsSession {
   fromClient(message: ArrayBuffer, isBinary: boolean): void {
     if (this.closed) return;
     this.bytesFromClient += message.byteLength;
-    this.upstream.send(Buffer.copyBytesFrom(new Uint8Array(message)), { binary: isBinary });
-    if (this.upstream.bufferedAmount > this.limits.maxBufferedBytes) this.end(CLOSE.OVERLOADED, 'upstream too slow');
+    const gate = this.gate;
+    const data = Buffer.copyBytesFrom(new Uint8Array(message));
+    if (gate) {
+      const refused = gate.limit?.();
+      if (refused) return this.toClient(refused);
+      if (gate.trading) {
+        if (!gate.trading.fromClient(data, isBinary)) this.end(CLOSE.OVERLOADED, 'too many messages waiting');
+        return;
+      }
+    }
+    this.toUpstream(data, isBinary);
   }
 
   /** uWS `ping` from the client: pass it on (uWS already answered the pong). */
@@ -169,6 +206,7 @@ export class WsSession {
   }
 
   private notify(code: number): void {
+    this.gate?.trading?.close();
     const listeners = this.onClosed;
     this.onClosed = [];
     for (const l of listeners) l(code);
