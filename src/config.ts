@@ -36,7 +36,8 @@ export type TierName = (typeof TIER_ORDER)[number];
 const configSchema = z.object({
   listen: hostPort('0.0.0.0', 8080).default({}),
   admin: hostPort('0.0.0.0', 9090).default({}),
-  threads: z.number().int().min(1).max(64).default(1),
+  /** uWS apps in worker threads on the same port; `auto`: the cores this process may use. */
+  threads: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
   server: z.object({
     /** Allow uWebSockets.js's pure-JS fallback (slow). Never in production. */
     allow_js_fallback: z.boolean().default(false),

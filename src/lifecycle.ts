@@ -1,43 +1,31 @@
 /**
- * Start and stop the proxy. Startup builds each part in order and shutdown runs
- * in reverse, each step time-boxed:
- *
- *   start: metrics → upstream pool → pipeline → uWS listener → admin port → ready
- *   stop:  ready=false → stop accepting → drain in-flight (drain_timeout_ms)
- *          → admin port → upstream pool → … → exit 0
+ * Start and stop the sidecar: the proxy (one core in this thread, or one per
+ * worker thread with `threads: N`), then the admin port. Shutdown reverses it:
+ * readiness false → stop accepting → drain in-flight → close → admin port.
  */
 import { performance } from 'node:perf_hooks';
-import { createAuthenticator } from './authenticate/index.js';
-import { authorize, identityHeaders, shouldEnforce } from './authorize/index.js';
 import { featuresRoute } from './admin/features.js';
+import { AdminServer, type AdminRoute } from './admin/server.js';
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './cli-args.js';
-import type { Config } from './config.js';
-import { Upstream } from './forward/upstream.js';
-import { CLOSE, type WsSession } from './forward/websocket.js';
-import { createHeartbeats } from './forward/ws-heartbeat.js';
-import { createGateFactory } from './forward/ws-gates.js';
-import { createTradingLedger } from './trading/daily.js';
-import { AdminServer } from './admin/server.js';
+import { availableCores, type Config } from './config.js';
 import { createLogger, type Logger } from './observe/log.js';
 import { Metrics } from './observe/metrics.js';
-import { createPipeline } from './pipeline.js';
-import { HttpServer } from './server/http.js';
-import { createLlmGateway } from './llm/gateway.js';
-import { createMemoryBudget, createRedisBudget } from './llm/budget.js';
-import { createLlmMetrics } from './llm/metrics.js';
-import { createLlmStage, type LlmStage } from './llm/stage.js';
-import { createMeter } from './meter/producer.js';
-import { createMeterSinks } from './meter/stage.js';
-import { createRateLimiter } from './ratelimit/index.js';
-import { createRateLimitStage } from './ratelimit/stage.js';
-import { closeRedis, createRedis, type Redis } from './store/redis.js';
+import { startCore } from './proxy-core.js';
+import { startThreadPool } from './threads/main.js';
+import { createAuthenticator } from './authenticate/index.js';
+
+/** What the admin port scrapes (one thread's Metrics, or the threads' aggregate). */
+export interface MetricsView {
+  readonly registry: { metrics(): Promise<string>; readonly contentType: string };
+}
 
 export interface RunningProxy {
   readonly port: number;
   readonly adminPort: number;
-  readonly metrics: Metrics;
-  /** Requests being served now. */
-  inflight(): number;
+  readonly threads: number;
+  readonly metrics: MetricsView;
+  /** Requests being served now (all threads). */
+  inflight(): Promise<number>;
   /** Drain and close everything. Idempotent. Resolves true when the drain finished in time. */
   stop(): Promise<boolean>;
 }
@@ -50,123 +38,54 @@ export interface StartOptions {
   readonly defaultMetrics?: boolean;
 }
 
-/** A step of shutdown: name + close function, run in reverse order of startup. */
-type Closer = readonly [name: string, close: () => Promise<unknown> | unknown];
+/** `threads: auto` → the cores this process may use. */
+export function threadCount(cfg: Readonly<Config>): number {
+  return cfg.threads === 'auto' ? availableCores() : cfg.threads;
+}
 
 export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {}): Promise<RunningProxy> {
   const log = opts.log ?? createLogger(cfg.log.level, { component: 'proxy' });
-  const now = opts.now ?? (() => performance.now());
-  const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true });
-  const closers: Closer[] = [];
+  const threads = threadCount(cfg);
   let draining = false;
 
-  // Redis (absent: standalone mode). One fail-fast connection shared by the stages.
-  let redis: Redis | undefined;
-  if (cfg.redis) {
-    const r = createRedis(cfg.redis.url);
-    redis = r;
-    let reported = false;
-    r.on('error', (err: Error) => {
-      if (!reported) log.warn('redis unreachable', { err });
-      reported = true;
-    });
-    r.on('ready', () => {
-      if (reported) log.info('redis reachable again');
-      reported = false;
-    });
-    closers.push(['redis', () => closeRedis(r)]);
+  let proxy: { port: number; metrics: MetricsView; readiness(): Record<string, boolean> | Promise<Record<string, boolean>>; inflight(): number | Promise<number>; stop(): Promise<boolean> };
+  let features: AdminRoute;
+  let closeExtra: () => Promise<void> = async () => undefined;
+  if (threads === 1) {
+    const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true });
+    const core = await startCore(cfg, { log, metrics, now: opts.now ?? (() => performance.now()) });
+    proxy = core;
+    features = featuresRoute(core.authenticator);
+  } else {
+    const pool = await startThreadPool(cfg, threads, log);
+    proxy = { port: pool.port, metrics: pool, readiness: () => pool.readiness(), inflight: () => pool.inflight(), stop: () => pool.stop() };
+    // The batch feature check reads Redis records: the main thread keeps its own small authenticator for it.
+    const auth = await createAuthenticator(cfg, { metrics: new Metrics({ defaultMetrics: false }), log });
+    features = featuresRoute(auth);
+    closeExtra = () => auth.close();
   }
-
-  const authenticator = await createAuthenticator(cfg, { ...(redis ? { redis } : {}), metrics, log });
-  closers.push(['auth', () => authenticator.close()]);
-
-  const limiter = createRateLimiter(cfg, { ...(redis ? { redis } : {}), metrics, log });
-  closers.push(['ratelimit', () => limiter.close()]);
-
-  // Metering: events batched into BullMQ, spooled to disk while Redis is away.
-  const meter = cfg.metering.enabled ? createMeter(cfg, { metrics, log }) : undefined;
-  if (meter) closers.push(['metering', () => meter.close()]);
-  const sinks = meter ? createMeterSinks(meter, cfg, log, now) : undefined;
-
-  // LLM routes: token budgets in Redis (fail closed), or in process when standalone.
-  let llm: LlmStage | undefined;
-  if (cfg.routes.some((r) => r.llm)) {
-    const llmMetrics = createLlmMetrics(metrics.registry);
-    const budget = redis ? createRedisBudget(redis, { prefix: cfg.redis!.key_prefix, onDecision: llmMetrics.quotaDecision }) : createMemoryBudget({ onDecision: llmMetrics.quotaDecision });
-    const gateway = createLlmGateway({ llm: cfg.llm, budget, metrics: llmMetrics, now });
-    llm = createLlmStage(gateway, sinks ? sinks.llm : () => undefined);
-  }
-
-  // Trading (Jane): the day's traded value and losses live in Redis; without it trading routes stay closed.
-  const ledger = redis && cfg.routes.some((r) => r.trading) ? createTradingLedger({ redis, prefix: cfg.redis!.key_prefix, timeoutMs: cfg.trading.redis_timeout_ms }) : undefined;
-  if (ledger) closers.push(['trading ledger', () => ledger.close()]);
-  const gateFor = createGateFactory({ cfg, limiter, ...(ledger ? { ledger } : {}), ...(sinks ? { emitTrading: sinks.trading } : {}), log });
-
-  const upstream = new Upstream(cfg.upstream);
-  closers.push(['upstream', () => upstream.close()]);
-
-  const sessions = new Set<WsSession>();
-  const heartbeats = createHeartbeats({ sessions, revalidate: (ctx) => authenticator.revalidate(ctx), now: Date.now, log });
-  closers.push(['heartbeats', () => heartbeats.stop()]);
-  const pipeline = createPipeline({
-    sessions,
-    heartbeats,
-    gateFor,
-    // Trading fails closed: it needs Redis (the day's limits), so standalone sidecars refuse it too.
-    tradingReady: () => redis !== undefined && redis.status === 'ready',
-    cfg,
-    metrics,
-    log,
-    upstream,
-    now,
-    authenticate: authenticator,
-    authorize: (ctx, route) => authorize(ctx, route, cfg.tiers),
-    identityHeaders,
-    shouldEnforce,
-    ...(cfg.ratelimit.enabled ? { rateLimit: createRateLimitStage(limiter, cfg.tiers) } : {}),
-    ...(llm ? { llm } : {}),
-    ...(sinks ? { meter: sinks.request } : {}),
-  });
-
-  // Kill switch: a revocation closes the caller's WebSocket sessions at once (4403).
-  const unsubscribe = authenticator.onRevoke((r) => {
-    for (const session of [...sessions]) if (session.matches(r.kind, r.id)) session.end(CLOSE.REVOKED, 'revoked');
-  });
-  closers.push(['revocation listener', unsubscribe]);
-
-  const http = new HttpServer({ host: cfg.listen.host, port: cfg.listen.port, allowJsFallback: cfg.server.allow_js_fallback, now, wsMaxPayloadBytes: cfg.server.ws_max_payload_bytes, wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes }, pipeline);
-  const port = await http.listen();
-  metrics.trackInflight(() => http.inflight);
 
   const admin = new AdminServer({
     host: cfg.admin.host,
     port: cfg.admin.port,
-    metrics,
-    // Metering is not a readiness condition: its spool keeps events while Redis is away.
-    readiness: () => ({ listening: !draining, auth: authenticator.ready(), ...(redis ? { redis: redis.status === 'ready' } : {}) }),
-    routes: { '/v1/features': featuresRoute(authenticator) },
+    metrics: proxy.metrics,
+    readiness: async () => ({ ...(await proxy.readiness()), accepting: !draining }),
+    routes: { '/v1/features': features },
   });
   const adminPort = await admin.listen();
-  closers.push(['admin', () => admin.close()]);
-  log.info('proxy listening', { port, admin_port: adminPort, upstream: cfg.upstream.url });
+  log.info('proxy listening', { port: proxy.port, admin_port: adminPort, threads, upstream: cfg.upstream.url });
 
   let stopping: Promise<boolean> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       draining = true;
-      http.stopAccepting();
-      const drained = await http.whenIdle(cfg.server.drain_timeout_ms);
-      if (!drained) log.warn('drain timeout: closing with requests in flight', { inflight: http.inflight });
-      // WebSocket sessions are told to reconnect elsewhere (1001 going away).
-      for (const session of [...sessions]) session.end(CLOSE.DRAINING, 'sidecar draining');
-      for (const [name, close] of closers.reverse()) {
-        await withTimeout(Promise.resolve().then(close), 5000).catch((err: unknown) => log.warn('close failed', { step: name, err: err as Error }));
-      }
-      http.closeAll();
+      const drained = await proxy.stop();
+      await closeExtra();
+      await admin.close();
       return drained;
     })());
 
-  return { port, adminPort, metrics, inflight: () => http.inflight, stop };
+  return { port: proxy.port, adminPort, threads, metrics: proxy.metrics, inflight: async () => proxy.inflight(), stop };
 }
 
 /** `argus-sidecar proxy --config FILE`: run until SIGTERM/SIGINT, then drain and exit 0. */
@@ -184,20 +103,4 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
   log.info('stopped', { drained });
   // uWS keeps idle keep-alive sockets open; everything worth finishing is finished.
   process.exit(0);
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e as Error);
-      },
-    );
-  });
 }

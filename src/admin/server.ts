@@ -5,16 +5,16 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Metrics } from '../observe/metrics.js';
+
 
 export type AdminRoute = (req: IncomingMessage, url: URL, res: ServerResponse) => Promise<void> | void;
 
 export interface AdminOptions {
   readonly host: string;
   readonly port: number;
-  readonly metrics: Metrics;
+  readonly metrics: { readonly registry: { metrics(): Promise<string>; readonly contentType: string } };
   /** Named readiness checks; all must be true for /readyz to answer 200. */
-  readonly readiness: () => Record<string, boolean>;
+  readonly readiness: () => Record<string, boolean> | Promise<Record<string, boolean>>;
   /** Extra GET routes by exact path (e.g. the batch feature check). */
   readonly routes?: Readonly<Record<string, AdminRoute>>;
 }
@@ -40,7 +40,7 @@ export class AdminServer {
       case '/healthz':
         return send(res, 200, { status: 'ok' });
       case '/readyz': {
-        const checks = this.opts.readiness();
+        const checks = await this.opts.readiness();
         const ready = Object.values(checks).every(Boolean);
         return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', checks });
       }

@@ -39,6 +39,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
 
   const cfg = parseConfig({
     listen: { host: '127.0.0.1', port },
+    threads: 1,
     admin: { host: '127.0.0.1', port: adminPort },
     upstream: { url: `http://127.0.0.1:${app.port}` },
     auth: { api_keys: { file: keyFile } },

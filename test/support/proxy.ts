@@ -15,7 +15,7 @@ export interface TestProxy extends RunningProxy {
  * queue name and spool dir): proxies in one test process must not share a spool.
  */
 export async function startTestProxy(raw: Record<string, unknown>): Promise<TestProxy> {
-  const cfg = parseConfig({ listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, metering: { enabled: false }, ...raw });
+  const cfg = parseConfig({ listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, metering: { enabled: false }, threads: 1, ...raw });
   const logs: string[] = [];
   const proxy = await startProxy(cfg, { log: createLogger('debug', {}, (l) => logs.push(l)), defaultMetrics: false });
   return { ...proxy, url: `http://127.0.0.1:${proxy.port}`, adminUrl: `http://127.0.0.1:${proxy.adminPort}`, cfg, logs };

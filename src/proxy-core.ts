@@ -1,0 +1,190 @@
+/**
+ * One sidecar thread's proxy: everything but the admin port. Startup builds each
+ * part in order; shutdown runs in reverse, each step time-boxed:
+ *
+ *   start: Redis → auth → rate limit → metering → LLM → trading → upstream pool
+ *          → pipeline → uWS listener
+ *   stop:  stop accepting → drain in-flight (drain_timeout_ms) → WebSockets 1001
+ *          → … closed in reverse → the process may exit
+ *
+ * Threads: `lifecycle.ts` runs one core in the main thread, or one per worker
+ * thread on the same port (`threads: N`), sharing the rate-limit buckets.
+ */
+import { performance } from 'node:perf_hooks';
+import { threadId } from 'node:worker_threads';
+import { createAuthenticator, type Authenticator } from './authenticate/index.js';
+import { authorize, identityHeaders, shouldEnforce } from './authorize/index.js';
+import type { Config } from './config.js';
+import { Upstream } from './forward/upstream.js';
+import { CLOSE, type WsSession } from './forward/websocket.js';
+import { createHeartbeats } from './forward/ws-heartbeat.js';
+import { createGateFactory } from './forward/ws-gates.js';
+import { createLlmGateway } from './llm/gateway.js';
+import { createMemoryBudget, createRedisBudget } from './llm/budget.js';
+import { createLlmMetrics } from './llm/metrics.js';
+import { createLlmStage, type LlmStage } from './llm/stage.js';
+import { createMeter } from './meter/producer.js';
+import { createMeterSinks } from './meter/stage.js';
+import type { Logger } from './observe/log.js';
+import type { Metrics } from './observe/metrics.js';
+import { createPipeline } from './pipeline.js';
+import { createRateLimiter, type BucketStore } from './ratelimit/index.js';
+import { createRateLimitStage } from './ratelimit/stage.js';
+import { HttpServer } from './server/http.js';
+import { closeRedis, createRedis, type Redis } from './store/redis.js';
+import { createTradingLedger } from './trading/daily.js';
+
+export interface CoreOptions {
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  /** Milliseconds clock (monotonic). */
+  readonly now?: () => number;
+  /** Rate-limit buckets shared with the other threads of this sidecar. */
+  readonly store?: BucketStore;
+  /** Listen here instead of listen.port (threads agree on one port). */
+  readonly port?: number;
+}
+
+export interface ProxyCore {
+  readonly port: number;
+  readonly metrics: Metrics;
+  readonly authenticator: Authenticator;
+  inflight(): number;
+  /** Named readiness checks of this thread. */
+  readiness(): Record<string, boolean>;
+  /** Drain and close everything. Idempotent. Resolves true when the drain finished in time. */
+  stop(): Promise<boolean>;
+}
+
+/** A step of shutdown: name + close function, run in reverse order of startup. */
+type Closer = readonly [name: string, close: () => Promise<unknown> | unknown];
+
+export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promise<ProxyCore> {
+  const { log, metrics } = opts;
+  const now = opts.now ?? (() => performance.now());
+  const closers: Closer[] = [];
+  let draining = false;
+
+  // Redis (absent: standalone mode). One fail-fast connection shared by the stages.
+  let redis: Redis | undefined;
+  if (cfg.redis) {
+    const r = createRedis(cfg.redis.url);
+    redis = r;
+    let reported = false;
+    r.on('error', (err: Error) => {
+      if (!reported) log.warn('redis unreachable', { err });
+      reported = true;
+    });
+    r.on('ready', () => {
+      if (reported) log.info('redis reachable again');
+      reported = false;
+    });
+    closers.push(['redis', () => closeRedis(r)]);
+  }
+
+  const authenticator = await createAuthenticator(cfg, { ...(redis ? { redis } : {}), metrics, log });
+  closers.push(['auth', () => authenticator.close()]);
+
+  // Buckets live in shared memory when several threads serve one sidecar (limits per sidecar, not per thread).
+  const limiter = createRateLimiter(cfg, { ...(redis ? { redis } : {}), ...(opts.store ? { store: opts.store } : {}), metrics, log });
+  closers.push(['ratelimit', () => limiter.close()]);
+
+  // Metering: events batched into BullMQ, spooled to disk while Redis is away.
+  const meter = cfg.metering.enabled ? createMeter(cfg, { metrics, log }) : undefined;
+  if (meter) closers.push(['metering', () => meter.close()]);
+  const sinks = meter ? createMeterSinks(meter, cfg, log, now) : undefined;
+
+  // LLM routes: token budgets in Redis (fail closed), or in process when standalone.
+  let llm: LlmStage | undefined;
+  if (cfg.routes.some((r) => r.llm)) {
+    const llmMetrics = createLlmMetrics(metrics.registry);
+    const budget = redis ? createRedisBudget(redis, { prefix: cfg.redis!.key_prefix, onDecision: llmMetrics.quotaDecision }) : createMemoryBudget({ onDecision: llmMetrics.quotaDecision });
+    const gateway = createLlmGateway({ llm: cfg.llm, budget, metrics: llmMetrics, now });
+    llm = createLlmStage(gateway, sinks ? sinks.llm : () => undefined);
+  }
+
+  // Trading (Jane): the day's traded value and losses live in Redis; without it trading routes stay closed.
+  const ledger = redis && cfg.routes.some((r) => r.trading) ? createTradingLedger({ redis, prefix: cfg.redis!.key_prefix, timeoutMs: cfg.trading.redis_timeout_ms }) : undefined;
+  if (ledger) closers.push(['trading ledger', () => ledger.close()]);
+  const gateFor = createGateFactory({ cfg, limiter, ...(ledger ? { ledger } : {}), ...(sinks ? { emitTrading: sinks.trading } : {}), log });
+
+  const upstream = new Upstream(cfg.upstream);
+  closers.push(['upstream', () => upstream.close()]);
+
+  const sessions = new Set<WsSession>();
+  const heartbeats = createHeartbeats({ sessions, revalidate: (ctx) => authenticator.revalidate(ctx), now: Date.now, log });
+  closers.push(['heartbeats', () => heartbeats.stop()]);
+  const pipeline = createPipeline({
+    sessions,
+    heartbeats,
+    gateFor,
+    // Trading fails closed: it needs Redis (the day's limits), so standalone sidecars refuse it too.
+    tradingReady: () => redis !== undefined && redis.status === 'ready',
+    cfg,
+    metrics,
+    log,
+    upstream,
+    now,
+    authenticate: authenticator,
+    authorize: (ctx, route) => authorize(ctx, route, cfg.tiers),
+    identityHeaders,
+    shouldEnforce,
+    ...(cfg.ratelimit.enabled ? { rateLimit: createRateLimitStage(limiter, cfg.tiers) } : {}),
+    ...(llm ? { llm } : {}),
+    ...(sinks ? { meter: sinks.request } : {}),
+  });
+
+  // Kill switch: a revocation closes the caller's WebSocket sessions at once (4403).
+  const unsubscribe = authenticator.onRevoke((r) => {
+    for (const session of [...sessions]) if (session.matches(r.kind, r.id)) session.end(CLOSE.REVOKED, 'revoked');
+  });
+  closers.push(['revocation listener', unsubscribe]);
+
+  const http = new HttpServer({ host: cfg.listen.host, port: opts.port ?? cfg.listen.port, allowJsFallback: cfg.server.allow_js_fallback, now, wsMaxPayloadBytes: cfg.server.ws_max_payload_bytes, wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes }, pipeline);
+  const port = await http.listen();
+  metrics.trackInflight(() => http.inflight);
+
+  log.info('proxy thread listening', { port, thread: threadId });
+
+  let stopping: Promise<boolean> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      draining = true;
+      http.stopAccepting();
+      const drained = await http.whenIdle(cfg.server.drain_timeout_ms);
+      if (!drained) log.warn('drain timeout: closing with requests in flight', { inflight: http.inflight });
+      // WebSocket sessions are told to reconnect elsewhere (1001 going away).
+      for (const session of [...sessions]) session.end(CLOSE.DRAINING, 'sidecar draining');
+      for (const [name, close] of closers.reverse()) {
+        await withTimeout(Promise.resolve().then(close), 5000).catch((err: unknown) => log.warn('close failed', { step: name, err: err as Error }));
+      }
+      http.closeAll();
+      return drained;
+    })());
+
+  return {
+    port,
+    metrics,
+    authenticator,
+    inflight: () => http.inflight,
+    // Metering is not a readiness condition: its spool keeps events while Redis is away.
+    readiness: () => ({ listening: !draining, auth: authenticator.ready(), ...(redis ? { redis: redis.status === 'ready' } : {}) }),
+    stop,
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e as Error);
+      },
+    );
+  });
+}
