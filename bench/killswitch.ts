@@ -1,0 +1,164 @@
+/**
+ * Kill-switch latency: how long a revoked user's live WebSocket session survives.
+ * Opens `users` sessions through a sidecar (one API key and user each, projected
+ * into Redis under the sidecar's key prefix), then revokes the users one by one:
+ * 1. with the real CLI, `node dist/src/cli.js revoke --user ID --config FILE`
+ *    (Redis only, no Postgres): spawn → close frame 4403, and spawn → CLI exit;
+ * 2. in-process with publishRevocation (deny state + PUBLISH in one MULTI):
+ *    call → close frame 4403.
+ * Reported: p50 / p99 / max per path (nearest rank; with 50 samples p99 = max).
+ *
+ * The sidecar's route heartbeat is set to 60 s so that only the pub/sub path can
+ * close a session: the numbers are the kill switch, not the heartbeat's poll.
+ *
+ * Alone: `node dist/bench/killswitch.js` (Redis at 127.0.0.1:6379; env
+ * BENCH_KILL_USERS, default 50) writes bench/results/killswitch.json and .md.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { generateApiKey } from '../src/authenticate/index.js';
+import { projectKey, publishRevocation, redisKeys } from '../src/authenticate/store.js';
+import { DIST } from './harness.js';
+import { markdownTable, openWs, pct, pinSelfToCore0, round, startWsStack, writeSuiteResults, type BenchOutput, type BenchTargets, type Row } from './streams.js';
+
+export interface KillSwitchOptions {
+  /** Sessions (= users) per revocation path. Default 50. */
+  readonly users?: number;
+  /** Give up on a close frame after this long. Default 10000 ms. */
+  readonly timeoutMs?: number;
+}
+
+interface Session {
+  readonly ws: WebSocket;
+  readonly userId: string;
+  /** Resolves with the close code and performance.now() of the client's close event. */
+  readonly closed: Promise<{ code: number; at: number }>;
+}
+
+const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+
+/** Spawn `node ...argv` pinned to core 0 (the operator's side, not the sidecar's core). */
+function spawnNode(argv: string[]): Promise<{ code: number | null; stderr: string; at: number }> {
+  const child = HAS_TASKSET ? spawn('taskset', ['-c', '0', process.execPath, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr, at: performance.now() })));
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+function summary(scenario: string, samples: number[]): Row {
+  const s = [...samples].sort((a, b) => a - b);
+  return { scenario, samples: s.length, p50_ms: round(pct(s, 50), 2), p99_ms: round(pct(s, 99), 2), max_ms: round(pct(s, 100), 2), mean_ms: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length), 2) };
+}
+
+/**
+ * Kill-switch latency through its own sidecar + `ws` echo upstream
+ * (streams.startWsStack; Redis `t.redisUrl`, keys and deny state under `t.prefix`,
+ * removed afterwards). Throws if a session closes with anything but 4403, closes
+ * before its own revocation, or the CLI exits non-zero.
+ */
+export async function benchKillSwitch(t: Pick<BenchTargets, 'redisUrl' | 'prefix'>, opts: KillSwitchOptions = {}): Promise<BenchOutput> {
+  const users = opts.users ?? 50;
+  const timeoutMs = opts.timeoutMs ?? 10000;
+  const tag = randomBytes(3).toString('hex');
+  const redis = new Redis(t.redisUrl);
+  const k = redisKeys(t.prefix);
+  const cleanup: string[] = [];
+  const stack = await startWsStack(t.redisUrl, t.prefix, 60000).catch((err: unknown) => {
+    redis.disconnect();
+    throw err;
+  });
+  const url = `ws://127.0.0.1:${stack.sidecar.port}/ws/killswitch`;
+
+  const openSessions = async (path: string): Promise<Session[]> => {
+    const keys = Array.from({ length: users }, (_, i) => ({ key: generateApiKey(), userId: `ks-${tag}-${path}-${i}` }));
+    await Promise.all(keys.map(({ key, userId }) => {
+      cleanup.push(k.key(key.sha256), k.user(userId), k.deny('user', userId));
+      return projectKey(redis, t.prefix, key.sha256, { key_id: key.key_id, user_id: userId, tier: 'business', scopes: [], features: [], status: 'active' });
+    }));
+    return Promise.all(keys.map(async ({ key, userId }) => {
+      const ws = await openWs(url, { 'x-api-key': key.key });
+      const closed = new Promise<{ code: number; at: number }>((r) => ws.once('close', (code) => r({ code, at: performance.now() })));
+      return { ws, userId, closed };
+    }));
+  };
+  const expectRevoked = async (s: Session, t0: number) => {
+    const c = await withTimeout(s.closed, timeoutMs, `close frame for ${s.userId}`);
+    if (c.code !== 4403) throw new Error(`${s.userId}: closed with ${c.code}, expected 4403`);
+    if (c.at < t0) throw new Error(`${s.userId}: closed before its revocation`);
+    return c.at - t0;
+  };
+
+  const nodeExit: number[] = [];
+  const cliClose: number[] = [];
+  const cliExit: number[] = [];
+  const pubClose: number[] = [];
+  const open: Session[] = [];
+  try {
+    // Baseline: what a bare Node process costs to spawn and exit on this machine.
+    for (let i = 0; i < 10; i++) {
+      const t0 = performance.now();
+      nodeExit.push((await spawnNode(['-e', ''])).at - t0);
+    }
+    const viaCli = await openSessions('cli');
+    open.push(...viaCli);
+    for (const s of viaCli) {
+      const t0 = performance.now();
+      const exit = spawnNode([`${DIST}src/cli.js`, 'revoke', '--user', s.userId, '--config', stack.configFile]);
+      cliClose.push(await expectRevoked(s, t0));
+      const e = await withTimeout(exit, timeoutMs, 'revoke CLI exit');
+      if (e.code !== 0) throw new Error(`revoke CLI exited ${e.code}: ${e.stderr}`);
+      cliExit.push(e.at - t0);
+    }
+    const viaPublish = await openSessions('pub');
+    open.push(...viaPublish);
+    for (const s of viaPublish) {
+      const t0 = performance.now();
+      const reached = await publishRevocation(redis, t.prefix, { kind: 'user', id: s.userId, at: Date.now() / 1000 });
+      if (reached < 1) throw new Error('PUBLISH reached no subscriber: the sidecar is not listening');
+      pubClose.push(await expectRevoked(s, t0));
+    }
+  } finally {
+    for (const s of open) s.ws.terminate();
+    await stack.stop();
+    if (cleanup.length > 0) await redis.del(cleanup);
+    redis.disconnect();
+  }
+  const rows = [
+    summary('revoke CLI: spawn → close 4403', cliClose),
+    summary('revoke CLI: spawn → CLI exit', cliExit),
+    summary('publishRevocation (MULTI SET+PUBLISH) → close 4403', pubClose),
+    summary('baseline: spawn `node -e ""` → exit', nodeExit),
+  ];
+  const notes = [
+    `Kill switch: ${users} sessions per path, one user each, revoked one at a time; the other sessions stay open meanwhile. Close time = the client's \`close\` event (close frame received and answered, loopback).`,
+    'Kill switch: the CLI path includes Node start-up, config load and the Redis connection of `argus-sidecar revoke` (no Postgres configured: Redis deny state + PUBLISH only); route heartbeat 60 s so only pub/sub closes sessions.',
+  ];
+  return { rows, markdown: markdownTable(rows), notes };
+}
+
+async function main(): Promise<void> {
+  const pinned = pinSelfToCore0();
+  const prefix = `argus-bench:${randomBytes(4).toString('hex')}:`;
+  const redisUrl = 'redis://127.0.0.1:6379';
+  let out: BenchOutput;
+  try {
+    out = await benchKillSwitch({ redisUrl, prefix }, { users: Number(process.env['BENCH_KILL_USERS'] ?? 50) });
+  } finally {
+    // The sidecar may leave its own keys (rate-limit buckets) under the throwaway prefix.
+    const { dropPrefix } = await import('../test/support/auth-harness.js');
+    const redis = new Redis(redisUrl);
+    await dropPrefix(redis, prefix);
+    redis.disconnect();
+  }
+  writeSuiteResults('killswitch', 'node dist/bench/killswitch.js', { 'Kill switch': out }, [`${pinned}; sidecar and echo upstream pinned to core 1; revoke CLI pinned to core 0.`]);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
