@@ -28,7 +28,10 @@ export function startServer(name: string, script: string, args: string[], port: 
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not start:\n${out}`)), 15000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not start:\n${out}`));
+    }, 15000);
     const onData = (d: Buffer) => (out += d.toString());
     const poll = () => {
       const sock = connect(port, '127.0.0.1');

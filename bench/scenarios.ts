@@ -20,6 +20,8 @@ export interface Credentials {
   readonly jwt: string;
   readonly es256Jwt: string;
   readonly apiKey: string;
+  /** An explorer-tier key (60 requests/min): the 429 scenario. */
+  readonly limitedKey: string;
   readonly session: string;
   readonly coldRsFile: string;
   readonly coldEsFile: string;
@@ -48,8 +50,11 @@ export async function makeCredentials(dir: string, redisUrl: string, coldTokens:
   const key = generateApiKey();
   const redis = new Redis(redisUrl);
   await projectKey(redis, prefix, key.sha256, { key_id: key.key_id, user_id: 'bench-key', tier: 'business', scopes: [], features: [], status: 'active', requests_per_minute: 100_000_000 });
+  const limited = generateApiKey();
+  await projectKey(redis, prefix, limited.sha256, { key_id: limited.key_id, user_id: 'bench-limited', tier: 'explorer', scopes: [], features: [], status: 'active' });
   redis.disconnect();
   return {
+    limitedKey: limited.key,
     jwt: jwtFor(rs, 'bench-user', nowS),
     es256Jwt: jwtFor(es, 'bench-es', nowS),
     apiKey: key.key,

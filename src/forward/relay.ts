@@ -96,7 +96,7 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
     if (this.ex.aborted) controller.abort(new Error('client aborted'));
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     const ex = this.ex;
     this.observer?.onStart?.(statusCode, headers);
     if (ex.aborted) return;
@@ -110,7 +110,8 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
     ex.started = true;
     ex.status = statusCode;
     res.cork(() => {
-      res.writeStatus(`${statusCode} ${statusMessage || STATUS_CODES[statusCode] || ''}`);
+      // Reason phrases carry no meaning (RFC 9112 §4): the standard one per code, built once.
+      res.writeStatus(statusText(statusCode));
       for (let i = 0; i < list.length; i += 2) res.writeHeader(list[i]!, list[i + 1]!);
       const extra = ex.responseHeaders;
       if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
@@ -211,6 +212,18 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
       ex.done();
     }
   }
+}
+
+const STATUS_LINES = new Map<number, string>();
+
+/** "200 OK" for a status code, built once per code. */
+function statusText(code: number): string {
+  let line = STATUS_LINES.get(code);
+  if (line === undefined) {
+    line = `${code} ${STATUS_CODES[code] ?? ''}`;
+    if (code >= 100 && code < 600) STATUS_LINES.set(code, line);
+  }
+  return line;
 }
 
 export function classify(err: Error): RelayFailure {

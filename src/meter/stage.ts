@@ -36,6 +36,8 @@ export function createMeterSinks(meter: Meter, cfg: Readonly<Config>, log: Logge
 
   return {
     request(ex, route, ctx) {
+      // Unmetered routes cost nothing here unless the upstream reported usage itself.
+      if (!route.cfg.meter && ex.reportedUsage === undefined) return;
       const latencyMs = now() - ex.startedAt;
       const { events, headerError } = buildUsageEvents({
         requestId: ex.head.requestId,
