@@ -100,7 +100,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
     const llmMetrics = createLlmMetrics(metrics.registry);
     const budget = redis ? createRedisBudget(redis, { prefix: cfg.redis!.key_prefix, onDecision: llmMetrics.quotaDecision }) : createMemoryBudget({ onDecision: llmMetrics.quotaDecision });
     const gateway = createLlmGateway({ llm: cfg.llm, budget, metrics: llmMetrics, now });
-    llm = createLlmStage(gateway, sinks ? sinks.llm : () => undefined);
+    llm = createLlmStage(gateway, sinks ? sinks.llm : () => undefined, limiter);
   }
 
   // Trading (Jane): the day's traded value and losses live in Redis; without it trading routes stay closed.

@@ -161,6 +161,35 @@ describe('LLM routes through the sidecar', () => {
   });
 });
 
+describe('LLM requests per minute per caller', () => {
+  it('is enforced from the caller\'s LLM entitlements (429 ARGUS_RATE_LIMITED with RateLimit headers)', async () => {
+    const prefix = testPrefix('llm-rpm');
+    const redis = new Redis(SHARED_REDIS);
+    const key = generateApiKey();
+    await projectKey(redis, prefix, key.sha256, { key_id: key.key_id, user_id: 'llm_rpm', tier: 'business', scopes: [], features: [], status: 'active', llm: { models: ['gpt-4o-mini'], model_tiers: [], requests_per_minute: 10 } });
+    const provider = await startLlmProvider();
+    const proxy = await startTestProxy({ upstream: { url: provider.url }, redis: { url: SHARED_REDIS, key_prefix: prefix }, routes: [{ path: '/v1/chat/completions', auth: 'required', llm: { provider: 'openai' } }] });
+    try {
+      const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [] });
+      const statuses: number[] = [];
+      let last: { status: number; body: string } | undefined;
+      for (let i = 0; i < 5; i++) {
+        last = await post(`${proxy.url}/v1/chat/completions`, { 'x-api-key': key.key }, body);
+        statuses.push(last.status);
+      }
+      // 10/min with the default burst (10% → 1): two pass at once, then 429.
+      assert.deepEqual(statuses, [200, 200, 429, 429, 429]);
+      assert.equal(code(last!), 'ARGUS_RATE_LIMITED');
+      assert.equal(provider.requests.length, 2);
+    } finally {
+      await proxy.stop();
+      await provider.close();
+      await dropPrefix(redis, prefix);
+      redis.disconnect();
+    }
+  });
+});
+
 describe('LLM quota routes fail closed', () => {
   it('503 when Redis is unreachable', async () => {
     const priv = await startPrivateRedis();

@@ -12,6 +12,7 @@ import type { Exchange } from '../server/exchange.js';
 import type { LlmEventFields } from './event.js';
 import type { LlmGateway, PreparedLlmRequest } from './gateway.js';
 import type { RouteLlmConfig } from './schema.js';
+import { limitPolicy, limitedDenial, subjectOf, type LimitPolicy, type RateLimiter } from '../ratelimit/index.js';
 
 export type LlmEventSink = (ex: Exchange, ctx: AuthContext | null, event: LlmEventFields) => void;
 
@@ -24,9 +25,25 @@ export interface LlmStage {
   release(prepared: PreparedLlmRequest): void;
 }
 
-export function createLlmStage(gateway: LlmGateway, sink: LlmEventSink): LlmStage {
+/**
+ * `limiter`: enforces the caller's own LLM requests per minute
+ * (`AuthContext.llm.requests_per_minute`), on top of the route's tier limit.
+ */
+export function createLlmStage(gateway: LlmGateway, sink: LlmEventSink, limiter?: RateLimiter): LlmStage {
+  const policies = new Map<number, LimitPolicy>();
+  const llmPolicy = (rpm: number, tier: string) => {
+    let p = policies.get(rpm);
+    if (!p) policies.set(rpm, (p = limitPolicy({ name: 'llm', tier, routeClass: 'llm', limit: rpm })));
+    return p;
+  };
   return {
     async prepare(ex, route, ctx) {
+      const rpm = ctx?.llm?.requests_per_minute;
+      if (limiter && ctx && rpm) {
+        const policy = llmPolicy(rpm, ctx.tier);
+        const d = await limiter.check(subjectOf(ctx), policy);
+        if (!d.allowed) return limitedDenial(policy, d);
+      }
       const raw = ex.body ? await ex.body.collect(route.max_request_body_bytes) : Buffer.alloc(0);
       if (raw === null) return deny('ARGUS_PAYLOAD_TOO_LARGE', `LLM request bodies are limited to ${route.max_request_body_bytes} bytes`);
       return gateway.prepare(route, ctx ?? undefined, raw, ex.startedAt);
