@@ -100,6 +100,15 @@ try {
   await measure(sidecar, { scenario: 'jwt cache hit', mode: 'closed', path: '/jwt/x', headers: bearer });
   await stop(sidecar);
 
+  sidecar = await startSidecar('sidecar limits off', { ratelimit: false });
+  await measure(sidecar, { scenario: 'jwt cache hit', mode: 'closed', path: '/jwt/x', headers: bearer });
+  await stop(sidecar);
+
+  sidecar = await startSidecar('sidecar limits global', { scope: 'global' });
+  await measure(sidecar, { scenario: 'jwt cache hit', mode: 'closed', path: '/jwt/x', headers: bearer });
+  await measure(sidecar, { scenario: 'fixed rate jwt', mode: 'rate', rate, path: '/jwt/x', connections: 32, headers: bearer });
+  await stop(sidecar);
+
   sidecar = await startSidecar('sidecar 2 threads', { threads: 2 });
   await measure(sidecar, { scenario: 'jwt cache hit', mode: 'closed', path: '/jwt/x', headers: bearer });
   await stop(sidecar);
@@ -110,6 +119,7 @@ try {
     `sidecar passthrough / minimal passthrough: ${pct(find('passthrough', 'sidecar'), find('passthrough', 'minimal uWS→undici'))} (issue 2 target ≥ 90%)`,
     `jwt cache hit / sidecar passthrough: ${pct(find('jwt cache hit', 'sidecar'), find('passthrough', 'sidecar'))} (issue 3 target ≥ 90%)`,
     `p99 added at ${rate} rps, passthrough: ${((find('fixed rate', 'sidecar')?.p99_ms ?? NaN) - (find('fixed rate', 'direct')?.p99_ms ?? NaN)).toFixed(2)} ms; jwt: ${((find('fixed rate jwt', 'sidecar')?.p99_ms ?? NaN) - (find('fixed rate', 'direct')?.p99_ms ?? NaN)).toFixed(2)} ms (targets ≤ 0.5 ms)`,
+    `rate limits local vs off (jwt cache hit): ${pct(find('jwt cache hit', 'sidecar'), find('jwt cache hit', 'sidecar limits off'))}; global vs off: ${pct(find('jwt cache hit', 'sidecar limits global'), find('jwt cache hit', 'sidecar limits off'))}`,
     `metering on vs off (jwt cache hit): ${pct(find('jwt cache hit', 'sidecar'), find('jwt cache hit', 'sidecar no-meter'))}`,
     `threads 2 vs 1 (jwt cache hit): ${pct(find('jwt cache hit', 'sidecar 2 threads'), find('jwt cache hit', 'sidecar'))} — with 2 threads the sidecar shares core 0 with the load generator`,
     'autocannon (the load generator) saturates near 25k rps on one core of this machine: the direct row shows the ceiling.',

@@ -71,6 +71,7 @@ export interface SidecarVariant {
   readonly verifyThreads?: number;
   readonly metering?: boolean;
   readonly ratelimit?: boolean;
+  readonly scope?: 'local' | 'global';
 }
 
 /** The sidecar's config for the suite, one route per scenario. */
@@ -89,7 +90,7 @@ auth:
 tiers:
   business: { requests_per_minute: 100000000 }
   explorer: { requests_per_minute: 60, burst: 0 }
-ratelimit: { enabled: ${v.ratelimit ?? true} }
+ratelimit: { enabled: ${v.ratelimit ?? true}, scope: ${v.scope ?? 'local'} }
 metering: { enabled: ${v.metering ?? true}, queue: "bench-${creds.prefix.split(':')[1]}", spool_dir: /tmp/argus-bench-spool }
 routes:
   - { path: /pass/*, auth: none, meter: false }
