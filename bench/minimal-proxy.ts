@@ -8,6 +8,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { loadUws } from '../src/server/uws.js';
 
 const port = Number(process.argv[2]);
+process.on('SIGINT', () => process.exit(0));
 const pool = new Pool(process.argv[3]!, { connections: 128, pipelining: 1 });
 const uws = loadUws();
 uws
