@@ -6,16 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { startUpstream, type RecordingUpstream } from './support/upstream.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { waitFor } from './support/raw.js';
+import { get } from './support/http.js';
 
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
-  });
-}
 
 async function closedPort(): Promise<number> {
   const s = net.createServer();

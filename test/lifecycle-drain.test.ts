@@ -1,21 +1,12 @@
 /** SIGTERM: readiness false, in-flight requests finish, new connections are refused, exit 0. */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startUpstream, type RecordingUpstream } from './support/upstream.js';
 import { startCli, writeConfig } from './support/spawn.js';
 import { waitFor } from './support/raw.js';
+import { get } from './support/http.js';
 
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
-  });
-}
 
 function connects(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -16,20 +16,9 @@ import { SHARED_REDIS, dropPrefix, metricValue, startPrivateRedis, testPrefix } 
 import { startLlmProvider, type StandInProvider } from './support/llm-provider.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { waitFor } from './support/raw.js';
+import { post, errorCode as code, type HttpReply } from './support/http.js';
 
-function post(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
-const code = (r: { body: string }) => (JSON.parse(r.body) as { error: { code: string } }).error.code;
 
 describe('LLM routes through the sidecar', () => {
   const prefix = testPrefix('llm-proxy');
@@ -172,7 +161,7 @@ describe('LLM requests per minute per caller', () => {
     try {
       const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [] });
       const statuses: number[] = [];
-      let last: { status: number; body: string } | undefined;
+      let last: HttpReply | undefined;
       for (let i = 0; i < 5; i++) {
         last = await post(`${proxy.url}/v1/chat/completions`, { 'x-api-key': key.key }, body);
         statuses.push(last.status);

@@ -5,7 +5,6 @@
  * headers; a shadow route records but forwards.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { generateApiKey } from '../src/authenticate/index.js';
@@ -15,24 +14,10 @@ import { AUDIENCE, ISSUER, SESSION_SECRET, SHARED_REDIS, claims, dropPrefix, tes
 import { startJwksServer, type JwksServer } from './support/jwks-server.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { startUpstream, type RecordingUpstream } from './support/upstream.js';
+import { get, errorCode as code, type HttpReply as Reply } from './support/http.js';
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
 
-function get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { headers, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    }).on('error', reject);
-  });
-}
 
-const code = (r: Reply) => (JSON.parse(r.body) as { error: { code: string } }).error.code;
 
 describe('proxy: authenticate, authorize, rate limit', () => {
   const prefix = testPrefix('proxy-auth');

@@ -9,24 +9,13 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import http from 'node:http';
 import { generateApiKey } from '../src/authenticate/index.js';
 import { startLlmProvider, type StandInProvider } from './support/llm-provider.js';
 import { createTestDb, obliterateQueue, privateRedis, rand, spawnWorker, tempDir, waitFor, writeConfig, SHARED_REDIS, type TestDb, type WorkerProcess } from './support/meter-env.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { startCli } from './support/spawn.js';
+import { request } from './support/http.js';
 
-function request(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(init.body);
-  });
-}
 
 /** An app that reports its own usage on /predict and /trade. */
 async function startReportingApp(): Promise<{ url: string; close(): Promise<void> }> {
