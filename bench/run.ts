@@ -9,8 +9,10 @@
  * JWT cache hit (rate limit + metering on), API key, session header, cold RS256 and
  * ES256 JWT (every request a new token; inline and on a piscina pool), 429 path,
  * JWT cache hit with metering off; fixed rate (BENCH_RATE rps) direct vs sidecar;
- * threads 1 vs 2 on the JWT route. Needs Redis on 127.0.0.1:6379.
+ * threads 1 vs 2 on the JWT route; then SSE, WebSocket, kill switch (bench/streams.ts,
+ * bench/killswitch.ts) and the usage pipeline (bench/metering.ts). Needs Redis and Postgres.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +128,9 @@ try {
     'Upstream and sidecar share core 1, so sidecar rps includes the upstream\'s CPU; CPU µs/req is the sidecar process alone.',
     '429 rows count 429s as the scenario\'s answers (non-2xx column).',
   ];
+  // The usage pipeline end to end (producer → BullMQ → worker → Postgres ledger): bench/results/metering.*
+  const metering = spawnSync(process.execPath, [`${DIST}bench/metering.js`, '--events', '20000'], { stdio: 'inherit' });
+  if (metering.status !== 0) notes.push('metering pipeline benchmark failed (see output above)');
   writeResults('suite', `npm run bench (BENCH_DURATION=${duration} BENCH_CONNECTIONS=${connections} BENCH_RATE=${rate})`, results, notes);
 } finally {
   for (const s of servers.reverse()) await s.stop();
