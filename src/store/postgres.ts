@@ -5,13 +5,19 @@
  * `argus_migrations`. An advisory lock lets several `migrate` runs race safely.
  */
 import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import type pg from 'pg';
 
 export type Pool = pg.Pool;
 
+const require = createRequire(import.meta.url);
+
 export function createPool(url: string, opts: { max?: number; schema?: string } = {}): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max: opts.max ?? 10 });
+  // Loaded on first use (~150 ms here): CLI commands without Postgres, like the kill
+  // switch's `revoke`, should not pay for it.
+  const { Pool: PgPool } = require('pg') as typeof pg;
+  const pool = new PgPool({ connectionString: url, max: opts.max ?? 10 });
   if (opts.schema) {
     const schema = opts.schema;
     pool.on('connect', (client) => {
