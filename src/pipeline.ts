@@ -73,19 +73,8 @@ export function createPipeline(deps: PipelineDeps) {
   };
 
   function handle(ex: Exchange, stats: HeaderStats): void {
-    // 1. Hygiene: ambiguous framing or oversized heads never go further.
-    ex.onFinish = chain(ex.onFinish, finished);
-    const bad = checkHygiene(stats, limits);
-    if (bad) return refuse(ex, bad, true);
-
-    // 2. Route match: first configured route wins.
-    const match = matchRoute(ex.head.method, ex.head.path);
-    if (!match.route) {
-      return refuse(ex, match.methodMismatch ? deny('ARGUS_METHOD_NOT_ALLOWED', `${ex.head.method} is not allowed here`) : deny('ARGUS_NOT_FOUND', 'no route matches this path'));
-    }
-    const route = match.route;
-    ex.route = route;
-    ex.routeLabel = route.label;
+    const route = hygieneAndRoute(ex, stats, false);
+    if (!route) return;
 
     // The body must be claimed now (uWS delivers it only to handlers registered
     // synchronously); it buffers a little, then pauses the socket until forwarded.
@@ -102,17 +91,26 @@ export function createPipeline(deps: PipelineDeps) {
 
   /** A WebSocket upgrade: the same checks, then the upstream socket instead of a request. */
   function upgrade(ex: Exchange, stats: HeaderStats, up: UpgradeInfo): void {
-    ex.onFinish = chain(ex.onFinish, finished);
-    const bad = checkHygiene(stats, limits);
-    if (bad) return refuse(ex, bad, true);
-    const match = matchRoute(ex.head.method, ex.head.path);
-    if (!match.route || !match.route.cfg.websocket) return refuse(ex, deny('ARGUS_NOT_FOUND', 'no WebSocket route matches this path'));
-    const route = match.route;
-    ex.route = route;
-    ex.routeLabel = route.label;
+    const route = hygieneAndRoute(ex, stats, true);
+    if (!route) return;
     // Trading fails closed: no new session while its dependencies are down, whatever the auth cache holds.
     if (route.cfg.trading && !deps.tradingReady()) return refuse(ex, deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'trading is unavailable: a dependency is down'));
     admit(ex, route, (e, r, ctx) => websockets.open(e, r, ctx, up));
+  }
+
+  // 1–2. Hygiene (ambiguous framing or oversized heads go no further), then the
+  // first matching route. Refuses and returns undefined when either fails.
+  function hygieneAndRoute(ex: Exchange, stats: HeaderStats, websocket: boolean): CompiledRoute | undefined {
+    ex.onFinish = chain(ex.onFinish, finished);
+    const bad = checkHygiene(stats, limits);
+    if (bad) return void refuse(ex, bad, true);
+    const match = matchRoute(ex.head.method, ex.head.path);
+    const route = match.route;
+    if (!route) return void refuse(ex, match.methodMismatch ? deny('ARGUS_METHOD_NOT_ALLOWED', `${ex.head.method} is not allowed here`) : deny('ARGUS_NOT_FOUND', 'no route matches this path'));
+    if (websocket && !route.cfg.websocket) return void refuse(ex, deny('ARGUS_NOT_FOUND', 'no WebSocket route matches this path'));
+    ex.route = route;
+    ex.routeLabel = route.label;
+    return route;
   }
 
   type Next = (ex: Exchange, route: CompiledRoute, ctx: AuthContext | null) => void;

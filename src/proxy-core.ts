@@ -158,7 +158,6 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
       for (const [name, close] of closers.reverse()) {
         await withTimeout(Promise.resolve().then(close), 5000).catch((err: unknown) => log.warn('close failed', { step: name, err: err as Error }));
       }
-      http.closeAll();
       return drained;
     })());
 

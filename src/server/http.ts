@@ -150,10 +150,4 @@ export class HttpServer {
       });
     });
   }
-
-  /** Close every connection at once (after the drain). */
-  closeAll(): void {
-    this.stopAccepting();
-    (this.app as unknown as { close?: () => void }).close?.();
-  }
 }
