@@ -50,6 +50,8 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
   /** Content-Length to send, or -1 for streamed (chunked) framing. */
   private total = -1;
   private pending: Buffer | undefined;
+  /** Response headers not yet written (sent with the first body bytes). */
+  private pendingHead: string[] | undefined;
   private pendingOffset = 0;
   private ended = false;
   private observerEnded = false;
@@ -109,12 +111,14 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
     const list = clientResponseHeaders(headers, this.stripHeaders);
     ex.started = true;
     ex.status = statusCode;
+    if (!bodyless && this.total > 0) {
+      // A body of known length follows (usually in the same read): send the head with its
+      // first bytes, one write instead of two. Streams (unknown length) get the head now.
+      this.pendingHead = list;
+      return;
+    }
     res.cork(() => {
-      // Reason phrases carry no meaning (RFC 9112 §4): the standard one per code, built once.
-      res.writeStatus(statusText(statusCode));
-      for (let i = 0; i < list.length; i += 2) res.writeHeader(list[i]!, list[i + 1]!);
-      const extra = ex.responseHeaders;
-      if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
+      this.writeHead(list);
       if (bodyless) {
         res.endWithoutBody(this.total >= 0 && ex.head.method === 'HEAD' ? this.total : undefined);
         this.ended = true;
@@ -125,6 +129,17 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
     });
     if (this.ended) ex.done();
     void controller;
+  }
+
+  /** Status line and headers (inside a cork). */
+  private writeHead(list: string[]): void {
+    const ex = this.ex;
+    const res = ex.res;
+    // Reason phrases carry no meaning (RFC 9112 §4): the standard one per code, built once.
+    res.writeStatus(statusText(ex.status));
+    for (let i = 0; i < list.length; i += 2) res.writeHeader(list[i]!, list[i + 1]!);
+    const extra = ex.responseHeaders;
+    if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -143,8 +158,14 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
     const res = ex.res;
     if (this.total >= 0) {
       let result: [boolean, boolean] = [true, false];
-      const offset = res.getWriteOffset();
+      let offset = 0;
       res.cork(() => {
+        const head = this.pendingHead;
+        if (head) {
+          this.pendingHead = undefined;
+          this.writeHead(head);
+        }
+        offset = res.getWriteOffset();
         result = res.tryEnd(chunk, this.total);
       });
       if (result[1]) {
@@ -203,6 +224,11 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
     if (ex.aborted) return;
     const kind = classify(err);
     this.onFailure(kind, err);
+    if (this.pendingHead) {
+      // Nothing reached the client yet: it can still get a proper error.
+      this.pendingHead = undefined;
+      ex.started = false;
+    }
     if (!ex.started) {
       ex.replyError(denialFor(kind));
     } else if (!this.ended) {
