@@ -110,28 +110,41 @@ describe('metering through the proxy', () => {
     assert.equal(Number(trade['value_usd']), 30000);
   });
 
-  it('an LLM response becomes one llm row with tokens, cost and flags', async () => {
+  it('every LLM format, streamed or not, becomes one llm row with tokens, cost and flags', async () => {
     const llmProxy = await startTestProxy({
       redis: { url: SHARED_REDIS, key_prefix: prefix },
       metering: { queue, spool_dir: `${tmp.dir}/spool-llm`, service: 'prism', flush_interval_ms: 5 },
       auth: { api_keys: { file: `${tmp.dir}/keys.yaml` } },
-      llm: { prices: { openai: { 'gpt-4o-mini': { input_per_mtok: 1, output_per_mtok: 2 } } } },
+      llm: { prices: { openai: { 'gpt-4o-mini': { input_per_mtok: 1, output_per_mtok: 2 } }, anthropic: { 'gpt-4o-mini': { input_per_mtok: 3, output_per_mtok: 4 } } } },
       upstream: { url: provider.url },
-      routes: [{ path: '/v1/chat/completions', auth: 'required', llm: { provider: 'openai', include_usage: true } }],
+      routes: [
+        { path: '/v1/chat/completions', auth: 'required', llm: { provider: 'openai', include_usage: true } },
+        { path: '/v1/responses', auth: 'required', llm: { provider: 'openai', format: 'openai-responses' } },
+        { path: '/v1/messages', auth: 'required', llm: { provider: 'anthropic' } },
+      ],
     });
+    const cases = [
+      { id: 'llm-chat-stream', path: '/v1/chat/completions', provider: 'openai', price: [1, 2], body: { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] } },
+      { id: 'llm-chat', path: '/v1/chat/completions', provider: 'openai', price: [1, 2], body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] } },
+      { id: 'llm-responses-stream', path: '/v1/responses', provider: 'openai', price: [1, 2], body: { model: 'gpt-4o-mini', stream: true, input: 'hi' } },
+      { id: 'llm-responses', path: '/v1/responses', provider: 'openai', price: [1, 2], body: { model: 'gpt-4o-mini', input: 'hi' } },
+      { id: 'llm-anthropic-stream', path: '/v1/messages', provider: 'anthropic', price: [3, 4], body: { model: 'gpt-4o-mini', stream: true, max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] } },
+      { id: 'llm-anthropic', path: '/v1/messages', provider: 'anthropic', price: [3, 4], body: { model: 'gpt-4o-mini', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] } },
+    ];
     try {
-      const r = await request(`${llmProxy.url}/v1/chat/completions`, { method: 'POST', headers: { 'x-api-key': key.key, 'content-type': 'application/json', 'x-request-id': 'llm-1' }, body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
-      assert.equal(r.status, 200);
-      const row = await waitFor('llm row', async () => (await rows(`request_id = 'llm-1' AND kind = 'llm'`))[0]);
-      const usage = provider.requests.at(-1)!.usage;
-      assert.equal(row['provider'], 'openai');
-      assert.equal(row['model'], 'gpt-4o-mini');
-      assert.equal(Number(row['input_tokens']), usage.input);
-      assert.equal(Number(row['output_tokens']), usage.output);
-      assert.ok(Math.abs(Number(row['cost_usd']) - (usage.input * 1 + usage.output * 2) / 1e6) < 1e-9);
-      assert.equal(row['estimated'], false);
-      assert.equal(row['partial'], false);
-      assert.ok(Number(row['ttft_ms']) >= 0);
+      for (const c of cases) {
+        const r = await request(`${llmProxy.url}${c.path}`, { method: 'POST', headers: { 'x-api-key': key.key, 'content-type': 'application/json', 'x-request-id': c.id }, body: JSON.stringify(c.body) });
+        assert.equal(r.status, 200, `${c.id}: ${r.body}`);
+        const usage = provider.requests.at(-1)!.usage;
+        const row = await waitFor(`${c.id} row`, async () => (await rows(`request_id = $1 AND kind = 'llm'`, [c.id]))[0]);
+        assert.equal(row['provider'], c.provider, c.id);
+        assert.equal(row['model'], 'gpt-4o-mini', c.id);
+        assert.equal(Number(row['input_tokens']), usage.input, c.id);
+        assert.equal(Number(row['output_tokens']), usage.output, c.id);
+        assert.ok(Math.abs(Number(row['cost_usd']) - (usage.input * c.price[0]! + usage.output * c.price[1]!) / 1e6) < 1e-9, c.id);
+        assert.equal(row['estimated'], false, c.id);
+        assert.equal(row['partial'], false, c.id);
+      }
     } finally {
       await llmProxy.stop();
     }
