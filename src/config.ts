@@ -119,11 +119,6 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   return deepFreeze(cfg);
 }
 
-/** Environment knobs that are not part of the YAML (tests and the demo use them). */
-export function envFlag(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env[name];
-}
-
 /** Cores this process may use: the default for `threads`-like settings. */
 export function availableCores(): number {
   return availableParallelism();

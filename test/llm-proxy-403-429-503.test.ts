@@ -27,7 +27,6 @@ describe('LLM routes through the sidecar', () => {
   let proxy: TestProxy;
   const key = generateApiKey();
   const poor = generateApiKey();
-  let gate: (() => void) | undefined;
 
   before(async () => {
     redis = new Redis(SHARED_REDIS);

@@ -12,7 +12,7 @@ import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/observe/log.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { closeRedis, createRedis, type Redis } from '../src/store/redis.js';
-import { createRateLimiter, limitPolicy, type Decision, type RateLimiter } from '../src/ratelimit/index.js';
+import { createRateLimiter, limitPolicy, type RateLimiter } from '../src/ratelimit/index.js';
 
 let server: ChildProcess | undefined;
 let redis: Redis | undefined;

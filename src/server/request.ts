@@ -20,18 +20,3 @@ export interface RequestHead {
   /** x-request-id from the client when well-formed, else generated. */
   readonly requestId: string;
 }
-
-/** First value of a header (name must be lower-case), or undefined. */
-export function getHeader(head: RequestHead, name: string): string | undefined {
-  const h = head.headers;
-  for (let i = 0; i < h.length; i += 2) if (h[i] === name) return h[i + 1];
-  return undefined;
-}
-
-/** How many times a header (lower-case name) occurs. */
-export function countHeader(head: RequestHead, name: string): number {
-  const h = head.headers;
-  let n = 0;
-  for (let i = 0; i < h.length; i += 2) if (h[i] === name) n++;
-  return n;
-}
