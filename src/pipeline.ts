@@ -229,7 +229,7 @@ export function createPipeline(deps: PipelineDeps) {
   }
 
   function refuse(ex: Exchange, denial: Denial, close = false): void {
-    metrics.rejected.labels(denial.code).inc();
+    metrics.rejected(denial.code).n++;
     ex.denied = true;
     ex.replyError(denial, close);
   }

@@ -4,9 +4,9 @@
  * with the local bucket as a pre-check. Redis trouble never opens the gates:
  * each sidecar then enforces its share, limit ÷ `ratelimit.replicas`.
  */
-import { Counter } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Logger } from '../observe/log.js';
+import { cellCounter } from '../observe/cells.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Redis } from '../store/redis.js';
 import { describe, rateOf, type Rate, type Step } from './gcra.js';
@@ -142,20 +142,14 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
   return { check, store, close };
 }
 
-/** argus_ratelimit_decisions_total{tier,outcome}; one per registry, children cached per label pair. */
+/** argus_ratelimit_decisions_total{tier,outcome}: a hot-path counter (see observe/cells.ts). */
 function decisionCounter(metrics: Metrics): (tier: string, outcome: Outcome) => void {
-  const name = 'argus_ratelimit_decisions_total';
-  const counter = (metrics.registry.getSingleMetric(name) as Counter<'tier' | 'outcome'> | undefined) ?? new Counter({
-    name,
+  const cell = cellCounter(metrics.registry, {
+    name: 'argus_ratelimit_decisions_total',
     help: 'Rate-limit decisions by tier and outcome (degraded: admitted by the local share while Redis was unreachable)',
     labelNames: ['tier', 'outcome'],
-    registers: [metrics.registry],
   });
-  const children = new Map<string, { inc(): void }>();
   return (tier, outcome) => {
-    const k = `${tier}\n${outcome}`;
-    let child = children.get(k);
-    if (!child) { child = counter.labels(tier, outcome); children.set(k, child); }
-    child.inc();
+    cell(tier, outcome).n++;
   };
 }
