@@ -7,7 +7,7 @@
  * upstream's `x-argus-usage` header adds or refines events on any route.
  */
 import type { AuthContext } from '../authenticate/context.js';
-import { eventId, type LlmUsageEvent, type RequestUsageEvent, type TradingUsageEvent, type UsageEvent } from './events.js';
+import { eventId, sidecarEventId, type LlmUsageEvent, type RequestUsageEvent, type TradingUsageEvent, type UsageEvent } from './events.js';
 import { parseUsageHeader, type LlmUsageItem } from './usage-header.js';
 
 export interface ResponseFacts {
@@ -37,6 +37,19 @@ export interface ResponseFacts {
  * @returns the events (possibly none) and, when the usage header was rejected, why (log it; nothing else changes).
  */
 export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; headerError?: string } {
+  const key = f.eventKey ?? f.requestId;
+  const idOf = f.eventKey !== undefined ? sidecarEventId : eventId;
+  // The common case (no upstream report): one request event, built as a literal.
+  if (f.usageHeader === undefined && !(f.llm && f.route.llm)) {
+    if (f.route.meter === false) return { events: [] };
+    const ev: RequestUsageEvent = {
+      event_id: idOf(key, 'request'), kind: 'request',
+      user_id: f.auth && f.auth.method !== 'none' ? f.auth.user_id : null, key_id: f.auth?.key_id ?? null, stripe_customer: f.auth?.stripe_customer ?? null,
+      service: f.service, route: f.route.path, request_id: f.requestId, occurred_at: f.occurredAt, quantity: 1,
+      method: f.method, status: f.status, bytes_in: f.bytesIn, bytes_out: f.bytesOut, latency_ms: f.latencyMs,
+    };
+    return { events: [ev] };
+  }
   const base = {
     user_id: f.auth && f.auth.method !== 'none' ? f.auth.user_id : null,
     key_id: f.auth?.key_id ?? null,
@@ -46,7 +59,6 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
     request_id: f.requestId,
     occurred_at: f.occurredAt,
   };
-  const key = f.eventKey ?? f.requestId;
   const events: UsageEvent[] = [];
   let headerError: string | undefined;
   let requestQuantity: number | undefined;
@@ -58,10 +70,10 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
       parsed.usage.forEach((item, i) => {
         const disc = `h${i}`;
         if (item.kind === 'request') requestQuantity = item.quantity;
-        else if (item.kind === 'llm') extra.push(llmEvent(base, f, item, eventId(key, 'llm', disc)));
+        else if (item.kind === 'llm') extra.push(llmEvent(base, f, item, idOf(key, 'llm', disc)));
         else {
           const ev: TradingUsageEvent = {
-            ...base, event_id: eventId(key, 'trading', disc), kind: 'trading', quantity: item.quantity,
+            ...base, event_id: idOf(key, 'trading', disc), kind: 'trading', quantity: item.quantity,
             exchange: item.exchange, symbol: item.symbol, trading_type: item.type, value_usd: item.value_usd,
             data_bytes: item.data_bytes, compute_s: item.compute_s,
           };
@@ -72,12 +84,12 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
   }
   if (f.route.meter !== false || requestQuantity !== undefined) {
     const ev: RequestUsageEvent = {
-      ...base, event_id: eventId(key, 'request'), kind: 'request', quantity: requestQuantity ?? 1,
+      ...base, event_id: idOf(key, 'request'), kind: 'request', quantity: requestQuantity ?? 1,
       method: f.method, status: f.status, bytes_in: f.bytesIn, bytes_out: f.bytesOut, latency_ms: f.latencyMs,
     };
     events.push(ev);
   }
-  if (f.llm && f.route.llm) events.push(llmEvent(base, f, { ...f.llm, cost_usd: f.llm.cost_usd ?? 0 }, eventId(key, 'llm')));
+  if (f.llm && f.route.llm) events.push(llmEvent(base, f, { ...f.llm, cost_usd: f.llm.cost_usd ?? 0 }, idOf(key, 'llm')));
   events.push(...extra);
   return headerError === undefined ? { events } : { events, headerError };
 }

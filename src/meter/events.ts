@@ -90,6 +90,15 @@ export function eventId(requestId: string, kind: string, discriminator?: string)
   return 'ev_' + h.slice(0, 32);
 }
 
+/**
+ * Event id from a key the sidecar chose itself (unique per process start and
+ * request, e.g. `3f9a1c0b2d4e-1a2b`): no hashing needed on the hot path. Same
+ * determinism as {@link eventId}: a re-sent event keeps its id.
+ */
+export function sidecarEventId(key: string, kind: string, discriminator?: string): string {
+  return discriminator === undefined ? `ev_${key}.${kind}` : `ev_${key}.${kind}.${discriminator}`;
+}
+
 /** Queue job id for a batch: derived from its first event, so a replayed batch is the same job. */
 export function batchJobId(events: readonly UsageEvent[]): string {
   const first = events[0];

@@ -14,7 +14,7 @@ import type { MeterStage } from '../pipeline.js';
 import type { Exchange } from '../server/exchange.js';
 import type { TradingUsageEvent as TradingSessionEvent } from '../trading/events.js';
 import { buildUsageEvents } from './build.js';
-import { eventId, type LlmUsageEvent, type TradingUsageEvent } from './events.js';
+import { eventId, sidecarEventId, type LlmUsageEvent, type TradingUsageEvent } from './events.js';
 import type { Meter } from './producer.js';
 
 export interface MeterSinks {
@@ -60,7 +60,7 @@ export function createMeterSinks(meter: Meter, cfg: Readonly<Config>, log: Logge
     llm(ex, ctx, e) {
       const ev: LlmUsageEvent = {
         ...base(ex, ctx),
-        event_id: eventId(ex.eventKey(), 'llm'),
+        event_id: sidecarEventId(ex.eventKey(), 'llm'),
         kind: 'llm',
         occurred_at: Math.round(Date.now() - e.latency_ms),
         quantity: e.input_tokens + e.output_tokens,
