@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -15,31 +15,26 @@ import { createUsageQueue } from '../src/meter/queue.js';
 import { batchJobId } from '../src/meter/events.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { createBillingWorker } from '../workers/billing-worker.js';
-import {
-  CLI, SHARED_REDIS, createTestDb, ledgerCount, obliterateQueue, quietLog, rand, rawConfig, tempDir, toConfig, waitFor, writeConfig,
-  type TestDb,
+import { CLI,
+  SHARED_REDIS,
+  ledgerCount,
+  meterFixture,
+  quietLog,
+  rawConfig,
+  toConfig,
+  waitFor,
+  writeConfig,
 } from './support/meter-env.js';
 
 const run = promisify(execFile);
-const queue = `usage-${rand()}`;
-const prefix = `argus-test-${rand()}:`;
-const tmp = tempDir();
-let db: TestDb;
-
-before(async () => {
-  db = await createTestDb();
-});
-after(async () => {
-  await obliterateQueue(SHARED_REDIS, queue, prefix);
-  await db.drop();
-  tmp.remove();
-});
+const fx = meterFixture();
+const { queue, prefix, tmp } = fx;
 
 test('request, llm and trading usage land in the ledger once, with their dimensions', async (t) => {
-  const raw = rawConfig({ redisUrl: SHARED_REDIS, pgUrl: db.url, queue, prefix, spoolDir: tmp.dir });
+  const raw = rawConfig({ redisUrl: SHARED_REDIS, pgUrl: fx.db.url, queue, prefix, spoolDir: tmp.dir });
   const cfg = toConfig(raw);
   const metrics = new Metrics({ defaultMetrics: false });
-  const worker = createBillingWorker(cfg, { pool: db.pool, metrics, log: quietLog });
+  const worker = createBillingWorker(cfg, { pool: fx.db.pool, metrics, log: quietLog });
   const meter = createMeter(cfg, { metrics, log: quietLog });
   t.after(() => Promise.all([meter.close(), worker.close()]));
   const t0 = Date.parse('2025-03-01T12:00:00.250Z');
@@ -57,8 +52,8 @@ test('request, llm and trading usage land in the ledger once, with their dimensi
   for (const ev of events) meter.record(ev);
   await meter.flush();
 
-  await waitFor('3 ledger rows', async () => (await ledgerCount(db.pool)).rows === 3);
-  const rows = (await db.pool.query('SELECT * FROM usage_events ORDER BY kind')).rows;
+  await waitFor('3 ledger rows', async () => (await ledgerCount(fx.db.pool)).rows === 3);
+  const rows = (await fx.db.pool.query('SELECT * FROM usage_events ORDER BY kind')).rows;
   const byKind = Object.fromEntries(rows.map((r) => [r.kind, r]));
   const common = { user_id: 'u-42', key_id: 'k-7', stripe_customer: 'cus_42', service: 'jane', route: '/v1/trade/*', request_id: 'req-ledger-1' };
   for (const r of rows) {
@@ -90,7 +85,7 @@ test('request, llm and trading usage land in the ledger once, with their dimensi
   await q.close();
   qConn.disconnect();
   assert.match(await metrics.registry.getSingleMetricAsString('argus_ledger_inserted_total'), /argus_ledger_inserted_total 3$/);
-  assert.deepEqual(await ledgerCount(db.pool), { rows: 3, distinct: 3 });
+  assert.deepEqual(await ledgerCount(fx.db.pool), { rows: 3, distinct: 3 });
 
   await meter.close();
   await meter.close();
@@ -98,13 +93,13 @@ test('request, llm and trading usage land in the ledger once, with their dimensi
 });
 
 test('a batch that failed for good is kept and `usage replay-failed` brings it into the ledger', async (t) => {
-  const raw = rawConfig({ redisUrl: SHARED_REDIS, pgUrl: db.url, queue, prefix, spoolDir: tmp.dir, metering: { job_attempts: 1 } });
+  const raw = rawConfig({ redisUrl: SHARED_REDIS, pgUrl: fx.db.url, queue, prefix, spoolDir: tmp.dir, metering: { job_attempts: 1 } });
   const cfg = toConfig(raw);
   const metrics = new Metrics({ defaultMetrics: false });
   const meter = createMeter(cfg, { metrics, log: quietLog });
   // Break the ledger so the insert fails: the job exhausts its single attempt.
-  await db.pool.query('ALTER TABLE usage_events RENAME TO usage_events_away');
-  const worker = createBillingWorker(cfg, { pool: db.pool, metrics, log: quietLog });
+  await fx.db.pool.query('ALTER TABLE usage_events RENAME TO usage_events_away');
+  const worker = createBillingWorker(cfg, { pool: fx.db.pool, metrics, log: quietLog });
   t.after(() => Promise.all([meter.close(), worker.close()]));
   try {
     const { events } = buildUsageEvents({
@@ -116,13 +111,13 @@ test('a batch that failed for good is kept and `usage replay-failed` brings it i
     const file = writeConfig(tmp.dir, raw);
     await waitFor('failed job listed', async () => (await run(process.execPath, [CLI, 'usage', 'failed', '--config', file])).stdout.includes(batchJobId(events)));
   } finally {
-    await db.pool.query('ALTER TABLE usage_events_away RENAME TO usage_events');
+    await fx.db.pool.query('ALTER TABLE usage_events_away RENAME TO usage_events');
   }
   const file = writeConfig(tmp.dir, raw);
   const out = await run(process.execPath, [CLI, 'usage', 'replay-failed', '--config', file]);
   assert.deepEqual(JSON.parse(out.stdout), { retried: 1 });
-  await waitFor('replayed row', async () => (await db.pool.query("SELECT 1 FROM usage_events WHERE request_id = 'req-failed-1'")).rowCount === 1);
-  const row = (await db.pool.query("SELECT user_id, kind, route FROM usage_events WHERE request_id = 'req-failed-1'")).rows[0];
+  await waitFor('replayed row', async () => (await fx.db.pool.query("SELECT 1 FROM usage_events WHERE request_id = 'req-failed-1'")).rowCount === 1);
+  const row = (await fx.db.pool.query("SELECT user_id, kind, route FROM usage_events WHERE request_id = 'req-failed-1'")).rows[0];
   assert.deepEqual(row, { user_id: null, kind: 'request', route: '/v1/predictions/*' });
   await meter.close();
   await worker.close();

@@ -4,33 +4,28 @@
  * events recorded. The last worker stops on SIGTERM with exit code 0.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { buildUsageEvents } from '../src/meter/build.js';
 import { createMeter } from '../src/meter/producer.js';
 import { Metrics } from '../src/observe/metrics.js';
-import {
-  SHARED_REDIS, createTestDb, ledgerCount, obliterateQueue, quietLog, rand, rawConfig, spawnWorker, tempDir, toConfig, waitFor, writeConfig,
-  type TestDb,
+import { SHARED_REDIS,
+  ledgerCount,
+  meterFixture,
+  quietLog,
+  rawConfig,
+  spawnWorker,
+  toConfig,
+  waitFor,
+  writeConfig,
 } from './support/meter-env.js';
 
 const CYCLES = 10;
-const queue = `usage-${rand()}`;
-const prefix = `argus-test-${rand()}:`;
-const tmp = tempDir();
-let db: TestDb;
-
-before(async () => {
-  db = await createTestDb();
-});
-after(async () => {
-  await obliterateQueue(SHARED_REDIS, queue, prefix);
-  await db.drop();
-  tmp.remove();
-});
+const fx = meterFixture();
+const { queue, prefix, tmp } = fx;
 
 test(`kill -9 the worker ${CYCLES} times under traffic: ledger count equals events, no duplicates`, async (t) => {
   const raw = rawConfig({
-    redisUrl: SHARED_REDIS, pgUrl: db.url, queue, prefix, spoolDir: tmp.dir,
+    redisUrl: SHARED_REDIS, pgUrl: fx.db.url, queue, prefix, spoolDir: tmp.dir,
     metering: { batch_max_events: 25, worker: { concurrency: 2, lock_ms: 1000, stalled_interval_ms: 500, max_stalled_count: 1000 } },
   });
   const cfg = toConfig(raw);
@@ -62,9 +57,9 @@ test(`kill -9 the worker ${CYCLES} times under traffic: ledger count equals even
   for (let cycle = 0; cycle < CYCLES; cycle++) {
     const w = spawnWorker(file);
     await w.started;
-    const before = (await ledgerCount(db.pool)).rows;
+    const before = (await ledgerCount(fx.db.pool)).rows;
     // Let it commit at least one batch, then kill it while it is in the middle of more.
-    await waitFor('worker progress', async () => (await ledgerCount(db.pool)).rows > before, 15000, 10);
+    await waitFor('worker progress', async () => (await ledgerCount(fx.db.pool)).rows > before, 15000, 10);
     await new Promise((r) => setTimeout(r, 20 + ((cycle * 37) % 120)));
     w.proc.kill('SIGKILL');
     assert.equal(await w.exited, null, 'killed by a signal');
@@ -76,7 +71,7 @@ test(`kill -9 the worker ${CYCLES} times under traffic: ledger count equals even
   const last = spawnWorker(file);
   await last.started;
   const total = recorded.size;
-  await waitFor(`ledger to hold all ${total} events`, async () => (await ledgerCount(db.pool)).rows >= total, 30000, 100);
+  await waitFor(`ledger to hold all ${total} events`, async () => (await ledgerCount(fx.db.pool)).rows >= total, 30000, 100);
   // The survivor exposes its work on the admin port.
   const port = /"admin_port":(\d+)/.exec(last.stderr())?.[1];
   assert.ok(port, 'admin port logged');
@@ -87,7 +82,7 @@ test(`kill -9 the worker ${CYCLES} times under traffic: ledger count equals even
   last.proc.kill('SIGTERM');
   assert.equal(await last.exited, 0, last.stderr());
 
-  assert.deepEqual(await ledgerCount(db.pool), { rows: total, distinct: total });
-  const ids = (await db.pool.query<{ event_id: string }>('SELECT event_id FROM usage_events')).rows.map((r) => r.event_id);
+  assert.deepEqual(await ledgerCount(fx.db.pool), { rows: total, distinct: total });
+  const ids = (await fx.db.pool.query<{ event_id: string }>('SELECT event_id FROM usage_events')).rows.map((r) => r.event_id);
   assert.deepEqual(new Set(ids), recorded);
 });

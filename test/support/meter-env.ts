@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
@@ -197,4 +198,30 @@ export function spawnWorker(configFile: string): WorkerProcess {
   });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   return { proc, started, exited, stderr: () => err };
+}
+
+/**
+ * The common setup of a metering test file: a unique queue and Redis prefix, a temp
+ * dir and a fresh Postgres schema, all removed after the file's tests.
+ */
+export function meterFixture(): { readonly queue: string; readonly prefix: string; readonly tmp: ReturnType<typeof tempDir>; readonly db: TestDb } {
+  let db: TestDb | undefined;
+  const fx = {
+    queue: `usage-${rand()}`,
+    prefix: `argus-test-${rand()}:`,
+    tmp: tempDir(),
+    get db(): TestDb {
+      if (!db) throw new Error('meterFixture: db is ready only inside tests');
+      return db;
+    },
+  };
+  before(async () => {
+    db = await createTestDb();
+  });
+  after(async () => {
+    await obliterateQueue(SHARED_REDIS, fx.queue, fx.prefix);
+    await db?.drop();
+    fx.tmp.remove();
+  });
+  return fx;
 }
