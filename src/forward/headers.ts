@@ -78,22 +78,25 @@ export function upstreamRequestHeaders(client: readonly string[], info: Forwarde
 }
 
 /**
- * Filter an upstream response's headers (undici's object form) into a flat list
- * safe to send to the client. `strip` names extra headers to drop (e.g. the
- * upstream's x-argus-usage report, which the sidecar consumes).
+ * Filter an upstream response's headers (flat [lower-case name, value, …]) into
+ * a flat list safe to send to the client. `strip` names extra headers to drop
+ * (e.g. the upstream's x-argus-usage report, which the sidecar consumes).
  */
-export function clientResponseHeaders(headers: Record<string, string | string[] | undefined>, strip?: ReadonlySet<string>): string[] {
-  const connection = headers['connection'];
-  const named = connection ? new Set(String(connection).split(',').map((t) => t.trim().toLowerCase())) : undefined;
+export function clientResponseHeaders(headers: readonly string[], strip?: ReadonlySet<string>): string[] {
+  const named = connectionTokens(headers);
   const out: string[] = [];
-  for (const name in headers) {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
     if (RESPONSE_DROP.has(name) || name.startsWith('proxy-') || named?.has(name) || strip?.has(name)) continue;
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) out.push(name, v);
-    else out.push(name, value);
+    out.push(name, headers[i + 1]!);
   }
   return out;
+}
+
+/** The first value of header `lowerName` in a flat list, or undefined. */
+export function headerValue(headers: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === lowerName) return headers[i + 1];
+  return undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;

@@ -8,14 +8,15 @@
  * (`tryEnd`); otherwise chunks are written as they come (chunked encoding).
  */
 import { STATUS_CODES } from 'node:http';
-import type { Dispatcher } from 'undici';
 import { deny, type Denial } from '../errors.js';
 import type { Exchange } from '../server/exchange.js';
-import { clientResponseHeaders } from './headers.js';
+import { clientResponseHeaders, headerValue } from './headers.js';
+import type { UpstreamController, UpstreamHandler } from './h1/exchange.js';
 
 /** Observes the response as it passes (metering, LLM usage extraction). */
 export interface ResponseObserver {
-  onStart?(status: number, headers: Record<string, string | string[] | undefined>): void;
+  /** Headers flat [lower-case name, value, …]. */
+  onStart?(status: number, headers: readonly string[]): void;
   onChunk?(chunk: Buffer): void;
   onEnd?(outcome: 'complete' | 'aborted' | 'error'): void;
 }
@@ -23,7 +24,7 @@ export interface ResponseObserver {
 /** Response header an upstream uses to report its own usage (validated and metered, then stripped). */
 export const USAGE_HEADER = 'x-argus-usage';
 
-export type RelayFailure = 'refused' | 'reset' | 'timeout' | 'body_timeout' | 'other';
+export type RelayFailure = 'refused' | 'reset' | 'timeout' | 'body_timeout' | 'protocol' | 'other';
 
 /**
  * After a client disconnects, keep reading the upstream (bounded) instead of
@@ -45,8 +46,8 @@ export interface RelayOptions {
   readonly drain?: DrainPolicy;
 }
 
-export class UpstreamRelay implements Dispatcher.DispatchHandler {
-  private controller: Dispatcher.DispatchController | undefined;
+export class UpstreamRelay implements UpstreamHandler {
+  private controller: UpstreamController | undefined;
   /** Content-Length to send, or -1 for streamed (chunked) framing. */
   private total = -1;
   private pending: Buffer | undefined;
@@ -93,21 +94,21 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
     this.endObserver('aborted');
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: UpstreamController): void {
     this.controller = controller;
     if (this.ex.aborted) controller.abort(new Error('client aborted'));
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(_controller: UpstreamController, statusCode: number, headers: string[]): void {
     const ex = this.ex;
     this.observer?.onStart?.(statusCode, headers);
     if (ex.aborted) return;
     const res = ex.res;
-    const reported = headers[USAGE_HEADER];
-    if (reported !== undefined) ex.reportedUsage = Array.isArray(reported) ? reported[0] : reported;
-    const cl = headers['content-length'];
+    const reported = headerValue(headers, USAGE_HEADER);
+    if (reported !== undefined) ex.reportedUsage = reported;
+    const cl = headerValue(headers, 'content-length');
     const bodyless = ex.head.method === 'HEAD' || statusCode === 204 || statusCode === 304;
-    this.total = typeof cl === 'string' && /^\d+$/.test(cl) && headers['transfer-encoding'] === undefined ? Number(cl) : -1;
+    this.total = cl !== undefined && /^\d+$/.test(cl) && headerValue(headers, 'transfer-encoding') === undefined ? Number(cl) : -1;
     const list = clientResponseHeaders(headers, this.stripHeaders);
     ex.started = true;
     ex.status = statusCode;
@@ -128,7 +129,6 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
       }
     });
     if (this.ended) ex.done();
-    void controller;
   }
 
   /** Status line and headers (inside a cork). */
@@ -142,7 +142,7 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
     if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: UpstreamController, chunk: Buffer): void {
     const ex = this.ex;
     if (this.observerEnded) return;
     this.observer?.onChunk?.(chunk);
@@ -192,7 +192,7 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
     }
   }
 
-  private retryPending(controller: Dispatcher.DispatchController, offset: number): boolean {
+  private retryPending(controller: UpstreamController, offset: number): boolean {
     const ex = this.ex;
     const chunk = this.pending;
     if (ex.aborted || !chunk) return true;
@@ -218,7 +218,7 @@ export class UpstreamRelay implements Dispatcher.DispatchHandler {
     ex.done();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  onResponseError(_controller: UpstreamController, err: Error): void {
     const ex = this.ex;
     this.endObserver(ex.aborted ? 'aborted' : 'error');
     if (ex.aborted) return;
@@ -252,12 +252,14 @@ function statusText(code: number): string {
   return line;
 }
 
+/** Error code (ours from forward/h1, node:net's, or undici's) → failure kind. */
 export function classify(err: Error): RelayFailure {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
-  if (code === 'UND_ERR_BODY_TIMEOUT') return 'body_timeout';
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH') return 'refused';
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return 'reset';
+  if (code === 'H1_HEADERS_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return 'timeout';
+  if (code === 'H1_BODY_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'body_timeout';
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'EAI_AGAIN') return 'refused';
+  if (code === 'H1_CLOSED' || code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return 'reset';
+  if (code === 'H1_BAD_RESPONSE') return 'protocol';
   return 'other';
 }
 

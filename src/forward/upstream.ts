@@ -1,10 +1,13 @@
 /**
- * The upstream: one undici Pool (keep-alive, pipelining off) per sidecar thread.
+ * The upstream: one connection pool per sidecar thread — the proxy's own
+ * keep-alive HTTP/1.1 client by default (src/forward/h1), or undici's Pool with
+ * `upstream.client: undici`.
  */
-import { Pool } from 'undici';
 import type { Readable } from 'node:stream';
 import type { Config } from '../config.js';
-import type { UpstreamRelay } from './relay.js';
+import type { UpstreamHandler } from './h1/exchange.js';
+import { H1Pool } from './h1/pool.js';
+import { UndiciUpstream } from './undici-adapter.js';
 
 export interface ForwardRequest {
   readonly method: string;
@@ -17,36 +20,20 @@ export interface ForwardRequest {
 }
 
 export class Upstream {
-  private readonly pool: Pool;
+  private readonly client: H1Pool | UndiciUpstream;
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly cfg: Config['upstream']) {
-    const url = new URL(cfg.url);
-    this.pool = new Pool(url.origin, {
-      connections: cfg.connections,
-      pipelining: 1,
-      keepAliveTimeout: cfg.keep_alive_timeout_ms,
-      headersTimeout: cfg.headers_timeout_ms,
-      bodyTimeout: cfg.body_timeout_ms,
-    });
+  constructor(cfg: Config['upstream']) {
+    const opts = { connections: cfg.connections, keepAliveTimeoutMs: cfg.keep_alive_timeout_ms, headersTimeoutMs: cfg.headers_timeout_ms, bodyTimeoutMs: cfg.body_timeout_ms };
+    this.client = cfg.client === 'undici' ? new UndiciUpstream(new URL(cfg.url).origin, opts) : new H1Pool({ url: cfg.url, ...opts });
   }
 
-  forward(req: ForwardRequest, relay: UpstreamRelay): void {
-    this.pool.dispatch(
-      {
-        method: req.method,
-        path: req.path,
-        headers: req.headers,
-        body: req.body,
-        headersTimeout: this.cfg.headers_timeout_ms,
-        bodyTimeout: req.bodyTimeoutMs ?? this.cfg.body_timeout_ms,
-      },
-      relay,
-    );
+  forward(req: ForwardRequest, handler: UpstreamHandler): void {
+    this.client.dispatch(req, handler);
   }
 
   /** Finish in-flight requests, then close every connection. Idempotent. */
   close(): Promise<void> {
-    return (this.closing ??= this.pool.close());
+    return (this.closing ??= this.client.close());
   }
 }

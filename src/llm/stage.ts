@@ -8,6 +8,7 @@
 import type { AuthContext } from '../authenticate/context.js';
 import { deny, type Denial } from '../errors.js';
 import type { RelayOptions } from '../forward/relay.js';
+import { headerValue } from '../forward/headers.js';
 import type { Exchange } from '../server/exchange.js';
 import type { LlmEventFields } from './event.js';
 import type { LlmGateway, PreparedLlmRequest } from './gateway.js';
@@ -55,8 +56,7 @@ export function createLlmStage(gateway: LlmGateway, sink: LlmEventSink, limiter?
       return {
         observer: {
           onStart: (_status, headers) => {
-            const ct = headers['content-type'];
-            meter = gateway.meterResponse(prepared, Array.isArray(ct) ? ct[0] : ct);
+            meter = gateway.meterResponse(prepared, headerValue(headers, 'content-type'));
           },
           onChunk: (chunk) => meter?.push(chunk),
           onEnd: (outcome) => {

@@ -1,0 +1,77 @@
+/**
+ * The request head as bytes on the wire (RFC 9112 §3): request line, headers,
+ * framing. The proxy's own framing wins: a Buffer body always gets its true
+ * Content-Length; a stream keeps the client's Content-Length (the byte count is
+ * checked when it ends) or goes out chunked; an empty POST/PUT/PATCH says
+ * `content-length: 0`. Names must be tokens and values free of control
+ * characters, so nothing a header carries can start a second request.
+ */
+import { H1Error } from './errors.js';
+
+export const enum Framing {
+  /** No body bytes follow the head. */
+  None,
+  /** Exactly `length` bytes follow. */
+  Length,
+  /** Chunked transfer coding. */
+  Chunked,
+}
+
+export interface HeadOut {
+  head: string;
+  framing: Framing;
+  /** Body bytes expected (Framing.Length). */
+  length: number;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const BAD_TARGET = /[\x00-\x20\x7f]/;
+const EXPECTS_BODY = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * Build the head. `bodyLength`: the Buffer body's length, -1 for a stream, -2 for
+ * no body. `out` is reused by the caller (one object per connection).
+ */
+export function requestHead(method: string, target: string, headers: readonly string[], hostHeader: string, bodyLength: number, out: HeadOut): void {
+  if (!TOKEN.test(method)) throw new H1Error('H1_BAD_REQUEST', 'invalid request method');
+  if (BAD_TARGET.test(target) || target.length === 0) throw new H1Error('H1_BAD_REQUEST', 'invalid request target');
+  let head = method + ' ' + target + ' HTTP/1.1\r\n';
+  let host = false;
+  let clientLength = -1;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    const value = headers[i + 1]!;
+    if (!TOKEN.test(name)) throw new H1Error('H1_BAD_REQUEST', 'invalid request header name');
+    if (BAD_VALUE.test(value)) throw new H1Error('H1_BAD_REQUEST', `control character in request header ${name}`);
+    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      // The proxy frames the body itself; a stream keeps the client's length.
+      if (bodyLength === -1 && /^\d{1,15}$/.test(value)) clientLength = Number(value);
+      continue;
+    }
+    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') continue;
+    if (name.length === 4 && name.toLowerCase() === 'host') host = true;
+    head += name + ': ' + value + '\r\n';
+  }
+  if (!host) head += 'host: ' + hostHeader + '\r\n';
+  if (bodyLength >= 0) {
+    out.framing = Framing.Length;
+    out.length = bodyLength;
+    head += 'content-length: ' + bodyLength + '\r\n\r\n';
+  } else if (bodyLength === -1) {
+    if (clientLength >= 0) {
+      out.framing = Framing.Length;
+      out.length = clientLength;
+      head += 'content-length: ' + clientLength + '\r\n\r\n';
+    } else {
+      out.framing = Framing.Chunked;
+      out.length = 0;
+      head += 'transfer-encoding: chunked\r\n\r\n';
+    }
+  } else {
+    out.framing = Framing.None;
+    out.length = 0;
+    head += EXPECTS_BODY.has(method) ? 'content-length: 0\r\n\r\n' : '\r\n';
+  }
+  out.head = head;
+}
