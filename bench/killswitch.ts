@@ -139,7 +139,7 @@ export async function benchKillSwitch(t: Pick<BenchTargets, 'redisUrl' | 'prefix
   ];
   const notes = [
     `Kill switch: ${users} sessions per path, one user each, revoked one at a time; the other sessions stay open meanwhile. Close time = the client's \`close\` event (close frame received and answered, loopback).`,
-    'Kill switch: the CLI path includes Node start-up, config load and the Redis connection of `argus-sidecar revoke` (no Postgres configured: Redis deny state + PUBLISH only); route heartbeat 60 s so only pub/sub closes sessions.',
+    'Kill switch: the CLI path includes Node start-up, config load (YAML + full zod validation) and the Redis connection of `argus-sidecar revoke` (no Postgres configured: Redis deny state + PUBLISH only, one MULTI/EXEC write over the lean RESP client, no ioredis); route heartbeat 60 s so only pub/sub closes sessions.',
   ];
   return { rows, markdown: markdownTable(rows), notes };
 }

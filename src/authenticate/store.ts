@@ -15,15 +15,10 @@
  * the caller applies the route's failure policy.
  */
 import type { Redis } from 'ioredis';
+import { redisKeys, revocationCommands, type Revocation } from './deny-state.js';
 import { keyRecordSchema, parseRecord, userRecordSchema, type KeyRecord, type UserRecord } from './records.js';
 
-export type RevocationKind = 'user' | 'key' | 'session';
-export interface Revocation {
-  readonly kind: RevocationKind;
-  readonly id: string;
-  /** Unix seconds of the revocation. */
-  readonly at: number;
-}
+export { redisKeys, revocationCommands, SESSION_DENY_TTL_S, type Revocation, type RevocationKind } from './deny-state.js';
 
 export class StoreUnavailable extends Error {
   override readonly name = 'StoreUnavailable';
@@ -43,15 +38,6 @@ export interface AuthStore {
   /** User record and deny state in one round trip. */
   subject(userId: string, sessionId?: string, keyId?: string): Promise<SubjectState>;
   readonly redis: Redis | null;
-}
-
-export function redisKeys(prefix: string) {
-  return {
-    key: (sha: string) => `${prefix}auth:key:${sha}`,
-    user: (id: string) => `${prefix}auth:user:${id}`,
-    deny: (kind: RevocationKind, id: string) => `${prefix}auth:deny:${kind}:${id}`,
-    channel: `${prefix}auth:revocations`,
-  };
 }
 
 const NO_STATE: SubjectState = Object.freeze({ user: null, userRevokedAt: null, sessionRevoked: false, keyRevoked: false });
@@ -99,17 +85,10 @@ export function createAuthStore(opts: { redis: Redis | null; prefix: string; fil
   return { findKey, subject, redis };
 }
 
-/** Deny state lives this long for sessions (they expire anyway); users and keys keep it. */
-export const SESSION_DENY_TTL_S = 30 * 24 * 3600;
-
-/** Write the deny state for one revocation and publish it. Returns the number of subscribers reached. */
+/** Write the deny state for one revocation and publish it (deny-state.ts). Returns the number of subscribers reached. */
 export async function publishRevocation(redis: Redis, prefix: string, r: Revocation): Promise<number> {
-  const k = redisKeys(prefix);
-  const multi = redis.multi();
-  if (r.kind === 'session') multi.set(k.deny(r.kind, r.id), String(r.at), 'EX', SESSION_DENY_TTL_S);
-  else multi.set(k.deny(r.kind, r.id), String(r.at));
-  multi.publish(k.channel, JSON.stringify(r));
-  const res = await multi.exec();
+  // ioredis names its command methods in lower case.
+  const res = await redis.multi(revocationCommands(prefix, r).map(([name, ...args]) => [name.toLowerCase(), ...args])).exec();
   const err = res?.find(([e]) => e !== null)?.[0];
   if (err) throw err;
   return Number(res?.[1]?.[1] ?? 0);
