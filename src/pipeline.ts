@@ -101,7 +101,7 @@ export function createPipeline(deps: PipelineDeps) {
   // 1–2. Hygiene (ambiguous framing or oversized heads go no further), then the
   // first matching route. Refuses and returns undefined when either fails.
   function hygieneAndRoute(ex: Exchange, stats: HeaderStats, websocket: boolean): CompiledRoute | undefined {
-    ex.onFinish = chain(ex.onFinish, finished);
+    ex.onDone = finished;
     const bad = checkHygiene(stats, limits);
     if (bad) return void refuse(ex, bad, true);
     const match = matchRoute(ex.head.method, ex.head.path);
@@ -258,8 +258,4 @@ function stripLlmRequestHeaders(headers: readonly string[]): string[] {
     out.push(name, headers[i + 1]!);
   }
   return out;
-}
-
-function chain(first: ((ex: Exchange) => void) | undefined, second: (ex: Exchange) => void): (ex: Exchange) => void {
-  return first ? (ex) => { first(ex); second(ex); } : second;
 }

@@ -9,7 +9,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { deny, type Denial } from '../errors.js';
-import type { Exchange } from '../server/exchange.js';
+import type { AbortTarget, Exchange } from '../server/exchange.js';
 import { clientResponseHeaders, headerValue } from './headers.js';
 import type { UpstreamController, UpstreamHandler } from './h1/exchange.js';
 
@@ -46,7 +46,7 @@ export interface RelayOptions {
   readonly drain?: DrainPolicy;
 }
 
-export class UpstreamRelay implements UpstreamHandler {
+export class UpstreamRelay implements UpstreamHandler, AbortTarget {
   private controller: UpstreamController | undefined;
   /** Content-Length to send, or -1 for streamed (chunked) framing. */
   private total = -1;
@@ -68,18 +68,21 @@ export class UpstreamRelay implements UpstreamHandler {
   ) {
     this.stripHeaders = opts.stripHeaders;
     this.observer = opts.observer;
-    ex.onAbort(() => {
-      const drain = opts.drain;
-      if (drain && !drain.done()) {
-        // Keep reading (nothing is written any more) until done, the byte cap or the time cap.
-        this.drainTimer = setTimeout(() => this.stopDrain(), drain.timeoutMs);
-        this.drainTimer.unref();
-        this.controller?.resume();
-        return;
-      }
-      this.controller?.abort(new Error('client aborted'));
-      this.endObserver('aborted');
-    });
+    ex.onAbort(this);
+  }
+
+  /** The client went away: cancel the upstream, or keep draining it (see DrainPolicy). */
+  clientAborted(): void {
+    const drain = this.opts.drain;
+    if (drain && !drain.done()) {
+      // Keep reading (nothing is written any more) until done, the byte cap or the time cap.
+      this.drainTimer = setTimeout(() => this.stopDrain(), drain.timeoutMs);
+      this.drainTimer.unref();
+      this.controller?.resume();
+      return;
+    }
+    this.controller?.abort(new Error('client aborted'));
+    this.endObserver('aborted');
   }
 
   private endObserver(outcome: 'complete' | 'aborted' | 'error'): void {

@@ -10,6 +10,11 @@ import type { RequestBody } from './body.js';
 import type { RequestHead } from './request.js';
 import type { HttpResponse } from './uws.js';
 
+/** Something to tell when the client disconnects. */
+export interface AbortTarget {
+  clientAborted(): void;
+}
+
 export class Exchange {
   aborted = false;
   /** Status line written (headers sent). */
@@ -33,9 +38,12 @@ export class Exchange {
   reportedUsage: string | undefined;
   /** The sidecar refused the request itself (nothing was forwarded). */
   denied = false;
-  /** Called once, when the response ends or the client aborts. */
+  /** Called once, when the response ends or the client aborts (the server's bookkeeping). */
   onFinish: ((ex: Exchange) => void) | undefined;
-  private abortListeners: Array<() => void> = [];
+  /** Called once after onFinish (the pipeline's metrics and metering). */
+  onDone: ((ex: Exchange) => void) | undefined;
+  /** Told when the client goes away mid-exchange (the upstream relay). */
+  private abortTarget: AbortTarget | undefined;
 
   constructor(
     readonly res: HttpResponse,
@@ -54,14 +62,16 @@ export class Exchange {
     if (this.aborted || this.finished) return;
     this.aborted = true;
     this.body?.abort();
-    for (const l of this.abortListeners) l();
-    this.abortListeners = [];
+    const target = this.abortTarget;
+    this.abortTarget = undefined;
+    target?.clientAborted();
     this.done();
   }
 
-  onAbort(listener: () => void): void {
-    if (this.aborted) listener();
-    else this.abortListeners.push(listener);
+  /** `target.clientAborted()` runs when the client disconnects (at once if it already has). One target per exchange. */
+  onAbort(target: AbortTarget): void {
+    if (this.aborted) target.clientAborted();
+    else this.abortTarget = target;
   }
 
   /** Answer with a contract error body. `close` ends the connection after it. */
@@ -94,8 +104,10 @@ export class Exchange {
   done(): void {
     if (this.finished) return;
     this.finished = true;
-    const cb = this.onFinish;
-    this.onFinish = undefined;
-    cb?.(this);
+    const server = this.onFinish;
+    const pipeline = this.onDone;
+    this.onFinish = this.onDone = undefined;
+    server?.(this);
+    pipeline?.(this);
   }
 }

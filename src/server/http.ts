@@ -34,6 +34,9 @@ export interface HttpServerOptions {
   readonly wsMaxBufferedBytes: number;
 }
 
+/** Methods as uWS reports them → the pipeline's upper-case form (the common ones without toUpperCase). */
+const UPPER_METHODS = new Map(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].flatMap((m) => [[m, m], [m.toLowerCase(), m]] as const));
+
 export class HttpServer {
   readonly uws: UwsModule;
   readonly app: TemplatedApp;
@@ -42,7 +45,7 @@ export class HttpServer {
   private listenSocket: us_listen_socket | undefined;
   private idleWaiters: Array<() => void> = [];
   /** Per-process random prefix + counter: unique ids without per-request crypto. */
-  private readonly idPrefix = randomBytes(6).toString('hex');
+  private readonly idPrefix = randomBytes(6).toString('hex') + '-';
   private serial = 0;
 
   constructor(private readonly opts: HttpServerOptions, private readonly handler: RequestHandler) {
@@ -78,22 +81,18 @@ export class HttpServer {
 
   /** Copy the request head out of uWS (valid only during this call) and open an exchange. */
   private begin(res: HttpResponse, req: HttpRequest): { ex: Exchange; stats: HeaderStats } {
-    const method = req.getCaseSensitiveMethod().toUpperCase();
+    const raw = req.getCaseSensitiveMethod();
+    const method = UPPER_METHODS.get(raw) ?? raw.toUpperCase();
     const path = req.getUrl();
     const query = req.getQuery() ?? '';
     const headers: string[] = [];
     const stats: HeaderStats = { bytes: method.length + path.length + query.length + 12, count: 0, contentLengths: 0, contentLength: undefined, transferEncoding: undefined };
-    let clientRequestId: string | undefined;
-    req.forEach((name, value) => {
-      headers.push(name, value);
-      stats.bytes += name.length + value.length + 4;
-      stats.count++;
-      if (name === 'content-length') {
-        stats.contentLengths++;
-        stats.contentLength = value;
-      } else if (name === 'transfer-encoding') stats.transferEncoding = value;
-      else if (name === 'x-request-id') clientRequestId = value;
-    });
+    // One callback for the server's life; the scratch fields carry this request's state.
+    this.scratchHeaders = headers;
+    this.scratchStats = stats;
+    this.scratchRequestId = undefined;
+    req.forEach(this.copyHeader);
+    const clientRequestId = this.scratchRequestId as string | undefined;
     const head: { -readonly [K in keyof RequestHead]: RequestHead[K] } = {
       method,
       path,
@@ -102,14 +101,30 @@ export class HttpServer {
       remoteAddress: textOf(res.getRemoteAddressAsText()),
       requestId: '',
     };
-    const key = `${this.idPrefix}-${(++this.serial).toString(36)}`;
+    const key = this.idPrefix + (++this.serial).toString(36);
     head.requestId = isWellFormedRequestId(clientRequestId) ? clientRequestId : key;
     const ex = new Exchange(res, head, this.opts.now(), key);
     res.onAborted(() => ex.markAborted());
     this.inflight++;
-    ex.onFinish = () => this.finished();
+    ex.onFinish = this.exchangeFinished;
     return { ex, stats };
   }
+
+  private scratchHeaders: string[] = [];
+  private scratchStats: HeaderStats | undefined;
+  private scratchRequestId: string | undefined;
+  private readonly copyHeader = (name: string, value: string): void => {
+    this.scratchHeaders.push(name, value);
+    const stats = this.scratchStats!;
+    stats.bytes += name.length + value.length + 4;
+    stats.count++;
+    if (name === 'content-length') {
+      stats.contentLengths++;
+      stats.contentLength = value;
+    } else if (name === 'transfer-encoding') stats.transferEncoding = value;
+    else if (name === 'x-request-id') this.scratchRequestId = value;
+  };
+  private readonly exchangeFinished = (): void => this.finished();
 
   private finished(): void {
     this.inflight--;

@@ -14,6 +14,7 @@
  * Parsing stops early when the sink says it is halted (paused or aborted), and
  * `execute` returns the offset it reached, so the caller can keep the rest.
  */
+import { hasControl, TOKEN_CHAR } from './chars.js';
 import { H1Error } from './errors.js';
 
 /** Receives what the parser finds. */
@@ -45,9 +46,6 @@ const enum State {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Controls other than HTAB are invalid in field values (RFC 9110 §5.5). */
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const DIGITS = /^\d{1,15}$/;
 const HEX = /^[0-9A-Fa-f]{1,13}$/;
 const MAX_CHUNK_LINE = 1024;
@@ -195,46 +193,65 @@ export class ResponseParser {
     if (minor !== 0 && minor !== 1) throw bad('unsupported HTTP version');
     const status = threeDigits(text, 9);
     if (status < 0 || (eol > 12 && text.charCodeAt(12) !== 32)) throw bad('malformed status code');
-    const statusLine = text.slice(0, eol);
-    if (statusLine.indexOf('\r') !== -1 || statusLine.indexOf('\n') !== -1) throw bad('bare CR or LF in the status line');
+    if (hasControl(text, 12, eol)) throw bad('control character in the status line');
 
     const headers: string[] = [];
     let contentLength = -1;
     let chunked = false;
     let transferEncoding = false;
-    let keepAlive = minor === 1;
+    let closeToken = false;
+    let keepAliveToken = false;
     let count = 0;
     let pos = eol + 2;
-    while (pos < text.length) {
+    const len = text.length;
+    while (pos < len) {
       let next = text.indexOf('\r\n', pos);
-      if (next === -1) next = text.length;
-      const line = text.slice(pos, next);
-      pos = next + 2;
+      if (next === -1) next = len;
       if (++count > this.limits.maxHeaders) throw bad(`more than ${this.limits.maxHeaders} response headers`);
-      const first = line.charCodeAt(0);
-      if (first === 32 || first === 9) throw bad('obsolete line folding in the response head');
-      const colon = line.indexOf(':');
-      if (colon <= 0) throw bad('malformed response header line');
-      const name = line.slice(0, colon);
-      if (!TOKEN.test(name)) throw bad('invalid response header name');
-      const value = trimOws(line, colon + 1);
-      if (BAD_VALUE.test(value)) throw bad('control character in a response header value');
-      const lower = name.toLowerCase();
-      headers.push(lower, value);
-      if (lower === 'content-length') {
-        if (!DIGITS.test(value)) throw bad('invalid Content-Length');
-        const n = Number(value);
-        if (contentLength !== -1 && contentLength !== n) throw bad('conflicting Content-Length headers');
-        contentLength = n;
-      } else if (lower === 'transfer-encoding') {
-        transferEncoding = true;
-        const lastComma = value.lastIndexOf(',');
-        chunked = (lastComma === -1 ? value : value.slice(lastComma + 1)).trim().toLowerCase() === 'chunked';
-      } else if (lower === 'connection') {
-        const v = value.toLowerCase();
-        if (hasToken(v, 'close')) keepAlive = false;
-        else if (minor === 0 && hasToken(v, 'keep-alive')) keepAlive = true;
-      } else if (lower === 'keep-alive') {
+      // Name: token characters up to the colon (no whitespace before it, no obs-fold).
+      let i = pos;
+      let upper = false;
+      for (; i < next; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 58 /* : */) break;
+        if (c > 127 || TOKEN_CHAR[c] === 0) throw bad(i === pos && (c === 32 || c === 9) ? 'obsolete line folding in the response head' : 'invalid response header name');
+        if (c >= 65 && c <= 90) upper = true;
+      }
+      if (i === pos || i === next) throw bad('malformed response header line');
+      const raw = text.slice(pos, i);
+      const name = upper ? raw.toLowerCase() : raw;
+      // Value: OWS trimmed; controls other than HTAB are invalid (this also catches bare CR/LF).
+      let a = i + 1;
+      let b = next;
+      while (a < b && (text.charCodeAt(a) === 32 || text.charCodeAt(a) === 9)) a++;
+      while (b > a && (text.charCodeAt(b - 1) === 32 || text.charCodeAt(b - 1) === 9)) b--;
+      if (hasControl(text, a, b)) throw bad('control character in a response header value');
+      const value = text.slice(a, b);
+      pos = next + 2;
+      headers.push(name, value);
+      const first = name.charCodeAt(0);
+      if (first === 99 /* c */) {
+        if (name === 'content-length') {
+          if (!DIGITS.test(value)) throw bad('invalid Content-Length');
+          const n = Number(value);
+          if (contentLength !== -1 && contentLength !== n) throw bad('conflicting Content-Length headers');
+          contentLength = n;
+        } else if (name === 'connection') {
+          const v = value.toLowerCase();
+          if (v === 'keep-alive') keepAliveToken = true;
+          else if (v === 'close') closeToken = true;
+          else {
+            if (hasToken(v, 'close')) closeToken = true;
+            if (hasToken(v, 'keep-alive')) keepAliveToken = true;
+          }
+        }
+      } else if (first === 116 /* t */) {
+        if (name === 'transfer-encoding') {
+          transferEncoding = true;
+          const lastComma = value.lastIndexOf(',');
+          chunked = (lastComma === -1 ? value : value.slice(lastComma + 1)).trim().toLowerCase() === 'chunked';
+        }
+      } else if (first === 107 /* k */ && name === 'keep-alive') {
         const m = /(?:^|[\s,])timeout\s*=\s*(\d{1,6})/i.exec(value);
         if (m) this.keepAliveHintMs = Number(m[1]) * 1000;
       }
@@ -247,7 +264,7 @@ export class ResponseParser {
       return;
     }
     if (transferEncoding && contentLength !== -1) throw bad('both Content-Length and Transfer-Encoding in the response');
-    this.keepAlive = keepAlive;
+    this.keepAlive = !closeToken && (minor === 1 || keepAliveToken);
     this.sink.onHead(status, headers);
 
     // Framing, RFC 9112 §6.3.
@@ -339,14 +356,6 @@ function threeDigits(s: string, at: number): number {
     n = n * 10 + d;
   }
   return n < 100 ? -1 : n;
-}
-
-function trimOws(line: string, from: number): string {
-  let a = from;
-  let b = line.length;
-  while (a < b && (line.charCodeAt(a) === 32 || line.charCodeAt(a) === 9)) a++;
-  while (b > a && (line.charCodeAt(b - 1) === 32 || line.charCodeAt(b - 1) === 9)) b--;
-  return a === 0 && b === line.length ? line : line.slice(a, b);
 }
 
 function hasToken(lowerList: string, token: string): boolean {
