@@ -30,12 +30,17 @@ export function isIdentityHeader(lowerName: string): boolean {
   return lowerName.length > 8 && lowerName.charCodeAt(0) === 120 /* x */ && (lowerName.startsWith('x-argus-') || lowerName.startsWith('x_argus_') || lowerName.startsWith('x-argus_') || lowerName.startsWith('x_argus-'));
 }
 
+const SIMPLE_CONNECTION = new Set(['keep-alive', 'Keep-Alive', 'close', 'Close', '']);
+
 /** Header names listed in Connection (comma-separated tokens), lower-cased. */
 function connectionTokens(headers: readonly string[]): Set<string> | undefined {
   let tokens: Set<string> | undefined;
   for (let i = 0; i < headers.length; i += 2) {
     if (headers[i] !== 'connection') continue;
-    for (const t of (headers[i + 1] ?? '').split(',')) {
+    const value = headers[i + 1] ?? '';
+    // The usual values name nothing that is not already dropped: no Set, no split.
+    if (SIMPLE_CONNECTION.has(value)) continue;
+    for (const t of value.split(',')) {
       const name = t.trim().toLowerCase();
       if (name) (tokens ??= new Set()).add(name);
     }
