@@ -62,9 +62,15 @@ export function startServer(name: string, script: string, args: string[], port: 
 }
 
 function cpuTicks(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.sys;
+}
+
+/** User and system CPU of a process so far, in clock ticks. */
+export function cpuTimes(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
+  return { user: Number(fields[11]), sys: Number(fields[12]) };
 }
 
 function rssBytes(pid: number): number {

@@ -10,7 +10,8 @@
  * ES256 JWT (every request a new token; inline and on a piscina pool), 429 path,
  * JWT cache hit with metering off; fixed rate (BENCH_RATE rps) direct vs sidecar;
  * threads 1 vs 2 on the JWT route; then SSE, WebSocket, kill switch (bench/streams.ts,
- * bench/killswitch.ts) and the usage pipeline (bench/metering.ts). Needs Redis and Postgres.
+ * bench/killswitch.ts), the usage pipeline (bench/metering.ts) and undici vs the
+ * proxy's own upstream client (bench/upstream-client.ts). Needs Redis and Postgres.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -131,6 +132,9 @@ try {
   // The usage pipeline end to end (producer → BullMQ → worker → Postgres ledger): bench/results/metering.*
   const metering = spawnSync(process.execPath, [`${DIST}bench/metering.js`, '--events', '20000'], { stdio: 'inherit' });
   if (metering.status !== 0) notes.push('metering pipeline benchmark failed (see output above)');
+  // undici vs the proxy's own upstream client, proxy alone on core 1: bench/results/upstream-client.*
+  const upClient = spawnSync(process.execPath, [`${DIST}bench/upstream-client.js`], { stdio: 'inherit' });
+  if (upClient.status !== 0) notes.push('upstream client benchmark failed (see output above)');
   writeResults('suite', `npm run bench (BENCH_DURATION=${duration} BENCH_CONNECTIONS=${connections} BENCH_RATE=${rate})`, results, notes);
 } finally {
   for (const s of servers.reverse()) await s.stop();
