@@ -8,7 +8,7 @@
  * direct upstream, minimal uWS→undici passthrough, sidecar passthrough (auth none),
  * JWT cache hit (rate limit + metering on), API key, session header, cold RS256 and
  * ES256 JWT (every request a new token; inline and on a piscina pool), 429 path,
- * JWT cache hit with metering off; fixed rate (BENCH_RATE rps) direct vs sidecar;
+ * JWT cache hit with metering off; fixed rate (BENCH_RATE rps, bench/open-loop.ts) direct vs sidecar;
  * threads 1 vs 2 on the JWT route; then SSE, WebSocket, kill switch (bench/streams.ts,
  * bench/killswitch.ts), the usage pipeline (bench/metering.ts) and undici vs the
  * proxy's own upstream client (bench/upstream-client.ts). Needs Redis and Postgres.
@@ -125,7 +125,8 @@ try {
     `rate limits local vs off (jwt cache hit): ${pct(find('jwt cache hit', 'sidecar'), find('jwt cache hit', 'sidecar limits off'))}; global vs off: ${pct(find('jwt cache hit', 'sidecar limits global'), find('jwt cache hit', 'sidecar limits off'))}`,
     `metering on vs off (jwt cache hit): ${pct(find('jwt cache hit', 'sidecar'), find('jwt cache hit', 'sidecar no-meter'))}`,
     `threads 2 vs 1 (jwt cache hit): ${pct(find('jwt cache hit', 'sidecar 2 threads'), find('jwt cache hit', 'sidecar'))} — with 2 threads the sidecar shares core 0 with the load generator`,
-    'autocannon (the load generator) saturates near 25k rps on one core of this machine: the direct row shows the ceiling.',
+    'Closed-loop rows: autocannon (it saturates near 25k rps on one core of this machine: the direct row shows the ceiling; latencies in whole ms). Fixed-rate rows: bench/open-loop.ts (µs latencies from each request\'s due time, no coordinated omission).',
+    'Redis is not pinned: metering and global limits make it compete for both cores.',
     'Upstream and sidecar share core 1, so sidecar rps includes the upstream\'s CPU; CPU µs/req is the sidecar process alone.',
     '429 rows count 429s as the scenario\'s answers (non-2xx column).',
   ];
