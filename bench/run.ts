@@ -81,11 +81,13 @@ try {
   await measure(sidecar, { scenario: 'api key', mode: 'closed', path: '/key/x', headers: { 'x-api-key': creds.apiKey } });
   await measure(sidecar, { scenario: 'session header', mode: 'closed', path: '/sess/x', headers: { 'x-cognito-session': creds.session } });
   await measure(sidecar, { scenario: '429 (rate limited)', mode: 'closed', path: '/limited/x', headers: { 'x-api-key': creds.limitedKey }, expectStatus: 429 });
-  await measure(sidecar, { scenario: 'cold RS256 inline', mode: 'closed', path: '/jwt/cold', tokensFile: creds.coldRsFile });
-  await measure(sidecar, { scenario: 'cold ES256 inline', mode: 'closed', path: '/jwt/cold', tokensFile: creds.coldEsFile });
   await measure(upstream, { scenario: 'fixed rate', mode: 'rate', rate, path: '/pass/x', connections: 32 });
   await measure(sidecar, { scenario: 'fixed rate', mode: 'rate', rate, path: '/pass/x', connections: 32 });
   await measure(sidecar, { scenario: 'fixed rate jwt', mode: 'rate', rate, path: '/jwt/x', connections: 32, headers: bearer });
+  await measure(sidecar, { scenario: 'cold RS256 inline', mode: 'closed', path: '/jwt/cold', tokensFile: creds.coldRsFile });
+  await measure(sidecar, { scenario: 'cold ES256 inline', mode: 'closed', path: '/jwt/cold', tokensFile: creds.coldEsFile });
+  // The same fixed-rate load once the L1 cache holds the cold scenarios' tokens (a larger old generation to collect).
+  await measure(sidecar, { scenario: 'fixed rate jwt, full L1', mode: 'rate', rate, path: '/jwt/x', connections: 32, headers: bearer });
 
   // SSE, WebSocket and kill switch (bench/streams.ts, bench/killswitch.ts).
   const targets = { sidecarPort: sidecar.port, sidecarPid: sidecar.pid, directPort: upstream.port, directPid: upstream.pid, apiKey: creds.apiKey, redisUrl, prefix: creds.prefix };

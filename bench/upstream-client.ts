@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 
 const duration = Number(process.env['BENCH_DURATION'] ?? 4);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const RATE = Number(process.env['BENCH_RATE'] ?? 5000);
 const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 const UP = 3921;
 const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
@@ -99,6 +100,10 @@ try {
     writeFileSync(file, sidecarConfig(port, port + 1, UP, redisUrl, creds, { client }));
     await add(`sidecar (${client})`, `${DIST}src/cli.js`, ['proxy', '--config', file], ['/pass/x', '/jwt/x']);
   }
+  const noMeterFile = join(dir, 'no-meter.yaml');
+  writeFileSync(noMeterFile, sidecarConfig(port, port + 1, UP, redisUrl, creds, { metering: false }));
+  const noMeter = await startServer('sidecar (h1, metering off)', `${DIST}src/cli.js`, ['proxy', '--config', noMeterFile], port, 1);
+  servers.push(noMeter);
   const bearer = { authorization: `Bearer ${creds.jwt}` };
   const rows = new Map<string, Row>();
   for (const t of targets) for (const path of t.paths) await load(t.server, path, path === '/jwt/x' ? bearer : {}); // warm-up
@@ -117,6 +122,21 @@ try {
       }
     }
   }
+  // Fixed rate (open loop, µs latencies): what the sidecar adds to p50/p99 over the upstream alone.
+  const fixed: Array<{ target: string; path: string; p50_ms: number; p99_ms: number; p999_ms: number; max_ms: number }> = [];
+  const openLoopRun = (url: string, headers: Record<string, string>, durationS: number) => {
+    const opts = { url, overallRate: RATE, connections: 32, duration: durationS, headers };
+    const out = spawnSync('taskset', ['-c', '0', process.execPath, `${DIST}bench/load.js`, JSON.stringify(opts)], { encoding: 'utf8' });
+    return JSON.parse(out.stdout) as { latency: { p50: number; p99: number; p99_9: number; max: number } };
+  };
+  const sidecarH1 = targets.find((t) => t.server.name === 'sidecar (h1)')!.server;
+  for (const [target, base, path] of [['direct', `http://127.0.0.1:${UP}`, '/pass/x'], ['sidecar (h1)', `http://127.0.0.1:${sidecarH1.port}`, '/pass/x'], ['sidecar (h1)', `http://127.0.0.1:${sidecarH1.port}`, '/jwt/x'], ['sidecar (h1, metering off)', `http://127.0.0.1:${noMeter.port}`, '/jwt/x']] as const) {
+    const headers = path === '/jwt/x' ? bearer : {};
+    openLoopRun(base + path, headers, 2); // warm-up
+    const r = openLoopRun(base + path, headers, duration + 1);
+    fixed.push({ target, path, p50_ms: r.latency.p50, p99_ms: r.latency.p99, p999_ms: r.latency.p99_9, max_ms: r.latency.max });
+    process.stderr.write(`fixed ${RATE}/s ${target} ${path}: p50 ${r.latency.p50} p99 ${r.latency.p99} p99.9 ${r.latency.p99_9} ms\n`);
+  }
   const list = [...rows.values()];
   const at = (target: string, path: string) => list.find((r) => r.target === target && r.path === path);
   const ratio = (a?: Row, b?: Row) => (a && b ? `${((median(a.rps) / median(b.rps)) * 100).toFixed(1)}%` : 'n/a');
@@ -124,9 +144,10 @@ try {
     `h1 vs undici, minimal passthrough: ${ratio(at('minimal uWS→h1', '/pass/x'), at('minimal uWS→undici', '/pass/x'))}`,
     `h1 vs undici, sidecar passthrough: ${ratio(at('sidecar (h1)', '/pass/x'), at('sidecar (undici)', '/pass/x'))}; JWT route: ${ratio(at('sidecar (h1)', '/jwt/x'), at('sidecar (undici)', '/jwt/x'))}`,
     `sidecar (h1) passthrough / minimal uWS→undici: ${ratio(at('sidecar (h1)', '/pass/x'), at('minimal uWS→undici', '/pass/x'))} (issue 2 target ≥ 90%)`,
+    ...fixed.slice(1).map((f) => `fixed ${RATE} rps, ${f.target} ${f.path}: p99 added ${(f.p99_ms - fixed[0]!.p99_ms).toFixed(3)} ms, p50 added ${(f.p50_ms - fixed[0]!.p50_ms).toFixed(3)} ms over direct`),
     `load: ${WRK ? 'wrk -t1 -c64' : 'autocannon, 64 connections'} on core 0 with the upstream (${nginx ? 'nginx return 200' : 'bench/upstream.js'}); proxy alone on core 1; medians of ${rounds} alternating rounds of ${duration} s`,
   ];
-  const json = { date: new Date().toISOString(), command: 'node dist/bench/upstream-client.js', machine: machine(), rows: list, notes };
+  const json = { date: new Date().toISOString(), command: 'node dist/bench/upstream-client.js', machine: machine(), rows: list, fixed_rate: fixed, notes };
   writeFileSync(`${RESULTS}upstream-client.json`, JSON.stringify(json, null, 2) + '\n');
   const md = [
     '# upstream client: undici vs h1',
@@ -138,6 +159,12 @@ try {
     '| target | route | rps (median) | rps (rounds) | user µs/req | sys µs/req | p99 ms |',
     '|---|---|---:|---|---:|---:|---:|',
     ...list.map((r) => `| ${r.target} | ${r.path} | ${median(r.rps)} | ${r.rps.join(' / ')} | ${median(r.user_us)} | ${median(r.sys_us)} | ${median(r.p99_ms)} |`),
+    '',
+    `Fixed rate ${RATE} rps (bench/open-loop.ts, 32 connections, ${duration + 1} s after a 2 s warm-up):`,
+    '',
+    '| target | route | p50 ms | p99 ms | p99.9 ms | max ms |',
+    '|---|---|---:|---:|---:|---:|',
+    ...fixed.map((f) => `| ${f.target} | ${f.path} | ${f.p50_ms} | ${f.p99_ms} | ${f.p999_ms} | ${f.max_ms} |`),
     '',
     ...notes.map((n) => `- ${n}`),
     '',
