@@ -10,8 +10,13 @@ export const meteringSchema = z.object({
   spool_dir: z.string().min(1).default('./var/spool'),
   /** Service name stamped on every event (sibyl, prism, jane…). */
   service: z.string().min(1).default('default'),
-  /** A batch is sent after this many ms, or as soon as it holds `batch_max_events`. */
-  flush_interval_ms: ms(5),
+  /**
+   * A batch is sent after this many ms, or as soon as it holds `batch_max_events`.
+   * 50 ms: each BullMQ addBulk costs the event loop a fixed ~0.3–1 ms, so at
+   * 5 ms a busy route pays it 200 times a second (measured at 5,000 rps on the
+   * JWT route: p50 0.6–1.1 ms, p99 55–63 ms at 5 ms; p50 0.15 ms, p99 22–35 ms at 50 ms).
+   */
+  flush_interval_ms: ms(50),
   batch_max_events: z.number().int().min(1).max(10000).default(500),
   /** Events held in memory; past this, batches are written to the spool synchronously (never dropped). */
   max_buffer_events: z.number().int().min(1).default(50000),
