@@ -2,6 +2,7 @@
  * SSE parser: WHATWG event-stream rules, arbitrary chunk boundaries, bounded
  * memory, and fuzzing (random chunkings agree; random bytes never throw).
  */
+import { prng } from './support/prng.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createSseParser, parseSse, type SseEvent } from '../src/llm/sse.js';
@@ -15,18 +16,6 @@ function parseChunks(chunks: Uint8Array[], maxEventSize?: number): { events: Sse
   for (const c of chunks) p.push(c);
   p.end();
   return { events, error: p.error };
-}
-
-/** Deterministic PRNG so a failing seed can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomChunks(buf: Uint8Array, rnd: () => number): Uint8Array[] {

@@ -3,6 +3,7 @@
  * anything the sidecar cannot judge is `invalid` (never forwarded), and the
  * parser never throws on attacker bytes (seeded fuzz: random bytes, mutated JSON).
  */
+import { prng } from './support/prng.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseConfig } from '../src/config.js';
@@ -124,18 +125,6 @@ test('config: trading section is strict, has Jane defaults, and names the bad ke
   assert.throws(() => parseConfig({ ...base, trading: { report: { pnl: 'sum' } } }), (e: unknown) => e instanceof UsageError && /trading\.report\.pnl/.test(e.message));
 });
 
-/** A small seeded PRNG (mulberry32): failures are reproducible. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Maps → plain objects, to compare with JSON.parse. */
 function plain(v: Json): unknown {
   if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, plain(x)]));
@@ -144,7 +133,7 @@ function plain(v: Json): unknown {
 }
 
 test('fuzz: random bytes never throw and never pass as an order', () => {
-  const rand = rng(0x7ad1);
+  const rand = prng(0x7ad1);
   for (let n = 0; n < 5000; n++) {
     const len = Math.floor(rand() * 300);
     const buf = Buffer.alloc(len);
@@ -156,7 +145,7 @@ test('fuzz: random bytes never throw and never pass as an order', () => {
 });
 
 test('fuzz: mutated orders never throw; whatever JSON.parse reads as an order is never passed unchecked', () => {
-  const rand = rng(0xbeef);
+  const rand = prng(0xbeef);
   const seeds = [order({}), order({ quantity: '1.5', mode: 'live' }), '{"type":"subscribe","symbols":["BTC","ETH"],"depth":{"n":5}}', '{"type":"position","realized_pnl_usd":-4}'];
   const alphabet = '{}[]":,\\ .-+eE0123456789tfnulrsaTOD\u0000\u00e9\ud83d\ude00orderexchange';
   let orders = 0;

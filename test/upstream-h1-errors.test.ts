@@ -8,22 +8,11 @@ import net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { H1Pool } from '../src/forward/h1/pool.js';
 import { classify } from '../src/forward/relay.js';
-import { ok, scriptedUpstream, send, type Reply, type ScriptedUpstream, type SeenRequest } from './support/h1-harness.js';
+import { h1Fixture, ok, send } from './support/h1-harness.js';
 
-const pools: H1Pool[] = [];
-const ups: ScriptedUpstream[] = [];
-after(async () => {
-  for (const p of pools) await p.destroy();
-  for (const u of ups) await u.close();
-});
-
-async function setup(script: (req: SeenRequest, i: number) => Reply, opts: Partial<ConstructorParameters<typeof H1Pool>[0]> = {}) {
-  const up = await scriptedUpstream(script);
-  const pool = new H1Pool({ url: up.url, connections: 4, keepAliveTimeoutMs: 4000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, ...opts });
-  ups.push(up);
-  pools.push(pool);
-  return { up, pool };
-}
+const fx = h1Fixture({ connections: 4 });
+const { setup, pools, ups } = fx;
+after(() => fx.cleanup());
 
 const SMUGGLING: Array<[string, string]> = [
   ['Content-Length with Transfer-Encoding', 'HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n'],

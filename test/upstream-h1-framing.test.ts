@@ -2,23 +2,11 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { H1Pool } from '../src/forward/h1/pool.js';
-import { ok, scriptedUpstream, send, type Reply, type ScriptedUpstream, type SeenRequest } from './support/h1-harness.js';
+import { h1Fixture, ok, send } from './support/h1-harness.js';
 
-const pools: H1Pool[] = [];
-const ups: ScriptedUpstream[] = [];
-after(async () => {
-  for (const p of pools) await p.destroy();
-  for (const u of ups) await u.close();
-});
-
-async function setup(script: (req: SeenRequest, i: number) => Reply, opts: Partial<ConstructorParameters<typeof H1Pool>[0]> = {}) {
-  const up = await scriptedUpstream(script);
-  const pool = new H1Pool({ url: up.url, connections: 8, keepAliveTimeoutMs: 4000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, ...opts });
-  ups.push(up);
-  pools.push(pool);
-  return { up, pool };
-}
+const fx = h1Fixture();
+const { setup } = fx;
+after(() => fx.cleanup());
 
 describe('h1 client: keep-alive', () => {
   it('reuses one connection for sequential requests', async () => {

@@ -7,19 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { H1Error } from '../src/forward/h1/errors.js';
+import { prng } from './support/prng.js';
 import { ResponseParser, type ParserSink } from '../src/forward/h1/parser.js';
-
-/** Deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Parsed {
   status: number;
@@ -82,7 +71,7 @@ describe('h1 response parser fuzz', () => {
       const eof = text.startsWith('HTTP/1.0');
       const expected = parse([whole], false, eof);
       assert.equal(expected.complete, true, text);
-      const r = rng(text.length);
+      const r = prng(text.length);
       for (let i = 0; i < 400; i++) {
         const got = parse(splitRandomly(whole, r), false, eof);
         assert.deepEqual(got, expected, `split #${i} of ${JSON.stringify(text)}`);
@@ -91,7 +80,7 @@ describe('h1 response parser fuzz', () => {
   });
 
   it('fails random and mutated bytes only with H1Error (20,000 inputs)', () => {
-    const r = rng(0xa5a5);
+    const r = prng(0xa5a5);
     const alphabet = Buffer.from('HTTP/1.1 200 OK\r\n:;, \t0123456789abcdefABCDEF\x00\x7f\xffchunked content-length transfer-encoding', 'latin1');
     let errors = 0;
     let completes = 0;

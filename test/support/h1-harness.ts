@@ -4,7 +4,7 @@
  * that runs one request through an H1Pool and collects what the handler saw.
  */
 import net from 'node:net';
-import type { H1Pool } from '../../src/forward/h1/pool.js';
+import { H1Pool, type H1PoolOptions } from '../../src/forward/h1/pool.js';
 import type { H1Request, UpstreamController } from '../../src/forward/h1/exchange.js';
 
 export interface SeenRequest {
@@ -135,3 +135,24 @@ export function send(pool: H1Pool, req: Partial<H1Request> & { path: string }, o
 }
 
 export const ok = (body: string, extra = ''): string => `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
+
+/** Pools and upstreams made by {@link h1Fixture}'s setup, destroyed by its cleanup (call it from after()). */
+export function h1Fixture(defaults: Partial<H1PoolOptions> = {}) {
+  const pools: H1Pool[] = [];
+  const ups: ScriptedUpstream[] = [];
+  return {
+    pools,
+    ups,
+    async setup(script: (req: SeenRequest, i: number) => Reply, opts: Partial<H1PoolOptions> = {}) {
+      const up = await scriptedUpstream(script);
+      const pool = new H1Pool({ url: up.url, connections: 8, keepAliveTimeoutMs: 4000, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, ...defaults, ...opts });
+      ups.push(up);
+      pools.push(pool);
+      return { up, pool };
+    },
+    async cleanup() {
+      for (const p of pools) await p.destroy();
+      for (const u of ups) await u.close();
+    },
+  };
+}
