@@ -175,18 +175,11 @@ export function createPipeline(deps: PipelineDeps) {
     const headers = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded }, deps.identityHeaders(ctx, ex.stale ? STALE : undefined));
     const body = ex.body;
     const relay = new UpstreamRelay(ex, onUpstreamFailure, usageHeaderOptions);
+    const path = head.query ? `${head.path}?${head.query}` : head.path;
+    const bodyTimeoutMs = route.cfg.body_timeout_ms;
     const send = () => {
       if (ex.aborted || ex.started) return;
-      upstream.forward(
-        {
-          method: head.method,
-          path: head.query ? `${head.path}?${head.query}` : head.path,
-          headers,
-          body: body ? (body.whole() ?? body.toStream()) : null,
-          ...(route.cfg.body_timeout_ms !== undefined ? { bodyTimeoutMs: route.cfg.body_timeout_ms } : {}),
-        },
-        relay,
-      );
+      upstream.forward({ method: head.method, path, headers, body: body ? (body.whole() ?? body.toStream()) : null, bodyTimeoutMs }, relay);
     };
     // A small body that is still arriving is awaited, so it goes out as one Buffer.
     const pending = body?.settled();

@@ -15,8 +15,8 @@ export interface ForwardRequest {
   readonly path: string;
   readonly headers: string[];
   readonly body: Buffer | Readable | null;
-  /** Per-route override of upstream.body_timeout_ms (0 = none: long streams). */
-  readonly bodyTimeoutMs?: number;
+  /** Per-route override of upstream.body_timeout_ms (0 = none: long streams); undefined: the upstream's. */
+  readonly bodyTimeoutMs?: number | undefined;
 }
 
 export class Upstream {

@@ -32,9 +32,9 @@ export interface H1Request {
   /** Flat [name, value, …]. Content-Length / Transfer-Encoding are replaced by the client's own framing. */
   readonly headers: readonly string[];
   readonly body: Buffer | Readable | null;
-  readonly headersTimeoutMs?: number;
-  /** 0: no body timeout (long streams). */
-  readonly bodyTimeoutMs?: number;
+  readonly headersTimeoutMs?: number | undefined;
+  /** 0: no body timeout (long streams); undefined: the pool's. */
+  readonly bodyTimeoutMs?: number | undefined;
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);

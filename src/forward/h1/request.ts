@@ -27,6 +27,8 @@ export interface HeadOut {
 
 const BAD_TARGET = /[\x00-\x20\x7f]/;
 const EXPECTS_BODY = new Set(['POST', 'PUT', 'PATCH']);
+/** Scratch list reused by every call (single-threaded, never held across calls). */
+const PARTS: string[] = [];
 
 /**
  * Build the head. `bodyLength`: the Buffer body's length, -1 for a stream, -2 for
@@ -35,7 +37,10 @@ const EXPECTS_BODY = new Set(['POST', 'PUT', 'PATCH']);
 export function requestHead(method: string, target: string, headers: readonly string[], hostHeader: string, bodyLength: number, out: HeadOut): void {
   if (!isToken(method)) throw new H1Error('H1_BAD_REQUEST', 'invalid request method');
   if (BAD_TARGET.test(target) || target.length === 0) throw new H1Error('H1_BAD_REQUEST', 'invalid request target');
-  let head = method + ' ' + target + ' HTTP/1.1\r\n';
+  // Parts joined once: no chain of intermediate strings per header.
+  const parts = PARTS;
+  parts.length = 0;
+  parts.push(method, ' ', target, ' HTTP/1.1\r\n');
   let host = false;
   let clientLength = -1;
   for (let i = 0; i < headers.length; i += 2) {
@@ -50,27 +55,28 @@ export function requestHead(method: string, target: string, headers: readonly st
     }
     if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') continue;
     if (name.length === 4 && name.toLowerCase() === 'host') host = true;
-    head += name + ': ' + value + '\r\n';
+    parts.push(name, ': ', value, '\r\n');
   }
-  if (!host) head += 'host: ' + hostHeader + '\r\n';
+  if (!host) parts.push('host: ', hostHeader, '\r\n');
   if (bodyLength >= 0) {
     out.framing = Framing.Length;
     out.length = bodyLength;
-    head += 'content-length: ' + bodyLength + '\r\n\r\n';
+    parts.push('content-length: ', String(bodyLength), '\r\n\r\n');
   } else if (bodyLength === -1) {
     if (clientLength >= 0) {
       out.framing = Framing.Length;
       out.length = clientLength;
-      head += 'content-length: ' + clientLength + '\r\n\r\n';
+      parts.push('content-length: ', String(clientLength), '\r\n\r\n');
     } else {
       out.framing = Framing.Chunked;
       out.length = 0;
-      head += 'transfer-encoding: chunked\r\n\r\n';
+      parts.push('transfer-encoding: chunked\r\n\r\n');
     }
   } else {
     out.framing = Framing.None;
     out.length = 0;
-    head += EXPECTS_BODY.has(method) ? 'content-length: 0\r\n\r\n' : '\r\n';
+    parts.push(EXPECTS_BODY.has(method) ? 'content-length: 0\r\n\r\n' : '\r\n');
   }
-  out.head = head;
+  out.head = parts.join('');
+  parts.length = 0;
 }
