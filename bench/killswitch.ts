@@ -39,6 +39,8 @@ interface Session {
 }
 
 const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+/** Heartbeat of the lost-pub/sub scenario's route. */
+const HEARTBEAT_MS = 1000;
 
 /** Spawn `node ...argv` pinned to core 0 (the operator's side, not the sidecar's core). */
 function spawnNode(argv: string[]): Promise<{ code: number | null; stderr: string; at: number }> {
@@ -128,17 +130,48 @@ export async function benchKillSwitch(t: Pick<BenchTargets, 'redisUrl' | 'prefix
   } finally {
     for (const s of open) s.ws.terminate();
     await stack.stop();
+  }
+
+  // Lost pub/sub: the deny state is written but never published; only the heartbeat
+  // (every HEARTBEAT_MS, re-checking Redis) can close the session. Bound: heartbeat_ms + 100 ms.
+  const hbClose: number[] = [];
+  const hbStack = await startWsStack(t.redisUrl, t.prefix, HEARTBEAT_MS);
+  const hbOpen: Session[] = [];
+  try {
+    const hbUrl = `ws://127.0.0.1:${hbStack.sidecar.port}/ws/killswitch`;
+    const keys = Array.from({ length: Math.min(users, 20) }, (_, i) => ({ key: generateApiKey(), userId: `ks-${tag}-hb-${i}` }));
+    await Promise.all(keys.map(({ key, userId }) => {
+      cleanup.push(k.key(key.sha256), k.user(userId), k.deny('user', userId));
+      return projectKey(redis, t.prefix, key.sha256, { key_id: key.key_id, user_id: userId, tier: 'business', scopes: [], features: [], status: 'active' });
+    }));
+    for (const { key, userId } of keys) {
+      const ws = await openWs(hbUrl, { 'x-api-key': key.key });
+      const closed = new Promise<{ code: number; at: number }>((r) => ws.once('close', (code) => r({ code, at: performance.now() })));
+      const s = { ws, userId, closed };
+      hbOpen.push(s);
+      // A random phase against the heartbeat: the worst case is a write just after a check.
+      await new Promise((r) => setTimeout(r, Math.random() * HEARTBEAT_MS));
+      const t0 = performance.now();
+      await redis.set(k.deny('user', userId), String(Date.now() / 1000));
+      hbClose.push(await expectRevoked(s, t0));
+    }
+  } finally {
+    for (const s of hbOpen) s.ws.terminate();
+    await hbStack.stop();
     if (cleanup.length > 0) await redis.del(cleanup);
     redis.disconnect();
   }
+  const hbRow = summary(`lost pub/sub: deny state only → close 4403 by the heartbeat (heartbeat_ms ${HEARTBEAT_MS}, bound ${HEARTBEAT_MS + 100} ms)`, hbClose);
   const rows = [
     summary('revoke CLI: spawn → close 4403', cliClose),
     summary('revoke CLI: spawn → CLI exit', cliExit),
     summary('publishRevocation (MULTI SET+PUBLISH) → close 4403', pubClose),
+    hbRow,
     summary('baseline: spawn `node -e ""` → exit', nodeExit),
   ];
   const notes = [
     `Kill switch: ${users} sessions per path, one user each, revoked one at a time; the other sessions stay open meanwhile. Close time = the client's \`close\` event (close frame received and answered, loopback).`,
+    `Lost pub/sub: ${hbClose.length} sessions on a sidecar with heartbeat_ms ${HEARTBEAT_MS}; deny key SET without PUBLISH at a random phase of the heartbeat; max ${hbRow.max_ms} ms against the ${HEARTBEAT_MS + 100} ms bound.`,
     'Kill switch: the CLI path includes Node start-up, config load (YAML + full zod validation) and the Redis connection of `argus-sidecar revoke` (no Postgres configured: Redis deny state + PUBLISH only, one MULTI/EXEC write over the lean RESP client, no ioredis); route heartbeat 60 s so only pub/sub closes sessions.',
   ];
   return { rows, markdown: markdownTable(rows), notes };
