@@ -26,6 +26,9 @@ import { meterMetrics } from './metrics.js';
 import { createUsageQueue, type UsageQueue } from './queue.js';
 import { openSpool, type SpoolBatch } from './spool.js';
 
+/** Events per addBulk call at most (see pump). */
+const MAX_EVENTS_PER_ADD = 1000;
+
 export interface Meter {
   /** Never throws, never blocks the response: appends to a bounded in-memory batch. */
   record(ev: UsageEvent): void;
@@ -132,10 +135,18 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
     return pumping;
   }
 
-  /** One delivery at a time, oldest batches first, up to 16 batches per addBulk. */
+  /**
+   * One delivery at a time, oldest batches first. An addBulk serialises its jobs on
+   * the event loop (~2 µs per event), so one call carries at most
+   * MAX_EVENTS_PER_ADD events (at least one batch): a backlog drains as several
+   * short calls, with requests served in between, not as one long stall.
+   */
   async function pump(): Promise<void> {
     while (pending.length > 0) {
-      const batches = pending.splice(0, 16);
+      let take = 1;
+      let events = pending[0]!.events.length;
+      while (take < pending.length && take < 16 && events + pending[take]!.events.length <= MAX_EVENTS_PER_ADD) events += pending[take++]!.events.length;
+      const batches = pending.splice(0, take);
       try {
         await deliver(batches);
       } catch (err) {
