@@ -108,15 +108,10 @@ export class ResponseParser {
         case State.Head:
           off = this.head(buf, off);
           break;
-        case State.BodyLength: {
-          const n = Math.min(this.remaining, end - off);
-          this.remaining -= n;
-          const view = buf.subarray(off, off + n);
-          off += n;
-          if (this.remaining === 0) this.finish();
-          this.sink.onBody(view);
+        case State.BodyLength:
+        case State.ChunkData:
+          off = this.counted(buf, off);
           break;
-        }
         case State.BodyEof:
           this.sink.onBody(off === 0 ? buf : buf.subarray(off));
           off = end;
@@ -124,18 +119,6 @@ export class ResponseParser {
         case State.ChunkSize:
           off = this.chunkSize(buf, off);
           break;
-        case State.ChunkData: {
-          const n = Math.min(this.remaining, end - off);
-          this.remaining -= n;
-          const view = buf.subarray(off, off + n);
-          off += n;
-          if (this.remaining === 0) {
-            this.state = State.ChunkCrlf;
-            this.crlfSeen = 0;
-          }
-          this.sink.onBody(view);
-          break;
-        }
         case State.ChunkCrlf:
           off = this.chunkCrlf(buf, off);
           break;
@@ -148,6 +131,22 @@ export class ResponseParser {
       if (this.sink.halted) return off;
     }
     return off;
+  }
+
+  /** A run of body bytes of known length (Content-Length body, or one chunk's data). */
+  private counted(buf: Buffer, off: number): number {
+    const n = Math.min(this.remaining, buf.length - off);
+    this.remaining -= n;
+    const view = buf.subarray(off, off + n);
+    if (this.remaining === 0) {
+      if (this.state === State.BodyLength) this.finish();
+      else {
+        this.state = State.ChunkCrlf;
+        this.crlfSeen = 0;
+      }
+    }
+    this.sink.onBody(view);
+    return off + n;
   }
 
   /** The upstream closed its side. Completes a close-delimited body; otherwise the response was cut. */
