@@ -29,7 +29,7 @@ const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 const UP = 3921;
 const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const WRK = has('wrk');
+const WRK = has('wrk') && has('taskset');
 const dir = mkdtempSync(join(tmpdir(), 'argus-upclient-'));
 const creds = await makeCredentials(dir, redisUrl, 1);
 

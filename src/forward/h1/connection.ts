@@ -52,7 +52,8 @@ export class Connection implements ParserSink {
     socket.on('data', (buf: Buffer) => this.onData(buf));
     socket.on('end', () => this.onEnd());
     socket.on('error', (err) => this.fail(err, true));
-    socket.on('close', () => this.fail(new H1Error('H1_CLOSED', 'the upstream closed the connection'), true));
+    // After our own destroy() the close is expected: no error to build.
+    socket.on('close', () => this.dead || this.fail(new H1Error('H1_CLOSED', 'the upstream closed the connection'), true));
   }
 
   get halted(): boolean {
