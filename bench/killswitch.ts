@@ -4,23 +4,27 @@
  * into Redis under the sidecar's key prefix), then revokes the users one by one:
  * 1. with the real CLI, `node dist/src/cli.js revoke --user ID --config FILE`
  *    (Redis only, no Postgres): spawn → close frame 4403, and spawn → CLI exit;
- * 2. in-process with publishRevocation (deny state + PUBLISH in one MULTI):
+ * 2. the same with `postgres` configured (a throwaway schema): the production path;
+ * 3. in-process with publishRevocation (deny state + PUBLISH in one MULTI):
  *    call → close frame 4403.
  * Reported: p50 / p99 / max per path (nearest rank; with 50 samples p99 = max).
  *
  * The sidecar's route heartbeat is set to 60 s so that only the pub/sub path can
  * close a session: the numbers are the kill switch, not the heartbeat's poll.
  *
- * Alone: `node dist/bench/killswitch.js` (Redis at 127.0.0.1:6379; env
+ * Alone: `node dist/bench/killswitch.js` (Redis at 127.0.0.1:6379, Postgres at 127.0.0.1:5432; env
  * BENCH_KILL_USERS, default 50) writes bench/results/killswitch.json and .md.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { generateApiKey } from '../src/authenticate/index.js';
 import { projectKey, publishRevocation, redisKeys } from '../src/authenticate/store.js';
+import { createTestDb, type TestDb } from '../test/support/meter-env.js';
 import { DIST } from './harness.js';
 import { markdownTable, openWs, pct, pinSelfToCore0, round, startWsStack, writeSuiteResults, type BenchOutput, type BenchTargets, type Row } from './streams.js';
 
@@ -101,24 +105,35 @@ export async function benchKillSwitch(t: Pick<BenchTargets, 'redisUrl' | 'prefix
   const nodeExit: number[] = [];
   const cliClose: number[] = [];
   const cliExit: number[] = [];
+  const pgClose: number[] = [];
+  const pgExit: number[] = [];
   const pubClose: number[] = [];
   const open: Session[] = [];
+  let db: TestDb | null = null;
   try {
     // Baseline: what a bare Node process costs to spawn and exit on this machine.
     for (let i = 0; i < 10; i++) {
       const t0 = performance.now();
       nodeExit.push((await spawnNode(['-e', ''])).at - t0);
     }
-    const viaCli = await openSessions('cli');
-    open.push(...viaCli);
-    for (const s of viaCli) {
-      const t0 = performance.now();
-      const exit = spawnNode([`${DIST}src/cli.js`, 'revoke', '--user', s.userId, '--config', stack.configFile]);
-      cliClose.push(await expectRevoked(s, t0));
-      const e = await withTimeout(exit, timeoutMs, 'revoke CLI exit');
-      if (e.code !== 0) throw new Error(`revoke CLI exited ${e.code}: ${e.stderr}`);
-      cliExit.push(e.at - t0);
-    }
+    const revokeViaCli = async (path: string, configFile: string, close: number[], exited: number[]) => {
+      const sessions = await openSessions(path);
+      open.push(...sessions);
+      for (const s of sessions) {
+        const t0 = performance.now();
+        const exit = spawnNode([`${DIST}src/cli.js`, 'revoke', '--user', s.userId, '--config', configFile]);
+        close.push(await expectRevoked(s, t0));
+        const e = await withTimeout(exit, timeoutMs, 'revoke CLI exit');
+        if (e.code !== 0) throw new Error(`revoke CLI exited ${e.code}: ${e.stderr}`);
+        exited.push(e.at - t0);
+      }
+    };
+    await revokeViaCli('cli', stack.configFile, cliClose, cliExit);
+    // The production path: Postgres (the source of truth) written first, then Redis.
+    db = await createTestDb();
+    const pgConfig = join(dirname(stack.configFile), 'ws-pg.yaml');
+    writeFileSync(pgConfig, `${readFileSync(stack.configFile, 'utf8')}\npostgres: { url: ${JSON.stringify(db.url)} }\n`);
+    await revokeViaCli('clipg', pgConfig, pgClose, pgExit);
     const viaPublish = await openSessions('pub');
     open.push(...viaPublish);
     for (const s of viaPublish) {
@@ -130,6 +145,7 @@ export async function benchKillSwitch(t: Pick<BenchTargets, 'redisUrl' | 'prefix
   } finally {
     for (const s of open) s.ws.terminate();
     await stack.stop();
+    await db?.drop();
   }
 
   // Lost pub/sub: the deny state is written but never published; only the heartbeat
@@ -165,6 +181,8 @@ export async function benchKillSwitch(t: Pick<BenchTargets, 'redisUrl' | 'prefix
   const rows = [
     summary('revoke CLI: spawn → close 4403', cliClose),
     summary('revoke CLI: spawn → CLI exit', cliExit),
+    summary('revoke CLI with Postgres: spawn → close 4403', pgClose),
+    summary('revoke CLI with Postgres: spawn → CLI exit', pgExit),
     summary('publishRevocation (MULTI SET+PUBLISH) → close 4403', pubClose),
     hbRow,
     summary('baseline: spawn `node -e ""` → exit', nodeExit),
@@ -172,7 +190,7 @@ export async function benchKillSwitch(t: Pick<BenchTargets, 'redisUrl' | 'prefix
   const notes = [
     `Kill switch: ${users} sessions per path, one user each, revoked one at a time; the other sessions stay open meanwhile. Close time = the client's \`close\` event (close frame received and answered, loopback).`,
     `Lost pub/sub: ${hbClose.length} sessions on a sidecar with heartbeat_ms ${HEARTBEAT_MS}; deny key SET without PUBLISH at a random phase of the heartbeat; max ${hbRow.max_ms} ms against the ${HEARTBEAT_MS + 100} ms bound.`,
-    'Kill switch: the CLI path includes Node start-up, config load (YAML + full zod validation) and the Redis connection of `argus-sidecar revoke` (no Postgres configured: Redis deny state + PUBLISH only, one MULTI/EXEC write over the lean RESP client, no ioredis); route heartbeat 60 s so only pub/sub closes sessions.',
+    'Kill switch: the CLI path includes Node start-up, config load (YAML + full zod validation) and the Redis connection of `argus-sidecar revoke`: Redis deny state + PUBLISH in one MULTI/EXEC write over the lean RESP client (no ioredis); with Postgres configured, pg is loaded and the revocation row is written first (the source of truth). Route heartbeat 60 s so only pub/sub closes sessions.',
   ];
   return { rows, markdown: markdownTable(rows), notes };
 }

@@ -9,12 +9,12 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../src/yaml.js';
 import { REPO_ROOT } from './k8s-fixtures.js';
 
 const CHART = join(REPO_ROOT, 'helm/argus-sidecar');
 const dashboard = JSON.parse(readFileSync(join(CHART, 'files/grafana-dashboard.json'), 'utf8'));
-const rules = parseYaml(readFileSync(join(CHART, 'files/prometheus-rules.yaml'), 'utf8'));
+const rules = parseYaml(readFileSync(join(CHART, 'files/prometheus-rules.yaml'), 'utf8')) as any;
 
 function dashboardExprs(): string[] {
   const exprs: string[] = [];

@@ -9,7 +9,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../src/yaml.js';
 import { parseConfig } from '../src/config.js';
 import { REPO_ROOT } from './k8s-fixtures.js';
 
@@ -123,7 +123,7 @@ describe('helm chart: templates', () => {
   });
 
   it('Chart.yaml names the chart and the app version', () => {
-    const chart = parseYaml(readFileSync(join(CHART, 'Chart.yaml'), 'utf8'));
+    const chart = parseYaml(readFileSync(join(CHART, 'Chart.yaml'), 'utf8')) as any;
     assert.equal(chart.apiVersion, 'v2');
     assert.equal(chart.name, 'argus-sidecar');
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8'));

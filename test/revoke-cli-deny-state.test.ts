@@ -3,7 +3,9 @@
  * writes exactly the deny state the ioredis path writes (publishRevocation, what
  * the command used before): same keys, values, TTLs and message on the same
  * channel, which a subscriber receives. With Postgres configured it still records
- * the revocation and re-projects a revoked key. Redis down: exit 1, one line.
+ * the revocation and re-projects a revoked key. Redis down: exit 1, one line,
+ * and Postgres still records it; Postgres down: exit 1, and Redis already has it
+ * (Redis is written first: it is what closes the sessions).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -109,6 +111,25 @@ describe('revoke CLI deny state', () => {
     const r = await runCli(['revoke', '--user', 'u_2', '--config', down]);
     assert.equal(r.code, 1);
     assert.equal(r.stderr, 'argus-sidecar revoke: redis: 127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1\n');
+  });
+
+  it('Redis unreachable with Postgres: exit 1, the revocation is still recorded in Postgres and the message says so', async () => {
+    assert.equal((await runCli(['migrate', '--config', withPg])).code, 0);
+    const down = file('down-pg.yaml', { ...base, redis: { url: 'redis://127.0.0.1:1', key_prefix: pgPrefix }, postgres: { url: `${PG}?options=-c%20search_path%3D${schema}` } });
+    const r = await runCli(['revoke', '--user', 'u_redis_down', '--config', down]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'argus-sidecar revoke: redis: 127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1 (recorded in Postgres; run the command again to publish it)\n');
+    assert.equal((await admin.query(`SELECT count(*)::int AS n FROM "${schema}".auth_revocations WHERE kind = 'user' AND subject_id = 'u_redis_down'`)).rows[0].n, 1);
+  });
+
+  it('Postgres unreachable: exit 1 naming postgres, and the kill switch is already in effect through Redis', async () => {
+    const pgDown = file('pg-down.yaml', { ...base, redis: { url: SHARED_REDIS, key_prefix: pgPrefix }, postgres: { url: 'postgres://postgres@127.0.0.1:1/postgres' } });
+    const before = heard.length;
+    const r = await runCli(['revoke', '--user', 'u_pg_down', '--config', pgDown]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^argus-sidecar revoke: postgres: .*ECONNREFUSED.* \(in effect: published through Redis; run the command again to record it\)\n$/);
+    assert.ok(await redis.get(redisKeys(pgPrefix).deny('user', 'u_pg_down')));
+    await until(() => heard.slice(before).some((h) => h.channel === redisKeys(pgPrefix).channel && JSON.parse(h.message).id === 'u_pg_down'), 'the revocation on the channel');
   });
 
   it('a bad config still exits 2 naming the key, before anything is written', async () => {

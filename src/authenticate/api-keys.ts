@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../yaml.js';
 import { UsageError } from '../errors.js';
 import type { AuthContext } from './context.js';
 import { keyRecordSchema, type KeyRecord } from './records.js';

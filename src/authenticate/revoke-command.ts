@@ -7,13 +7,15 @@
  *
  * Start-up is most of the kill switch's latency, so this module loads only the
  * config (validated in full, as for every command), deny-state.ts and the lean
- * RESP client: no ioredis, and pg only when the config has `postgres`.
- * Exit 1 with a one-line message when Redis or Postgres fails.
+ * RESP client: no ioredis, and pg only when the config has `postgres`. Redis is
+ * written before Postgres, so the close frames go out before pg has loaded.
+ * Exit 1 with a one-line message naming the store that failed, and what that
+ * left in effect, when Redis or Postgres fails.
  */
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../cli-args.js';
 import { UsageError } from '../errors.js';
 import { connectResp, parseRedisUrl, RespError, type RespClient } from '../store/resp.js';
-import { redisKeys, revocationCommands, type RedisCommand, type Revocation, type RevocationKind } from './deny-state.js';
+import { redisKeys, revocationCommands, type Revocation, type RevocationKind } from './deny-state.js';
 import type { KeyRecord } from './records.js';
 import { SAFE_NAME } from './records.js';
 
@@ -27,27 +29,37 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
   if (!SAFE_NAME.test(id)) throw new UsageError(`--${kind}: expected visible ASCII without spaces`);
   if (!cfg.redis) throw new UsageError('config: redis.url: required for revoke (sidecars learn revocations through Redis)');
   const { url, key_prefix: prefix } = cfg.redis;
-  const target = parseRedisUrl(url);
-  // Connect while Postgres is written; the first Redis write still waits for Postgres (the source of truth).
-  const connecting = target ? connectResp(target) : null;
-  connecting?.catch(() => undefined);
-  let stage = 'postgres';
+  const r: Revocation = { kind, id, at: Date.now() / 1000 };
+  // The kill switch takes effect when the deny state is published, so Redis goes
+  // first; Postgres (the source of truth; loading pg alone takes ~50 ms here) is
+  // written next, whatever Redis did, and the command succeeds only when both did.
+  // A revoked key's re-projected record needs its Postgres row, so it comes last.
+  const writer = await settle(openWriter(url, prefix));
+  const published = writer.ok ? await settle(writer.value.publish(r)) : writer;
+  const recorded = cfg.postgres ? await settle(recordInPostgres(cfg.postgres.url, kind, id, r.at)) : null;
   try {
-    const at = Date.now() / 1000;
-    const projected = cfg.postgres ? await recordInPostgres(cfg.postgres.url, kind, id, at) : null;
-    stage = 'redis';
-    const r: Revocation = { kind, id, at };
-    const subscribers = connecting ? await publishLean(await connecting, prefix, r, projected) : await publishWithIoredis(url, prefix, r, projected);
-    process.stdout.write(JSON.stringify({ revoked: { kind, id }, subscribers }) + '\n');
+    if (!published.ok) return fail('redis', published.error, recorded?.ok ? ' (recorded in Postgres; run the command again to publish it)' : '');
+    if (recorded && !recorded.ok) return fail('postgres', recorded.error, ' (in effect: published through Redis; run the command again to record it)');
+    if (recorded?.value && writer.ok) {
+      const projected = await settle(writer.value.project(recorded.value));
+      if (!projected.ok) return fail('redis', projected.error, ' (revoked and recorded; the key record in Redis is stale until `keys sync`)');
+    }
+    process.stdout.write(JSON.stringify({ revoked: { kind, id }, subscribers: published.value }) + '\n');
     return 0;
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    const message = (err as Error).message;
-    process.stderr.write(`argus-sidecar revoke: ${message.startsWith(`${stage}:`) ? message : `${stage}: ${message}`}\n`);
-    return 1;
   } finally {
-    await connecting?.then((c) => c.close(), () => undefined);
+    if (writer.ok) await writer.value.close().catch(() => undefined);
   }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+
+/** One line on stderr naming the store that failed; exit code 1 (a UsageError still exits 2). */
+function fail(stage: 'postgres' | 'redis', err: unknown, consequence: string): number {
+  if (err instanceof UsageError) throw err;
+  const message = (err as Error).message;
+  process.stderr.write(`argus-sidecar revoke: ${message.startsWith(`${stage}:`) ? message : `${stage}: ${message}`}${consequence}\n`);
+  return 1;
 }
 
 /** A key's record as re-projected into Redis after `revoke --key` marked its row revoked. */
@@ -70,27 +82,41 @@ async function recordInPostgres(url: string, kind: RevocationKind, id: string, a
   }
 }
 
-/** Projection (if any), deny state and PUBLISH in one MULTI/EXEC, one write. Returns PUBLISH's reply. */
-async function publishLean(client: RespClient, prefix: string, r: Revocation, projected: Projection | null): Promise<number> {
-  const commands: RedisCommand[] = [];
-  if (projected) commands.push(['SET', redisKeys(prefix).key(projected.sha256), JSON.stringify(projected.record)]);
-  commands.push(...revocationCommands(prefix, r));
-  const replies = await client.transaction(commands);
-  const subscribers = replies[replies.length - 1];
-  if (typeof subscribers !== 'number') throw new RespError('RESP_PROTOCOL', `redis: PUBLISH answered ${JSON.stringify(subscribers)}`);
-  return subscribers;
+/** Where the CLI writes deny state and key projections in Redis. */
+interface RedisWriter {
+  /** Deny state and PUBLISH in one write; resolves with the number of subscribers reached. */
+  publish(r: Revocation): Promise<number>;
+  project(p: Projection): Promise<void>;
+  close(): Promise<void>;
 }
 
-/** URL forms the RESP client does not read (no scheme, unix socket, query options): ioredis, as before. */
-async function publishWithIoredis(url: string, prefix: string, r: Revocation, projected: Projection | null): Promise<number> {
+/** The lean RESP client (one MULTI/EXEC per write); ioredis for URL forms it does not read (unix socket, query options). */
+async function openWriter(url: string, prefix: string): Promise<RedisWriter> {
+  const target = parseRedisUrl(url);
+  if (!target) return openIoredisWriter(url, prefix);
+  const client: RespClient = await connectResp(target);
+  return {
+    async publish(r) {
+      const replies = await client.transaction(revocationCommands(prefix, r));
+      const subscribers = replies[replies.length - 1];
+      if (typeof subscribers !== 'number') throw new RespError('RESP_PROTOCOL', `redis: PUBLISH answered ${JSON.stringify(subscribers)}`);
+      return subscribers;
+    },
+    async project(p) {
+      await client.transaction([['SET', redisKeys(prefix).key(p.sha256), JSON.stringify(p.record)]]);
+    },
+    close: () => client.close(),
+  };
+}
+
+async function openIoredisWriter(url: string, prefix: string): Promise<RedisWriter> {
   const [{ closeRedis, createRedis }, { projectKey, publishRevocation }] = await Promise.all([import('../store/redis.js'), import('./store.js')]);
   // The CLI may wait for a connection (offline queue on) but gives up after a few attempts.
   const redis = createRedis(url, { enableOfflineQueue: true, retryStrategy: (n) => (n > 3 ? null : 200) });
   redis.on('error', () => undefined);
-  try {
-    if (projected) await projectKey(redis, prefix, projected.sha256, projected.record);
-    return await publishRevocation(redis, prefix, r);
-  } finally {
-    await closeRedis(redis);
-  }
+  return {
+    publish: (r) => publishRevocation(redis, prefix, r),
+    project: (p) => projectKey(redis, prefix, p.sha256, p.record),
+    close: () => closeRedis(redis),
+  };
 }

@@ -6,7 +6,7 @@
  * Unknown keys are errors, like in argus.yaml, and every problem names the key.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseYaml } from '../yaml.js';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { stringify } from 'yaml';
+import { stringifyYaml as stringify } from '../../src/yaml.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/observe/log.js';
 import { createPool, migrate, quoteIdent, type Pool } from '../../src/store/postgres.js';
