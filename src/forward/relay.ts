@@ -175,7 +175,8 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
         this.ended = true;
         ex.done();
       } else if (!result[0]) {
-        this.pending = chunk;
+        // Kept past this call: a copy (the h1 client reuses its read buffer).
+        this.pending = Buffer.from(chunk);
         this.pendingOffset = offset;
         controller.pause();
         res.onWritable((off) => this.retryPending(controller, off));

@@ -52,7 +52,7 @@ export function createRequestBodyCollector(maxBytes: number): RequestBodyCollect
         over = deny('ARGUS_PAYLOAD_TOO_LARGE', `LLM request body is larger than ${maxBytes} bytes`);
         return over;
       }
-      chunks.push(chunk.slice()); // copied: uWS reuses its ArrayBuffer after onData returns
+      chunks.push(Buffer.copyBytesFrom(chunk)); // copied: uWS reuses its ArrayBuffer after onData returns (`slice` on a Buffer would be a view)
       return null;
     },
     body: () => Buffer.concat(chunks, size),

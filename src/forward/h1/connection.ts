@@ -5,6 +5,11 @@
  * handler. Any fault destroys the connection; it is never reused after a
  * response it could not read to the end, nor after a request body it could not
  * finish writing.
+ *
+ * Reads land in one buffer shared by every connection of the thread (net's
+ * `onread`): no ArrayBuffer per read for the scavenger to copy and sweep. So a
+ * body chunk handed to `onResponseData` is only valid during that call; a
+ * handler that keeps one must copy it.
  */
 import net from 'node:net';
 import { Readable } from 'node:stream';
@@ -29,6 +34,11 @@ export interface ConnectionOwner {
 const CRLF = '\r\n';
 const LAST_CHUNK = '0\r\n\r\n';
 
+/** Size of the shared read buffer: one read takes at most this much. */
+const READ_BUFFER_BYTES = 64 * 1024;
+/** Module state is per thread (each worker thread loads its own copy), and reads never interleave within one. */
+let readBuffer: Buffer | undefined;
+
 export class Connection implements ParserSink {
   readonly socket: net.Socket;
   readonly parser: ResponseParser;
@@ -47,9 +57,16 @@ export class Connection implements ParserSink {
   constructor(private readonly owner: ConnectionOwner, host: string, port: number, idleLimitMs: number) {
     this.idleLimitMs = idleLimitMs;
     this.parser = new ResponseParser(this, owner.limits);
-    const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
+    readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+    const socket = net.connect({
+      host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000,
+      onread: {
+        buffer: readBuffer,
+        // true: keep reading (backpressure pauses the socket itself, see pauseReading).
+        callback: (n: number, buf: Uint8Array) => (this.onData((buf as Buffer).subarray(0, n)), true),
+      },
+    });
     this.socket = socket;
-    socket.on('data', (buf: Buffer) => this.onData(buf));
     socket.on('end', () => this.onEnd());
     socket.on('error', (err) => this.fail(err, true));
     // After our own destroy() the close is expected: no error to build.
@@ -160,8 +177,8 @@ export class Connection implements ParserSink {
     if (this.ex !== ex || this.dead) return; // aborted from a callback
     if (this.parser.complete) return this.complete(ex, off < buf.length);
     if (off < buf.length) {
-      // Paused mid-buffer: keep the rest for resume.
-      this.saved = offset === 0 && off === 0 ? buf : buf.subarray(off);
+      // Paused mid-buffer: keep (a copy of) the rest for resume; the read buffer is shared.
+      this.saved = Buffer.from(buf.subarray(off));
     }
   }
 

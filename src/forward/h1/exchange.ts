@@ -20,6 +20,7 @@ export interface UpstreamHandler {
   onRequestStart?(controller: UpstreamController): void;
   /** Headers flat [lower-case name, value, …], in arrival order. */
   onResponseStart(controller: UpstreamController, status: number, headers: string[]): void;
+  /** `chunk` is valid only during the call (the h1 client reads into one shared buffer): copy it to keep it. */
   onResponseData(controller: UpstreamController, chunk: Buffer): void;
   onResponseEnd(controller: UpstreamController): void;
   onResponseError(controller: UpstreamController, err: Error): void;

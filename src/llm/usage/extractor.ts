@@ -106,8 +106,9 @@ export function createUsageExtractor(
         if (chunk.byteLength === 0) return;
         if (firstTokenAt === undefined) firstTokenAt = now();
         size += chunk.byteLength;
-        // Copied: the caller may reuse its buffer (uWS does) after push returns.
-        if (size <= maxBodyBytes) chunks.push(chunk.slice());
+        // Copied: the caller may reuse its buffer (the h1 client and uWS do) after push returns.
+        // (Not `chunk.slice()`: on a Buffer that is a view.)
+        if (size <= maxBodyBytes) chunks.push(Buffer.copyBytesFrom(chunk));
         else chunks = []; // too big to parse: estimated from its size at the end
       },
       end() {
