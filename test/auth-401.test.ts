@@ -70,6 +70,20 @@ describe('auth 401', () => {
     assert.deepEqual(wrong, []);
   });
 
+  test('a cached token lends nothing to a forged one with the same signature (L1 is keyed by the tail, matched whole)', async () => {
+    const good = valid();
+    const [h, payload, sig] = good.split('.') as [string, string, string];
+    const forged = `${h}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), sub: 'someone-else' })).toString('base64url')}.${sig}`;
+    assert.equal((await authn.authenticate(head(bearer(good)), routeOf(cfg, '/*'))).ok, true);
+    const out = await authn.authenticate(head(bearer(forged)), routeOf(cfg, '/*'));
+    assert.ok(!out.ok);
+    assert.equal(statusOf(out.denial.code), 401);
+    // The forged token's negative entry took the slot; the good one is verified afresh, still accepted.
+    const again = await authn.authenticate(head(bearer(good)), routeOf(cfg, '/*'));
+    assert.equal(again.ok, true);
+    assert.equal(again.ok && again.ctx?.user_id, JSON.parse(Buffer.from(payload, 'base64url').toString()).sub);
+  });
+
   test('bad credentials on an optional route are 401 too, not anonymous', async () => {
     const out = await authn.authenticate(head(bearer('abc.def.ghi')), routeOf(cfg, '/open'));
     assert.equal(out.ok, false);

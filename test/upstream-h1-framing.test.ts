@@ -151,6 +151,11 @@ describe('h1 client: request framing', () => {
     assert.equal(o.error?.code, 'H1_BAD_REQUEST');
     const o2 = await send(pool, { path: '/ HTTP/1.1\r\nx: y' });
     assert.equal(o2.error?.code, 'H1_BAD_REQUEST');
+    // Long values take the other scan (a regular expression past 64 characters): same verdicts.
+    for (const bad of ['\r\nx-argus-user-id: admin', '\n', '\u0000', '\u007f']) {
+      const long = await send(pool, { path: '/', headers: ['authorization', `Bearer ${'e'.repeat(600)}${bad}${'f'.repeat(30)}`] });
+      assert.equal(long.error?.code, 'H1_BAD_REQUEST', JSON.stringify(bad));
+    }
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(up.seen.length, 0);
   });
