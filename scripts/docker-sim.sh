@@ -108,14 +108,14 @@ if [ -f "$APP/dist/src/server/uws.js" ]; then
     grab();')
   # The shipped standalone config with this run's ports and spool dir, else a minimal one.
   (cd "$APP" && node -e '
-    const fs = require("node:fs"); const YAML = require("yaml");
+    const fs = require("node:fs"); const YAML = require("js-yaml");
     const [file, port, admin, spool, out] = process.argv.slice(1);
-    const cfg = fs.existsSync(file) ? YAML.parse(fs.readFileSync(file, "utf8"))
+    const cfg = fs.existsSync(file) ? YAML.load(fs.readFileSync(file, "utf8"), { schema: YAML.CORE_SCHEMA })
       : { upstream: { url: "http://127.0.0.1:9" }, routes: [{ path: "/*", auth: "none" }] };
     cfg.listen = { host: "127.0.0.1", port: Number(port) };
     cfg.admin = { host: "127.0.0.1", port: Number(admin) };
     cfg.metering = { ...(cfg.metering ?? {}), spool_dir: spool };
-    fs.writeFileSync(out, YAML.stringify(cfg));' config/standalone.yaml "$PORT" "$ADMIN" "$DATA/spool" "$OUT/proxy.yaml")
+    fs.writeFileSync(out, YAML.dump(cfg, { schema: YAML.CORE_SCHEMA }));' config/standalone.yaml "$PORT" "$ADMIN" "$DATA/spool" "$OUT/proxy.yaml")
   (cd "$APP" && exec env -i PATH="$PATH" HOME=/nonexistent NODE_ENV=production ARGUS_SESSION_SECRET=docker-sim-session-secret-0123456789 \
     ${RUN_AS[@]+"${RUN_AS[@]}"} node "$APP/dist/src/cli.js" proxy --config "$OUT/proxy.yaml") >"$OUT/proxy.log" 2>&1 &
   PID=$!

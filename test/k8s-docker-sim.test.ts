@@ -45,7 +45,7 @@ describe('docker-sim: the image build, without Docker', () => {
     for (const dev of ['typescript', 'kubernetes-models', 'ajv', 'fast-json-patch', 'autocannon', 'openai']) {
       assert.ok(!modules.includes(dev), `devDependency ${dev} in the runtime tree`);
     }
-    for (const prod of ['uWebSockets.js', 'undici', 'prom-client', 'zod', 'yaml', 'bullmq', 'ioredis', 'pg']) {
+    for (const prod of ['uWebSockets.js', 'undici', 'prom-client', 'zod', 'js-yaml', 'bullmq', 'ioredis', 'pg']) {
       assert.ok(modules.includes(prod), `dependency ${prod} missing from the runtime tree`);
     }
     assert.deepEqual(readdirSync(join(app, 'node_modules/uWebSockets.js/binaries')), ['uws_linux_x64_115.node'], 'other platforms pruned');
