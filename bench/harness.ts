@@ -160,8 +160,28 @@ export async function runLoad(spec: LoadSpec, server: Server): Promise<LoadResul
   };
 }
 
+let redisPinned = false;
+
 export function machine(): Record<string, unknown> {
-  return { cpus: cpus().length, cpu_model: cpus()[0]?.model, mem_gib: Math.round(totalmem() / 2 ** 30), node: process.version, pinned: HAS_TASKSET ? 'load on core 0, servers on core 1' : 'not pinned (no taskset)' };
+  const pinned = HAS_TASKSET ? `load on core 0, servers on core 1${redisPinned ? ', local Redis on core 0' : ''}` : 'not pinned (no taskset)';
+  return { cpus: cpus().length, cpu_model: cpus()[0]?.model, mem_gib: Math.round(totalmem() / 2 ** 30), node: process.version, pinned };
+}
+
+/**
+ * Move a Redis server running on this machine to core 0 (with the load and the
+ * upstream), off the sidecar's core, as it would be on its own host; returns a
+ * function that restores its affinity. A no-op without taskset or for a remote Redis.
+ */
+export async function pinLocalRedis(redis: { info(section: string): Promise<string> }): Promise<() => void> {
+  const pid = /process_id:(\d+)/.exec(await redis.info('server'))?.[1];
+  if (!HAS_TASKSET || !pid || spawnSync('kill', ['-0', pid]).status !== 0) return () => undefined;
+  const before = /list: (\S+)/.exec(spawnSync('taskset', ['-c', '-p', pid], { encoding: 'utf8' }).stdout)?.[1];
+  if (!before || spawnSync('taskset', ['-a', '-c', '-p', '0', pid]).status !== 0) return () => undefined;
+  redisPinned = true;
+  return () => {
+    spawnSync('taskset', ['-a', '-c', '-p', before, pid]);
+    redisPinned = false;
+  };
 }
 
 /** Write JSON + Markdown table under bench/results/ and print the table. */

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { benchKillSwitch } from './killswitch.js';
-import { DIST, runLoad, startServer, writeResults, type LoadResult, type LoadSpec, type Server } from './harness.js';
+import { DIST, pinLocalRedis, runLoad, startServer, writeResults, type LoadResult, type LoadSpec, type Server } from './harness.js';
 import { makeCredentials, sidecarConfig, type SidecarVariant } from './scenarios.js';
 import { benchSse, benchWebSocket, writeSuiteResults } from './streams.js';
 
@@ -64,6 +64,9 @@ const stop = async (s: Server) => {
   servers.splice(servers.indexOf(s), 1);
 };
 
+// A local Redis goes to core 0 for the run (with the load), off the sidecar's core, as if on its own host.
+const admin = new Redis(redisUrl);
+const unpinRedis = await pinLocalRedis(admin);
 try {
   const upstream = await startServer('direct', `${DIST}bench/upstream.js`, [String(UP)], UP);
   servers.push(upstream);
@@ -130,7 +133,7 @@ try {
     `metering on vs off (jwt cache hit): ${pct(find('jwt cache hit', 'sidecar'), find('jwt cache hit', 'sidecar no-meter'))}`,
     `threads 2 vs 1 (jwt cache hit): ${pct(find('jwt cache hit', 'sidecar 2 threads'), find('jwt cache hit', 'sidecar'))} — with 2 threads the sidecar shares core 0 with the load generator`,
     'Closed-loop rows: autocannon (it saturates near 25k rps on one core of this machine: the direct row shows the ceiling; latencies in whole ms). Fixed-rate rows: bench/open-loop.ts (µs latencies from each request\'s due time, no coordinated omission).',
-    'Redis is not pinned: metering and global limits make it compete for both cores.',
+    'A local Redis is pinned to core 0 (with the load generator) for the run, as if it were on its own host.',
     'Upstream and sidecar share core 1, so sidecar rps includes the upstream\'s CPU; CPU µs/req is the sidecar process alone.',
     '429 rows count 429s as the scenario\'s answers (non-2xx column).',
   ];
@@ -143,8 +146,8 @@ try {
   writeResults('suite', `npm run bench (BENCH_DURATION=${duration} BENCH_CONNECTIONS=${connections} BENCH_RATE=${rate})`, results, notes);
 } finally {
   for (const s of servers.reverse()) await s.stop();
-  const r = new Redis(redisUrl);
-  const keys = await r.keys(`${creds.prefix}*`);
-  if (keys.length) await r.del(...keys);
-  r.disconnect();
+  unpinRedis();
+  const keys = await admin.keys(`${creds.prefix}*`);
+  if (keys.length) await admin.del(...keys);
+  admin.disconnect();
 }
