@@ -15,13 +15,26 @@ import type { LimitPolicy } from './policy.js';
 
 /** Flat `[name, value, name, value, …]` list for the response. */
 export function rateLimitHeaders(policy: LimitPolicy, d: Decision): string[] {
-  const id = sfString(policy.name);
+  const c = constantsOf(policy);
   const out = [
-    'RateLimit-Policy', `${id};q=${Math.floor(d.limit)};w=${Math.ceil(policy.windowS)}`,
-    'RateLimit', `${id};r=${Math.max(0, Math.floor(d.remaining))};t=${Math.max(0, Math.ceil(d.resetS))}`,
+    'RateLimit-Policy', Math.floor(d.limit) === c.limit ? c.policyValue : `${c.id};q=${Math.floor(d.limit)};w=${Math.ceil(policy.windowS)}`,
+    'RateLimit', `${c.id};r=${Math.max(0, Math.floor(d.remaining))};t=${Math.max(0, Math.ceil(d.resetS))}`,
   ];
   if (!d.allowed) out.push('Retry-After', String(Math.max(1, Math.ceil(d.retryAfterS))));
   return out;
+}
+
+/** What a policy's headers always say, built once per policy object (tier policies are reused). */
+const CONSTANTS = new WeakMap<LimitPolicy, { readonly id: string; readonly limit: number; readonly policyValue: string }>();
+function constantsOf(policy: LimitPolicy): { readonly id: string; readonly limit: number; readonly policyValue: string } {
+  let c = CONSTANTS.get(policy);
+  if (c === undefined) {
+    const id = sfString(policy.name);
+    const limit = Math.floor(policy.limit);
+    c = { id, limit, policyValue: `${id};q=${limit};w=${Math.ceil(policy.windowS)}` };
+    CONSTANTS.set(policy, c);
+  }
+  return c;
 }
 
 /** The 429 denial for a refused check: code ARGUS_RATE_LIMITED with the headers above as pairs. */

@@ -79,6 +79,18 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
   if (rl.enabled && rl.scope === 'global' && !global) log.warn('ratelimit: scope global without redis, enforcing the local share', { replicas: rl.replicas });
   const pending = new Set<Promise<Decision>>();
   let closing: Promise<void> | undefined;
+  // Per policy object (tier policies are reused across requests): its rate and bucket key prefix.
+  const derived = new WeakMap<LimitPolicy, { readonly keyPrefix: string; readonly rate: Rate }>();
+  function derivedOf(policy: LimitPolicy): { readonly keyPrefix: string; readonly rate: Rate } {
+    let d = derived.get(policy);
+    if (d === undefined) {
+      // The rate is part of the key: a new tier or override starts a fresh bucket at once
+      // instead of inheriting debt measured in the old rate's time units.
+      d = { keyPrefix: `${policy.routeClass}:${policy.limit}/${policy.windowS}+${policy.burst}:`, rate: rateOf(policy) };
+      derived.set(policy, d);
+    }
+    return d;
+  }
 
   function check(subject: string, policy: LimitPolicy, cost = 1): Decision | Promise<Decision> {
     // A zero, negative or NaN cost would mint tokens; count it as one request.
@@ -86,10 +98,8 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
     try {
       if (!rl.enabled) return { allowed: true, limit: policy.limit, remaining: policy.burst + 1, resetS: 0, retryAfterS: 0, degraded: false };
       const t = now();
-      // The rate is part of the key: a new tier or override starts a fresh bucket at once
-      // instead of inheriting debt measured in the old rate's time units.
-      const key = `${policy.routeClass}:${policy.limit}/${policy.windowS}+${policy.burst}:${subject}`;
-      const rate = rateOf(policy);
+      const { keyPrefix, rate } = derivedOf(policy);
+      const key = keyPrefix + subject;
       if ((policy.scope ?? rl.scope) === 'local') return finish(policy, rate, store.take(key, t, rate, cost, 'take'), cost, false);
       // Pre-check: this sidecar's own admissions already exhaust the bucket, so the global one would refuse too.
       const pre = store.take(key, t, rate, cost, 'peek');

@@ -74,6 +74,25 @@ export function policyFor(ctx: Pick<AuthContext, 'tier' | 'requests_per_minute'>
   return limitPolicy({ name, tier: tierName, routeClass, limit, windowS: 60, burst });
 }
 
+/**
+ * {@link policyFor} with the tier policies built once: a caller without its own
+ * override gets the same frozen policy object for its tier and route class on
+ * every request (config tiers do not change while the process runs). Overrides
+ * are built per call, as before.
+ */
+export function createPolicyLookup(tiers: Config['tiers']): (ctx: Pick<AuthContext, 'tier' | 'requests_per_minute'>, routeClass?: string) => LimitPolicy {
+  const byTier = new Map<string, Map<string, LimitPolicy>>();
+  return (ctx, routeClass = DEFAULT_ROUTE_CLASS) => {
+    const override = ctx.requests_per_minute;
+    if (typeof override === 'number' && Number.isFinite(override) && override > 0) return policyFor(ctx, tiers, routeClass);
+    let classes = byTier.get(ctx.tier);
+    if (classes === undefined) byTier.set(ctx.tier, (classes = new Map()));
+    let policy = classes.get(routeClass);
+    if (policy === undefined) classes.set(routeClass, (policy = policyFor(ctx, tiers, routeClass)));
+    return policy;
+  };
+}
+
 /** Bucket subject of a caller: its API key when it used one, else its user (issue 4: key_id, else user_id). */
 export function subjectOf(ctx: Pick<AuthContext, 'key_id' | 'user_id'>): string {
   return ctx.key_id ? `k:${ctx.key_id}` : `u:${ctx.user_id}`;

@@ -5,12 +5,14 @@
  */
 import type { Config } from '../config.js';
 import type { LimitOutcome, RateLimitStage } from '../pipeline.js';
-import { limitedDenial, policyFor, rateLimitHeaders, subjectOf, type Decision, type LimitPolicy, type RateLimiter } from './index.js';
+import { limitedDenial, rateLimitHeaders, subjectOf, type Decision, type LimitPolicy, type RateLimiter } from './index.js';
+import { createPolicyLookup } from './policy.js';
 
 export function createRateLimitStage(limiter: RateLimiter, tiers: Config['tiers']): RateLimitStage {
   const outcome = (policy: LimitPolicy, d: Decision): LimitOutcome => (d.allowed ? { ok: true, headers: rateLimitHeaders(policy, d) } : { ok: false, denial: limitedDenial(policy, d) });
+  const policyOf = createPolicyLookup(tiers);
   return function rateLimit(ctx, route) {
-    const policy = policyFor(ctx, tiers, route.cfg.rate_class);
+    const policy = policyOf(ctx, route.cfg.rate_class);
     const d = limiter.check(subjectOf(ctx), policy);
     return d instanceof Promise ? d.then((r) => outcome(policy, r)) : outcome(policy, d);
   };
