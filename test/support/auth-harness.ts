@@ -3,7 +3,9 @@
  * clock, a per-test Redis prefix, and a private redis-server for outage tests
  * (never the shared one on 6379).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -114,6 +116,37 @@ export async function startPrivateRedis(): Promise<{ url: string; port: number; 
   };
 }
 
+/**
+ * A private redis-server that speaks only TLS (`rediss://`), with a self-signed
+ * certificate for 127.0.0.1 made by the openssl CLI. `caFile` is the PEM a client
+ * must trust (e.g. NODE_EXTRA_CA_CERTS for a child process).
+ */
+export async function startTlsRedis(dir: string): Promise<{ url: string; caFile: string; ca: Buffer; kill: () => Promise<void> }> {
+  const key = join(dir, 'redis-key.pem');
+  const cert = join(dir, 'redis-cert.pem');
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`openssl could not make a test certificate: ${made.error?.message ?? made.stderr}`);
+  const port = await freePort();
+  const child: ChildProcess = spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const url = `rediss://127.0.0.1:${port}`;
+  const ca = readFileSync(cert);
+  const probe = new Redis(url, { lazyConnect: true, tls: { ca }, retryStrategy: () => 50, maxRetriesPerRequest: 1 });
+  probe.on('error', () => undefined);
+  await until(async () => (await probe.ping().catch(() => null)) === 'PONG', 'TLS redis-server');
+  probe.disconnect();
+  return {
+    url,
+    caFile: cert,
+    ca,
+    kill: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
 /** One sample's value from the Prometheus text of a registry (0 when absent). */
 export async function metricValue(registry: { metrics(): Promise<string> }, sample: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await registry.metrics();
@@ -130,9 +163,9 @@ export async function metricValue(registry: { metrics(): Promise<string> }, samp
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
 /** Run `argus-sidecar ARGS` (the built CLI) in a child process. */
-export function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 20_000, ...(env ? { env: { ...process.env, ...env } } : {}) }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
