@@ -11,6 +11,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
 import { DIST, runLoad, startServer, type LoadResult } from './harness.js';
 import { makeCredentials, sidecarConfig } from './scenarios.js';
 
@@ -46,4 +47,9 @@ try {
   process.stdout.write(`A mean ${mean(results['A']!, 'rps')} rps ${mean(results['A']!, 'cpu_us_per_req')} µs/req; B mean ${mean(results['B']!, 'rps')} rps ${mean(results['B']!, 'cpu_us_per_req')} µs/req\n`);
 } finally {
   for (const s of [...sides, up]) await s.stop();
+  // The bench credentials, key records and usage queue live under the run's prefix.
+  const r = new Redis(redisUrl);
+  const keys = await r.keys(`${creds.prefix}*`);
+  if (keys.length) await r.del(...keys);
+  r.disconnect();
 }
