@@ -75,20 +75,19 @@ export function policyFor(ctx: Pick<AuthContext, 'tier' | 'requests_per_minute'>
 }
 
 /**
- * {@link policyFor} with the tier policies built once: a caller without its own
- * override gets the same frozen policy object for its tier and route class on
- * every request (config tiers do not change while the process runs). Overrides
- * are built per call, as before.
+ * {@link policyFor} with each policy built once: the same frozen object for a
+ * (tier, route class, override) on every request, so what the limiter and the
+ * headers derive from a policy is derived once too. Config tiers do not change
+ * while the process runs; there is one entry per distinct combination seen.
  */
 export function createPolicyLookup(tiers: Config['tiers']): (ctx: Pick<AuthContext, 'tier' | 'requests_per_minute'>, routeClass?: string) => LimitPolicy {
   const byTier = new Map<string, Map<string, LimitPolicy>>();
   return (ctx, routeClass = DEFAULT_ROUTE_CLASS) => {
-    const override = ctx.requests_per_minute;
-    if (typeof override === 'number' && Number.isFinite(override) && override > 0) return policyFor(ctx, tiers, routeClass);
-    let classes = byTier.get(ctx.tier);
-    if (classes === undefined) byTier.set(ctx.tier, (classes = new Map()));
-    let policy = classes.get(routeClass);
-    if (policy === undefined) classes.set(routeClass, (policy = policyFor(ctx, tiers, routeClass)));
+    let policies = byTier.get(ctx.tier);
+    if (policies === undefined) byTier.set(ctx.tier, (policies = new Map()));
+    const key = ctx.requests_per_minute === undefined ? routeClass : `${routeClass}\0${ctx.requests_per_minute}`;
+    let policy = policies.get(key);
+    if (policy === undefined) policies.set(key, (policy = policyFor(ctx, tiers, routeClass)));
     return policy;
   };
 }
