@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { DIST, runLoad, startServer, type LoadResult } from './harness.js';
-import { makeCredentials, sidecarConfig } from './scenarios.js';
+import { makeCredentials, sidecarConfig, removeCredentials } from './scenarios.js';
 
 const [cliA, cliB, path = '/pass/x'] = process.argv.slice(2);
 if (!cliA || !cliB) {
@@ -49,7 +49,6 @@ try {
   for (const s of [...sides, up]) await s.stop();
   // The bench credentials, key records and usage queue live under the run's prefix.
   const r = new Redis(redisUrl);
-  const keys = await r.keys(`${creds.prefix}*`);
-  if (keys.length) await r.del(...keys);
+  await removeCredentials(r, creds);
   r.disconnect();
 }

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { DIST, pinLocalRedis, runLoad, startServer, writeResults, type LoadResult } from './harness.js';
-import { makeCredentials, sidecarConfig, type SidecarVariant } from './scenarios.js';
+import { makeCredentials, sidecarConfig, type SidecarVariant, removeCredentials } from './scenarios.js';
 
 const duration = Number(process.env['BENCH_DURATION'] ?? 4);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -75,7 +75,6 @@ try {
 } finally {
   await up.stop();
   unpinRedis();
-  const keys = await admin.keys(`${creds.prefix}*`);
-  if (keys.length) await admin.del(...keys);
+  await removeCredentials(admin, creds);
   admin.disconnect();
 }

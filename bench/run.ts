@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { benchKillSwitch } from './killswitch.js';
 import { DIST, pinLocalRedis, runLoad, startServer, writeResults, type LoadResult, type LoadSpec, type Server } from './harness.js';
-import { makeCredentials, sidecarConfig, type SidecarVariant } from './scenarios.js';
+import { makeCredentials, sidecarConfig, type SidecarVariant, removeCredentials } from './scenarios.js';
 import { benchSse, benchWebSocket, writeSuiteResults } from './streams.js';
 
 const duration = Number(process.env['BENCH_DURATION'] ?? 8);
@@ -147,7 +147,6 @@ try {
 } finally {
   for (const s of servers.reverse()) await s.stop();
   unpinRedis();
-  const keys = await admin.keys(`${creds.prefix}*`);
-  if (keys.length) await admin.del(...keys);
+  await removeCredentials(admin, creds);
   admin.disconnect();
 }

@@ -66,6 +66,12 @@ export async function makeCredentials(dir: string, redisUrl: string, coldTokens:
   };
 }
 
+/** Remove everything a run left under its credentials' prefix: key records, deny state, the usage queue. */
+export async function removeCredentials(redis: Pick<Redis, 'keys' | 'del'>, creds: Pick<Credentials, 'prefix'>): Promise<void> {
+  const keys = await redis.keys(`${creds.prefix}*`);
+  if (keys.length) await redis.del(...keys);
+}
+
 export interface SidecarVariant {
   readonly threads?: number;
   readonly verifyThreads?: number;

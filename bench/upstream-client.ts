@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { cpuTimes, DIST, machine, runLoad, startServer, type Server } from './harness.js';
-import { makeCredentials, sidecarConfig } from './scenarios.js';
+import { makeCredentials, sidecarConfig, removeCredentials } from './scenarios.js';
 import { fileURLToPath } from 'node:url';
 
 const duration = Number(process.env['BENCH_DURATION'] ?? 4);
@@ -175,7 +175,6 @@ try {
   for (const s of servers.reverse()) await s.stop();
   await nginx?.stop();
   const r = new Redis(redisUrl);
-  const keys = await r.keys(`${creds.prefix}*`);
-  if (keys.length) await r.del(...keys);
+  await removeCredentials(r, creds);
   r.disconnect();
 }
