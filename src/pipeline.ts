@@ -35,7 +35,7 @@ export interface AuthStage {
 /** authorize: may this caller use this route. */
 export type AuthorizeStage = (ctx: AuthContext | null, route: CompiledRoute['cfg']) => Denial | null;
 /** rate limit: take a token, or say when to come back. Extra headers go on every response. */
-export type LimitOutcome = { ok: true; headers?: string[] } | { ok: false; denial: Denial };
+export type LimitOutcome = { ok: true; headers?: ReadonlyArray<string | Uint8Array> } | { ok: false; denial: Denial };
 export type RateLimitStage = (ctx: AuthContext, route: CompiledRoute) => LimitOutcome | Promise<LimitOutcome>;
 /** meter: record what was served, after the response (never on its critical path). */
 export type MeterStage = (ex: Exchange, route: CompiledRoute, ctx: AuthContext | null) => void;

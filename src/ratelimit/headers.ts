@@ -24,14 +24,33 @@ export function rateLimitHeaders(policy: LimitPolicy, d: Decision): string[] {
   return out;
 }
 
+const POLICY_NAME = Buffer.from('RateLimit-Policy');
+const STATE_NAME = Buffer.from('RateLimit');
+
+/**
+ * The headers of an admitted request, as the response writes them: the same as
+ * {@link rateLimitHeaders}, with the parts that never change for a policy as
+ * bytes (uWS copies bytes as they are; a string costs a UTF-8 conversion and a
+ * malloc per header, on every response).
+ */
+export function admittedHeaders(policy: LimitPolicy, d: Decision): Array<string | Uint8Array> {
+  const c = constantsOf(policy);
+  const state = `${c.id};r=${Math.max(0, Math.floor(d.remaining))};t=${Math.max(0, Math.ceil(d.resetS))}`;
+  if (Math.floor(d.limit) !== c.limit) return rateLimitHeaders(policy, d);
+  return [POLICY_NAME, c.policyBytes, STATE_NAME, state];
+}
+
+interface PolicyConstants { readonly id: string; readonly limit: number; readonly policyValue: string; readonly policyBytes: Uint8Array }
+
 /** What a policy's headers always say, built once per policy object (tier policies are reused). */
-const CONSTANTS = new WeakMap<LimitPolicy, { readonly id: string; readonly limit: number; readonly policyValue: string }>();
-function constantsOf(policy: LimitPolicy): { readonly id: string; readonly limit: number; readonly policyValue: string } {
+const CONSTANTS = new WeakMap<LimitPolicy, PolicyConstants>();
+function constantsOf(policy: LimitPolicy): PolicyConstants {
   let c = CONSTANTS.get(policy);
   if (c === undefined) {
     const id = sfString(policy.name);
     const limit = Math.floor(policy.limit);
-    c = { id, limit, policyValue: `${id};q=${limit};w=${Math.ceil(policy.windowS)}` };
+    const policyValue = `${id};q=${limit};w=${Math.ceil(policy.windowS)}`;
+    c = { id, limit, policyValue, policyBytes: Buffer.from(policyValue) };
     CONSTANTS.set(policy, c);
   }
   return c;

@@ -12,7 +12,7 @@ import type { Redis } from '../store/redis.js';
 import { describe, rateOf, type Rate, type Step } from './gcra.js';
 import { createGlobalBuckets, type GlobalBuckets } from './global.js';
 import type { LimitPolicy } from './policy.js';
-import { createBucketStore, type BucketStore } from './store.js';
+import { createBucketStore, keyPrefix, type BucketStore, type KeyPrefix } from './store.js';
 
 /** The answer for one check. */
 export interface Decision {
@@ -79,14 +79,16 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
   if (rl.enabled && rl.scope === 'global' && !global) log.warn('ratelimit: scope global without redis, enforcing the local share', { replicas: rl.replicas });
   const pending = new Set<Promise<Decision>>();
   let closing: Promise<void> | undefined;
-  // Per policy object (tier policies are reused across requests): its rate and bucket key prefix.
-  const derived = new WeakMap<LimitPolicy, { readonly keyPrefix: string; readonly rate: Rate }>();
-  function derivedOf(policy: LimitPolicy): { readonly keyPrefix: string; readonly rate: Rate } {
+  // Per policy object (tier policies are reused across requests): its rate and bucket key prefixes.
+  interface Derived { readonly prefix: KeyPrefix; readonly sharePrefix: KeyPrefix; readonly rate: Rate }
+  const derived = new WeakMap<LimitPolicy, Derived>();
+  function derivedOf(policy: LimitPolicy): Derived {
     let d = derived.get(policy);
     if (d === undefined) {
       // The rate is part of the key: a new tier or override starts a fresh bucket at once
       // instead of inheriting debt measured in the old rate's time units.
-      d = { keyPrefix: `${policy.routeClass}:${policy.limit}/${policy.windowS}+${policy.burst}:`, rate: rateOf(policy) };
+      const text = `${policy.routeClass}:${policy.limit}/${policy.windowS}+${policy.burst}:`;
+      d = { prefix: keyPrefix(text), sharePrefix: keyPrefix(SHARE_PREFIX + text), rate: rateOf(policy) };
       derived.set(policy, d);
     }
     return d;
@@ -98,16 +100,16 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
     try {
       if (!rl.enabled) return { allowed: true, limit: policy.limit, remaining: policy.burst + 1, resetS: 0, retryAfterS: 0, degraded: false };
       const t = now();
-      const { keyPrefix, rate } = derivedOf(policy);
-      const key = keyPrefix + subject;
-      if ((policy.scope ?? rl.scope) === 'local') return finish(policy, rate, store.take(key, t, rate, cost, 'take'), cost, false);
+      const d = derivedOf(policy);
+      const rate = d.rate;
+      if ((policy.scope ?? rl.scope) === 'local') return finish(policy, rate, store.take(d.prefix, subject, t, rate, cost, 'take'), cost, false);
       // Pre-check: this sidecar's own admissions already exhaust the bucket, so the global one would refuse too.
-      const pre = store.take(key, t, rate, cost, 'peek');
+      const pre = store.take(d.prefix, subject, t, rate, cost, 'peek');
       if (!pre.allowed) return finish(policy, rate, pre, cost, false);
-      if (!global || closing || !global.usable(t)) return degraded(key, policy, rate, t, cost);
-      const p = global.take(key, t, rate, cost).then((step) => {
-        if (!step) return degraded(key, policy, rate, t, cost);
-        if (step.allowed) store.take(key, t, rate, cost, 'force');
+      if (!global || closing || !global.usable(t)) return degraded(d, subject, policy, t, cost);
+      const p = global.take(d.prefix.text + subject, t, rate, cost).then((step) => {
+        if (!step) return degraded(d, subject, policy, t, cost);
+        if (step.allowed) store.take(d.prefix, subject, t, rate, cost, 'force');
         return finish(policy, rate, step, cost, false);
       }).catch((err: unknown) => internalError(policy, err));
       pending.add(p);
@@ -119,12 +121,12 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
   }
 
   /** The local share: limit ÷ replicas, burst ÷ replicas, in its own bucket. */
-  function degraded(key: string, policy: LimitPolicy, rate: Rate, t: number, cost: number): Decision {
+  function degraded(keys: Derived, subject: string, policy: LimitPolicy, t: number, cost: number): Decision {
     const share = { limit: policy.limit / rl.replicas, burst: Math.floor(policy.burst / rl.replicas), windowS: policy.windowS };
     const shareRate = rateOf(share);
-    const step = store.take(SHARE_PREFIX + key, t, shareRate, cost, 'take');
+    const step = store.take(keys.sharePrefix, subject, t, shareRate, cost, 'take');
     // Keep the pre-check bucket in step with what this sidecar admitted.
-    if (step.allowed) store.take(key, t, rate, cost, 'force');
+    if (step.allowed) store.take(keys.prefix, subject, t, keys.rate, cost, 'force');
     const d = finish({ ...policy, ...share }, shareRate, step, cost, true);
     d.limit = Math.max(1, Math.floor(share.limit));
     return d;

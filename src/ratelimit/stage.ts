@@ -5,11 +5,12 @@
  */
 import type { Config } from '../config.js';
 import type { LimitOutcome, RateLimitStage } from '../pipeline.js';
-import { limitedDenial, rateLimitHeaders, subjectOf, type Decision, type LimitPolicy, type RateLimiter } from './index.js';
+import { admittedHeaders } from './headers.js';
+import { limitedDenial, subjectOf, type Decision, type LimitPolicy, type RateLimiter } from './index.js';
 import { createPolicyLookup } from './policy.js';
 
 export function createRateLimitStage(limiter: RateLimiter, tiers: Config['tiers']): RateLimitStage {
-  const outcome = (policy: LimitPolicy, d: Decision): LimitOutcome => (d.allowed ? { ok: true, headers: rateLimitHeaders(policy, d) } : { ok: false, denial: limitedDenial(policy, d) });
+  const outcome = (policy: LimitPolicy, d: Decision): LimitOutcome => (d.allowed ? { ok: true, headers: admittedHeaders(policy, d) } : { ok: false, denial: limitedDenial(policy, d) });
   const policyOf = createPolicyLookup(tiers);
   return function rateLimit(ctx, route) {
     const policy = policyOf(ctx, route.cfg.rate_class);

@@ -13,9 +13,32 @@
  */
 import { gcra, type Rate, type Step, type TakeMode } from './gcra.js';
 
+const SEED1 = 0xdeadbeef;
+const SEED2 = 0x41c6ce57;
+const state = [0, 0] as [number, number];
+
+/**
+ * A bucket key's fixed first part (route class and rate) with its hash state:
+ * a check hashes only the subject that follows, and never builds the whole key.
+ */
+export interface KeyPrefix {
+  readonly text: string;
+  readonly h1: number;
+  readonly h2: number;
+}
+
+/** Hash `text` once, for every key that starts with it. */
+export function keyPrefix(text: string): KeyPrefix {
+  const [h1, h2] = absorb(SEED1, SEED2, text);
+  return { text, h1, h2 };
+}
+
+/** The prefix of keys given whole. */
+export const NO_PREFIX: KeyPrefix = keyPrefix('');
+
 export interface BucketStore {
-  /** Run one GCRA step on `key`'s bucket, atomically across threads. Never throws. */
-  take(key: string, nowMs: number, rate: Rate, cost: number, mode: TakeMode): Step;
+  /** Run one GCRA step on the bucket of key `prefix.text + subject`, atomically across threads. Never throws. */
+  take(prefix: KeyPrefix, subject: string, nowMs: number, rate: Rate, cost: number, mode: TakeMode): Step;
   /** The shared memory: pass it to worker threads (workerData) and {@link attachBucketStore} it there. */
   readonly buffer: SharedArrayBuffer;
   /** Slots in the table (≥ 2 × max_subjects). */
@@ -54,8 +77,8 @@ export function attachBucketStore(buffer: SharedArrayBuffer): BucketStore {
   const tats = new Float64Array(buffer, l.tats, groups * WAYS);
   const mask = groups - 1;
 
-  function take(key: string, nowMs: number, rate: Rate, cost: number, mode: TakeMode): Step {
-    const [h1, h2] = fingerprint(key);
+  function take(prefix: KeyPrefix, subject: string, nowMs: number, rate: Rate, cost: number, mode: TakeMode): Step {
+    const [h1, h2] = fingerprint(prefix, subject);
     const g = h1 & mask;
     const first = g * WAYS;
     lock(locks, g);
@@ -118,17 +141,23 @@ function unlock(locks: Int32Array, g: number): void {
   if (Atomics.exchange(locks, g, 0) === 2) Atomics.notify(locks, g, 1);
 }
 
-const fp = [0, 0] as [number, number];
-
-/** 64-bit fingerprint of a string (cyrb53 mixing, two 32-bit halves); never (0, 0), the empty slot. */
-function fingerprint(key: string): [number, number] {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < key.length; i++) {
-    const ch = key.charCodeAt(i);
+/** cyrb53's per-character mixing of `s` into (h1, h2); the result is shared scratch (read it at once). */
+function absorb(h1: number, h2: number, s: string): [number, number] {
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
     h1 = Math.imul(h1 ^ ch, 2654435761);
     h2 = Math.imul(h2 ^ ch, 1597334677);
   }
+  state[0] = h1;
+  state[1] = h2;
+  return state;
+}
+
+const fp = [0, 0] as [number, number];
+
+/** 64-bit fingerprint of `prefix.text + subject` (cyrb53 mixing, two 32-bit halves); never (0, 0), the empty slot. */
+function fingerprint(prefix: KeyPrefix, subject: string): [number, number] {
+  let [h1, h2] = absorb(prefix.h1, prefix.h2, subject);
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   fp[0] = h1 | 0;

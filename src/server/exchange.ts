@@ -33,7 +33,7 @@ export class Exchange {
   /** Identity served from cache while a dependency is down (route fails open). */
   stale = false;
   /** Headers the sidecar adds to the response, flat [name, value, …] (e.g. RateLimit). */
-  responseHeaders: string[] | undefined;
+  responseHeaders: ReadonlyArray<string | Uint8Array> | undefined;
   /** The upstream's `x-argus-usage` report, if it sent one (metering validates it). */
   reportedUsage: string | undefined;
   /** The sidecar refused the request itself (nothing was forwarded). */
