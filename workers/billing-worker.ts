@@ -13,6 +13,7 @@ import { Worker, type Job } from 'bullmq';
 import type { Config } from '../src/config.js';
 import type { BatchJobData } from '../src/meter/queue.js';
 import { bullPrefix } from '../src/meter/queue.js';
+import { decodeBatch } from '../src/meter/wire.js';
 import { workerMetrics } from '../src/meter/metrics.js';
 import type { Logger } from '../src/observe/log.js';
 import type { Metrics } from '../src/observe/metrics.js';
@@ -42,12 +43,13 @@ export function createBillingWorker(
   let closing: Promise<void> | null = null;
 
   async function processBatch(job: Job<BatchJobData>): Promise<{ inserted: number }> {
-    const events = Array.isArray(job.data?.events) ? job.data.events : [];
+    // An unreadable job throws: it fails (and stays for replay) instead of completing with nothing written.
+    const events = decodeBatch(job.name, job.data);
     const res = await insertEvents(deps.pool, events);
     if (res.invalid > 0) log.error('billing worker: skipped malformed events', { job_id: job.id, invalid: res.invalid });
     wm.ledgerInserted.inc(res.inserted);
     let oldest = Infinity;
-    for (const e of events) if (typeof e?.occurred_at === 'number' && e.occurred_at < oldest) oldest = e.occurred_at;
+    for (const e of events as Array<{ occurred_at?: unknown } | null>) if (typeof e?.occurred_at === 'number' && e.occurred_at < oldest) oldest = e.occurred_at;
     if (Number.isFinite(oldest)) wm.lag.set({ stage: 'ledger' }, Math.max(0, (now() - oldest) / 1000));
     return { inserted: res.inserted };
   }

@@ -8,6 +8,7 @@ import { Queue } from 'bullmq';
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../src/cli-args.js';
 import { UsageError } from '../src/errors.js';
 import { bullPrefix } from '../src/meter/queue.js';
+import { batchSize } from '../src/meter/wire.js';
 import { closeRedis, createBullRedis } from '../src/store/redis.js';
 
 const SUBCOMMANDS = ['failed', 'replay-failed'] as const;
@@ -28,7 +29,7 @@ export async function runUsageCommand(argv: string[]): Promise<number> {
     const failed = await queue.getFailed(0, limit - 1);
     if (sub === 'failed') {
       for (const job of failed) {
-        process.stdout.write(JSON.stringify({ job_id: job.id, events: job.data?.events?.length ?? 0, attempts_made: job.attemptsMade, failed_reason: job.failedReason }) + '\n');
+        process.stdout.write(JSON.stringify({ job_id: job.id, events: batchSize(job.name, job.data), attempts_made: job.attemptsMade, failed_reason: job.failedReason }) + '\n');
       }
       return 0;
     }

@@ -7,11 +7,10 @@ import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { SpoolBatch } from './spool.js';
+import { encodeBatch, JOB_NAMES, type EventsJobData, type RowsJobData } from './wire.js';
 
-/** What one job carries. */
-export interface BatchJobData {
-  readonly events: SpoolBatch['events'];
-}
+/** What one job carries (its format is named by the job name, see ./wire.ts). */
+export type BatchJobData = EventsJobData | RowsJobData;
 
 export interface UsageQueue {
   /** Add batches in one addBulk, each as its own job (id = batch id). Rejects after `timeoutMs` or on any Redis error. */
@@ -56,6 +55,8 @@ export function createUsageQueue(cfg: Readonly<Config>, redisUrl: string, onRead
   const queue = new Queue<BatchJobData>(cfg.metering.queue, { connection, prefix: bullPrefix(cfg) });
   queue.on('error', () => undefined);
   const opts = jobOptions(cfg);
+  const format = cfg.metering.job_format;
+  const name = JOB_NAMES[format];
   let closing: Promise<void> | null = null;
 
   /** At boot, give the first connection up to the add timeout instead of spooling the first batches. */
@@ -81,7 +82,7 @@ export function createUsageQueue(cfg: Readonly<Config>, redisUrl: string, onRead
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`queue add timed out after ${timeoutMs} ms`)), timeoutMs);
     });
-    const job = queue.addBulk(batches.map((b) => ({ name: 'batch', data: { events: b.events }, opts: { ...opts, jobId: b.id } })));
+    const job = queue.addBulk(batches.map((b) => ({ name, data: encodeBatch(b.events, format), opts: { ...opts, jobId: b.id } })));
     job.catch(() => undefined);
     try {
       await Promise.race([job, timeout]);
