@@ -14,6 +14,7 @@ import { deny, type Denial } from './errors.js';
 import { upstreamRequestHeaders } from './forward/headers.js';
 import { UpstreamRelay, USAGE_HEADER, type RelayFailure, type RelayOptions } from './forward/relay.js';
 import type { Upstream } from './forward/upstream.js';
+import type { TrustedHeaders } from './forward/h1/exchange.js';
 import type { Logger } from './observe/log.js';
 import type { Metrics } from './observe/metrics.js';
 import { compileRoutes, type CompiledRoute } from './routes.js';
@@ -48,7 +49,8 @@ export interface PipelineDeps {
   readonly now: () => number;
   readonly authenticate: AuthStage;
   readonly authorize: AuthorizeStage;
-  readonly identityHeaders: (ctx: AuthContext | null, opts?: { stale?: boolean }) => string[];
+  /** The identity headers for the upstream (authorize/identity.ts), built once per context. */
+  readonly identity: (ctx: AuthContext | null, opts?: { stale?: boolean }) => TrustedHeaders;
   /** Phased rollout: false when this route (mode shadow / enforce_percent) should not enforce for `subject`. */
   readonly shouldEnforce: (route: CompiledRoute['cfg'], subject: string) => boolean;
   readonly rateLimit?: RateLimitStage;
@@ -172,14 +174,15 @@ export function createPipeline(deps: PipelineDeps) {
   function forward(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null): void {
     if (route.cfg.llm && deps.llm) return forwardLlm(ex, route, ctx, route.cfg.llm, deps.llm);
     const head = ex.head;
-    const headers = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded }, deps.identityHeaders(ctx, ex.stale ? STALE : undefined));
+    const headers = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded });
+    const trusted = deps.identity(ctx, ex.stale ? STALE : undefined);
     const body = ex.body;
     const relay = new UpstreamRelay(ex, onUpstreamFailure, usageHeaderOptions);
     const path = head.query ? `${head.path}?${head.query}` : head.path;
     const bodyTimeoutMs = route.cfg.body_timeout_ms;
     const send = () => {
       if (ex.aborted || ex.started) return;
-      upstream.forward({ method: head.method, path, headers, body: body ? (body.whole() ?? body.toStream()) : null, bodyTimeoutMs }, relay);
+      upstream.forward({ method: head.method, path, headers, trusted, body: body ? (body.whole() ?? body.toStream()) : null, bodyTimeoutMs }, relay);
     };
     // A small body that is still arriving is awaited, so it goes out as one Buffer.
     const pending = body?.settled();
@@ -196,7 +199,7 @@ export function createPipeline(deps: PipelineDeps) {
       }
       if ('code' in prepared) return refuse(ex, prepared);
       const head = ex.head;
-      const headers = upstreamRequestHeaders(stripLlmRequestHeaders(head.headers), { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded }, deps.identityHeaders(ctx, ex.stale ? STALE : undefined));
+      const headers = upstreamRequestHeaders(stripLlmRequestHeaders(head.headers), { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded }, deps.identity(ctx, ex.stale ? STALE : undefined).list);
       // Compressed responses cannot be read for usage.
       headers.push('accept-encoding', 'identity');
       const relay = new UpstreamRelay(ex, onUpstreamFailure, llm.relayOptions(ex, ctx, prepared));
@@ -232,7 +235,7 @@ export function createPipeline(deps: PipelineDeps) {
     ex.replyError(deny('ARGUS_INTERNAL', 'internal error'));
   }
 
-  const websockets = createWebSocketOpener({ cfg, log: deps.log, metrics, identityHeaders: deps.identityHeaders, sessions: deps.sessions, heartbeats: deps.heartbeats, ...(deps.gateFor ? { gateFor: deps.gateFor } : {}), onFailure: (kind, err) => onUpstreamFailure(kind, err) });
+  const websockets = createWebSocketOpener({ cfg, log: deps.log, metrics, identity: deps.identity, sessions: deps.sessions, heartbeats: deps.heartbeats, ...(deps.gateFor ? { gateFor: deps.gateFor } : {}), onFailure: (kind, err) => onUpstreamFailure(kind, err) });
 
   return { handle, upgrade };
 }

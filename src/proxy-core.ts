@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
 import { createAuthenticator, type Authenticator } from './authenticate/index.js';
-import { authorize, identityHeaders, shouldEnforce } from './authorize/index.js';
+import { authorize, identityBlock, shouldEnforce } from './authorize/index.js';
 import type { Config } from './config.js';
 import { Upstream } from './forward/upstream.js';
 import { CLOSE, type WsSession } from './forward/websocket.js';
@@ -127,7 +127,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
     now,
     authenticate: authenticator,
     authorize: (ctx, route) => authorize(ctx, route, cfg.tiers),
-    identityHeaders,
+    identity: identityBlock,
     shouldEnforce,
     ...(cfg.ratelimit.enabled ? { rateLimit: createRateLimitStage(limiter, cfg.tiers) } : {}),
     ...(llm ? { llm } : {}),

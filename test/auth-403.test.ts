@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AuthContext } from '../src/authenticate/context.js';
-import { authorize, authorizeModel, identityHeaders, shouldEnforce } from '../src/authorize/index.js';
+import { authorize, authorizeModel, identityBlock, identityHeaders, shouldEnforce } from '../src/authorize/index.js';
 import { statusOf } from '../src/errors.js';
 import { makeConfig, routeOf } from './support/auth-harness.js';
 
@@ -89,5 +89,15 @@ describe('auth 403', () => {
     assert.deepEqual(h, ['x-argus-auth', 'api_key', 'x-argus-user-id', 'u_1', 'x-argus-tier', 'business', 'x-argus-role', 'svc', 'x-argus-scopes', 'a,b', 'x-argus-features', 'x', 'x-argus-key-id', 'key_1']);
     assert.equal(identityHeaders(ctx), h);
     assert.deepEqual(identityHeaders(ctx, { stale: true }).slice(-2), ['x-argus-auth-stale', '1']);
+  });
+
+  test('identity block: the same headers as wire lines, built once per context', () => {
+    const ctx = user({ method: 'jwt', tier: 'professional', scopes: ['s:r'] });
+    const b = identityBlock(ctx);
+    assert.equal(b.lines, 'x-argus-auth: jwt\r\nx-argus-user-id: u_1\r\nx-argus-tier: professional\r\nx-argus-scopes: s:r\r\n');
+    assert.equal(b.list, identityHeaders(ctx));
+    assert.equal(identityBlock(ctx), b);
+    assert.match(identityBlock(ctx, { stale: true }).lines, /x-argus-tier: professional\r\nx-argus-scopes: s:r\r\nx-argus-auth-stale: 1\r\n$/);
+    assert.equal(identityBlock(null).lines, 'x-argus-auth: none\r\n');
   });
 });

@@ -5,6 +5,7 @@
  * and shared: callers must not mutate the returned array.
  */
 import type { AuthContext } from '../authenticate/context.js';
+import type { TrustedHeaders } from '../forward/h1/exchange.js';
 
 const ANONYMOUS: readonly string[] = Object.freeze(['x-argus-auth', 'none']);
 const STALE: readonly string[] = Object.freeze(['x-argus-auth-stale', '1']);
@@ -29,4 +30,26 @@ export function identityHeaders(ctx: AuthContext | null, opts?: { stale?: boolea
     built.set(ctx, h);
   }
   return opts?.stale ? [...h, ...STALE] : h;
+}
+
+const blocks = new WeakMap<readonly string[], TrustedHeaders>();
+const ANONYMOUS_BLOCK = toBlock(ANONYMOUS);
+
+/**
+ * {@link identityHeaders} as a block the upstream client sends as it is (no
+ * per-request checks or joins): built once per context, like the list.
+ */
+export function identityBlock(ctx: AuthContext | null, opts?: { stale?: boolean }): TrustedHeaders {
+  if (ctx === null && !opts?.stale) return ANONYMOUS_BLOCK;
+  const list = identityHeaders(ctx, opts);
+  if (opts?.stale) return toBlock(list);
+  let b = blocks.get(list);
+  if (b === undefined) blocks.set(list, (b = toBlock(list)));
+  return b;
+}
+
+function toBlock(list: readonly string[]): TrustedHeaders {
+  let lines = '';
+  for (let i = 0; i < list.length; i += 2) lines += `${list[i]}: ${list[i + 1]}\r\n`;
+  return Object.freeze({ list, lines });
 }

@@ -10,7 +10,7 @@ import type { AuthContext } from '../authenticate/context.js';
 import { DENIED } from '../authenticate/denials.js';
 
 export { shouldEnforce } from './rollout.js';
-export { identityHeaders } from './identity.js';
+export { identityBlock, identityHeaders } from './identity.js';
 export { authorizeModel } from './entitlements.js';
 
 const rankCache = new WeakMap<object, Map<string, number>>();

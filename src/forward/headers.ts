@@ -60,7 +60,7 @@ export interface ForwardedInfo {
  * Build the upstream request's header list (flat [name, value, …]) from the
  * client's, adding x-forwarded-* and x-request-id, then `extra` (identity headers).
  */
-export function upstreamRequestHeaders(client: readonly string[], info: ForwardedInfo, extra: readonly string[]): string[] {
+export function upstreamRequestHeaders(client: readonly string[], info: ForwardedInfo, extra: readonly string[] = []): string[] {
   const named = connectionTokens(client);
   const out: string[] = [];
   let host = '';

@@ -13,6 +13,7 @@ import type { Exchange } from '../server/exchange.js';
 import type { UpgradeInfo } from '../server/http.js';
 import { PROTOCOL_BEARER } from '../authenticate/credentials.js';
 import { upstreamRequestHeaders } from './headers.js';
+import type { TrustedHeaders } from './h1/exchange.js';
 import type { RelayFailure } from './relay.js';
 import type { GateFactory } from './ws-gates.js';
 import { connectUpstream, WsSession } from './websocket.js';
@@ -24,7 +25,7 @@ export interface OpenerDeps {
   readonly cfg: Readonly<Config>;
   readonly log: Logger;
   readonly metrics: Metrics;
-  readonly identityHeaders: (ctx: AuthContext | null, opts?: { stale?: boolean }) => string[];
+  readonly identity: (ctx: AuthContext | null, opts?: { stale?: boolean }) => TrustedHeaders;
   readonly sessions: Set<WsSession>;
   readonly heartbeats: { watch(s: WsSession): void };
   /** Message limits and the trading gate for a new session. */
@@ -48,7 +49,7 @@ export function createWebSocketOpener(deps: OpenerDeps) {
   return {
     open(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, up: UpgradeInfo): void {
       const head = ex.head;
-      const flat = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: deps.cfg.server.trust_forwarded }, deps.identityHeaders(ctx, ex.stale ? { stale: true } : undefined));
+      const flat = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: deps.cfg.server.trust_forwarded }, deps.identity(ctx, ex.stale ? { stale: true } : undefined).list);
       const headers: Record<string, string> = {};
       for (let i = 0; i < flat.length; i += 2) {
         const name = flat[i]!;

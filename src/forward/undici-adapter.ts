@@ -20,6 +20,7 @@ export class UndiciUpstream {
       const name = req.headers[i]!;
       if (name !== 'content-length' || !Buffer.isBuffer(req.body)) headers.push(name, req.headers[i + 1]!);
     }
+    if (req.trusted) for (const x of req.trusted.list) headers.push(x);
     let controller: UpstreamController | undefined;
     const ctl = (c: Dispatcher.DispatchController): UpstreamController => (controller ??= { pause: () => c.pause(), resume: () => c.resume(), abort: (e) => c.abort(e) });
     this.pool.dispatch(

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Config } from '../config.js';
-import type { UpstreamHandler } from './h1/exchange.js';
+import type { TrustedHeaders, UpstreamHandler } from './h1/exchange.js';
 import { H1Pool } from './h1/pool.js';
 import { UndiciUpstream } from './undici-adapter.js';
 
@@ -14,6 +14,8 @@ export interface ForwardRequest {
   /** Path plus "?query" when present. */
   readonly path: string;
   readonly headers: string[];
+  /** Identity headers, rendered once per AuthContext; sent after `headers`. */
+  readonly trusted?: TrustedHeaders;
   readonly body: Buffer | Readable | null;
   /** Per-route override of upstream.body_timeout_ms (0 = none: long streams); undefined: the upstream's. */
   readonly bodyTimeoutMs?: number | undefined;

@@ -88,7 +88,7 @@ export class Connection implements ParserSink {
     const body = req.body;
     const out = this.headOut;
     try {
-      requestHead(req.method, req.path, req.headers, this.owner.hostHeader, body === null ? -2 : Buffer.isBuffer(body) ? body.length : -1, out);
+      requestHead(req.method, req.path, req.headers, this.owner.hostHeader, body === null ? -2 : Buffer.isBuffer(body) ? body.length : -1, out, req.trusted?.lines);
     } catch (err) {
       return this.fail(err as Error, false);
     }

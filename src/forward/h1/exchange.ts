@@ -26,12 +26,25 @@ export interface UpstreamHandler {
   onResponseError(controller: UpstreamController, err: Error): void;
 }
 
+/**
+ * Header lines the caller built and checked itself (the sidecar's identity
+ * headers, rendered once per AuthContext): `lines` goes out as it is, `list` is
+ * the same as flat [name, value, …] for clients that take a list.
+ */
+export interface TrustedHeaders {
+  readonly list: readonly string[];
+  /** `name: value\r\n` per header. */
+  readonly lines: string;
+}
+
 export interface H1Request {
   readonly method: string;
   /** Path plus "?query" when present. */
   readonly path: string;
   /** Flat [name, value, …]. Content-Length / Transfer-Encoding are replaced by the client's own framing. */
   readonly headers: readonly string[];
+  /** Sent after `headers` without checks (see {@link TrustedHeaders}). */
+  readonly trusted?: TrustedHeaders | undefined;
   readonly body: Buffer | Readable | null;
   readonly headersTimeoutMs?: number | undefined;
   /** 0: no body timeout (long streams); undefined: the pool's. */

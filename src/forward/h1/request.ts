@@ -33,8 +33,9 @@ const PARTS: string[] = [];
 /**
  * Build the head. `bodyLength`: the Buffer body's length, -1 for a stream, -2 for
  * no body. `out` is reused by the caller (one object per connection).
+ * `trustedLines` (header lines the caller rendered and checked) go out as they are.
  */
-export function requestHead(method: string, target: string, headers: readonly string[], hostHeader: string, bodyLength: number, out: HeadOut): void {
+export function requestHead(method: string, target: string, headers: readonly string[], hostHeader: string, bodyLength: number, out: HeadOut, trustedLines = ''): void {
   if (!isToken(method)) throw new H1Error('H1_BAD_REQUEST', 'invalid request method');
   if (BAD_TARGET.test(target) || target.length === 0) throw new H1Error('H1_BAD_REQUEST', 'invalid request target');
   // Parts joined once: no chain of intermediate strings per header.
@@ -58,6 +59,7 @@ export function requestHead(method: string, target: string, headers: readonly st
     parts.push(name, ': ', value, '\r\n');
   }
   if (!host) parts.push('host: ', hostHeader, '\r\n');
+  if (trustedLines) parts.push(trustedLines);
   if (bodyLength >= 0) {
     out.framing = Framing.Length;
     out.length = bodyLength;
