@@ -80,6 +80,8 @@ export interface SidecarVariant {
   readonly scope?: 'local' | 'global';
   /** The upstream client (default h1, the proxy's own). */
   readonly client?: 'h1' | 'undici';
+  /** metering.flush_interval_ms (default: the config's). */
+  readonly flushMs?: number;
 }
 
 /** The sidecar's config for the suite, one route per scenario. */
@@ -99,7 +101,7 @@ tiers:
   business: { requests_per_minute: 100000000 }
   explorer: { requests_per_minute: 60, burst: 0 }
 ratelimit: { enabled: ${v.ratelimit ?? true}, scope: ${v.scope ?? 'local'} }
-metering: { enabled: ${v.metering ?? true}, queue: "bench-${creds.prefix.split(':')[1]}", spool_dir: /tmp/argus-bench-spool }
+metering: { enabled: ${v.metering ?? true}, queue: "bench-${creds.prefix.split(':')[1]}", spool_dir: /tmp/argus-bench-spool${v.flushMs ? `, flush_interval_ms: ${v.flushMs}` : ''} }
 routes:
   - { path: /pass/*, auth: none, meter: false }
   - { path: /jwt/*, auth: required }

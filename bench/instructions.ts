@@ -1,0 +1,190 @@
+/**
+ * Instructions per request, counted by valgrind's callgrind: the noise-free
+ * measure of what a route costs the sidecar in user space. This VM's timings
+ * move by tens of percent between runs (other tenants, steal time); an
+ * instruction count of the same build and requests repeats within ~1–3% (JIT
+ * and GC timing), so a change worth 1,000 instructions per request is visible
+ * here long before it is in rps. Kernel time (socket syscalls, the same for
+ * every route) is not counted: rps ratios come from route-cost.ts.
+ *
+ * For each variant one sidecar runs under callgrind (instrumentation off), the
+ * routes are warmed up interleaved, then each round counts exactly N requests
+ * per route (callgrind_control toggles instrumentation and dumps); the lowest
+ * count of the rounds is kept (later rounds only add JIT or GC work). Metering
+ * flushes every 3 s instead of 50 ms: under valgrind the sidecar serves ~50×
+ * fewer requests per second, and batches as small as that would charge each
+ * event the per-job cost that real batches of ~500 spread thin. The contributors
+ * that differ most between a route and passthrough are listed by function (JIT
+ * code named through --perf-basic-prof).
+ *
+ * Usage: node dist/bench/instructions.js  (valgrind, Redis on 127.0.0.1:6379;
+ * BENCH_REQUESTS per round, default 2000; BENCH_ROUNDS, default 3).
+ * Writes bench/results/instructions.{json,md}.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { DIST, machine, startServer } from './harness.js';
+import { makeCredentials, removeCredentials, sidecarConfig, type SidecarVariant } from './scenarios.js';
+
+const N = Number(process.env['BENCH_REQUESTS'] ?? 2000);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
+const UP = 3931;
+const SIDE = 3933;
+const CONNECTIONS = 16;
+
+if (spawnSync('valgrind', ['--version']).status !== 0) {
+  process.stderr.write('instructions: valgrind is not installed (apt-get install valgrind)\n');
+  process.exit(2);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'argus-instructions-'));
+const creds = await makeCredentials(dir, redisUrl, 1);
+const bearer = { authorization: `Bearer ${creds.jwt}` };
+const routes: Array<[string, string, Record<string, string>]> = [
+  ['passthrough + bearer', '/pass/x', bearer],
+  ['jwt cache hit', '/jwt/x', bearer],
+  ['api key', '/key/x', { 'x-api-key': creds.apiKey }],
+];
+const variants: Array<[string, SidecarVariant]> = [
+  ['metering off, limits off', { metering: false, ratelimit: false }],
+  ['metering off, limits local', { metering: false }],
+  ['metering on, limits local', { flushMs: 3000 }],
+];
+
+interface Row { variant: string; route: string; instructions: number; overPassthrough: number; ratio: number }
+const rows: Row[] = [];
+const contributors: string[] = [];
+const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+
+/** Send `n` requests over CONNECTIONS keep-alive connections; resolves with the count of non-200 answers. */
+async function load(path: string, headers: Record<string, string>, n: number): Promise<number> {
+  let sent = 0;
+  let bad = 0;
+  const one = () => new Promise<void>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: SIDE, path, headers, agent }, (res) => {
+      if (res.statusCode !== 200) bad++;
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  const worker = async () => {
+    while (sent < n) {
+      sent++;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker));
+  return bad;
+}
+
+/** Per function: instructions in one dump, JIT addresses named from the perf map. */
+function profile(dump: string, perfMap: string): Map<string, number> {
+  const jit = readFileSync(perfMap, 'utf8').split('\n').map((l) => l.split(' ')).filter((p) => p.length >= 3)
+    .map(([a, len, ...name]) => ({ start: parseInt(a!, 16), end: parseInt(a!, 16) + parseInt(len!, 16), name: name.join(' ') }))
+    .sort((x, y) => x.start - y.start);
+  const nameOf = (addr: number) => {
+    let lo = 0;
+    let hi = jit.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (jit[mid]!.start <= addr) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    const e = jit[hi];
+    return e && addr < e.end ? e.name : undefined;
+  };
+  const out = new Map<string, number>();
+  const text = spawnSync('callgrind_annotate', ['--threshold=100', dump], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).stdout;
+  for (const line of text.split('\n')) {
+    const m = /^\s*([\d,]+) \([ \d.]+%\)\s+(.*)$/.exec(line);
+    if (!m || m[2]!.includes('PROGRAM TOTALS')) continue;
+    const addr = /^\?\?\?:0x([0-9a-f]+) \[\?\?\?\]/.exec(m[2]!);
+    let name = addr ? nameOf(parseInt(addr[1]!, 16)) ?? m[2]! : m[2]!;
+    // Short names: no "???:" / "[object]", C++ without its parameter list, JS without the checkout's path.
+    name = name.replace(/^\?\?\?:/, '').replace(/ \[[^\]]*\]$/, '').replace(/file:\/\/\/\S*?\/dist\//, '').replace(/^\.\/\S*:/, '');
+    if (name.includes('::')) name = name.replace(/\(.*$/, '').replace(/^.* (?=\S*::)/, '');
+    name = name.slice(0, 90);
+    out.set(name, (out.get(name) ?? 0) + Number(m[1]!.replace(/,/g, '')));
+  }
+  return out;
+}
+
+const admin = new Redis(redisUrl);
+const up = await startServer('upstream', `${DIST}bench/upstream.js`, [String(UP)], UP, 0);
+try {
+  for (const [variant, v] of variants) {
+    const file = join(dir, 'sidecar.yaml');
+    writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, v));
+    const out = join(dir, `cg-${rows.length}`);
+    const vg = spawn('taskset', ['-c', '1', 'valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`, process.execPath, '--perf-basic-prof', `${DIST}src/cli.js`, 'proxy', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    vg.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      for (let i = 0; ; i++) {
+        const ok = await fetch(`http://127.0.0.1:${SIDE + 1}/healthz`).then((r) => r.ok, () => false);
+        if (ok) break;
+        if (i > 900 || vg.exitCode !== null) throw new Error(`sidecar under valgrind did not start:\n${stderr}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      for (let w = 0; w < 3; w++) for (const [, path, headers] of routes) await load(path, headers, N);
+      const best = new Map<string, { instructions: number; dump: string }>();
+      let dumps = 0;
+      const ctl = (...args: string[]) => spawnSync('callgrind_control', [...args, String(vg.pid)], { encoding: 'utf8' });
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const [route, path, headers] of routes) {
+          ctl('-z');
+          ctl('-i', 'on');
+          const bad = await load(path, headers, N);
+          ctl('-i', 'off');
+          ctl('-d');
+          const dump = `${out}.${++dumps}`;
+          const totals = spawnSync('callgrind_annotate', [dump], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).stdout;
+          const total = Number(/([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS/.exec(totals)?.[1]?.replace(/,/g, '') ?? NaN);
+          if (bad > 0) throw new Error(`${route}: ${bad} of ${N} requests were not 200`);
+          const perRequest = total / N;
+          process.stderr.write(`${variant.padEnd(28)} ${route.padEnd(22)} ${Math.round(perRequest)} instructions/request\n`);
+          const prev = best.get(route);
+          if (!prev || perRequest < prev.instructions) best.set(route, { instructions: perRequest, dump });
+        }
+      }
+      const base = best.get(routes[0]![0])!;
+      const perfMap = `/tmp/perf-${vg.pid}.map`;
+      const baseProfile = profile(base.dump, perfMap);
+      for (const [route] of routes) {
+        const b = best.get(route)!;
+        rows.push({ variant, route, instructions: Math.round(b.instructions), overPassthrough: Math.round(b.instructions - base.instructions), ratio: Math.round((base.instructions / b.instructions) * 1000) / 10 });
+        if (route !== 'jwt cache hit') continue;
+        const p = profile(b.dump, perfMap);
+        const diff = [...new Set([...p.keys(), ...baseProfile.keys()])].map((k) => [k, ((p.get(k) ?? 0) - (baseProfile.get(k) ?? 0)) / N] as const)
+          .sort((x, y) => y[1] - x[1]).slice(0, 12);
+        contributors.push(`**${variant}**, jwt cache hit over passthrough, largest contributors (instructions per request): ${diff.map(([k, v]) => `\`${k}\` ${Math.round(v)}`).join('; ')}`);
+      }
+    } finally {
+      vg.kill('SIGTERM');
+      await new Promise((r) => (vg.exitCode !== null ? r(undefined) : vg.once('exit', r)));
+      rmSync(`/tmp/perf-${vg.pid}.map`, { force: true });
+    }
+  }
+} finally {
+  await up.stop();
+  rmSync(dir, { recursive: true, force: true });
+  await removeCredentials(admin, creds);
+  admin.disconnect();
+}
+
+const results = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+const command = `node dist/bench/instructions.js (BENCH_REQUESTS=${N} BENCH_ROUNDS=${ROUNDS})`;
+const date = new Date().toISOString();
+writeFileSync(`${results}instructions.json`, JSON.stringify({ suite: 'instructions', date, command, machine: machine(), rows, contributors }, null, 2) + '\n');
+const table = rows.map((r) => `| ${r.variant} | ${r.route} | ${r.instructions} | ${r.overPassthrough} | ${r.ratio}% |`).join('\n');
+const md = `# instructions\n\n${date} — \`${command}\`\n\nMachine: ${JSON.stringify(machine())}\n\nUser-space instructions per request (callgrind), lowest of ${ROUNDS} rounds of ${N} requests over ${CONNECTIONS} keep-alive connections; "ratio" is passthrough ÷ route (what the rps ratio would be if kernel time were zero: the real ratio is closer to 100%, since socket syscalls cost every route the same).\n\n| variant | route | instructions/request | over passthrough | ratio |\n|---|---|---:|---:|---:|\n${table}\n\n${contributors.map((c) => `- ${c}`).join('\n')}\n`;
+writeFileSync(`${results}instructions.md`, md);
+process.stdout.write(md);
