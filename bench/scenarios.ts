@@ -104,6 +104,7 @@ ratelimit: { enabled: ${v.ratelimit ?? true}, scope: ${v.scope ?? 'local'} }
 metering: { enabled: ${v.metering ?? true}, queue: "bench-${creds.prefix.split(':')[1]}", spool_dir: /tmp/argus-bench-spool${v.flushMs ? `, flush_interval_ms: ${v.flushMs}` : ''} }
 routes:
   - { path: /pass/*, auth: none, meter: false }
+  - { path: /passm/*, auth: none }
   - { path: /jwt/*, auth: required }
   - { path: /key/*, auth: required }
   - { path: /sess/*, auth: required }

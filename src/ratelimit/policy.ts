@@ -92,7 +92,15 @@ export function createPolicyLookup(tiers: Config['tiers']): (ctx: Pick<AuthConte
   };
 }
 
-/** Bucket subject of a caller: its API key when it used one, else its user (issue 4: key_id, else user_id). */
+const subjects = new WeakMap<object, string>();
+
+/**
+ * Bucket subject of a caller: its API key when it used one, else its user (issue 4:
+ * key_id, else user_id). Built once per context object (contexts live in the auth
+ * cache): a new string per request would also have to be flattened to be hashed.
+ */
 export function subjectOf(ctx: Pick<AuthContext, 'key_id' | 'user_id'>): string {
-  return ctx.key_id ? `k:${ctx.key_id}` : `u:${ctx.user_id}`;
+  let s = subjects.get(ctx);
+  if (s === undefined) subjects.set(ctx, (s = ctx.key_id ? `k:${ctx.key_id}` : `u:${ctx.user_id}`));
+  return s;
 }
