@@ -47,9 +47,12 @@ test('format 2 decodes to the very events it encoded: nulls, repeated strings, o
   ];
   const data = encodeBatch(events, 2);
   assert.ok('r' in data);
-  assert.equal(data.r.length, 4);
-  // Each distinct string once.
+  assert.equal(data.r.length, 4 * 9);
+  // Each distinct string once; one context per distinct caller, route and method.
   assert.equal(data.s.filter((x) => x === 'sibyl').length, 1);
+  assert.equal(data.c.length, 4 * 6);
+  const same = encodeBatch([requestEvent(2), requestEvent(4)], 2) as { c: number[] };
+  assert.equal(same.c.length, 6);
   const back = decodeBatch(JOB_NAMES[2], JSON.parse(JSON.stringify(data)));
   const byId = (xs: unknown[]) => new Map((xs as UsageEvent[]).map((e) => [e.event_id, e]));
   assert.deepEqual(byId(back), byId(events));
@@ -66,19 +69,35 @@ test('format 2 keeps latency to the microsecond and is far smaller on the wire t
   assert.ok(v2 < v1 / 2, `format 2 ${v2} bytes vs format 1 ${v1}`);
 });
 
-test('job data that is not a batch of the named format is unreadable; a bad row is handed on raw', () => {
-  assert.throws(() => decodeBatch('batch.v9', { s: [], t: 0, r: [] }), UnreadableBatch);
+test('job data that is not a batch of the named format is unreadable; a row that does not decode is handed on raw', () => {
+  assert.throws(() => decodeBatch('batch.v9', { s: [], c: [], t: 0, r: [] }), UnreadableBatch);
   assert.throws(() => decodeBatch(JOB_NAMES[1], { rows: [] }), UnreadableBatch);
   assert.throws(() => decodeBatch(JOB_NAMES[2], { events: [requestEvent(1)] }), UnreadableBatch);
   assert.throws(() => decodeBatch(JOB_NAMES[2], null), UnreadableBatch);
   assert.equal(batchSize('batch.v9', {}), 0);
-  const data = encodeBatch([requestEvent(1)], 2) as { s: string[]; t: number; r: unknown[][] };
-  const shortRow = data.r[0]!.slice(0, 5);
-  const badRef = [...data.r[0]!];
-  badRef[5] = 99; // service → no such string
-  const out = decodeBatch(JOB_NAMES[2], { ...data, r: [data.r[0], shortRow, badRef] });
-  assert.equal((out[0] as UsageEvent).kind, 'request');
-  assert.deepEqual(out.slice(1), [shortRow, badRef]);
+  const data = encodeBatch([requestEvent(2), requestEvent(4)], 2) as { s: string[]; c: number[]; t: number; r: Array<string | number> };
+  assert.throws(() => decodeBatch(JOB_NAMES[2], { ...data, r: data.r.slice(0, -1) }), /cut short/);
+  const width = data.r.length / 2;
+  const second = data.r.slice(width);
+  const noContext = [99, ...second.slice(1)];
+  const badString = [...data.c];
+  badString[3] = 99; // service → no such string: both rows share the context
+  assert.deepEqual(decodeBatch(JOB_NAMES[2], { ...data, r: [...data.r.slice(0, width), ...noContext] }).slice(1), [noContext]);
+  const out = decodeBatch(JOB_NAMES[2], { ...data, c: badString });
+  assert.deepEqual(out, [data.r.slice(0, width), second]);
+});
+
+test('a client-chosen request id keeps the event id in the row; the sidecar\'s own is derived', () => {
+  const own = requestEvent(7);
+  const { events } = buildUsageEvents({
+    requestId: 'client-req-1', eventKey: 'abc123def456-z', route: { path: '/v1/x', meter: true }, service: 'sibyl', auth: undefined,
+    method: 'GET', status: 200, bytesIn: 0, bytesOut: 1, latencyMs: 1, occurredAt: T0,
+  });
+  const data = encodeBatch([{ ...own, event_id: `ev_${own.request_id}.request` }, events[0]!], 2) as { r: Array<string | number> };
+  assert.equal(data.r[2], 0);
+  assert.equal(data.r[9 + 2], 'ev_abc123def456-z.request');
+  const back = decodeBatch(JOB_NAMES[2], data) as UsageEvent[];
+  assert.deepEqual(back.map((e) => [e.event_id, e.request_id]), [[`ev_${own.request_id}.request`, own.request_id], ['ev_abc123def456-z.request', 'client-req-1']]);
 });
 
 test('the worker writes format 1 and format 2 batches alike, and fails an unreadable job without writing', async (t) => {

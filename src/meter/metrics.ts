@@ -11,8 +11,15 @@ export type UsageOutcome = 'queued' | 'spooled' | 'replayed' | 'dropped';
 export interface MeterMetrics {
   readonly events: Counter<'outcome'>;
   readonly spoolBytes: Gauge;
-  readonly bufferEvents: Gauge;
+  /**
+   * argus_usage_buffer_events is read from its sources when scraped, not set per
+   * event: a prom-client set() on every request cost more than recording the event.
+   * Returns the function that removes the source.
+   */
+  addBufferSource(count: () => number): () => void;
 }
+
+const bufferSources = new WeakMap<Registry, Set<() => number>>();
 
 export interface WorkerMetrics {
   readonly ledgerInserted: Counter;
@@ -30,7 +37,25 @@ export function meterMetrics(metrics: Metrics): MeterMetrics {
   return {
     events: getOr(r, 'argus_usage_events_total', () => new Counter({ name: 'argus_usage_events_total', help: 'Usage events by outcome: queued, spooled (Redis away), replayed (spool to queue), dropped (disk full)', labelNames: ['outcome'], registers })),
     spoolBytes: getOr(r, 'argus_usage_spool_bytes', () => new Gauge({ name: 'argus_usage_spool_bytes', help: 'Bytes of usage batches waiting in the local spool', registers })),
-    bufferEvents: getOr(r, 'argus_usage_buffer_events', () => new Gauge({ name: 'argus_usage_buffer_events', help: 'Usage events held in memory, not yet queued or spooled', registers })),
+    addBufferSource(count) {
+      let sources = bufferSources.get(r);
+      if (sources === undefined) {
+        const own = new Set<() => number>();
+        bufferSources.set(r, (sources = own));
+        getOr(r, 'argus_usage_buffer_events', () => new Gauge({
+          name: 'argus_usage_buffer_events',
+          help: 'Usage events held in memory, not yet queued or spooled',
+          registers,
+          collect() {
+            let n = 0;
+            for (const c of own) n += c();
+            this.set(n);
+          },
+        }));
+      }
+      sources.add(count);
+      return () => sources.delete(count);
+    },
   };
 }
 

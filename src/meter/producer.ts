@@ -72,8 +72,8 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   let closing: Promise<void> | null = null;
   const replayTimer = queue ? setInterval(() => void tryReplay(), m.replay_interval_ms) : null;
   replayTimer?.unref();
+  const removeBufferSource = mm.addBufferSource(() => buffer.length + delivering);
   const gauges = () => {
-    mm.bufferEvents.set(buffer.length + delivering);
     mm.spoolBytes.set(spool.bytes());
   };
   gauges();
@@ -103,7 +103,6 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
     } else if (!timer) {
       timer = setTimeout(() => void flush(), m.flush_interval_ms);
     }
-    mm.bufferEvents.set(buffer.length + delivering);
   }
 
   /** Overflow, or a record after close: straight to disk, synchronously. */
@@ -228,6 +227,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
         await queue?.close();
         await spool.close();
         gauges();
+        removeBufferSource();
       })();
       return closing;
     },
