@@ -97,6 +97,14 @@ export function createExtractor(auth: AuthConfig) {
   }
 
   function parseAuthorization(value: string): Credential | Denial {
+    // The usual shape, "Bearer <token>" with nothing around it, without trimming or
+    // re-slicing a 600-character value; anything else takes the general path below.
+    const n = value.length;
+    if (n > 7 && value.charCodeAt(6) === 32 && value.charCodeAt(7) > 32 && value.charCodeAt(n - 1) > 32 && isBearerScheme(value)) {
+      const token = value.slice(7);
+      if (token.indexOf(' ') < 0 && token.indexOf('\t') < 0) return classify(token);
+      return DENIED.malformedToken;
+    }
     const v = value.trim();
     const sp = v.indexOf(' ');
     const scheme = sp < 0 ? v : v.slice(0, sp);
@@ -140,6 +148,12 @@ export function protocolCredential(list: string): string | undefined {
     if (p.startsWith(PROTOCOL_BEARER)) return p.slice(PROTOCOL_BEARER.length);
   }
   return undefined;
+}
+
+/** The first six characters are "Bearer" in any case (RFC 9110 §11.1). */
+function isBearerScheme(v: string): boolean {
+  return (v.charCodeAt(0) | 0x20) === 0x62 && (v.charCodeAt(1) | 0x20) === 0x65 && (v.charCodeAt(2) | 0x20) === 0x61
+    && (v.charCodeAt(3) | 0x20) === 0x72 && (v.charCodeAt(4) | 0x20) === 0x65 && (v.charCodeAt(5) | 0x20) === 0x72;
 }
 
 function classify(token: string): Credential {

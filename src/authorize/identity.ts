@@ -32,7 +32,7 @@ export function identityHeaders(ctx: AuthContext | null, opts?: { stale?: boolea
   return opts?.stale ? [...h, ...STALE] : h;
 }
 
-const blocks = new WeakMap<readonly string[], TrustedHeaders>();
+const blocks = new WeakMap<AuthContext, TrustedHeaders>();
 const ANONYMOUS_BLOCK = toBlock(ANONYMOUS);
 
 /**
@@ -40,11 +40,10 @@ const ANONYMOUS_BLOCK = toBlock(ANONYMOUS);
  * per-request checks or joins): built once per context, like the list.
  */
 export function identityBlock(ctx: AuthContext | null, opts?: { stale?: boolean }): TrustedHeaders {
-  if (ctx === null && !opts?.stale) return ANONYMOUS_BLOCK;
-  const list = identityHeaders(ctx, opts);
-  if (opts?.stale) return toBlock(list);
-  let b = blocks.get(list);
-  if (b === undefined) blocks.set(list, (b = toBlock(list)));
+  if (opts?.stale) return toBlock(identityHeaders(ctx, opts));
+  if (ctx === null) return ANONYMOUS_BLOCK;
+  let b = blocks.get(ctx);
+  if (b === undefined) blocks.set(ctx, (b = toBlock(identityHeaders(ctx))));
   return b;
 }
 

@@ -15,7 +15,12 @@ import { gcra, type Rate, type Step, type TakeMode } from './gcra.js';
 
 const SEED1 = 0xdeadbeef;
 const SEED2 = 0x41c6ce57;
-const state = [0, 0] as [number, number];
+
+// Results of absorb() and fingerprint(): module state instead of returned pairs, so a check allocates nothing.
+let mixed1 = 0;
+let mixed2 = 0;
+let fp1 = 0;
+let fp2 = 0;
 
 /**
  * A bucket key's fixed first part (route class and rate) with its hash state:
@@ -29,8 +34,8 @@ export interface KeyPrefix {
 
 /** Hash `text` once, for every key that starts with it. */
 export function keyPrefix(text: string): KeyPrefix {
-  const [h1, h2] = absorb(SEED1, SEED2, text);
-  return { text, h1, h2 };
+  absorb(SEED1, SEED2, text);
+  return { text, h1: mixed1, h2: mixed2 };
 }
 
 /** The prefix of keys given whole. */
@@ -78,7 +83,9 @@ export function attachBucketStore(buffer: SharedArrayBuffer): BucketStore {
   const mask = groups - 1;
 
   function take(prefix: KeyPrefix, subject: string, nowMs: number, rate: Rate, cost: number, mode: TakeMode): Step {
-    const [h1, h2] = fingerprint(prefix, subject);
+    fingerprint(prefix, subject);
+    const h1 = fp1;
+    const h2 = fp2;
     const g = h1 & mask;
     const first = g * WAYS;
     lock(locks, g);
@@ -141,26 +148,26 @@ function unlock(locks: Int32Array, g: number): void {
   if (Atomics.exchange(locks, g, 0) === 2) Atomics.notify(locks, g, 1);
 }
 
-/** cyrb53's per-character mixing of `s` into (h1, h2); the result is shared scratch (read it at once). */
-function absorb(h1: number, h2: number, s: string): [number, number] {
+/** cyrb53's per-character mixing of `s` into the state (h1, h2) → (mixed1, mixed2). */
+function absorb(h1: number, h2: number, s: string): void {
   for (let i = 0; i < s.length; i++) {
     const ch = s.charCodeAt(i);
     h1 = Math.imul(h1 ^ ch, 2654435761);
     h2 = Math.imul(h2 ^ ch, 1597334677);
   }
-  state[0] = h1;
-  state[1] = h2;
-  return state;
+  mixed1 = h1;
+  mixed2 = h2;
 }
 
-const fp = [0, 0] as [number, number];
-
-/** 64-bit fingerprint of `prefix.text + subject` (cyrb53 mixing, two 32-bit halves); never (0, 0), the empty slot. */
-function fingerprint(prefix: KeyPrefix, subject: string): [number, number] {
-  let [h1, h2] = absorb(prefix.h1, prefix.h2, subject);
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  fp[0] = h1 | 0;
-  fp[1] = (h1 | h2) === 0 ? 1 : h2 | 0;
-  return fp;
+/**
+ * 64-bit fingerprint of `prefix.text + subject` into (fp1, fp2): the mixing
+ * continued from the prefix's state over the subject, then finalised; never
+ * (0, 0), the empty slot.
+ */
+function fingerprint(prefix: KeyPrefix, subject: string): void {
+  absorb(prefix.h1, prefix.h2, subject);
+  const h1 = Math.imul(mixed1 ^ (mixed1 >>> 16), 2246822507) ^ Math.imul(mixed2 ^ (mixed2 >>> 13), 3266489909);
+  const h2 = Math.imul(mixed2 ^ (mixed2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  fp1 = h1 | 0;
+  fp2 = (h1 | h2) === 0 ? 1 : h2 | 0;
 }
