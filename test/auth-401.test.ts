@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { createAuthenticator, generateApiKey, signSession, type AuthOutcome, type Authenticator } from '../src/authenticate/index.js';
 import { projectKey, publishRevocation } from '../src/authenticate/store.js';
+import { createExtractor } from '../src/authenticate/credentials.js';
 import { statusOf } from '../src/errors.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { badCredentials } from './fixtures/bad-credentials.js';
@@ -180,4 +181,19 @@ describe('auth 401', () => {
       await a2.close();
     }
   });
+});
+
+test('the Authorization header: every spelling of "Bearer <token>" gives the token, anything else its own 401', () => {
+  const extract = createExtractor(makeConfig({}).auth);
+  const tok = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln';
+  const outcome = (value: string) => {
+    const r = extract(head([['authorization', value]]), undefined);
+    return r === null ? null : 'code' in r ? r.code : `${r.kind}:${r.value}`;
+  };
+  for (const v of [`Bearer ${tok}`, `bearer ${tok}`, `BEARER ${tok}`, `bEaReR ${tok}`, `Bearer  ${tok}`, ` Bearer ${tok}`, `Bearer ${tok} `, `Bearer ${tok}\t`]) {
+    assert.equal(outcome(v), `jwt:${tok}`, JSON.stringify(v));
+  }
+  assert.equal(outcome('Bearer ak_live_abc'), 'api_key:ak_live_abc');
+  for (const v of [`Bearer a ${tok}`, `Bearer ${tok} x`, `Bearer ${tok}\tx`, 'Bearer ', 'Bearer']) assert.equal(outcome(v), 'ARGUS_INVALID_TOKEN', JSON.stringify(v));
+  for (const v of [`Bearer\t${tok}`, `Basic ${tok}`, `Bearers ${tok}`, `Bearex ${tok}`, `Bearer${tok}`, tok]) assert.equal(outcome(v), 'ARGUS_UNSUPPORTED_AUTH_SCHEME', JSON.stringify(v));
 });
