@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { DIST, machine, startServer } from './harness.js';
-import { makeCredentials, removeCredentials, sidecarConfig, type SidecarVariant } from './scenarios.js';
+import { costRoutes, costVariants, makeCredentials, measuredRoutes, removeCredentials, sidecarConfig } from './scenarios.js';
 
 const N = Number(process.env['BENCH_REQUESTS'] ?? 2000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -45,20 +45,8 @@ if (spawnSync('valgrind', ['--version']).status !== 0) {
 
 const dir = mkdtempSync(join(tmpdir(), 'argus-instructions-'));
 const creds = await makeCredentials(dir, redisUrl, 1);
-const bearer = { authorization: `Bearer ${creds.jwt}` };
-const routes: Array<[string, string, Record<string, string>]> = [
-  ['passthrough + bearer', '/pass/x', bearer],
-  ['jwt cache hit', '/jwt/x', bearer],
-  ['api key', '/key/x', { 'x-api-key': creds.apiKey }],
-  // With metering on, a passthrough route is metered too (routes default to meter: true): the
-  // difference to this one is the credential check and the limit alone.
-  ['passthrough metered', '/passm/x', bearer],
-];
-const variants: Array<[string, SidecarVariant]> = [
-  ['metering off, limits off', { metering: false, ratelimit: false }],
-  ['metering off, limits local', { metering: false }],
-  ['metering on, limits local', { flushMs: 3000 }],
-];
+const routes = costRoutes(creds);
+const variants = costVariants({ flushMs: 3000 });
 
 interface Row { variant: string; route: string; instructions: number; overPassthrough: number; ratio: number }
 const rows: Row[] = [];
@@ -137,8 +125,7 @@ try {
         if (i > 900 || vg.exitCode !== null) throw new Error(`sidecar under valgrind did not start:\n${stderr}`);
         await new Promise((r) => setTimeout(r, 200));
       }
-      // Without metering the metered passthrough route is the passthrough route.
-      const measured = v.metering === false ? routes.filter(([r]) => r !== 'passthrough metered') : routes;
+      const measured = measuredRoutes(routes, v);
       for (let w = 0; w < 3; w++) for (const [, path, headers] of measured) await load(path, headers, N);
       const best = new Map<string, { instructions: number; dump: string }>();
       let dumps = 0;

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { DIST, pinLocalRedis, runLoad, startServer, writeResults, type LoadResult } from './harness.js';
-import { makeCredentials, sidecarConfig, type SidecarVariant, removeCredentials } from './scenarios.js';
+import { costRoutes, costVariants, makeCredentials, measuredRoutes, removeCredentials, sidecarConfig } from './scenarios.js';
 
 const duration = Number(process.env['BENCH_DURATION'] ?? 4);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -27,20 +27,8 @@ const SIDE = 3923;
 
 const dir = mkdtempSync(join(tmpdir(), 'argus-route-cost-'));
 const creds = await makeCredentials(dir, redisUrl, 1);
-const bearer = { authorization: `Bearer ${creds.jwt}` };
-const routes: Array<[string, string, Record<string, string>]> = [
-  ['passthrough + bearer', '/pass/x', bearer],
-  ['jwt cache hit', '/jwt/x', bearer],
-  ['api key', '/key/x', { 'x-api-key': creds.apiKey }],
-  // With metering on, a passthrough route is metered too (routes default to meter: true): the
-  // difference to this one is the credential check and the limit alone.
-  ['passthrough metered', '/passm/x', bearer],
-];
-const variants: Array<[string, SidecarVariant]> = [
-  ['metering off, limits off', { metering: false, ratelimit: false }],
-  ['metering off, limits local', { metering: false }],
-  ['metering on, limits local', {}],
-];
+const routes = costRoutes(creds);
+const variants = costVariants();
 
 const results: LoadResult[] = [];
 const notes: string[] = [];
@@ -53,8 +41,7 @@ try {
     writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, v));
     const side = await startServer(name, `${DIST}src/cli.js`, ['proxy', '--config', file], SIDE, 1);
     const perRoute = new Map<string, LoadResult[]>();
-    // Without metering the metered passthrough route is the passthrough route.
-    const measured = v.metering === false ? routes.filter(([s]) => s !== 'passthrough metered') : routes;
+    const measured = measuredRoutes(routes, v);
     try {
       for (const [, path, headers] of measured) await runLoad({ scenario: 'warmup', target: name, mode: 'closed', url: `http://127.0.0.1:${SIDE}${path}`, connections: 64, durationS: 2, headers }, side);
       for (let i = 0; i < rounds; i++) {

@@ -113,3 +113,36 @@ routes:
   - { path: /ws, auth: required, websocket: {} }
 `;
 }
+
+/** A route of the cost comparisons: name, path, request headers. */
+export type CostRoute = readonly [name: string, path: string, headers: Record<string, string>];
+
+/**
+ * The routes route-cost.ts and instructions.ts compare, all on the same request
+ * (the JWT rides along on passthrough too, so its bytes cost every route alike).
+ * With metering on a passthrough route is metered as well (routes default to
+ * meter: true): the difference to that one is the credential check and the limit alone.
+ */
+export function costRoutes(creds: Pick<Credentials, 'jwt' | 'apiKey'>): CostRoute[] {
+  const bearer = { authorization: `Bearer ${creds.jwt}` };
+  return [
+    ['passthrough + bearer', '/pass/x', bearer],
+    ['jwt cache hit', '/jwt/x', bearer],
+    ['api key', '/key/x', { 'x-api-key': creds.apiKey }],
+    ['passthrough metered', '/passm/x', bearer],
+  ];
+}
+
+/** The cost comparisons' config variants: the credential check alone, with the limit, with metering (the defaults). */
+export function costVariants(metering: SidecarVariant = {}): Array<[string, SidecarVariant]> {
+  return [
+    ['metering off, limits off', { metering: false, ratelimit: false }],
+    ['metering off, limits local', { metering: false }],
+    ['metering on, limits local', metering],
+  ];
+}
+
+/** Without metering the metered passthrough route is the passthrough route: not measured twice. */
+export function measuredRoutes(routes: CostRoute[], v: SidecarVariant): CostRoute[] {
+  return v.metering === false ? routes.filter(([name]) => name !== 'passthrough metered') : routes;
+}
