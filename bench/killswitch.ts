@@ -129,7 +129,7 @@ export async function benchKillSwitch(t: Pick<BenchTargets, 'redisUrl' | 'prefix
       }
     };
     await revokeViaCli('cli', stack.configFile, cliClose, cliExit);
-    // The production path: Postgres (the source of truth) written first, then Redis.
+    // The production path: Redis written first (it closes the sessions), then Postgres (the source of truth).
     db = await createTestDb();
     const pgConfig = join(dirname(stack.configFile), 'ws-pg.yaml');
     writeFileSync(pgConfig, `${readFileSync(stack.configFile, 'utf8')}\npostgres: { url: ${JSON.stringify(db.url)} }\n`);
@@ -190,7 +190,7 @@ export async function benchKillSwitch(t: Pick<BenchTargets, 'redisUrl' | 'prefix
   const notes = [
     `Kill switch: ${users} sessions per path, one user each, revoked one at a time; the other sessions stay open meanwhile. Close time = the client's \`close\` event (close frame received and answered, loopback).`,
     `Lost pub/sub: ${hbClose.length} sessions on a sidecar with heartbeat_ms ${HEARTBEAT_MS}; deny key SET without PUBLISH at a random phase of the heartbeat; max ${hbRow.max_ms} ms against the ${HEARTBEAT_MS + 100} ms bound.`,
-    'Kill switch: the CLI path includes Node start-up, config load (YAML + full zod validation) and the Redis connection of `argus-sidecar revoke`: Redis deny state + PUBLISH in one MULTI/EXEC write over the lean RESP client (no ioredis); with Postgres configured, pg is loaded and the revocation row is written first (the source of truth). Route heartbeat 60 s so only pub/sub closes sessions.',
+    'Kill switch: the CLI path includes Node start-up, config load (YAML + full zod validation) and the Redis connection of `argus-sidecar revoke`: Redis deny state + PUBLISH in one MULTI/EXEC write over the lean RESP client (no ioredis); with Postgres configured, the revocation row (the source of truth) is written after Redis, once pg has loaded. Route heartbeat 60 s so only pub/sub closes sessions.',
   ];
   return { rows, markdown: markdownTable(rows), notes };
 }
