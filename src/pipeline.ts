@@ -199,7 +199,7 @@ export function createPipeline(deps: PipelineDeps) {
       }
       if ('code' in prepared) return refuse(ex, prepared);
       const head = ex.head;
-      const headers = upstreamRequestHeaders(stripLlmRequestHeaders(head.headers), { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded }, deps.identity(ctx, ex.stale ? STALE : undefined).list);
+      const headers = upstreamRequestHeaders(stripLlmRequestHeaders(head.headers), { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded });
       // Compressed responses cannot be read for usage.
       headers.push('accept-encoding', 'identity');
       const relay = new UpstreamRelay(ex, onUpstreamFailure, llm.relayOptions(ex, ctx, prepared));
@@ -208,6 +208,7 @@ export function createPipeline(deps: PipelineDeps) {
           method: head.method,
           path: head.query ? `${head.path}?${head.query}` : head.path,
           headers,
+          trusted: deps.identity(ctx, ex.stale ? STALE : undefined),
           body: Buffer.from(prepared.body.buffer, prepared.body.byteOffset, prepared.body.byteLength),
           ...(route.cfg.body_timeout_ms !== undefined ? { bodyTimeoutMs: route.cfg.body_timeout_ms } : {}),
         },

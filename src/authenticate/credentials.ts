@@ -102,8 +102,7 @@ export function createExtractor(auth: AuthConfig) {
     const n = value.length;
     if (n > 7 && value.charCodeAt(6) === 32 && value.charCodeAt(7) > 32 && value.charCodeAt(n - 1) > 32 && isBearerScheme(value)) {
       const token = value.slice(7);
-      if (token.indexOf(' ') < 0 && token.indexOf('\t') < 0) return classify(token);
-      return DENIED.malformedToken;
+      return hasInnerSpace(token) ? DENIED.malformedToken : classify(token);
     }
     const v = value.trim();
     const sp = v.indexOf(' ');
@@ -111,11 +110,7 @@ export function createExtractor(auth: AuthConfig) {
     // RFC 9110 §11.1: the scheme is case-insensitive.
     if (scheme.length !== 6 || scheme.toLowerCase() !== 'bearer') return DENIED.scheme;
     const token = sp < 0 ? '' : v.slice(sp + 1).trim();
-    // Space or tab inside the token: "Bearer a b" is malformed. Any other odd character
-    // (control, non-ASCII) cannot be in a cached credential (L1 matches it whole), so
-    // it fails verification, a 401 too. Two indexOf scans of a 600-character JWT cost
-    // ~100 instructions; /\s/ (every character against the Unicode spaces) ~6,000.
-    if (token.length === 0 || token.indexOf(' ') >= 0 || token.indexOf('\t') >= 0) return DENIED.malformedToken;
+    if (token.length === 0 || hasInnerSpace(token)) return DENIED.malformedToken;
     return classify(token);
   }
 
@@ -148,6 +143,16 @@ export function protocolCredential(list: string): string | undefined {
     if (p.startsWith(PROTOCOL_BEARER)) return p.slice(PROTOCOL_BEARER.length);
   }
   return undefined;
+}
+
+/**
+ * Space or tab inside a token: "Bearer a b" is malformed. Any other odd character
+ * (control, non-ASCII) cannot be in a cached credential (L1 matches it whole), so
+ * it fails verification, a 401 too. Two indexOf scans of a 600-character JWT cost
+ * ~100 instructions; /\s/ (every character against the Unicode spaces) ~6,000.
+ */
+function hasInnerSpace(token: string): boolean {
+  return token.indexOf(' ') >= 0 || token.indexOf('\t') >= 0;
 }
 
 /** The first six characters are "Bearer" in any case (RFC 9110 §11.1). */

@@ -18,7 +18,7 @@ export function rateLimitHeaders(policy: LimitPolicy, d: Decision): string[] {
   const c = constantsOf(policy);
   const out = [
     'RateLimit-Policy', Math.floor(d.limit) === c.limit ? c.policyValue : `${c.id};q=${Math.floor(d.limit)};w=${Math.ceil(policy.windowS)}`,
-    'RateLimit', `${c.id};r=${Math.max(0, Math.floor(d.remaining))};t=${Math.max(0, Math.ceil(d.resetS))}`,
+    'RateLimit', stateValue(c, d),
   ];
   if (!d.allowed) out.push('Retry-After', String(Math.max(1, Math.ceil(d.retryAfterS))));
   return out;
@@ -35,9 +35,14 @@ const STATE_NAME = Buffer.from('RateLimit');
  */
 export function admittedHeaders(policy: LimitPolicy, d: Decision): Array<string | Uint8Array> {
   const c = constantsOf(policy);
-  const state = `${c.id};r=${Math.max(0, Math.floor(d.remaining))};t=${Math.max(0, Math.ceil(d.resetS))}`;
+  // A degraded decision (the local share) names its own limit: the general form.
   if (Math.floor(d.limit) !== c.limit) return rateLimitHeaders(policy, d);
-  return [POLICY_NAME, c.policyBytes, STATE_NAME, state];
+  return [POLICY_NAME, c.policyBytes, STATE_NAME, stateValue(c, d)];
+}
+
+/** The RateLimit value: what would pass now and when the bucket is full again. */
+function stateValue(c: PolicyConstants, d: Decision): string {
+  return `${c.id};r=${Math.max(0, Math.floor(d.remaining))};t=${Math.max(0, Math.ceil(d.resetS))}`;
 }
 
 interface PolicyConstants { readonly id: string; readonly limit: number; readonly policyValue: string; readonly policyBytes: Uint8Array }

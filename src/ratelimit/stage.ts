@@ -5,8 +5,7 @@
  */
 import type { Config } from '../config.js';
 import type { LimitOutcome, RateLimitStage } from '../pipeline.js';
-import { admittedHeaders } from './headers.js';
-import { limitedDenial, subjectOf, type Decision, type LimitPolicy, type RateLimiter } from './index.js';
+import { admittedHeaders, limitedDenial, subjectOf, type Decision, type LimitPolicy, type RateLimiter } from './index.js';
 import { createPolicyLookup } from './policy.js';
 
 export function createRateLimitStage(limiter: RateLimiter, tiers: Config['tiers']): RateLimitStage {

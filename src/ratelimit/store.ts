@@ -38,9 +38,6 @@ export function keyPrefix(text: string): KeyPrefix {
   return { text, h1: mixed1, h2: mixed2 };
 }
 
-/** The prefix of keys given whole. */
-export const NO_PREFIX: KeyPrefix = keyPrefix('');
-
 export interface BucketStore {
   /** Run one GCRA step on the bucket of key `prefix.text + subject`, atomically across threads. Never throws. */
   take(prefix: KeyPrefix, subject: string, nowMs: number, rate: Rate, cost: number, mode: TakeMode): Step;
