@@ -134,6 +134,7 @@ export async function runLoad(spec: LoadSpec, server: Server): Promise<LoadResul
   clearInterval(sampler);
   const ticks = cpuTicks(server.pid) - ticks0;
   if (out.status !== 0) throw new Error(`load failed: ${out.stderr}`);
+  if (out.stderr.trim()) process.stderr.write(out.stderr);
   const r = JSON.parse(out.stdout) as {
     requests: { average: number; total: number };
     latency: Record<string, number>;
