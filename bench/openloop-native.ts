@@ -1,7 +1,7 @@
 /**
  * The C fixed-rate generator (bench/openloop.c), built on first use with the
- * machine's C compiler into dist/bench/openloop, and run pinned to core 0 with
- * the caller's options. See openloop.c for why it exists and what it measures.
+ * machine's C compiler into dist/bench/openloop, and run with the caller's CPU
+ * affinity (bench/load.ts runs on core 0). See openloop.c for why it exists and what it measures.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -20,13 +20,13 @@ export function buildOpenLoop(): string | Error {
   return BINARY;
 }
 
-/** Run one fixed-rate GET load with the C generator (in this process's CPU affinity). */
-export function runOpenLoop(binary: string, o: OpenLoopOptions & { warmupS?: number; env?: NodeJS.ProcessEnv }): OpenLoopResult {
+/** Run one fixed-rate GET load with the C generator. */
+export function runOpenLoop(binary: string, o: OpenLoopOptions & { warmupS?: number }): OpenLoopResult {
   const url = new URL(o.url);
   if ((o.method ?? 'GET') !== 'GET') throw new Error('the C generator sends GET requests only');
   const headers = Object.entries(o.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
   const args = [url.hostname, url.port || '80', `${url.pathname}${url.search}`, String(o.rate), String(o.connections), String(o.durationS), String(o.warmupS ?? 1), ...headers];
-  const out = spawnSync(binary, args, { encoding: 'utf8', env: { ...process.env, ...o.env } });
+  const out = spawnSync(binary, args, { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`openloop failed (${out.status}): ${out.stderr.trim()}`);
   return JSON.parse(out.stdout) as OpenLoopResult;
 }

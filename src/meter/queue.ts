@@ -85,9 +85,8 @@ export function createUsageQueue(cfg: Readonly<Config>, redisUrl: string, onRead
     // One batch (the usual flush) goes through Queue.add: addBulk builds an ioredis
     // pipeline, which copies every BullMQ script onto it (~0.2-0.4 ms of CPU per
     // call on this machine, measured; Queue.add sends the script call directly).
-    const job = batches.length === 1
-      ? queue.add(name, encodeBatch(batches[0]!.events, format), { ...opts, jobId: batches[0]!.id })
-      : queue.addBulk(batches.map((b) => ({ name, data: encodeBatch(b.events, format), opts: { ...opts, jobId: b.id } })));
+    const jobs = batches.map((b) => ({ name, data: encodeBatch(b.events, format), opts: { ...opts, jobId: b.id } }));
+    const job = jobs.length === 1 ? queue.add(name, jobs[0]!.data, jobs[0]!.opts) : queue.addBulk(jobs);
     job.catch(() => undefined);
     try {
       await Promise.race([job, timeout]);
