@@ -22,9 +22,9 @@ export interface Server {
 }
 
 /** Start `node <script> ...args` pinned to `core`; resolves once `port` accepts connections. */
-export function startServer(name: string, script: string, args: string[], port: number, core = 1, env: NodeJS.ProcessEnv = {}): Promise<Server> {
+export function startServer(name: string, script: string, args: string[], port: number, core = 1, env: NodeJS.ProcessEnv = {}, nodeFlags: string[] = []): Promise<Server> {
   const cmd = HAS_TASKSET ? 'taskset' : process.execPath;
-  const argv = HAS_TASKSET ? ['-c', String(core), process.execPath, script, ...args] : [script, ...args];
+  const argv = HAS_TASKSET ? ['-c', String(core), process.execPath, ...nodeFlags, script, ...args] : [...nodeFlags, script, ...args];
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   return new Promise((resolve, reject) => {

@@ -7,10 +7,13 @@
  * Layout (2 cores): the load generator, the upstream and a local Redis on core 0;
  * the sidecar alone on core 1. The generator is the C one (bench/openloop.c:
  * no pauses of its own, sleeps between due times so the upstream on its core is
- * not starved); direct's own p99 is the floor this machine can resolve.
+ * not starved); direct's own p99 is the floor this machine can resolve. A
+ * minimal uWS → h1 passthrough (bench/minimal-proxy.ts: no checks, no metering)
+ * runs on the sidecar's core as a second floor: what any Node proxy hop costs here.
  *
  * Usage: node dist/bench/p99.js  (Redis on 127.0.0.1:6379; BENCH_RATE, default
- * 5000; BENCH_DURATION s per run, default 5; BENCH_ROUNDS, default 3).
+ * 5000; BENCH_DURATION s per run, default 5; BENCH_ROUNDS, default 3;
+ * BENCH_SIDECAR_NODE_FLAGS, Node flags for the sidecar, e.g. --cpu-prof).
  * Writes bench/results/p99.{json,md}.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -27,6 +30,7 @@ const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 const UP = 3941;
 const SIDE = 3943;
+const MIN = 3946;
 
 const built = buildOpenLoop();
 if (built instanceof Error) {
@@ -42,21 +46,27 @@ const notes: string[] = [];
 const up = await startServer('direct', `${DIST}bench/upstream.js`, [String(UP)], UP, 0);
 const file = join(dir, 'sidecar.yaml');
 writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, {}));
-const side = await startServer('sidecar (defaults)', `${DIST}src/cli.js`, ['proxy', '--config', file], SIDE, 1);
+// BENCH_SIDECAR_NODE_FLAGS: Node/V8 flags for the sidecar alone, space-separated (e.g. --max-semi-space-size=2, --cpu-prof).
+const sidecarFlags = (process.env['BENCH_SIDECAR_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+const side = await startServer('sidecar (defaults)', `${DIST}src/cli.js`, ['proxy', '--config', file], SIDE, 1, {}, sidecarFlags);
+// The floor for any Node proxy here: a uWS → h1 passthrough with no checks, on the sidecar's core.
+const minimal = await startServer('minimal uWS→h1', `${DIST}bench/minimal-proxy.js`, [String(MIN), `http://127.0.0.1:${UP}`, 'h1'], MIN, 1);
+const serverOf = (port: number) => (port === UP ? up : port === MIN ? minimal : side);
 try {
-  // [name, port, path, headers]: direct, then every cost route through the sidecar.
+  // [name, port, path, headers]: direct, the minimal proxy, then every cost route through the sidecar.
   const runs: Array<[string, number, string, Record<string, string>]> = [
     ['direct', UP, '/x', { authorization: `Bearer ${creds.jwt}` }],
+    ['minimal uWS→h1 proxy', MIN, '/x', {}],
     ...costRoutes(creds).map(([name, path, headers]) => [name, SIDE, path, headers] as [string, number, string, Record<string, string>]),
   ];
   for (const [, port, path, headers] of runs) {
-    await runLoad({ scenario: 'warmup', target: '', mode: 'closed', url: `http://127.0.0.1:${port}${path}`, connections: 16, durationS: 2, headers }, port === UP ? up : side);
+    await runLoad({ scenario: 'warmup', target: '', mode: 'closed', url: `http://127.0.0.1:${port}${path}`, connections: 16, durationS: 2, headers }, serverOf(port));
   }
   const p99 = new Map<string, number[]>();
   const p50 = new Map<string, number[]>();
   for (let i = 0; i < rounds; i++) {
     for (const [name, port, path, headers] of runs) {
-      const r = await runLoad({ scenario: name, target: port === UP ? 'direct' : side.name, mode: 'rate', rate, url: `http://127.0.0.1:${port}${path}`, connections: 16, durationS: duration, headers }, port === UP ? up : side);
+      const r = await runLoad({ scenario: name, target: serverOf(port).name, mode: 'rate', rate, url: `http://127.0.0.1:${port}${path}`, connections: 16, durationS: duration, headers }, serverOf(port));
       results.push(r);
       p99.set(name, [...(p99.get(name) ?? []), r.p99_ms]);
       p50.set(name, [...(p50.get(name) ?? []), r.p50_ms]);
@@ -76,6 +86,7 @@ try {
   writeResults('p99', `node dist/bench/p99.js (BENCH_RATE=${rate} BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds})`, results, notes);
 } finally {
   await side.stop();
+  await minimal.stop();
   await up.stop();
   unpinRedis();
   await removeCredentials(admin, creds);
