@@ -45,7 +45,10 @@ const results: LoadResult[] = [];
 const notes: string[] = [];
 const up = await startServer('direct', `${DIST}bench/upstream.js`, [String(UP)], UP, 0);
 const file = join(dir, 'sidecar.yaml');
-writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, {}));
+// BENCH_FLUSH_MS / BENCH_BATCH_MAX: the sidecar's metering.flush_interval_ms / batch_max_events (default: the config's).
+const flushMs = Number(process.env['BENCH_FLUSH_MS'] ?? 0) || undefined;
+const batchMax = Number(process.env['BENCH_BATCH_MAX'] ?? 0) || undefined;
+writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, { flushMs, batchMax }));
 // BENCH_SIDECAR_NODE_FLAGS: Node/V8 flags for the sidecar alone, space-separated (e.g. --max-semi-space-size=2, --cpu-prof).
 const sidecarFlags = (process.env['BENCH_SIDECAR_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 const side = await startServer('sidecar (defaults)', `${DIST}src/cli.js`, ['proxy', '--config', file], SIDE, 1, {}, sidecarFlags);

@@ -82,6 +82,8 @@ export interface SidecarVariant {
   readonly client?: 'h1' | 'undici';
   /** metering.flush_interval_ms (default: the config's). */
   readonly flushMs?: number;
+  /** metering.batch_max_events (default: the config's). */
+  readonly batchMax?: number;
 }
 
 /** The sidecar's config for the suite, one route per scenario. */
@@ -101,7 +103,7 @@ tiers:
   business: { requests_per_minute: 100000000 }
   explorer: { requests_per_minute: 60, burst: 0 }
 ratelimit: { enabled: ${v.ratelimit ?? true}, scope: ${v.scope ?? 'local'} }
-metering: { enabled: ${v.metering ?? true}, queue: "bench-${creds.prefix.split(':')[1]}", spool_dir: /tmp/argus-bench-spool${v.flushMs ? `, flush_interval_ms: ${v.flushMs}` : ''} }
+metering: { enabled: ${v.metering ?? true}, queue: "bench-${creds.prefix.split(':')[1]}", spool_dir: /tmp/argus-bench-spool${v.flushMs ? `, flush_interval_ms: ${v.flushMs}` : ''}${v.batchMax ? `, batch_max_events: ${v.batchMax}` : ''} }
 routes:
   - { path: /pass/*, auth: none, meter: false }
   - { path: /passm/*, auth: none }

@@ -136,3 +136,31 @@ test('the worker writes format 1 and format 2 batches alike, and fails an unread
   assert.match(failed?.failedReason ?? '', /unknown usage job "batch\.v9"/);
   assert.equal((await ledgerCount(fx.db.pool)).rows, 4);
 });
+
+test('the producer encodes as it records: each job holds exactly its batch, cut by size or by flush, as encodeBatch gives it', async (t) => {
+  const cfg = toConfig(rawConfig({ redisUrl: SHARED_REDIS, pgUrl: fx.db.url, queue: `${fx.queue}-enc`, prefix: fx.prefix, spoolDir: `${fx.tmp.dir}/enc`, metering: { batch_max_events: 3, flush_interval_ms: 60000 } }));
+  const meter = createMeter(cfg, { metrics: new Metrics({ defaultMetrics: false }), log: quietLog });
+  const conn = new Redis(SHARED_REDIS);
+  const q = new Queue(`${fx.queue}-enc`, { connection: conn, prefix: `${fx.prefix}bull` });
+  t.after(async () => {
+    await meter.close();
+    await q.obliterate({ force: true });
+    await q.close();
+    conn.disconnect();
+  });
+  // 3 + 3 cut by size (the second starts with an LLM event), 1 left for the explicit flush.
+  const events = [requestEvent(21), requestEvent(22, { user: null, key: null }), requestEvent(23), { ...llm, event_id: 'ev_llm-enc' }, requestEvent(24, { customer: 'cus_4' }), requestEvent(25), requestEvent(26, { route: '/v1/x/*' })];
+  for (const e of events) meter.record(e);
+  await meter.flush();
+  const jobs = await q.getJobs(['waiting', 'prioritized', 'delayed']);
+  const idsOf = (xs: readonly unknown[]) => (xs as UsageEvent[]).map((e) => e.event_id).sort().join(' ');
+  const byIds = new Map(jobs.map((j) => [idsOf(decodeBatch(j.name, j.data)), j]));
+  const batches = [events.slice(0, 3), events.slice(3, 6), events.slice(6)];
+  assert.equal(jobs.length, 3);
+  for (const b of batches) {
+    const job = byIds.get(idsOf(b));
+    assert.ok(job, `a job for the batch ${idsOf(b)}`);
+    assert.equal(job.name, JOB_NAMES[2]);
+    assert.deepEqual(job.data, JSON.parse(JSON.stringify(encodeBatch(b, 2))));
+  }
+});

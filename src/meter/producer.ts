@@ -23,8 +23,9 @@ import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import { batchJobId, type UsageEvent } from './events.js';
 import { meterMetrics } from './metrics.js';
-import { createUsageQueue, type UsageQueue } from './queue.js';
+import { createUsageQueue, type BatchJobData, type UsageQueue } from './queue.js';
 import { openSpool, type SpoolBatch } from './spool.js';
+import { BatchEncoder } from './wire.js';
 
 /** Events per addBulk call at most (see pump). */
 const MAX_EVENTS_PER_ADD = 1000;
@@ -58,6 +59,10 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   const spool = openSpool(spoolDirFor(cfg), { fileBytes: m.spool_file_bytes, log });
   const queue: UsageQueue | null = cfg.redis ? createUsageQueue(cfg, cfg.redis.url, () => void tryReplay()) : null;
   let buffer: UsageEvent[] = [];
+  /** The buffer's job data, built as events are recorded (a flush then only hands it to BullMQ). */
+  let encoder = queue ? new BatchEncoder(m.job_format) : null;
+  /** Job data of batches cut whole from the buffer (the spool stores only the events). */
+  const encoded = new WeakMap<SpoolBatch, BatchJobData>();
   /** Batches cut from the buffer, waiting for the pump (oldest first). */
   let pending: SpoolBatch[] = [];
   /** Events in `pending` plus those the pump is delivering now. */
@@ -88,15 +93,24 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
     return out;
   }
 
+  /** The buffer as batches (it holds one at most: record flushes at batch_max_events); the buffer starts over. */
+  function takeBuffer(): SpoolBatch[] {
+    const batches = cut(buffer);
+    if (encoder && batches.length === 1) encoded.set(batches[0]!, encoder.data());
+    buffer = [];
+    encoder = queue ? new BatchEncoder(m.job_format) : null;
+    return batches;
+  }
+
   function record(ev: UsageEvent): void {
     if (closed) return spillSync(cut([ev]));
     buffer.push(ev);
+    encoder?.add(ev);
     if (buffer.length + delivering >= m.max_buffer_events) {
       // Memory is full: everything not already being delivered goes to disk now, oldest first.
-      const batches = [...pending, ...cut(buffer)];
+      const batches = [...pending, ...takeBuffer()];
       for (const b of pending) delivering -= b.events.length;
       pending = [];
-      buffer = [];
       spillSync(batches);
     } else if (buffer.length >= m.batch_max_events) {
       void flush();
@@ -123,8 +137,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
       timer = null;
     }
     if (buffer.length > 0) {
-      const batches = cut(buffer);
-      buffer = [];
+      const batches = takeBuffer();
       pending.push(...batches);
       delivering += batches.reduce((s, b) => s + b.events.length, 0);
     }
@@ -160,7 +173,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   async function deliver(batches: SpoolBatch[]): Promise<void> {
     if (queue && !spool.pending() && queue.connected()) {
       try {
-        await queue.add(batches);
+        await queue.add(batches, batches.map((b) => encoded.get(b)));
         for (const b of batches) mm.events.inc({ outcome: 'queued' }, b.events.length);
         return;
       } catch (err) {

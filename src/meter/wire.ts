@@ -69,62 +69,95 @@ const DERIVED_ID = 0;
 
 /** Job data for `events` in `format` (one job = one batch). */
 export function encodeBatch(events: readonly UsageEvent[], format: JobFormat): EventsJobData | RowsJobData {
-  if (format === 1) return { events: events as UsageEvent[] };
-  const strings: string[] = [];
-  const stringIndex = new Map<string, number>();
-  const ref = (v: string | null): number => {
-    if (v === null) return -1;
-    let i = stringIndex.get(v);
-    if (i === undefined) {
-      i = strings.length;
-      strings.push(v);
-      stringIndex.set(v, i);
-    }
-    return i;
-  };
-  // Contexts by their six strings, one Map per level: a caller on a route repeats it for every request.
-  const contexts: number[] = [];
-  const contextIndex = new Map<string | null, unknown>();
-  const step = (level: Map<string | null, unknown>, v: string | null): Map<string | null, unknown> => {
-    let next = level.get(v) as Map<string | null, unknown> | undefined;
-    if (next === undefined) level.set(v, (next = new Map()));
-    return next;
-  };
-  const contextOf = (e: RequestUsageEvent): number => {
-    const level = step(step(step(step(step(contextIndex, e.user_id), e.key_id), e.stripe_customer), e.service), e.route);
-    let c = level.get(e.method) as number | undefined;
-    if (c === undefined) {
-      c = contexts.length / CTX_WIDTH;
-      contexts.push(ref(e.user_id), ref(e.key_id), ref(e.stripe_customer), ref(e.service), ref(e.route), ref(e.method));
-      level.set(e.method, c);
-    }
-    return c;
-  };
-  const t = events.length > 0 ? Math.round(events[0]!.occurred_at) : 0;
-  const rows = new Array<string | number>(events.length * ROW_WIDTH);
-  let n = 0;
-  let other: UsageEvent[] | undefined;
-  for (const e of events) {
+  const enc = new BatchEncoder(format);
+  for (const e of events) enc.add(e);
+  return enc.data();
+}
+
+/**
+ * One batch's job data, built an event at a time: the producer adds each event
+ * as it is recorded, so a flush hands BullMQ finished data instead of encoding
+ * the whole batch in one go on the request thread (in the sidecar at 5,000 rps,
+ * encoding a 255-event batch at flush time held the event loop for a median
+ * 0.17 ms, p90 0.28 ms, of the flush's 0.45 ms before the Redis write).
+ */
+export class BatchEncoder {
+  readonly #format: JobFormat;
+  readonly #events: UsageEvent[] = [];
+  readonly #strings: string[] = [];
+  readonly #stringIndex = new Map<string, number>();
+  /** Contexts by their six strings, one Map per level: a caller on a route repeats it for every request. */
+  readonly #contextIndex = new Map<string | null, unknown>();
+  readonly #contexts: number[] = [];
+  readonly #rows: Array<string | number> = [];
+  #other: UsageEvent[] | undefined;
+  #t = 0;
+
+  constructor(format: JobFormat) {
+    this.#format = format;
+  }
+
+  /** Events added so far. */
+  get size(): number {
+    return this.#events.length;
+  }
+
+  add(e: UsageEvent): void {
+    if (this.#events.push(e) === 1) this.#t = Math.round(e.occurred_at);
+    if (this.#format === 1) return;
     if (e.kind !== 'request') {
-      (other ??= []).push(e);
-      continue;
+      (this.#other ??= []).push(e);
+      return;
     }
     const id = e.event_id;
     const rid = e.request_id;
     const derived = id.length === rid.length + 11 && id.endsWith('.request') && id.startsWith('ev_') && id.startsWith(rid, 3);
-    rows[n] = contextOf(e);
-    rows[n + 1] = rid;
-    rows[n + 2] = derived ? DERIVED_ID : id;
-    rows[n + 3] = Math.round(e.occurred_at) - t;
-    rows[n + 4] = e.quantity;
-    rows[n + 5] = e.status;
-    rows[n + 6] = e.bytes_in;
-    rows[n + 7] = e.bytes_out;
-    rows[n + 8] = Math.round(e.latency_ms * 1000);
-    n += ROW_WIDTH;
+    this.#rows.push(
+      this.#contextOf(e),
+      rid,
+      derived ? DERIVED_ID : id,
+      Math.round(e.occurred_at) - this.#t,
+      e.quantity,
+      e.status,
+      e.bytes_in,
+      e.bytes_out,
+      Math.round(e.latency_ms * 1000),
+    );
   }
-  rows.length = n;
-  return other ? { s: strings, c: contexts, t, r: rows, x: other } : { s: strings, c: contexts, t, r: rows };
+
+  /** The job data of the events added so far (shares this encoder's arrays: add nothing after). */
+  data(): EventsJobData | RowsJobData {
+    if (this.#format === 1) return { events: this.#events };
+    const d = { s: this.#strings, c: this.#contexts, t: this.#events.length > 0 ? this.#t : 0, r: this.#rows };
+    return this.#other ? { ...d, x: this.#other } : d;
+  }
+
+  #ref(v: string | null): number {
+    if (v === null) return -1;
+    let i = this.#stringIndex.get(v);
+    if (i === undefined) {
+      i = this.#strings.push(v) - 1;
+      this.#stringIndex.set(v, i);
+    }
+    return i;
+  }
+
+  #contextOf(e: RequestUsageEvent): number {
+    const level = step(step(step(step(step(this.#contextIndex, e.user_id), e.key_id), e.stripe_customer), e.service), e.route);
+    let c = level.get(e.method) as number | undefined;
+    if (c === undefined) {
+      c = this.#contexts.length / CTX_WIDTH;
+      this.#contexts.push(this.#ref(e.user_id), this.#ref(e.key_id), this.#ref(e.stripe_customer), this.#ref(e.service), this.#ref(e.route), this.#ref(e.method));
+      level.set(e.method, c);
+    }
+    return c;
+  }
+}
+
+function step(level: Map<string | null, unknown>, v: string | null): Map<string | null, unknown> {
+  let next = level.get(v) as Map<string | null, unknown> | undefined;
+  if (next === undefined) level.set(v, (next = new Map()));
+  return next;
 }
 
 /** Thrown for job data this version cannot read (the worker fails the job; it stays for replay). */
