@@ -13,14 +13,15 @@
  *
  * Usage: node dist/bench/p99.js  (Redis on 127.0.0.1:6379; BENCH_RATE, default
  * 5000; BENCH_DURATION s per run, default 5; BENCH_ROUNDS, default 3;
- * BENCH_SIDECAR_NODE_FLAGS, Node flags for the sidecar, e.g. --cpu-prof).
+ * BENCH_SIDECAR_NODE_FLAGS, Node flags for the sidecar, e.g. --cpu-prof;
+ * BENCH_CLI_B=OTHER/dist/src/cli.js, another build measured alongside, rows "B: ...").
  * Writes bench/results/p99.{json,md}.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { DIST, pinLocalRedis, runLoad, startServer, writeResults, type LoadResult } from './harness.js';
+import { DIST, pinLocalRedis, runLoad, startServer, writeResults, type LoadResult, type Server } from './harness.js';
 import { buildOpenLoop } from './openloop-native.js';
 import { costRoutes, makeCredentials, removeCredentials, sidecarConfig } from './scenarios.js';
 
@@ -31,6 +32,7 @@ const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 const UP = 3941;
 const SIDE = 3943;
 const MIN = 3946;
+const SIDE_B = 3948;
 
 const built = buildOpenLoop();
 if (built instanceof Error) {
@@ -43,7 +45,6 @@ const admin = new Redis(redisUrl);
 const unpinRedis = await pinLocalRedis(admin);
 const results: LoadResult[] = [];
 const notes: string[] = [];
-const up = await startServer('direct', `${DIST}bench/upstream.js`, [String(UP)], UP, 0);
 const file = join(dir, 'sidecar.yaml');
 // BENCH_FLUSH_MS / BENCH_BATCH_MAX: the sidecar's metering.flush_interval_ms / batch_max_events (default: the config's).
 const flushMs = Number(process.env['BENCH_FLUSH_MS'] ?? 0) || undefined;
@@ -51,16 +52,33 @@ const batchMax = Number(process.env['BENCH_BATCH_MAX'] ?? 0) || undefined;
 writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, { flushMs, batchMax }));
 // BENCH_SIDECAR_NODE_FLAGS: Node/V8 flags for the sidecar alone, space-separated (e.g. --max-semi-space-size=2, --cpu-prof).
 const sidecarFlags = (process.env['BENCH_SIDECAR_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
-const side = await startServer('sidecar (defaults)', `${DIST}src/cli.js`, ['proxy', '--config', file], SIDE, 1, {}, sidecarFlags);
-// The floor for any Node proxy here: a uWS → h1 passthrough with no checks, on the sidecar's core.
-const minimal = await startServer('minimal uWS→h1', `${DIST}bench/minimal-proxy.js`, [String(MIN), `http://127.0.0.1:${UP}`, 'h1'], MIN, 1);
-const serverOf = (port: number) => (port === UP ? up : port === MIN ? minimal : side);
+// BENCH_CLI_B=OTHER/dist/src/cli.js: a second build measured on the same routes in the same rounds (before/after in one run).
+const cliB = process.env['BENCH_CLI_B'];
+const byPort = new Map<number, Server>();
+async function start(...args: Parameters<typeof startServer>): Promise<Server> {
+  const server = await startServer(...args);
+  byPort.set(server.port, server);
+  return server;
+}
+const serverOf = (port: number): Server => byPort.get(port)!;
 try {
-  // [name, port, path, headers]: direct, the minimal proxy, then every cost route through the sidecar.
+  await start('direct', `${DIST}bench/upstream.js`, [String(UP)], UP, 0);
+  await start('sidecar (defaults)', `${DIST}src/cli.js`, ['proxy', '--config', file], SIDE, 1, {}, sidecarFlags);
+  // The floor for any Node proxy here: a uWS → h1 passthrough with no checks, on the sidecar's core.
+  await start('minimal uWS→h1', `${DIST}bench/minimal-proxy.js`, [String(MIN), `http://127.0.0.1:${UP}`, 'h1'], MIN, 1);
+  if (cliB) {
+    const fileB = join(dir, 'sidecar-b.yaml');
+    writeFileSync(fileB, sidecarConfig(SIDE_B, SIDE_B + 1, UP, redisUrl, creds, { flushMs, batchMax }));
+    await start('sidecar B (defaults)', cliB, ['proxy', '--config', fileB], SIDE_B, 1, {}, sidecarFlags);
+  }
+  // [name, port, path, headers]: direct, the minimal proxy, then every cost route through the sidecar (and build B).
   const runs: Array<[string, number, string, Record<string, string>]> = [
     ['direct', UP, '/x', { authorization: `Bearer ${creds.jwt}` }],
     ['minimal uWS→h1 proxy', MIN, '/x', {}],
-    ...costRoutes(creds).map(([name, path, headers]) => [name, SIDE, path, headers] as [string, number, string, Record<string, string>]),
+    ...costRoutes(creds).flatMap(([name, path, headers]) => [
+      [name, SIDE, path, headers] as [string, number, string, Record<string, string>],
+      ...(cliB ? [[`B: ${name}`, SIDE_B, path, headers] as [string, number, string, Record<string, string>]] : []),
+    ]),
   ];
   for (const [, port, path, headers] of runs) {
     await runLoad({ scenario: 'warmup', target: '', mode: 'closed', url: `http://127.0.0.1:${port}${path}`, connections: 16, durationS: 2, headers }, serverOf(port));
@@ -85,12 +103,11 @@ try {
     notes.push(`${name}: p99 added ${median(added99).toFixed(3)} ms (median of ${rounds} rounds: ${added99.map((v) => v.toFixed(2)).join(', ')}); p50 added ${median(added50).toFixed(3)} ms`);
   }
   notes.push(`direct p99 per round: ${direct99.join(', ')} ms (the floor this machine resolves).`);
+  if (cliB) notes.push(`B: rows are build ${cliB}, measured in the same rounds.`);
   notes.push(`Issue 3 target: p99 added at ~${rate} rps < 0.5 ms. Generator (bench/openloop.c, sleeping between due times), upstream and Redis on core 0; the sidecar (defaults: metering on, local limits) alone on core 1.`);
   writeResults('p99', `node dist/bench/p99.js (BENCH_RATE=${rate} BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds})`, results, notes);
 } finally {
-  await side.stop();
-  await minimal.stop();
-  await up.stop();
+  for (const server of [...byPort.values()].reverse()) await server.stop();
   unpinRedis();
   await removeCredentials(admin, creds);
   admin.disconnect();
