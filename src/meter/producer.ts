@@ -2,7 +2,9 @@
  * The usage producer in the proxy: never on the response's critical path, never
  * losing an event.
  *
- * `record` appends to an in-memory buffer; a batch leaves every
+ * `record` appends to an in-memory buffer, and (with Redis) to the batch's job
+ * data, encoded event by event (`BatchEncoder`), so a flush only hands BullMQ
+ * finished data instead of stalling the request thread to encode it; a batch leaves every
  * `flush_interval_ms` or as soon as it holds `batch_max_events`. Batches go to
  * BullMQ (one job per batch, id derived from its first event) while Redis is up
  * and answers within `queue_timeout_ms`; otherwise, and for as long as anything
