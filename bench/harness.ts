@@ -4,7 +4,7 @@
  * RSS of the process under test. Results go to bench/results/<suite>.json and .md.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,12 @@ export function startServer(name: string, script: string, args: string[], port: 
       child.kill('SIGKILL');
       reject(new Error(`${name} did not start:\n${out}`));
     }, 15000);
-    const onData = (d: Buffer) => (out += d.toString());
+    // BENCH_SERVER_LOG_DIR: every server's stdout and stderr also go to DIR/<pid>.log (e.g. for --trace-gc).
+    const logDir = process.env['BENCH_SERVER_LOG_DIR'];
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (logDir) appendFileSync(`${logDir}/${child.pid}.log`, d);
+    };
     const poll = () => {
       const sock = connect(port, '127.0.0.1');
       sock.once('error', () => setTimeout(poll, 50));

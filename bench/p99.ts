@@ -14,7 +14,8 @@
  * Usage: node dist/bench/p99.js  (Redis on 127.0.0.1:6379; BENCH_RATE, default
  * 5000; BENCH_DURATION s per run, default 5; BENCH_ROUNDS, default 3;
  * BENCH_SIDECAR_NODE_FLAGS, Node flags for the sidecar, e.g. --cpu-prof;
- * BENCH_CLI_B=OTHER/dist/src/cli.js, another build measured alongside, rows "B: ...").
+ * BENCH_CLI_B=OTHER/dist/src/cli.js, another build measured alongside, rows "B: ...";
+ * BENCH_ONLY=REGEX, only the sidecar routes whose name matches).
  * Writes bench/results/p99.{json,md}.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -72,10 +73,12 @@ try {
     await start('sidecar B (defaults)', cliB, ['proxy', '--config', fileB], SIDE_B, 1, {}, sidecarFlags);
   }
   // [name, port, path, headers]: direct, the minimal proxy, then every cost route through the sidecar (and build B).
+  // BENCH_ONLY=REGEX: only the sidecar routes whose name matches (direct and the minimal proxy always run).
+  const only = new RegExp(process.env['BENCH_ONLY'] ?? '');
   const runs: Array<[string, number, string, Record<string, string>]> = [
     ['direct', UP, '/x', { authorization: `Bearer ${creds.jwt}` }],
     ['minimal uWS→h1 proxy', MIN, '/x', {}],
-    ...costRoutes(creds).flatMap(([name, path, headers]) => [
+    ...costRoutes(creds).filter(([name]) => only.test(name)).flatMap(([name, path, headers]) => [
       [name, SIDE, path, headers] as [string, number, string, Record<string, string>],
       ...(cliB ? [[`B: ${name}`, SIDE_B, path, headers] as [string, number, string, Record<string, string>]] : []),
     ]),
