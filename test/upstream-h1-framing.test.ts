@@ -213,3 +213,21 @@ describe('h1 client: backpressure, queueing, close', () => {
     assert.equal(up.seen.length, 1);
   });
 });
+
+describe('h1 client: request heads', () => {
+  it('sends each head exactly, whatever the one before held (the scratch list is reused, never leaks lines)', async () => {
+    const { up, pool } = await setup(() => ({ write: ok('x') }));
+    const many = Array.from({ length: 40 }, (_, i) => [`x-h${i}`, i === 3 ? '' : `v${i}`]).flat();
+    await send(pool, { path: '/long', headers: many });
+    await send(pool, { path: '/short', headers: ['x-only', 'one'] });
+    await send(pool, { path: '/none', method: 'POST', headers: [] });
+    const [long, short, none] = up.seen.map((s) => s.head.split('\r\n').filter(Boolean));
+    assert.equal(long!.filter((l) => l.startsWith('x-h')).length, 40);
+    assert.ok(long!.includes('x-h3: '));
+    assert.deepEqual(short!.slice(0, 1), ['GET /short HTTP/1.1']);
+    assert.deepEqual(short!.filter((l) => l.startsWith('x-')), ['x-only: one']);
+    assert.deepEqual(none!.filter((l) => l.startsWith('x-')), []);
+    assert.ok(none!.includes('content-length: 0'));
+    assert.equal(none!.length, 3, `POST with no headers: request line, host, content-length (got ${JSON.stringify(none)})`);
+  });
+});
