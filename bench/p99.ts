@@ -75,12 +75,13 @@ try {
   // [name, port, path, headers]: direct, the minimal proxy, then every cost route through the sidecar (and build B).
   // BENCH_ONLY=REGEX: only the sidecar routes whose name matches (direct and the minimal proxy always run).
   const only = new RegExp(process.env['BENCH_ONLY'] ?? '');
-  const runs: Array<[string, number, string, Record<string, string>]> = [
+  type Run = [name: string, port: number, path: string, headers: Record<string, string>];
+  const runs: Run[] = [
     ['direct', UP, '/x', { authorization: `Bearer ${creds.jwt}` }],
     ['minimal uWS→h1 proxy', MIN, '/x', {}],
     ...costRoutes(creds).filter(([name]) => only.test(name)).flatMap(([name, path, headers]) => [
-      [name, SIDE, path, headers] as [string, number, string, Record<string, string>],
-      ...(cliB ? [[`B: ${name}`, SIDE_B, path, headers] as [string, number, string, Record<string, string>]] : []),
+      [name, SIDE, path, headers] as Run,
+      ...(cliB ? [[`B: ${name}`, SIDE_B, path, headers] as Run] : []),
     ]),
   ];
   for (const [, port, path, headers] of runs) {

@@ -60,9 +60,9 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   const mm = meterMetrics(deps.metrics);
   const spool = openSpool(spoolDirFor(cfg), { fileBytes: m.spool_file_bytes, log });
   const queue: UsageQueue | null = cfg.redis ? createUsageQueue(cfg, cfg.redis.url, () => void tryReplay()) : null;
-  let buffer: UsageEvent[] = [];
-  /** The buffer's job data, built as events are recorded (a flush then only hands it to BullMQ). */
-  let encoder = queue ? new BatchEncoder(m.job_format) : null;
+  /** The buffered batch: its events and, with Redis, its job data encoded as they are recorded (format 1 only keeps the events). */
+  const newBuffer = () => new BatchEncoder(queue ? m.job_format : 1);
+  let buffer = newBuffer();
   /** Job data of batches cut whole from the buffer (the spool stores only the events). */
   const encoded = new WeakMap<SpoolBatch, BatchJobData>();
   /** Batches cut from the buffer, waiting for the pump (oldest first). */
@@ -79,7 +79,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   let closing: Promise<void> | null = null;
   const replayTimer = queue ? setInterval(() => void tryReplay(), m.replay_interval_ms) : null;
   replayTimer?.unref();
-  const removeBufferSource = mm.addBufferSource(() => buffer.length + delivering);
+  const removeBufferSource = mm.addBufferSource(() => buffer.events.length + delivering);
   const gauges = () => {
     mm.spoolBytes.set(spool.bytes());
   };
@@ -97,24 +97,22 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
 
   /** The buffer as batches (it holds one at most: record flushes at batch_max_events); the buffer starts over. */
   function takeBuffer(): SpoolBatch[] {
-    const batches = cut(buffer);
-    if (encoder && batches.length === 1) encoded.set(batches[0]!, encoder.data());
-    buffer = [];
-    encoder = queue ? new BatchEncoder(m.job_format) : null;
+    const batches = cut(buffer.events);
+    if (queue && batches.length === 1) encoded.set(batches[0]!, buffer.data());
+    buffer = newBuffer();
     return batches;
   }
 
   function record(ev: UsageEvent): void {
     if (closed) return spillSync(cut([ev]));
-    buffer.push(ev);
-    encoder?.add(ev);
-    if (buffer.length + delivering >= m.max_buffer_events) {
+    buffer.add(ev);
+    if (buffer.events.length + delivering >= m.max_buffer_events) {
       // Memory is full: everything not already being delivered goes to disk now, oldest first.
       const batches = [...pending, ...takeBuffer()];
       for (const b of pending) delivering -= b.events.length;
       pending = [];
       spillSync(batches);
-    } else if (buffer.length >= m.batch_max_events) {
+    } else if (buffer.events.length >= m.batch_max_events) {
       void flush();
     } else if (!timer) {
       timer = setTimeout(() => void flush(), m.flush_interval_ms);
@@ -138,7 +136,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
       clearTimeout(timer);
       timer = null;
     }
-    if (buffer.length > 0) {
+    if (buffer.events.length > 0) {
       const batches = takeBuffer();
       pending.push(...batches);
       delivering += batches.reduce((s, b) => s + b.events.length, 0);

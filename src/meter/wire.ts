@@ -97,9 +97,9 @@ export class BatchEncoder {
     this.#format = format;
   }
 
-  /** Events added so far. */
-  get size(): number {
-    return this.#events.length;
+  /** The events added so far (this encoder's own array: read, do not change). */
+  get events(): UsageEvent[] {
+    return this.#events;
   }
 
   add(e: UsageEvent): void {
