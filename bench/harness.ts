@@ -4,9 +4,10 @@
  * RSS of the process under test. Results go to bench/results/<suite>.json and .md.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { cpus, totalmem } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const DIST = fileURLToPath(new URL('..', import.meta.url));
@@ -21,23 +22,44 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** Start `node <script> ...args` pinned to `core`; resolves once `port` accepts connections. */
+/**
+ * Start `node <script> ...args` pinned to `core`; resolves once `port` accepts connections.
+ *
+ * The server's stdout and stderr go to a file, not a pipe: the loads run under
+ * spawnSync, so this process reads nothing while they run, and a server that
+ * fills its pipe (~40 KB of --trace-gc lines on a socketpair) blocks in write()
+ * and stops serving. The file is BENCH_SERVER_LOG_DIR/<pid>.log when that is set
+ * (kept, e.g. for --trace-gc), else a temporary one, removed when the server stops.
+ */
 export function startServer(name: string, script: string, args: string[], port: number, core = 1, env: NodeJS.ProcessEnv = {}, nodeFlags: string[] = []): Promise<Server> {
   const cmd = HAS_TASKSET ? 'taskset' : process.execPath;
   const argv = HAS_TASKSET ? ['-c', String(core), process.execPath, ...nodeFlags, script, ...args] : [...nodeFlags, script, ...args];
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let out = '';
+  const logDir = process.env['BENCH_SERVER_LOG_DIR'];
+  const tmp = logDir ? undefined : mkdtempSync(join(tmpdir(), 'argus-bench-server-'));
+  let logFile = join(logDir ?? tmp!, 'server.log');
+  const fd = openSync(logFile, 'a');
+  const child = spawn(cmd, argv, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  closeSync(fd);
+  if (logDir && child.pid !== undefined) {
+    const named = join(logDir, `${child.pid}.log`);
+    renameSync(logFile, named);
+    logFile = named;
+  }
+  const output = () => {
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const cleanup = (): void => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${name} did not start:\n${out}`));
+      reject(new Error(`${name} did not start:\n${output()}`));
     }, 15000);
-    // BENCH_SERVER_LOG_DIR: every server's stdout and stderr also go to DIR/<pid>.log (e.g. for --trace-gc).
-    const logDir = process.env['BENCH_SERVER_LOG_DIR'];
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (logDir) appendFileSync(`${logDir}/${child.pid}.log`, d);
-    };
     const poll = () => {
       const sock = connect(port, '127.0.0.1');
       sock.once('error', () => setTimeout(poll, 50));
@@ -50,19 +72,20 @@ export function startServer(name: string, script: string, args: string[], port: 
           port,
           child,
           stop: () =>
-            new Promise((r) => {
+            new Promise<void>((r) => {
               if (child.exitCode !== null) return r();
               child.once('exit', () => r());
               child.kill('SIGTERM');
               setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-            }),
+            }).then(cleanup),
         });
       });
     };
     poll();
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${name} exited (${code}):\n${out}`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code}):\n${output()}`));
+    });
   });
 }
 

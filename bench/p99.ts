@@ -15,6 +15,8 @@
  * 5000; BENCH_DURATION s per run, default 5; BENCH_ROUNDS, default 3;
  * BENCH_SIDECAR_NODE_FLAGS, Node flags for the sidecar, e.g. --cpu-prof;
  * BENCH_CLI_B=OTHER/dist/src/cli.js, another build measured alongside, rows "B: ...";
+ * BENCH_SIDECAR_NODE_FLAGS_B, build B's Node flags (default A's: the same build with
+ * other flags is BENCH_CLI_B=dist/src/cli.js);
  * BENCH_ONLY=REGEX, only the sidecar routes whose name matches).
  * Writes bench/results/p99.{json,md}.
  */
@@ -54,7 +56,9 @@ writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, { flushMs
 // BENCH_SIDECAR_NODE_FLAGS: Node/V8 flags for the sidecar alone, space-separated (e.g. --max-semi-space-size=2, --cpu-prof).
 const sidecarFlags = (process.env['BENCH_SIDECAR_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 // BENCH_CLI_B=OTHER/dist/src/cli.js: a second build measured on the same routes in the same rounds (before/after in one run).
+// BENCH_SIDECAR_NODE_FLAGS_B: build B's flags (default: the same as A's); with BENCH_CLI_B=dist/src/cli.js it compares flags.
 const cliB = process.env['BENCH_CLI_B'];
+const sidecarFlagsB = process.env['BENCH_SIDECAR_NODE_FLAGS_B'] === undefined ? sidecarFlags : process.env['BENCH_SIDECAR_NODE_FLAGS_B'].split(' ').filter(Boolean);
 const byPort = new Map<number, Server>();
 async function start(...args: Parameters<typeof startServer>): Promise<Server> {
   const server = await startServer(...args);
@@ -70,7 +74,7 @@ try {
   if (cliB) {
     const fileB = join(dir, 'sidecar-b.yaml');
     writeFileSync(fileB, sidecarConfig(SIDE_B, SIDE_B + 1, UP, redisUrl, creds, { flushMs, batchMax }));
-    await start('sidecar B (defaults)', cliB, ['proxy', '--config', fileB], SIDE_B, 1, {}, sidecarFlags);
+    await start('sidecar B (defaults)', cliB, ['proxy', '--config', fileB], SIDE_B, 1, {}, sidecarFlagsB);
   }
   // [name, port, path, headers]: direct, the minimal proxy, then every cost route through the sidecar (and build B).
   // BENCH_ONLY=REGEX: only the sidecar routes whose name matches (direct and the minimal proxy always run).
