@@ -5,12 +5,14 @@
  * a job it cannot read fails and is kept — never completed with nothing written.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { buildUsageEvents } from '../src/meter/build.js';
-import type { LlmUsageEvent, TradingUsageEvent, UsageEvent } from '../src/meter/events.js';
-import { createMeter } from '../src/meter/producer.js';
+import { batchJobId, type LlmUsageEvent, type TradingUsageEvent, type UsageEvent } from '../src/meter/events.js';
+import { createMeter, spoolDirFor } from '../src/meter/producer.js';
 import { batchSize, decodeBatch, encodeBatch, JOB_NAMES, UnreadableBatch } from '../src/meter/wire.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { createBillingWorker } from '../workers/billing-worker.js';
@@ -163,4 +165,25 @@ test('the producer encodes as it records: each job holds exactly its batch, cut 
     assert.equal(job.name, JOB_NAMES[2]);
     assert.deepEqual(job.data, JSON.parse(JSON.stringify(encodeBatch(b, 2))));
   }
+});
+
+test('the buffer keeps rows, not events: what it spools while Redis is unreachable are the recorded events, rebuilt from the rows', async () => {
+  // Nothing listens on port 1: every flush goes to the spool. The buffer is format 2 all the same (Redis is configured).
+  const cfg = toConfig(rawConfig({ redisUrl: 'redis://127.0.0.1:1', queue: `${fx.queue}-rows`, prefix: fx.prefix, spoolDir: `${fx.tmp.dir}/rows`, metering: { batch_max_events: 4, flush_interval_ms: 60000, queue_timeout_ms: 100 } }));
+  const metrics = new Metrics({ defaultMetrics: false });
+  const meter = createMeter(cfg, { metrics, log: quietLog });
+  // Whole milliseconds and microseconds: the rows keep those (the same rounding the worker sees).
+  const events = [requestEvent(31), { ...llm, event_id: 'ev_llm-rows' }, requestEvent(32, { user: null, key: null }), requestEvent(33), requestEvent(34, { customer: 'cus_5' }), { ...trade, event_id: 'ev_trade-rows' }];
+  for (const e of events) meter.record(e);
+  await meter.flush();
+  await meter.close();
+  const dir = spoolDirFor(cfg);
+  const spooled = readdirSync(dir).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; events: UsageEvent[] }));
+  assert.deepEqual(spooled.map((b) => b.events.length).sort(), [2, 4]);
+  const byId = (xs: readonly UsageEvent[]) => new Map(xs.map((e) => [e.event_id, e]));
+  assert.deepEqual(byId(spooled.flatMap((b) => b.events)), byId(events));
+  // Each batch keeps the id of its first recorded event, even when an LLM event came first among what it holds.
+  assert.deepEqual(spooled.map((b) => b.id).sort(), [batchJobId([events[0]!]), batchJobId([events[4]!])].sort());
+  const spooledCount = (await metrics.registry.getSingleMetric('argus_usage_events_total')!.get()).values.find((v) => v.labels['outcome'] === 'spooled')?.value;
+  assert.equal(spooledCount, 6);
 });

@@ -103,7 +103,12 @@ export function sidecarEventId(key: string, kind: string, discriminator?: string
 export function batchJobId(events: readonly UsageEvent[]): string {
   const first = events[0];
   if (!first) throw new Error('batchJobId: empty batch');
-  return 'b_' + first.event_id.slice(3);
+  return batchIdFor(first.event_id);
+}
+
+/** The job id of a batch whose first event has this id. */
+export function batchIdFor(firstEventId: string): string {
+  return 'b_' + firstEventId.slice(3);
 }
 
 /** Every ledger column an event can fill, in insert order (the worker's INSERT uses this list). */

@@ -2,9 +2,10 @@
  * The usage producer in the proxy: never on the response's critical path, never
  * losing an event.
  *
- * `record` appends to an in-memory buffer, and (with Redis) to the batch's job
- * data, encoded event by event (`BatchEncoder`), so a flush only hands BullMQ
- * finished data instead of stalling the request thread to encode it; a batch leaves every
+ * `record` appends to the buffered batch's job data, encoded event by event
+ * (`BatchEncoder`), so a flush only hands BullMQ finished data instead of
+ * stalling the request thread to encode it, and the buffer holds rows, not event
+ * objects (the spool gets the events back from the rows); a batch leaves every
  * `flush_interval_ms` or as soon as it holds `batch_max_events`. Batches go to
  * BullMQ (one job per batch, id derived from its first event) while Redis is up
  * and answers within `queue_timeout_ms`; otherwise, and for as long as anything
@@ -23,7 +24,7 @@ import { threadId } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
-import { batchJobId, type UsageEvent } from './events.js';
+import { batchIdFor, type UsageEvent } from './events.js';
 import { meterMetrics } from './metrics.js';
 import { createUsageQueue, type BatchJobData, type UsageQueue } from './queue.js';
 import { openSpool, type SpoolBatch } from './spool.js';
@@ -31,6 +32,21 @@ import { BatchEncoder } from './wire.js';
 
 /** Events per addBulk call at most (see pump). */
 const MAX_EVENTS_PER_ADD = 1000;
+
+/** A batch cut from the buffer: its job id, size and job data; its events are rebuilt from the data only for the spool. */
+interface Cut {
+  readonly id: string;
+  readonly size: number;
+  readonly data: BatchJobData;
+  readonly events: () => UsageEvent[];
+}
+
+function cutOf(enc: BatchEncoder): Cut {
+  return { id: batchIdFor(enc.firstEventId), size: enc.size, data: enc.data(), events: () => enc.events() };
+}
+
+const toSpool = (b: Cut): SpoolBatch => ({ id: b.id, events: b.events() });
+const sizeOf = (batches: readonly Cut[]): number => batches.reduce((n, b) => n + b.size, 0);
 
 export interface Meter {
   /** Never throws, never blocks the response: appends to a bounded in-memory batch. */
@@ -60,13 +76,11 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   const mm = meterMetrics(deps.metrics);
   const spool = openSpool(spoolDirFor(cfg), { fileBytes: m.spool_file_bytes, log });
   const queue: UsageQueue | null = cfg.redis ? createUsageQueue(cfg, cfg.redis.url, () => void tryReplay()) : null;
-  /** The buffered batch: its events and, with Redis, its job data encoded as they are recorded (format 1 only keeps the events). */
+  /** The buffered batch, encoded as recorded: format 2 with Redis (unless configured otherwise), format 1 (the events) without. */
   const newBuffer = () => new BatchEncoder(queue ? m.job_format : 1);
   let buffer = newBuffer();
-  /** Job data of batches cut whole from the buffer (the spool stores only the events). */
-  const encoded = new WeakMap<SpoolBatch, BatchJobData>();
   /** Batches cut from the buffer, waiting for the pump (oldest first). */
-  let pending: SpoolBatch[] = [];
+  let pending: Cut[] = [];
   /** Events in `pending` plus those the pump is delivering now. */
   let delivering = 0;
   let timer: NodeJS.Timeout | null = null;
@@ -79,40 +93,35 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   let closing: Promise<void> | null = null;
   const replayTimer = queue ? setInterval(() => void tryReplay(), m.replay_interval_ms) : null;
   replayTimer?.unref();
-  const removeBufferSource = mm.addBufferSource(() => buffer.events.length + delivering);
+  const removeBufferSource = mm.addBufferSource(() => buffer.size + delivering);
   const gauges = () => {
     mm.spoolBytes.set(spool.bytes());
   };
   gauges();
   if (!queue) log.info('meter: standalone (no redis): usage events are spooled until a process with Redis replays them', { spool_dir: spoolDirFor(cfg) });
 
-  function cut(events: UsageEvent[]): SpoolBatch[] {
-    const out: SpoolBatch[] = [];
-    for (let i = 0; i < events.length; i += m.batch_max_events) {
-      const part = events.length <= m.batch_max_events ? events : events.slice(i, i + m.batch_max_events);
-      out.push({ id: batchJobId(part), events: part });
-    }
-    return out;
-  }
-
-  /** The buffer as batches (it holds one at most: record flushes at batch_max_events); the buffer starts over. */
-  function takeBuffer(): SpoolBatch[] {
-    const batches = cut(buffer.events);
-    if (queue && batches.length === 1) encoded.set(batches[0]!, buffer.data());
+  /** The buffer as a batch (record flushes it at batch_max_events), and a new buffer. */
+  function takeBuffer(): Cut[] {
+    if (buffer.size === 0) return [];
+    const batch = cutOf(buffer);
     buffer = newBuffer();
-    return batches;
+    return [batch];
   }
 
   function record(ev: UsageEvent): void {
-    if (closed) return spillSync(cut([ev]));
+    if (closed) {
+      const alone = newBuffer();
+      alone.add(ev);
+      return spillSync([cutOf(alone)]);
+    }
     buffer.add(ev);
-    if (buffer.events.length + delivering >= m.max_buffer_events) {
+    if (buffer.size + delivering >= m.max_buffer_events) {
       // Memory is full: everything not already being delivered goes to disk now, oldest first.
       const batches = [...pending, ...takeBuffer()];
-      for (const b of pending) delivering -= b.events.length;
+      delivering -= sizeOf(pending);
       pending = [];
       spillSync(batches);
-    } else if (buffer.events.length >= m.batch_max_events) {
+    } else if (buffer.size >= m.batch_max_events) {
       void flush();
     } else if (!timer) {
       timer = setTimeout(() => void flush(), m.flush_interval_ms);
@@ -120,10 +129,10 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   }
 
   /** Overflow, or a record after close: straight to disk, synchronously. */
-  function spillSync(batches: SpoolBatch[]): void {
-    const n = batches.reduce((s, b) => s + b.events.length, 0);
+  function spillSync(batches: Cut[]): void {
+    const n = sizeOf(batches);
     try {
-      spool.appendSync(batches);
+      spool.appendSync(batches.map(toSpool));
       mm.events.inc({ outcome: 'spooled' }, n);
     } catch (err) {
       dropped(n, err);
@@ -136,11 +145,9 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
       clearTimeout(timer);
       timer = null;
     }
-    if (buffer.events.length > 0) {
-      const batches = takeBuffer();
-      pending.push(...batches);
-      delivering += batches.reduce((s, b) => s + b.events.length, 0);
-    }
+    const batches = takeBuffer();
+    pending.push(...batches);
+    delivering += sizeOf(batches);
     pumping ??= pump().finally(() => {
       pumping = null;
     });
@@ -156,25 +163,25 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   async function pump(): Promise<void> {
     while (pending.length > 0) {
       let take = 1;
-      let events = pending[0]!.events.length;
-      while (take < pending.length && take < 16 && events + pending[take]!.events.length <= MAX_EVENTS_PER_ADD) events += pending[take++]!.events.length;
+      let events = pending[0]!.size;
+      while (take < pending.length && take < 16 && events + pending[take]!.size <= MAX_EVENTS_PER_ADD) events += pending[take++]!.size;
       const batches = pending.splice(0, take);
       try {
         await deliver(batches);
       } catch (err) {
         log.error('meter: delivery failed', { err });
       } finally {
-        for (const b of batches) delivering -= b.events.length;
+        delivering -= sizeOf(batches);
         gauges();
       }
     }
   }
 
-  async function deliver(batches: SpoolBatch[]): Promise<void> {
+  async function deliver(batches: Cut[]): Promise<void> {
     if (queue && !spool.pending() && queue.connected()) {
       try {
-        await queue.add(batches, batches.map((b) => encoded.get(b)));
-        for (const b of batches) mm.events.inc({ outcome: 'queued' }, b.events.length);
+        await queue.add(batches);
+        mm.events.inc({ outcome: 'queued' }, sizeOf(batches));
         return;
       } catch (err) {
         if (!degraded) log.warn('meter: queue unavailable, spooling usage events', { err });
@@ -186,11 +193,11 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
     }
     for (const b of batches) {
       try {
-        await spool.append(b);
+        await spool.append(toSpool(b));
         diskFull = false;
-        mm.events.inc({ outcome: 'spooled' }, b.events.length);
+        mm.events.inc({ outcome: 'spooled' }, b.size);
       } catch (err) {
-        dropped(b.events.length, err);
+        dropped(b.size, err);
       }
     }
   }

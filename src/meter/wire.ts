@@ -83,6 +83,7 @@ export function encodeBatch(events: readonly UsageEvent[], format: JobFormat): E
  */
 export class BatchEncoder {
   readonly #format: JobFormat;
+  /** Format 1: the events themselves. Format 2 keeps no event objects, only their rows (see `events()`). */
   readonly #events: UsageEvent[] = [];
   readonly #strings: string[] = [];
   readonly #stringIndex = new Map<string, number>();
@@ -91,22 +92,45 @@ export class BatchEncoder {
   readonly #contexts: number[] = [];
   readonly #rows: Array<string | number> = [];
   #other: UsageEvent[] | undefined;
+  #size = 0;
+  #firstId = '';
   #t = 0;
 
   constructor(format: JobFormat) {
     this.#format = format;
   }
 
-  /** The events added so far (this encoder's own array: read, do not change). */
-  get events(): UsageEvent[] {
-    return this.#events;
+  /** Events added so far. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The first event's id (the batch's job id derives from it), '' while empty. */
+  get firstEventId(): string {
+    return this.#firstId;
+  }
+
+  /**
+   * The events added so far. Format 2 rebuilds them from the job data, so they are
+   * the events a worker will read (times rounded as the rows hold them): the
+   * buffer keeps ~40 bytes of row per request event instead of the event object,
+   * its id and its numbers, which survived a scavenge or two while buffered and
+   * made each scavenge copy and promote them. Only the spool asks for them.
+   */
+  events(): UsageEvent[] {
+    if (this.#format === 1) return this.#events;
+    const out = decodeBatch(JOB_NAMES[2], this.data());
+    if (!out.every(isUsageEvent)) throw new Error('BatchEncoder: an event did not survive its encoding'); // a bug: the rows hold every field
+    return out;
   }
 
   add(e: UsageEvent): void {
-    if (this.#events.push(e) === 1) this.#t = Math.round(e.occurred_at);
-    if (this.#format === 1) return;
-    if (e.kind !== 'request') {
-      (this.#other ??= []).push(e);
+    if (this.#size++ === 0) {
+      this.#t = Math.round(e.occurred_at);
+      this.#firstId = e.event_id;
+    }
+    if (this.#format === 1 || e.kind !== 'request') {
+      (this.#format === 1 ? this.#events : (this.#other ??= [])).push(e);
       return;
     }
     const id = e.event_id;
@@ -128,7 +152,7 @@ export class BatchEncoder {
   /** The job data of the events added so far (shares this encoder's arrays: add nothing after). */
   data(): EventsJobData | RowsJobData {
     if (this.#format === 1) return { events: this.#events };
-    const d = { s: this.#strings, c: this.#contexts, t: this.#events.length > 0 ? this.#t : 0, r: this.#rows };
+    const d = { s: this.#strings, c: this.#contexts, t: this.#size > 0 ? this.#t : 0, r: this.#rows };
     return this.#other ? { ...d, x: this.#other } : d;
   }
 

@@ -1,0 +1,140 @@
+/**
+ * Heap allocation per request, from V8's own GC log: the measure behind the p99
+ * tail. At 5,000 rps the p99 sits on young-generation scavenges (each pauses the
+ * sidecar for ~1–2 ms; bench/results/p99-tail.md), and how often they come is
+ * set by how many bytes each request allocates. Unlike a latency, that number
+ * does not move with the VM's noise: the same build repeats within ~2%.
+ *
+ * The sidecar and the minimal uWS → h1 proxy (the floor of any Node proxy hop)
+ * run with --trace-gc-nvp, their output going to a file. Each route is warmed up,
+ * then loaded for BENCH_DURATION s; the GC lines logged during the load give:
+ * bytes allocated per request (V8's `allocated` since the previous GC, summed),
+ * scavenges per 10,000 requests, and per scavenge (medians) its pause, the part
+ * of it spent sweeping young ArrayBuffers, and the bytes it found alive and
+ * promoted: a scavenge's cost grows with what survives it, not with the garbage. The first GC of a window also counts bytes from just before
+ * it (at most one young generation, ~1% of a window's total).
+ *
+ * Usage: node dist/bench/allocation.js  (Redis on 127.0.0.1:6379; BENCH_DURATION
+ * s per route and round, default 4; BENCH_ROUNDS, default 2, the lowest kept;
+ * BENCH_ONLY=REGEX, only the sidecar routes whose name matches; BENCH_FLUSH_MS,
+ * the metering flush interval; BENCH_SIDECAR_NODE_FLAGS, more flags for the sidecar;
+ * BENCH_CLI=OTHER/dist/src/cli.js measures another build and only prints).
+ * Writes bench/results/allocation.{json,md}.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { DIST, machine, runLoad, startServer, type Server } from './harness.js';
+import { costRoutes, makeCredentials, removeCredentials, sidecarConfig } from './scenarios.js';
+
+const duration = Number(process.env['BENCH_DURATION'] ?? 4);
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 2);
+const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
+const CLI = process.env['BENCH_CLI'] ?? `${DIST}src/cli.js`;
+const UP = 3951;
+const SIDE = 3953;
+const MIN = 3956;
+
+/** One GC as --trace-gc-nvp prints it (the fields used here). */
+interface Gc { scavenge: boolean; pauseMs: number; allocated: number; survived: number; promoted: number; arrayBuffersMs: number }
+
+function parseGcLines(text: string): Gc[] {
+  const out: Gc[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.includes(' pause=')) continue;
+    const field = (name: string) => Number(new RegExp(`\\b${name}=([\\d.]+)`).exec(line)?.[1] ?? 0);
+    out.push({ scavenge: / gc=s\b/.test(line), pauseMs: field('pause'), allocated: field('allocated'), survived: field('new_space_survived'), promoted: field('promoted'), arrayBuffersMs: field('scavenge.sweep_array_buffers') });
+  }
+  return out;
+}
+
+export interface AllocationRow {
+  route: string;
+  requests: number;
+  bytesPerRequest: number;
+  scavengesPer10k: number;
+  scavengePauseP50Ms: number;
+  /** Median bytes a scavenge found alive (copied or promoted) and promoted to the old generation. */
+  survivedKbP50: number;
+  promotedKbP50: number;
+  /** Median time a scavenge spent sweeping young ArrayBuffers (one per Buffer/ArrayBuffer allocated). */
+  arrayBuffersMsP50: number;
+}
+
+/** Load one route and read the GC lines its server logged meanwhile. */
+async function measure(server: Server, logFile: string, route: string, path: string, headers: Record<string, string>): Promise<AllocationRow> {
+  const before = readFileSync(logFile, 'utf8').length;
+  const r = await runLoad({ scenario: route, target: server.name, mode: 'closed', url: `http://127.0.0.1:${server.port}${path}`, connections: 16, durationS: duration, headers }, server);
+  if (r.non2xx > 0 || r.errors > 0 || r.requests === 0) throw new Error(`${route}: ${r.non2xx} non-2xx and ${r.errors} errors of ${r.requests} requests`);
+  const gcs = parseGcLines(readFileSync(logFile, 'utf8').slice(before));
+  const scavenges = gcs.filter((g) => g.scavenge);
+  const p50 = (f: (g: Gc) => number) => scavenges.map(f).sort((a, b) => a - b)[Math.floor(scavenges.length / 2)] ?? 0;
+  const sum = (f: (g: Gc) => number) => gcs.reduce((s, g) => s + f(g), 0);
+  return {
+    route,
+    requests: r.requests,
+    bytesPerRequest: Math.round(sum((g) => g.allocated) / r.requests),
+    scavengesPer10k: Math.round((scavenges.length / r.requests) * 1e5) / 10,
+    scavengePauseP50Ms: p50((g) => g.pauseMs),
+    survivedKbP50: Math.round(p50((g) => g.survived) / 1024),
+    promotedKbP50: Math.round(p50((g) => g.promoted) / 1024),
+    arrayBuffersMsP50: p50((g) => g.arrayBuffersMs),
+  };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'argus-allocation-'));
+const logDir = mkdtempSync(join(tmpdir(), 'argus-allocation-logs-'));
+process.env['BENCH_SERVER_LOG_DIR'] = logDir;
+const creds = await makeCredentials(dir, redisUrl, 1);
+const admin = new Redis(redisUrl);
+const file = join(dir, 'sidecar.yaml');
+// BENCH_FLUSH_MS: the sidecar's metering.flush_interval_ms (default: the config's).
+const flushMs = Number(process.env['BENCH_FLUSH_MS'] ?? 0) || undefined;
+writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, { flushMs }));
+// BENCH_SIDECAR_NODE_FLAGS: more Node/V8 flags for the sidecar, space-separated (e.g. --max-semi-space-size=4).
+const sidecarFlags = (process.env['BENCH_SIDECAR_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+const servers: Server[] = [];
+const rows: AllocationRow[] = [];
+try {
+  servers.push(await startServer('upstream', `${DIST}bench/upstream.js`, [String(UP)], UP, 0));
+  const sidecar = await startServer('sidecar (defaults)', CLI, ['proxy', '--config', file], SIDE, 1, {}, ['--trace-gc-nvp', ...sidecarFlags]);
+  servers.push(sidecar);
+  const minimal = await startServer('minimal uWS→h1', `${DIST}bench/minimal-proxy.js`, [String(MIN), `http://127.0.0.1:${UP}`, 'h1'], MIN, 1, {}, ['--trace-gc-nvp']);
+  servers.push(minimal);
+  // BENCH_ONLY=REGEX: only the sidecar routes whose name matches (the minimal proxy always runs).
+  const only = new RegExp(process.env['BENCH_ONLY'] ?? '');
+  const runs: Array<[string, Server, string, Record<string, string>]> = [
+    ['minimal uWS→h1 proxy', minimal, '/x', {}],
+    ...costRoutes(creds).filter(([name]) => only.test(name)).map(([name, path, headers]) => [name, sidecar, path, headers] as [string, Server, string, Record<string, string>]),
+  ];
+  for (const [, server, path, headers] of runs) {
+    await runLoad({ scenario: 'warmup', target: '', mode: 'closed', url: `http://127.0.0.1:${server.port}${path}`, connections: 16, durationS: 2, headers }, server);
+  }
+  const best = new Map<string, AllocationRow>();
+  for (let i = 0; i < rounds; i++) {
+    for (const [name, server, path, headers] of runs) {
+      const row = await measure(server, join(logDir, `${server.pid}.log`), name, path, headers);
+      process.stderr.write(`round ${i + 1} ${name.padEnd(22)} ${row.bytesPerRequest} B/request, ${row.scavengesPer10k} scavenges/10k, pause p50 ${row.scavengePauseP50Ms} ms (ArrayBuffers ${row.arrayBuffersMsP50}), survived ${row.survivedKbP50} KB, promoted ${row.promotedKbP50} KB\n`);
+      const prev = best.get(name);
+      if (!prev || row.bytesPerRequest < prev.bytesPerRequest) best.set(name, row);
+    }
+  }
+  rows.push(...best.values());
+} finally {
+  for (const s of servers.reverse()) await s.stop();
+  await removeCredentials(admin, creds);
+  admin.disconnect();
+}
+
+const command = `node dist/bench/allocation.js (BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds}${flushMs ? ` BENCH_FLUSH_MS=${flushMs}` : ''}${process.env['BENCH_CLI'] ? ` BENCH_CLI=${CLI}` : ''})`;
+const floor = rows[0]!.bytesPerRequest;
+const table = ['| route | requests | allocated B/request | over the minimal proxy | scavenges per 10k requests | scavenge pause p50 ms | of it sweeping ArrayBuffers | survived KB p50 | promoted KB p50 |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.route} | ${r.requests} | ${r.bytesPerRequest} | ${r === rows[0] ? '' : `+${r.bytesPerRequest - floor}`} | ${r.scavengesPer10k} | ${r.scavengePauseP50Ms} | ${r.arrayBuffersMsP50} | ${r.survivedKbP50} | ${r.promotedKbP50} |`)].join('\n');
+const md = `# allocation\n\n${new Date().toISOString()} — \`${command}\`\n\nMachine: ${JSON.stringify(machine())}\n\nClosed loop, 16 connections; the lowest of ${rounds} rounds per route. Sidecar: defaults (metering on, local limits).\n\n${table}\n`;
+process.stdout.write(md);
+if (!process.env['BENCH_CLI']) {
+  const out = new URL('../../bench/results/', import.meta.url);
+  writeFileSync(new URL('allocation.json', out), JSON.stringify({ suite: 'allocation', date: new Date().toISOString(), command, machine: machine(), rows }, null, 2) + '\n');
+  writeFileSync(new URL('allocation.md', out), md);
+}
