@@ -18,8 +18,12 @@
  * s per route and round, default 4; BENCH_ROUNDS, default 2, the lowest kept;
  * BENCH_ONLY=REGEX, only the sidecar routes whose name matches; BENCH_FLUSH_MS,
  * the metering flush interval; BENCH_SIDECAR_NODE_FLAGS, more flags for the sidecar;
+ * BENCH_RATE=RPS, open-loop loads at that rate instead, adding the share of
+ * requests that arrived during a GC pause past its first 0.5 ms (a lower bound
+ * on what GC alone adds to the tail, free of this VM's wake-up noise);
  * BENCH_CLI=OTHER/dist/src/cli.js measures another build and only prints).
- * Writes bench/results/allocation.{json,md}.
+ * Writes bench/results/allocation.{json,md} (allocation-rate.{json,md} with
+ * BENCH_RATE); with BENCH_CLI or BENCH_SIDECAR_NODE_FLAGS it only prints.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +33,8 @@ import { DIST, machine, runLoad, startServer, type Server } from './harness.js';
 import { costRoutes, makeCredentials, removeCredentials, sidecarConfig } from './scenarios.js';
 
 const duration = Number(process.env['BENCH_DURATION'] ?? 4);
+// BENCH_RATE: fixed-rate loads (open loop, rps) instead of closed-loop ones; adds the share of requests a GC pause held past 0.5 ms.
+const rate = Number(process.env['BENCH_RATE'] ?? 0) || undefined;
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 2);
 const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 const CLI = process.env['BENCH_CLI'] ?? `${DIST}src/cli.js`;
@@ -60,12 +66,16 @@ export interface AllocationRow {
   promotedKbP50: number;
   /** Median time a scavenge spent sweeping young ArrayBuffers (one per Buffer/ArrayBuffer allocated). */
   arrayBuffersMsP50: number;
+  /** With BENCH_RATE: % of requests that arrived during a GC pause past its first 0.5 ms (all GCs). */
+  gcDelayedPct: number | undefined;
+  p99Ms: number;
 }
 
 /** Load one route and read the GC lines its server logged meanwhile. */
 async function measure(server: Server, logFile: string, route: string, path: string, headers: Record<string, string>): Promise<AllocationRow> {
   const before = readFileSync(logFile, 'utf8').length;
-  const r = await runLoad({ scenario: route, target: server.name, mode: 'closed', url: `http://127.0.0.1:${server.port}${path}`, connections: 16, durationS: duration, headers }, server);
+  const load = rate ? { mode: 'rate' as const, rate } : { mode: 'closed' as const };
+  const r = await runLoad({ scenario: route, target: server.name, ...load, url: `http://127.0.0.1:${server.port}${path}`, connections: 16, durationS: duration, headers }, server);
   if (r.non2xx > 0 || r.errors > 0 || r.requests === 0) throw new Error(`${route}: ${r.non2xx} non-2xx and ${r.errors} errors of ${r.requests} requests`);
   const gcs = parseGcLines(readFileSync(logFile, 'utf8').slice(before));
   const scavenges = gcs.filter((g) => g.scavenge);
@@ -80,6 +90,9 @@ async function measure(server: Server, logFile: string, route: string, path: str
     survivedKbP50: Math.round(p50((g) => g.survived) / 1024),
     promotedKbP50: Math.round(p50((g) => g.promoted) / 1024),
     arrayBuffersMsP50: p50((g) => g.arrayBuffersMs),
+    // Requests arriving while a pause had already lasted 0.5 ms wait longer than that (a lower bound: the backlog adds more).
+    gcDelayedPct: rate ? Math.round(((gcs.reduce((t, g) => t + Math.max(0, g.pauseMs - 0.5), 0) / 1000) * rate * 1e4) / r.requests) / 100 : undefined,
+    p99Ms: r.p99_ms,
   };
 }
 
@@ -115,7 +128,7 @@ try {
   for (let i = 0; i < rounds; i++) {
     for (const [name, server, path, headers] of runs) {
       const row = await measure(server, join(logDir, `${server.pid}.log`), name, path, headers);
-      process.stderr.write(`round ${i + 1} ${name.padEnd(22)} ${row.bytesPerRequest} B/request, ${row.scavengesPer10k} scavenges/10k, pause p50 ${row.scavengePauseP50Ms} ms (ArrayBuffers ${row.arrayBuffersMsP50}), survived ${row.survivedKbP50} KB, promoted ${row.promotedKbP50} KB\n`);
+      process.stderr.write(`round ${i + 1} ${name.padEnd(22)} ${row.bytesPerRequest} B/request, ${row.scavengesPer10k} scavenges/10k, pause p50 ${row.scavengePauseP50Ms} ms (ArrayBuffers ${row.arrayBuffersMsP50}), survived ${row.survivedKbP50} KB, promoted ${row.promotedKbP50} KB${rate ? `, GC-delayed > 0.5 ms ${row.gcDelayedPct}%, p99 ${row.p99Ms} ms` : ''}\n`);
       const prev = best.get(name);
       if (!prev || row.bytesPerRequest < prev.bytesPerRequest) best.set(name, row);
     }
@@ -127,14 +140,17 @@ try {
   admin.disconnect();
 }
 
-const command = `node dist/bench/allocation.js (BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds}${flushMs ? ` BENCH_FLUSH_MS=${flushMs}` : ''}${process.env['BENCH_CLI'] ? ` BENCH_CLI=${CLI}` : ''})`;
+const command = `node dist/bench/allocation.js (BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds}${rate ? ` BENCH_RATE=${rate}` : ''}${sidecarFlags.length ? ` BENCH_SIDECAR_NODE_FLAGS="${sidecarFlags.join(' ')}"` : ''}${flushMs ? ` BENCH_FLUSH_MS=${flushMs}` : ''}${process.env['BENCH_CLI'] ? ` BENCH_CLI=${CLI}` : ''})`;
 const floor = rows[0]!.bytesPerRequest;
-const table = ['| route | requests | allocated B/request | over the minimal proxy | scavenges per 10k requests | scavenge pause p50 ms | of it sweeping ArrayBuffers | survived KB p50 | promoted KB p50 |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.route} | ${r.requests} | ${r.bytesPerRequest} | ${r === rows[0] ? '' : `+${r.bytesPerRequest - floor}`} | ${r.scavengesPer10k} | ${r.scavengePauseP50Ms} | ${r.arrayBuffersMsP50} | ${r.survivedKbP50} | ${r.promotedKbP50} |`)].join('\n');
-const md = `# allocation\n\n${new Date().toISOString()} — \`${command}\`\n\nMachine: ${JSON.stringify(machine())}\n\nClosed loop, 16 connections; the lowest of ${rounds} rounds per route. Sidecar: defaults (metering on, local limits).\n\n${table}\n`;
+const rateCols = rate ? ' requests a GC pause held > 0.5 ms | p99 ms |' : '';
+const table = [`| route | requests | allocated B/request | over the minimal proxy | scavenges per 10k requests | scavenge pause p50 ms | of it sweeping ArrayBuffers | survived KB p50 | promoted KB p50 |${rateCols}`, `|---|---:|---:|---:|---:|---:|---:|---:|---:|${rate ? '---:|---:|' : ''}`,
+  ...rows.map((r) => `| ${r.route} | ${r.requests} | ${r.bytesPerRequest} | ${r === rows[0] ? '' : `+${r.bytesPerRequest - floor}`} | ${r.scavengesPer10k} | ${r.scavengePauseP50Ms} | ${r.arrayBuffersMsP50} | ${r.survivedKbP50} | ${r.promotedKbP50} |${rate ? ` ${r.gcDelayedPct}% | ${r.p99Ms} |` : ''}`)].join('\n');
+const md = `# allocation${rate ? ` at ${rate} rps` : ''}\n\n${new Date().toISOString()} — \`${command}\`\n\nMachine: ${JSON.stringify(machine())}\n\n${rate ? `Open loop at ${rate} rps` : 'Closed loop'}, 16 connections; the lowest of ${rounds} rounds per route. Sidecar: defaults (metering on, local limits).\n\n${table}\n`;
 process.stdout.write(md);
-if (!process.env['BENCH_CLI']) {
+// Only the defaults are recorded (another build or other flags only print).
+if (!process.env['BENCH_CLI'] && sidecarFlags.length === 0) {
+  const suite = rate ? 'allocation-rate' : 'allocation';
   const out = new URL('../../bench/results/', import.meta.url);
-  writeFileSync(new URL('allocation.json', out), JSON.stringify({ suite: 'allocation', date: new Date().toISOString(), command, machine: machine(), rows }, null, 2) + '\n');
-  writeFileSync(new URL('allocation.md', out), md);
+  writeFileSync(new URL(`${suite}.json`, out), JSON.stringify({ suite, date: new Date().toISOString(), command, machine: machine(), rows }, null, 2) + '\n');
+  writeFileSync(new URL(`${suite}.md`, out), md);
 }

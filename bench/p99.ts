@@ -36,6 +36,8 @@ const UP = 3941;
 const SIDE = 3943;
 const MIN = 3946;
 const SIDE_B = 3948;
+// BENCH_PROXY_CORE: the core of the proxies under test (default 1, alone; 0 shares the generator's and upstream's core).
+const CORE = Number(process.env['BENCH_PROXY_CORE'] ?? 1);
 
 const built = buildOpenLoop();
 if (built instanceof Error) {
@@ -68,13 +70,13 @@ async function start(...args: Parameters<typeof startServer>): Promise<Server> {
 const serverOf = (port: number): Server => byPort.get(port)!;
 try {
   await start('direct', `${DIST}bench/upstream.js`, [String(UP)], UP, 0);
-  await start('sidecar (defaults)', `${DIST}src/cli.js`, ['proxy', '--config', file], SIDE, 1, {}, sidecarFlags);
+  await start('sidecar (defaults)', `${DIST}src/cli.js`, ['proxy', '--config', file], SIDE, CORE, {}, sidecarFlags);
   // The floor for any Node proxy here: a uWS → h1 passthrough with no checks, on the sidecar's core.
-  await start('minimal uWS→h1', `${DIST}bench/minimal-proxy.js`, [String(MIN), `http://127.0.0.1:${UP}`, 'h1'], MIN, 1);
+  await start('minimal uWS→h1', `${DIST}bench/minimal-proxy.js`, [String(MIN), `http://127.0.0.1:${UP}`, 'h1'], MIN, CORE);
   if (cliB) {
     const fileB = join(dir, 'sidecar-b.yaml');
     writeFileSync(fileB, sidecarConfig(SIDE_B, SIDE_B + 1, UP, redisUrl, creds, { flushMs, batchMax }));
-    await start('sidecar B (defaults)', cliB, ['proxy', '--config', fileB], SIDE_B, 1, {}, sidecarFlagsB);
+    await start('sidecar B (defaults)', cliB, ['proxy', '--config', fileB], SIDE_B, CORE, {}, sidecarFlagsB);
   }
   // [name, port, path, headers]: direct, the minimal proxy, then every cost route through the sidecar (and build B).
   // BENCH_ONLY=REGEX: only the sidecar routes whose name matches (direct and the minimal proxy always run).
