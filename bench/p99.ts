@@ -17,7 +17,8 @@
  * BENCH_CLI_B=OTHER/dist/src/cli.js, another build measured alongside, rows "B: ...";
  * BENCH_SIDECAR_NODE_FLAGS_B, build B's Node flags (default A's: the same build with
  * other flags is BENCH_CLI_B=dist/src/cli.js);
- * BENCH_ONLY=REGEX, only the sidecar routes whose name matches).
+ * BENCH_ONLY=REGEX, only the sidecar routes whose name matches; BENCH_SLOW_DIR=DIR,
+ * every run's slow requests in DIR/<route>-r<round>.txt, see bench/openloop.c).
  * Writes bench/results/p99.{json,md}.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -54,7 +55,9 @@ const file = join(dir, 'sidecar.yaml');
 // BENCH_FLUSH_MS / BENCH_BATCH_MAX: the sidecar's metering.flush_interval_ms / batch_max_events (default: the config's).
 const flushMs = Number(process.env['BENCH_FLUSH_MS'] ?? 0) || undefined;
 const batchMax = Number(process.env['BENCH_BATCH_MAX'] ?? 0) || undefined;
-writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, { flushMs, batchMax }));
+// BENCH_METERING=0: metering off in the sidecar (and build B).
+const metering = process.env['BENCH_METERING'] !== '0';
+writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, { flushMs, batchMax, metering }));
 // BENCH_SIDECAR_NODE_FLAGS: Node/V8 flags for the sidecar alone, space-separated (e.g. --max-semi-space-size=2, --cpu-prof).
 const sidecarFlags = (process.env['BENCH_SIDECAR_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 // BENCH_CLI_B=OTHER/dist/src/cli.js: a second build measured on the same routes in the same rounds (before/after in one run).
@@ -75,7 +78,7 @@ try {
   await start('minimal uWS→h1', `${DIST}bench/minimal-proxy.js`, [String(MIN), `http://127.0.0.1:${UP}`, 'h1'], MIN, CORE);
   if (cliB) {
     const fileB = join(dir, 'sidecar-b.yaml');
-    writeFileSync(fileB, sidecarConfig(SIDE_B, SIDE_B + 1, UP, redisUrl, creds, { flushMs, batchMax }));
+    writeFileSync(fileB, sidecarConfig(SIDE_B, SIDE_B + 1, UP, redisUrl, creds, { flushMs, batchMax, metering }));
     await start('sidecar B (defaults)', cliB, ['proxy', '--config', fileB], SIDE_B, CORE, {}, sidecarFlagsB);
   }
   // [name, port, path, headers]: direct, the minimal proxy, then every cost route through the sidecar (and build B).
@@ -93,10 +96,13 @@ try {
   for (const [, port, path, headers] of runs) {
     await runLoad({ scenario: 'warmup', target: '', mode: 'closed', url: `http://127.0.0.1:${port}${path}`, connections: 16, durationS: 2, headers }, serverOf(port));
   }
+  const slowDir = process.env['BENCH_SLOW_DIR'];
   const p99 = new Map<string, number[]>();
   const p50 = new Map<string, number[]>();
   for (let i = 0; i < rounds; i++) {
     for (const [name, port, path, headers] of runs) {
+      // BENCH_SLOW_DIR: each run's slow requests (OPENLOOP_SLOW) in DIR/<route>-r<round>.txt.
+      if (slowDir) process.env['OPENLOOP_SLOW'] = join(slowDir, `${name.replace(/[^a-z0-9]+/gi, '-')}-r${i + 1}.txt`);
       const r = await runLoad({ scenario: name, target: serverOf(port).name, mode: 'rate', rate, url: `http://127.0.0.1:${port}${path}`, connections: 16, durationS: duration, headers }, serverOf(port));
       results.push(r);
       p99.set(name, [...(p99.get(name) ?? []), r.p99_ms]);
