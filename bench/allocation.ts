@@ -1,18 +1,18 @@
 /**
- * Heap allocation per request, from V8's own GC log: the measure behind the p99
- * tail. At 5,000 rps the p99 sits on young-generation scavenges (each pauses the
- * sidecar for ~1–2 ms; bench/results/p99-tail.md), and how often they come is
- * set by how many bytes each request allocates. Unlike a latency, that number
- * does not move with the VM's noise: the same build repeats within ~2%.
+ * Heap allocation per request, from V8's own GC log. A young-generation
+ * scavenge pauses the sidecar for ~1–2 ms (bench/results/p99-tail.md); how often
+ * one comes is set by the bytes each request allocates, and how long it lasts by
+ * what survives it and by the ArrayBuffers it sweeps, not by the garbage. Unlike a
+ * latency, these do not move with the VM's noise: the same build repeats within ~2%.
  *
  * The sidecar and the minimal uWS → h1 proxy (the floor of any Node proxy hop)
  * run with --trace-gc-nvp, their output going to a file. Each route is warmed up,
- * then loaded for BENCH_DURATION s; the GC lines logged during the load give:
+ * then loaded for BENCH_DURATION s; the GC lines logged during the load give the
  * bytes allocated per request (V8's `allocated` since the previous GC, summed),
- * scavenges per 10,000 requests, and per scavenge (medians) its pause, the part
- * of it spent sweeping young ArrayBuffers, and the bytes it found alive and
- * promoted: a scavenge's cost grows with what survives it, not with the garbage. The first GC of a window also counts bytes from just before
- * it (at most one young generation, ~1% of a window's total).
+ * scavenges per 10,000 requests, and per scavenge (medians) its pause, the part of
+ * it spent sweeping young ArrayBuffers, and the bytes it found alive and promoted.
+ * The first GC of a window also counts bytes from just before it (at most one
+ * young generation, ~1% of a window's total).
  *
  * Usage: node dist/bench/allocation.js  (Redis on 127.0.0.1:6379; BENCH_DURATION
  * s per route and round, default 4; BENCH_ROUNDS, default 2, the lowest kept;
@@ -25,7 +25,7 @@
  * Writes bench/results/allocation.{json,md} (allocation-rate.{json,md} with
  * BENCH_RATE); with BENCH_CLI or BENCH_SIDECAR_NODE_FLAGS it only prints.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -61,8 +61,9 @@ export interface AllocationRow {
   bytesPerRequest: number;
   scavengesPer10k: number;
   scavengePauseP50Ms: number;
-  /** Median bytes a scavenge found alive (copied or promoted) and promoted to the old generation. */
+  /** Median KB a scavenge found alive (V8's new_space_survived: copied within the young generation or promoted). */
   survivedKbP50: number;
+  /** Median KB a scavenge promoted to the old generation. */
   promotedKbP50: number;
   /** Median time a scavenge spent sweeping young ArrayBuffers (one per Buffer/ArrayBuffer allocated). */
   arrayBuffersMsP50: number;
@@ -97,7 +98,8 @@ async function measure(server: Server, logFile: string, route: string, path: str
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'argus-allocation-'));
-const logDir = mkdtempSync(join(tmpdir(), 'argus-allocation-logs-'));
+// The servers' GC logs: BENCH_SERVER_LOG_DIR keeps them, else they go with the temporary directory.
+const logDir = process.env['BENCH_SERVER_LOG_DIR'] ?? dir;
 process.env['BENCH_SERVER_LOG_DIR'] = logDir;
 const creds = await makeCredentials(dir, redisUrl, 1);
 const admin = new Redis(redisUrl);
@@ -138,6 +140,7 @@ try {
   for (const s of servers.reverse()) await s.stop();
   await removeCredentials(admin, creds);
   admin.disconnect();
+  rmSync(dir, { recursive: true, force: true });
 }
 
 const command = `node dist/bench/allocation.js (BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds}${rate ? ` BENCH_RATE=${rate}` : ''}${sidecarFlags.length ? ` BENCH_SIDECAR_NODE_FLAGS="${sidecarFlags.join(' ')}"` : ''}${flushMs ? ` BENCH_FLUSH_MS=${flushMs}` : ''}${process.env['BENCH_CLI'] ? ` BENCH_CLI=${CLI}` : ''})`;
