@@ -29,7 +29,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { DIST, machine, runLoad, startServer, type Server } from './harness.js';
+import { DIST, machine, nodeFlagsFrom, runLoad, startServer, type Server } from './harness.js';
 import { costRoutes, makeCredentials, removeCredentials, sidecarConfig } from './scenarios.js';
 
 const duration = Number(process.env['BENCH_DURATION'] ?? 4);
@@ -108,7 +108,7 @@ const file = join(dir, 'sidecar.yaml');
 const flushMs = Number(process.env['BENCH_FLUSH_MS'] ?? 0) || undefined;
 writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, { flushMs }));
 // BENCH_SIDECAR_NODE_FLAGS: more Node/V8 flags for the sidecar, space-separated (e.g. --max-semi-space-size=4).
-const sidecarFlags = (process.env['BENCH_SIDECAR_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+const sidecarFlags = nodeFlagsFrom('BENCH_SIDECAR_NODE_FLAGS') ?? [];
 const servers: Server[] = [];
 const rows: AllocationRow[] = [];
 try {
@@ -119,9 +119,10 @@ try {
   servers.push(minimal);
   // BENCH_ONLY=REGEX: only the sidecar routes whose name matches (the minimal proxy always runs).
   const only = new RegExp(process.env['BENCH_ONLY'] ?? '');
-  const runs: Array<[string, Server, string, Record<string, string>]> = [
+  type Run = [name: string, server: Server, path: string, headers: Record<string, string>];
+  const runs: Run[] = [
     ['minimal uWS→h1 proxy', minimal, '/x', {}],
-    ...costRoutes(creds).filter(([name]) => only.test(name)).map(([name, path, headers]) => [name, sidecar, path, headers] as [string, Server, string, Record<string, string>]),
+    ...costRoutes(creds).filter(([name]) => only.test(name)).map(([name, path, headers]): Run => [name, sidecar, path, headers]),
   ];
   for (const [, server, path, headers] of runs) {
     await runLoad({ scenario: 'warmup', target: '', mode: 'closed', url: `http://127.0.0.1:${server.port}${path}`, connections: 16, durationS: 2, headers }, server);

@@ -11,6 +11,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const DIST = fileURLToPath(new URL('..', import.meta.url));
+
+/** Node flags from an environment variable, space-separated (e.g. BENCH_SIDECAR_NODE_FLAGS); undefined when unset. */
+export function nodeFlagsFrom(name: string): string[] | undefined {
+  const v = process.env[name];
+  return v === undefined ? undefined : v.split(' ').filter(Boolean);
+}
 const HAS_TASKSET = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const CLK_TCK = 100;
 

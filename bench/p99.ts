@@ -25,7 +25,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { DIST, pinLocalRedis, runLoad, startServer, writeResults, type LoadResult, type Server } from './harness.js';
+import { DIST, nodeFlagsFrom, pinLocalRedis, runLoad, startServer, writeResults, type LoadResult, type Server } from './harness.js';
 import { buildOpenLoop } from './openloop-native.js';
 import { costRoutes, makeCredentials, removeCredentials, sidecarConfig } from './scenarios.js';
 
@@ -59,11 +59,11 @@ const batchMax = Number(process.env['BENCH_BATCH_MAX'] ?? 0) || undefined;
 const metering = process.env['BENCH_METERING'] !== '0';
 writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, { flushMs, batchMax, metering }));
 // BENCH_SIDECAR_NODE_FLAGS: Node/V8 flags for the sidecar alone, space-separated (e.g. --max-semi-space-size=2, --cpu-prof).
-const sidecarFlags = (process.env['BENCH_SIDECAR_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+const sidecarFlags = nodeFlagsFrom('BENCH_SIDECAR_NODE_FLAGS') ?? [];
 // BENCH_CLI_B=OTHER/dist/src/cli.js: a second build measured on the same routes in the same rounds (before/after in one run).
 // BENCH_SIDECAR_NODE_FLAGS_B: build B's flags (default: the same as A's); with BENCH_CLI_B=dist/src/cli.js it compares flags.
 const cliB = process.env['BENCH_CLI_B'];
-const sidecarFlagsB = process.env['BENCH_SIDECAR_NODE_FLAGS_B'] === undefined ? sidecarFlags : process.env['BENCH_SIDECAR_NODE_FLAGS_B'].split(' ').filter(Boolean);
+const sidecarFlagsB = nodeFlagsFrom('BENCH_SIDECAR_NODE_FLAGS_B') ?? sidecarFlags;
 const byPort = new Map<number, Server>();
 async function start(...args: Parameters<typeof startServer>): Promise<Server> {
   const server = await startServer(...args);
