@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * `argus-sidecar <command> [options]` (contract: ARCHITECTURE.md §4).
+ * `argus-sidecar <command> [options]` (commands: README.md, "Command line").
+ * `argus-sidecar <command> --help` (or `-h`) prints that command's usage and exits 0.
  * Exit codes: 0 ok, 2 bad usage or config (the message names the key), 1 runtime failure.
  */
 import { UsageError } from './errors.js';
@@ -19,9 +20,32 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   demo: { summary: 'standalone demo: upstream + sidecar + a demo API key', load: async () => (await import('./demo/main.js')).runDemoCommand },
 };
 
+/** `argus-sidecar <command> --help`: the command's full usage (the summary above when absent). */
+const COMMAND_USAGE: Record<string, string> = {
+  proxy: 'argus-sidecar proxy --config FILE\n  Run the sidecar: listen.port for clients, admin.port for /healthz, /readyz, /metrics.',
+  worker: 'argus-sidecar worker --config FILE\n  Run the billing workers: usage queue -> Postgres ledger -> Stripe meter events.',
+  migrate: 'argus-sidecar migrate --config FILE\n  Create or upgrade the Postgres schema (postgres.url).',
+  keys: [
+    'argus-sidecar keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y]',
+    '                          [--requests-per-minute N] [--llm JSON] [--trading JSON] --config FILE',
+    '  Create a key in Postgres (and Redis); prints {"key_id":…,"key":…} once.',
+    '  --llm JSON      LLM entitlements, e.g. \'{"models":["gpt-4o-mini"],"daily_token_budget":100000}\'',
+    '  --trading JSON  trading entitlements, e.g. \'{"exchanges":["binance"],"paper_only":true}\'',
+    'argus-sidecar keys create --standalone FILE --user ID --tier TIER [same options, no --config]',
+    '  Standalone mode (auth.api_keys.file): append the key\'s record (SHA-256 only) to FILE and print the key once.',
+    'argus-sidecar keys revoke KEY_ID --config FILE',
+    'argus-sidecar keys list --user ID --config FILE',
+    'argus-sidecar keys sync --config FILE',
+  ].join('\n'),
+  revoke: 'argus-sidecar revoke (--user ID | --session SID | --key KEY_ID) --config FILE\n  Kill switch: revoke everywhere at once (needs Redis; Postgres optional).',
+  'inject-webhook': 'argus-sidecar inject-webhook --config FILE\n  The Kubernetes sidecar injection webhook (HTTPS; see helm/argus-sidecar/README.md).',
+  usage: 'argus-sidecar usage failed [--limit N] --config FILE\nargus-sidecar usage replay-failed [--limit N] --config FILE\n  List / replay usage batches that failed for good.',
+  demo: 'argus-sidecar demo\n  Standalone demo: a demo upstream behind the sidecar, a demo API key and curl lines.',
+};
+
 const USAGE = `usage: argus-sidecar <command> [options]\n\ncommands:\n${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(16)}${c.summary}`)
-  .join('\n')}\n`;
+  .join('\n')}\n\n"argus-sidecar <command> --help" prints a command's usage.\n`;
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -33,6 +57,12 @@ export async function main(argv: string[]): Promise<number> {
   if (!command) {
     process.stderr.write(`argus-sidecar: unknown command "${name}"\n${USAGE}`);
     return 2;
+  }
+  // --help anywhere before a "--" (so `keys create --help` works too).
+  const end = rest.indexOf('--');
+  if ((end < 0 ? rest : rest.slice(0, end)).some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(`usage: ${COMMAND_USAGE[name] ?? `argus-sidecar ${name}: ${command.summary}`}\n`);
+    return 0;
   }
   try {
     return await (await command.load())(rest);

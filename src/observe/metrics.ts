@@ -5,7 +5,8 @@
  * module-level registry, so tests can run several sidecars in one process.
  * Stages that need their own metrics register them on `metrics.registry`.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { collectProcessMetrics } from './process-metrics.js';
 import { RequestMetrics } from './request-metrics.js';
 import { cellCounter, type Cell } from './cells.js';
 
@@ -25,7 +26,7 @@ export class Metrics {
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'argus_process_' });
+    if (opts.defaultMetrics !== false) collectProcessMetrics(this.registry);
     this.perRequest = new RequestMetrics(this.registry);
     this.upstreamErrors = new Counter({ name: 'argus_upstream_errors_total', help: 'Upstream failures by kind (refused, reset, timeout, body_timeout, protocol, other)', labelNames: ['kind'], registers });
     this.rejected = cellCounter(this.registry, { name: 'argus_rejected_total', help: 'Requests refused by the sidecar, by error code', labelNames: ['code'] });

@@ -8,7 +8,8 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { AggregatorRegistry, collectDefaultMetrics, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { collectProcessMetrics } from '../observe/process-metrics.js';
+import { AggregatorRegistry, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 import type { Config } from '../config.js';
@@ -103,7 +104,7 @@ export async function startThreadPool(cfg: Readonly<Config>, threads: number, lo
   log.info('proxy threads listening', { port, threads });
 
   const own = new Registry();
-  collectDefaultMetrics({ register: own, prefix: 'argus_process_' });
+  collectProcessMetrics(own);
   const registry = {
     contentType: own.contentType,
     async metrics(): Promise<string> {
