@@ -36,6 +36,7 @@ export const ERROR_STATUS = {
   ARGUS_ROLE_REQUIRED: 403,
   ARGUS_MODEL_NOT_ALLOWED: 403,
   ARGUS_TRADING_NOT_ALLOWED: 403,
+  ARGUS_CORS_NOT_ALLOWED: 403,
   // trading messages (sent as WebSocket error frames; the status classifies them)
   ARGUS_TRADING_EXCHANGE_NOT_ALLOWED: 403,
   ARGUS_TRADING_ORDER_TYPE_NOT_ALLOWED: 403,
@@ -67,6 +68,7 @@ const STATUS_TEXT: Record<number, string> = {
   403: '403 Forbidden',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
+  204: '204 No Content',
   413: '413 Payload Too Large',
   429: '429 Too Many Requests',
   431: '431 Request Header Fields Too Large',
@@ -94,6 +96,18 @@ export interface Denial {
 
 export function deny(code: ErrorCode, message: string, headers?: ReadonlyArray<readonly [string, string]>): Denial {
   return headers ? { code, message, headers } : { code, message };
+}
+
+/**
+ * `x-should-retry` for a refusal (honoured by the official OpenAI and Anthropic
+ * SDKs over their own status rules): `false` where retrying cannot help soon (any
+ * 403; a used-up daily budget, whose truthful Retry-After is hours away), `true`
+ * for rate limits, whose Retry-After is the real wait. Absent otherwise.
+ */
+export function shouldRetry(code: ErrorCode): 'true' | 'false' | undefined {
+  if (code === 'ARGUS_QUOTA_EXCEEDED' || ERROR_STATUS[code] === 403) return 'false';
+  if (code === 'ARGUS_RATE_LIMITED') return 'true';
+  return undefined;
 }
 
 /** The contract's JSON error body. */

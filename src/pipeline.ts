@@ -27,6 +27,7 @@ import type { WsSession } from './forward/websocket.js';
 import type { GateFactory } from './forward/ws-gates.js';
 import type { RouteLlmConfig } from './llm/schema.js';
 import type { LlmStage } from './llm/stage.js';
+import { createCorsStage } from './cors/stage.js';
 
 /** authenticate: who is calling (sync on a cache hit). */
 export type AuthOutcome = { readonly ok: true; readonly ctx: AuthContext | null; readonly stale?: boolean } | { readonly ok: false; readonly denial: Denial };
@@ -68,6 +69,7 @@ export interface PipelineDeps {
 export function createPipeline(deps: PipelineDeps) {
   const { cfg, metrics, upstream } = deps;
   const matchRoute = compileRoutes(cfg.routes);
+  const cors = createCorsStage(matchRoute);
   const limits = { maxHeaderBytes: cfg.server.max_header_bytes, maxHeaders: cfg.server.max_headers, maxBodyBytes: cfg.server.max_body_bytes };
   const onUpstreamFailure = (kind: RelayFailure, err: Error) => {
     metrics.upstreamErrors.labels(kind).inc();
@@ -106,12 +108,16 @@ export function createPipeline(deps: PipelineDeps) {
     ex.onDone = finished;
     const bad = checkHygiene(stats, limits);
     if (bad) return void refuse(ex, bad, true);
+    // A CORS preflight for a route with `cors:` is answered here, before authentication.
+    const preflight = websocket ? null : cors.preflight(ex);
+    if (preflight !== null) return void (preflight !== true && refuse(ex, preflight));
     const match = matchRoute(ex.head.method, ex.head.path);
     const route = match.route;
     if (!route) return void refuse(ex, match.methodMismatch ? deny('ARGUS_METHOD_NOT_ALLOWED', `${ex.head.method} is not allowed here`) : deny('ARGUS_NOT_FOUND', 'no route matches this path'));
     if (websocket && !route.cfg.websocket) return void refuse(ex, deny('ARGUS_NOT_FOUND', 'no WebSocket route matches this path'));
     ex.route = route;
     ex.routeLabel = route.label;
+    cors.decorate(ex, route);
     return route;
   }
 

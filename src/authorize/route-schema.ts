@@ -1,6 +1,7 @@
 /** Config schema of one `routes[]` entry. First match wins. */
 import { z } from 'zod';
 import { routeLlmSchema } from '../llm/schema.js';
+import { corsSchema } from '../cors/schema.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
@@ -36,6 +37,8 @@ export const routeSchema = z.object({
   trading: z.boolean().default(false),
   /** Rate-limit class: routes sharing a class share a caller's bucket. Default: one bucket per caller. */
   rate_class: z.string().min(1).default('default'),
+  /** Browser cross-origin access: preflights answered by the sidecar (src/cors/schema.ts). */
+  cors: corsSchema.optional(),
   /** Meter a `request` usage event for this route. */
   meter: z.boolean().default(true),
 }).strict();

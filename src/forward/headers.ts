@@ -23,7 +23,8 @@ const REQUEST_DROP = new Set([
 ]);
 
 /** Response headers the proxy must not copy (uWS writes Date and the framing itself). */
-const RESPONSE_DROP = new Set([...HOP_BY_HOP, 'content-length', 'date']);
+// x-request-id: the sidecar writes the request's own id on every response (src/forward/relay.ts).
+const RESPONSE_DROP = new Set([...HOP_BY_HOP, 'content-length', 'date', 'x-request-id']);
 
 /** True for x-argus-* / x_argus_* in any case (names from uWS are already lower-case). */
 export function isIdentityHeader(lowerName: string): boolean {

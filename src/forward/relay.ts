@@ -140,9 +140,17 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
     const res = ex.res;
     // Reason phrases carry no meaning (RFC 9112 §4): the standard one per code, built once.
     res.writeStatus(statusText(ex.status));
-    for (let i = 0; i < list.length; i += 2) res.writeHeader(list[i]!, list[i + 1]!);
+    const cors = ex.corsHeaders;
+    for (let i = 0; i < list.length; i += 2) {
+      // On a route with `cors:` the sidecar's CORS answer is the only one.
+      if (cors && list[i]!.startsWith('access-control-')) continue;
+      res.writeHeader(list[i]!, list[i + 1]!);
+    }
+    // Every response carries the request's id (the one the upstream was sent; its own echo is dropped).
+    res.writeHeader('x-request-id', ex.head.requestId);
     const extra = ex.responseHeaders;
     if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
+    if (cors) for (let i = 0; i < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
   }
 
   onResponseData(controller: UpstreamController, chunk: Buffer): void {

@@ -3,7 +3,7 @@
  * stage shares. uWS forbids touching a response after it was aborted (the native
  * object is gone), so every write goes through here and checks `aborted` first.
  */
-import { errorBody, statusLine, type Denial, statusOf } from '../errors.js';
+import { errorBody, shouldRetry, statusLine, type Denial, statusOf } from '../errors.js';
 import type { AuthContext } from '../authenticate/context.js';
 import type { CompiledRoute } from '../routes.js';
 import type { RequestBody } from './body.js';
@@ -34,6 +34,8 @@ export class Exchange {
   stale = false;
   /** Headers the sidecar adds to the response, flat [name, value, …] (e.g. RateLimit). */
   responseHeaders: ReadonlyArray<string | Uint8Array> | undefined;
+  /** CORS headers for this response, flat [name, value, …] (routes with `cors:`, src/cors/stage.ts). */
+  corsHeaders: readonly string[] | undefined;
   /** The upstream's `x-argus-usage` report, if it sent one (metering validates it). */
   reportedUsage: string | undefined;
   /** The sidecar refused the request itself (nothing was forwarded). */
@@ -77,7 +79,25 @@ export class Exchange {
   /** Answer with a contract error body. `close` ends the connection after it. */
   replyError(denial: Denial, close = false): void {
     const status = statusOf(denial.code);
-    this.reply(status, denial.headers, errorBody(denial.code, denial.message, this.head.requestId), close);
+    const retry = shouldRetry(denial.code);
+    const headers = retry === undefined ? denial.headers : [...(denial.headers ?? []), ['x-should-retry', retry] as const];
+    this.reply(status, headers, errorBody(denial.code, denial.message, this.head.requestId), close);
+  }
+
+  /** Answer with no body (a CORS preflight's 204). */
+  replyEmpty(status: number, headers: ReadonlyArray<readonly [string, string]>): void {
+    if (this.aborted || this.started) return;
+    this.started = true;
+    this.status = status;
+    const res = this.res;
+    const requestId = this.head.requestId;
+    res.cork(() => {
+      res.writeStatus(statusLine(status));
+      res.writeHeader('x-request-id', requestId);
+      for (const [k, v] of headers) res.writeHeader(k, v);
+      res.endWithoutBody();
+    });
+    this.done();
   }
 
   /** Answer a whole response at once (errors, admin-style replies). */
@@ -95,6 +115,8 @@ export class Exchange {
       if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
       const extra = this.responseHeaders;
       if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
+      const cors = this.corsHeaders;
+      if (cors) for (let i = 0; i < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
       res.end(body, close);
     });
     this.done();
