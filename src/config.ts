@@ -1,8 +1,9 @@
 /**
  * Configuration: the only module that reads `process.env`.
  *
- * A YAML file (contract: ARCHITECTURE.md §4) is parsed, `${ENV}` references are
- * substituted, the result is validated once with zod (unknown keys are errors),
+ * A YAML file (keys: README.md, "Configuration") is parsed, `${ENV}` references are
+ * substituted (`${ENV:-default}` when ENV is unset or empty; a port given as
+ * `"${PORT:-8080}"` becomes a number), the result is validated once with zod (unknown keys are errors),
  * deeply frozen and passed down. Any problem throws a {@link UsageError} whose
  * message names the key path and what was expected; the CLI exits 2 on it.
  */
@@ -18,10 +19,13 @@ import { routeSchema } from './authorize/route-schema.js';
 import { llmSchema } from './llm/schema.js';
 import { tradingSchema } from './trading/schema.js';
 
+/** A port; digits in a string (what `"${PORT:-8080}"` substitutes to) count as the number. */
+const portNumber = z.preprocess((v) => (typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v), z.number().int().min(0).max(65535));
+
 const hostPort = (host: string, port: number) =>
   z.object({
     host: z.string().min(1).default(host),
-    port: z.number().int().min(0).max(65535).default(port),
+    port: portNumber.default(port),
   }).strict();
 
 const tierSchema = z.object({
@@ -139,12 +143,12 @@ function describeIssue(issue: z.ZodIssue): string {
   return issue.message;
 }
 
-const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 function substituteEnv(node: unknown, path: Array<string | number>, env: NodeJS.ProcessEnv): unknown {
   if (typeof node === 'string') {
-    return node.replace(ENV_REF, (_m, name: string) => {
-      const value = env[name];
+    return node.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+      const value = fallback !== undefined && !env[name] ? fallback : env[name];
       if (value === undefined) {
         throw new UsageError(`config: ${formatPath(path)}: environment variable ${name} is not set`);
       }

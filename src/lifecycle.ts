@@ -50,18 +50,22 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
 
   let proxy: { port: number; metrics: MetricsView; readiness(): Record<string, boolean> | Promise<Record<string, boolean>>; inflight(): number | Promise<number>; stop(): Promise<boolean> };
   let features: AdminRoute;
+  let jwksStatus: () => unknown = () => null;
   let closeExtra: () => Promise<void> = async () => undefined;
   if (threads === 1) {
     const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true });
     const core = await startCore(cfg, { log, metrics, now: opts.now ?? (() => performance.now()) });
     proxy = core;
     features = featuresRoute(core.authenticator);
+    jwksStatus = () => core.authenticator.jwksStatus();
   } else {
     const pool = await startThreadPool(cfg, threads, log);
     proxy = { port: pool.port, metrics: pool, readiness: () => pool.readiness(), inflight: () => pool.inflight(), stop: () => pool.stop() };
     // The batch feature check reads Redis records: the main thread keeps its own small authenticator for it.
     const auth = await createAuthenticator(cfg, { metrics: new Metrics({ defaultMetrics: false }), log });
     features = featuresRoute(auth);
+    // The main thread's key set refreshes from the same source as the threads' (what /readyz shows).
+    jwksStatus = () => auth.jwksStatus();
     closeExtra = () => auth.close();
   }
 
@@ -71,6 +75,10 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
     metrics: proxy.metrics,
     readiness: async () => ({ ...(await proxy.readiness()), accepting: !draining }),
     routes: { '/v1/features': features },
+    readinessDetail: () => {
+      const jwks = jwksStatus();
+      return jwks === null ? {} : { jwks };
+    },
   });
   const adminPort = await admin.listen();
   log.info('proxy listening', { port: proxy.port, admin_port: adminPort, threads, upstream: cfg.upstream.url });

@@ -15,6 +15,8 @@ export interface AdminOptions {
   readonly metrics: { readonly registry: { metrics(): Promise<string>; readonly contentType: string } };
   /** Named readiness checks; all must be true for /readyz to answer 200. */
   readonly readiness: () => Record<string, boolean> | Promise<Record<string, boolean>>;
+  /** Detail shown beside the checks in /readyz (e.g. `jwks`: why auth is not ready). */
+  readonly readinessDetail?: () => Record<string, unknown>;
   /** Extra GET routes by exact path (e.g. the batch feature check). */
   readonly routes?: Readonly<Record<string, AdminRoute>>;
 }
@@ -42,7 +44,7 @@ export class AdminServer {
       case '/readyz': {
         const checks = await this.opts.readiness();
         const ready = Object.values(checks).every(Boolean);
-        return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', checks });
+        return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready', checks, ...this.opts.readinessDetail?.() });
       }
       case '/metrics': {
         const body = await this.opts.metrics.registry.metrics();

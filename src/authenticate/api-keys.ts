@@ -50,7 +50,8 @@ export function loadKeyFile(file: string): Map<string, KeyRecord> {
   } catch (err) {
     throw new UsageError(`config: auth.api_keys.file: cannot read ${file}: ${(err as Error).message}`);
   }
-  const list = Array.isArray(raw) ? raw : (raw as { keys?: unknown } | null)?.keys;
+  // A file with no records yet (only comments) holds no keys: every request with a key is 401.
+  const list = raw === null || raw === undefined ? [] : Array.isArray(raw) ? raw : (raw as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(list)) throw new UsageError(`config: auth.api_keys.file: ${file} must hold a list of key records (or {keys: [...]})`);
   const out = new Map<string, KeyRecord>();
   list.forEach((item, i) => {

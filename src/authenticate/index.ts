@@ -24,7 +24,7 @@ import { createColdGate, createFailureWindow } from './cold-gate.js';
 import type { AuthContext } from './context.js';
 import { createExtractor, type Credential } from './credentials.js';
 import { DENIED, throttled } from './denials.js';
-import { createJwksStore } from './jwks.js';
+import { createJwksStore, type JwksStatus } from './jwks.js';
 import { createJwtVerifier } from './jwt.js';
 import { createAuthMetrics } from './metrics.js';
 import { createRevocations, refusedByUserRevocation, type RevokeListener } from './revocation.js';
@@ -52,6 +52,8 @@ export interface Authenticator {
   features(userId: string, features: string[]): Promise<Record<string, boolean>>;
   /** JWKS loaded and fresh enough (if configured) and Redis connected (if configured). */
   readonly ready: () => boolean;
+  /** The JWKS key set's state for /readyz (null: no `auth.jwt`). */
+  readonly jwksStatus: () => JwksStatus | null;
   /** Idempotent: the second call returns the first call's promise. */
   close(): Promise<void>;
 }
@@ -268,6 +270,7 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
     onRevoke: revocations.onRevoke,
     applyRevocation: (r) => revocations.apply({ kind: r.kind, id: r.id, at: r.at ?? now() / 1000 }),
     ready: () => (jwks === null || jwks.usable()) && (redis === null || redis.status === 'ready'),
+    jwksStatus: () => jwks?.status() ?? null,
     close(): Promise<void> {
       closing ??= (async () => {
         jwks?.close();

@@ -36,7 +36,26 @@ export interface JwksStore {
   refresh(): Promise<boolean>;
   /** A key set is loaded and not older than max_stale_ms. */
   usable(): boolean;
+  /** What /readyz reports about the key set (README.md, "Admin port"). */
+  status(): JwksStatus;
   close(): void;
+}
+
+/**
+ * `never_fetched`: no key set was ever loaded (e.g. an unreachable or placeholder
+ * jwks_url: a configuration or network problem, not an outage); `fresh`: loaded
+ * within refresh_ms; `stale`: refreshes failing, the last good set still served
+ * (up to max_stale_ms); `expired`: the last good set is older than max_stale_ms
+ * (down). Only `fresh` and `stale` are ready.
+ */
+export interface JwksStatus {
+  readonly state: 'never_fetched' | 'fresh' | 'stale' | 'expired';
+  readonly source: string;
+  /** Seconds since the last good key set, absent when never fetched. */
+  readonly age_s?: number;
+  /** Failed fetches since the last good one. */
+  readonly failures: number;
+  readonly last_error?: string;
 }
 
 interface KeySet {
@@ -50,6 +69,8 @@ export function createJwksStore(cfg: JwtConfig, deps: { now: () => number; log: 
   let inflight: Promise<boolean> | null = null;
   let lastFailureAt = -Infinity;
   let lastUnknownKidFetch = -Infinity;
+  let failuresSinceGood = 0;
+  let lastError: string | undefined;
   let closed = false;
 
   const unregisterAge = metrics.addJwksAgeSource(() => (set === null ? -1 : (now() - set.fetchedAt) / 1000));
@@ -93,9 +114,13 @@ export function createJwksStore(cfg: JwtConfig, deps: { now: () => number; log: 
       try {
         const byKid = parse(await load());
         set = { byKid, fetchedAt: now() };
+        failuresSinceGood = 0;
+        lastError = undefined;
         return true;
       } catch (err) {
         lastFailureAt = now();
+        failuresSinceGood++;
+        lastError = errorText(err);
         metrics.jwksFetchFailures.inc();
         log.warn('jwks: fetch failed, keeping the last good key set', { err, age_s: set === null ? null : (now() - set.fetchedAt) / 1000 });
         return false;
@@ -140,14 +165,30 @@ export function createJwksStore(cfg: JwtConfig, deps: { now: () => number; log: 
     return { jwk: entry.jwk, keyId: entry.keyId, key };
   }
 
+  function status(): JwksStatus {
+    const base = { source: cfg.jwks_url ?? `file:${cfg.jwks_file ?? ''}`, failures: failuresSinceGood, ...(lastError !== undefined ? { last_error: lastError } : {}) };
+    if (set === null) return { state: 'never_fetched', ...base };
+    const age = now() - set.fetchedAt;
+    const state = age > cfg.max_stale_ms ? 'expired' : age >= cfg.refresh_ms || failuresSinceGood > 0 ? 'stale' : 'fresh';
+    return { state, age_s: Math.round(age / 1000), ...base };
+  }
+
   return {
     getKey,
     refresh,
     usable,
+    status,
     close: () => {
       closed = true;
       clearInterval(timer);
       unregisterAge();
     },
   };
+}
+
+/** A fetch error in one line (undici hides the reason in `cause`). */
+function errorText(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string; code?: string } };
+  const cause = e?.cause?.code ?? e?.cause?.message;
+  return String(e?.message ?? err) + (cause ? ` (${cause})` : '');
 }

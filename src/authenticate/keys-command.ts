@@ -1,15 +1,18 @@
 /**
- * `argus-sidecar keys …` (contract: ARCHITECTURE.md §4):
+ * `argus-sidecar keys …` (README.md, "Command line" and "API keys"):
  * - `keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y]
  *    [--requests-per-minute N] [--llm JSON] [--trading JSON] --config FILE`
  *   prints `{"key_id":…,"key":…}` once: the key is never shown again.
+ * - `keys create --standalone FILE …` (no Postgres; `--config` optional, for its
+ *   tiers): appends the key's record to the standalone key file instead.
  * - `keys revoke KEY_ID --config FILE`: Postgres + Redis deny state + publish.
  * - `keys list --user ID --config FILE`: JSON array, no digests.
  * - `keys sync --config FILE`: re-project every key and revocation from Postgres
  *   into Redis (after a Redis flush or restore). Publishes nothing.
  * Postgres is the source of truth; Redis gets the projection when configured.
  */
-import type { Config } from '../config.js';
+import { TIER_ORDER, type Config } from '../config.js';
+import { appendKeyRecord } from './standalone-keys.js';
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../cli-args.js';
 import { UsageError } from '../errors.js';
 import { createPool, type Pool } from '../store/postgres.js';
@@ -19,7 +22,7 @@ import { allKeys, allRevocations, deleteKey, describeKey, insertKey, listKeys, r
 import { keyRecordSchema, llmSchema, tradingSchema, type KeyRecord } from './records.js';
 import { projectKey, publishRevocation, redisKeys } from './store.js';
 
-const USAGE = 'usage: keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y] --config FILE | keys revoke KEY_ID --config FILE | keys list --user ID --config FILE | keys sync --config FILE';
+const USAGE = 'usage: keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y] [--requests-per-minute N] [--llm JSON] [--trading JSON] (--config FILE | --standalone FILE) | keys revoke KEY_ID --config FILE | keys list --user ID --config FILE | keys sync --config FILE';
 
 export async function runKeysCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -55,11 +58,14 @@ async function create(argv: string[]): Promise<number> {
     'requests-per-minute': { type: 'string' },
     llm: { type: 'string' },
     trading: { type: 'string' },
+    standalone: { type: 'string' },
   });
-  const cfg = configFromArgs(values);
+  const standalone = values.standalone;
+  const cfg = standalone !== undefined && values.config === undefined ? undefined : configFromArgs(values);
+  const tiers: readonly string[] = cfg ? Object.keys(cfg.tiers) : TIER_ORDER;
   if (!values.user) throw new UsageError('--user ID is required');
   if (!values.tier) throw new UsageError('--tier TIER is required');
-  if (!(values.tier in cfg.tiers)) throw new UsageError(`--tier: unknown tier "${values.tier}" (tiers: ${Object.keys(cfg.tiers).join(', ')})`);
+  if (!tiers.includes(values.tier)) throw new UsageError(`--tier: unknown tier "${values.tier}" (tiers: ${tiers.join(', ')})`);
   const { key_id, key, sha256 } = generateApiKey();
   const rpm = values['requests-per-minute'];
   const candidate = {
@@ -79,6 +85,14 @@ async function create(argv: string[]): Promise<number> {
     throw new UsageError(`--${flagOf(String(issue?.path[0] ?? ''))}: ${issue?.message ?? 'invalid'}`);
   }
   const rec: KeyRecord = parsed.data;
+  if (standalone !== undefined) {
+    if (standalone === '') throw new UsageError('--standalone FILE: a file name is required');
+    appendKeyRecord(standalone, { ...rec, sha256, created_at: Math.floor(Date.now() / 1000) });
+    process.stdout.write(JSON.stringify({ key_id, key }) + '\n');
+    process.stderr.write(`keys create: added ${key_id} to ${standalone} (digest only); a running proxy reads the file at startup: restart it\n`);
+    return 0;
+  }
+  if (!cfg) throw new UsageError('--config FILE is required');
   await withStores(cfg, true, async (pool, redis) => {
     const row = await insertKey(pool as Pool, sha256, rec);
     if (redis && cfg.redis) {

@@ -1,5 +1,5 @@
 /**
- * The CDN edge's signed session header (contract: ARCHITECTURE.md §4):
+ * The CDN edge's signed session header (docs/contract.md, "Session header"):
  * `base64url(JSON payload) "." base64url(HMAC-SHA256(secret, first part))`,
  * payload `{ "sub", "sid", "exp", "tier"?, "iat"? }`.
  *

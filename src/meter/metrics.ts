@@ -1,5 +1,5 @@
 /**
- * Metering metrics (names fixed by the dashboard, see notes/metric-names.md),
+ * Metering metrics (names fixed by the chart's dashboard and alerts, see docs/contract.md, "Metric names"),
  * registered on the process's `Metrics.registry`. Get-or-create, so several
  * meters or workers in one process (tests, threads) share the series.
  */

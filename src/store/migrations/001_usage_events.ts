@@ -1,5 +1,5 @@
 /**
- * The usage ledger (ARCHITECTURE.md §4): one row per usage event, unique
+ * The usage ledger (docs/contract.md, "Usage ledger"): one row per usage event, unique
  * `event_id`, plus what Stripe reporting needs.
  *
  * - `usage_events.stripe_identifier` names the Stripe meter event a row was
