@@ -69,6 +69,7 @@ describe('CORS on routes with cors:', () => {
     assert.equal(r.headers['access-control-allow-credentials'], undefined);
     assert.match(String(r.headers['vary']), /Origin/);
     assert.equal(upstreamCalls, calls);
+    assert.match(String(r.headers['x-request-id']), /^[0-9a-f]{12}-[0-9a-z]+$/);
   });
 
   it('a preflight from an origin not listed, for a method or header not allowed: 403 ARGUS_CORS_NOT_ALLOWED without Allow-Origin', async () => {

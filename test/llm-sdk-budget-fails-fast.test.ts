@@ -78,7 +78,13 @@ metering: { enabled: false }
   const chat = (apiKey: string, model = 'gpt-4o-mini') => new OpenAI({ apiKey, baseURL: `${url}/v1` }).chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
 
   it('a used-up daily budget: RateLimitError after one request, with the sidecar\'s message and code', async () => {
-    const err = await chat(broke.key).then(() => assert.fail('expected a refusal'), (e: unknown) => e);
+    // A guard, not a timing assertion: without x-should-retry the SDK sleeps the
+    // Retry-After (hours) and this would only end at the test timeout.
+    let guard: NodeJS.Timeout | undefined;
+    const sleeping = new Promise<never>((_, reject) => {
+      guard = setTimeout(() => reject(new Error('the SDK has not settled after 60 s: it is sleeping the Retry-After')), 60_000);
+    });
+    const err = await Promise.race([chat(broke.key).then(() => assert.fail('expected a refusal'), (e: unknown) => e), sleeping]).finally(() => clearTimeout(guard));
     assert.ok(err instanceof OpenAI.RateLimitError, `got ${String(err)}`);
     assert.equal(err.status, 429);
     assert.equal(err.code, 'ARGUS_QUOTA_EXCEEDED');
