@@ -1,6 +1,7 @@
 /**
- * Outcome: the official `openai` SDK, with its default settings (2 retries,
- * honouring Retry-After), against a spawned sidecar:
+ * Outcome: the official `openai` SDK (and `@anthropic-ai/sdk`, last test), with
+ * their default settings (2 retries, honouring Retry-After), against a spawned
+ * sidecar:
  * - fails fast with RateLimitError on a used-up daily token budget: the sidecar
  *   sends `x-should-retry: false`, so the SDK does not sleep the truthful
  *   Retry-After (hours, until midnight UTC) and the sidecar sees exactly one
@@ -15,6 +16,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { generateApiKey } from '../src/authenticate/api-keys.js';
 import { startLlmProvider, type StandInProvider } from './support/llm-provider.js';
@@ -45,7 +47,7 @@ describe('the openai SDK against sidecar refusals (default retries)', () => {
   before(async () => {
     provider = await startLlmProvider();
     writeFileSync(join(dir, 'keys.yaml'), [
-      `- { key_id: ${broke.key_id}, sha256: ${broke.sha256}, user_id: broke, tier: professional, llm: { models: [gpt-4o-mini], daily_token_budget: 0 } }`,
+      `- { key_id: ${broke.key_id}, sha256: ${broke.sha256}, user_id: broke, tier: professional, llm: { models: [gpt-4o-mini, claude-3-5-haiku], daily_token_budget: 0 } }`,
       // explorer here: 20 requests per minute, no burst: a second request within 3 s is refused with Retry-After of at most 3.
       `- { key_id: ${busy.key_id}, sha256: ${busy.sha256}, user_id: busy, tier: explorer, llm: { models: [gpt-4o-mini] } }`,
     ].join('\n') + '\n');
@@ -61,6 +63,10 @@ routes:
     methods: [POST]
     auth: required
     llm: { provider: openai, include_usage: true }
+  - path: /v1/messages
+    methods: [POST]
+    auth: required
+    llm: { provider: anthropic }
 metering: { enabled: false }
 `);
     proxy = startCli(['proxy', '--config', join(dir, 'argus.yaml')]);
@@ -126,5 +132,19 @@ metering: { enabled: false }
     assert.equal(r.headers['x-should-retry'], 'true');
     const wait = Number(r.headers['retry-after']);
     assert.ok(wait >= 1 && wait <= 3, `retry-after ${wait}`);
+  });
+
+  it('@anthropic-ai/sdk: a used-up budget is RateLimitError after one request, with the sidecar\'s message', async () => {
+    const before = await seen('ARGUS_QUOTA_EXCEEDED');
+    let guard: NodeJS.Timeout | undefined;
+    const sleeping = new Promise<never>((_, reject) => {
+      guard = setTimeout(() => reject(new Error('the SDK has not settled after 60 s: it is sleeping the Retry-After')), 60_000);
+    });
+    const client = new Anthropic({ apiKey: broke.key, baseURL: url });
+    const call = client.messages.create({ model: 'claude-3-5-haiku', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
+    const err = await Promise.race([call.then(() => assert.fail('expected a refusal'), (e: unknown) => e), sleeping]).finally(() => clearTimeout(guard));
+    assert.ok(err instanceof Anthropic.RateLimitError, `got ${String(err)}`);
+    assert.match(err.message, /^429 daily token budget of 0 is used up/);
+    assert.equal((await seen('ARGUS_QUOTA_EXCEEDED')) - before, 1, 'the SDK sent the request once');
   });
 });
