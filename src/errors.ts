@@ -63,12 +63,12 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 
 /** Status line text for the statuses above (uWS wants "401 Unauthorized"). */
 const STATUS_TEXT: Record<number, string> = {
+  204: '204 No Content',
   400: '400 Bad Request',
   401: '401 Unauthorized',
   403: '403 Forbidden',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
-  204: '204 No Content',
   413: '413 Payload Too Large',
   429: '429 Too Many Requests',
   431: '431 Request Header Fields Too Large',

@@ -110,7 +110,8 @@ export function createPipeline(deps: PipelineDeps) {
     if (bad) return void refuse(ex, bad, true);
     // A CORS preflight for a route with `cors:` is answered here, before authentication.
     const preflight = websocket ? null : cors.preflight(ex);
-    if (preflight !== null) return void (preflight !== true && refuse(ex, preflight));
+    if (preflight === true) return undefined;
+    if (preflight) return void refuse(ex, preflight);
     const match = matchRoute(ex.head.method, ex.head.path);
     const route = match.route;
     if (!route) return void refuse(ex, match.methodMismatch ? deny('ARGUS_METHOD_NOT_ALLOWED', `${ex.head.method} is not allowed here`) : deny('ARGUS_NOT_FOUND', 'no route matches this path'));

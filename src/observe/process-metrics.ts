@@ -29,7 +29,8 @@ const SOURCES: ReadonlyArray<{ name: string; help: string; count: (p: ProcessWit
 
 /** prom-client's default process metrics on `registry`, prefixed `argus_process_`, every gauge named as Prometheus expects. */
 export function collectProcessMetrics(registry: Registry): void {
-  collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  // The literal prefix: test/k8s-chart-metrics-exported.test.ts finds the default metrics' names by it.
+  collectDefaultMetrics({ register: registry, prefix: 'argus_process_' });
   const proc = process as unknown as ProcessWithHandles;
   for (const s of SOURCES) {
     if (registry.getSingleMetric(`${PREFIX}${s.name}_total`) === undefined) continue;
