@@ -18,23 +18,22 @@ else
   echo "helm-check: helm not found; skipped (node scripts/fetch-helm.mjs gets one; chart also covered by test/k8s-chart-*.test.ts)"
   exit 0
 fi
-helm() { "$HELM" "$@"; }
 "$HELM" version --short
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 set -x
-helm lint --strict "$CHART"
-helm template argus "$CHART" --namespace argus-system --kube-version 1.30.0 \
+"$HELM" lint --strict "$CHART"
+"$HELM" template argus "$CHART" --namespace argus-system --kube-version 1.30.0 \
   --set 'sidecar.namespaces={sibyl,prism,jane}' \
   --set metrics.serviceMonitor.enabled=true,metrics.podMonitor.enabled=true \
   --set metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true >"$OUT/native.yaml"
 grep -q 'native: true' "$OUT/native.yaml"
-helm template argus "$CHART" --namespace argus-system --kube-version 1.27.0 >"$OUT/legacy.yaml"
+"$HELM" template argus "$CHART" --namespace argus-system --kube-version 1.27.0 >"$OUT/legacy.yaml"
 grep -q 'native: false' "$OUT/legacy.yaml"
-helm template argus "$CHART" --namespace argus-system \
+"$HELM" template argus "$CHART" --namespace argus-system \
   --set injector.tls.certManager.enabled=false,injector.tls.existingSecret=argus-webhook-tls,injector.tls.caBundle=Zm9v \
   --set injector.failurePolicy=Ignore >"$OUT/provided-tls.yaml"
-if helm template argus "$CHART" --set injector.tls.certManager.enabled=false >/dev/null 2>&1; then
+if "$HELM" template argus "$CHART" --set injector.tls.certManager.enabled=false >/dev/null 2>&1; then
   echo "helm-check: rendering without cert-manager and without a TLS secret must fail" >&2; exit 1
 fi
 if command -v kubeconform >/dev/null 2>&1; then
