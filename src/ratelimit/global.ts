@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from '../store/redis.js';
+import { redisHealth } from '../store/redis-health.js';
 import type { Logger } from '../observe/log.js';
 import type { Rate, Step } from './gcra.js';
 
@@ -53,10 +54,11 @@ export interface GlobalOptions {
 export function createGlobalBuckets(opts: GlobalOptions): GlobalBuckets {
   const { redis, keyPrefix, timeoutMs, retryMs, localClock, log } = opts;
   let state: 'up' | 'down' | 'probing' = 'up';
+  const health = redisHealth(redis);
   let downUntil = 0;
 
   function usable(nowMs: number): boolean {
-    if (redis.status !== 'ready') return false;
+    if (!health.up()) return false;
     if (state === 'up') return true;
     if (state === 'down' && nowMs >= downUntil) return true; // this check becomes the probe
     return false;
@@ -95,6 +97,7 @@ export function createGlobalBuckets(opts: GlobalOptions): GlobalBuckets {
   }
 
   function failed(nowMs: number, err: unknown): null {
+    health.failed(err);
     if (state === 'up') log.warn('ratelimit: redis unavailable, enforcing the local share', { err: err as Error, retry_ms: retryMs });
     state = 'down';
     downUntil = nowMs + retryMs;
