@@ -16,7 +16,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   revoke: { summary: 'kill switch: revoke (--user ID | --session SID | --key KEY_ID) --config FILE', load: async () => (await import('./authenticate/revoke-command.js')).runRevokeCommand },
   'inject-webhook': { summary: 'Kubernetes sidecar injection webhook, HTTPS (--config FILE)', load: async () => (await import('./inject/command.js')).runInjectWebhookCommand },
   worker: { summary: 'run the billing workers: usage queue -> ledger -> Stripe (--config FILE)', load: async () => (await import('../workers/worker-command.js')).runWorkerCommand },
-  usage: { summary: 'usage queue: failed | replay-failed [--limit N] (--config FILE)', load: async () => (await import('../workers/usage-command.js')).runUsageCommand },
+  usage: { summary: 'usage: failed | replay-failed | unbillable | review | resolve ID (--config FILE)', load: async () => (await import('../workers/usage-command.js')).runUsageCommand },
   demo: { summary: 'standalone demo: upstream + sidecar + a demo API key', load: async () => (await import('./demo/main.js')).runDemoCommand },
 };
 
