@@ -11,7 +11,7 @@
  * - `<prefix>projection:epoch`            whether Redis still holds the projection (projection.ts)
  *
  * Every read also fetches the epoch (same round trip). Once this process has
- * seen an epoch (or `redis.require_projection` is set), a missing or incomplete
+ * seen a complete epoch (or `redis.require_projection` is set), a missing or incomplete
  * one means Redis lost its data: lookups report `projection` other than
  * `complete` and the authenticator answers 503 instead of trusting an absence.
  *
@@ -63,10 +63,14 @@ export function createAuthStore(opts: { redis: Redis | null; prefix: string; fil
   const epochKey = projectionKeys(opts.prefix).epoch;
   let seenEpoch = opts.requireProjection === true;
 
-  /** The epoch's verdict; `complete` until this process has seen one (Redis without a projector stays as before). */
+  /**
+   * The epoch's verdict; `complete` until this process has seen a complete one
+   * (Redis without a projector, or a first projection still running, stays as before).
+   */
   function projectionOf(epoch: string | null | undefined): EpochState {
-    if (epoch != null) seenEpoch = true;
-    return seenEpoch ? epochState(epoch) : 'complete';
+    const state = epochState(epoch);
+    if (state === 'complete') seenEpoch = true;
+    return seenEpoch ? state : 'complete';
   }
 
   async function findKey(sha256: string): Promise<KeyLookup> {

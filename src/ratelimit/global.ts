@@ -73,7 +73,8 @@ export function createGlobalBuckets(opts: GlobalOptions): GlobalBuckets {
         run(args),
         new Promise<'timeout'>((resolve) => { timer = setTimeout(resolve, timeoutMs, 'timeout'); timer.unref?.(); }),
       ]);
-      if (reply === 'timeout') return failed(nowMs, new Error(`redis did not answer within ${timeoutMs} ms`));
+      // The limiter's own latency budget, not a sign Redis is down: the shared health mark is left alone.
+      if (reply === 'timeout') return failed(nowMs, new Error(`redis did not answer within ${timeoutMs} ms`), false);
       if (state !== 'up') log.info('ratelimit: redis reachable again, global limits restored');
       state = 'up';
       const [allowed, debt] = reply as [number, string];
@@ -96,8 +97,8 @@ export function createGlobalBuckets(opts: GlobalOptions): GlobalBuckets {
     }
   }
 
-  function failed(nowMs: number, err: unknown): null {
-    health.failed(err);
+  function failed(nowMs: number, err: unknown, markDown = true): null {
+    if (markDown) health.failed(err);
     if (state === 'up') log.warn('ratelimit: redis unavailable, enforcing the local share', { err: err as Error, retry_ms: retryMs });
     state = 'down';
     downUntil = nowMs + retryMs;
