@@ -87,6 +87,25 @@ test('epoch lost: 503 not 401; cached decisions only on open routes, only after 
   assert.equal(code(await a.authenticate(withKey(generateApiKey().key), open)), 'ARGUS_INVALID_API_KEY');
 });
 
+test('on losing the projection, fresh cached decisions are re-checked: a revocation Redis lost is not served from cache', async () => {
+  await redis.flushall();
+  await epoch('complete');
+  const k = await project('u_fresh');
+  const clock = testClock();
+  const { a, cfg } = await authenticator(false, clock);
+  const open = routeOf(cfg, '/open');
+  assert.equal(code(await a.authenticate(withKey(k.key), open)), 'ok');
+  // Redis lost its data; the worker re-projected the deny state, which revokes this key (recorded in Postgres while Redis was away).
+  await redis.flushall();
+  await epoch('keys');
+  await redis.set(redisKeys(prefix).deny('key', k.key_id), String(Math.floor(clock.now() / 1000)));
+  clock.advance(10); // well inside ttl_ms: the entry is still fresh
+  // The first lookup that reaches Redis sees the lost projection...
+  assert.equal(code(await a.authenticate(withKey(generateApiKey().key), open)), 'ARGUS_DEPENDENCY_UNAVAILABLE');
+  // ...and from then on the cached decision is checked against the deny state before it is served.
+  assert.equal(code(await a.authenticate(withKey(k.key), open)), 'ARGUS_REVOKED');
+});
+
 test('a fresh process: without require_projection an epoch-less Redis is trusted as before; with it, 503', async () => {
   await redis.flushall();
   const { a: lenient, cfg } = await authenticator(false);

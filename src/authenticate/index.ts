@@ -40,6 +40,7 @@ import { createJwtVerifier } from './jwt.js';
 import { createAuthMetrics } from './metrics.js';
 import { createRevocations, refusedByUserRevocation, type RevokeListener } from './revocation.js';
 import { createSessionVerifier } from './session.js';
+import type { EpochState } from './projection.js';
 import { createAuthStore, StoreUnavailable, type RevocationKind, type SubjectState } from './store.js';
 
 export type { AuthContext } from './context.js';
@@ -125,6 +126,21 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
   const gate = createColdGate({ maxConcurrent: auth.cold.max_concurrent, maxQueue: auth.cold.max_queue });
   const failures = createFailureWindow({ perMinute: auth.cold.client_failures_per_minute, now });
   const inflight = new Map<string, Promise<Verdict>>();
+  let projectionLost = false;
+  /** Track the projection; on losing it, every cached decision is re-checked before it is served again. */
+  function sawProjection(state: EpochState): Verdict | null {
+    if (state === 'complete') {
+      if (projectionLost) log.info('auth: Redis projection complete again');
+      projectionLost = false;
+      return null;
+    }
+    if (!projectionLost) {
+      projectionLost = true;
+      const n = l1.expireFresh(now());
+      log.warn('auth: Redis lost its projection (epoch missing or incomplete): uncached credentials get 503 until it is restored', { state, cached_rechecked: n });
+    }
+    return state === 'deny-ready' ? DENY_READY : PROJECTING;
+  }
 
   await Promise.all([
     ownRedis && redis !== null && redis.status !== 'ready' ? withTimeout(once(redis, 'ready'), 2000).catch(() => log.warn('auth: Redis not connected yet')) : undefined,
@@ -266,7 +282,8 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
     (rec === null ? metrics.l2Miss : metrics.l2Hit).n++;
     if (rec !== null && rec.status !== 'active') return denied(DENIED.revoked);
     // An unknown key is unknown only when Redis still holds the projection.
-    if (projection !== 'complete') return projection === 'deny-ready' ? DENY_READY : PROJECTING;
+    const lost = sawProjection(projection);
+    if (lost !== null) return lost;
     if (rec === null) return denied(DENIED.invalidKey);
     return checkSubject(keyContext(rec, build.tierOf(rec.tier)), false);
   }
@@ -284,7 +301,8 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
     const s = await store.subject(base.user_id, base.session_id, base.key_id);
     if (revokedBy(base, s)) return denied(DENIED.revoked);
     // No user record may mean "lost with Redis": do not fall back to the token's claims.
-    if (s.projection !== 'complete') return s.projection === 'deny-ready' ? DENY_READY : PROJECTING;
+    const lost = sawProjection(s.projection);
+    if (lost !== null) return lost;
     if (!enrich) return { kind: 'ok', ctx: base };
     if (redis !== null) (s.user === null ? metrics.l2Miss : metrics.l2Hit).n++;
     return { kind: 'ok', ctx: build.withUser(base, s.user) };
