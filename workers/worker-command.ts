@@ -47,8 +47,8 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   // Reverse order of startup, each step awaited: no new work, finish running work, then connections.
   await admin.close();
   await reporter?.close();
-  await worker.close();
   await projection.close();
+  await worker.close();
   await pool.end().catch(() => undefined);
   log.info('worker: stopped');
   return 0;
