@@ -4,7 +4,7 @@
  * complete means Redis lost its data (a restart without persistence, a flush,
  * a failover to an empty replica) or a re-projection died midway: the watch
  * re-projects deny state, then keys, then users from Postgres. The lock in
- * `reproject` lets one replica run at a time; the others see it held and wait
+ * `reproject` (15 s, renewed per batch) lets one replica run at a time; the others see it held and wait
  * for the next tick. Proxies answer 503 for uncached credentials until the
  * epoch is complete again.
  *

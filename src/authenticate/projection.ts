@@ -68,7 +68,8 @@ const BATCH = 1000;
  * the lock. `lockMs` bounds how long a crashed run blocks the next one.
  */
 export async function reproject(pool: Pool, redis: Redis, prefix: string, opts: { lockMs?: number; nowS?: () => number } = {}): Promise<ReprojectResult> {
-  const lockMs = opts.lockMs ?? 30_000;
+  // Renewed before every batch of writes; a crashed run blocks the next for at most this long.
+  const lockMs = opts.lockMs ?? 15_000;
   const nowS = opts.nowS ?? (() => Date.now() / 1000);
   const pk = projectionKeys(prefix);
   const k = redisKeys(prefix);
