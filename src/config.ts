@@ -72,6 +72,8 @@ const configSchema = z.object({
   redis: z.object({
     url: z.string().min(1),
     key_prefix: z.string().default('argus:'),
+    /** Refuse (503) uncached credentials whenever the projection epoch is missing, even before this process has seen a complete one (src/authenticate/projection.ts). */
+    require_projection: z.boolean().default(false),
   }).strict().optional(),
   postgres: z.object({ url: z.string().min(1) }).strict().optional(),
   auth: authSchema.default({}),

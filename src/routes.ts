@@ -52,3 +52,12 @@ function pathMatches(r: CompiledRoute, path: string): boolean {
   if (p === '') return true; // "/*"
   return path === p || (path.startsWith(p) && path.charCodeAt(p.length) === 47 /* / */);
 }
+
+/**
+ * Routes that refuse (503) rather than trust a cache or a local share while Redis
+ * is away: `on_auth_unavailable: closed`, every trading route and every LLM route
+ * (token budgets live in Redis).
+ */
+export function failsClosed(route: RouteConfig): boolean {
+  return route.on_auth_unavailable === 'closed' || route.trading || route.llm !== undefined;
+}

@@ -21,6 +21,14 @@
  * Customer mapping: the row's `stripe_customer` (from the AuthContext), else
  * `billing_customers.stripe_customer` for the row's user_id. Rows with neither
  * are never reported.
+ *
+ * Whole units: Stripe meter event values are integers. A claim adds the
+ * (customer, meter)'s carried remainder to its rows' sum, reports the whole part
+ * and carries the fraction on (`stripe_meter_remainders`, in the claim's
+ * transaction, so it survives restarts): Σ Stripe + remainder = Σ ledger, exactly,
+ * at all times. A window whose whole part is 0 reports nothing to Stripe and is
+ * marked done with its rows. Timestamps Stripe would refuse and reports too old
+ * to resend safely: stripe-limits.ts.
  */
 import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
@@ -31,10 +39,9 @@ import type { Logger } from '../src/observe/log.js';
 import type { Metrics } from '../src/observe/metrics.js';
 import type { Pool } from '../src/store/postgres.js';
 import type { MeterEventSender } from './stripe-client.js';
+import { deadLetter, REVIEW_AFTER_S, SENDABLE_AGE_S, stripeLimitMetrics, updateLimitGauges } from './stripe-limits.js';
 
 const REPORT_LOCK = 0x4152_5354; // "ARST"
-/** Stripe refuses timestamps older than 35 days; stay a day inside. */
-const MAX_AGE_S = 34 * 86400;
 
 export interface CycleResult {
   readonly locked: boolean;
@@ -42,6 +49,10 @@ export interface CycleResult {
   readonly accepted: number;
   readonly duplicate: number;
   readonly rejected: number;
+  /** Rows dead-lettered this cycle (timestamps Stripe would refuse). */
+  readonly unbillable?: number;
+  /** Reports parked for review this cycle (first attempt over 20 h ago). */
+  readonly review?: number;
   /** Stripe asked us to back off (429/5xx/network): the cycle stopped early. */
   readonly retry: boolean;
 }
@@ -74,6 +85,7 @@ export function createStripeReporter(
   const now = deps.now ?? Date.now;
   const log = deps.log.child({ component: 'stripe-reporter' });
   const wm = workerMetrics(deps.metrics);
+  const lm = stripeLimitMetrics(deps.metrics);
   const meters = new Map<UsageKind, string>();
   for (const kind of USAGE_KINDS) {
     const name = cfg.meters[kind];
@@ -95,11 +107,11 @@ export function createStripeReporter(
       `SELECT customer, kind, window_start FROM (
          SELECT ${CUSTOMER} AS customer, e.kind, (floor(extract(epoch FROM e.occurred_at) / $1) * $1)::bigint AS window_start
            FROM usage_events e
-          WHERE e.reported_at IS NULL AND e.stripe_identifier IS NULL AND e.kind = ANY($2)
+          WHERE e.reported_at IS NULL AND e.stripe_identifier IS NULL AND e.unbillable_at IS NULL AND e.kind = ANY($2)
             AND e.occurred_at < to_timestamp($3) AND e.occurred_at >= to_timestamp($4)) s
         WHERE customer IS NOT NULL
         GROUP BY 1, 2, 3 ORDER BY 3, 1, 2 LIMIT $5`,
-      [cfg.window_s, kinds, cutoffS, nowS - MAX_AGE_S, cfg.batch_limit],
+      [cfg.window_s, kinds, cutoffS, nowS - SENDABLE_AGE_S, cfg.batch_limit],
     );
     let created = 0;
     for (const g of groups.rows) {
@@ -117,20 +129,36 @@ export function createStripeReporter(
         const stamped = await client.query<{ n: string; total: string }>(
           `WITH u AS (
              UPDATE usage_events e SET stripe_identifier = $1
-              WHERE e.reported_at IS NULL AND e.stripe_identifier IS NULL AND e.kind = $2
+              WHERE e.reported_at IS NULL AND e.stripe_identifier IS NULL AND e.unbillable_at IS NULL AND e.kind = $2
                 AND e.occurred_at >= to_timestamp($3) AND e.occurred_at < to_timestamp($3 + $4)
+                AND e.occurred_at >= to_timestamp($6)
                 AND ${CUSTOMER} = $5
              RETURNING e.quantity)
-           SELECT count(*) AS n, COALESCE(sum(quantity), 0) AS total FROM u`,
-          [identifier, g.kind, ws, cfg.window_s, g.customer],
+           SELECT count(*) AS n, COALESCE(sum(quantity), 0)::text AS total FROM u`,
+          [identifier, g.kind, ws, cfg.window_s, g.customer, nowS - SENDABLE_AGE_S],
         );
         if (Number(stamped.rows[0]?.n ?? 0) > 0) {
-          await client.query(
-            `INSERT INTO stripe_meter_reports (identifier, stripe_customer, meter, kind, window_start, value)
-             VALUES ($1, $2, $3, $4, to_timestamp($5), $6)`,
-            [identifier, g.customer, meter, g.kind, ws, stamped.rows[0]?.total ?? '0'],
+          // Whole units to Stripe, the fraction carried to the customer's next window (exact numeric arithmetic).
+          const split = await client.query<{ carried: string; value: string; rest: string }>(
+            `WITH c AS (SELECT COALESCE((SELECT remainder FROM stripe_meter_remainders WHERE stripe_customer = $1 AND meter = $2 FOR UPDATE), 0) AS carried)
+             SELECT carried::text, floor($3::numeric + carried)::text AS value, (($3::numeric + carried) - floor($3::numeric + carried))::text AS rest FROM c`,
+            [g.customer, meter, stamped.rows[0]?.total ?? '0'],
           );
-          created++;
+          const { carried, value, rest } = split.rows[0]!;
+          await client.query(
+            `INSERT INTO stripe_meter_remainders (stripe_customer, meter, remainder) VALUES ($1, $2, $3)
+             ON CONFLICT (stripe_customer, meter) DO UPDATE SET remainder = EXCLUDED.remainder, updated_at = now()`,
+            [g.customer, meter, rest],
+          );
+          const nothingToSend = Number(value) === 0;
+          await client.query(
+            `INSERT INTO stripe_meter_reports (identifier, stripe_customer, meter, kind, window_start, value, ledger_total, carried_in, accepted_at)
+             VALUES ($1, $2, $3, $4, to_timestamp($5), $6, $7, $8, ${nothingToSend ? 'now()' : 'NULL'})`,
+            [identifier, g.customer, meter, g.kind, ws, value, stamped.rows[0]?.total ?? '0', carried],
+          );
+          // All of it carried on: the rows are accounted for, Stripe has nothing to take.
+          if (nothingToSend) await client.query('UPDATE usage_events SET reported_at = now() WHERE stripe_identifier = $1', [identifier]);
+          else created++;
         }
         await client.query('COMMIT');
       } catch (err) {
@@ -141,17 +169,29 @@ export function createStripeReporter(
     return created;
   }
 
-  async function sendPending(client: PoolClient): Promise<Omit<CycleResult, 'locked' | 'claimed'>> {
-    const pending = await client.query<{ identifier: string; stripe_customer: string; meter: string; window_start_s: string; value: string }>(
-      `SELECT identifier, stripe_customer, meter, extract(epoch FROM window_start)::bigint AS window_start_s, value::text AS value
-         FROM stripe_meter_reports WHERE accepted_at IS NULL AND rejected_at IS NULL
+  async function sendPending(client: PoolClient): Promise<{ accepted: number; duplicate: number; rejected: number; review: number; retry: boolean }> {
+    const pending = await client.query<{ identifier: string; stripe_customer: string; meter: string; window_start_s: string; value: string; first_attempt_s: string | null }>(
+      `SELECT identifier, stripe_customer, meter, extract(epoch FROM window_start)::bigint AS window_start_s, value::text AS value,
+              extract(epoch FROM first_attempt_at)::float8::text AS first_attempt_s
+         FROM stripe_meter_reports WHERE accepted_at IS NULL AND rejected_at IS NULL AND review_at IS NULL
         ORDER BY created_at, identifier LIMIT $1`,
       [cfg.batch_limit],
     );
-    const res = { accepted: 0, duplicate: 0, rejected: 0, retry: false };
+    const res = { accepted: 0, duplicate: 0, rejected: 0, review: 0, retry: false };
     for (const r of pending.rows) {
       if (closed) break;
-      const timestamp = Math.max(Number(r.window_start_s), Math.floor(now() / 1000) - MAX_AGE_S);
+      const nowS = Math.floor(now() / 1000);
+      if (r.first_attempt_s !== null && nowS - Number(r.first_attempt_s) > REVIEW_AFTER_S) {
+        // Stripe may have stored an earlier attempt whose answer was lost, and no longer dedupes its identifier.
+        await client.query('UPDATE stripe_meter_reports SET review_at = to_timestamp($2) WHERE identifier = $1', [r.identifier, nowS]);
+        res.review++;
+        log.error('stripe: meter report first attempted over 20 h ago parked for review, not resent (argus-sidecar usage review)', {
+          identifier: r.identifier, meter: r.meter, customer: r.stripe_customer, value: r.value, first_attempt_at: new Date(Number(r.first_attempt_s) * 1000).toISOString(),
+        });
+        continue;
+      }
+      if (r.first_attempt_s === null) await client.query('UPDATE stripe_meter_reports SET first_attempt_at = to_timestamp($2) WHERE identifier = $1', [r.identifier, now() / 1000]);
+      const timestamp = Math.max(Number(r.window_start_s), nowS - SENDABLE_AGE_S);
       const out = await deps.sender.send({ meter: r.meter, customer: r.stripe_customer, value: r.value, identifier: r.identifier, timestamp });
       wm.stripeReported.inc({ outcome: out.outcome });
       if (out.outcome === 'accepted' || out.outcome === 'duplicate') {
@@ -186,9 +226,10 @@ export function createStripeReporter(
   }
 
   async function updateLag(client: PoolClient): Promise<void> {
+    await updateLimitGauges(client, lm);
     const r = await client.query<{ lag: string | null }>(
       `SELECT extract(epoch FROM (to_timestamp($1) - min(e.occurred_at))) AS lag FROM usage_events e
-        WHERE e.reported_at IS NULL AND e.kind = ANY($2) AND ${CUSTOMER} IS NOT NULL`,
+        WHERE e.reported_at IS NULL AND e.unbillable_at IS NULL AND e.kind = ANY($2) AND ${CUSTOMER} IS NOT NULL`,
       [now() / 1000, [...meters.keys()]],
     );
     const lag = r.rows[0]?.lag;
@@ -199,18 +240,19 @@ export function createStripeReporter(
     const client = await deps.pool.connect();
     try {
       const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [REPORT_LOCK]);
-      if (!got.rows[0]?.ok) return { locked: false, claimed: 0, accepted: 0, duplicate: 0, rejected: 0, retry: false };
+      if (!got.rows[0]?.ok) return { locked: false, claimed: 0, accepted: 0, duplicate: 0, rejected: 0, unbillable: 0, review: 0, retry: false };
       try {
         // Resend what a crashed cycle left pending before claiming more.
         const first = await sendPending(client);
         if (first.retry) return { locked: true, claimed: 0, ...first };
+        const unbillable = meters.size > 0 ? await deadLetter(client, { nowS: Math.floor(now() / 1000), kinds: [...meters.keys()], customer: CUSTOMER, log, m: lm }) : 0;
         const claimed = await claim(client);
-        const second = claimed > 0 ? await sendPending(client) : { accepted: 0, duplicate: 0, rejected: 0, retry: false };
+        const second = claimed > 0 ? await sendPending(client) : { accepted: 0, duplicate: 0, rejected: 0, review: 0, retry: false };
         await updateLag(client);
         return {
           locked: true, claimed,
           accepted: first.accepted + second.accepted, duplicate: first.duplicate + second.duplicate,
-          rejected: first.rejected + second.rejected, retry: second.retry,
+          rejected: first.rejected + second.rejected, unbillable, review: first.review + second.review, retry: second.retry,
         };
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [REPORT_LOCK]).catch(() => undefined);
@@ -233,7 +275,7 @@ export function createStripeReporter(
       runOnce().then(
         (r) => {
           delay = nextDelay(delay, r.retry, cfg);
-          if (r.claimed + r.accepted + r.duplicate + r.rejected > 0) log.info('stripe: cycle', { ...r });
+          if (r.claimed + r.accepted + r.duplicate + r.rejected + (r.unbillable ?? 0) + (r.review ?? 0) > 0) log.info('stripe: cycle', { ...r });
         },
         (err: unknown) => {
           delay = nextDelay(delay, true, cfg);

@@ -3,6 +3,7 @@
  *   usage failed         [--limit N]  list failed batches (kept by the worker) as JSON lines
  *   usage replay-failed  [--limit N]  move failed batches back to the queue, same job ids
  * Replaying is always safe: the ledger insert ignores events it already has.
+ * `usage unbillable | review | resolve` read the Postgres ledger: usage-ledger-command.ts.
  */
 import { Queue } from 'bullmq';
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../src/cli-args.js';
@@ -10,14 +11,16 @@ import { UsageError } from '../src/errors.js';
 import { bullPrefix } from '../src/meter/queue.js';
 import { batchSize } from '../src/meter/wire.js';
 import { closeRedis, createBullRedis } from '../src/store/redis.js';
+import { LEDGER_SUBCOMMANDS, runUsageLedgerCommand } from './usage-ledger-command.js';
 
 const SUBCOMMANDS = ['failed', 'replay-failed'] as const;
 
 export async function runUsageCommand(argv: string[]): Promise<number> {
+  if ((LEDGER_SUBCOMMANDS as readonly string[]).includes(firstPositional(argv) ?? '')) return runUsageLedgerCommand(argv);
   const { values, positionals } = parseCommandArgs('usage', argv, { ...CONFIG_OPTION, limit: { type: 'string' } }, true);
   const sub = positionals[0];
   if (!sub || !(SUBCOMMANDS as readonly string[]).includes(sub) || positionals.length > 1) {
-    throw new UsageError(`usage: argus-sidecar usage (${SUBCOMMANDS.join(' | ')}) [--limit N] --config FILE`);
+    throw new UsageError(`usage: argus-sidecar usage (${[...SUBCOMMANDS, ...LEDGER_SUBCOMMANDS].join(' | ')}) [--limit N] --config FILE`);
   }
   const limit = values.limit === undefined ? 10000 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: expected a positive integer');
@@ -45,4 +48,14 @@ export async function runUsageCommand(argv: string[]): Promise<number> {
     await queue.close();
     await closeRedis(connection);
   }
+}
+
+/** The subcommand: the first argument that is neither a flag nor a flag's value. */
+function firstPositional(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--config' || a === '--limit') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
 }

@@ -1,6 +1,7 @@
 /**
  * `argus-sidecar worker --config FILE`: the billing workers (queue → ledger,
- * ledger → Stripe) plus /metrics, /healthz and /readyz on the admin address.
+ * ledger → Stripe), the projection watch (keys, revocations and users back into
+ * a Redis that lost them) plus /metrics, /healthz and /readyz on the admin address.
  *
  * Needs `redis` and `postgres` (exit 2 naming the key otherwise). Stripe
  * reporting runs only when `stripe.api_key` is set (else rows stay
@@ -14,6 +15,7 @@ import { Metrics } from '../src/observe/metrics.js';
 import { createPool } from '../src/store/postgres.js';
 import { startAdminServer } from './admin.js';
 import { createBillingWorker } from './billing-worker.js';
+import { startProjectionWatch } from './projection-watch.js';
 import { createStripeSender } from './stripe-client.js';
 import { createStripeReporter } from './stripe-reporter.js';
 
@@ -33,6 +35,8 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   });
 
   const worker = createBillingWorker(cfg, { pool, metrics, log });
+  // Re-projects keys, revocations and users when Redis lost them (projection-watch.ts).
+  const projection = startProjectionWatch(cfg, { pool, metrics, log });
   const reporter = cfg.stripe?.api_key ? createStripeReporter(cfg.stripe, { pool, sender: createStripeSender(cfg.stripe), metrics, log }) : null;
   reporter?.start();
   const admin = await startAdminServer(cfg.admin, { metrics, ready: () => worker.ready() });
@@ -43,6 +47,7 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   // Reverse order of startup, each step awaited: no new work, finish running work, then connections.
   await admin.close();
   await reporter?.close();
+  await projection.close();
   await worker.close();
   await pool.end().catch(() => undefined);
   log.info('worker: stopped');

@@ -88,6 +88,20 @@ export function createL1(opts: L1Options) {
     return doomed.length;
   }
 
+  /**
+   * Make every entry due for a re-check now, keeping its stale deadline (Redis
+   * lost its projection: decisions made against the old data are re-checked
+   * against the deny state as it comes back). Returns how many were due later.
+   */
+  function expireFresh(now: number): number {
+    const due: Array<[string, CacheEntry]> = [];
+    lru.forEach((e, k) => {
+      if (e.freshUntil > now) due.push([k, e]);
+    });
+    for (const [k, e] of due) lru.set(k, { ...e, freshUntil: now, staleUntil: Math.max(e.staleUntil, now) });
+    return due.length;
+  }
+
   /** Positive contexts currently cached for a user (admin feature checks in standalone mode). */
   function contextsOf(userId: string): AuthContext[] {
     const out: AuthContext[] = [];
@@ -97,5 +111,5 @@ export function createL1(opts: L1Options) {
     return out;
   }
 
-  return { get, putPositive, putNegative, evict, contextsOf, clear: () => lru.clear(), size: () => lru.size };
+  return { get, putPositive, putNegative, evict, expireFresh, contextsOf, clear: () => lru.clear(), size: () => lru.size };
 }

@@ -29,6 +29,8 @@ export const DENIED = Object.freeze({
   expiredSession: unauthorized('ARGUS_SESSION_EXPIRED', 'session expired'),
   revoked: unauthorized('ARGUS_REVOKED', 'credential revoked'),
   unavailable: Object.freeze(deny('ARGUS_AUTH_UNAVAILABLE', 'authentication is temporarily unavailable', RETRY_1S)),
+  /** Redis lost the projection (projection.ts) and the worker is restoring it: never a 401 meanwhile. */
+  projecting: Object.freeze(deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'identity data is being restored; retry shortly', Object.freeze([Object.freeze(['retry-after', '2'] as const)]))),
   overloaded: Object.freeze(deny('ARGUS_AUTH_OVERLOADED', 'too many credentials being verified', RETRY_1S)),
 });
 

@@ -8,7 +8,16 @@
  * state → L1. When Redis or the JWKS cannot answer, the route's
  * `on_auth_unavailable` decides: `open` serves a cached positive decision no
  * older than `auth.cache.max_stale_ms` (outcome `stale: true`), `closed` (and every
- * trading route) answers 503. A new credential is never accepted unverified.
+ * trading and LLM route) answers 503. A new credential is never accepted unverified.
+ *
+ * Fail-closed routes do not wait for a miss to find Redis gone: while the shared
+ * connection is down (store/redis-health.ts) they answer 503 at once, even for a
+ * credential whose decision is cached.
+ *
+ * A Redis that lost its data (no complete projection epoch, projection.ts) is not
+ * an authority on absence: a credential it does not know gets 503
+ * ARGUS_DEPENDENCY_UNAVAILABLE with Retry-After, never 401. Open routes may still
+ * serve a cached decision once the deny state is back and does not refuse it.
  */
 import { once } from 'node:events';
 import type { Config, RouteConfig } from '../config.js';
@@ -17,6 +26,8 @@ import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { RequestHead } from '../server/request.js';
 import { closeRedis, createRedis, type Redis } from '../store/redis.js';
+import { redisHealth } from '../store/redis-health.js';
+import { failsClosed } from '../routes.js';
 import { API_KEY_PATTERN, hashApiKey, keyContext, loadKeyFile } from './api-keys.js';
 import { createL1 } from './cache.js';
 import { createContextBuilder } from './claims.js';
@@ -29,7 +40,8 @@ import { createJwtVerifier } from './jwt.js';
 import { createAuthMetrics } from './metrics.js';
 import { createRevocations, refusedByUserRevocation, type RevokeListener } from './revocation.js';
 import { createSessionVerifier } from './session.js';
-import { createAuthStore, StoreUnavailable, type RevocationKind } from './store.js';
+import type { EpochState } from './projection.js';
+import { createAuthStore, StoreUnavailable, type RevocationKind, type SubjectState } from './store.js';
 
 export type { AuthContext } from './context.js';
 export { generateApiKey, hashApiKey } from './api-keys.js';
@@ -71,13 +83,20 @@ export interface AuthenticatorDeps {
 type Verdict =
   | { readonly kind: 'ok'; readonly ctx: AuthContext }
   | { readonly kind: 'denied'; readonly denial: Denial }
-  | { readonly kind: 'unavailable' | 'overloaded' };
+  | { readonly kind: 'unavailable' | 'overloaded' }
+  /** Redis answered but lost its projection; `denyReady`: its deny state is back. */
+  | { readonly kind: 'projecting'; readonly denyReady: boolean };
 
 const ANONYMOUS: AuthOutcome = Object.freeze({ ok: true, ctx: null });
 const MISSING: AuthOutcome = Object.freeze({ ok: false, denial: DENIED.missing });
 const UNAVAILABLE: Verdict = Object.freeze({ kind: 'unavailable' });
 const OVERLOADED: Verdict = Object.freeze({ kind: 'overloaded' });
 const denied = (denial: Denial): Verdict => ({ kind: 'denied', denial });
+const PROJECTING: Verdict = Object.freeze({ kind: 'projecting', denyReady: false });
+const DENY_READY: Verdict = Object.freeze({ kind: 'projecting', denyReady: true });
+const AUTH_UNAVAILABLE: AuthOutcome = Object.freeze({ ok: false, denial: DENIED.unavailable });
+
+const revokedBy = (ctx: AuthContext, s: SubjectState): boolean => s.sessionRevoked || s.keyRevoked || refusedByUserRevocation(ctx, s.userRevokedAt);
 
 /**
  * Build the authenticator: loads the key file (UsageError when malformed), makes a
@@ -97,8 +116,9 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
   const ownRedis = deps.redis === undefined && redisUrl !== null;
   const redis = deps.redis ?? (redisUrl !== null ? createRedis(redisUrl, { connectionName: 'argus-auth' }) : null);
   if (ownRedis) redis?.on('error', (err: Error) => log.debug('auth: redis error', { err }));
+  const health = redis !== null ? redisHealth(redis) : null;
   const fileKeys = auth.api_keys.file !== undefined ? loadKeyFile(auth.api_keys.file) : null;
-  const store = createAuthStore({ redis, prefix, fileKeys });
+  const store = createAuthStore({ redis, prefix, fileKeys, requireProjection: cfg.redis?.require_projection === true });
   const jwks = auth.jwt !== undefined ? createJwksStore(auth.jwt, { now, log, metrics }) : null;
   const jwt = auth.jwt !== undefined && jwks !== null ? createJwtVerifier(auth.jwt, { jwks, now, log }) : null;
   const verifySession = auth.session !== undefined
@@ -108,6 +128,21 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
   const gate = createColdGate({ maxConcurrent: auth.cold.max_concurrent, maxQueue: auth.cold.max_queue });
   const failures = createFailureWindow({ perMinute: auth.cold.client_failures_per_minute, now });
   const inflight = new Map<string, Promise<Verdict>>();
+  let projectionLost = false;
+  /** Track the projection; on losing it, every cached decision is re-checked before it is served again. */
+  function sawProjection(state: EpochState): Verdict | null {
+    if (state === 'complete') {
+      if (projectionLost) log.info('auth: Redis projection complete again');
+      projectionLost = false;
+      return null;
+    }
+    if (!projectionLost) {
+      projectionLost = true;
+      const n = l1.expireFresh(now());
+      log.warn('auth: Redis lost its projection (epoch missing or incomplete): uncached credentials get 503 until it is restored', { state, cached_rechecked: n });
+    }
+    return state === 'deny-ready' ? DENY_READY : PROJECTING;
+  }
 
   await Promise.all([
     ownRedis && redis !== null && redis.status !== 'ready' ? withTimeout(once(redis, 'ready'), 2000).catch(() => log.warn('auth: Redis not connected yet')) : undefined,
@@ -122,6 +157,11 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
     if ('code' in cred) {
       metrics.decision('none', 'denied').n++;
       return { ok: false, denial: cred };
+    }
+    // Fail-closed routes: Redis gone means 503 now, cached decision or not.
+    if (health !== null && failsClosed(route) && !health.up()) {
+      metrics.decision(cred.kind, 'unavailable').n++;
+      return AUTH_UNAVAILABLE;
     }
     const t = now();
     const e = l1.get(cred.kind, cred.value, t);
@@ -156,6 +196,7 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
     }
     const v = await p;
     metrics.totalDuration.observe((performance.now() - started) / 1000);
+    if (v.kind === 'projecting') return whileProjecting(v.denyReady, cred, head, route);
     return finish(v, cred, head, route);
   }
 
@@ -173,8 +214,7 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
       metrics.decision(cred.kind, 'denied').n++;
       return { ok: false, denial: v.denial };
     }
-    const policy = route.trading ? 'closed' : route.on_auth_unavailable;
-    if (policy === 'open' && v.kind === 'unavailable') {
+    if (!failsClosed(route) && v.kind === 'unavailable') {
       const t = now();
       const e = l1.get(cred.kind, cred.value, t);
       if (e !== undefined && e.ctx !== null && t < e.staleUntil && !revocations.locallyRevoked(e.ctx)) {
@@ -188,6 +228,32 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
     return { ok: false, denial: v.kind === 'overloaded' ? DENIED.overloaded : DENIED.unavailable };
   }
 
+  /**
+   * Redis is up but lost its projection: 503 with Retry-After, except that an open
+   * route may serve this credential's cached decision once the deny state is back
+   * and does not refuse it (a revoked credential is refused, cached or not).
+   */
+  async function whileProjecting(denyReady: boolean, cred: Credential, head: RequestHead, route: RouteConfig): Promise<AuthOutcome> {
+    const t = now();
+    const e = l1.get(cred.kind, cred.value, t);
+    const ctx = e?.ctx ?? null;
+    if (denyReady && ctx !== null && !failsClosed(route) && t < (e?.staleUntil ?? 0) && !revocations.locallyRevoked(ctx)) {
+      try {
+        const s = await store.subject(ctx.user_id, ctx.session_id, ctx.key_id);
+        if (revokedBy(ctx, s)) return finish(denied(DENIED.revoked), cred, head, route);
+        if (s.projection !== 'missing') {
+          metrics.failOpen.labels(route.path).inc();
+          metrics.decision(cred.kind, 'stale').n++;
+          return { ok: true, ctx, stale: true };
+        }
+      } catch (err) {
+        if (!(err instanceof StoreUnavailable)) log.error('auth: deny-state check failed', { err });
+      }
+    }
+    metrics.decision(cred.kind, 'unavailable').n++;
+    return { ok: false, denial: DENIED.projecting };
+  }
+
   async function verifyCold(cred: Credential): Promise<Verdict> {
     const started = performance.now();
     try {
@@ -196,6 +262,7 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
       return await coldSession(cred.value);
     } catch (err) {
       if (!(err instanceof StoreUnavailable)) log.error('auth: cold verification failed', { err, method: cred.kind });
+      else health?.failed((err as StoreUnavailable).cause);
       return UNAVAILABLE;
     } finally {
       metrics.coldDuration.observe((performance.now() - started) / 1000);
@@ -213,10 +280,13 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
 
   async function coldKey(key: string): Promise<Verdict> {
     if (!API_KEY_PATTERN.test(key)) return denied(DENIED.invalidKey);
-    const rec = await store.findKey(hashApiKey(key));
+    const { rec, projection } = await store.findKey(hashApiKey(key));
     (rec === null ? metrics.l2Miss : metrics.l2Hit).n++;
+    if (rec !== null && rec.status !== 'active') return denied(DENIED.revoked);
+    // An unknown key is unknown only when Redis still holds the projection.
+    const lost = sawProjection(projection);
+    if (lost !== null) return lost;
     if (rec === null) return denied(DENIED.invalidKey);
-    if (rec.status !== 'active') return denied(DENIED.revoked);
     return checkSubject(keyContext(rec, build.tierOf(rec.tier)), false);
   }
 
@@ -231,7 +301,10 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
   /** Deny state (and, for user credentials, the user's record) from L2. */
   async function checkSubject(base: AuthContext, enrich: boolean): Promise<Verdict> {
     const s = await store.subject(base.user_id, base.session_id, base.key_id);
-    if (s.sessionRevoked || s.keyRevoked || refusedByUserRevocation(base, s.userRevokedAt)) return denied(DENIED.revoked);
+    if (revokedBy(base, s)) return denied(DENIED.revoked);
+    // No user record may mean "lost with Redis": do not fall back to the token's claims.
+    const lost = sawProjection(s.projection);
+    if (lost !== null) return lost;
     if (!enrich) return { kind: 'ok', ctx: base };
     if (redis !== null) (s.user === null ? metrics.l2Miss : metrics.l2Hit).n++;
     return { kind: 'ok', ctx: build.withUser(base, s.user) };
@@ -242,7 +315,8 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
     if (revocations.locallyRevoked(ctx)) return 'revoked';
     try {
       const s = await store.subject(ctx.user_id, ctx.session_id, ctx.key_id);
-      return s.sessionRevoked || s.keyRevoked || refusedByUserRevocation(ctx, s.userRevokedAt) ? 'revoked' : 'ok';
+      if (revokedBy(ctx, s)) return 'revoked';
+      return s.projection === 'complete' ? 'ok' : 'unavailable';
     } catch {
       return 'unavailable';
     }
@@ -250,7 +324,11 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
 
   async function features(userId: string, wanted: string[]): Promise<Record<string, boolean>> {
     let have: readonly string[] | undefined;
-    if (redis !== null) have = (await store.subject(userId)).user?.features;
+    if (redis !== null) {
+      const s = await store.subject(userId);
+      if (s.projection !== 'complete') throw new StoreUnavailable('redis: the projection is being restored');
+      have = s.user?.features;
+    }
     if (have === undefined) {
       const s = new Set<string>();
       for (const c of l1.contextsOf(userId)) for (const f of c.features) s.add(f);

@@ -7,8 +7,9 @@
  *   tiers): appends the key's record to the standalone key file instead.
  * - `keys revoke KEY_ID --config FILE`: Postgres + Redis deny state + publish.
  * - `keys list --user ID --config FILE`: JSON array, no digests.
- * - `keys sync --config FILE`: re-project every key and revocation from Postgres
- *   into Redis (after a Redis flush or restore). Publishes nothing.
+ * - `keys sync --config FILE`: re-project every revocation, key and user record
+ *   from Postgres into Redis and mark the projection epoch complete (projection.ts;
+ *   the billing worker does the same by itself when the epoch is missing). Publishes nothing.
  * Postgres is the source of truth; Redis gets the projection when configured.
  */
 import { TIER_ORDER, type Config } from '../config.js';
@@ -18,9 +19,10 @@ import { UsageError } from '../errors.js';
 import { createPool, type Pool } from '../store/postgres.js';
 import { closeRedis, createRedis, type Redis } from '../store/redis.js';
 import { generateApiKey } from './api-keys.js';
-import { allKeys, allRevocations, deleteKey, describeKey, insertKey, listKeys, recordRevocation, revokeKeyRow, rowToRecord } from './keystore.js';
+import { deleteKey, describeKey, insertKey, listKeys, recordRevocation, revokeKeyRow, rowToRecord } from './keystore.js';
 import { keyRecordSchema, llmSchema, tradingSchema, type KeyRecord } from './records.js';
-import { projectKey, publishRevocation, redisKeys } from './store.js';
+import { reproject } from './projection.js';
+import { projectKey, publishRevocation } from './store.js';
 
 const USAGE = 'usage: keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y] [--requests-per-minute N] [--llm JSON] [--trading JSON] (--config FILE | --standalone FILE) | keys revoke KEY_ID --config FILE | keys list --user ID --config FILE | keys sync --config FILE';
 
@@ -145,24 +147,21 @@ async function sync(argv: string[]): Promise<number> {
   if (!cfg.redis) throw new UsageError('config: redis.url: required for keys sync');
   const prefix = cfg.redis.key_prefix;
   const out = await withStores(cfg, true, async (pool, redis) => {
-    const keys = await allKeys(pool as Pool);
-    const revs = await allRevocations(pool as Pool);
-    const multi = (redis as Redis).multi();
-    const k = redisKeys(prefix);
-    for (const row of keys) multi.set(k.key(row.sha256), JSON.stringify(rowToRecord(row)));
-    for (const r of revs) multi.set(k.deny(r.kind, r.id), String(r.at));
-    await multi.exec();
-    return { keys: keys.length, revocations: revs.length };
+    // The same run the billing worker starts when Redis lost its data (projection.ts): deny state, keys, users, epoch.
+    const r = await reproject(pool as Pool, redis as Redis, prefix);
+    if (!r.ran) throw new Error('redis: another re-projection holds the lock; try again in a few seconds');
+    if (!r.complete) throw new Error('redis: the data changed under the re-projection (Redis restarted?); run it again');
+    return { keys: r.keys, revocations: r.revocations, users: r.users };
   });
   process.stdout.write(JSON.stringify(out) + '\n');
   return 0;
 }
 
-function splitList(v: string | undefined): string[] {
+export function splitList(v: string | undefined): string[] {
   return v === undefined ? [] : v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
-function parseJsonFlag<T>(flag: string, text: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: Array<string | number>; message: string }> } } }): T {
+export function parseJsonFlag<T>(flag: string, text: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: Array<string | number>; message: string }> } } }): T {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

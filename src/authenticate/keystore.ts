@@ -6,7 +6,7 @@ import type { Pool } from '../store/postgres.js';
 import type { KeyRecord } from './records.js';
 import type { Revocation, RevocationKind } from './store.js';
 
-interface KeyRow {
+export interface KeyRow {
   key_id: string;
   sha256: string;
   user_id: string;

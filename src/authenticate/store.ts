@@ -8,6 +8,12 @@
  * - `<prefix>auth:deny:session:<sid>`     unix seconds: the session is refused
  * - `<prefix>auth:deny:key:<key_id>`      unix seconds: the key is refused
  * - channel `<prefix>auth:revocations`    JSON `{kind, id, at}` published by `revoke` / `keys revoke`
+ * - `<prefix>projection:epoch`            whether Redis still holds the projection (projection.ts)
+ *
+ * Every read also fetches the epoch (same round trip). Once this process has
+ * seen a complete epoch (or `redis.require_projection` is set), a missing or incomplete
+ * one means Redis lost its data: lookups report `projection` other than
+ * `complete` and the authenticator answers 503 instead of trusting an absence.
  *
  * Standalone (no Redis) the store holds the key file's records in memory: a real
  * implementation with no deny state beyond a key record's own `status`.
@@ -16,6 +22,7 @@
  */
 import type { Redis } from 'ioredis';
 import { redisKeys, revocationCommands, type Revocation } from './deny-state.js';
+import { epochState, projectionKeys, type EpochState } from './projection.js';
 import { keyRecordSchema, parseRecord, userRecordSchema, type KeyRecord, type UserRecord } from './records.js';
 
 export { redisKeys, revocationCommands, SESSION_DENY_TTL_S, type Revocation, type RevocationKind } from './deny-state.js';
@@ -30,48 +37,68 @@ export interface SubjectState {
   readonly userRevokedAt: number | null;
   readonly sessionRevoked: boolean;
   readonly keyRevoked: boolean;
+  /** What Redis can be trusted for: `complete` (all), `deny-ready` (deny state only), `missing` (nothing). */
+  readonly projection: EpochState;
+}
+
+export interface KeyLookup {
+  readonly rec: KeyRecord | null;
+  readonly projection: EpochState;
 }
 
 export interface AuthStore {
   /** The key record for a digest, or null when unknown. */
-  findKey(sha256: string): Promise<KeyRecord | null>;
+  findKey(sha256: string): Promise<KeyLookup>;
   /** User record and deny state in one round trip. */
   subject(userId: string, sessionId?: string, keyId?: string): Promise<SubjectState>;
   readonly redis: Redis | null;
 }
 
-const NO_STATE: SubjectState = Object.freeze({ user: null, userRevokedAt: null, sessionRevoked: false, keyRevoked: false });
+const NO_STATE: SubjectState = Object.freeze({ user: null, userRevokedAt: null, sessionRevoked: false, keyRevoked: false, projection: 'complete' });
+const NO_KEY: KeyLookup = Object.freeze({ rec: null, projection: 'complete' });
 
-export function createAuthStore(opts: { redis: Redis | null; prefix: string; fileKeys: Map<string, KeyRecord> | null }): AuthStore {
+export function createAuthStore(opts: { redis: Redis | null; prefix: string; fileKeys: Map<string, KeyRecord> | null; requireProjection?: boolean }): AuthStore {
   const { redis, fileKeys } = opts;
   const k = redisKeys(opts.prefix);
+  const epochKey = projectionKeys(opts.prefix).epoch;
+  let seenEpoch = opts.requireProjection === true;
 
-  async function findKey(sha256: string): Promise<KeyRecord | null> {
+  /**
+   * The epoch's verdict; `complete` until this process has seen a complete one
+   * (Redis without a projector, or a first projection still running, stays as before).
+   */
+  function projectionOf(epoch: string | null | undefined): EpochState {
+    const state = epochState(epoch);
+    if (state === 'complete') seenEpoch = true;
+    return seenEpoch ? state : 'complete';
+  }
+
+  async function findKey(sha256: string): Promise<KeyLookup> {
     const fromFile = fileKeys?.get(sha256);
-    if (fromFile !== undefined) return fromFile;
-    if (redis === null) return null;
-    let text: string | null;
+    if (fromFile !== undefined) return { rec: fromFile, projection: 'complete' };
+    if (redis === null) return NO_KEY;
+    let vals: Array<string | null>;
     try {
-      text = await redis.get(k.key(sha256));
+      vals = await redis.mget(k.key(sha256), epochKey);
     } catch (err) {
-      throw new StoreUnavailable(`redis: ${(err as Error).message}`);
+      throw new StoreUnavailable(`redis: ${(err as Error).message}`, { cause: err });
     }
-    return parseRecord(keyRecordSchema, text);
+    return { rec: parseRecord(keyRecordSchema, vals[0]), projection: projectionOf(vals[1]) };
   }
 
   async function subject(userId: string, sessionId?: string, keyId?: string): Promise<SubjectState> {
     if (redis === null) return NO_STATE;
-    const names = [k.user(userId), k.deny('user', userId)];
+    const names = [k.user(userId), k.deny('user', userId), epochKey];
     if (sessionId !== undefined) names.push(k.deny('session', sessionId));
     if (keyId !== undefined) names.push(k.deny('key', keyId));
     let vals: Array<string | null>;
     try {
       vals = await redis.mget(names);
     } catch (err) {
-      throw new StoreUnavailable(`redis: ${(err as Error).message}`);
+      throw new StoreUnavailable(`redis: ${(err as Error).message}`, { cause: err });
     }
     const userRevokedAt = vals[1] == null ? null : Number(vals[1]);
-    let i = 2;
+    let i = 3;
     const sessionRevoked = sessionId !== undefined && vals[i++] != null;
     const keyRevoked = keyId !== undefined && vals[i++] != null;
     return {
@@ -79,6 +106,7 @@ export function createAuthStore(opts: { redis: Redis | null; prefix: string; fil
       userRevokedAt: userRevokedAt !== null && Number.isFinite(userRevokedAt) ? userRevokedAt : userRevokedAt === null ? null : Infinity,
       sessionRevoked,
       keyRevoked,
+      projection: projectionOf(vals[2]),
     };
   }
 

@@ -42,7 +42,9 @@ export function createLlmStage(gateway: LlmGateway, sink: LlmEventSink, limiter?
       const rpm = ctx?.llm?.requests_per_minute;
       if (limiter && ctx && rpm) {
         const policy = llmPolicy(rpm, ctx.tier);
-        const d = await limiter.check(subjectOf(ctx), policy);
+        // LLM routes fail closed (routes.ts failsClosed): no local share while Redis is away.
+        const d = await limiter.check(subjectOf(ctx), policy, 1, true);
+        if (d.unavailable) return deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'rate limits are unavailable: Redis is unreachable', [['retry-after', '1']]);
         if (!d.allowed) return limitedDenial(policy, d);
       }
       const raw = ex.body ? await ex.body.collect(route.max_request_body_bytes) : Buffer.alloc(0);

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from '../store/redis.js';
+import { redisHealth } from '../store/redis-health.js';
 import type { Logger } from '../observe/log.js';
 import type { Rate, Step } from './gcra.js';
 
@@ -53,10 +54,11 @@ export interface GlobalOptions {
 export function createGlobalBuckets(opts: GlobalOptions): GlobalBuckets {
   const { redis, keyPrefix, timeoutMs, retryMs, localClock, log } = opts;
   let state: 'up' | 'down' | 'probing' = 'up';
+  const health = redisHealth(redis);
   let downUntil = 0;
 
   function usable(nowMs: number): boolean {
-    if (redis.status !== 'ready') return false;
+    if (!health.up()) return false;
     if (state === 'up') return true;
     if (state === 'down' && nowMs >= downUntil) return true; // this check becomes the probe
     return false;
@@ -71,7 +73,8 @@ export function createGlobalBuckets(opts: GlobalOptions): GlobalBuckets {
         run(args),
         new Promise<'timeout'>((resolve) => { timer = setTimeout(resolve, timeoutMs, 'timeout'); timer.unref?.(); }),
       ]);
-      if (reply === 'timeout') return failed(nowMs, new Error(`redis did not answer within ${timeoutMs} ms`));
+      // The limiter's own latency budget, not a sign Redis is down: the shared health mark is left alone.
+      if (reply === 'timeout') return failed(nowMs, new Error(`redis did not answer within ${timeoutMs} ms`), false);
       if (state !== 'up') log.info('ratelimit: redis reachable again, global limits restored');
       state = 'up';
       const [allowed, debt] = reply as [number, string];
@@ -94,7 +97,8 @@ export function createGlobalBuckets(opts: GlobalOptions): GlobalBuckets {
     }
   }
 
-  function failed(nowMs: number, err: unknown): null {
+  function failed(nowMs: number, err: unknown, markDown = true): null {
+    if (markDown) health.failed(err);
     if (state === 'up') log.warn('ratelimit: redis unavailable, enforcing the local share', { err: err as Error, retry_ms: retryMs });
     state = 'down';
     downUntil = nowMs + retryMs;

@@ -27,6 +27,8 @@ export interface Decision {
   retryAfterS: number;
   /** Decided by the local share because the global store was unreachable. */
   degraded: boolean;
+  /** Refused because the global store was unreachable and the caller asked to fail closed (never set otherwise). */
+  unavailable?: boolean;
 }
 
 export interface RateLimiter {
@@ -37,8 +39,10 @@ export interface RateLimiter {
    * Never throws and never rejects: Redis failures and timeouts degrade to the
    * local share. The policy is read on every call, so a new tier applies at once
    * (a changed rate starts from a full bucket: at most one extra burst per change).
+   * `failClosed` (fail-closed routes, see routes.ts): for scope global with Redis
+   * configured, a Redis failure refuses (`unavailable: true`) instead of degrading.
    */
-  check(subject: string, policy: LimitPolicy, cost?: number): Decision | Promise<Decision>;
+  check(subject: string, policy: LimitPolicy, cost?: number, failClosed?: boolean): Decision | Promise<Decision>;
   /** The in-process store; hand `store.buffer` to worker threads (see {@link RateLimiterDeps.store}). */
   readonly store: BucketStore;
   /** Waits for in-flight Redis checks; later checks use only local state. Idempotent. Does not close `redis` (the caller owns it). */
@@ -56,7 +60,7 @@ export interface RateLimiterDeps {
   store?: BucketStore;
 }
 
-type Outcome = 'allowed' | 'limited' | 'degraded';
+type Outcome = 'allowed' | 'limited' | 'degraded' | 'unavailable';
 const SHARE_PREFIX = '~share:';
 
 /** Build a limiter from the frozen config. Throws only on a bug (invalid options). */
@@ -94,7 +98,7 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
     return d;
   }
 
-  function check(subject: string, policy: LimitPolicy, cost = 1): Decision | Promise<Decision> {
+  function check(subject: string, policy: LimitPolicy, cost = 1, failClosed = false): Decision | Promise<Decision> {
     // A zero, negative or NaN cost would mint tokens; count it as one request.
     if (!(cost > 0 && Number.isFinite(cost))) cost = 1;
     try {
@@ -106,9 +110,10 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
       // Pre-check: this sidecar's own admissions already exhaust the bucket, so the global one would refuse too.
       const pre = store.take(d.prefix, subject, t, rate, cost, 'peek');
       if (!pre.allowed) return finish(policy, rate, pre, cost, false);
-      if (!global || closing || !global.usable(t)) return degraded(d, subject, policy, t, cost);
+      if (!global) return degraded(d, subject, policy, t, cost);
+      if (closing || !global.usable(t)) return failClosed ? unavailable(policy) : degraded(d, subject, policy, t, cost);
       const p = global.take(d.prefix.text + subject, t, rate, cost).then((step) => {
-        if (!step) return degraded(d, subject, policy, t, cost);
+        if (!step) return failClosed ? unavailable(policy) : degraded(d, subject, policy, t, cost);
         if (step.allowed) store.take(d.prefix, subject, t, rate, cost, 'force');
         return finish(policy, rate, step, cost, false);
       }).catch((err: unknown) => internalError(policy, err));
@@ -130,6 +135,12 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
     const d = finish({ ...policy, ...share }, shareRate, step, cost, true);
     d.limit = Math.max(1, Math.floor(share.limit));
     return d;
+  }
+
+  /** Fail-closed refusal: no token taken anywhere. */
+  function unavailable(policy: LimitPolicy): Decision {
+    count(policy.tier, 'unavailable');
+    return { allowed: false, limit: policy.limit, remaining: 0, resetS: 0, retryAfterS: 1, degraded: false, unavailable: true };
   }
 
   function finish(policy: LimitPolicy, rate: Rate, step: Step, cost: number, isDegraded: boolean): Decision {
@@ -158,7 +169,7 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
 function decisionCounter(metrics: Metrics): (tier: string, outcome: Outcome) => void {
   const cell = cellCounter(metrics.registry, {
     name: 'argus_ratelimit_decisions_total',
-    help: 'Rate-limit decisions by tier and outcome (degraded: admitted by the local share while Redis was unreachable)',
+    help: 'Rate-limit decisions by tier and outcome (degraded: admitted by the local share while Redis was unreachable; unavailable: refused 503 on a fail-closed route for the same reason)',
     labelNames: ['tier', 'outcome'],
   });
   return (tier, outcome) => {

@@ -7,13 +7,17 @@ import type { Config } from '../config.js';
 import type { LimitOutcome, RateLimitStage } from '../pipeline.js';
 import { admittedHeaders, limitedDenial, subjectOf, type Decision, type LimitPolicy, type RateLimiter } from './index.js';
 import { createPolicyLookup } from './policy.js';
+import { deny } from '../errors.js';
+import { failsClosed } from '../routes.js';
+
+const UNAVAILABLE = Object.freeze(deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'rate limits are unavailable: Redis is unreachable', [['retry-after', '1']]));
 
 export function createRateLimitStage(limiter: RateLimiter, tiers: Config['tiers']): RateLimitStage {
-  const outcome = (policy: LimitPolicy, d: Decision): LimitOutcome => (d.allowed ? { ok: true, headers: admittedHeaders(policy, d) } : { ok: false, denial: limitedDenial(policy, d) });
+  const outcome = (policy: LimitPolicy, d: Decision): LimitOutcome => (d.allowed ? { ok: true, headers: admittedHeaders(policy, d) } : d.unavailable ? { ok: false, denial: UNAVAILABLE } : { ok: false, denial: limitedDenial(policy, d) });
   const policyOf = createPolicyLookup(tiers);
   return function rateLimit(ctx, route) {
     const policy = policyOf(ctx, route.cfg.rate_class);
-    const d = limiter.check(subjectOf(ctx), policy);
+    const d = limiter.check(subjectOf(ctx), policy, 1, failsClosed(route.cfg));
     return d instanceof Promise ? d.then((r) => outcome(policy, r)) : outcome(policy, d);
   };
 }

@@ -2,7 +2,9 @@
  * A local stand-in for Stripe's meter-events endpoint, over real HTTP, for the
  * real `stripe` SDK (pointed at it with host/port/protocol).
  *
- * POST /v1/billing/meter_events, form-encoded as the SDK sends it. Identifiers
+ * POST /v1/billing/meter_events, form-encoded as the SDK sends it. Values must be
+ * whole numbers and timestamps within the past 35 days and 5 minutes ahead (400
+ * otherwise, as Stripe answers). Identifiers
  * are deduplicated as Stripe does: the first request with an identifier is
  * stored; a reuse is answered 400 `resource_already_exists` (or, with
  * `duplicateMode = 'ok'`, 200 with the stored event) and counted only once.
@@ -30,6 +32,8 @@ export interface StripeStandIn {
   duplicateMode: 'error' | 'ok';
   failNext(n: number, status: 429 | 500 | 503): void;
   hold(on: boolean): void;
+  /** Values refused because they were not whole numbers. */
+  readonly rejectedValues: string[];
   /** Sum of accepted values per (event_name, customer). */
   totals(): Map<string, number>;
   close(): Promise<void>;
@@ -40,6 +44,7 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   const attempts = new Map<string, number>();
   let failures: Array<429 | 500 | 503> = [];
   let holding = false;
+  const rejectedValues: string[] = [];
   let held: Array<() => void> = [];
 
   const server = createServer((req, res) => {
@@ -69,8 +74,13 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     attempts.set(ev.identifier, (attempts.get(ev.identifier) ?? 0) + 1);
     const fail = failures.shift();
     if (fail) return send(res, fail, { error: { type: 'api_error', message: fail === 429 ? 'Too many requests' : 'Internal error' } });
-    if (!ev.event_name || !ev.customer || !/^\d+(\.\d+)?$/.test(ev.value)) {
+    if (!ev.event_name || !ev.customer || !/^-?\d+(\.\d+)?$/.test(ev.value)) {
       return send(res, 400, { error: { type: 'invalid_request_error', message: 'Missing event_name, payload[stripe_customer_id] or numeric payload[value]' } });
+    }
+    // Stripe meter event values are whole numbers: a decimal is refused, not rounded.
+    if (!/^\d+$/.test(ev.value)) {
+      rejectedValues.push(ev.value);
+      return send(res, 400, { error: { type: 'invalid_request_error', param: 'payload[value]', message: `Invalid integer: ${ev.value}. The meter event value must be a whole number.` } });
     }
     const nowS = Math.floor(Date.now() / 1000);
     if (ev.timestamp < nowS - 35 * 86400 || ev.timestamp > nowS + 300) {
@@ -95,6 +105,7 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     url: `http://127.0.0.1:${port}`,
     events,
     attempts,
+    rejectedValues,
     get duplicateMode() {
       return duplicateMode.mode;
     },

@@ -1,0 +1,89 @@
+/**
+ * What Stripe accepts, and what happens to what it would not (used by
+ * stripe-reporter.ts; tables from migration 006_stripe_units):
+ *
+ * - Timestamps: Stripe takes meter events from the past 35 days up to 5 minutes
+ *   ahead. Rows are sent while they are younger than 35 days less
+ *   {@link SEND_MARGIN_S} (the time a claimed report may wait before it goes
+ *   out). Older rows, and rows stamped more than 5 minutes ahead of the worker's
+ *   clock (a sidecar clock gone wrong: they are dead-lettered, not clamped, so
+ *   nothing is billed at a time it did not happen), are marked `unbillable_at` /
+ *   `unbillable_reason` (`too_old` | `future_timestamp`) with an error log line,
+ *   `argus_usage_unbillable_total{reason}` and `argus_usage_unbillable_events`;
+ *   `argus-sidecar usage unbillable` lists them.
+ * - Identifier dedupe lasts about 24 h at Stripe: a report whose first attempt is
+ *   older than {@link REVIEW_AFTER_S} is parked (`review_at`) instead of resent,
+ *   shown by `argus_stripe_review_reports` and `argus-sidecar usage review`.
+ */
+import { Counter, Gauge } from 'prom-client';
+import type { PoolClient } from 'pg';
+import type { Logger } from '../src/observe/log.js';
+import type { Metrics } from '../src/observe/metrics.js';
+
+export const STRIPE_MAX_AGE_S = 35 * 86400;
+export const STRIPE_MAX_AHEAD_S = 5 * 60;
+/** A claimed report goes out within a cycle or a few backoffs; an hour inside Stripe's limit leaves room. */
+export const SEND_MARGIN_S = 3600;
+/** Rows younger than this (seconds) are sent. */
+export const SENDABLE_AGE_S = STRIPE_MAX_AGE_S - SEND_MARGIN_S;
+/** Stripe deduplicates identifiers for about 24 h: past 20 h a resend could bill twice. */
+export const REVIEW_AFTER_S = 20 * 3600;
+
+export interface StripeLimitMetrics {
+  readonly unbillable: Counter<'reason'>;
+  readonly unbillableEvents: Gauge;
+  readonly reviewReports: Gauge;
+}
+
+export function stripeLimitMetrics(metrics: Metrics): StripeLimitMetrics {
+  const r = metrics.registry;
+  const registers = [r];
+  const get = <T>(name: string, make: () => T): T => (r.getSingleMetric(name) as T | undefined) ?? make();
+  return {
+    unbillable: get('argus_usage_unbillable_total', () => new Counter({ name: 'argus_usage_unbillable_total', help: 'Usage events dead-lettered because Stripe would refuse their timestamp, by reason (too_old, future_timestamp)', labelNames: ['reason'], registers })),
+    unbillableEvents: get('argus_usage_unbillable_events', () => new Gauge({ name: 'argus_usage_unbillable_events', help: 'Dead-lettered usage events in the ledger (argus-sidecar usage unbillable lists them)', registers })),
+    reviewReports: get('argus_stripe_review_reports', () => new Gauge({ name: 'argus_stripe_review_reports', help: 'Stripe meter reports parked for review: first attempted over 20 h ago, not resent blind (argus-sidecar usage review)', labelNames: [], registers })),
+  };
+}
+
+/**
+ * Dead-letter unreported, unclaimed rows Stripe would refuse for their
+ * timestamp. `customer` is the SQL expression of a row's Stripe customer: rows
+ * without one are never billed and are left alone. Returns rows marked.
+ */
+export async function deadLetter(client: PoolClient, o: { nowS: number; kinds: string[]; customer: string; log: Logger; m: StripeLimitMetrics }): Promise<number> {
+  const res = await client.query<{ reason: string; n: string; first: string; customers: string[]; sample: string[] }>(
+    `WITH d AS (
+       UPDATE usage_events e
+          SET unbillable_at = to_timestamp($1::float8),
+              unbillable_reason = CASE WHEN e.occurred_at < to_timestamp($1::float8 - $3::float8) THEN 'too_old' ELSE 'future_timestamp' END
+        WHERE e.reported_at IS NULL AND e.stripe_identifier IS NULL AND e.unbillable_at IS NULL AND e.kind = ANY($2)
+          AND (e.occurred_at < to_timestamp($1::float8 - $3::float8) OR e.occurred_at > to_timestamp($1::float8 + $4::float8))
+          AND ${o.customer} IS NOT NULL
+       RETURNING e.unbillable_reason, e.event_id, e.occurred_at, ${o.customer} AS customer)
+     SELECT unbillable_reason AS reason, count(*) AS n, min(occurred_at)::text AS first,
+            array_agg(DISTINCT customer) AS customers, (array_agg(event_id ORDER BY occurred_at))[1:5] AS sample
+       FROM d GROUP BY 1`,
+    [o.nowS, o.kinds, SENDABLE_AGE_S, STRIPE_MAX_AHEAD_S],
+  );
+  let total = 0;
+  for (const g of res.rows) {
+    const n = Number(g.n);
+    total += n;
+    o.m.unbillable.inc({ reason: g.reason }, n);
+    o.log.error('stripe: usage events Stripe would refuse were dead-lettered (list: argus-sidecar usage unbillable)', {
+      reason: g.reason, events: n, oldest: g.first, customers: g.customers.slice(0, 20), sample_event_ids: g.sample,
+    });
+  }
+  return total;
+}
+
+/** Refresh the dead-letter and review gauges (one indexed count each). */
+export async function updateLimitGauges(client: PoolClient, m: StripeLimitMetrics): Promise<void> {
+  const r = await client.query<{ unbillable: string; review: string }>(
+    `SELECT (SELECT count(*) FROM usage_events WHERE unbillable_at IS NOT NULL) AS unbillable,
+            (SELECT count(*) FROM stripe_meter_reports WHERE review_at IS NOT NULL AND accepted_at IS NULL) AS review`,
+  );
+  m.unbillableEvents.set(Number(r.rows[0]?.unbillable ?? 0));
+  m.reviewReports.set(Number(r.rows[0]?.review ?? 0));
+}
