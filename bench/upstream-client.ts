@@ -11,7 +11,7 @@
  * when installed, else bench/upstream.js (uWS).
  *
  * Usage: node dist/bench/upstream-client.js   (BENCH_DURATION, BENCH_ROUNDS)
- * Results: bench/results/upstream-client.{json,md}. Needs Redis.
+ * Results: bench/results/<date>-<sha>/upstream-client.{json,md}. Needs Redis.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -20,14 +20,13 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { cpuTimes, DIST, machine, runLoad, startServer, type Server } from './harness.js';
 import { makeCredentials, sidecarConfig, removeCredentials } from './scenarios.js';
-import { fileURLToPath } from 'node:url';
+import { writeResultFiles } from './results-dir.js';
 
 const duration = Number(process.env['BENCH_DURATION'] ?? 4);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const RATE = Number(process.env['BENCH_RATE'] ?? 5000);
 const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 const UP = 3921;
-const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const WRK = has('wrk') && has('taskset');
 const dir = mkdtempSync(join(tmpdir(), 'argus-upclient-'));
@@ -147,14 +146,9 @@ try {
     ...fixed.slice(1).map((f) => `fixed ${RATE} rps, ${f.target} ${f.path}: p99 added ${(f.p99_ms - fixed[0]!.p99_ms).toFixed(3)} ms, p50 added ${(f.p50_ms - fixed[0]!.p50_ms).toFixed(3)} ms over direct`),
     `load: ${WRK ? 'wrk -t1 -c64' : 'autocannon, 64 connections'} on core 0 with the upstream (${nginx ? 'nginx return 200' : 'bench/upstream.js'}); proxy alone on core 1; medians of ${rounds} alternating rounds of ${duration} s`,
   ];
-  const json = { date: new Date().toISOString(), command: 'node dist/bench/upstream-client.js', machine: machine(), rows: list, fixed_rate: fixed, notes };
-  writeFileSync(`${RESULTS}upstream-client.json`, JSON.stringify(json, null, 2) + '\n');
+  const command = `node dist/bench/upstream-client.js (BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds} BENCH_RATE=${RATE})`;
   const md = [
     '# upstream client: undici vs h1',
-    '',
-    `${json.date} — \`${json.command}\` (BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds})`,
-    '',
-    `Machine: ${JSON.stringify(json.machine)}`,
     '',
     '| target | route | rps (median) | rps (rounds) | user µs/req | sys µs/req | p99 ms |',
     '|---|---|---:|---|---:|---:|---:|',
@@ -169,7 +163,7 @@ try {
     ...notes.map((n) => `- ${n}`),
     '',
   ].join('\n');
-  writeFileSync(`${RESULTS}upstream-client.md`, md);
+  writeResultFiles('upstream-client', command, machine(), { rows: list, fixed_rate: fixed, notes }, md);
   process.stdout.write(md);
 } finally {
   for (const s of servers.reverse()) await s.stop();
