@@ -140,7 +140,7 @@ try {
   // The usage pipeline end to end (producer → BullMQ → worker → Postgres ledger): bench/results/<date>-<sha>/metering.*
   const metering = spawnSync(process.execPath, [`${DIST}bench/metering.js`, '--events', '20000'], { stdio: 'inherit' });
   if (metering.status !== 0) notes.push('metering pipeline benchmark failed (see output above)');
-  // undici vs the proxy's own upstream client, proxy alone on core 1: bench/results/<date>-<sha>/upstream-client.*
+  // undici vs the proxy's own upstream client (minimal proxies; the sidecar on h1), proxy alone on core 1: bench/results/<date>-<sha>/upstream-client.*
   const upClient = spawnSync(process.execPath, [`${DIST}bench/upstream-client.js`], { stdio: 'inherit' });
   if (upClient.status !== 0) notes.push('upstream client benchmark failed (see output above)');
   writeResults('suite', `npm run bench (BENCH_DURATION=${duration} BENCH_CONNECTIONS=${connections} BENCH_RATE=${rate})`, results, notes);
