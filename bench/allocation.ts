@@ -1,6 +1,6 @@
 /**
  * Heap allocation per request, from V8's own GC log. A young-generation
- * scavenge pauses the sidecar for ~1–2 ms (bench/results/p99-tail.md); how often
+ * scavenge pauses the sidecar for ~1–2 ms (bench/results/2026-12-04-faa1312/p99-tail.md); how often
  * one comes is set by the bytes each request allocates, and how long it lasts by
  * what survives it and by the ArrayBuffers it sweeps, not by the garbage. Unlike a
  * latency, these do not move with the VM's noise: the same build repeats within ~2%.
@@ -22,7 +22,7 @@
  * requests that arrived during a GC pause past its first 0.5 ms (a lower bound
  * on what GC alone adds to the tail, free of this VM's wake-up noise);
  * BENCH_CLI=OTHER/dist/src/cli.js measures another build and only prints).
- * Writes bench/results/allocation.{json,md} (allocation-rate.{json,md} with
+ * Writes bench/results/<date>-<sha>/allocation.{json,md} (allocation-rate.{json,md} with
  * BENCH_RATE); with BENCH_CLI or BENCH_SIDECAR_NODE_FLAGS it only prints.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { DIST, machine, nodeFlagsFrom, runLoad, startServer, type Server } from './harness.js';
 import { costRoutes, makeCredentials, removeCredentials, sidecarConfig } from './scenarios.js';
+import { writeResultFiles } from './results-dir.js';
 
 const duration = Number(process.env['BENCH_DURATION'] ?? 4);
 // BENCH_RATE: fixed-rate loads (open loop, rps) instead of closed-loop ones; adds the share of requests a GC pause held past 0.5 ms.
@@ -149,12 +150,10 @@ const floor = rows[0]!.bytesPerRequest;
 const rateCols = rate ? ' requests a GC pause held > 0.5 ms | p99 ms |' : '';
 const table = [`| route | requests | allocated B/request | over the minimal proxy | scavenges per 10k requests | scavenge pause p50 ms | of it sweeping ArrayBuffers | survived KB p50 | promoted KB p50 |${rateCols}`, `|---|---:|---:|---:|---:|---:|---:|---:|---:|${rate ? '---:|---:|' : ''}`,
   ...rows.map((r) => `| ${r.route} | ${r.requests} | ${r.bytesPerRequest} | ${r === rows[0] ? '' : `+${r.bytesPerRequest - floor}`} | ${r.scavengesPer10k} | ${r.scavengePauseP50Ms} | ${r.arrayBuffersMsP50} | ${r.survivedKbP50} | ${r.promotedKbP50} |${rate ? ` ${r.gcDelayedPct}% | ${r.p99Ms} |` : ''}`)].join('\n');
-const md = `# allocation${rate ? ` at ${rate} rps` : ''}\n\n${new Date().toISOString()} — \`${command}\`\n\nMachine: ${JSON.stringify(machine())}\n\n${rate ? `Open loop at ${rate} rps` : 'Closed loop'}, 16 connections; the lowest of ${rounds} rounds per route. Sidecar: defaults (metering on, local limits).\n\n${table}\n`;
-process.stdout.write(md);
+const md = `# allocation${rate ? ` at ${rate} rps` : ''}\n\n${rate ? `Open loop at ${rate} rps` : 'Closed loop'}, 16 connections; the lowest of ${rounds} rounds per route. Sidecar: defaults (metering on, local limits).\n\n${table}\n`;
+process.stdout.write(`${command}\n${JSON.stringify(machine())}\n\n${md}`);
 // Only the defaults are recorded (another build or other flags only print).
 if (!process.env['BENCH_CLI'] && sidecarFlags.length === 0) {
   const suite = rate ? 'allocation-rate' : 'allocation';
-  const out = new URL('../../bench/results/', import.meta.url);
-  writeFileSync(new URL(`${suite}.json`, out), JSON.stringify({ suite, date: new Date().toISOString(), command, machine: machine(), rows }, null, 2) + '\n');
-  writeFileSync(new URL(`${suite}.md`, out), md);
+  writeResultFiles(suite, command, machine(), { rows }, md);
 }

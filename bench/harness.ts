@@ -1,14 +1,16 @@
 /**
  * Benchmark harness: start servers pinned to one core, drive them with autocannon
  * pinned to the other, and measure rps, latency percentiles, CPU per request and
- * RSS of the process under test. Results go to bench/results/<suite>.json and .md.
+ * RSS of the process under test. Results go to bench/results/<date>-<sha>/<suite>.json
+ * and .md (bench/results-dir.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeResultFiles } from './results-dir.js';
 
 export const DIST = fileURLToPath(new URL('..', import.meta.url));
 
@@ -207,7 +209,7 @@ export function machine(): Record<string, unknown> {
  * upstream), off the sidecar's core, as it would be on its own host; returns a
  * function that restores its affinity. A no-op without taskset or for a remote Redis.
  * It is not quite its own host: its work (a BullMQ add runs a ~0.4 ms Lua script)
- * delays the upstream and the load on that core (see bench/results/p99-tail.md).
+ * delays the upstream and the load on that core (see bench/results/2026-12-04-faa1312/p99-tail.md).
  */
 export async function pinLocalRedis(redis: { info(section: string): Promise<string> }): Promise<() => void> {
   const pid = /process_id:(\d+)/.exec(await redis.info('server'))?.[1];
@@ -223,15 +225,11 @@ export async function pinLocalRedis(redis: { info(section: string): Promise<stri
   };
 }
 
-/** Write JSON + Markdown table under bench/results/ and print the table. */
+/** Write JSON + Markdown table under bench/results/<date>-<sha>/ (bench/results-dir.ts) and print the table. */
 export function writeResults(suite: string, command: string, results: LoadResult[], notes: string[] = []): void {
-  const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  const doc = { suite, date: new Date().toISOString(), command, machine: machine(), results, notes };
-  writeFileSync(`${dir}${suite}.json`, JSON.stringify(doc, null, 2) + '\n');
   const header = '| scenario | target | mode | rps | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs/req | RSS MiB | non-2xx | errors |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
   const rows = results.map((r) => `| ${r.scenario} | ${r.target} | ${r.mode} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.p999_ms} | ${r.max_ms} | ${r.cpu_us_per_req} | ${r.rss_mib_max} | ${r.non2xx} | ${r.errors} |`).join('\n');
-  const md = `# ${suite}\n\n${doc.date} — \`${command}\`\n\nMachine: ${JSON.stringify(doc.machine)}\n\n${header}${rows}\n${notes.length ? '\n' + notes.map((n) => `- ${n}`).join('\n') + '\n' : ''}`;
-  writeFileSync(`${dir}${suite}.md`, md);
+  const md = `# ${suite}\n\n${header}${rows}\n${notes.length ? '\n' + notes.map((n) => `- ${n}`).join('\n') + '\n' : ''}`;
+  writeResultFiles(suite, command, machine(), { results, notes }, md);
   process.stdout.write(md + '\n');
 }

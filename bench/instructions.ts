@@ -19,7 +19,7 @@
  *
  * Usage: node dist/bench/instructions.js  (valgrind, Redis on 127.0.0.1:6379;
  * BENCH_REQUESTS per round, default 2000; BENCH_ROUNDS, default 3).
- * Writes bench/results/instructions.{json,md}. With BENCH_CLI=OTHER/dist/src/cli.js
+ * Writes bench/results/<date>-<sha>/instructions.{json,md}. With BENCH_CLI=OTHER/dist/src/cli.js
  * it measures another build (e.g. main before a change) and only prints.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -27,10 +27,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { DIST, machine, startServer } from './harness.js';
 import { costRoutes, costVariants, makeCredentials, measuredRoutes, removeCredentials, sidecarConfig } from './scenarios.js';
+import { writeResultFiles } from './results-dir.js';
 
 const N = Number(process.env['BENCH_REQUESTS'] ?? 2000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -174,14 +174,11 @@ try {
   admin.disconnect();
 }
 
-const results = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const command = `node dist/bench/instructions.js (BENCH_REQUESTS=${N} BENCH_ROUNDS=${ROUNDS}${process.env['BENCH_CLI'] ? ` BENCH_CLI=${CLI}` : ''})`;
-const date = new Date().toISOString();
 const table = rows.map((r) => `| ${r.variant} | ${r.route} | ${r.instructions} | ${r.overPassthrough} | ${r.ratio}% |`).join('\n');
-const md = `# instructions\n\n${date} — \`${command}\`\n\nMachine: ${JSON.stringify(machine())}\n\nUser-space instructions per request (callgrind), lowest of ${ROUNDS} rounds of ${N} requests over ${CONNECTIONS} keep-alive connections; "ratio" is passthrough ÷ route (what the rps ratio would be if kernel time were zero: the real ratio is closer to 100%, since socket syscalls cost every route the same).\n\n| variant | route | instructions/request | over passthrough | ratio |\n|---|---|---:|---:|---:|\n${table}\n\n${contributors.map((c) => `- ${c}`).join('\n')}\n`;
-process.stdout.write(md);
+const md = `# instructions\n\nUser-space instructions per request (callgrind), lowest of ${ROUNDS} rounds of ${N} requests over ${CONNECTIONS} keep-alive connections; "ratio" is passthrough ÷ route (what the rps ratio would be if kernel time were zero: the real ratio is closer to 100%, since socket syscalls cost every route the same).\n\n| variant | route | instructions/request | over passthrough | ratio |\n|---|---|---:|---:|---:|\n${table}\n\n${contributors.map((c) => `- ${c}`).join('\n')}\n`;
+process.stdout.write(`${command}\n${JSON.stringify(machine())}\n\n${md}`);
 // Another build's numbers are for comparing, not the record.
 if (!process.env['BENCH_CLI']) {
-  writeFileSync(`${results}instructions.json`, JSON.stringify({ suite: 'instructions', date, command, machine: machine(), rows, contributors }, null, 2) + '\n');
-  writeFileSync(`${results}instructions.md`, md);
+  writeResultFiles('instructions', command, machine(), { rows, contributors }, md);
 }

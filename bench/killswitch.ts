@@ -13,7 +13,7 @@
  * close a session: the numbers are the kill switch, not the heartbeat's poll.
  *
  * Alone: `node dist/bench/killswitch.js` (Redis at 127.0.0.1:6379, Postgres at 127.0.0.1:5432; env
- * BENCH_KILL_USERS, default 50) writes bench/results/killswitch.json and .md.
+ * BENCH_KILL_USERS, default 50) writes bench/results/<date>-<sha>/killswitch.json and .md.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -2,7 +2,7 @@
  * Metering benchmark: usage events per second end to end (producer → BullMQ →
  * `argus-sidecar worker` process → Postgres ledger), the spool path's rate
  * (Redis away: append + fsync per batch), and the cost of `Meter.record` on the
- * request path. Results: bench/results/metering.json and a table on stdout.
+ * request path. Results: bench/results/<date>-<sha>/metering.{json,md} and a table on stdout.
  *
  * Needs Redis on 127.0.0.1:6379 and Postgres on 127.0.0.1:5432 (a throwaway
  * schema and queue are created and removed). The proxy's rps with metering on
@@ -10,21 +10,19 @@
  *
  * Usage: node dist/bench/metering.js [--events N] (default 50000)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { eventId, type UsageEvent } from '../src/meter/events.js';
 import { createMeter } from '../src/meter/producer.js';
 import { Metrics } from '../src/observe/metrics.js';
 import {
   SHARED_REDIS, createTestDb, ledgerCount, obliterateQueue, quietLog, rand, rawConfig, spawnWorker, tempDir, toConfig, waitFor, writeConfig,
 } from '../test/support/meter-env.js';
+import { writeResultFiles } from './results-dir.js';
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '50000' } } });
 const N = Number(values.events);
-const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 
 function event(i: number, tag: string): UsageEvent {
   return {
@@ -84,18 +82,14 @@ try {
   tmp.remove();
 }
 
-const result = {
-  suite: 'metering', date: new Date().toISOString(), command: `node dist/bench/metering.js --events ${N}`,
-  machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? '', mem_gib: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg_1m: round(loadavg()[0] ?? 0) },
-  results: rows,
-};
-mkdirSync(RESULTS, { recursive: true });
-writeFileSync(join(RESULTS, 'metering.json'), JSON.stringify(result, null, 2) + '\n');
+const loadavg1m = round(loadavg()[0] ?? 0);
+const md = `# metering\n\n| scenario | events | seconds | events/s | note |\n|---|---:|---:|---:|---|\n${rows.map((r) => `| ${r.scenario} | ${r.events} | ${r.seconds} | ${r.events_per_s} | ${r.note} |`).join('\n')}\n`;
+writeResultFiles('metering', `node dist/bench/metering.js --events ${N}`, { loadavg_1m: loadavg1m }, { results: rows }, md);
 const widths = [40, 8, 8, 12];
 const line = (c: Array<string | number>) => c.map((v, i) => String(v).padEnd(widths[i] ?? 0)).join(' ');
 process.stdout.write(line(['scenario', 'events', 'seconds', 'events/s']) + ' note\n');
 for (const r of rows) process.stdout.write(line([r.scenario, r.events, r.seconds, r.events_per_s]) + ' ' + r.note + '\n');
-process.stdout.write(`(machine: ${result.machine.cpus} cpus, load ${result.machine.loadavg_1m}; written to bench/results/metering.json)\n`);
+process.stdout.write(`(machine: ${cpus().length} cpus, load ${loadavg1m})\n`);
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;

@@ -19,7 +19,7 @@
  * other flags is BENCH_CLI_B=dist/src/cli.js);
  * BENCH_ONLY=REGEX, only the sidecar routes whose name matches; BENCH_SLOW_DIR=DIR,
  * every run's slow requests in DIR/<route>-r<round>.txt, see bench/openloop.c).
- * Writes bench/results/p99.{json,md}.
+ * Writes bench/results/<date>-<sha>/p99.{json,md}.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

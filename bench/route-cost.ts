@@ -10,7 +10,7 @@
  * bucket"), both on (the defaults).
  *
  * Usage: node dist/bench/route-cost.js  (Redis on 127.0.0.1:6379; BENCH_DURATION
- * s per round, default 4; BENCH_ROUNDS, default 3). Writes bench/results/route-cost.{json,md}.
+ * s per round, default 4; BENCH_ROUNDS, default 3). Writes bench/results/<date>-<sha>/route-cost.{json,md}.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

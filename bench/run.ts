@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: the whole benchmark suite in one command, each scenario
  * through the sidecar and direct in the same run. Servers are pinned to core 1,
- * autocannon to core 0. Results: bench/results/suite.{json,md} (HTTP scenarios)
- * and bench/results/streams.{json,md} (SSE, WebSocket, kill switch).
+ * autocannon to core 0. Results: bench/results/<date>-<sha>/suite.{json,md} (HTTP scenarios)
+ * and bench/results/<date>-<sha>/streams.{json,md} (SSE, WebSocket, kill switch).
  *
  * Scenarios (closed loop, BENCH_CONNECTIONS connections, BENCH_DURATION s each):
  * direct upstream, minimal uWS→undici passthrough, sidecar passthrough (auth none),
@@ -137,10 +137,10 @@ try {
     'Upstream and sidecar share core 1, so sidecar rps includes the upstream\'s CPU; CPU µs/req is the sidecar process alone.',
     '429 rows count 429s as the scenario\'s answers (non-2xx column).',
   ];
-  // The usage pipeline end to end (producer → BullMQ → worker → Postgres ledger): bench/results/metering.*
+  // The usage pipeline end to end (producer → BullMQ → worker → Postgres ledger): bench/results/<date>-<sha>/metering.*
   const metering = spawnSync(process.execPath, [`${DIST}bench/metering.js`, '--events', '20000'], { stdio: 'inherit' });
   if (metering.status !== 0) notes.push('metering pipeline benchmark failed (see output above)');
-  // undici vs the proxy's own upstream client, proxy alone on core 1: bench/results/upstream-client.*
+  // undici vs the proxy's own upstream client (minimal proxies; the sidecar on h1), proxy alone on core 1: bench/results/<date>-<sha>/upstream-client.*
   const upClient = spawnSync(process.execPath, [`${DIST}bench/upstream-client.js`], { stdio: 'inherit' });
   if (upClient.status !== 0) notes.push('upstream client benchmark failed (see output above)');
   writeResults('suite', `npm run bench (BENCH_DURATION=${duration} BENCH_CONNECTIONS=${connections} BENCH_RATE=${rate})`, results, notes);

@@ -78,8 +78,6 @@ export interface SidecarVariant {
   readonly metering?: boolean;
   readonly ratelimit?: boolean;
   readonly scope?: 'local' | 'global';
-  /** The upstream client (default h1, the proxy's own). */
-  readonly client?: 'h1' | 'undici';
   /** metering.flush_interval_ms (default: the config's). */
   readonly flushMs?: number;
   /** metering.batch_max_events (default: the config's). */
@@ -92,7 +90,7 @@ export function sidecarConfig(port: number, adminPort: number, upstreamPort: num
 admin: { host: 127.0.0.1, port: ${adminPort} }
 threads: ${v.threads ?? 1}
 log: { level: warn }
-upstream: { url: http://127.0.0.1:${upstreamPort}, connections: 128, client: ${v.client ?? 'h1'} }
+upstream: { url: http://127.0.0.1:${upstreamPort}, connections: 128 }
 redis: { url: ${redisUrl}, key_prefix: "${creds.prefix}" }
 auth:
   jwt: { jwks_file: ${creds.jwksFile}, issuer: ${ISSUER}, audience: ${AUDIENCE}, algorithms: [RS256, ES256], verify_threads: ${v.verifyThreads ?? 0} }

@@ -11,10 +11,10 @@
  * core 0 yourself if you want that). Servers are pinned to core 1 by startServer.
  *
  * Alone: `node dist/bench/streams.js` (Redis at 127.0.0.1:6379; env BENCH_SSE_STREAMS,
- * BENCH_WS_SECONDS) writes bench/results/streams.json and .md.
+ * BENCH_WS_SECONDS) writes bench/results/<date>-<sha>/streams.json and .md.
  * Internal mode: `node dist/bench/streams.js ws-echo PORT` is the echo upstream.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client } from 'undici';
 import WebSocket, { WebSocketServer } from 'ws';
 import { DIST, machine, startServer, type Server } from './harness.js';
+import { writeResultFiles } from './results-dir.js';
 
 /** What the caller (bench/run.ts) already runs: the bench upstream and a sidecar (sidecarConfig) in front of it. */
 export interface BenchTargets {
@@ -89,16 +90,13 @@ export function markdownTable(rows: readonly Row[]): string {
   return head + rows.map((r) => `| ${cols.map((c) => String(r[c] ?? '')).join(' | ')} |`).join('\n') + '\n';
 }
 
-/** Write bench/results/<suite>.json and .md (sections of rows + notes) and print the Markdown. */
+/** Write bench/results/<date>-<sha>/<suite>.json and .md (sections of rows + notes) and print the Markdown. */
 export function writeSuiteResults(suite: string, command: string, sections: Record<string, BenchOutput>, notes: string[] = []): void {
-  const dir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-  mkdirSync(dir, { recursive: true });
-  const date = new Date().toISOString();
-  const doc = { suite, date, command, machine: { ...machine(), loadavg_1m_at_end: round(loadavg()[0] ?? 0, 2) }, results: Object.fromEntries(Object.entries(sections).map(([k, v]) => [k, v.rows])), notes: [...Object.values(sections).flatMap((s) => s.notes), ...notes] };
-  writeFileSync(`${dir}${suite}.json`, JSON.stringify(doc, null, 2) + '\n');
+  const allNotes = [...Object.values(sections).flatMap((s) => s.notes), ...notes];
   const body = Object.entries(sections).map(([title, s]) => `## ${title}\n\n${s.markdown}`).join('\n');
-  const md = `# ${suite}\n\n${date} — \`${command}\`\n\nMachine: ${JSON.stringify(doc.machine)}\n\n${body}${doc.notes.length ? '\n' + doc.notes.map((n) => `- ${n}`).join('\n') + '\n' : ''}`;
-  writeFileSync(`${dir}${suite}.md`, md);
+  const md = `# ${suite}\n\n${body}${allNotes.length ? '\n' + allNotes.map((n) => `- ${n}`).join('\n') + '\n' : ''}`;
+  const results = Object.fromEntries(Object.entries(sections).map(([k, v]) => [k, v.rows]));
+  writeResultFiles(suite, command, { ...machine(), loadavg_1m_at_end: round(loadavg()[0] ?? 0, 2) }, { results, notes: allNotes }, md);
   process.stdout.write(md + '\n');
 }
 

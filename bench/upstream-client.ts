@@ -1,8 +1,10 @@
 /**
  * The upstream-client decision, measured: undici's Pool against the proxy's own
- * HTTP/1.1 client (src/forward/h1), in a minimal uWS passthrough and in the
- * sidecar (passthrough route, JWT cache-hit route with rate limit and metering),
- * alternating rounds in one run so machine noise hits all alike.
+ * HTTP/1.1 client (src/forward/h1) in a minimal uWS passthrough, and the sidecar
+ * (h1; passthrough route, JWT cache-hit route with rate limit and metering) against
+ * both, alternating rounds in one run so machine noise hits all alike. The sidecar
+ * itself no longer has an undici option: it lost on every row of
+ * bench/results/2026-12-02-dc3cff4/upstream-client.md.
  *
  * Layout as in the issue: the load generator and the upstream share core 0, the
  * proxy under test has core 1 to itself, so its CPU per request (user and
@@ -11,7 +13,7 @@
  * when installed, else bench/upstream.js (uWS).
  *
  * Usage: node dist/bench/upstream-client.js   (BENCH_DURATION, BENCH_ROUNDS)
- * Results: bench/results/upstream-client.{json,md}. Needs Redis.
+ * Results: bench/results/<date>-<sha>/upstream-client.{json,md}. Needs Redis.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -20,14 +22,13 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { cpuTimes, DIST, machine, runLoad, startServer, type Server } from './harness.js';
 import { makeCredentials, sidecarConfig, removeCredentials } from './scenarios.js';
-import { fileURLToPath } from 'node:url';
+import { writeResultFiles } from './results-dir.js';
 
 const duration = Number(process.env['BENCH_DURATION'] ?? 4);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const RATE = Number(process.env['BENCH_RATE'] ?? 5000);
 const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 const UP = 3921;
-const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const WRK = has('wrk') && has('taskset');
 const dir = mkdtempSync(join(tmpdir(), 'argus-upclient-'));
@@ -95,11 +96,9 @@ try {
   };
   await add('minimal uWS→undici', `${DIST}bench/minimal-proxy.js`, ['$PORT', upstream, 'undici'], ['/pass/x']);
   await add('minimal uWS→h1', `${DIST}bench/minimal-proxy.js`, ['$PORT', upstream, 'h1'], ['/pass/x']);
-  for (const client of ['undici', 'h1'] as const) {
-    const file = join(dir, `${client}.yaml`);
-    writeFileSync(file, sidecarConfig(port, port + 1, UP, redisUrl, creds, { client }));
-    await add(`sidecar (${client})`, `${DIST}src/cli.js`, ['proxy', '--config', file], ['/pass/x', '/jwt/x']);
-  }
+  const file = join(dir, 'h1.yaml');
+  writeFileSync(file, sidecarConfig(port, port + 1, UP, redisUrl, creds, {}));
+  await add('sidecar (h1)', `${DIST}src/cli.js`, ['proxy', '--config', file], ['/pass/x', '/jwt/x']);
   const noMeterFile = join(dir, 'no-meter.yaml');
   writeFileSync(noMeterFile, sidecarConfig(port, port + 1, UP, redisUrl, creds, { metering: false }));
   const noMeter = await startServer('sidecar (h1, metering off)', `${DIST}src/cli.js`, ['proxy', '--config', noMeterFile], port, 1);
@@ -142,19 +141,13 @@ try {
   const ratio = (a?: Row, b?: Row) => (a && b ? `${((median(a.rps) / median(b.rps)) * 100).toFixed(1)}%` : 'n/a');
   const notes = [
     `h1 vs undici, minimal passthrough: ${ratio(at('minimal uWS→h1', '/pass/x'), at('minimal uWS→undici', '/pass/x'))}`,
-    `h1 vs undici, sidecar passthrough: ${ratio(at('sidecar (h1)', '/pass/x'), at('sidecar (undici)', '/pass/x'))}; JWT route: ${ratio(at('sidecar (h1)', '/jwt/x'), at('sidecar (undici)', '/jwt/x'))}`,
     `sidecar (h1) passthrough / minimal uWS→undici: ${ratio(at('sidecar (h1)', '/pass/x'), at('minimal uWS→undici', '/pass/x'))} (issue 2 target ≥ 90%)`,
     ...fixed.slice(1).map((f) => `fixed ${RATE} rps, ${f.target} ${f.path}: p99 added ${(f.p99_ms - fixed[0]!.p99_ms).toFixed(3)} ms, p50 added ${(f.p50_ms - fixed[0]!.p50_ms).toFixed(3)} ms over direct`),
     `load: ${WRK ? 'wrk -t1 -c64' : 'autocannon, 64 connections'} on core 0 with the upstream (${nginx ? 'nginx return 200' : 'bench/upstream.js'}); proxy alone on core 1; medians of ${rounds} alternating rounds of ${duration} s`,
   ];
-  const json = { date: new Date().toISOString(), command: 'node dist/bench/upstream-client.js', machine: machine(), rows: list, fixed_rate: fixed, notes };
-  writeFileSync(`${RESULTS}upstream-client.json`, JSON.stringify(json, null, 2) + '\n');
+  const command = `node dist/bench/upstream-client.js (BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds} BENCH_RATE=${RATE})`;
   const md = [
     '# upstream client: undici vs h1',
-    '',
-    `${json.date} — \`${json.command}\` (BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds})`,
-    '',
-    `Machine: ${JSON.stringify(json.machine)}`,
     '',
     '| target | route | rps (median) | rps (rounds) | user µs/req | sys µs/req | p99 ms |',
     '|---|---|---:|---|---:|---:|---:|',
@@ -169,7 +162,7 @@ try {
     ...notes.map((n) => `- ${n}`),
     '',
   ].join('\n');
-  writeFileSync(`${RESULTS}upstream-client.md`, md);
+  writeResultFiles('upstream-client', command, machine(), { rows: list, fixed_rate: fixed, notes }, md);
   process.stdout.write(md);
 } finally {
   for (const s of servers.reverse()) await s.stop();

@@ -66,8 +66,8 @@ const configSchema = z.object({
     headers_timeout_ms: z.number().int().positive().default(10000),
     body_timeout_ms: z.number().int().nonnegative().default(300000),
     keep_alive_timeout_ms: z.number().int().positive().default(4000),
-    /** h1: the proxy's own keep-alive HTTP/1.1 client (default); undici: undici's Pool (for comparison). */
-    client: z.enum(['h1', 'undici']).default('h1'),
+    /** Accepted for old configs: the proxy's own HTTP/1.1 client (h1) is the only one; `undici` was removed. */
+    client: z.literal('h1', { errorMap: () => ({ message: 'the only upstream client is "h1" (undici was removed): delete the key or set it to h1' }) }).optional(),
   }).strict(),
   redis: z.object({
     url: z.string().min(1),

@@ -2,7 +2,7 @@
  * The data path, top to bottom — read this file first.
  *
  *   uWS request ─► hygiene ─► route match ─► authenticate ─► authorize ─► rate limit
- *       ─► forward (undici, streamed both ways) ─► respond ─► meter (async, off the response path)
+ *       ─► forward (h1 client, streamed both ways) ─► respond ─► meter (async, off the response path)
  *
  * Each stage returns a value (ok, or a Denial with a stable code); only bugs and
  * infrastructure faults throw. Cheap checks come first; side effects (tokens taken,
@@ -253,7 +253,7 @@ const STALE = { stale: true };
 /** Upstreams report their own usage in `x-argus-usage`: consumed by metering, never passed to the client. */
 const usageHeaderOptions: RelayOptions = { stripHeaders: new Set([USAGE_HEADER]) };
 
-/** LLM bodies go out as one Buffer (maybe rewritten): undici sets Content-Length; the sidecar picks the encoding. */
+/** LLM bodies go out as one Buffer (maybe rewritten): the upstream client sets Content-Length; the sidecar picks the encoding. */
 function stripLlmRequestHeaders(headers: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < headers.length; i += 2) {

@@ -2,7 +2,7 @@
  * YAML for config files: js-yaml with the YAML 1.2 core schema (null, booleans,
  * numbers, strings; no timestamps, no custom tags), duplicate keys an error.
  * js-yaml is one module: it loads in ~6 ms where `yaml` took ~45 ms, and start-up
- * is most of the `revoke` kill switch's latency (bench/results/killswitch.md).
+ * is most of the `revoke` kill switch's latency (bench/results/2026-12-02-c9312f1/killswitch.md).
  */
 import { CORE_SCHEMA, dump, load } from 'js-yaml';
 

@@ -13,7 +13,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transf
 /** Request headers the proxy sets itself or must not forward. */
 const REQUEST_DROP = new Set([
   ...HOP_BY_HOP,
-  // uWS already answered "100 Continue"; undici refuses to send Expect.
+  // uWS already answered "100 Continue"; the upstream must not wait for the body a second time.
   'expect',
   'x-forwarded-for',
   'x-forwarded-proto',

@@ -264,13 +264,13 @@ function statusText(code: number): string {
   return line;
 }
 
-/** Error code (ours from forward/h1, node:net's, or undici's) → failure kind. */
+/** Error code (ours from forward/h1, or node:net's) → failure kind. */
 export function classify(err: Error): RelayFailure {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'H1_HEADERS_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return 'timeout';
-  if (code === 'H1_BODY_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'body_timeout';
+  if (code === 'H1_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') return 'timeout';
+  if (code === 'H1_BODY_TIMEOUT') return 'body_timeout';
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'EAI_AGAIN') return 'refused';
-  if (code === 'H1_CLOSED' || code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE') return 'reset';
+  if (code === 'H1_CLOSED' || code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
   if (code === 'H1_BAD_RESPONSE') return 'protocol';
   return 'other';
 }

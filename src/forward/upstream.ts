@@ -1,13 +1,11 @@
 /**
  * The upstream: one connection pool per sidecar thread — the proxy's own
- * keep-alive HTTP/1.1 client by default (src/forward/h1), or undici's Pool with
- * `upstream.client: undici`.
+ * keep-alive HTTP/1.1 client (src/forward/h1).
  */
 import type { Readable } from 'node:stream';
 import type { Config } from '../config.js';
 import type { TrustedHeaders, UpstreamHandler } from './h1/exchange.js';
 import { H1Pool } from './h1/pool.js';
-import { UndiciUpstream } from './undici-adapter.js';
 
 export interface ForwardRequest {
   readonly method: string;
@@ -22,12 +20,12 @@ export interface ForwardRequest {
 }
 
 export class Upstream {
-  private readonly client: H1Pool | UndiciUpstream;
+  private readonly client: H1Pool;
   private closing: Promise<void> | undefined;
 
   constructor(cfg: Config['upstream']) {
     const opts = { connections: cfg.connections, keepAliveTimeoutMs: cfg.keep_alive_timeout_ms, headersTimeoutMs: cfg.headers_timeout_ms, bodyTimeoutMs: cfg.body_timeout_ms };
-    this.client = cfg.client === 'undici' ? new UndiciUpstream(new URL(cfg.url).origin, opts) : new H1Pool({ url: cfg.url, ...opts });
+    this.client = new H1Pool({ url: cfg.url, ...opts });
   }
 
   forward(req: ForwardRequest, handler: UpstreamHandler): void {

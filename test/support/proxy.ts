@@ -1,4 +1,4 @@
-/** Start a real proxy (uWS + undici) in this process on port 0, from a config object. */
+/** Start a real proxy (uWS + the h1 upstream client) in this process on port 0, from a config object. */
 import { parseConfig, type Config } from '../../src/config.js';
 import { startProxy, type RunningProxy } from '../../src/lifecycle.js';
 import { createLogger } from '../../src/observe/log.js';

@@ -5,7 +5,7 @@
  *
  * Why not undici: on this 2-core machine undici's per-request machinery cost
  * ~90 µs CPU per proxied request against ~20 µs for a plain socket
- * (bench/results/upstream-client.md); this client keeps per-request allocation
+ * (bench/results/2026-12-02-dc3cff4/upstream-client.md); this client keeps per-request allocation
  * to the exchange object, the head string and the parsed header list.
  *
  * Timeouts run off one coarse sweep per pool (a tenth of the shortest timeout,
