@@ -140,7 +140,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   });
   closers.push(['revocation listener', unsubscribe]);
 
-  const http = new HttpServer({ host: cfg.listen.host, port: opts.port ?? cfg.listen.port, allowJsFallback: cfg.server.allow_js_fallback, now, wsMaxPayloadBytes: cfg.server.ws_max_payload_bytes, wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes }, pipeline);
+  const http = new HttpServer({ host: cfg.listen.host, port: opts.port ?? cfg.listen.port, allowJsFallback: cfg.server.allow_js_fallback, now, wsMaxPayloadBytes: Math.max(cfg.server.ws_max_payload_bytes, ...cfg.routes.map((r) => r.websocket?.max_message_bytes ?? 0)), wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes }, pipeline);
   const port = await http.listen();
   metrics.trackInflight(() => http.inflight);
 

@@ -21,6 +21,9 @@ import type { WebSocket as UwsWebSocket } from '../server/uws.js';
 export const CLOSE = {
   NORMAL: 1000,
   DRAINING: 1001,
+  PROTOCOL_ERROR: 1002,
+  INVALID_DATA: 1007,
+  TOO_BIG: 1009,
   UPSTREAM_ERROR: 1011,
   OVERLOADED: 1013,
   REAUTHENTICATE: 4401,
@@ -34,6 +37,8 @@ export interface WsUserData {
 export interface WsLimits {
   /** Most bytes buffered towards either peer before pausing (upstream) or closing 1013 (client). */
   readonly maxBufferedBytes: number;
+  /** Largest message in either direction (`websocket.max_message_bytes`); bigger closes both legs with 1009. */
+  readonly maxMessageBytes: number;
 }
 
 export interface UpstreamSocket {
@@ -42,20 +47,32 @@ export interface UpstreamSocket {
 }
 
 /** Open the upstream WebSocket; rejects with the upstream's HTTP status when it refuses. */
-export function connectUpstream(url: string, headers: Record<string, string>, protocols: string[], timeoutMs: number): Promise<UpstreamSocket> {
+export function connectUpstream(url: string, headers: Record<string, string>, protocols: string[], timeoutMs: number, maxMessageBytes: number): Promise<UpstreamSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols, { headers, perMessageDeflate: false, handshakeTimeout: timeoutMs, maxPayload: 64 * 1024 * 1024 });
+    // The subprotocol offer is sent and checked here, not by `ws`: `ws` fails a handshake whose answer names
+    // no protocol when some were offered, but RFC 6455 §4.1 lets the server pick none (then none is used).
+    const offer = protocols.length > 0 ? { ...headers, 'sec-websocket-protocol': protocols.join(', ') } : headers;
+    let chosen = '';
+    // `ws` refuses an upstream message over maxPayload itself: it closes the upstream with 1009 and emits an error.
+    const ws = new WebSocket(url, [], { headers: offer, perMessageDeflate: false, handshakeTimeout: timeoutMs, maxPayload: maxMessageBytes });
     const fail = (err: Error & { status?: number }) => {
       ws.removeAllListeners();
       ws.on('error', () => undefined);
       ws.terminate();
       reject(err);
     };
+    ws.once('upgrade', (res) => {
+      const answer = res.headers['sec-websocket-protocol'];
+      // One that was not offered stays in place: `ws` then fails the handshake (502), as RFC 6455 §4.1 asks.
+      if (answer === undefined || !protocols.includes(answer)) return;
+      delete res.headers['sec-websocket-protocol'];
+      chosen = answer;
+    });
     ws.once('open', () => {
       // Hold the upstream's first messages until the client's socket exists (attach).
       ws.pause();
       ws.removeAllListeners('error');
-      resolve({ ws, protocol: ws.protocol });
+      resolve({ ws, protocol: chosen });
     });
     ws.once('unexpected-response', (_req, res) => {
       res.resume();
@@ -68,6 +85,14 @@ export function connectUpstream(url: string, headers: Record<string, string>, pr
 /** A code the sidecar may send in a close frame (1005/1006/1015 are reserved). */
 export function sendableCode(code: number, fallback: number): number {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999) ? code : fallback;
+}
+
+/** What the client is told when the upstream leg fails: `ws` names protocol errors by code. */
+function upstreamErrorClose(err: Error & { code?: string }): [number, string] {
+  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return [CLOSE.TOO_BIG, 'upstream message too big'];
+  if (err.code === 'WS_ERR_INVALID_UTF8') return [CLOSE.UPSTREAM_ERROR, 'upstream sent invalid UTF-8'];
+  if (err.code?.startsWith('WS_ERR_')) return [CLOSE.UPSTREAM_ERROR, 'upstream protocol error'];
+  return [CLOSE.UPSTREAM_ERROR, 'upstream error'];
 }
 
 /** How a session's route wants it watched (from `routes[].websocket`, `trading`, `on_auth_unavailable`). */
@@ -148,7 +173,7 @@ export class WsSession {
       if (!this.closed) client.ping(data);
     });
     up.on('close', (code: number, reason: Buffer) => this.end(sendableCode(code, code === 1005 ? CLOSE.NORMAL : CLOSE.UPSTREAM_ERROR), reason.toString()));
-    up.on('error', () => this.end(CLOSE.UPSTREAM_ERROR, 'upstream error'));
+    up.on('error', (err: Error & { code?: string }) => this.end(...upstreamErrorClose(err)));
     up.resume();
   }
 
@@ -156,6 +181,8 @@ export class WsSession {
   fromClient(message: ArrayBuffer, isBinary: boolean): void {
     if (this.closed) return;
     this.bytesFromClient += message.byteLength;
+    // uWS's own ceiling (server.ws_max_payload_bytes or the largest route limit) closes without a close frame; a route's lower limit is enforced here, with one.
+    if (message.byteLength > this.limits.maxMessageBytes) return this.end(CLOSE.TOO_BIG, `message over ${this.limits.maxMessageBytes} bytes`);
     const gate = this.gate;
     const data = Buffer.copyBytesFrom(new Uint8Array(message));
     if (gate) {
@@ -197,7 +224,8 @@ export class WsSession {
     this.client = undefined;
     client?.end(code, reason.slice(0, 120));
     if (this.upstream.readyState === WebSocket.OPEN) this.upstream.close(sendableCode(code, CLOSE.NORMAL), reason.slice(0, 120));
-    else this.upstream.terminate();
+    // CLOSING: `ws` already sent its close frame (e.g. 1009 for an oversized upstream message) and finishes the close itself.
+    else if (this.upstream.readyState !== WebSocket.CLOSING) this.upstream.terminate();
     this.notify(code);
   }
 
