@@ -16,19 +16,10 @@
 import WebSocket from 'ws';
 import type { AuthContext } from '../authenticate/context.js';
 import type { WebSocket as UwsWebSocket } from '../server/uws.js';
+import { CLOSE, sendableCode } from './ws-codes.js';
+import { clientCloseForUpstreamError, upstreamCloseFor } from './ws-close.js';
 
-/** Close codes of the contract. */
-export const CLOSE = {
-  NORMAL: 1000,
-  DRAINING: 1001,
-  PROTOCOL_ERROR: 1002,
-  INVALID_DATA: 1007,
-  TOO_BIG: 1009,
-  UPSTREAM_ERROR: 1011,
-  OVERLOADED: 1013,
-  REAUTHENTICATE: 4401,
-  REVOKED: 4403,
-} as const;
+export { CLOSE, sendableCode } from './ws-codes.js';
 
 export interface WsUserData {
   readonly session: WsSession;
@@ -82,18 +73,7 @@ export function connectUpstream(url: string, headers: Record<string, string>, pr
   });
 }
 
-/** A code the sidecar may send in a close frame (1005/1006/1015 are reserved). */
-export function sendableCode(code: number, fallback: number): number {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999) ? code : fallback;
-}
 
-/** What the client is told when the upstream leg fails: `ws` names protocol errors by code. */
-function upstreamErrorClose(err: Error & { code?: string }): [number, string] {
-  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return [CLOSE.TOO_BIG, 'upstream message too big'];
-  if (err.code === 'WS_ERR_INVALID_UTF8') return [CLOSE.UPSTREAM_ERROR, 'upstream sent invalid UTF-8'];
-  if (err.code?.startsWith('WS_ERR_')) return [CLOSE.UPSTREAM_ERROR, 'upstream protocol error'];
-  return [CLOSE.UPSTREAM_ERROR, 'upstream error'];
-}
 
 /** How a session's route wants it watched (from `routes[].websocket`, `trading`, `on_auth_unavailable`). */
 export interface WsPolicy {
@@ -124,6 +104,9 @@ export class WsSession {
   validatedAt = 0;
   bytesFromClient = 0;
   bytesFromUpstream = 0;
+  /** When the client was last heard (message, ping, pong), performance.now() ms: the idle sweep reads it. */
+  heardAt = performance.now();
+  private pinged = false;
   private onClosed: Array<(code: number) => void> = [];
 
   constructor(
@@ -173,13 +156,14 @@ export class WsSession {
       if (!this.closed) client.ping(data);
     });
     up.on('close', (code: number, reason: Buffer) => this.end(sendableCode(code, code === 1005 ? CLOSE.NORMAL : CLOSE.UPSTREAM_ERROR), reason.toString()));
-    up.on('error', (err: Error & { code?: string }) => this.end(...upstreamErrorClose(err)));
+    up.on('error', (err: Error & { code?: string }) => this.end(...clientCloseForUpstreamError(err)));
     up.resume();
   }
 
   /** uWS `message`: relay client → upstream (the ArrayBuffer is only valid now: copy it). */
   fromClient(message: ArrayBuffer, isBinary: boolean): void {
     if (this.closed) return;
+    this.heard();
     this.bytesFromClient += message.byteLength;
     // uWS's own ceiling (server.ws_max_payload_bytes or the largest route limit) closes without a close frame; a route's lower limit is enforced here, with one.
     if (message.byteLength > this.limits.maxMessageBytes) return this.end(CLOSE.TOO_BIG, `message over ${this.limits.maxMessageBytes} bytes`);
@@ -198,7 +182,22 @@ export class WsSession {
 
   /** uWS `ping` from the client: pass it on (uWS already answered the pong). */
   pingFromClient(message: ArrayBuffer): void {
-    if (!this.closed) this.upstream.ping(Buffer.copyBytesFrom(new Uint8Array(message)));
+    if (this.closed) return;
+    this.heard();
+    this.upstream.ping(Buffer.copyBytesFrom(new Uint8Array(message)));
+  }
+
+  /** The client said something (a message, ping or pong): it is not idle. */
+  heard(): void {
+    this.heardAt = performance.now();
+    this.pinged = false;
+  }
+
+  /** Ask a silent client for a pong (once per silence). */
+  pingClient(): void {
+    if (this.closed || this.pinged || !this.client) return;
+    this.pinged = true;
+    this.client.ping();
   }
 
   /** uWS `drain`: the client caught up; let the upstream flow again. */
@@ -212,8 +211,10 @@ export class WsSession {
     if (this.closed) return;
     this.closed = true;
     this.client = undefined;
-    this.upstream.close(sendableCode(code, CLOSE.NORMAL), Buffer.from(reason).toString().slice(0, 120));
-    this.notify(code);
+    const told = upstreamCloseFor(code, Buffer.from(reason).toString());
+    if (told.code === undefined) this.upstream.close();
+    else this.upstream.close(told.code, told.reason.slice(0, 120));
+    this.notify(told.code ?? code);
   }
 
   /** Close both sides from the sidecar (kill switch, drain, upstream gone). */
