@@ -18,8 +18,12 @@ export interface ClaimOptions {
   readonly maxTokenAgeS?: number;
 }
 
-/** Why a token was refused; jwt.ts maps each to its denial. */
-export type RefusalReason = 'exp' | 'time_claim' | 'iat_missing' | 'lifetime' | 'token_age' | 'iat' | 'token_use' | 'client_id' | string;
+/**
+ * Why a token was refused: `exp`, `time_claim` (exp/nbf/iat not a NumericDate in range),
+ * `iat_missing`, `lifetime`, `token_age`, `iat` (in the future), `token_use`, `client_id`,
+ * or jose's error code. jwt.ts maps the ones with their own denial.
+ */
+export type RefusalReason = string;
 
 /**
  * NumericDate claims (RFC 7519 §2) the sidecar accepts: whole seconds from 0 to

@@ -24,7 +24,7 @@ export type JwtVerdict = { readonly ok: true; readonly payload: JWTPayload } | {
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const FORBIDDEN_HEADERS = ['jku', 'x5u', 'jwk', 'x5c', 'crit', 'b64'];
 
-const REFUSALS: Partial<Record<RefusalReason, Denial>> = {
+const REFUSALS: Readonly<Record<RefusalReason, Denial | undefined>> = {
   time_claim: DENIED.badTimeClaim,
   iat_missing: DENIED.missingIat,
   lifetime: DENIED.lifetimeTooLong,
