@@ -6,7 +6,7 @@
  * - invalid UTF-8 → upstream 1007; a message over uWS's ceiling → upstream 1009;
  * - reserved bits, unknown opcodes, fragmented pings, a stray continuation, or a
  *   dropped TCP connection (uWS v20.30 reports them alike, see
- *   src/forward/ws-close.ts) → upstream 1001 "…without a close frame", never 1000;
+ *   src/forward/ws-close.ts) → upstream 1001 "…without a valid close frame", never 1000;
  * - a close frame without a code reaches the upstream as one (1005), not as 1000;
  * - a silent client, and one stuck in an unmasked frame, gets a 1001 "idle timeout"
  *   close frame and the upstream the same; a client answering pings stays.
@@ -63,13 +63,16 @@ describe('WebSocket close codes', () => {
   const violations: Array<[name: string, bytes: () => Buffer, code: number, reason: RegExp]> = [
     ['invalid UTF-8 in a text message', () => frame(1, Buffer.from([0x68, 0xff, 0xfe])), 1007, /invalid UTF-8/],
     ['a message over uWS\'s ceiling', () => frame(2, Buffer.alloc(2000, 1)), 1009, /too big/],
-    ['reserved bit RSV1 (no extension negotiated)', () => frame(1, 'hi', { rsv: 4 }), 1001, /without a close frame/],
-    ['reserved bits RSV2+RSV3', () => frame(1, 'hi', { rsv: 3 }), 1001, /without a close frame/],
-    ['unknown data opcode 3', () => frame(3, 'hi'), 1001, /without a close frame/],
-    ['unknown control opcode 11', () => frame(11, 'hi'), 1001, /without a close frame/],
-    ['a fragmented ping', () => frame(9, 'hi', { fin: false }), 1001, /without a close frame/],
-    ['a continuation without a start', () => frame(0, 'hi'), 1001, /without a close frame/],
-    ['a new message inside a fragmented one', () => Buffer.concat([frame(1, 'a', { fin: false }), frame(1, 'b')]), 1001, /without a close frame/],
+    ['reserved bit RSV1 (no extension negotiated)', () => frame(1, 'hi', { rsv: 4 }), 1001, /without a valid close frame/],
+    ['reserved bits RSV2+RSV3', () => frame(1, 'hi', { rsv: 3 }), 1001, /without a valid close frame/],
+    ['unknown data opcode 3', () => frame(3, 'hi'), 1001, /without a valid close frame/],
+    ['unknown control opcode 11', () => frame(11, 'hi'), 1001, /without a valid close frame/],
+    ['a fragmented ping', () => frame(9, 'hi', { fin: false }), 1001, /without a valid close frame/],
+    ['an oversized ping (126 bytes)', () => frame(9, Buffer.alloc(126, 1)), 1001, /without a valid close frame/],
+    ['a close frame with the reserved code 1004', () => frame(8, Buffer.from([0x03, 0xec])), 1001, /without a valid close frame/],
+    ['a close frame whose reason is not UTF-8', () => frame(8, Buffer.from([0x03, 0xe8, 0xff])), 1001, /without a valid close frame/],
+    ['a continuation without a start', () => frame(0, 'hi'), 1001, /without a valid close frame/],
+    ['a new message inside a fragmented one', () => Buffer.concat([frame(1, 'a', { fin: false }), frame(1, 'b')]), 1001, /without a valid close frame/],
   ];
   for (const [name, bytes, code, reason] of violations) {
     it(`${name} → upstream ${code}, connection closed`, async () => {

@@ -12,8 +12,11 @@
  *   ""                                       reserved bits, unknown opcode, fragmented
  *                                            or oversized control frame, a continuation
  *                                            without a start, an interrupted fragment
- *                                            sequence, and also a client that dropped
- *                                            the TCP connection without a close frame
+ *                                            sequence, a close frame with an invalid code
+ *                                            (999, 1004, 1015, 5000) or a non-UTF-8 reason
+ *                                            (uWS answers those with an empty close frame),
+ *                                            and also a client that dropped the TCP
+ *                                            connection without a close frame
  *
  * The last row cannot be told apart from JavaScript: the upstream gets 1001
  * ("going away") with a reason saying that no close frame came, which is true
@@ -34,13 +37,13 @@ const UWS_REASONS: ReadonlyMap<string, CloseFor> = new Map([
   ['WebSocket timed out from inactivity', { code: CLOSE.GOING_AWAY, reason: 'client idle timeout' }],
 ]);
 
-const NO_CLOSE_FRAME: CloseFor = { code: CLOSE.GOING_AWAY, reason: 'client went away without a close frame (connection lost or protocol error)' };
+const NO_CLOSE_FRAME: CloseFor = { code: CLOSE.GOING_AWAY, reason: 'client went away without a valid close frame (connection lost or protocol error)' };
 
 /** The close the upstream gets for uWS's report of the client's end (code, message). */
 export function upstreamCloseFor(code: number, message: string): CloseFor {
   if (code === 1006) return UWS_REASONS.get(message) ?? NO_CLOSE_FRAME;
   if (code === 1005) return { code: undefined, reason: '' };
-  // A code a client may not send (1004, 1015, 999…): the client broke the protocol.
+  // uWS reports invalid client codes as 1006 (above); should one get through, it is a protocol error.
   return { code: sendableCode(code, CLOSE.PROTOCOL_ERROR), reason: message };
 }
 
