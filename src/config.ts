@@ -55,6 +55,8 @@ const configSchema = z.object({
     drain_timeout_ms: z.number().int().nonnegative().default(25000),
     /** Largest WebSocket message accepted from a client (bigger: the connection is closed). */
     ws_max_payload_bytes: z.number().int().positive().default(1024 * 1024),
+    /** A WebSocket client silent this long (pinged half-way) is closed with 1001, upstream too (src/forward/ws-idle.ts). */
+    ws_idle_timeout_s: z.number().int().min(2).max(900).default(120),
     /** Bytes buffered towards a slow WebSocket peer before backpressure (pause, or close 1013). */
     ws_max_buffered_bytes: z.number().int().positive().default(1024 * 1024),
     /** Trust an incoming X-Forwarded-For and append to it (behind a trusted LB). */

@@ -16,6 +16,12 @@ export const ERROR_STATUS = {
   ARGUS_TOO_MANY_HEADERS: 431,
   ARGUS_NOT_FOUND: 404,
   ARGUS_METHOD_NOT_ALLOWED: 405,
+  // WebSocket handshakes (src/forward/ws-handshake.ts)
+  ARGUS_WS_BAD_HANDSHAKE: 400,
+  ARGUS_WS_INVALID_KEY: 400,
+  ARGUS_WS_UNSUPPORTED_VERSION: 426,
+  ARGUS_WS_UPGRADE_REQUIRED: 426,
+  ARGUS_WS_ORIGIN_FORBIDDEN: 403,
   // authentication (401)
   ARGUS_UNAUTHENTICATED: 401,
   ARGUS_INVALID_TOKEN: 401,
@@ -28,6 +34,10 @@ export const ERROR_STATUS = {
   ARGUS_CREDENTIAL_IN_QUERY: 401,
   ARGUS_UNSUPPORTED_AUTH_SCHEME: 401,
   ARGUS_CREDENTIAL_TOO_LARGE: 401,
+  ARGUS_AMBIGUOUS_SIGNING_KEY: 401,
+  ARGUS_INVALID_TOKEN_TIME: 401,
+  ARGUS_TOKEN_LIFETIME_TOO_LONG: 401,
+  ARGUS_TOKEN_TOO_OLD: 401,
   // authorization (403)
   ARGUS_FORBIDDEN: 403,
   ARGUS_TIER_REQUIRED: 403,
@@ -70,6 +80,7 @@ const STATUS_TEXT: Record<number, string> = {
   404: '404 Not Found',
   405: '405 Method Not Allowed',
   413: '413 Payload Too Large',
+  426: '426 Upgrade Required',
   429: '429 Too Many Requests',
   431: '431 Request Header Fields Too Large',
   500: '500 Internal Server Error',

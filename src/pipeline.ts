@@ -10,7 +10,7 @@
  */
 import type { AuthContext } from './authenticate/context.js';
 import type { Config } from './config.js';
-import { deny, type Denial } from './errors.js';
+import { deny, statusOf, type Denial } from './errors.js';
 import { upstreamRequestHeaders } from './forward/headers.js';
 import { UpstreamRelay, USAGE_HEADER, type RelayFailure, type RelayOptions } from './forward/relay.js';
 import type { Upstream } from './forward/upstream.js';
@@ -23,6 +23,7 @@ import type { Exchange } from './server/exchange.js';
 import { checkHygiene, hasBody, type HeaderStats } from './server/hygiene.js';
 import type { UpgradeInfo } from './server/http.js';
 import { createWebSocketOpener } from './forward/open-websocket.js';
+import { checkHandshake, checkOrigin, refusePlainRequest } from './forward/ws-handshake.js';
 import type { WsSession } from './forward/websocket.js';
 import type { GateFactory } from './forward/ws-gates.js';
 import type { RouteLlmConfig } from './llm/schema.js';
@@ -116,6 +117,11 @@ export function createPipeline(deps: PipelineDeps) {
     const route = match.route;
     if (!route) return void refuse(ex, match.methodMismatch ? deny('ARGUS_METHOD_NOT_ALLOWED', `${ex.head.method} is not allowed here`) : deny('ARGUS_NOT_FOUND', 'no route matches this path'));
     if (websocket && !route.cfg.websocket) return void refuse(ex, deny('ARGUS_NOT_FOUND', 'no WebSocket route matches this path'));
+    // WebSocket routes: a valid RFC 6455 handshake from an allowed Origin, or nothing reaches the upstream.
+    if (route.cfg.websocket) {
+      const bad = websocket ? (checkHandshake(ex.head) ?? checkOrigin(ex.head, route.cfg.websocket)) : refusePlainRequest(ex.head);
+      if (bad) return void refuse(ex, bad, statusOf(bad.code) === 400 || hasBody(stats));
+    }
     ex.route = route;
     ex.routeLabel = route.label;
     cors.decorate(ex, route);

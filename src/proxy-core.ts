@@ -18,6 +18,7 @@ import type { Config } from './config.js';
 import { Upstream } from './forward/upstream.js';
 import { CLOSE, type WsSession } from './forward/websocket.js';
 import { createHeartbeats } from './forward/ws-heartbeat.js';
+import { createIdleSweeper } from './forward/ws-idle.js';
 import { createGateFactory } from './forward/ws-gates.js';
 import { createLlmGateway } from './llm/gateway.js';
 import { createMemoryBudget, createRedisBudget } from './llm/budget.js';
@@ -114,6 +115,9 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   const sessions = new Set<WsSession>();
   const heartbeats = createHeartbeats({ sessions, revalidate: (ctx) => authenticator.revalidate(ctx), now: Date.now, log });
   closers.push(['heartbeats', () => heartbeats.stop()]);
+  // Silent clients get a close frame from the sidecar; uWS's own idle timeout (8 s later) is the backstop.
+  const idle = createIdleSweeper({ sessions, idleMs: cfg.server.ws_idle_timeout_s * 1000, now: () => performance.now() });
+  closers.push(['websocket idle sweep', () => idle.stop()]);
   const pipeline = createPipeline({
     sessions,
     heartbeats,
@@ -140,7 +144,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   });
   closers.push(['revocation listener', unsubscribe]);
 
-  const http = new HttpServer({ host: cfg.listen.host, port: opts.port ?? cfg.listen.port, allowJsFallback: cfg.server.allow_js_fallback, now, wsMaxPayloadBytes: cfg.server.ws_max_payload_bytes, wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes }, pipeline);
+  const http = new HttpServer({ host: cfg.listen.host, port: opts.port ?? cfg.listen.port, allowJsFallback: cfg.server.allow_js_fallback, now, wsMaxPayloadBytes: Math.max(cfg.server.ws_max_payload_bytes, ...cfg.routes.map((r) => r.websocket?.max_message_bytes ?? 0)), wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes, wsIdleTimeoutS: cfg.server.ws_idle_timeout_s + 8 }, pipeline);
   const port = await http.listen();
   metrics.trackInflight(() => http.inflight);
 

@@ -8,6 +8,11 @@
  * - When the endpoint fails, the last good key set keeps serving until it is
  *   `max_stale_ms` old; after that keys are "unavailable" (the route's
  *   `on_auth_unavailable` policy decides), never silently accepted.
+ * - A `kid` listed more than once among the signing keys is ambiguous: tokens
+ *   naming it are refused (`ambiguous_kid`), the other kids keep working, and each
+ *   fetch that carries one logs it once and counts it
+ *   (`argus_jwks_duplicate_kids_total`). Letting the last (or first) entry win would
+ *   let whoever can append a key to the set mint tokens under a trusted kid.
  * Times come from the injected clock.
  */
 import { createHash } from 'node:crypto';
@@ -28,7 +33,7 @@ export interface ResolvedKey {
   readonly key: Awaited<ReturnType<typeof importPublicJwk>>;
 }
 
-export type KeyLookup = ResolvedKey | 'unknown_kid' | 'bad_key' | 'unavailable';
+export type KeyLookup = ResolvedKey | 'unknown_kid' | 'ambiguous_kid' | 'bad_key' | 'unavailable';
 
 export interface JwksStore {
   getKey(kid: string, alg: string): Promise<KeyLookup>;
@@ -60,6 +65,8 @@ export interface JwksStatus {
 
 interface KeySet {
   readonly byKid: Map<string, { jwk: JWK; keyId: string; imported: Map<string, ResolvedKey['key']> }>;
+  /** Kids listed more than once: never resolved. */
+  readonly ambiguous: ReadonlySet<string>;
   readonly fetchedAt: number;
 }
 
@@ -92,19 +99,25 @@ export function createJwksStore(cfg: JwtConfig, deps: { now: () => number; log: 
     return JSON.parse(text);
   }
 
-  function parse(doc: unknown): KeySet['byKid'] {
+  function parse(doc: unknown): Pick<KeySet, 'byKid' | 'ambiguous'> {
     const keys = (doc as { keys?: unknown })?.keys;
     if (!Array.isArray(keys)) throw new Error('JWKS document has no "keys" array');
     const byKid: KeySet['byKid'] = new Map();
+    const ambiguous = new Set<string>();
     for (const k of keys as JWK[]) {
       if (k === null || typeof k !== 'object' || typeof k.kid !== 'string' || !KTYS.has(k.kty as string)) continue;
       if (k.use !== undefined && k.use !== 'sig') continue;
       const digest = createHash('sha256').update(JSON.stringify([k.kty, k.n, k.e, k.crv, k.x, k.y])).digest('base64url').slice(0, 16);
+      if (byKid.has(k.kid) || ambiguous.has(k.kid)) {
+        ambiguous.add(k.kid);
+        byKid.delete(k.kid);
+        continue;
+      }
       byKid.set(k.kid, { jwk: k, keyId: `${k.kid}#${digest}`, imported: new Map() });
     }
     // An empty set would lock everyone out; keep the last good one instead.
-    if (byKid.size === 0) throw new Error('JWKS document has no usable signing keys');
-    return byKid;
+    if (byKid.size === 0) throw new Error(`JWKS document has no usable signing keys${ambiguous.size > 0 ? ' (every kid is listed more than once)' : ''}`);
+    return { byKid, ambiguous };
   }
 
   function refresh(): Promise<boolean> {
@@ -112,10 +125,14 @@ export function createJwksStore(cfg: JwtConfig, deps: { now: () => number; log: 
     if (inflight) return inflight;
     inflight = (async () => {
       try {
-        const byKid = parse(await load());
-        set = { byKid, fetchedAt: now() };
+        const { byKid, ambiguous } = parse(await load());
+        set = { byKid, ambiguous, fetchedAt: now() };
         failuresSinceGood = 0;
         lastError = undefined;
+        if (ambiguous.size > 0) {
+          metrics.jwksDuplicateKids.inc(ambiguous.size);
+          log.warn('jwks: a kid is listed more than once; tokens naming it are refused', { kids: [...ambiguous].map((k) => k.slice(0, 64)) });
+        }
         return true;
       } catch (err) {
         lastFailureAt = now();
@@ -142,6 +159,7 @@ export function createJwksStore(cfg: JwtConfig, deps: { now: () => number; log: 
       void refresh(); // due: refresh in the background, keep serving the current set
     }
     let entry = (set as KeySet).byKid.get(kid);
+    if (entry === undefined && (set as KeySet).ambiguous.has(kid)) return 'ambiguous_kid';
     if (entry === undefined) {
       if (inflight) await inflight;
       else if (now() - lastUnknownKidFetch >= cfg.refetch_cooldown_ms) {
@@ -150,7 +168,7 @@ export function createJwksStore(cfg: JwtConfig, deps: { now: () => number; log: 
       }
       if (!usable()) return 'unavailable';
       entry = (set as KeySet).byKid.get(kid);
-      if (entry === undefined) return 'unknown_kid';
+      if (entry === undefined) return (set as KeySet).ambiguous.has(kid) ? 'ambiguous_kid' : 'unknown_kid';
     }
     if (entry.jwk.alg !== undefined && entry.jwk.alg !== alg) return 'bad_key';
     let key = entry.imported.get(alg);

@@ -12,11 +12,38 @@ export interface ClaimOptions {
   readonly leewayS: number;
   readonly tokenUse?: 'access' | 'id';
   readonly clientIds?: string[];
+  /** exp − iat may not exceed this (iat required). */
+  readonly maxLifetimeS?: number;
+  /** now − iat may not exceed this plus leeway (iat required). */
+  readonly maxTokenAgeS?: number;
+}
+
+/**
+ * Why a token was refused: `exp`, `time_claim` (exp/nbf/iat not a NumericDate in range),
+ * `iat_missing`, `lifetime`, `token_age`, `iat` (in the future), `token_use`, `client_id`,
+ * or jose's error code. jwt.ts maps the ones with their own denial.
+ */
+export type RefusalReason = string;
+
+/**
+ * NumericDate claims (RFC 7519 §2) the sidecar accepts: whole seconds from 0 to
+ * 2^32 − 1 (year 2106). jose accepts any JSON number, so a float or an `exp` of
+ * 1e308 (a token valid forever) would pass it.
+ */
+const MAX_NUMERIC_DATE = 2 ** 32 - 1;
+const TIME_CLAIMS = ['exp', 'nbf', 'iat'] as const;
+
+function badTimeClaims(p: Record<string, unknown>): boolean {
+  for (const name of TIME_CLAIMS) {
+    const v = p[name];
+    if (v !== undefined && !(Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_NUMERIC_DATE)) return true;
+  }
+  return false;
 }
 
 export type VerifyVerdict =
   | { readonly ok: true; readonly payload: JWTPayload }
-  | { readonly ok: false; readonly expired: boolean; readonly reason: string };
+  | { readonly ok: false; readonly expired: boolean; readonly reason: RefusalReason };
 
 type VerifyKey = Awaited<ReturnType<typeof importJWK>>;
 
@@ -41,10 +68,17 @@ export async function verifyWithKey(token: string, key: VerifyKey, alg: string, 
     });
     payload = res.payload;
   } catch (err) {
+    // jose checks the signature first, then claim types: a string exp/nbf/iat is a time-claim refusal.
+    if (err instanceof errors.JWTClaimValidationFailed && (TIME_CLAIMS as readonly string[]).includes(err.claim) && err.reason === 'invalid') return { ok: false, expired: false, reason: 'time_claim' };
     if (err instanceof errors.JWTExpired) return { ok: false, expired: true, reason: 'exp' };
     return { ok: false, expired: false, reason: (err as { code?: string }).code ?? 'invalid' };
   }
+  if (badTimeClaims(payload)) return { ok: false, expired: false, reason: 'time_claim' };
   const nowS = nowMs / 1000;
+  const { exp, iat } = payload as { exp: number; iat?: number };
+  if ((opts.maxLifetimeS !== undefined || opts.maxTokenAgeS !== undefined) && iat === undefined) return { ok: false, expired: false, reason: 'iat_missing' };
+  if (opts.maxLifetimeS !== undefined && exp - iat! > opts.maxLifetimeS) return { ok: false, expired: false, reason: 'lifetime' };
+  if (opts.maxTokenAgeS !== undefined && nowS - iat! > opts.maxTokenAgeS + opts.leewayS) return { ok: false, expired: false, reason: 'token_age' };
   // jose checks iat only with maxTokenAge; a token issued in the future is forged or from a broken clock.
   if (payload.iat !== undefined && payload.iat > nowS + opts.leewayS) return { ok: false, expired: false, reason: 'iat' };
   if (opts.tokenUse !== undefined && payload['token_use'] !== opts.tokenUse) return { ok: false, expired: false, reason: 'token_use' };

@@ -15,7 +15,7 @@ import type { Denial } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import { DENIED } from './denials.js';
 import type { JwksStore } from './jwks.js';
-import { verifyWithKey, type ClaimOptions, type VerifyVerdict } from './jwt-verify.js';
+import { verifyWithKey, type ClaimOptions, type RefusalReason, type VerifyVerdict } from './jwt-verify.js';
 import type { JwtConfig } from './schema.js';
 import type { VerifyTask } from './verify-task.js';
 
@@ -23,6 +23,22 @@ export type JwtVerdict = { readonly ok: true; readonly payload: JWTPayload } | {
 
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const FORBIDDEN_HEADERS = ['jku', 'x5u', 'jwk', 'x5c', 'crit', 'b64'];
+
+const REFUSALS: Readonly<Record<RefusalReason, Denial | undefined>> = {
+  time_claim: DENIED.badTimeClaim,
+  iat_missing: DENIED.missingIat,
+  lifetime: DENIED.lifetimeTooLong,
+  token_age: DENIED.tooOld,
+};
+
+/**
+ * With max_token_age_s a token stops being acceptable at iat + max age: that is its
+ * expiry as far as the decision cache and WebSocket heartbeats (4401) are concerned.
+ */
+function ageBounded(payload: JWTPayload, maxAgeS: number): JWTPayload {
+  const until = (payload.iat as number) + maxAgeS;
+  return payload.exp !== undefined && payload.exp <= until ? payload : { ...payload, exp: until };
+}
 
 export function createJwtVerifier(cfg: JwtConfig, deps: { jwks: JwksStore; now: () => number; log: Logger }) {
   const { jwks, now, log } = deps;
@@ -33,6 +49,8 @@ export function createJwtVerifier(cfg: JwtConfig, deps: { jwks: JwksStore; now: 
     leewayS: cfg.leeway_s,
     ...(cfg.token_use !== undefined && { tokenUse: cfg.token_use }),
     ...(cfg.client_id !== undefined && { clientIds: Array.isArray(cfg.client_id) ? cfg.client_id : [cfg.client_id] }),
+    ...(cfg.max_lifetime_s !== undefined && { maxLifetimeS: cfg.max_lifetime_s }),
+    ...(cfg.max_token_age_s !== undefined && { maxTokenAgeS: cfg.max_token_age_s }),
   };
   const pool = cfg.verify_threads > 0
     ? new Piscina({ filename: new URL('./verify-task.js', import.meta.url).href, minThreads: 1, maxThreads: cfg.verify_threads, idleTimeout: 30_000 })
@@ -63,6 +81,7 @@ export function createJwtVerifier(cfg: JwtConfig, deps: { jwks: JwksStore; now: 
     if ('code' in head) return { ok: false, denial: head };
     const found = await jwks.getKey(head.kid, head.alg);
     if (found === 'unavailable') return 'unavailable';
+    if (found === 'ambiguous_kid') return { ok: false, denial: DENIED.ambiguousKey };
     if (typeof found === 'string') return { ok: false, denial: DENIED.invalidToken };
     let verdict: VerifyVerdict;
     if (pool === null) {
@@ -76,8 +95,8 @@ export function createJwtVerifier(cfg: JwtConfig, deps: { jwks: JwksStore; now: 
         return 'unavailable';
       }
     }
-    if (verdict.ok) return verdict;
-    return { ok: false, denial: verdict.expired ? DENIED.expiredToken : DENIED.invalidToken };
+    if (verdict.ok) return claimOpts.maxTokenAgeS === undefined ? verdict : { ok: true, payload: ageBounded(verdict.payload, claimOpts.maxTokenAgeS + claimOpts.leewayS) };
+    return { ok: false, denial: verdict.expired ? DENIED.expiredToken : (REFUSALS[verdict.reason] ?? DENIED.invalidToken) };
   }
 
   return {

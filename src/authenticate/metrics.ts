@@ -26,6 +26,7 @@ interface Shared {
   readonly ageSources: Set<() => number>;
   readonly duration: Histogram<'phase'>;
   readonly jwksFetchFailures: Counter;
+  readonly jwksDuplicateKids: Counter;
   readonly failOpen: Counter<'route'>;
   readonly revocations: Counter<'kind'>;
 }
@@ -87,6 +88,7 @@ function register(registry: Registry): Shared {
       registers,
     }),
     jwksFetchFailures: new Counter({ name: 'argus_jwks_fetch_failures_total', help: 'Failed JWKS fetches', registers }),
+    jwksDuplicateKids: new Counter({ name: 'argus_jwks_duplicate_kids_total', help: 'Kids listed more than once in a fetched key set (counted per fetch); tokens naming them are refused', registers }),
     failOpen: new Counter({ name: 'argus_auth_fail_open_total', help: 'Requests served on a stale cached decision while auth dependencies were unreachable', labelNames: ['route'], registers }),
     revocations: new Counter({ name: 'argus_revocations_total', help: 'Revocations received and applied, by kind', labelNames: ['kind'], registers }),
   };
@@ -117,6 +119,7 @@ export function createAuthMetrics(metrics: Metrics) {
     coldDuration: shared.duration.labels('cold'),
     totalDuration: shared.duration.labels('total'),
     jwksFetchFailures: shared.jwksFetchFailures,
+    jwksDuplicateKids: shared.jwksDuplicateKids,
     failOpen: shared.failOpen,
     revocations: shared.revocations,
     /** Report a JWKS store's key-set age (seconds); returns the unregister function. */

@@ -38,6 +38,10 @@ export const authSchema = z.object({
     algorithms: z.array(z.enum(ALGORITHMS)).min(1).default(['RS256', 'ES256']),
     /** Clock skew tolerated on exp / nbf / iat, seconds. */
     leeway_s: z.number().int().nonnegative().default(30),
+    /** Longest lifetime (exp − iat) accepted, seconds; tokens then need iat. Off by default (Cognito: 300–86400, default 3600). */
+    max_lifetime_s: z.number().int().positive().optional(),
+    /** Oldest token accepted (now − iat, plus leeway_s), seconds; tokens then need iat. Off by default. */
+    max_token_age_s: z.number().int().positive().optional(),
     /** Cognito: required `token_use` claim (access | id) when set. */
     token_use: z.enum(['access', 'id']).optional(),
     /** Cognito: allowed `client_id` claim value(s) when set. */

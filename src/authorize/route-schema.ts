@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { routeLlmSchema } from '../llm/schema.js';
 import { corsSchema } from '../cors/schema.js';
+import { ORIGIN_ENTRY } from '../forward/ws-handshake.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
@@ -33,6 +34,10 @@ export const routeSchema = z.object({
     messages_per_minute: z.number().int().positive().optional(),
     /** Client messages per minute per user across its connections on this sidecar. */
     user_messages_per_minute: z.number().int().positive().optional(),
+    /** Browser Origins allowed to open a session (`https://app.example.com`, `https://*.example.com`, `*`). Absent: same origin as Host only. */
+    allowed_origins: z.array(z.string().regex(ORIGIN_ENTRY, 'an origin like "https://app.example.com", "https://*.example.com" or "*"')).min(1).optional(),
+    /** Largest message in either direction (default server.ws_max_payload_bytes); bigger closes both legs with 1009. */
+    max_message_bytes: z.number().int().positive().optional(),
   }).strict().optional(),
   trading: z.boolean().default(false),
   /** Rate-limit class: routes sharing a class share a caller's bucket. Default: one bucket per caller. */

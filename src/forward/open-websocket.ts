@@ -64,12 +64,13 @@ export function createWebSocketOpener(deps: OpenerDeps) {
       const protocols = offered.filter((p) => !p.startsWith(PROTOCOL_BEARER) && p !== ARGUS_PROTOCOL);
       const query = route.cfg.websocket?.query_token ? withoutParam(head.query, 'access_token') : head.query;
       const url = `${base}${head.path}${query ? `?${query}` : ''}`;
-      connectUpstream(url, headers, protocols, deps.cfg.upstream.headers_timeout_ms).then(
+      const maxMessageBytes = route.cfg.websocket?.max_message_bytes ?? deps.cfg.server.ws_max_payload_bytes;
+      connectUpstream(url, headers, protocols, deps.cfg.upstream.headers_timeout_ms, maxMessageBytes).then(
         (upstream) => {
           if (ex.aborted) return void upstream.ws.terminate();
           const ws = route.cfg.websocket!;
           const policy = { heartbeatMs: ws.heartbeat_ms, unavailableGraceMs: ws.unavailable_grace_ms, failClosed: route.cfg.trading || route.cfg.on_auth_unavailable === 'closed' };
-          const session = new WsSession(upstream.ws, { maxBufferedBytes: deps.cfg.server.ws_max_buffered_bytes }, { route: route.label, requestId: head.requestId }, ctx, policy);
+          const session = new WsSession(upstream.ws, { maxBufferedBytes: deps.cfg.server.ws_max_buffered_bytes, maxMessageBytes }, { route: route.label, requestId: head.requestId }, ctx, policy);
           session.gate = deps.gateFor?.(session, route, ctx, head.requestId, ex.eventKey());
           deps.sessions.add(session);
           if (ctx) deps.heartbeats.watch(session);

@@ -16,16 +16,10 @@
 import WebSocket from 'ws';
 import type { AuthContext } from '../authenticate/context.js';
 import type { WebSocket as UwsWebSocket } from '../server/uws.js';
+import { CLOSE, sendableCode } from './ws-codes.js';
+import { clientCloseForUpstreamError, upstreamCloseFor } from './ws-close.js';
 
-/** Close codes of the contract. */
-export const CLOSE = {
-  NORMAL: 1000,
-  DRAINING: 1001,
-  UPSTREAM_ERROR: 1011,
-  OVERLOADED: 1013,
-  REAUTHENTICATE: 4401,
-  REVOKED: 4403,
-} as const;
+export { CLOSE, sendableCode } from './ws-codes.js';
 
 export interface WsUserData {
   readonly session: WsSession;
@@ -34,6 +28,8 @@ export interface WsUserData {
 export interface WsLimits {
   /** Most bytes buffered towards either peer before pausing (upstream) or closing 1013 (client). */
   readonly maxBufferedBytes: number;
+  /** Largest message in either direction (`websocket.max_message_bytes`); bigger closes both legs with 1009. */
+  readonly maxMessageBytes: number;
 }
 
 export interface UpstreamSocket {
@@ -42,20 +38,32 @@ export interface UpstreamSocket {
 }
 
 /** Open the upstream WebSocket; rejects with the upstream's HTTP status when it refuses. */
-export function connectUpstream(url: string, headers: Record<string, string>, protocols: string[], timeoutMs: number): Promise<UpstreamSocket> {
+export function connectUpstream(url: string, headers: Record<string, string>, protocols: string[], timeoutMs: number, maxMessageBytes: number): Promise<UpstreamSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, protocols, { headers, perMessageDeflate: false, handshakeTimeout: timeoutMs, maxPayload: 64 * 1024 * 1024 });
+    // The subprotocol offer is sent and checked here, not by `ws`: `ws` fails a handshake whose answer names
+    // no protocol when some were offered, but RFC 6455 §4.1 lets the server pick none (then none is used).
+    const offer = protocols.length > 0 ? { ...headers, 'sec-websocket-protocol': protocols.join(', ') } : headers;
+    let chosen = '';
+    // `ws` refuses an upstream message over maxPayload itself: it closes the upstream with 1009 and emits an error.
+    const ws = new WebSocket(url, [], { headers: offer, perMessageDeflate: false, handshakeTimeout: timeoutMs, maxPayload: maxMessageBytes });
     const fail = (err: Error & { status?: number }) => {
       ws.removeAllListeners();
       ws.on('error', () => undefined);
       ws.terminate();
       reject(err);
     };
+    ws.once('upgrade', (res) => {
+      const answer = res.headers['sec-websocket-protocol'];
+      // One that was not offered stays in place: `ws` then fails the handshake (502), as RFC 6455 §4.1 asks.
+      if (answer === undefined || !protocols.includes(answer)) return;
+      delete res.headers['sec-websocket-protocol'];
+      chosen = answer;
+    });
     ws.once('open', () => {
       // Hold the upstream's first messages until the client's socket exists (attach).
       ws.pause();
       ws.removeAllListeners('error');
-      resolve({ ws, protocol: ws.protocol });
+      resolve({ ws, protocol: chosen });
     });
     ws.once('unexpected-response', (_req, res) => {
       res.resume();
@@ -65,10 +73,7 @@ export function connectUpstream(url: string, headers: Record<string, string>, pr
   });
 }
 
-/** A code the sidecar may send in a close frame (1005/1006/1015 are reserved). */
-export function sendableCode(code: number, fallback: number): number {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999) ? code : fallback;
-}
+
 
 /** How a session's route wants it watched (from `routes[].websocket`, `trading`, `on_auth_unavailable`). */
 export interface WsPolicy {
@@ -99,6 +104,9 @@ export class WsSession {
   validatedAt = 0;
   bytesFromClient = 0;
   bytesFromUpstream = 0;
+  /** When the client was last heard (message, ping, pong), performance.now() ms: the idle sweep reads it. */
+  heardAt = performance.now();
+  private pinged = false;
   private onClosed: Array<(code: number) => void> = [];
 
   constructor(
@@ -148,14 +156,17 @@ export class WsSession {
       if (!this.closed) client.ping(data);
     });
     up.on('close', (code: number, reason: Buffer) => this.end(sendableCode(code, code === 1005 ? CLOSE.NORMAL : CLOSE.UPSTREAM_ERROR), reason.toString()));
-    up.on('error', () => this.end(CLOSE.UPSTREAM_ERROR, 'upstream error'));
+    up.on('error', (err: Error & { code?: string }) => this.end(...clientCloseForUpstreamError(err)));
     up.resume();
   }
 
   /** uWS `message`: relay client → upstream (the ArrayBuffer is only valid now: copy it). */
   fromClient(message: ArrayBuffer, isBinary: boolean): void {
     if (this.closed) return;
+    this.heard();
     this.bytesFromClient += message.byteLength;
+    // uWS's own ceiling (server.ws_max_payload_bytes or the largest route limit) closes without a close frame; a route's lower limit is enforced here, with one.
+    if (message.byteLength > this.limits.maxMessageBytes) return this.end(CLOSE.TOO_BIG, `message over ${this.limits.maxMessageBytes} bytes`);
     const gate = this.gate;
     const data = Buffer.copyBytesFrom(new Uint8Array(message));
     if (gate) {
@@ -171,7 +182,22 @@ export class WsSession {
 
   /** uWS `ping` from the client: pass it on (uWS already answered the pong). */
   pingFromClient(message: ArrayBuffer): void {
-    if (!this.closed) this.upstream.ping(Buffer.copyBytesFrom(new Uint8Array(message)));
+    if (this.closed) return;
+    this.heard();
+    this.upstream.ping(Buffer.copyBytesFrom(new Uint8Array(message)));
+  }
+
+  /** The client said something (a message, ping or pong): it is not idle. */
+  heard(): void {
+    this.heardAt = performance.now();
+    this.pinged = false;
+  }
+
+  /** Ask a silent client for a pong (once per silence). */
+  pingClient(): void {
+    if (this.closed || this.pinged || !this.client) return;
+    this.pinged = true;
+    this.client.ping();
   }
 
   /** uWS `drain`: the client caught up; let the upstream flow again. */
@@ -185,8 +211,10 @@ export class WsSession {
     if (this.closed) return;
     this.closed = true;
     this.client = undefined;
-    this.upstream.close(sendableCode(code, CLOSE.NORMAL), Buffer.from(reason).toString().slice(0, 120));
-    this.notify(code);
+    const told = upstreamCloseFor(code, Buffer.from(reason).toString());
+    if (told.code === undefined) this.upstream.close();
+    else this.upstream.close(told.code, told.reason.slice(0, 120));
+    this.notify(told.code ?? code);
   }
 
   /** Close both sides from the sidecar (kill switch, drain, upstream gone). */
@@ -197,7 +225,8 @@ export class WsSession {
     this.client = undefined;
     client?.end(code, reason.slice(0, 120));
     if (this.upstream.readyState === WebSocket.OPEN) this.upstream.close(sendableCode(code, CLOSE.NORMAL), reason.slice(0, 120));
-    else this.upstream.terminate();
+    // CLOSING: `ws` already sent its close frame (e.g. 1009 for an oversized upstream message) and finishes the close itself.
+    else if (this.upstream.readyState !== WebSocket.CLOSING) this.upstream.terminate();
     this.notify(code);
   }
 

@@ -32,6 +32,8 @@ export interface HttpServerOptions {
   readonly wsMaxPayloadBytes: number;
   /** Bytes buffered towards a WebSocket peer before backpressure applies. */
   readonly wsMaxBufferedBytes: number;
+  /** Seconds a WebSocket client may stay silent (uWS pings it first); default 120. */
+  readonly wsIdleTimeoutS?: number;
 }
 
 /** Methods as uWS reports them → the pipeline's upper-case form (the common ones without toUpperCase). */
@@ -55,7 +57,7 @@ export class HttpServer {
       compression: this.uws.DISABLED,
       maxPayloadLength: opts.wsMaxPayloadBytes,
       maxBackpressure: opts.wsMaxBufferedBytes * 2,
-      idleTimeout: 120,
+      idleTimeout: opts.wsIdleTimeoutS ?? 120,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
         const upgrade: UpgradeInfo = {
@@ -70,6 +72,7 @@ export class HttpServer {
       open: (ws) => ws.getUserData().session.attach(ws),
       message: (ws, message, isBinary) => ws.getUserData().session.fromClient(message, isBinary),
       ping: (ws, message) => ws.getUserData().session.pingFromClient(message),
+      pong: (ws) => ws.getUserData().session.heard(),
       drain: (ws) => ws.getUserData().session.drained(),
       close: (ws, code, message) => ws.getUserData().session.clientClosed(code, message),
     });
