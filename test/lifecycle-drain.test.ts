@@ -26,7 +26,7 @@ describe('drain on SIGTERM', () => {
   after(() => up.close());
 
   it('finishes the in-flight request, refuses new connections, exits 0', async () => {
-    const cfg = writeConfig(`listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nserver: { drain_timeout_ms: 10000 }\nupstream: { url: ${up.url} }\nroutes:\n  - path: /*\n    auth: none\n`);
+    const cfg = writeConfig(`listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nserver: { drain_timeout_ms: 10000, drain_delay_ms: 0 }\nupstream: { url: ${up.url} }\nroutes:\n  - path: /*\n    auth: none\n`);
     const proc = startCli(['proxy', '--config', cfg]);
     const listening = await proc.waitForLog('proxy listening');
     const port = listening['port'] as number;

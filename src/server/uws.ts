@@ -68,6 +68,28 @@ export function closeListenSocket(mod: UwsModule, socket: Uws.us_listen_socket):
   mod.us_listen_socket_close(socket);
 }
 
+/**
+ * Listen on host:port. uWS sets SO_REUSEPORT on every listen socket unless told
+ * `LIBUS_LISTEN_EXCLUSIVE_PORT`, and with it a second process on the same port
+ * would silently take half the connections. `share` is for this sidecar's own
+ * threads only (src/threads/main.ts checks the port is free first).
+ * The native `listen(host, port, options, cb)` takes the options number after the
+ * port (its typings list it only without a host).
+ */
+export function listenOnUws(mod: UwsModule, app: Uws.TemplatedApp, host: string, port: number, share: boolean, cb: (socket: Uws.us_listen_socket | false) => void): void {
+  const options = share ? 0 : (mod as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }).LIBUS_LISTEN_EXCLUSIVE_PORT ?? 1;
+  (app.listen as unknown as (h: string, p: number, o: number, c: typeof cb) => void)(host, port, options, cb);
+}
+
+/**
+ * Close the app's listen sockets and every connection it holds (uWS.js v20.30 has
+ * `app.close()`, missing from its typings). Idle keep-alive connections get a FIN;
+ * call it only once no request is in flight.
+ */
+export function closeApp(app: Uws.TemplatedApp): void {
+  (app as unknown as { close(): void }).close();
+}
+
 export function listenPort(mod: UwsModule, socket: Uws.us_listen_socket): number {
   return mod.us_socket_local_port(socket as unknown as Uws.us_socket);
 }
