@@ -88,8 +88,13 @@ describe('helm chart: configs in values pass the sidecar config schema', () => {
   });
   it('the worker/migrate argus.yaml is valid and references only the worker Secret', () => {
     const v = values();
-    const cfg = parseConfig({ ...v.worker.config, admin: { host: '0.0.0.0', port: v.worker.adminPort } }, env);
+    // As the chart's argus.workerConfig helper renders it: the admin port under metering.worker.admin.
+    const metering = { ...(v.worker.config.metering ?? {}), worker: { ...(v.worker.config.metering?.worker ?? {}), admin: { host: '0.0.0.0', port: v.worker.adminPort } } };
+    const cfg = parseConfig({ ...v.worker.config, metering }, env);
     assert.ok(cfg.postgres && cfg.redis && cfg.stripe);
+    // The worker's admin port is not the sidecar's: a worker and a proxy can share a config and a host.
+    assert.notEqual(cfg.metering.worker.admin.port, v.sidecar.adminPort);
+    assert.equal(cfg.metering.worker.admin.port, 9091);
     for (const [, name] of JSON.stringify(v.worker.config).matchAll(/\$\{(\w+)\}/g)) assert.ok(name! in v.secrets.worker.env, `worker config references unset ${name}`);
   });
 });
