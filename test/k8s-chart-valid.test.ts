@@ -81,6 +81,11 @@ describe('helm chart: configs in values pass the sidecar config schema', () => {
     const v = values();
     const cfg = parseConfig({ ...v.sidecar.config, listen: { host: '0.0.0.0', port: v.sidecar.listenPort }, admin: { host: '0.0.0.0', port: v.sidecar.adminPort } }, env);
     assert.equal(cfg.upstream.url, 'http://127.0.0.1:8000');
+    // Shutdown order: the pod's grace period covers the app's preStop sleep, then the
+    // sidecar's whole drain (it exits within drain_timeout_ms + 1 s), and the drain
+    // delay outlasts nothing the app still needs (the app sleeps through it first).
+    assert.ok(v.sidecar.terminationGracePeriodSeconds >= v.sidecar.appPreStopSleepSeconds + cfg.server.drain_timeout_ms / 1000 + 1, 'terminationGracePeriodSeconds covers preStop + drain');
+    assert.ok(cfg.server.drain_delay_ms >= 5000, 'drain_delay_ms leaves endpoint removal time');
     assert.equal(cfg.metering.spool_dir.startsWith('/var/lib/argus/'), true, 'spool on the writable emptyDir');
     // Only variables the injector or the sidecar Secret provide may be referenced.
     const provided = new Set(['ARGUS_UPSTREAM_PORT', 'ARGUS_SERVICE', 'ARGUS_POD_NAME', 'ARGUS_POD_NAMESPACE', ...Object.keys(v.secrets.sidecar.env)]);
