@@ -179,7 +179,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
       http.stopAccepting();
       // WebSocket sessions are told to reconnect elsewhere (1001 going away).
       for (const session of [...sessions]) session.end(CLOSE.DRAINING, 'sidecar draining');
-      const drained = await http.whenIdle(Math.max(0, plan.deadline - Date.now()));
+      const drained = await http.whenQuiet(100, Math.max(0, plan.deadline - Date.now()));
       if (!drained) {
         const cut = http.cutInflight();
         log.warn('drain timeout: ended the requests still in flight', { cut });

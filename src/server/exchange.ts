@@ -74,9 +74,14 @@ export class Exchange {
     const target = this.abortTarget;
     if (target?.shutdown) return target.shutdown();
     this.body?.abort();
-    if (!this.started) return this.replyError(deny('ARGUS_DRAINING', 'the sidecar is shutting down; retry'), true);
-    this.res.close();
-    this.done();
+    if (!this.started) {
+      this.replyError(deny('ARGUS_DRAINING', 'the sidecar is shutting down; retry'), true);
+    } else {
+      this.res.close();
+      this.done();
+    }
+    // Stages still running for it (authentication, an LLM budget check) stop at their next `aborted` check.
+    this.aborted = true;
   }
 
   eventKey(): string {

@@ -208,6 +208,22 @@ export class HttpServer {
     }
   }
 
+  /**
+   * Resolves true once no request has been in flight for `quietMs` (responses just
+   * ended get time to leave uWS's buffers; a request that arrived meanwhile on an
+   * open connection is served first), or false after `timeoutMs`.
+   */
+  async whenQuiet(quietMs: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!(await this.whenIdle(Math.max(0, deadline - Date.now())))) return false;
+      const served = this.serial;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(quietMs, Math.max(0, deadline - Date.now()))));
+      if (this.inflight === 0 && this.serial === served) return true;
+      if (Date.now() >= deadline) return this.inflight === 0;
+    }
+  }
+
   /** Resolves when no request is in flight, or after `timeoutMs`; true if idle. */
   whenIdle(timeoutMs: number): Promise<boolean> {
     if (this.inflight === 0) return Promise.resolve(true);
