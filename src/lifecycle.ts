@@ -1,7 +1,11 @@
 /**
- * Start and stop the sidecar: the proxy (one core in this thread, or one per
- * worker thread with `threads: N`), then the admin port. Shutdown reverses it:
- * readiness false → stop accepting → drain in-flight → close → admin port.
+ * Start and stop the sidecar: the admin port first (a taken port fails before
+ * anything else starts; /readyz says "not started" meanwhile), then the proxy
+ * (one core in this thread, or one per worker thread with `threads: N`).
+ * Shutdown reverses it: readiness false at once → keep serving with
+ * `Connection: close` (server.drain_delay_ms) → stop accepting → drain in-flight
+ * until server.drain_timeout_ms → close idle connections, pools, clients → admin
+ * port last (see README "Shutdown").
  */
 import { performance } from 'node:perf_hooks';
 import { featuresRoute } from './admin/features.js';
