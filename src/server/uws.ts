@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
+import { StartupError } from '../startup.js';
 
 export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t, RecognizedString, WebSocketBehavior } from 'uWebSockets.js';
 export type UwsModule = typeof Uws;
@@ -48,7 +49,7 @@ export function loadUws(opts: LoadOptions = {}): UwsModule {
     if (!loaded.native && fallbackWarning) process.stderr.write(fallbackWarning);
   }
   if (!loaded.native && !opts.allowJsFallback) {
-    throw new Error(
+    throw new StartupError(
       'uWebSockets.js native binding did not load (the package fell back to its pure-JS server). ' +
         `Node ${process.version} ABI ${process.versions.modules} on ${process.platform}-${process.arch} needs a matching ` +
         'binaries/uws_<platform>_<arch>_<abi>.node and glibc. Run on Node 20 (glibc >= 2.36), or set ' +
