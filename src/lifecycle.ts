@@ -37,6 +37,8 @@ export interface RunningProxy {
    * Resolves true when the drain finished before the deadline.
    */
   stop(plan?: Partial<DrainPlan>): Promise<boolean>;
+  /** Cut the rest of `drain_delay_ms` short (a second SIGTERM/SIGINT). */
+  hurry(): void;
 }
 
 export interface StartOptions {
@@ -57,7 +59,7 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
   const threads = threadCount(cfg);
   let draining = false;
 
-  type Proxy = { port: number; metrics: MetricsView; readiness(): Record<string, boolean> | Promise<Record<string, boolean>>; inflight(): number | Promise<number>; stop(plan?: DrainPlan): Promise<boolean> };
+  type Proxy = { port: number; metrics: MetricsView; readiness(): Record<string, boolean> | Promise<Record<string, boolean>>; inflight(): number | Promise<number>; stop(plan?: DrainPlan): Promise<boolean>; hurry(): void };
   let proxy: Proxy | undefined;
   let features: AdminRoute | undefined;
   const metricsView: MetricsView = { registry: { contentType: 'text/plain; version=0.0.4; charset=utf-8', metrics: async () => (proxy ? proxy.metrics.registry.metrics() : '') } };
@@ -84,7 +86,7 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
       features = featuresRoute(core.authenticator);
     } else {
       const pool = await startThreadPool(cfg, threads, log);
-      proxy = { port: pool.port, metrics: pool, readiness: () => pool.readiness(), inflight: () => pool.inflight(), stop: (plan) => pool.stop(plan) };
+      proxy = { port: pool.port, metrics: pool, readiness: () => pool.readiness(), inflight: () => pool.inflight(), stop: (plan) => pool.stop(plan), hurry: () => pool.hurry() };
       // The batch feature check reads Redis records: the main thread keeps its own small authenticator for it.
       const auth = await createAuthenticator(cfg, { metrics: new Metrics({ defaultMetrics: false }), log });
       features = featuresRoute(auth);
@@ -109,7 +111,7 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
       return drained;
     })());
 
-  return { port: running.port, adminPort, threads, metrics: running.metrics, inflight: async () => running.inflight(), stop };
+  return { port: running.port, adminPort, threads, metrics: running.metrics, inflight: async () => running.inflight(), stop, hurry: () => running.hurry() };
 }
 
 /**
@@ -121,18 +123,23 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('proxy', argv, CONFIG_OPTION);
   const cfg = configFromArgs(values);
   const log = createLogger(cfg.log.level, { component: 'proxy' });
-  // Signals during startup are remembered and end the process once it is up.
+  // Signals during startup are remembered and end the process once it is up. A
+  // second one cuts the drain delay short (in-flight requests still finish).
+  let proxy: RunningProxy | undefined;
   const signal = new Promise<NodeJS.Signals>((resolve) => {
     let first: NodeJS.Signals | undefined;
     const on = (s: NodeJS.Signals) => {
-      if (first) return log.warn('already draining', { signal: s });
-      first = s;
-      resolve(s);
+      if (!first) {
+        first = s;
+        return resolve(s);
+      }
+      log.warn('second signal: skipping the rest of the drain delay', { signal: s });
+      proxy?.hurry();
     };
     process.on('SIGTERM', on);
     process.on('SIGINT', on);
   });
-  const proxy = await startProxy(cfg, { log });
+  proxy = await startProxy(cfg, { log });
   const received = await signal;
   const deadline = Date.now() + cfg.server.drain_timeout_ms;
   log.info('draining', { signal: received, drain_delay_ms: cfg.server.drain_delay_ms, drain_timeout_ms: cfg.server.drain_timeout_ms });

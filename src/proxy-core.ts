@@ -70,6 +70,8 @@ export interface ProxyCore {
   readiness(): Record<string, boolean>;
   /** Drain and close everything. Idempotent. Resolves true when the drain finished in time. */
   stop(plan?: DrainPlan): Promise<boolean>;
+  /** Cut the rest of the drain delay short (an operator's second signal). */
+  hurry(): void;
 }
 
 /** A step of shutdown: name + close function, run in reverse order of startup. */
@@ -169,13 +171,23 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   log.info('proxy thread listening', { port, thread: threadId });
 
   let stopping: Promise<boolean> | undefined;
+  let hurried = false;
+  let endDelay: () => void = () => undefined;
   const stop = (plan: DrainPlan = { delayMs: 0, deadline: Date.now() + cfg.server.drain_timeout_ms }) =>
     (stopping ??= (async () => {
       draining = true;
       // Still accepting: the endpoint is being removed from load balancers meanwhile.
       http.beginDrain();
       const delay = Math.min(plan.delayMs, plan.deadline - Date.now());
-      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      if (delay > 0 && !hurried) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          endDelay = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
       http.stopAccepting();
       // WebSocket sessions are told to reconnect elsewhere (1001 going away).
       for (const session of [...sessions]) session.end(CLOSE.DRAINING, 'sidecar draining');
@@ -200,6 +212,10 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
     // Metering is not a readiness condition: its spool keeps events while Redis is away.
     readiness: () => ({ listening: !draining, auth: authenticator.ready(), ...(redis ? { redis: redis.status === 'ready' } : {}) }),
     stop,
+    hurry: () => {
+      hurried = true;
+      endDelay();
+    },
   };
 }
 

@@ -47,4 +47,22 @@ describe('drain on SIGTERM', () => {
     assert.equal(exit.code, 0);
     assert.ok(proc.logs.some((l) => l.includes('"msg":"stopped"') && l.includes('"drained":true')), proc.logs.join('\n'));
   });
+
+  it('a second SIGTERM cuts a long drain delay short; the process still drains and exits 0', async () => {
+    const cfg = writeConfig(`listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nthreads: 2\nmetering: { enabled: false }\nserver: { drain_delay_ms: 600000, drain_timeout_ms: 600000 }\nupstream: { url: ${up.url} }\nroutes:\n  - path: /*\n    auth: none\n`);
+    const proc = startCli(['proxy', '--config', cfg]);
+    const listening = await proc.waitForLog('proxy listening');
+    const adminPort = listening['admin_port'] as number;
+    proc.child.kill('SIGTERM');
+    await proc.waitForLog('draining');
+    await waitFor(async () => (await get(`http://127.0.0.1:${adminPort}/readyz`)).status === 503, 5000, 'readiness 503');
+    // Still serving during the delay, with Connection: close.
+    const during = await get(`http://127.0.0.1:${listening['port'] as number}/echo`);
+    assert.equal(during.status, 200);
+    assert.equal(during.headers.connection, 'close');
+    proc.child.kill('SIGTERM');
+    await proc.waitForLog('second signal: skipping the rest of the drain delay');
+    const exit = await proc.exited;
+    assert.equal(exit.code, 0, proc.logs.join('\n'));
+  });
 });

@@ -18,7 +18,7 @@ import type { Logger } from '../observe/log.js';
 import { createBucketStore } from '../ratelimit/index.js';
 
 /** Main → thread requests and thread → main answers. */
-export type ToThread = { type: 'metrics' | 'readiness' | 'inflight' | 'stop'; id: number; plan?: DrainPlan };
+export type ToThread = { type: 'metrics' | 'readiness' | 'inflight' | 'stop' | 'hurry'; id: number; plan?: DrainPlan };
 export type FromThread =
   | { type: 'listening'; port: number }
   | { type: 'failed'; message: string }
@@ -39,6 +39,7 @@ export interface ThreadPool {
   readiness(): Promise<Record<string, boolean>>;
   inflight(): Promise<number>;
   stop(plan?: DrainPlan): Promise<boolean>;
+  hurry(): void;
 }
 
 class ThreadHandle {
@@ -134,6 +135,9 @@ export async function startThreadPool(cfg: Readonly<Config>, threads: number, lo
     },
     async inflight() {
       return (await Promise.all(handles.map((h) => h.ask<number>('inflight')))).reduce<number>((a, b) => a + (b ?? 0), 0);
+    },
+    hurry: () => {
+      for (const h of handles) void h.ask('hurry');
     },
     stop: (plan: DrainPlan = { delayMs: 0, deadline: Date.now() + cfg.server.drain_timeout_ms }) =>
       (stopping ??= (async () => {

@@ -23,6 +23,7 @@ try {
     else if (m.type === 'readiness') reply(core.readiness());
     else if (m.type === 'inflight') reply(core.inflight());
     else if (m.type === 'stop') void core.stop(m.plan).then(reply, () => reply(false));
+    else if (m.type === 'hurry') reply(core.hurry());
   });
   post({ type: 'listening', port: core.port });
 } catch (err) {
