@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startUpstream, type RecordingUpstream } from './support/upstream.js';
-import { startCli, writeConfig } from './support/spawn.js';
+import { runCli, startCli, writeConfig } from './support/spawn.js';
 import { waitFor } from './support/raw.js';
 import { get } from './support/http.js';
 
@@ -64,5 +64,11 @@ describe('drain on SIGTERM', () => {
     await proc.waitForLog('second signal: skipping the rest of the drain delay');
     const exit = await proc.exited;
     assert.equal(exit.code, 0, proc.logs.join('\n'));
+  });
+
+  it('a drain delay longer than the drain timeout is a config error naming the key (exit 2)', async () => {
+    const r = await runCli(['proxy', '--config', writeConfig(`server: { drain_delay_ms: 9000, drain_timeout_ms: 1000 }\nupstream: { url: ${up.url} }\nroutes:\n  - path: /*\n    auth: none\n`)]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /server\.drain_delay_ms: must not exceed server\.drain_timeout_ms/);
   });
 });
