@@ -5,6 +5,7 @@
  * Exit codes: 0 ok, 2 bad usage or config (the message names the key), 1 runtime failure.
  */
 import { UsageError } from './errors.js';
+import { StartupError } from './startup.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -72,17 +73,22 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`argus-sidecar ${name}: ${err.message}\n`);
       return 2;
     }
-    process.stderr.write(`argus-sidecar ${name}: ${(err as Error).stack ?? String(err)}\n`);
+    // One line naming what failed (a port, a dependency); a bug keeps its stack.
+    const oneLine = err instanceof StartupError || typeof (err as NodeJS.ErrnoException).code === 'string' ? (err as Error).message : (err as Error).stack ?? String(err);
+    process.stderr.write(`argus-sidecar ${name}: ${oneLine}\n`);
     return 1;
   }
 }
 
 main(process.argv.slice(2)).then(
   (code) => {
+    // A command that failed exits now: nothing half-started (a listener, a queue
+    // worker) may keep the process alive after its one-line error.
+    if (code !== 0) process.exit(code);
     process.exitCode = code;
   },
   (err: unknown) => {
     process.stderr.write(`argus-sidecar: ${String(err)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

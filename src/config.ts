@@ -51,8 +51,10 @@ const configSchema = z.object({
     max_headers: z.number().int().min(8).max(46).default(40),
     /** Largest request body in bytes (per route override: routes[].max_body_bytes). */
     max_body_bytes: z.number().int().positive().default(10 * 1024 * 1024),
-    /** SIGTERM: how long in-flight requests may take to finish. */
+    /** SIGTERM: how long (from the signal) in-flight requests may take to finish; streams still open then get a shutdown event. */
     drain_timeout_ms: z.number().int().nonnegative().default(25000),
+    /** SIGTERM: keep serving (with `Connection: close`) this long while load balancers remove the endpoint. Default 5000, at most drain_timeout_ms. */
+    drain_delay_ms: z.number().int().nonnegative().optional(),
     /** Largest WebSocket message accepted from a client (bigger: the connection is closed). */
     ws_max_payload_bytes: z.number().int().positive().default(1024 * 1024),
     /** A WebSocket client silent this long (pinged half-way) is closed with 1001, upstream too (src/forward/ws-idle.ts). */
@@ -61,7 +63,10 @@ const configSchema = z.object({
     ws_max_buffered_bytes: z.number().int().positive().default(1024 * 1024),
     /** Trust an incoming X-Forwarded-For and append to it (behind a trusted LB). */
     trust_forwarded: z.boolean().default(false),
-  }).strict().default({}),
+  }).strict()
+    .refine((s) => s.drain_delay_ms === undefined || s.drain_delay_ms <= s.drain_timeout_ms, { path: ['drain_delay_ms'], message: 'must not exceed server.drain_timeout_ms' })
+    .transform((s) => ({ ...s, drain_delay_ms: s.drain_delay_ms ?? Math.min(5000, s.drain_timeout_ms) }))
+    .default({}),
   upstream: z.object({
     url: z.string().url(),
     connections: z.number().int().positive().default(128),

@@ -1,16 +1,21 @@
 /**
- * Start and stop the sidecar: the proxy (one core in this thread, or one per
- * worker thread with `threads: N`), then the admin port. Shutdown reverses it:
- * readiness false → stop accepting → drain in-flight → close → admin port.
+ * Start and stop the sidecar: the admin port first (a taken port fails before
+ * anything else starts; /readyz says "not started" meanwhile), then the proxy
+ * (one core in this thread, or one per worker thread with `threads: N`).
+ * Shutdown reverses it: readiness false at once → keep serving with
+ * `Connection: close` (server.drain_delay_ms) → stop accepting → drain in-flight
+ * until server.drain_timeout_ms → close idle connections, pools, clients → admin
+ * port last (see README "Shutdown").
  */
 import { performance } from 'node:perf_hooks';
 import { featuresRoute } from './admin/features.js';
-import { AdminServer, type AdminRoute } from './admin/server.js';
+import { AdminServer, send, type AdminRoute } from './admin/server.js';
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './cli-args.js';
 import { availableCores, type Config } from './config.js';
 import { createLogger, type Logger } from './observe/log.js';
 import { Metrics } from './observe/metrics.js';
-import { startCore } from './proxy-core.js';
+import { startCore, type DrainPlan } from './proxy-core.js';
+import { portFailure } from './startup.js';
 import { startThreadPool } from './threads/main.js';
 import { createAuthenticator } from './authenticate/index.js';
 
@@ -26,8 +31,14 @@ export interface RunningProxy {
   readonly metrics: MetricsView;
   /** Requests being served now (all threads). */
   inflight(): Promise<number>;
-  /** Drain and close everything. Idempotent. Resolves true when the drain finished in time. */
-  stop(): Promise<boolean>;
+  /**
+   * Drain and close everything. Idempotent. Readiness is false at once; see
+   * {@link DrainPlan} (default: no delay, deadline `server.drain_timeout_ms` from now).
+   * Resolves true when the drain finished before the deadline.
+   */
+  stop(plan?: Partial<DrainPlan>): Promise<boolean>;
+  /** Cut the rest of `drain_delay_ms` short (a second SIGTERM/SIGINT). */
+  hurry(): void;
 }
 
 export interface StartOptions {
@@ -48,66 +59,104 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
   const threads = threadCount(cfg);
   let draining = false;
 
-  let proxy: { port: number; metrics: MetricsView; readiness(): Record<string, boolean> | Promise<Record<string, boolean>>; inflight(): number | Promise<number>; stop(): Promise<boolean> };
-  let features: AdminRoute;
+  type Proxy = { port: number; metrics: MetricsView; readiness(): Record<string, boolean> | Promise<Record<string, boolean>>; inflight(): number | Promise<number>; stop(plan?: DrainPlan): Promise<boolean>; hurry(): void };
+  let proxy: Proxy | undefined;
+  let features: AdminRoute | undefined;
+  const metricsView: MetricsView = { registry: { contentType: 'text/plain; version=0.0.4; charset=utf-8', metrics: async () => (proxy ? proxy.metrics.registry.metrics() : '') } };
   let jwksStatus: () => unknown = () => null;
-  let closeExtra: () => Promise<void> = async () => undefined;
-  if (threads === 1) {
-    const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true });
-    const core = await startCore(cfg, { log, metrics, now: opts.now ?? (() => performance.now()) });
-    proxy = core;
-    features = featuresRoute(core.authenticator);
-    jwksStatus = () => core.authenticator.jwksStatus();
-  } else {
-    const pool = await startThreadPool(cfg, threads, log);
-    proxy = { port: pool.port, metrics: pool, readiness: () => pool.readiness(), inflight: () => pool.inflight(), stop: () => pool.stop() };
-    // The batch feature check reads Redis records: the main thread keeps its own small authenticator for it.
-    const auth = await createAuthenticator(cfg, { metrics: new Metrics({ defaultMetrics: false }), log });
-    features = featuresRoute(auth);
-    // The main thread's key set refreshes from the same source as the threads' (what /readyz shows).
-    jwksStatus = () => auth.jwksStatus();
-    closeExtra = () => auth.close();
-  }
 
+  // The admin port first: a port another process holds fails before anything
+  // else starts, and /readyz says "not started" until the proxy listens.
   const admin = new AdminServer({
     host: cfg.admin.host,
     port: cfg.admin.port,
-    metrics: proxy.metrics,
-    readiness: async () => ({ ...(await proxy.readiness()), accepting: !draining }),
-    routes: { '/v1/features': features },
+    metrics: metricsView,
+    readiness: async (): Promise<Record<string, boolean>> => (proxy ? { ...(await proxy.readiness()), accepting: !draining } : { started: false }),
+    routes: { '/v1/features': (req, url, res) => (features ? features(req, url, res) : send(res, 503, { error: { code: 'ARGUS_DRAINING', message: 'starting' } })) },
     readinessDetail: () => {
       const jwks = jwksStatus();
       return jwks === null ? {} : { jwks };
     },
   });
-  const adminPort = await admin.listen();
-  log.info('proxy listening', { port: proxy.port, admin_port: adminPort, threads, upstream: cfg.upstream.url });
+  const adminPort = await admin.listen().catch((err: NodeJS.ErrnoException) => {
+    throw portFailure('admin.port', cfg.admin.host, cfg.admin.port, err);
+  });
+
+  let closeExtra: () => Promise<void> = async () => undefined;
+  try {
+    if (threads === 1) {
+      const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true });
+      const core = await startCore(cfg, { log, metrics, now: opts.now ?? (() => performance.now()) });
+      proxy = core;
+      features = featuresRoute(core.authenticator);
+      jwksStatus = () => core.authenticator.jwksStatus();
+    } else {
+      const pool = await startThreadPool(cfg, threads, log);
+      proxy = { port: pool.port, metrics: pool, readiness: () => pool.readiness(), inflight: () => pool.inflight(), stop: (plan) => pool.stop(plan), hurry: () => pool.hurry() };
+      // The batch feature check reads Redis records: the main thread keeps its own small authenticator for it.
+      const auth = await createAuthenticator(cfg, { metrics: new Metrics({ defaultMetrics: false }), log });
+      features = featuresRoute(auth);
+      // The main thread's key set refreshes from the same source as the threads' (what /readyz shows).
+      jwksStatus = () => auth.jwksStatus();
+      closeExtra = () => auth.close();
+    }
+  } catch (err) {
+    await proxy?.stop();
+    await admin.close();
+    throw err;
+  }
+  const running = proxy;
+  log.info('proxy listening', { port: running.port, admin_port: adminPort, threads, upstream: cfg.upstream.url });
 
   let stopping: Promise<boolean> | undefined;
-  const stop = () =>
+  const stop = (plan?: Partial<DrainPlan>) =>
     (stopping ??= (async () => {
+      // Readiness turns false at once; the admin port stays up until everything else is closed.
       draining = true;
-      const drained = await proxy.stop();
+      const drained = await running.stop({ delayMs: plan?.delayMs ?? 0, deadline: plan?.deadline ?? Date.now() + cfg.server.drain_timeout_ms });
       await closeExtra();
       await admin.close();
       return drained;
     })());
 
-  return { port: proxy.port, adminPort, threads, metrics: proxy.metrics, inflight: async () => proxy.inflight(), stop };
+  return { port: running.port, adminPort, threads, metrics: running.metrics, inflight: async () => running.inflight(), stop, hurry: () => running.hurry() };
 }
 
-/** `argus-sidecar proxy --config FILE`: run until SIGTERM/SIGINT, then drain and exit 0. */
+/**
+ * `argus-sidecar proxy --config FILE`: run until SIGTERM/SIGINT, then drain
+ * (`server.drain_delay_ms` still serving with `Connection: close`, then in-flight
+ * requests until `server.drain_timeout_ms` after the signal) and exit 0.
+ */
 export async function runProxyCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('proxy', argv, CONFIG_OPTION);
   const cfg = configFromArgs(values);
   const log = createLogger(cfg.log.level, { component: 'proxy' });
-  const proxy = await startProxy(cfg, { log });
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+  // Signals during startup are remembered and end the process once it is up. A
+  // second one cuts the drain delay short (in-flight requests still finish).
+  let proxy: RunningProxy | undefined;
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
+    let first: NodeJS.Signals | undefined;
+    const on = (s: NodeJS.Signals) => {
+      if (!first) {
+        first = s;
+        return resolve(s);
+      }
+      log.warn('second signal: skipping the rest of the drain delay', { signal: s });
+      proxy?.hurry();
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
   });
-  log.info('draining', { signal });
-  const drained = await proxy.stop();
+  proxy = await startProxy(cfg, { log });
+  const received = await signal;
+  const deadline = Date.now() + cfg.server.drain_timeout_ms;
+  log.info('draining', { signal: received, drain_delay_ms: cfg.server.drain_delay_ms, drain_timeout_ms: cfg.server.drain_timeout_ms });
+  // Whatever happens, the process is gone within a second past the deadline.
+  setTimeout(() => {
+    log.error('shutdown overran server.drain_timeout_ms + 1 s: exiting');
+    process.exit(1);
+  }, cfg.server.drain_timeout_ms + 1000).unref();
+  const drained = await proxy.stop({ delayMs: cfg.server.drain_delay_ms, deadline });
   log.info('stopped', { drained });
   // uWS keeps idle keep-alive sockets open; everything worth finishing is finished.
   process.exit(0);

@@ -4,8 +4,10 @@
  *
  *   start: Redis → auth → rate limit → metering → LLM → trading → upstream pool
  *          → pipeline → uWS listener
- *   stop:  stop accepting → drain in-flight (drain_timeout_ms) → WebSockets 1001
- *          → … closed in reverse → the process may exit
+ *   stop:  Connection: close on every response, still accepting (drain_delay_ms)
+ *          → stop accepting, WebSockets 1001 → drain in-flight (until the
+ *          deadline, then streams end with a shutdown event) → … closed in
+ *          reverse, the upstream pool after the last request → the process may exit
  *
  * Threads: `lifecycle.ts` runs one core in the main thread, or one per worker
  * thread on the same port (`threads: N`), sharing the rate-limit buckets.
@@ -32,6 +34,7 @@ import { createPipeline } from './pipeline.js';
 import { createRateLimiter, type BucketStore } from './ratelimit/index.js';
 import { createRateLimitStage } from './ratelimit/stage.js';
 import { HttpServer } from './server/http.js';
+import { explainListenFailure } from './startup.js';
 import { closeRedis, createRedis, type Redis } from './store/redis.js';
 import { createTradingLedger } from './trading/daily.js';
 
@@ -44,6 +47,19 @@ export interface CoreOptions {
   readonly store?: BucketStore;
   /** Listen here instead of listen.port (threads agree on one port). */
   readonly port?: number;
+  /** Share the port with this sidecar's other threads (SO_REUSEPORT); else bind it exclusively. */
+  readonly sharePort?: boolean;
+}
+
+/**
+ * How to stop: keep serving (every response `Connection: close`) for `delayMs`
+ * while load balancers remove the endpoint, then stop accepting and let requests
+ * finish until `deadline` (epoch ms, `Date.now()`: threads share it), then end
+ * what is left. Default: no delay, deadline `server.drain_timeout_ms` from now.
+ */
+export interface DrainPlan {
+  readonly delayMs: number;
+  readonly deadline: number;
 }
 
 export interface ProxyCore {
@@ -54,7 +70,9 @@ export interface ProxyCore {
   /** Named readiness checks of this thread. */
   readiness(): Record<string, boolean>;
   /** Drain and close everything. Idempotent. Resolves true when the drain finished in time. */
-  stop(): Promise<boolean>;
+  stop(plan?: DrainPlan): Promise<boolean>;
+  /** Cut the rest of the drain delay short (an operator's second signal). */
+  hurry(): void;
 }
 
 /** A step of shutdown: name + close function, run in reverse order of startup. */
@@ -144,24 +162,49 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   });
   closers.push(['revocation listener', unsubscribe]);
 
-  const http = new HttpServer({ host: cfg.listen.host, port: opts.port ?? cfg.listen.port, allowJsFallback: cfg.server.allow_js_fallback, now, wsMaxPayloadBytes: Math.max(cfg.server.ws_max_payload_bytes, ...cfg.routes.map((r) => r.websocket?.max_message_bytes ?? 0)), wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes, wsIdleTimeoutS: cfg.server.ws_idle_timeout_s + 8 }, pipeline);
-  const port = await http.listen();
+  const http = new HttpServer({ host: cfg.listen.host, port: opts.port ?? cfg.listen.port, allowJsFallback: cfg.server.allow_js_fallback, now, wsMaxPayloadBytes: Math.max(cfg.server.ws_max_payload_bytes, ...cfg.routes.map((r) => r.websocket?.max_message_bytes ?? 0)), wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes, wsIdleTimeoutS: cfg.server.ws_idle_timeout_s + 8, sharePort: opts.sharePort === true }, pipeline);
+  let port: number;
+  try {
+    port = await http.listen();
+  } catch {
+    await closeAll(closers, log, () => 5000);
+    throw await explainListenFailure('listen.port', cfg.listen.host, opts.port ?? cfg.listen.port);
+  }
   metrics.trackInflight(() => http.inflight);
 
   log.info('proxy thread listening', { port, thread: threadId });
 
   let stopping: Promise<boolean> | undefined;
-  const stop = () =>
+  let hurried = false;
+  let endDelay: () => void = () => undefined;
+  const stop = (plan: DrainPlan = { delayMs: 0, deadline: Date.now() + cfg.server.drain_timeout_ms }) =>
     (stopping ??= (async () => {
       draining = true;
+      // Still accepting: the endpoint is being removed from load balancers meanwhile.
+      http.beginDrain();
+      const delay = Math.min(plan.delayMs, plan.deadline - Date.now());
+      if (delay > 0 && !hurried) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          endDelay = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
       http.stopAccepting();
-      const drained = await http.whenIdle(cfg.server.drain_timeout_ms);
-      if (!drained) log.warn('drain timeout: closing with requests in flight', { inflight: http.inflight });
       // WebSocket sessions are told to reconnect elsewhere (1001 going away).
       for (const session of [...sessions]) session.end(CLOSE.DRAINING, 'sidecar draining');
-      for (const [name, close] of closers.reverse()) {
-        await withTimeout(Promise.resolve().then(close), 5000).catch((err: unknown) => log.warn('close failed', { step: name, err: err as Error }));
+      const drained = await http.whenQuiet(100, Math.max(0, plan.deadline - Date.now()));
+      if (!drained) {
+        const cut = http.cutInflight();
+        log.warn('drain timeout: ended the requests still in flight', { cut });
+        await http.whenIdle(200);
       }
+      // Nothing reaches the upstream pool from here on: it closes after the last request.
+      http.close();
+      // Past the deadline the closers share what is left of the last second.
+      await closeAll(closers, log, () => (drained ? 5000 : Math.max(50, plan.deadline + 800 - Date.now())));
       return drained;
     })());
 
@@ -173,7 +216,18 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
     // Metering is not a readiness condition: its spool keeps events while Redis is away.
     readiness: () => ({ listening: !draining, auth: authenticator.ready(), ...(redis ? { redis: redis.status === 'ready' } : {}) }),
     stop,
+    hurry: () => {
+      hurried = true;
+      endDelay();
+    },
   };
+}
+
+/** Run the closers in reverse order of startup, each time-boxed; a failure is logged, never thrown. */
+async function closeAll(closers: Closer[], log: Logger, budgetMs: () => number): Promise<void> {
+  for (const [name, close] of [...closers].reverse()) {
+    await withTimeout(Promise.resolve().then(close), budgetMs()).catch((err: unknown) => log.warn('close failed', { step: name, err: err as Error }));
+  }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -44,7 +44,10 @@ describe('inject webhook: injects', () => {
     assert.equal(response.allowed, true);
     const patched = applyResponsePatch(pod, response);
     assertValidPod(patched);
-    assert.deepEqual(patched.spec.containers, pod.spec.containers, 'app containers untouched');
+    // Shutdown order: the app keeps serving a few seconds after its SIGTERM (a preStop
+    // sleep), and the pod's grace period covers the app's and the sidecar's drains.
+    assert.deepEqual(patched.spec.containers, pod.spec.containers.map((c: any) => ({ ...c, lifecycle: { preStop: { sleep: { seconds: 5 } } } })), 'app containers: only a preStop sleep added');
+    assert.equal(patched.spec.terminationGracePeriodSeconds, 45);
     assert.equal(patched.spec.initContainers.length, 1);
     const sidecar = patched.spec.initContainers[0];
     assert.equal(sidecar.name, 'argus-sidecar');
@@ -147,6 +150,28 @@ describe('inject webhook: injects', () => {
       assert.equal(res.status, 200);
       assert.equal(res.json.response.allowed, true, JSON.stringify(request));
       assert.equal(res.json.response.patch, undefined, JSON.stringify(request));
+    }
+  });
+});
+
+describe('inject webhook: shutdown order', () => {
+  it("keeps an app's own preStop and a longer grace period; in container mode patches the app, not the sidecar", async () => {
+    const tls = makeCert();
+    const server = await startWebhook(tls, { native: false, hold_application: false });
+    try {
+      const pod = appPod({ 'argus.io/inject': 'true' }, { terminationGracePeriodSeconds: 120 });
+      pod.spec.containers.push({ name: 'worker', image: 'sibyl/api:1.4.2', lifecycle: { preStop: { exec: { command: ['/bin/drain'] } } } });
+      const res = await call(server.port, readFileSync(tls.cert), '/mutate', reviewOf(pod));
+      const patched = applyResponsePatch(pod, res.json.response);
+      assertValidPod(patched);
+      assert.deepEqual(patched.spec.containers.map((c: any) => c.name), ['argus-sidecar', pod.spec.containers[0].name, 'worker']);
+      assert.equal(patched.spec.containers[0].lifecycle, undefined, 'the sidecar gets no preStop sleep');
+      assert.deepEqual(patched.spec.containers[1].lifecycle, { preStop: { sleep: { seconds: 5 } } });
+      assert.deepEqual(patched.spec.containers[2].lifecycle, { preStop: { exec: { command: ['/bin/drain'] } } }, "the app's own preStop is kept");
+      assert.equal(patched.spec.terminationGracePeriodSeconds, 120, 'a longer grace period is kept');
+    } finally {
+      await server.close();
+      tls.cleanup();
     }
   });
 });

@@ -10,7 +10,8 @@ import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../src/cli-args
 import { UsageError } from '../src/errors.js';
 import { bullPrefix } from '../src/meter/queue.js';
 import { batchSize } from '../src/meter/wire.js';
-import { closeRedis, createBullRedis } from '../src/store/redis.js';
+import { StartupError } from '../src/startup.js';
+import { closeRedis, createBullRedis, type Redis } from '../src/store/redis.js';
 import { LEDGER_SUBCOMMANDS, runUsageLedgerCommand } from './usage-ledger-command.js';
 
 const SUBCOMMANDS = ['failed', 'replay-failed'] as const;
@@ -27,6 +28,11 @@ export async function runUsageCommand(argv: string[]): Promise<number> {
   const cfg = configFromArgs(values);
   if (!cfg.redis) throw new UsageError('config: redis.url: required for usage');
   const connection = createBullRedis(cfg.redis.url, { maxRetriesPerRequest: 3 });
+  // A one-shot command: Redis down is a one-line failure, not a wait forever.
+  await whenReady(connection, 5000).catch(async (err: Error) => {
+    await closeRedis(connection);
+    throw new StartupError(`redis.url: Redis not reachable (${err.message})`);
+  });
   const queue = new Queue(cfg.metering.queue, { connection, prefix: bullPrefix(cfg) });
   try {
     const failed = await queue.getFailed(0, limit - 1);
@@ -58,4 +64,24 @@ function firstPositional(argv: string[]): string | undefined {
     else if (!a.startsWith('-')) return a;
   }
   return undefined;
+}
+
+function whenReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let last = 'no answer';
+    const onError = (err: Error) => (last = err.message);
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      redis.off('error', onError);
+      reject(new Error(`${last} after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = () => {
+      clearTimeout(timer);
+      redis.off('error', onError);
+      resolve();
+    };
+    redis.once('ready', onReady);
+    redis.on('error', onError);
+  });
 }

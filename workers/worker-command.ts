@@ -1,17 +1,21 @@
 /**
  * `argus-sidecar worker --config FILE`: the billing workers (queue → ledger,
  * ledger → Stripe), the projection watch (keys, revocations and users back into
- * a Redis that lost them) plus /metrics, /healthz and /readyz on the admin address.
+ * a Redis that lost them) plus /metrics, /healthz and /readyz on its own admin
+ * address, `metering.worker.admin` (default 0.0.0.0:9091, so one config serves a
+ * proxy on admin 9090 and a worker beside it).
  *
- * Needs `redis` and `postgres` (exit 2 naming the key otherwise). Stripe
- * reporting runs only when `stripe.api_key` is set (else rows stay
- * unreported). SIGTERM/SIGINT stop taking jobs, finish the running ones and
- * exit 0. Run as many replicas as wanted.
+ * Needs `redis` and `postgres` (exit 2 naming the key otherwise). The admin port
+ * binds first: a port in use exits 1 with one line before any job is taken.
+ * Stripe reporting runs only when `stripe.api_key` is set (else rows stay
+ * unreported). SIGTERM/SIGINT (from the first one on, even during startup) stop
+ * taking jobs, finish the running ones and exit 0. Run as many replicas as wanted.
  */
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../src/cli-args.js';
 import { UsageError } from '../src/errors.js';
 import { createLogger } from '../src/observe/log.js';
 import { Metrics } from '../src/observe/metrics.js';
+import { portFailure } from '../src/startup.js';
 import { createPool } from '../src/store/postgres.js';
 import { startAdminServer } from './admin.js';
 import { createBillingWorker } from './billing-worker.js';
@@ -25,31 +29,37 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   if (!cfg.redis) throw new UsageError('config: redis.url: required for worker');
   if (!cfg.postgres) throw new UsageError('config: postgres.url: required for worker');
   const log = createLogger(cfg.log.level, { process: 'worker', pid: process.pid });
-  const metrics = new Metrics();
-  const pool = createPool(cfg.postgres.url, { max: cfg.metering.worker.concurrency + 2 });
-  pool.on('error', (err) => log.warn('worker: postgres connection error', { err }));
 
   const stop = new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
 
+  let ready = (): boolean => false;
+  const metrics = new Metrics();
+  const addr = cfg.metering.worker.admin;
+  const admin = await startAdminServer(addr, { metrics, ready: () => ready() }).catch((err: NodeJS.ErrnoException) => {
+    throw portFailure('metering.worker.admin.port', addr.host, addr.port, err);
+  });
+
+  const pool = createPool(cfg.postgres.url, { max: cfg.metering.worker.concurrency + 2 });
+  pool.on('error', (err) => log.warn('worker: postgres connection error', { err }));
   const worker = createBillingWorker(cfg, { pool, metrics, log });
   // Re-projects keys, revocations and users when Redis lost them (projection-watch.ts).
   const projection = startProjectionWatch(cfg, { pool, metrics, log });
+  ready = () => worker.ready();
   const reporter = cfg.stripe?.api_key ? createStripeReporter(cfg.stripe, { pool, sender: createStripeSender(cfg.stripe), metrics, log }) : null;
   reporter?.start();
-  const admin = await startAdminServer(cfg.admin, { metrics, ready: () => worker.ready() });
   log.info('worker: started', { queue: cfg.metering.queue, stripe: reporter !== null, admin_port: admin.port });
 
   const signal = await stop;
   log.info('worker: stopping', { signal });
   // Reverse order of startup, each step awaited: no new work, finish running work, then connections.
-  await admin.close();
   await reporter?.close();
   await projection.close();
   await worker.close();
   await pool.end().catch(() => undefined);
+  await admin.close();
   log.info('worker: stopped');
   return 0;
 }

@@ -2,7 +2,8 @@
  * `argus-sidecar demo` (`npm run demo`): the standalone quickstart. Starts the demo
  * app, writes a demo API key (its SHA-256 only) to a key file, starts the sidecar
  * in standalone mode (no Redis, no Postgres) in front of the app, and prints the
- * key and curl lines. Ctrl-C drains and exits.
+ * key and curl lines. Ctrl-C (SIGINT), SIGTERM, or the death of the parent process
+ * (npm) drains and exits. Starts whole or exits 1 with one line naming the port.
  *
  * Options: --port (8080), --admin-port (9090), --app-port (3000), --dir (./var/demo);
  * port 0 picks a free one (the tests use that).
@@ -15,6 +16,7 @@ import { parseConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { startProxy } from '../lifecycle.js';
 import { createLogger } from '../observe/log.js';
+import { portFailure, StartupError } from '../startup.js';
 import { startDemoUpstream } from './upstream.js';
 
 export async function runDemoCommand(argv: string[]): Promise<number> {
@@ -30,8 +32,8 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
   const dir = resolve(values.dir);
   mkdirSync(dir, { recursive: true });
 
-  const app = await startDemoUpstream('127.0.0.1', appPort).catch((err: Error) => {
-    throw new UsageError(`demo: cannot start the demo app on port ${appPort} (${err.message}); try --app-port 0`);
+  const app = await startDemoUpstream('127.0.0.1', appPort).catch((err: NodeJS.ErrnoException) => {
+    throw portTaken('--app-port', 'the demo app', portFailure('app port', '127.0.0.1', appPort, err));
   });
   const key = generateApiKey('test');
   const keyFile = resolve(dir, 'keys.yaml');
@@ -40,6 +42,8 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
   const cfg = parseConfig({
     listen: { host: '127.0.0.1', port },
     threads: 1,
+    // Interactive: Ctrl-C stops at once (no load balancer to wait for).
+    server: { drain_delay_ms: 0, drain_timeout_ms: 5000 },
     admin: { host: '127.0.0.1', port: adminPort },
     upstream: { url: `http://127.0.0.1:${app.port}` },
     auth: { api_keys: { file: keyFile } },
@@ -55,7 +59,8 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
   const log = createLogger('warn', { component: 'demo' });
   const proxy = await startProxy(cfg, { log }).catch(async (err: Error) => {
     await app.close();
-    throw new UsageError(`demo: cannot start the sidecar on port ${port} (${err.message}); try --port 0`);
+    if (!(err instanceof StartupError)) throw err;
+    throw /^admin\.port/.test(err.message) ? portTaken('--admin-port', 'the admin port', err) : /listen\.port/.test(err.message) ? portTaken('--port', 'the sidecar', err) : err;
   });
   const base = `http://127.0.0.1:${proxy.port}`;
   process.stdout.write(
@@ -80,10 +85,32 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
   await new Promise<void>((done) => {
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
+    whenParentDies(done);
   });
   await proxy.stop();
   await app.close();
   process.exit(0);
+}
+
+/**
+ * `npm run demo` puts npm (and maybe a shell) above this process; killing npm's
+ * PID must not leave the demo holding its ports. Orphaned, this process is
+ * re-parented (its ppid changes): that is the signal to stop too.
+ */
+function whenParentDies(done: () => void): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      done();
+    }
+  }, 250);
+  timer.unref();
+}
+
+/** One line naming the port and the flag that moves it (`npm run demo -- FLAG 0`). */
+function portTaken(flag: string, what: string, err: Error): StartupError {
+  return new StartupError(`cannot start ${what}: ${err.message}; pick another port with ${flag} (npm run demo -- ${flag} 0 picks a free one)`);
 }
 
 function portOf(flag: string, value: string | undefined): number {

@@ -38,6 +38,8 @@ export async function startDemoUpstream(host: string, port: number): Promise<Dem
     });
   });
   const wss = new WebSocketServer({ server });
+  // ws re-emits the server's errors (EADDRINUSE): the listen below reports them, once.
+  wss.on('error', () => undefined);
   wss.on('connection', (ws, req) => {
     ws.send(JSON.stringify({ hello: req.headers['x-argus-user-id'] ?? 'anonymous' }));
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));

@@ -58,6 +58,10 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
   private observerEnded = false;
   private drainedBytes = 0;
   private drainTimer: NodeJS.Timeout | undefined;
+  /** The response is server-sent events (a drain that runs out of time ends it with a shutdown event). */
+  private sse = false;
+  /** Ended by the sidecar's shutdown: the upstream abort that follows is not an upstream failure. */
+  private cut = false;
   private readonly stripHeaders: ReadonlySet<string> | undefined;
   private readonly observer: ResponseObserver | undefined;
 
@@ -113,6 +117,7 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
     const bodyless = ex.head.method === 'HEAD' || statusCode === 204 || statusCode === 304;
     this.total = cl !== undefined && /^\d+$/.test(cl) && headerValue(headers, 'transfer-encoding') === undefined ? Number(cl) : -1;
     const list = clientResponseHeaders(headers, this.stripHeaders);
+    this.sse = headerValue(headers, 'content-type')?.toLowerCase().startsWith('text/event-stream') === true;
     ex.started = true;
     ex.status = statusCode;
     if (!bodyless && this.total > 0) {
@@ -151,6 +156,45 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
     const extra = ex.responseHeaders;
     if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
     if (cors) for (let i = 0; i < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
+    // Draining: tell the client to open its next request elsewhere. (uWS's own
+    // end(…, closeConnection) would write this header into a body already streaming.)
+    if (ex.drain.closeConnections) res.writeHeader('connection', 'close');
+  }
+
+  /**
+   * The sidecar's drain deadline passed with this response still running. Nothing
+   * written yet: 503 `ARGUS_DRAINING`. An event stream: a final `argus.shutdown`
+   * event, then a clean end, so the client knows why and can reconnect elsewhere.
+   * Anything else already started can only be cut. The upstream request is
+   * cancelled and the observer told `aborted` (usage is metered as partial).
+   */
+  shutdown(): void {
+    const ex = this.ex;
+    if (this.cut || ex.aborted || ex.finished) return;
+    this.cut = true;
+    if (this.pendingHead) {
+      this.pendingHead = undefined;
+      ex.started = false;
+    }
+    if (!ex.started) {
+      ex.replyError(deny('ARGUS_DRAINING', 'the sidecar is shutting down; retry'), true);
+    } else if (!this.ended) {
+      this.ended = true;
+      const res = ex.res;
+      if (this.sse && this.total < 0) {
+        const event = shutdownEvent(ex.head.requestId);
+        ex.bytesOut += event.length;
+        res.cork(() => {
+          res.write(event);
+          res.end();
+        });
+      } else {
+        res.close();
+      }
+      ex.done();
+    }
+    this.controller?.abort(new Error('sidecar shutting down'));
+    this.endObserver('aborted');
   }
 
   onResponseData(controller: UpstreamController, chunk: Buffer): void {
@@ -232,8 +276,8 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
 
   onResponseError(_controller: UpstreamController, err: Error): void {
     const ex = this.ex;
-    this.endObserver(ex.aborted ? 'aborted' : 'error');
-    if (ex.aborted) return;
+    this.endObserver(ex.aborted || this.cut ? 'aborted' : 'error');
+    if (ex.aborted || this.cut) return;
     const kind = classify(err);
     this.onFailure(kind, err);
     if (this.pendingHead) {
@@ -250,6 +294,12 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
       ex.done();
     }
   }
+}
+
+/** The last event of a stream the sidecar's shutdown ended (`event: argus.shutdown`). */
+export function shutdownEvent(requestId: string): Buffer {
+  const data = JSON.stringify({ code: 'ARGUS_DRAINING', message: 'the sidecar is shutting down: this stream was cut; reconnect to continue', request_id: requestId });
+  return Buffer.from(`event: argus.shutdown\ndata: ${data}\n\n`);
 }
 
 const STATUS_LINES = new Map<number, string>();

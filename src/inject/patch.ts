@@ -55,7 +55,8 @@ export function decidePod(pod: unknown, cfg: Readonly<InjectorConfig>): PodDecis
   if (taken !== undefined) return { kind: 'deny', message: `spec.volumes: the name ${String(taken)} is reserved for the Argus sidecar` };
 
   const container = sidecarContainer(cfg.sidecar, options);
-  const patch: PatchOp[] = [];
+  // Before the sidecar is inserted: these paths use the app containers' own indexes.
+  const patch: PatchOp[] = shutdownOrder(spec, containers.length === spec.containers.length ? containers : [], cfg);
   if (options.native) {
     // Appended: the app's own init containers (migrations, waits) run first and
     // never depend on the proxy; the app's containers then wait for its startup probe.
@@ -70,6 +71,29 @@ export function decidePod(pod: unknown, cfg: Readonly<InjectorConfig>): PodDecis
   patch.push(...setMapEntry(metadata, 'annotations', ANNOTATION.status, 'injected'));
   patch.push(...setMapEntry(metadata, 'labels', INJECTED_LABEL, 'true'));
   return { kind: 'inject', patch, native: options.native };
+}
+
+/**
+ * Shutdown order (both modes). With native sidecars the kubelet stops the app
+ * first and the sidecar after it; as a regular container the sidecar gets SIGTERM
+ * together with the app and keeps forwarding for its server.drain_delay_ms. Either
+ * way the app must keep serving a few seconds after its SIGTERM: app containers
+ * with no preStop of their own get a `sleep` preStop, and the pod's grace period
+ * is raised to cover app + sidecar drains.
+ */
+function shutdownOrder(spec: JsonObject, containers: JsonObject[], cfg: Readonly<InjectorConfig>): PatchOp[] {
+  const ops: PatchOp[] = [];
+  const sleep = cfg.sidecar.app_prestop_sleep_s;
+  if (sleep > 0) {
+    containers.forEach((c, i) => {
+      const preStop = { sleep: { seconds: sleep } };
+      if (!isObject(c.lifecycle)) ops.push(add(`/spec/containers/${i}/lifecycle`, { preStop }));
+      else if (c.lifecycle.preStop === undefined) ops.push(add(`/spec/containers/${i}/lifecycle/preStop`, preStop));
+    });
+  }
+  const grace = typeof spec.terminationGracePeriodSeconds === 'number' ? spec.terminationGracePeriodSeconds : 30;
+  if (grace < cfg.sidecar.termination_grace_period_s) ops.push(add('/spec/terminationGracePeriodSeconds', cfg.sidecar.termination_grace_period_s));
+  return ops;
 }
 
 function setMapEntry(metadata: JsonObject, field: 'annotations' | 'labels', key: string, value: string): PatchOp[] {

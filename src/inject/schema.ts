@@ -61,6 +61,18 @@ export const sidecarSchema = z.object({
   resources: resourcesSchema.default({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } }),
   env: z.array(envSchema).default([]),
   secret_env: z.array(secretEnvSchema).default([]),
+  /**
+   * Shutdown order. The app must keep serving while the sidecar still forwards to
+   * it: app containers without a preStop hook get a `sleep` preStop of this many
+   * seconds (the endpoint leaves the load balancers meanwhile; Kubernetes >= 1.30,
+   * 0 = add none). See helm/argus-sidecar/README.md "Shutdown order".
+   */
+  app_prestop_sleep_s: z.number().int().min(0).max(300).default(5),
+  /**
+   * Pods whose terminationGracePeriodSeconds (default 30) is lower are raised to this:
+   * app preStop + the app's own shutdown + the sidecar's server.drain_timeout_ms + 1 s.
+   */
+  termination_grace_period_s: z.number().int().min(1).default(45),
   /** Startup probe budget: the app waits at most period_s * failure_threshold. */
   startup: z.object({
     period_s: z.number().int().min(1).default(1),

@@ -45,6 +45,11 @@ export const meteringSchema = z.object({
     stalled_interval_ms: ms(30000),
     /** Stalls (worker died mid-batch) tolerated before a job is moved to failed. */
     max_stalled_count: z.number().int().min(0).default(10),
+    /** `argus-sidecar worker`'s /healthz, /readyz, /metrics: its own port, so a worker beside a proxy (admin 9090) shares a config. */
+    admin: z.object({
+      host: z.string().min(1).default('0.0.0.0'),
+      port: z.number().int().min(0).max(65535).default(9091),
+    }).strict().default({}),
   }).strict().default({}),
 }).strict();
 

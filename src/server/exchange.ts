@@ -3,7 +3,7 @@
  * stage shares. uWS forbids touching a response after it was aborted (the native
  * object is gone), so every write goes through here and checks `aborted` first.
  */
-import { errorBody, shouldRetry, statusLine, type Denial, statusOf } from '../errors.js';
+import { deny, errorBody, shouldRetry, statusLine, type Denial, statusOf } from '../errors.js';
 import type { AuthContext } from '../authenticate/context.js';
 import type { CompiledRoute } from '../routes.js';
 import type { RequestBody } from './body.js';
@@ -13,7 +13,16 @@ import type { HttpResponse } from './uws.js';
 /** Something to tell when the client disconnects. */
 export interface AbortTarget {
   clientAborted(): void;
+  /** The sidecar's drain ran out of time: end the response now, as honestly as its state allows. */
+  shutdown?(): void;
 }
+
+/** The server's drain flag, shared by all its exchanges (see src/server/http.ts). */
+export interface DrainFlag {
+  readonly closeConnections: boolean;
+}
+
+const NOT_DRAINING: DrainFlag = { closeConnections: false };
 
 export class Exchange {
   aborted = false;
@@ -53,7 +62,29 @@ export class Exchange {
     readonly startedAt: number,
     /** Sidecar-chosen id unique to this request (usage event ids derive from it). */
     private readonly key: string,
+    /** While the sidecar drains, responses carry `Connection: close`. */
+    readonly drain: DrainFlag = NOT_DRAINING,
   ) {}
+
+  /**
+   * The drain deadline passed with this exchange in flight: the relay ends its
+   * stream (a final SSE event, or a cut), and a request that has not reached the
+   * upstream yet is answered 503 `ARGUS_DRAINING`.
+   */
+  cutForShutdown(): void {
+    if (this.finished || this.aborted) return;
+    const target = this.abortTarget;
+    if (target?.shutdown) return target.shutdown();
+    this.body?.abort();
+    if (!this.started) {
+      this.replyError(deny('ARGUS_DRAINING', 'the sidecar is shutting down; retry'), true);
+    } else {
+      this.res.close();
+      this.done();
+    }
+    // Stages still running for it (authentication, an LLM budget check) stop at their next `aborted` check.
+    this.aborted = true;
+  }
 
   eventKey(): string {
     return this.key;
@@ -117,7 +148,7 @@ export class Exchange {
       if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
       const cors = this.corsHeaders;
       if (cors) for (let i = 0; i < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
-      res.end(body, close);
+      res.end(body, close || this.drain.closeConnections);
     });
     this.done();
   }

@@ -3,12 +3,13 @@
  * the exchange to the pipeline. One instance per thread; nothing module-global.
  */
 import { randomBytes } from 'node:crypto';
+import { deny } from '../errors.js';
 import { isWellFormedRequestId } from '../forward/headers.js';
 import { Exchange } from './exchange.js';
 import type { HeaderStats } from './hygiene.js';
 import type { RequestHead } from './request.js';
 import type { WsUserData } from '../forward/websocket.js';
-import { closeListenSocket, listenPort, loadUws, textOf, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket, type us_socket_context_t, type UwsModule } from './uws.js';
+import { closeApp, closeListenSocket, listenPort, listenOnUws, loadUws, textOf, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket, type us_socket_context_t, type UwsModule } from './uws.js';
 
 export interface RequestHandler {
   handle(ex: Exchange, stats: HeaderStats): void;
@@ -34,6 +35,18 @@ export interface HttpServerOptions {
   readonly wsMaxBufferedBytes: number;
   /** Seconds a WebSocket client may stay silent (uWS pings it first); default 120. */
   readonly wsIdleTimeoutS?: number;
+  /**
+   * Share the port with this sidecar's other threads (SO_REUSEPORT). False: bind it
+   * exclusively, so a port another process holds fails to listen instead of splitting
+   * its traffic (see src/server/port.ts).
+   */
+  readonly sharePort?: boolean;
+}
+
+/** What every exchange of one server reads while it answers (see {@link HttpServer.beginDrain}). */
+export interface DrainState {
+  /** Every response from now on says `Connection: close`, so keep-alive clients move away. */
+  closeConnections: boolean;
 }
 
 /** Methods as uWS reports them → the pipeline's upper-case form (the common ones without toUpperCase). */
@@ -44,6 +57,12 @@ export class HttpServer {
   readonly app: TemplatedApp;
   /** Requests being served (drain waits for 0). */
   inflight = 0;
+  /** Shared with every exchange (one object, read per response). */
+  readonly drain: DrainState = { closeConnections: false };
+  /** Exchanges in flight, so a drain that runs out of time can end each one honestly. */
+  private readonly live = new Set<Exchange>();
+  /** Past the drain: the upstream pool is closing, a late request is refused with 503. */
+  private closed = false;
   private listenSocket: us_listen_socket | undefined;
   private idleWaiters: Array<() => void> = [];
   /** Per-process random prefix + counter: unique ids without per-request crypto. */
@@ -67,6 +86,7 @@ export class HttpServer {
           context,
         };
         const { ex, stats } = this.begin(res, req);
+        if (this.closed) return ex.replyError(deny('ARGUS_DRAINING', 'the sidecar is shutting down; retry on a new connection'), true);
         this.handler.upgrade(ex, stats, upgrade);
       },
       open: (ws) => ws.getUserData().session.attach(ws),
@@ -78,6 +98,7 @@ export class HttpServer {
     });
     this.app.any('/*', (res, req) => {
       const { ex, stats } = this.begin(res, req);
+      if (this.closed) return ex.replyError(deny('ARGUS_DRAINING', 'the sidecar is shutting down; retry on a new connection'), true);
       this.handler.handle(ex, stats);
     });
   }
@@ -106,9 +127,10 @@ export class HttpServer {
     };
     const key = this.idPrefix + (++this.serial).toString(36);
     head.requestId = isWellFormedRequestId(clientRequestId) ? clientRequestId : key;
-    const ex = new Exchange(res, head, this.opts.now(), key);
+    const ex = new Exchange(res, head, this.opts.now(), key, this.drain);
     res.onAborted(() => ex.markAborted());
     this.inflight++;
+    this.live.add(ex);
     ex.onFinish = this.exchangeFinished;
     return { ex, stats };
   }
@@ -127,9 +149,10 @@ export class HttpServer {
     } else if (name === 'transfer-encoding') stats.transferEncoding = value;
     else if (name === 'x-request-id') this.scratchRequestId = value;
   };
-  private readonly exchangeFinished = (): void => this.finished();
+  private readonly exchangeFinished = (ex: Exchange): void => this.finished(ex);
 
-  private finished(): void {
+  private finished(ex: Exchange): void {
+    this.live.delete(ex);
     this.inflight--;
     if (this.inflight === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
@@ -141,7 +164,7 @@ export class HttpServer {
   /** Start listening; resolves with the bound port (0 picks a free one). */
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.app.listen(this.opts.host, this.opts.port, (socket) => {
+      listenOnUws(this.uws, this.app, this.opts.host, this.opts.port, this.opts.sharePort === true, (socket) => {
         if (!socket) return reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}`));
         this.listenSocket = socket;
         resolve(listenPort(this.uws, socket));
@@ -149,11 +172,58 @@ export class HttpServer {
     });
   }
 
+  /**
+   * Drain begins: keep serving, but every response now carries `Connection: close`
+   * (a keep-alive client opens its next request elsewhere), and a response written
+   * whole also closes the connection behind it.
+   */
+  beginDrain(): void {
+    this.drain.closeConnections = true;
+  }
+
+  /**
+   * The drain ran out of time: end every exchange still in flight the honest way
+   * (a stream gets a final shutdown event, a request still waiting gets 503), then
+   * refuse anything that arrives on a connection still open. Returns how many were cut.
+   */
+  cutInflight(): number {
+    this.closed = true;
+    const cut = [...this.live];
+    for (const ex of cut) ex.cutForShutdown();
+    return cut.length;
+  }
+
+  /**
+   * After the drain: close the listener and every connection still open. They are
+   * idle (no request in flight), so each is closed between requests, with a FIN.
+   */
+  close(): void {
+    this.closed = true;
+    this.listenSocket = undefined;
+    closeApp(this.app);
+  }
+
   /** Stop accepting new connections (existing ones finish their requests). */
   stopAccepting(): void {
     if (this.listenSocket) {
       closeListenSocket(this.uws, this.listenSocket);
       this.listenSocket = undefined;
+    }
+  }
+
+  /**
+   * Resolves true once no request has been in flight for `quietMs` (responses just
+   * ended get time to leave uWS's buffers; a request that arrived meanwhile on an
+   * open connection is served first), or false after `timeoutMs`.
+   */
+  async whenQuiet(quietMs: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!(await this.whenIdle(Math.max(0, deadline - Date.now())))) return false;
+      const served = this.serial;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(quietMs, Math.max(0, deadline - Date.now()))));
+      if (this.inflight === 0 && this.serial === served) return true;
+      if (Date.now() >= deadline) return this.inflight === 0;
     }
   }
 

@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
+import { StartupError } from '../startup.js';
 
 export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t, RecognizedString, WebSocketBehavior } from 'uWebSockets.js';
 export type UwsModule = typeof Uws;
@@ -48,7 +49,7 @@ export function loadUws(opts: LoadOptions = {}): UwsModule {
     if (!loaded.native && fallbackWarning) process.stderr.write(fallbackWarning);
   }
   if (!loaded.native && !opts.allowJsFallback) {
-    throw new Error(
+    throw new StartupError(
       'uWebSockets.js native binding did not load (the package fell back to its pure-JS server). ' +
         `Node ${process.version} ABI ${process.versions.modules} on ${process.platform}-${process.arch} needs a matching ` +
         'binaries/uws_<platform>_<arch>_<abi>.node and glibc. Run on Node 20 (glibc >= 2.36), or set ' +
@@ -66,6 +67,28 @@ export function isNative(mod: UwsModule): boolean {
 /** Close a listen socket (stop accepting new connections). */
 export function closeListenSocket(mod: UwsModule, socket: Uws.us_listen_socket): void {
   mod.us_listen_socket_close(socket);
+}
+
+/**
+ * Listen on host:port. uWS sets SO_REUSEPORT on every listen socket unless told
+ * `LIBUS_LISTEN_EXCLUSIVE_PORT`, and with it a second process on the same port
+ * would silently take half the connections. `share` is for this sidecar's own
+ * threads only (src/threads/main.ts checks the port is free first).
+ * The native `listen(host, port, options, cb)` takes the options number after the
+ * port (its typings list it only without a host).
+ */
+export function listenOnUws(mod: UwsModule, app: Uws.TemplatedApp, host: string, port: number, share: boolean, cb: (socket: Uws.us_listen_socket | false) => void): void {
+  const options = share ? 0 : (mod as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }).LIBUS_LISTEN_EXCLUSIVE_PORT ?? 1;
+  (app.listen as unknown as (h: string, p: number, o: number, c: typeof cb) => void)(host, port, options, cb);
+}
+
+/**
+ * Close the app's listen sockets and every connection it holds (uWS.js v20.30 has
+ * `app.close()`, missing from its typings). Idle keep-alive connections get a FIN;
+ * call it only once no request is in flight.
+ */
+export function closeApp(app: Uws.TemplatedApp): void {
+  (app as unknown as { close(): void }).close();
 }
 
 export function listenPort(mod: UwsModule, socket: Uws.us_listen_socket): number {

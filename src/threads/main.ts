@@ -13,11 +13,13 @@ import { AggregatorRegistry, Registry, type MetricObjectWithValues, type MetricV
 
 type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 import type { Config } from '../config.js';
+import type { DrainPlan } from '../proxy-core.js';
+import { assertPortFree, StartupError } from '../startup.js';
 import type { Logger } from '../observe/log.js';
 import { createBucketStore } from '../ratelimit/index.js';
 
 /** Main → thread requests and thread → main answers. */
-export type ToThread = { type: 'metrics' | 'readiness' | 'inflight' | 'stop'; id: number };
+export type ToThread = { type: 'metrics' | 'readiness' | 'inflight' | 'stop' | 'hurry'; id: number; plan?: DrainPlan };
 export type FromThread =
   | { type: 'listening'; port: number }
   | { type: 'failed'; message: string }
@@ -37,7 +39,8 @@ export interface ThreadPool {
   readonly registry: { metrics(): Promise<string>; readonly contentType: string };
   readiness(): Promise<Record<string, boolean>>;
   inflight(): Promise<number>;
-  stop(): Promise<boolean>;
+  stop(plan?: DrainPlan): Promise<boolean>;
+  hurry(): void;
 }
 
 class ThreadHandle {
@@ -55,7 +58,7 @@ class ThreadHandle {
       this.pending.clear();
     });
   }
-  ask<T>(type: ToThread['type'], timeoutMs = 2000): Promise<T | undefined> {
+  ask<T>(type: ToThread['type'], timeoutMs = 2000, plan?: DrainPlan): Promise<T | undefined> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       const t = setTimeout(() => {
@@ -66,7 +69,7 @@ class ThreadHandle {
         clearTimeout(t);
         resolve(v as T);
       });
-      this.worker.postMessage({ type, id } satisfies ToThread);
+      this.worker.postMessage({ type, id, ...(plan ? { plan } : {}) } satisfies ToThread);
     });
   }
 }
@@ -82,6 +85,9 @@ async function freePort(host: string): Promise<number> {
 }
 
 export async function startThreadPool(cfg: Readonly<Config>, threads: number, log: Logger): Promise<ThreadPool> {
+  // The threads share the port (SO_REUSEPORT), which would also let another process
+  // join it: a port somebody already holds is refused here, before any thread binds.
+  if (cfg.listen.port !== 0) await assertPortFree('listen.port', cfg.listen.host, cfg.listen.port);
   const port = cfg.listen.port === 0 ? await freePort(cfg.listen.host) : cfg.listen.port;
   const store = createBucketStore({ maxSubjects: cfg.ratelimit.max_subjects });
   const entry = new URL('./worker.js', import.meta.url);
@@ -95,7 +101,7 @@ export async function startThreadPool(cfg: Readonly<Config>, threads: number, lo
         worker.once('message', resolve);
         worker.once('error', (err) => resolve({ type: 'failed', message: err.message }));
       });
-      if (first.type !== 'listening') throw new Error(`thread ${index} failed to start: ${first.type === 'failed' ? first.message : 'unexpected message'}`);
+      if (first.type !== 'listening') throw new StartupError(`proxy thread ${index} failed to start: ${first.type === 'failed' ? first.message : 'unexpected message'}`);
     }
   } catch (err) {
     await Promise.all(handles.map((h) => h.worker.terminate()));
@@ -131,9 +137,12 @@ export async function startThreadPool(cfg: Readonly<Config>, threads: number, lo
     async inflight() {
       return (await Promise.all(handles.map((h) => h.ask<number>('inflight')))).reduce<number>((a, b) => a + (b ?? 0), 0);
     },
-    stop: () =>
+    hurry: () => {
+      for (const h of handles) void h.ask('hurry');
+    },
+    stop: (plan: DrainPlan = { delayMs: 0, deadline: Date.now() + cfg.server.drain_timeout_ms }) =>
       (stopping ??= (async () => {
-        const drained = await Promise.all(handles.map((h) => h.ask<boolean>('stop', cfg.server.drain_timeout_ms + 30000)));
+        const drained = await Promise.all(handles.map((h) => h.ask<boolean>('stop', Math.max(0, plan.deadline - Date.now()) + 2000, plan)));
         await Promise.all(handles.map((h) => h.worker.terminate()));
         return drained.every((d) => d === true);
       })()),

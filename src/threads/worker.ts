@@ -16,13 +16,14 @@ const metrics = new Metrics({ defaultMetrics: false });
 const post = (m: FromThread) => port.postMessage(m);
 
 try {
-  const core = await startCore(data.cfg, { log, metrics, store: attachBucketStore(data.buffer), port: data.port });
+  const core = await startCore(data.cfg, { log, metrics, store: attachBucketStore(data.buffer), port: data.port, sharePort: true });
   port.on('message', (m: ToThread) => {
     const reply = (value: unknown) => post({ type: 'reply', id: m.id, value });
     if (m.type === 'metrics') void metrics.registry.getMetricsAsJSON().then(reply, () => reply([]));
     else if (m.type === 'readiness') reply(core.readiness());
     else if (m.type === 'inflight') reply(core.inflight());
-    else if (m.type === 'stop') void core.stop().then(reply, () => reply(false));
+    else if (m.type === 'stop') void core.stop(m.plan).then(reply, () => reply(false));
+    else if (m.type === 'hurry') reply(core.hurry());
   });
   post({ type: 'listening', port: core.port });
 } catch (err) {

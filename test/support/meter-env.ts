@@ -74,8 +74,16 @@ export function toConfig(raw: Record<string, unknown>): Readonly<Config> {
 
 export function writeConfig(dir: string, raw: Record<string, unknown>): string {
   const file = join(dir, `argus-${rand()}.yaml`);
-  writeFileSync(file, stringify(raw));
+  writeFileSync(file, stringify(withWorkerAdminPort0(raw)));
   return file;
+}
+
+/** Workers spawned from these configs take a free admin port (their default, 9091, is one per host). */
+function withWorkerAdminPort0(raw: Record<string, unknown>): Record<string, unknown> {
+  const metering = (raw['metering'] ?? {}) as Record<string, unknown>;
+  const worker = (metering['worker'] ?? {}) as Record<string, unknown>;
+  if (worker['admin'] !== undefined) return raw;
+  return { ...raw, metering: { ...metering, worker: { ...worker, admin: { host: '127.0.0.1', port: 0 } } } };
 }
 
 export function tempDir(): { dir: string; remove(): void } {

@@ -67,7 +67,11 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{/* The worker's argus.yaml with the admin port from values. */}}
 {{- define "argus.workerConfig" -}}
 {{- $cfg := deepCopy .Values.worker.config -}}
-{{- $_ := set $cfg "admin" (dict "host" "0.0.0.0" "port" .Values.worker.adminPort) -}}
+{{- $metering := get $cfg "metering" | default dict -}}
+{{- $worker := get $metering "worker" | default dict -}}
+{{- $_ := set $worker "admin" (dict "host" "0.0.0.0" "port" .Values.worker.adminPort) -}}
+{{- $_ := set $metering "worker" $worker -}}
+{{- $_ := set $cfg "metering" $metering -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 
