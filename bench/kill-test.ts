@@ -132,6 +132,9 @@ interface Sent {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  // The commit measured: read at the start (the tree may move while this runs).
+  const sha = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim() || 'unknown';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO, encoding: 'utf8' }).stdout.trim() !== '';
   const dir = mkdtempSync(join(tmpdir(), 'argus-kill-'));
   const spool = join(dir, 'spool');
   mkdirSync(spool);
@@ -316,8 +319,6 @@ async function main(): Promise<void> {
   const ledgerTotal = [...ledgerBy.values()].reduce((x, y) => x + y, 0);
   const stripeTotal = [...stripeBy.values()].reduce((x, y) => x + y, 0);
 
-  const sha = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO, encoding: 'utf8' }).stdout.trim() || 'unknown';
-  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO, encoding: 'utf8' }).stdout.trim() !== '';
   const date = new Date().toISOString().slice(0, 10);
   const out = process.env.KILL_OUT ?? join(REPO, 'bench', 'results', `kill-test-${date}-${sha}.md`);
   const minutes = ((Date.now() - started) / 60000).toFixed(1);
