@@ -11,6 +11,8 @@ export type UsageOutcome = 'spooled' | 'unspooled' | 'queued' | 'replayed' | 'ac
 export interface MeterMetrics {
   readonly events: Counter<'outcome'>;
   readonly spoolBytes: Gauge;
+  /** write(2) calls to the spool: one per event-loop turn that recorded something. */
+  readonly spoolWrites: Counter;
   /**
    * argus_usage_buffer_events is read from its sources when scraped, not set per
    * event: a prom-client set() on every request cost more than recording the event.
@@ -36,6 +38,7 @@ export function meterMetrics(metrics: Metrics): MeterMetrics {
   const registers = [r];
   return {
     events: getOr(r, 'argus_usage_events_total', () => new Counter({ name: 'argus_usage_events_total', help: 'Usage events by outcome: spooled (in the local spool), unspooled (spool write failed: not crash-safe), queued (sent), replayed (sent again: Redis lost it), acked (the ledger has it)', labelNames: ['outcome'], registers })),
+    spoolWrites: getOr(r, 'argus_usage_spool_writes_total', () => new Counter({ name: 'argus_usage_spool_writes_total', help: 'write(2) calls to the usage spool (one per event-loop turn that recorded usage)', registers })),
     spoolBytes: getOr(r, 'argus_usage_spool_bytes', () => new Gauge({ name: 'argus_usage_spool_bytes', help: 'Bytes of usage batches waiting in the local spool', registers })),
     addBufferSource(count) {
       let sources = bufferSources.get(r);

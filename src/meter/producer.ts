@@ -82,7 +82,14 @@ interface Batch {
   sentAt: number;
   /** Times handed to the queue (by this process or, for recovered batches, at least once before). */
   sends: number;
+  /** Not polled again before this (epoch ms): a job still waiting is asked about less and less often. */
+  nextCheck: number;
+  /** ms to wait after the next poll that finds the job still pending. */
+  backoff: number;
 }
+
+/** Longest pause between two polls of a job still waiting in the queue (and at most 16 × ack_interval_ms). */
+const MAX_ACK_BACKOFF_MS = 30000;
 
 interface Segment {
   readonly batches: Set<string>;
@@ -102,7 +109,12 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   const mm = meterMetrics(deps.metrics);
   const dir = spoolDirFor(cfg);
   const writer = openSpoolWriter(dir, m.spool_fsync);
-  const queue: UsageQueue | null = cfg.redis ? createUsageQueue(cfg, cfg.redis.url, { log, metrics: deps.metrics, onReady: () => void ackRound() }) : null;
+  // On every (re)connect, ask about every sent batch at once: a Redis that restarted may have lost them.
+  const onReady = () => {
+    for (const b of batches.values()) b.nextCheck = 0;
+    void ackRound();
+  };
+  const queue: UsageQueue | null = cfg.redis ? createUsageQueue(cfg, cfg.redis.url, { log, metrics: deps.metrics, onReady }) : null;
 
   const batches = new Map<string, Batch>();
   const segments = new Map<string, Segment>();
@@ -165,7 +177,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
       if (seen.has(b.id)) continue;
       seen.add(b.id);
       const size = b.data.r.length / 9 + (b.data.x?.length ?? 0);
-      batches.set(b.id, { id: b.id, file: b.file, size, data: null, state: 'sent', sentAt: 0, sends: 1 });
+      batches.set(b.id, { id: b.id, file: b.file, size, data: null, state: 'sent', sentAt: 0, sends: 1, nextCheck: 0, backoff: 0 });
       segmentOf(b.file).batches.add(b.id);
       if (checkpoints.size > 0) for (const e of decodeBatch(JOB_NAMES[2], b.data)) checkpoints.delete((e as UsageEvent).event_id);
     }
@@ -178,7 +190,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
         for (const e of orphans) enc.add(e);
         writer.append(enc.spoolLine(id));
         const file = writer.file();
-        batches.set(id, { id, file, size: enc.size, data: enc.data() as RowsJobData, state: 'unsent', sentAt: 0, sends: 0 });
+        batches.set(id, { id, file, size: enc.size, data: enc.data() as RowsJobData, state: 'unsent', sentAt: 0, sends: 0, nextCheck: 0, backoff: 0 });
         inMemory += enc.size;
         segmentOf(file).batches.add(id);
         writer.rotate();
@@ -242,6 +254,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
     try {
       file = writer.file();
       writer.append(text);
+      mm.spoolWrites.inc();
       if (diskFull) log.info('meter: spool writable again');
       diskFull = false;
     } catch (err) {
@@ -293,7 +306,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
     spoolNow();
     if (buffer.size === 0) return null;
     const id = batchIdFor(buffer.firstEventId);
-    const b: Batch = { id, file: bufferBroken ? '' : bufferFile, size: buffer.size, data: buffer.data() as RowsJobData, state: 'unsent', sentAt: 0, sends: 0 };
+    const b: Batch = { id, file: bufferBroken ? '' : bufferFile, size: buffer.size, data: buffer.data() as RowsJobData, state: 'unsent', sentAt: 0, sends: 0, nextCheck: 0, backoff: 0 };
     mm.events.inc({ outcome: b.file ? 'spooled' : 'unspooled' }, b.size);
     buffer = new BatchEncoder(2);
     bufferFile = '';
@@ -384,6 +397,8 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
         mm.events.inc({ outcome: b.sends++ === 0 ? 'queued' : 'replayed' }, b.size);
         b.state = 'sent';
         b.sentAt = now;
+        b.nextCheck = now + m.ack_interval_ms;
+        b.backoff = m.ack_interval_ms;
         if (b.data && b.file) {
           b.data = null;
           inMemory -= b.size;
@@ -429,8 +444,9 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
     if (!queue) return Promise.resolve();
     acking ??= (async () => {
       const sent: Batch[] = [];
+      const now = Date.now();
       for (const b of batches.values()) {
-        if (b.state === 'sent') sent.push(b);
+        if (b.state === 'sent' && b.nextCheck <= now) sent.push(b);
         if (sent.length >= MAX_ACK_CHECKS) break;
       }
       if (sent.length > 0 && queue.connected()) {
@@ -451,6 +467,10 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
           } else if (states[i] === 'unknown') {
             b.state = 'unsent';
             lost++;
+          } else {
+            // Still waiting, active, delayed or failed: ask again later, less often.
+            b.backoff = Math.min(b.backoff * 2, MAX_ACK_BACKOFF_MS, m.ack_interval_ms * 16);
+            b.nextCheck = now + b.backoff;
           }
         }
         if (acked > 0) mm.events.inc({ outcome: 'acked' }, acked);
@@ -485,6 +505,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
         // Give the workers a moment to acknowledge, so a clean stop leaves an empty spool when it can.
         const deadline = Date.now() + Math.min(m.queue_timeout_ms, 2000);
         while (queue && queue.connected() && [...batches.values()].some((b) => b.state === 'sent') && Date.now() < deadline) {
+          for (const b of batches.values()) b.nextCheck = 0;
           await ackOnce();
           await new Promise((r) => setTimeout(r, 50));
         }
