@@ -35,8 +35,9 @@ import { costRoutes, costVariants, makeCredentials, measuredRoutes, removeCreden
 const N = Number(process.env['BENCH_REQUESTS'] ?? 2000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
-const UP = 3931;
-const SIDE = 3933;
+// BENCH_PORT moves the three ports (upstream, sidecar, its admin), e.g. to measure two builds at once.
+const UP = Number(process.env['BENCH_PORT'] ?? 3931);
+const SIDE = UP + 2;
 const CONNECTIONS = 16;
 const CLI = process.env['BENCH_CLI'] ?? `${DIST}src/cli.js`;
 
@@ -115,7 +116,8 @@ const up = await startServer('upstream', `${DIST}bench/upstream.js`, [String(UP)
 try {
   for (const [variant, v] of variants) {
     const file = join(dir, 'sidecar.yaml');
-    writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, v));
+    // A spool directory of its own: another run (or build) must not read or replay this one's files.
+    writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, v).replace('/tmp/argus-bench-spool', join(dir, 'spool')));
     const out = join(dir, `cg-${rows.length}`);
     const vg = spawn('taskset', ['-c', '1', 'valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`, process.execPath, '--perf-basic-prof', CLI, 'proxy', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
