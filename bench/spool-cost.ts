@@ -14,6 +14,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,7 +49,14 @@ const b = await startServer('B', `${DIST}src/cli.js`, ['proxy', '--config', cfg(
 const headers = { authorization: `Bearer ${creds.jwt}` };
 
 async function spoolWrites(): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${B + 1}/metrics`)).text();
+  // A fresh connection each time: the admin port closes idle keep-alive connections.
+  const text = await new Promise<string>((resolve, reject) => {
+    get({ host: '127.0.0.1', port: B + 1, path: '/metrics', agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
   return Number(/^argus_usage_spool_writes_total (\d+)/m.exec(text)?.[1] ?? NaN);
 }
 
