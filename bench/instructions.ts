@@ -35,8 +35,9 @@ import { writeResultFiles } from './results-dir.js';
 const N = Number(process.env['BENCH_REQUESTS'] ?? 2000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
-const UP = 3931;
-const SIDE = 3933;
+// BENCH_PORT moves the three ports (upstream, sidecar, its admin), e.g. to measure two builds at once.
+const UP = Number(process.env['BENCH_PORT'] ?? 3931);
+const SIDE = UP + 2;
 const CONNECTIONS = 16;
 const CLI = process.env['BENCH_CLI'] ?? `${DIST}src/cli.js`;
 
@@ -48,7 +49,9 @@ if (spawnSync('valgrind', ['--version']).status !== 0) {
 const dir = mkdtempSync(join(tmpdir(), 'argus-instructions-'));
 const creds = await makeCredentials(dir, redisUrl, 1);
 const routes = costRoutes(creds);
-const variants = costVariants({ flushMs: 3000 });
+// BENCH_ONLY_METERED=1: only the defaults (metering on), without the API key route (a shorter run).
+const only = process.env['BENCH_ONLY_METERED'] === '1';
+const variants = costVariants({ flushMs: 3000 }).filter(([, v]) => !only || v.metering !== false);
 
 interface Row { variant: string; route: string; instructions: number; overPassthrough: number; ratio: number }
 const rows: Row[] = [];
@@ -115,7 +118,8 @@ const up = await startServer('upstream', `${DIST}bench/upstream.js`, [String(UP)
 try {
   for (const [variant, v] of variants) {
     const file = join(dir, 'sidecar.yaml');
-    writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, v));
+    // A spool directory of its own: another run (or build) must not read or replay this one's files.
+    writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, v).replace('/tmp/argus-bench-spool', join(dir, 'spool')));
     const out = join(dir, `cg-${rows.length}`);
     const vg = spawn('taskset', ['-c', '1', 'valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`, process.execPath, '--perf-basic-prof', CLI, 'proxy', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -127,7 +131,7 @@ try {
         if (i > 900 || vg.exitCode !== null) throw new Error(`sidecar under valgrind did not start:\n${stderr}`);
         await new Promise((r) => setTimeout(r, 200));
       }
-      const measured = measuredRoutes(routes, v);
+      const measured = measuredRoutes(routes, v).filter(([name]) => !only || name !== 'api key');
       for (let w = 0; w < 3; w++) for (const [, path, headers] of measured) await load(path, headers, N);
       const best = new Map<string, { instructions: number; dump: string }>();
       let dumps = 0;

@@ -19,7 +19,7 @@ import type { Logger } from './observe/log.js';
 import type { Metrics } from './observe/metrics.js';
 import { compileRoutes, type CompiledRoute } from './routes.js';
 import { RequestBody } from './server/body.js';
-import type { Exchange } from './server/exchange.js';
+import type { DurableGate, Exchange } from './server/exchange.js';
 import { checkHygiene, hasBody, type HeaderStats } from './server/hygiene.js';
 import type { UpgradeInfo } from './server/http.js';
 import { createWebSocketOpener } from './forward/open-websocket.js';
@@ -57,6 +57,8 @@ export interface PipelineDeps {
   readonly shouldEnforce: (route: CompiledRoute['cfg'], subject: string) => boolean;
   readonly rateLimit?: RateLimitStage;
   readonly meter?: MeterStage;
+  /** Metering: responses' last bytes wait for their usage to be spooled (src/meter/durable.ts). */
+  readonly durable?: DurableGate;
   /** LLM routes: model entitlements, token budgets, usage metering. */
   readonly llm?: LlmStage;
   /** Open WebSocket sessions (closed with 1001 on drain, 4403 on revocation). */
@@ -107,6 +109,7 @@ export function createPipeline(deps: PipelineDeps) {
   // first matching route. Refuses and returns undefined when either fails.
   function hygieneAndRoute(ex: Exchange, stats: HeaderStats, websocket: boolean): CompiledRoute | undefined {
     ex.onDone = finished;
+    if (deps.durable) ex.durable = deps.durable;
     const bad = checkHygiene(stats, limits);
     if (bad) return void refuse(ex, bad, true);
     // A CORS preflight for a route with `cors:` is answered here, before authentication.
@@ -235,7 +238,7 @@ export function createPipeline(deps: PipelineDeps) {
     // 499: the client went away before any response (nginx's convention).
     const status = ex.aborted && !ex.started ? 499 : ex.status;
     metrics.observeRequest(ex.routeLabel, ex.head.method, status, (deps.now() - ex.startedAt) / 1000);
-    if (ex.route && deps.meter && !ex.denied) deps.meter(ex, ex.route, ex.ctx);
+    if (ex.route && deps.meter && !ex.denied && !ex.metered) deps.meter(ex, ex.route, ex.ctx);
   }
 
   function refuse(ex: Exchange, denial: Denial, close = false): void {

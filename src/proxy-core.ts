@@ -28,6 +28,7 @@ import { createLlmMetrics } from './llm/metrics.js';
 import { createLlmStage, type LlmStage } from './llm/stage.js';
 import { createMeter } from './meter/producer.js';
 import { createMeterSinks } from './meter/stage.js';
+import { createDurableGate } from './meter/durable.js';
 import type { Logger } from './observe/log.js';
 import type { Metrics } from './observe/metrics.js';
 import { createPipeline } from './pipeline.js';
@@ -108,7 +109,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   const limiter = createRateLimiter(cfg, { ...(redis ? { redis } : {}), ...(opts.store ? { store: opts.store } : {}), metrics, log });
   closers.push(['ratelimit', () => limiter.close()]);
 
-  // Metering: events batched into BullMQ, spooled to disk while Redis is away.
+  // Metering: every event spooled to disk before its response completes, batched into BullMQ, kept until the ledger has it.
   const meter = cfg.metering.enabled ? createMeter(cfg, { metrics, log }) : undefined;
   if (meter) closers.push(['metering', () => meter.close()]);
   const sinks = meter ? createMeterSinks(meter, cfg, log, now) : undefined;
@@ -153,7 +154,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
     shouldEnforce,
     ...(cfg.ratelimit.enabled ? { rateLimit: createRateLimitStage(limiter, cfg.tiers) } : {}),
     ...(llm ? { llm } : {}),
-    ...(sinks ? { meter: sinks.request } : {}),
+    ...(sinks && meter ? { meter: sinks.request, durable: createDurableGate(meter, sinks) } : {}),
   });
 
   // Kill switch: a revocation closes the caller's WebSocket sessions at once (4403).

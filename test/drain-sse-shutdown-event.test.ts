@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { generateApiKey } from '../src/authenticate/index.js';
-import { openSpool } from '../src/meter/spool.js';
+import { readSegment, segmentFiles } from '../src/meter/spool.js';
+import { decodeBatch, JOB_NAMES } from '../src/meter/wire.js';
 import type { UsageEvent } from '../src/meter/events.js';
 import { createLogger } from '../src/observe/log.js';
 import { startLlmProvider, type StandInProvider } from './support/llm-provider.js';
@@ -86,9 +87,11 @@ describe('drain deadline with a stream open', () => {
 
     // Standalone metering spools; the llm event of the cut stream is there, partial.
     const events: UsageEvent[] = [];
-    const spool = openSpool(join(spoolDir, 't0'), { fileBytes: 1 << 20, log: createLogger('error', {}) });
-    await spool.replay(async (batch) => void events.push(...batch.events));
-    await spool.close();
+    const segDir = join(spoolDir, 't0');
+    for (const file of segmentFiles(segDir)) {
+      const seg = readSegment(segDir, file, createLogger('error', {}));
+      for (const b of seg.batches) events.push(...(decodeBatch(JOB_NAMES[2], b.data) as UsageEvent[]));
+    }
     const llm = events.find((e) => e.kind === 'llm') as (UsageEvent & { partial?: boolean; user_id?: string }) | undefined;
     assert.ok(llm, `an llm usage event was spooled: ${JSON.stringify(events)}`);
     assert.equal(llm.partial, true);

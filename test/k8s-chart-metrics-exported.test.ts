@@ -139,8 +139,10 @@ describe('helm chart: dashboard and alerts', () => {
     };
     assert.match(expanded('ArgusErrorRatioHigh'), /status=~"5\.\."[^]*> 0\.001/);
     assert.match(expanded('ArgusAuthLatencyP99High'), /histogram_quantile\(0\.99,[^]*argus_auth_duration_seconds_bucket[^]*> 0\.005/);
-    assert.match(expanded('ArgusUsageEventsSpooled'), /argus_usage_events_total\{outcome="spooled"\}/);
-    assert.match(expanded('ArgusUsageEventsDropped'), /argus_usage_events_total\{outcome="dropped"\}/);
+    // Every usage event is spooled now: what alerts is a growing spool, an unwritable one, and an evicting Redis.
+    assert.match(expanded('ArgusUsageSpoolBacklog'), /argus_usage_spool_bytes/);
+    assert.match(expanded('ArgusUsageEventsUnspooled'), /argus_usage_events_total\{outcome="unspooled"\}/);
+    assert.match(expanded('ArgusRedisMayEvict'), /argus_redis_config_ok/);
     assert.match(expanded('ArgusJwksStale'), /argus_jwks_age_seconds/);
   });
 

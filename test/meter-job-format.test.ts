@@ -5,14 +5,13 @@
  * a job it cannot read fails and is kept — never completed with nothing written.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { buildUsageEvents } from '../src/meter/build.js';
 import { batchJobId, type LlmUsageEvent, type TradingUsageEvent, type UsageEvent } from '../src/meter/events.js';
 import { createMeter, spoolDirFor } from '../src/meter/producer.js';
+import { readSegment, segmentFiles } from '../src/meter/spool.js';
 import { batchSize, decodeBatch, encodeBatch, JOB_NAMES, UnreadableBatch } from '../src/meter/wire.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { createBillingWorker } from '../workers/billing-worker.js';
@@ -178,7 +177,7 @@ test('the buffer keeps rows, not events: what it spools while Redis is unreachab
   await meter.flush();
   await meter.close();
   const dir = spoolDirFor(cfg);
-  const spooled = readdirSync(dir).flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { id: string; events: UsageEvent[] }));
+  const spooled = segmentFiles(dir).flatMap((f) => readSegment(dir, f, quietLog).batches).map((b) => ({ id: b.id, events: decodeBatch(JOB_NAMES[2], b.data) as UsageEvent[] }));
   assert.deepEqual(spooled.map((b) => b.events.length).sort(), [2, 4]);
   const byId = (xs: readonly UsageEvent[]) => new Map(xs.map((e) => [e.event_id, e]));
   assert.deepEqual(byId(spooled.flatMap((b) => b.events)), byId(events));

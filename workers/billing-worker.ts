@@ -14,6 +14,7 @@ import type { Config } from '../src/config.js';
 import type { BatchJobData } from '../src/meter/queue.js';
 import { bullPrefix } from '../src/meter/queue.js';
 import { decodeBatch } from '../src/meter/wire.js';
+import { checkRedisConfig } from '../src/meter/redis-config.js';
 import { workerMetrics } from '../src/meter/metrics.js';
 import type { Logger } from '../src/observe/log.js';
 import type { Metrics } from '../src/observe/metrics.js';
@@ -39,6 +40,8 @@ export function createBillingWorker(
   const w = cfg.metering.worker;
   const connection = createBullRedis(cfg.redis.url);
   connection.on('error', () => undefined);
+  // At start and on every reconnect: a Redis that evicts keys can drop queued jobs (see src/meter/redis-config.ts).
+  connection.on('ready', () => void checkRedisConfig(connection, log, deps.metrics, 'worker'));
   let ready = false;
   let closing: Promise<void> | null = null;
 

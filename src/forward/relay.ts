@@ -60,10 +60,16 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
   private drainTimer: NodeJS.Timeout | undefined;
   /** The response is server-sent events (a drain that runs out of time ends it with a shutdown event). */
   private sse = false;
-  /** Ended by the sidecar's shutdown: the upstream abort that follows is not an upstream failure. */
+  /**
+   * The response was cut: by the sidecar's shutdown (the upstream abort that follows
+   * is not an upstream failure) or by an upstream error mid-response. Either way held
+   * writes are dropped and nothing more is written.
+   */
   private cut = false;
   private readonly stripHeaders: ReadonlySet<string> | undefined;
   private readonly observer: ResponseObserver | undefined;
+  /** Writes waiting for the metering spool (Exchange.durable): later writes wait behind them. */
+  private held = 0;
 
   constructor(
     private readonly ex: Exchange,
@@ -126,17 +132,36 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
       this.pendingHead = list;
       return;
     }
-    res.cork(() => {
-      this.writeHead(list);
-      if (bodyless) {
-        res.endWithoutBody(this.total >= 0 && ex.head.method === 'HEAD' ? this.total : undefined);
-        this.ended = true;
-      } else if (this.total === 0) {
-        res.end();
-        this.ended = true;
+    const final = bodyless || this.total === 0;
+    if (final) this.ended = true;
+    // A stream's head is its first byte: its usage (a start record) is spooled before it goes out.
+    const write = () => {
+      if (!ex.aborted && !this.cut) {
+        res.cork(() => {
+          this.writeHead(list);
+          if (bodyless) res.endWithoutBody(this.total >= 0 && ex.head.method === 'HEAD' ? this.total : undefined);
+          else if (this.total === 0) res.end();
+        });
       }
+      if (final) ex.done();
+    };
+    if (this.mustHold(final)) this.hold(write);
+    else write();
+  }
+
+  /** The metering gate says this write must wait for the spool (or an earlier write of this response waits). */
+  private mustHold(final: boolean): boolean {
+    const gate = this.ex.durable;
+    if (!gate) return false;
+    return gate.hold(this.ex, final) || this.held > 0;
+  }
+
+  private hold(write: () => void): void {
+    this.held++;
+    this.ex.durable!.after(() => {
+      this.held--;
+      write();
     });
-    if (this.ended) ex.done();
   }
 
   /** Status line and headers (inside a cork). */
@@ -210,6 +235,22 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
     }
     if (this.ended) return;
     ex.bytesOut += chunk.byteLength;
+    const final = this.total >= 0 && ex.bytesOut >= this.total;
+    // The body's last byte: usage measured from the body (LLM JSON) is final now, and is spooled before the byte goes out.
+    if (final) this.endObserver('complete');
+    if (this.mustHold(final)) {
+      // Kept past this call: a copy (the h1 client reuses its read buffer).
+      const copy = Buffer.from(chunk);
+      this.hold(() => {
+        if (!ex.aborted && !this.cut) this.writeChunk(controller, copy);
+      });
+      return;
+    }
+    this.writeChunk(controller, chunk);
+  }
+
+  private writeChunk(controller: UpstreamController, chunk: Buffer): void {
+    const ex = this.ex;
     const res = ex.res;
     if (this.total >= 0) {
       let result: [boolean, boolean] = [true, false];
@@ -270,8 +311,12 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
     if (ex.aborted || this.ended) return;
     if (this.total >= 0) return; // tryEnd finishes the response when the last byte is written
     this.ended = true;
-    ex.res.cork(() => ex.res.end());
-    ex.done();
+    const write = () => {
+      if (!ex.aborted && !this.cut) ex.res.cork(() => ex.res.end());
+      ex.done();
+    };
+    if (this.mustHold(true)) this.hold(write);
+    else write();
   }
 
   onResponseError(_controller: UpstreamController, err: Error): void {
@@ -290,6 +335,7 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
     } else if (!this.ended) {
       // Headers are out: the only honest signal left is to cut the connection.
       this.ended = true;
+      this.cut = true;
       ex.res.close();
       ex.done();
     }

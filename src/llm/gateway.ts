@@ -60,6 +60,8 @@ export interface LlmResponseMeter {
    * unreachable, the reservation stands until the day key expires).
    */
   finish(cutShort: boolean): { event: LlmEventFields; usage: LlmUsage; settled: Promise<boolean> };
+  /** The event as it stands mid-response (partial: true), for metering checkpoints. */
+  snapshot(): LlmEventFields;
 }
 
 export interface LlmGateway {
@@ -100,6 +102,18 @@ export function createLlmGateway(opts: LlmGatewayOptions): LlmGateway {
       push: (chunk) => extractor.push(chunk),
       get usageComplete() {
         return extractor.complete;
+      },
+      snapshot() {
+        if (done) return done.event;
+        return buildLlmEvent({
+          provider: prepared.route.provider,
+          ...(prepared.info.model !== undefined ? { requestModel: prepared.info.model } : {}),
+          usage: extractor.snapshot(),
+          prices,
+          startedAt: prepared.startedAt,
+          endedAt: now(),
+          cutShort: true,
+        });
       },
       finish(cutShort) {
         if (done) return done;

@@ -13,9 +13,11 @@ import type { Exchange } from '../server/exchange.js';
 import type { LlmEventFields } from './event.js';
 import type { LlmGateway, PreparedLlmRequest } from './gateway.js';
 import type { RouteLlmConfig } from './schema.js';
+import { isEventStream } from './usage/extractor.js';
 import { limitPolicy, limitedDenial, subjectOf, type LimitPolicy, type RateLimiter } from '../ratelimit/index.js';
 
-export type LlmEventSink = (ex: Exchange, ctx: AuthContext | null, event: LlmEventFields) => void;
+/** `checkpoint`: usage so far of a response still streaming (metering spools it before the bytes go out). */
+export type LlmEventSink = (ex: Exchange, ctx: AuthContext | null, event: LlmEventFields, checkpoint?: boolean) => void;
 
 export interface LlmStage {
   /** Collect and inspect the body: the bytes to forward, or a denial (403 model, 429 budget, 503, 413). */
@@ -54,13 +56,21 @@ export function createLlmStage(gateway: LlmGateway, sink: LlmEventSink, limiter?
 
     relayOptions(ex, ctx, prepared) {
       let meter: ReturnType<LlmGateway['meterResponse']> | undefined;
+      let streaming = false;
       const route = prepared.route;
       return {
         observer: {
           onStart: (_status, headers) => {
-            meter = gateway.meterResponse(prepared, headerValue(headers, 'content-type'));
+            const type = headerValue(headers, 'content-type');
+            meter = gateway.meterResponse(prepared, type);
+            streaming = isEventStream(type);
           },
-          onChunk: (chunk) => meter?.push(chunk),
+          onChunk: (chunk) => {
+            if (!meter) return;
+            meter.push(chunk);
+            // A stream (SSE) bills what was delivered if the proxy dies mid-way: a checkpoint before the bytes go out.
+            if (streaming) sink(ex, ctx, meter.snapshot(), true);
+          },
           onEnd: (outcome) => {
             if (!meter) {
               void gateway.release(prepared);

@@ -6,11 +6,13 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Metrics } from '../observe/metrics.js';
 
-export type UsageOutcome = 'queued' | 'spooled' | 'replayed' | 'dropped';
+export type UsageOutcome = 'spooled' | 'unspooled' | 'queued' | 'replayed' | 'acked';
 
 export interface MeterMetrics {
   readonly events: Counter<'outcome'>;
   readonly spoolBytes: Gauge;
+  /** write(2) calls to the spool: one per event-loop turn that recorded something. */
+  readonly spoolWrites: Counter;
   /**
    * argus_usage_buffer_events is read from its sources when scraped, not set per
    * event: a prom-client set() on every request cost more than recording the event.
@@ -35,7 +37,8 @@ export function meterMetrics(metrics: Metrics): MeterMetrics {
   const r = metrics.registry;
   const registers = [r];
   return {
-    events: getOr(r, 'argus_usage_events_total', () => new Counter({ name: 'argus_usage_events_total', help: 'Usage events by outcome: queued, spooled (Redis away), replayed (spool to queue), dropped (disk full)', labelNames: ['outcome'], registers })),
+    events: getOr(r, 'argus_usage_events_total', () => new Counter({ name: 'argus_usage_events_total', help: 'Usage events by outcome: spooled (in the local spool), unspooled (spool write failed: not crash-safe), queued (sent), replayed (sent again: Redis lost it), acked (the ledger has it)', labelNames: ['outcome'], registers })),
+    spoolWrites: getOr(r, 'argus_usage_spool_writes_total', () => new Counter({ name: 'argus_usage_spool_writes_total', help: 'write(2) calls to the usage spool (one per event-loop turn that recorded usage)', registers })),
     spoolBytes: getOr(r, 'argus_usage_spool_bytes', () => new Gauge({ name: 'argus_usage_spool_bytes', help: 'Bytes of usage batches waiting in the local spool', registers })),
     addBufferSource(count) {
       let sources = bufferSources.get(r);

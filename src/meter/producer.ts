@@ -1,23 +1,35 @@
 /**
- * The usage producer in the proxy: never on the response's critical path, never
- * losing an event.
+ * The usage producer in the proxy: every usage event goes to the local spool
+ * (./spool.ts) before the response that produced it is complete, and stays there
+ * until the ledger is known to hold it.
  *
- * `record` appends to the buffered batch's job data, encoded event by event
- * (`BatchEncoder`), so a flush only hands BullMQ finished data instead of
- * stalling the request thread to encode it, and the buffer holds rows, not event
- * objects (the spool gets the events back from the rows); a batch leaves every
- * `flush_interval_ms` or as soon as it holds `batch_max_events`. Batches go to
- * BullMQ (one job per batch, id derived from its first event) while Redis is up
- * and answers within `queue_timeout_ms`; otherwise, and for as long as anything
- * is spooled (so order is kept), to the append-only spool, fsync'd per batch.
- * The spool is replayed oldest first when Redis answers again. Events are
- * dropped only when the disk refuses the spool write (metric + error log).
+ * - `record` appends the event to the buffered batch (`BatchEncoder`, format 2
+ *   rows); `checkpoint` notes a stream's usage so far (superseded by its final
+ *   `record`). Neither writes at once: what was recorded in one event-loop turn
+ *   goes to the spool in one write(2) at the end of the turn (setImmediate), and
+ *   writes held with `afterSpooled` (the response's last bytes, see
+ *   src/meter/durable.ts) run right after it. One write per turn, not per request:
+ *   a write(2) costs ~3 µs of CPU here, more than the whole budget of a request.
+ * - Every `flush_interval_ms` (or at `batch_max_events`) the batch is cut and sent
+ *   to BullMQ (job id = batch id). The queue is a transport, not the only copy.
+ * - Acknowledgement: a batch's job reaches BullMQ's completed state only after
+ *   the billing worker's INSERT committed (workers/billing-worker.ts), so the
+ *   producer polls the states of the jobs it sent (every `ack_interval_ms`):
+ *   `completed` → acknowledged; unknown to Redis (Redis lost it: restarted empty,
+ *   failed over, or the completed job aged out) → sent again (the ledger's ON
+ *   CONFLICT absorbs a duplicate); waiting/active/delayed/failed → wait. A segment
+ *   file is deleted once every batch in it is acknowledged and every checkpoint
+ *   in it was superseded.
+ * - A producer started on a spool directory with files (a crash, a restart) reads
+ *   them, bills the latest checkpoint of every stream that never finished (one
+ *   batch of partial events, written to the spool first), and treats every batch
+ *   as sent-but-unacknowledged: the job states decide what is sent again.
  *
- * Memory is bounded by `max_buffer_events` (buffered + waiting + being
- * delivered): past it, `record` writes everything not already being delivered
- * to the spool synchronously, oldest first, trading a little latency under
- * overload for never losing an event. (The one group being delivered at that
- * moment may land in the spool after the overflow file: order is kept except for it.)
+ * Memory: batches waiting to be sent keep their data in memory up to
+ * `max_buffer_events`; past it the oldest are read back from the spool when sent.
+ * If the spool write fails (disk full), events still travel through the queue but
+ * are not crash-safe: metric `argus_usage_events_total{outcome="unspooled"}`, an
+ * error log and `ready() === false`.
  */
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -26,36 +38,29 @@ import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import { batchIdFor, type UsageEvent } from './events.js';
 import { meterMetrics } from './metrics.js';
-import { createUsageQueue, type BatchJobData, type UsageQueue } from './queue.js';
-import { openSpool, type SpoolBatch } from './spool.js';
-import { BatchEncoder } from './wire.js';
+import { createUsageQueue, type UsageQueue } from './queue.js';
+import { openSpoolWriter, readSegment, removeSegment, segmentBytes, segmentFiles, type LoggedBatch } from './spool.js';
+import { BatchEncoder, decodeBatch, encodeBatch, JOB_NAMES, type RowsJobData } from './wire.js';
 
 /** Events per addBulk call at most (see pump). */
 const MAX_EVENTS_PER_ADD = 1000;
-
-/** A batch cut from the buffer: its job id, size and job data; its events are rebuilt from the data only for the spool. */
-interface Cut {
-  readonly id: string;
-  readonly size: number;
-  readonly data: BatchJobData;
-  readonly events: () => UsageEvent[];
-}
-
-function cutOf(enc: BatchEncoder): Cut {
-  return { id: batchIdFor(enc.firstEventId), size: enc.size, data: enc.data(), events: () => enc.events() };
-}
-
-const toSpool = (b: Cut): SpoolBatch => ({ id: b.id, events: b.events() });
-const sizeOf = (batches: readonly Cut[]): number => batches.reduce((n, b) => n + b.size, 0);
+/** Job states polled per ack round at most. */
+const MAX_ACK_CHECKS = 2000;
 
 export interface Meter {
-  /** Never throws, never blocks the response: appends to a bounded in-memory batch. */
+  /** Never throws: the event joins the buffered batch; it is spooled at the end of this event-loop turn. */
   record(ev: UsageEvent): void;
-  /** Flush now (to BullMQ, or the spool when Redis is unreachable/slow). Resolves when everything recorded so far is queued or spooled. */
+  /** A stream's usage so far (spooled like `record`); the event's `record` supersedes it. */
+  checkpoint(ev: UsageEvent): void;
+  /** Something recorded is not in the spool yet. */
+  dirty(): boolean;
+  /** Run `fn` once everything recorded so far is in the spool (at the end of this turn; in order). */
+  afterSpooled(fn: () => void): void;
+  /** Spool, cut and send the buffered batch now. Resolves when it was handed to the queue (or the send failed). */
   flush(): Promise<void>;
   /** False once closed, or while the disk refuses spool writes. */
   readonly ready: () => boolean;
-  /** Idempotent; flushes the buffer to the queue or the spool (SIGTERM path), then closes Redis and the spool. */
+  /** Idempotent; spools and sends what is buffered (SIGTERM path), then closes Redis and the spool. */
   close(): Promise<void>;
 }
 
@@ -64,9 +69,37 @@ export function spoolDirFor(cfg: Readonly<Config>, thread: number = threadId): s
   return join(cfg.metering.spool_dir, `t${thread}`);
 }
 
+type State = 'unsent' | 'sent';
+
+interface Batch {
+  readonly id: string;
+  /** Segment file holding it ('' when the spool write failed). */
+  readonly file: string;
+  readonly size: number;
+  /** Job data while held in memory; null: read it back from the spool. */
+  data: RowsJobData | null;
+  state: State;
+  sentAt: number;
+  /** Times handed to the queue (by this process or, for recovered batches, at least once before). */
+  sends: number;
+  /** Not polled again before this (epoch ms): a job still waiting is asked about less and less often. */
+  nextCheck: number;
+  /** ms to wait after the next poll that finds the job still pending. */
+  backoff: number;
+}
+
+/** Longest pause between two polls of a job still waiting in the queue (and at most 16 × ack_interval_ms). */
+const MAX_ACK_BACKOFF_MS = 30000;
+
+interface Segment {
+  readonly batches: Set<string>;
+  /** Checkpoints whose latest record is in this file and whose event has no final record yet. */
+  open: number;
+}
+
 /**
- * Create the producer. `cfg.redis` absent → standalone: every batch goes to the
- * spool (a later process with Redis replays it). `metering.enabled: false` → a
+ * Create the producer. `cfg.redis` absent → standalone: every batch stays in the
+ * spool (a later process with Redis sends it). `metering.enabled: false` → a
  * meter that records nothing.
  */
 export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log: Logger; /** Reserved: event times come from the caller. */ now?: () => number }): Meter {
@@ -74,70 +107,234 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
   if (!m.enabled) return disabledMeter();
   const log = deps.log.child({ component: 'meter' });
   const mm = meterMetrics(deps.metrics);
-  const spool = openSpool(spoolDirFor(cfg), { fileBytes: m.spool_file_bytes, log });
-  const queue: UsageQueue | null = cfg.redis ? createUsageQueue(cfg, cfg.redis.url, () => void tryReplay()) : null;
-  /** The buffered batch, encoded as recorded: format 2 with Redis (unless configured otherwise), format 1 (the events) without. */
-  const newBuffer = () => new BatchEncoder(queue ? m.job_format : 1);
-  let buffer = newBuffer();
-  /** Batches cut from the buffer, waiting for the pump (oldest first). */
-  let pending: Cut[] = [];
-  /** Events in `pending` plus those the pump is delivering now. */
-  let delivering = 0;
+  const dir = spoolDirFor(cfg);
+  const writer = openSpoolWriter(dir, m.spool_fsync);
+  // On every (re)connect, ask about every sent batch at once: a Redis that restarted may have lost them.
+  const onReady = () => {
+    for (const b of batches.values()) b.nextCheck = 0;
+    void ackRound();
+  };
+  const queue: UsageQueue | null = cfg.redis ? createUsageQueue(cfg, cfg.redis.url, { log, metrics: deps.metrics, onReady }) : null;
+
+  const batches = new Map<string, Batch>();
+  const segments = new Map<string, Segment>();
+  /** Event id → segment of its latest checkpoint, while the event has no final record. */
+  const openCheckpoints = new Map<string, string>();
+  let buffer = new BatchEncoder(2);
+  /** Segment the buffered batch's lines are in ('' before its first line). */
+  let bufferFile = '';
+  let checkpointLines: string[] = [];
+  let checkpointIds: string[] = [];
+  /** Final events recorded this turn for which a checkpoint is open. */
+  let finals: string[] = [];
+  let waiters: Array<() => void> = [];
+  let scheduled = false;
+  let inMemory = 0;
   let timer: NodeJS.Timeout | null = null;
   let pumping: Promise<void> | null = null;
-  let replaying: Promise<void> | null = null;
-  let degraded = false;
-  let replayWarned = false;
+  let acking: Promise<void> | null = null;
   let diskFull = false;
+  /** The buffered batch's line could not be written: it travels unspooled (see cut). */
+  let bufferBroken = false;
+  let degraded = false;
   let closed = false;
   let closing: Promise<void> | null = null;
-  const replayTimer = queue ? setInterval(() => void tryReplay(), m.replay_interval_ms) : null;
-  replayTimer?.unref();
-  const removeBufferSource = mm.addBufferSource(() => buffer.size + delivering);
-  const gauges = () => {
-    mm.spoolBytes.set(spool.bytes());
-  };
-  gauges();
-  if (!queue) log.info('meter: standalone (no redis): usage events are spooled until a process with Redis replays them', { spool_dir: spoolDirFor(cfg) });
 
-  /** The buffer as a batch (record flushes it at batch_max_events), and a new buffer. */
-  function takeBuffer(): Cut[] {
-    if (buffer.size === 0) return [];
-    const batch = cutOf(buffer);
-    buffer = newBuffer();
-    return [batch];
+  const segmentOf = (file: string): Segment => {
+    let s = segments.get(file);
+    if (!s) segments.set(file, (s = { batches: new Set(), open: 0 }));
+    return s;
+  };
+  const gauges = () => {
+    let bytes = 0;
+    for (const f of segments.keys()) bytes += f === writer.current() ? writer.size() : segmentBytes(dir, f);
+    mm.spoolBytes.set(bytes);
+  };
+
+  recover();
+  const ackTimer = queue ? setInterval(() => void ackRound(), m.ack_interval_ms) : null;
+  ackTimer?.unref();
+  const removeBufferSource = mm.addBufferSource(() => buffer.size + inMemory);
+  if (!queue) log.info('meter: standalone (no redis): usage events are spooled until a process with Redis sends them', { spool_dir: dir });
+
+  /** Read what an earlier process left in the spool directory. */
+  function recover(): void {
+    const files = segmentFiles(dir);
+    if (files.length === 0) return;
+    const found: LoggedBatch[] = [];
+    const checkpoints = new Map<string, UsageEvent>();
+    for (const f of files) {
+      const c = readSegment(dir, f, log);
+      found.push(...c.batches);
+      for (const [id, ev] of c.checkpoints) {
+        checkpoints.delete(id);
+        checkpoints.set(id, ev);
+      }
+      segmentOf(f);
+    }
+    const seen = new Set<string>();
+    for (const b of found) {
+      if (seen.has(b.id)) continue;
+      seen.add(b.id);
+      const size = b.data.r.length / 9 + (b.data.x?.length ?? 0);
+      batches.set(b.id, { id: b.id, file: b.file, size, data: null, state: 'sent', sentAt: 0, sends: 1, nextCheck: 0, backoff: 0 });
+      segmentOf(b.file).batches.add(b.id);
+      if (checkpoints.size > 0) for (const e of decodeBatch(JOB_NAMES[2], b.data)) checkpoints.delete((e as UsageEvent).event_id);
+    }
+    // Streams cut by the crash: their latest checkpoint is what was delivered. One batch, spooled before the old files can go.
+    const orphans = [...checkpoints.values()];
+    if (orphans.length > 0) {
+      const id = `${batchIdFor(orphans[0]!.event_id)}.p`;
+      if (!batches.has(id)) {
+        const enc = new BatchEncoder(2);
+        for (const e of orphans) enc.add(e);
+        writer.append(enc.spoolLine(id));
+        const file = writer.file();
+        batches.set(id, { id, file, size: enc.size, data: enc.data() as RowsJobData, state: 'unsent', sentAt: 0, sends: 0, nextCheck: 0, backoff: 0 });
+        inMemory += enc.size;
+        segmentOf(file).batches.add(id);
+        writer.rotate();
+      }
+    }
+    for (const f of files) maybeRemove(f);
+    log.info('meter: spool recovered', { files: files.length, batches: batches.size, partial_events: orphans.length });
+    gauges();
+  }
+
+  function schedule(): void {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(spoolTurn);
   }
 
   function record(ev: UsageEvent): void {
-    if (closed) {
-      const alone = newBuffer();
-      alone.add(ev);
-      return spillSync([cutOf(alone)]);
-    }
     buffer.add(ev);
-    if (buffer.size + delivering >= m.max_buffer_events) {
-      // Memory is full: everything not already being delivered goes to disk now, oldest first.
-      const batches = [...pending, ...takeBuffer()];
-      delivering -= sizeOf(pending);
-      pending = [];
-      spillSync(batches);
-    } else if (buffer.size >= m.batch_max_events) {
+    if (openCheckpoints.size > 0 && openCheckpoints.has(ev.event_id)) finals.push(ev.event_id);
+    schedule();
+    if (buffer.size >= m.batch_max_events) {
       void flush();
-    } else if (!timer) {
+    } else if (!timer && !closed) {
       timer = setTimeout(() => void flush(), m.flush_interval_ms);
     }
   }
 
-  /** Overflow, or a record after close: straight to disk, synchronously. */
-  function spillSync(batches: Cut[]): void {
-    const n = sizeOf(batches);
-    try {
-      spool.appendSync(batches.map(toSpool));
-      mm.events.inc({ outcome: 'spooled' }, n);
-    } catch (err) {
-      dropped(n, err);
+  function checkpoint(ev: UsageEvent): void {
+    checkpointLines.push(JSON.stringify({ p: ev }) + '\n');
+    checkpointIds.push(ev.event_id);
+    schedule();
+  }
+
+  /** Write what this turn recorded, then release the held writes. */
+  function spoolTurn(): void {
+    scheduled = false;
+    spoolNow();
+    const run = waiters;
+    waiters = [];
+    for (const fn of run) {
+      try {
+        fn();
+      } catch (err) {
+        log.error('meter: a held response write failed', { err });
+      }
     }
-    gauges();
+    if (buffer.size >= m.batch_max_events) void flush();
+  }
+
+  function spoolNow(): void {
+    const batchId = buffer.size > 0 && !bufferBroken ? batchIdFor(buffer.firstEventId) : '';
+    let text = batchId ? buffer.spoolLine(batchId) : '';
+    if (checkpointLines.length > 0) text += checkpointLines.join('');
+    const cps = checkpointIds;
+    const fin = finals;
+    checkpointLines = [];
+    checkpointIds = [];
+    finals = [];
+    if (text === '') return;
+    let file = '';
+    try {
+      file = writer.file();
+      writer.append(text);
+      mm.spoolWrites.inc();
+      if (diskFull) log.info('meter: spool writable again');
+      diskFull = false;
+    } catch (err) {
+      if (!diskFull) log.error('meter: USAGE EVENTS NOT SPOOLED: spool write failed (they still go to the queue, but a crash now loses them)', { err, spool_dir: dir });
+      diskFull = true;
+      file = '';
+      if (batchId) bufferBroken = true;
+    }
+    if (batchId && bufferFile === '' && file) bufferFile = file;
+    if (file) {
+      for (const id of cps) {
+        const prev = openCheckpoints.get(id);
+        if (prev === file) continue;
+        if (prev !== undefined) release(prev);
+        openCheckpoints.set(id, file);
+        segmentOf(file).open++;
+      }
+    }
+    for (const id of fin) {
+      const prev = openCheckpoints.get(id);
+      if (prev === undefined) continue;
+      openCheckpoints.delete(id);
+      release(prev);
+    }
+  }
+
+  function release(file: string): void {
+    const s = segments.get(file);
+    if (s) {
+      s.open--;
+      maybeRemove(file);
+    }
+  }
+
+  function maybeRemove(file: string): void {
+    const s = segments.get(file);
+    if (!s || s.batches.size > 0 || s.open > 0 || file === bufferFile) return;
+    if (file === writer.current()) {
+      // The open file: done with it only when nothing is waiting to be written into it.
+      if (scheduled || buffer.size > 0) return;
+      writer.rotate();
+    }
+    segments.delete(file);
+    removeSegment(dir, file);
+  }
+
+  /** Cut the buffered batch (spooled first). */
+  function cut(): Batch | null {
+    spoolNow();
+    if (buffer.size === 0) return null;
+    const id = batchIdFor(buffer.firstEventId);
+    const b: Batch = { id, file: bufferBroken ? '' : bufferFile, size: buffer.size, data: buffer.data() as RowsJobData, state: 'unsent', sentAt: 0, sends: 0, nextCheck: 0, backoff: 0 };
+    mm.events.inc({ outcome: b.file ? 'spooled' : 'unspooled' }, b.size);
+    buffer = new BatchEncoder(2);
+    bufferFile = '';
+    bufferBroken = false;
+    if (b.file) {
+      batches.set(id, b);
+      segmentOf(b.file).batches.add(id);
+      if (writer.size() >= m.spool_file_bytes) writer.rotate();
+    } else {
+      // Not in the spool (disk refused it): only the queue holds it once sent.
+      batches.set(id, b);
+    }
+    inMemory += b.size;
+    shed();
+    return b;
+  }
+
+  /** Keep at most max_buffer_events in memory: the oldest unsent batches are read back from the spool when sent. */
+  function shed(): void {
+    const max = Math.max(0, m.max_buffer_events - m.batch_max_events);
+    if (inMemory <= max) return;
+    for (const b of batches.values()) {
+      if (inMemory <= max) break;
+      if (b.data && b.file) {
+        b.data = null;
+        inMemory -= b.size;
+      }
+    }
   }
 
   function flush(): Promise<void> {
@@ -145,107 +342,175 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
       clearTimeout(timer);
       timer = null;
     }
-    const batches = takeBuffer();
-    pending.push(...batches);
-    delivering += sizeOf(batches);
-    pumping ??= pump().finally(() => {
+    const b = cut();
+    if (!b || !queue) {
+      gauges();
+      return pumping ?? Promise.resolve();
+    }
+    return writer.syncBatch().then(() => pump());
+  }
+
+  function pump(): Promise<void> {
+    if (!queue) return Promise.resolve();
+    pumping ??= pumpAll().finally(() => {
       pumping = null;
+      gauges();
     });
     return pumping;
   }
 
   /**
-   * One delivery at a time, oldest batches first. An addBulk serialises its jobs on
-   * the event loop (~2 µs per event), so one call carries at most
-   * MAX_EVENTS_PER_ADD events (at least one batch): a backlog drains as several
-   * short calls, with requests served in between, not as one long stall.
+   * Send unsent batches, oldest first, at most MAX_EVENTS_PER_ADD events (16
+   * batches) per call: a backlog drains as several short calls. Stops at the
+   * first failure (the ack round retries).
    */
-  async function pump(): Promise<void> {
-    while (pending.length > 0) {
-      let take = 1;
-      let events = pending[0]!.size;
-      while (take < pending.length && take < 16 && events + pending[take]!.size <= MAX_EVENTS_PER_ADD) events += pending[take++]!.size;
-      const batches = pending.splice(0, take);
-      try {
-        await deliver(batches);
-      } catch (err) {
-        log.error('meter: delivery failed', { err });
-      } finally {
-        delivering -= sizeOf(batches);
-        gauges();
+  async function pumpAll(): Promise<void> {
+    const q = queue!;
+    for (;;) {
+      const group: Batch[] = [];
+      let events = 0;
+      for (const b of batches.values()) {
+        if (b.state !== 'unsent') continue;
+        if (group.length > 0 && (group.length >= 16 || events + b.size > MAX_EVENTS_PER_ADD)) break;
+        group.push(b);
+        events += b.size;
       }
-    }
-  }
-
-  async function deliver(batches: Cut[]): Promise<void> {
-    if (queue && !spool.pending() && queue.connected()) {
-      try {
-        await queue.add(batches);
-        mm.events.inc({ outcome: 'queued' }, sizeOf(batches));
-        return;
-      } catch (err) {
-        if (!degraded) log.warn('meter: queue unavailable, spooling usage events', { err });
+      if (group.length === 0) return;
+      if (!q.connected()) {
+        if (!degraded) log.warn('meter: redis not connected; usage stays in the spool until it is back');
         degraded = true;
+        return;
       }
-    } else if (queue && !degraded && !spool.pending()) {
-      log.warn('meter: redis not connected, spooling usage events');
-      degraded = true;
-    }
-    for (const b of batches) {
       try {
-        await spool.append(toSpool(b));
-        diskFull = false;
-        mm.events.inc({ outcome: 'spooled' }, b.size);
+        const jobs = group.map((b) => ({ id: b.id, data: jobData(b) }));
+        await q.add(jobs.filter((j): j is { id: string; data: RowsJobData } => j.data !== null).map((j) => ({ id: j.id, data: m.job_format === 1 ? encodeBatch(decodeBatch(JOB_NAMES[2], j.data) as UsageEvent[], 1) : j.data })));
       } catch (err) {
-        dropped(b.size, err);
+        if (!degraded) log.warn('meter: queue unavailable; usage stays in the spool and is sent when Redis answers', { err });
+        degraded = true;
+        return;
+      }
+      if (degraded) log.info('meter: queue reachable again');
+      degraded = false;
+      const now = Date.now();
+      for (const b of group) {
+        if (!batches.has(b.id)) continue; // gone from disk (logged in jobData)
+        mm.events.inc({ outcome: b.sends++ === 0 ? 'queued' : 'replayed' }, b.size);
+        b.state = 'sent';
+        b.sentAt = now;
+        b.nextCheck = now + m.ack_interval_ms;
+        b.backoff = m.ack_interval_ms;
+        if (b.data && b.file) {
+          b.data = null;
+          inMemory -= b.size;
+        }
+        if (!b.file) {
+          // Nothing on disk to keep it for: the queue has it.
+          batches.delete(b.id);
+          if (b.data) inMemory -= b.size;
+        }
       }
     }
   }
 
-  function dropped(n: number, err: unknown): void {
-    diskFull = true;
-    mm.events.inc({ outcome: 'dropped' }, n);
-    log.error('meter: USAGE EVENTS DROPPED: spool write failed', { err, events: n, spool_dir: spoolDirFor(cfg) });
+  /** The batch's job data: in memory, or read back from its segment (null: gone from disk too). */
+  function jobData(b: Batch): RowsJobData | null {
+    if (b.data) return b.data;
+    const found = readSegment(dir, b.file, log).batches.find((x) => x.id === b.id);
+    if (!found) {
+      log.error('meter: a spooled batch is missing from its file; dropped', { batch: b.id, file: b.file });
+      forget(b);
+      return null;
+    }
+    return found.data;
   }
 
-  function tryReplay(): Promise<void> {
-    if (!queue || replaying || closed || !spool.pending() || !queue.connected()) return replaying ?? Promise.resolve();
-    replaying = spool
-      .replay(async (b) => {
-        if (closed) throw new Error('meter closing');
-        await queue.add([b]);
-        mm.events.inc({ outcome: 'replayed' }, b.events.length);
-        gauges();
-      })
-      .then((n) => {
-        if (n > 0) log.info('meter: spool replayed to the queue', { batches: n });
-        if (!spool.pending()) degraded = replayWarned = false;
-      })
-      .catch((err: unknown) => {
-        // Once per outage: a slow Redis fails every replay tick.
-        if (!closed && !replayWarned) log.warn('meter: spool replay paused, retrying', { err });
-        replayWarned = true;
-      })
-      .finally(() => {
-        replaying = null;
-        gauges();
-      });
-    return replaying;
+  function forget(b: Batch): void {
+    batches.delete(b.id);
+    if (b.data) inMemory -= b.size;
+    const s = segments.get(b.file);
+    if (s) {
+      s.batches.delete(b.id);
+      maybeRemove(b.file);
+    }
+  }
+
+  /** Poll the states of sent batches: completed → acknowledged (forget); unknown to Redis → send again. */
+  function ackRound(): Promise<void> {
+    if (!queue || closed) return Promise.resolve();
+    return ackOnce();
+  }
+
+  function ackOnce(): Promise<void> {
+    if (!queue) return Promise.resolve();
+    acking ??= (async () => {
+      const sent: Batch[] = [];
+      const now = Date.now();
+      for (const b of batches.values()) {
+        if (b.state === 'sent' && b.nextCheck <= now) sent.push(b);
+        if (sent.length >= MAX_ACK_CHECKS) break;
+      }
+      if (sent.length > 0 && queue.connected()) {
+        let states: string[];
+        try {
+          states = await queue.states(sent.map((b) => b.id));
+        } catch {
+          states = [];
+        }
+        let acked = 0;
+        let lost = 0;
+        for (let i = 0; i < states.length; i++) {
+          const b = sent[i]!;
+          if (b.state !== 'sent') continue;
+          if (states[i] === 'completed') {
+            forget(b);
+            acked += b.size;
+          } else if (states[i] === 'unknown') {
+            b.state = 'unsent';
+            lost++;
+          } else {
+            // Still waiting, active, delayed or failed: ask again later, less often.
+            b.backoff = Math.min(b.backoff * 2, MAX_ACK_BACKOFF_MS, m.ack_interval_ms * 16);
+            b.nextCheck = now + b.backoff;
+          }
+        }
+        if (acked > 0) mm.events.inc({ outcome: 'acked' }, acked);
+        if (lost > 0) log.warn('meter: redis no longer has batches it accepted; sending them again from the spool', { batches: lost });
+      }
+      await pump();
+    })().finally(() => {
+      acking = null;
+      gauges();
+    });
+    return acking;
   }
 
   return {
     record,
+    checkpoint,
+    dirty: () => scheduled,
+    afterSpooled(fn) {
+      waiters.push(fn);
+      schedule();
+    },
     flush,
     ready: () => !closed && !diskFull,
     close() {
       closing ??= (async () => {
-        closed = true;
-        if (replayTimer) clearInterval(replayTimer);
+        if (ackTimer) clearInterval(ackTimer);
         await flush();
-        await replaying;
+        spoolTurn();
+        closed = true;
         await pumping;
+        await acking;
+        // Give the workers a moment to acknowledge, so a clean stop leaves an empty spool when it can.
+        const deadline = Date.now() + Math.min(m.queue_timeout_ms, 2000);
+        while (queue && queue.connected() && [...batches.values()].some((b) => b.state === 'sent') && Date.now() < deadline) {
+          for (const b of batches.values()) b.nextCheck = 0;
+          await ackOnce();
+          await new Promise((r) => setTimeout(r, 50));
+        }
         await queue?.close();
-        await spool.close();
+        writer.close();
         gauges();
         removeBufferSource();
       })();
@@ -255,5 +520,13 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
 }
 
 function disabledMeter(): Meter {
-  return { record: () => undefined, flush: async () => undefined, ready: () => true, close: async () => undefined };
+  return {
+    record: () => undefined,
+    checkpoint: () => undefined,
+    dirty: () => false,
+    afterSpooled: (fn) => fn(),
+    flush: async () => undefined,
+    ready: () => true,
+    close: async () => undefined,
+  };
 }

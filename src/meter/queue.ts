@@ -6,8 +6,17 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import type { SpoolBatch } from './spool.js';
+import type { Logger } from '../observe/log.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { UsageEvent } from './events.js';
+import { checkRedisConfig } from './redis-config.js';
 import { encodeBatch, JOB_NAMES, type EventsJobData, type RowsJobData } from './wire.js';
+
+/** A batch as events (tests, tools). */
+export interface SpoolBatch {
+  readonly id: string;
+  readonly events: UsageEvent[];
+}
 
 /** What one job carries (its format is named by the job name, see ./wire.ts). */
 export type BatchJobData = EventsJobData | RowsJobData;
@@ -18,6 +27,11 @@ export type QueuedBatch = { readonly id: string; readonly data: BatchJobData } |
 export interface UsageQueue {
   /** Add batches, each as its own job (id = batch id). Rejects after `timeoutMs` or on any Redis error. */
   add(batches: readonly QueuedBatch[]): Promise<void>;
+  /**
+   * BullMQ state of each job id ('completed', 'waiting', 'active', 'failed', …;
+   * 'unknown': Redis does not have it). Rejects on Redis errors.
+   */
+  states(ids: readonly string[]): Promise<string[]>;
   /** The connection is up (adds may still be slow), or still making its first attempt. */
   connected(): boolean;
   close(): Promise<void>;
@@ -39,7 +53,12 @@ export function jobOptions(cfg: Readonly<Config>): JobsOptions {
   };
 }
 
-export function createUsageQueue(cfg: Readonly<Config>, redisUrl: string, onReady: () => void = () => undefined): UsageQueue {
+export function createUsageQueue(
+  cfg: Readonly<Config>,
+  redisUrl: string,
+  opts: { onReady?: () => void; log?: Logger; metrics?: Metrics } = {},
+): UsageQueue {
+  const onReady = opts.onReady ?? (() => undefined);
   const timeoutMs = cfg.metering.queue_timeout_ms;
   const connection = new Redis(redisUrl, {
     enableOfflineQueue: false,
@@ -53,11 +72,13 @@ export function createUsageQueue(cfg: Readonly<Config>, redisUrl: string, onRead
   let everReady = false;
   connection.on('ready', () => {
     everReady = true;
+    // At start and on every reconnect: is Redis configured so BullMQ keeps what it accepted?
+    if (opts.log && opts.metrics) void checkRedisConfig(connection, opts.log, opts.metrics, 'meter');
     onReady();
   });
   const queue = new Queue<BatchJobData>(cfg.metering.queue, { connection, prefix: bullPrefix(cfg) });
   queue.on('error', () => undefined);
-  const opts = jobOptions(cfg);
+  const jobOpts = jobOptions(cfg);
   const format = cfg.metering.job_format;
   const name = JOB_NAMES[format];
   let closing: Promise<void> | null = null;
@@ -88,7 +109,7 @@ export function createUsageQueue(cfg: Readonly<Config>, redisUrl: string, onRead
     // One batch (the usual flush) goes through Queue.add: addBulk builds an ioredis
     // pipeline, which copies every BullMQ script onto it (~0.2-0.4 ms of CPU per
     // call on this machine, measured; Queue.add sends the script call directly).
-    const jobs = batches.map((b) => ({ name, data: 'data' in b ? b.data : encodeBatch(b.events, format), opts: { ...opts, jobId: b.id } }));
+    const jobs = batches.map((b) => ({ name, data: 'data' in b ? b.data : encodeBatch(b.events, format), opts: { ...jobOpts, jobId: b.id } }));
     const job = jobs.length === 1 ? queue.add(name, jobs[0]!.data, jobs[0]!.opts) : queue.addBulk(jobs);
     job.catch(() => undefined);
     try {
@@ -98,8 +119,24 @@ export function createUsageQueue(cfg: Readonly<Config>, redisUrl: string, onRead
     }
   }
 
+  async function states(ids: readonly string[]): Promise<string[]> {
+    if (connection.status !== 'ready') throw new Error(`redis ${connection.status}`);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`job states timed out after ${timeoutMs} ms`)), timeoutMs);
+    });
+    const all = Promise.all(ids.map((id) => queue.getJobState(id)));
+    all.catch(() => undefined);
+    try {
+      return await Promise.race([all, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   return {
     add,
+    states,
     connected: () => connection.status === 'ready' || (!everReady && connection.status !== 'end'),
     close() {
       closing ??= (async () => {

@@ -22,10 +22,22 @@ export const meteringSchema = z.object({
   max_buffer_events: z.number().int().min(1).default(50000),
   /** A queue add slower than this counts as "Redis slow": the batch goes to the spool. */
   queue_timeout_ms: ms(1000),
-  /** How often to try replaying the spool while it holds batches. */
+  /** Kept for old configs: the spool is sent every `ack_interval_ms` now. */
   replay_interval_ms: ms(1000),
   /** Spool files rotate past this size. */
   spool_file_bytes: z.number().int().min(4096).default(8 * 1024 * 1024),
+  /**
+   * When the spool calls fdatasync (README "Meter"). Every event is written with
+   * write(2) before its response completes, which a process crash (kill -9)
+   * never loses. `batch` (default): fdatasync once per batch, before it is sent,
+   * in the background (a machine crash loses at most the last flush interval);
+   * `always`: fdatasync before the held responses go out (a machine crash loses
+   * nothing answered; costs a disk flush per event-loop turn); `none`: the OS
+   * writes back when it likes (a machine crash loses up to its writeback delay).
+   */
+  spool_fsync: z.enum(['none', 'batch', 'always']).default('batch'),
+  /** How often the producer asks Redis which of its batches the workers committed (and re-sends what Redis lost). */
+  ack_interval_ms: ms(1000),
   /**
    * How a batch travels in its job (src/meter/wire.ts): 2, rows (~6× cheaper to
    * serialise on the request thread); 1, event objects, for workers older than

@@ -1,188 +1,209 @@
 /**
- * The durable spool: append-only files holding batches the queue could not take
- * (Redis unreachable or slow), fsync'd per batch, replayed oldest first and
- * deleted only after every batch in the file was accepted by the queue.
+ * The spool: the sidecar's write-ahead log of usage. Every usage event is
+ * written here (write(2), synchronously) before the response that produced it is
+ * complete at the client; the queue only carries batches out of it. A segment
+ * file is deleted only once every batch in it is known to be in the ledger (see
+ * ./producer.ts for the acknowledgement) and every stream checkpoint in it was
+ * superseded by its final event.
  *
- * Format: one JSON line per batch, `{"id":"b_…","events":[…]}`. A line cut short
- * by a crash mid-write is skipped on replay (that batch was never acknowledged).
- * File names `<epoch ms>-<seq>.spool` sort in write order. One process owns a
- * directory: another process replaying the same files would delete them under it.
+ * Segment files `<epoch ms>-<seq>.spool` (write order), one JSON line per record:
+ * - `{"b":"<batch id>","t":…,"s":[…],"c":[…],"r":[…],"x":[…]}`: rows appended to
+ *   batch `b`, in the job format 2 encoding of ./wire.ts. A batch's lines
+ *   concatenated (arrays appended) are its job data; a batch never spans two files.
+ * - `{"p":{…event…}}`: a checkpoint of an event still being served (a stream): the
+ *   latest one per event id counts, and the event's final record (in a batch)
+ *   supersedes it. A sidecar restarted on this directory bills the latest
+ *   checkpoint of every event that never got its final record.
+ * - `{"id":"<batch id>","events":[…]}`: a whole batch of event objects (files
+ *   written by versions before this log; read, never written).
+ * A line cut short by a crash mid-write is skipped: its write never returned, so
+ * the response it guarded was never completed.
+ *
+ * One process owns a directory (`<spool_dir>/t<thread>`).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
-import { open, readFile, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
 import { isUsageEvent, type UsageEvent } from './events.js';
+import { encodeBatch, type RowsJobData } from './wire.js';
 
-export interface SpoolBatch {
+/** When the spool calls fdatasync: see README "Meter". */
+export type SpoolFsync = 'none' | 'batch' | 'always';
+
+/** A batch read back from the log. */
+export interface LoggedBatch {
   readonly id: string;
-  readonly events: UsageEvent[];
+  readonly file: string;
+  readonly data: RowsJobData;
 }
 
-export interface Spool {
-  /** Append one batch and fsync. Rejects with the fs error (ENOSPC, EDQUOT…): the caller drops, loudly. */
-  append(batch: SpoolBatch): Promise<void>;
-  /**
-   * Append batches synchronously into a new file of their own (the overflow path
-   * when memory is full); later `append`s start another file after it, so replay
-   * order stays write order. Throws on fs errors.
-   */
-  appendSync(batches: readonly SpoolBatch[]): void;
-  /** True while any spooled batch waits for replay. */
-  pending(): boolean;
-  /** Bytes held on disk. */
-  bytes(): number;
-  /**
-   * Send every spooled batch, oldest first; a file is deleted after all its
-   * batches were sent. Stops at (and rethrows) the first failed send: the file
-   * stays and the next replay starts it over (re-sent batches are deduplicated
-   * by job id and by the ledger). Only one replay runs at a time.
-   */
-  replay(send: (batch: SpoolBatch) => Promise<void>): Promise<number>;
-  /** Close the open file. Idempotent. */
-  close(): Promise<void>;
+/** What a segment holds, as read back. */
+export interface SegmentContents {
+  readonly batches: LoggedBatch[];
+  /** Latest checkpoint per event id, in the order first seen. */
+  readonly checkpoints: Map<string, UsageEvent>;
 }
 
 const FILE_RE = /^(\d+)-(\d+)\.spool$/;
 
-export function openSpool(dir: string, opts: { fileBytes: number; log: Logger }): Spool {
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = readdirSync(dir).filter((f) => FILE_RE.test(f)).sort(compareNames);
-  const sizes = new Map<string, number>(files.map((f) => [f, statSync(join(dir, f)).size]));
-  let seq = 0;
-  let active: { name: string; handle: FileHandle; size: number } | null = null;
-  let rotate = false;
-  let tail: Promise<void> = Promise.resolve();
-  let replaying: Promise<number> | null = null;
-  let closing: Promise<void> | null = null;
-
-  const newName = () => `${Date.now()}-${String(seq++).padStart(6, '0')}.spool`;
-  const addFile = (name: string) => {
-    files.push(name);
-    sizes.set(name, 0);
-  };
-  const grow = (name: string, n: number) => sizes.set(name, (sizes.get(name) ?? 0) + n);
-
-  async function closeActive(): Promise<void> {
-    const a = active;
-    active = null;
-    if (a) await a.handle.close().catch(() => undefined);
-  }
-
-  async function write(line: string): Promise<void> {
-    if (!active || active.size >= opts.fileBytes || rotate) {
-      rotate = false;
-      await closeActive();
-      const name = newName();
-      const handle = await open(join(dir, name), 'a');
-      addFile(name);
-      active = { name, handle, size: 0 };
-    }
-    const a = active;
-    try {
-      await a.handle.appendFile(line);
-      await a.handle.sync();
-    } catch (err) {
-      // A partial line may now end the file: never append after it.
-      if (active === a) await closeActive();
-      throw err;
-    }
-    a.size += Buffer.byteLength(line);
-    grow(a.name, Buffer.byteLength(line));
-  }
-
-  function append(batch: SpoolBatch): Promise<void> {
-    const line = JSON.stringify(batch) + '\n';
-    const p = tail.then(() => write(line));
-    tail = p.catch(() => undefined);
-    return p;
-  }
-
-  function appendSync(batches: readonly SpoolBatch[]): void {
-    if (batches.length === 0) return;
-    const line = batches.map((b) => JSON.stringify(b) + '\n').join('');
-    const name = newName();
-    rotate = true;
-    const fd = openSync(join(dir, name), 'a');
-    try {
-      writeSync(fd, line);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    addFile(name);
-    grow(name, Buffer.byteLength(line));
-  }
-
-  async function replayAll(send: (batch: SpoolBatch) => Promise<void>): Promise<number> {
-    let n = 0;
-    for (;;) {
-      files.sort(compareNames);
-      const name = files[0];
-      if (name === undefined) return n;
-      if (active?.name === name) {
-        // Stop writing into the file we are about to consume; later batches start a new one.
-        const p = tail.then(closeActive);
-        tail = p;
-        await p;
-      }
-      const text = await readFile(join(dir, name), 'utf8');
-      for (const batch of parseLines(text, name, opts.log)) {
-        await send(batch);
-        n++;
-      }
-      await unlink(join(dir, name));
-      files.splice(files.indexOf(name), 1);
-      sizes.delete(name);
-    }
-  }
-
-  return {
-    append,
-    appendSync,
-    pending: () => files.length > 0,
-    bytes: () => {
-      let total = 0;
-      for (const s of sizes.values()) total += s;
-      return total;
-    },
-    replay(send) {
-      if (replaying) return replaying;
-      replaying = replayAll(send).finally(() => {
-        replaying = null;
-      });
-      return replaying;
-    },
-    close() {
-      closing ??= tail.then(closeActive);
-      return closing;
-    },
-  };
-}
-
-function compareNames(a: string, b: string): number {
+export function compareNames(a: string, b: string): number {
   const ma = FILE_RE.exec(a);
   const mb = FILE_RE.exec(b);
   const d = Number(ma?.[1] ?? 0) - Number(mb?.[1] ?? 0);
   return d !== 0 ? d : Number(ma?.[2] ?? 0) - Number(mb?.[2] ?? 0);
 }
 
-function parseLines(text: string, file: string, log: Logger): SpoolBatch[] {
-  const out: SpoolBatch[] = [];
+/** Segment files of a directory, oldest first. */
+export function segmentFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((f) => FILE_RE.test(f)).sort(compareNames);
+  } catch {
+    return [];
+  }
+}
+
+type Mutable = { t: number; s: string[]; c: number[]; r: Array<string | number>; x?: UsageEvent[] };
+
+/** Parse one segment file (unreadable lines are skipped with a warning). */
+export function readSegment(dir: string, file: string, log: Logger): SegmentContents {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, file), 'utf8');
+  } catch {
+    return { batches: [], checkpoints: new Map() };
+  }
+  const byId = new Map<string, Mutable>();
+  const checkpoints = new Map<string, UsageEvent>();
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     if (!line) continue;
+    let rec: Record<string, unknown>;
     try {
-      const b = JSON.parse(line) as SpoolBatch;
-      if (typeof b.id === 'string' && Array.isArray(b.events) && b.events.length > 0 && b.events.every(isUsageEvent)) {
-        out.push(b);
-        continue;
-      }
+      rec = JSON.parse(line) as Record<string, unknown>;
     } catch {
-      // fall through: a torn write from a crash
+      log.warn('spool: skipping unreadable line', { file, line: i + 1 });
+      continue;
     }
-    log.warn('spool: skipping unreadable line', { file, line: i + 1 });
+    if (typeof rec.b === 'string' && Array.isArray(rec.s) && Array.isArray(rec.c) && Array.isArray(rec.r)) {
+      let m = byId.get(rec.b);
+      if (!m) byId.set(rec.b, (m = { t: typeof rec.t === 'number' ? rec.t : 0, s: [], c: [], r: [] }));
+      for (const v of rec.s as string[]) m.s.push(v);
+      for (const v of rec.c as number[]) m.c.push(v);
+      for (const v of rec.r as Array<string | number>) m.r.push(v);
+      if (Array.isArray(rec.x)) (m.x ??= []).push(...(rec.x as UsageEvent[]).filter(isUsageEvent));
+    } else if (rec.p !== undefined && isUsageEvent(rec.p)) {
+      checkpoints.delete(rec.p.event_id);
+      checkpoints.set(rec.p.event_id, rec.p);
+    } else if (typeof rec.id === 'string' && Array.isArray(rec.events) && rec.events.length > 0 && rec.events.every(isUsageEvent)) {
+      byId.set(rec.id, encodeBatch(rec.events as UsageEvent[], 2) as Mutable);
+    } else {
+      log.warn('spool: skipping unreadable line', { file, line: i + 1 });
+    }
   }
-  return out;
+  const batches: LoggedBatch[] = [];
+  for (const [id, m] of byId) {
+    const data: RowsJobData = m.x ? { t: m.t, s: m.s, c: m.c, r: m.r, x: m.x } : { t: m.t, s: m.s, c: m.c, r: m.r };
+    if (m.r.length > 0 || (m.x?.length ?? 0) > 0) batches.push({ id, file, data });
+  }
+  return { batches, checkpoints };
+}
+
+/** The open segment being appended to. */
+export interface SpoolWriter {
+  /** Name of the file appends go to now (opens one if none is open). */
+  readonly file: () => string;
+  /** Name of the open file, '' when none is open. */
+  readonly current: () => string;
+  /** Bytes in the current file. */
+  readonly size: () => number;
+  /** write(2) `text` to the current file (and fdatasync under `always`). Throws on fs errors. */
+  append(text: string): void;
+  /** fdatasync the current file in the background (`batch`); resolves at once under `none`/`always`. */
+  syncBatch(): Promise<void>;
+  /** Start a new file for the next append. */
+  rotate(): void;
+  close(): void;
+}
+
+export function openSpoolWriter(dir: string, fsync: SpoolFsync): SpoolWriter {
+  mkdirSync(dir, { recursive: true });
+  let seq = 0;
+  let fd = -1;
+  let name = '';
+  let size = 0;
+  let lastStamp = 0;
+  const open = () => {
+    // Names sort in write order, also across a restart within the same millisecond.
+    const stamp = Math.max(Date.now(), lastStamp, ...segmentFiles(dir).slice(-1).map((f) => Number(FILE_RE.exec(f)?.[1] ?? 0) + 1));
+    lastStamp = stamp;
+    name = `${stamp}-${String(seq++).padStart(6, '0')}.spool`;
+    fd = openSync(join(dir, name), 'a');
+    size = 0;
+  };
+  return {
+    file: () => {
+      if (fd < 0) open();
+      return name;
+    },
+    current: () => (fd >= 0 ? name : ''),
+    size: () => (fd >= 0 ? size : 0),
+    append(text) {
+      if (fd < 0) open();
+      try {
+        writeSync(fd, text);
+        if (fsync === 'always') fdatasyncSync(fd);
+      } catch (err) {
+        // A partial line may now end the file: never append after it.
+        this.rotate();
+        throw err;
+      }
+      size += text.length;
+    },
+    syncBatch() {
+      if (fsync !== 'batch' || fd < 0) return Promise.resolve();
+      const f = fd;
+      return new Promise((resolve) => fdatasync(f, () => resolve()));
+    },
+    rotate() {
+      if (fd >= 0) {
+        const f = fd;
+        fd = -1;
+        // Under `batch`, a pending fdatasync may still use it: close after one turn.
+        setImmediate(() => {
+          try {
+            closeSync(f);
+          } catch {
+            // already closed
+          }
+        });
+      }
+    },
+    close() {
+      if (fd >= 0) {
+        try {
+          closeSync(fd);
+        } catch {
+          // already closed
+        }
+        fd = -1;
+      }
+    },
+  };
+}
+
+export function removeSegment(dir: string, file: string): void {
+  try {
+    unlinkSync(join(dir, file));
+  } catch {
+    // already gone
+  }
+}
+
+export function segmentBytes(dir: string, file: string): number {
+  try {
+    return statSync(join(dir, file)).size;
+  } catch {
+    return 0;
+  }
 }

@@ -19,7 +19,10 @@ import type { Meter } from './producer.js';
 
 export interface MeterSinks {
   readonly request: MeterStage;
-  readonly llm: (ex: Exchange, ctx: AuthContext | null, event: LlmEventFields) => void;
+  /** A streamed response's start record: its request events as they stand (superseded by `request`). */
+  readonly requestCheckpoint: MeterStage;
+  /** `checkpoint`: the usage so far of a response still streaming (superseded by the final call). */
+  readonly llm: (ex: Exchange, ctx: AuthContext | null, event: LlmEventFields, checkpoint?: boolean) => void;
   readonly trading: (event: TradingSessionEvent, ctx: AuthContext | null, requestId: string) => void;
 }
 
@@ -34,8 +37,7 @@ export function createMeterSinks(meter: Meter, cfg: Readonly<Config>, log: Logge
     request_id: ex.head.requestId,
   });
 
-  return {
-    request(ex, route, ctx) {
+  const requestSink = (checkpoint: boolean): MeterStage => (ex, route, ctx) => {
       // Unmetered routes cost nothing here unless the upstream reported usage itself.
       if (!route.cfg.meter && ex.reportedUsage === undefined) return;
       const latencyMs = now() - ex.startedAt;
@@ -53,11 +55,16 @@ export function createMeterSinks(meter: Meter, cfg: Readonly<Config>, log: Logge
         occurredAt: Math.round(Date.now() - latencyMs),
         usageHeader: ex.reportedUsage,
       });
-      if (headerError) log.warn('upstream sent an invalid x-argus-usage header; ignored', { route: route.label, reason: headerError, request_id: ex.head.requestId });
-      for (const ev of events) meter.record(ev);
-    },
+      if (headerError && !checkpoint) log.warn('upstream sent an invalid x-argus-usage header; ignored', { route: route.label, reason: headerError, request_id: ex.head.requestId });
+      if (checkpoint) for (const ev of events) meter.checkpoint(ev);
+      else for (const ev of events) meter.record(ev);
+  };
 
-    llm(ex, ctx, e) {
+  return {
+    request: requestSink(false),
+    requestCheckpoint: requestSink(true),
+
+    llm(ex, ctx, e, checkpoint) {
       const ev: LlmUsageEvent = {
         ...base(ex, ctx),
         event_id: sidecarEventId(ex.eventKey(), 'llm'),
@@ -75,7 +82,8 @@ export function createMeterSinks(meter: Meter, cfg: Readonly<Config>, log: Logge
         estimated: e.estimated,
         partial: e.partial,
       };
-      meter.record(ev);
+      if (checkpoint) meter.checkpoint(ev);
+      else meter.record(ev);
     },
 
     trading(t, ctx, requestId) {

@@ -124,6 +124,34 @@ export class BatchEncoder {
     return out;
   }
 
+  /** Lengths of strings, contexts, rows and others already written by {@link spoolLine}. */
+  #logged = [0, 0, 0, 0];
+
+  /**
+   * The spool line (./spool.ts) for what was added since the last call, or '' when
+   * nothing was: `{"b":id,"t":…,"s":[new strings],"c":[new contexts],"r":[new rows],"x":[…]}`.
+   * Format 2 only.
+   */
+  spoolLine(id: string): string {
+    const m = this.#logged;
+    const rows = this.#rows.length;
+    const other = this.#other?.length ?? 0;
+    if (rows === m[2] && other === m[3]) return '';
+    const line = JSON.stringify({
+      b: id,
+      t: this.#t,
+      s: m[0] === 0 ? this.#strings : this.#strings.slice(m[0]),
+      c: m[1] === 0 ? this.#contexts : this.#contexts.slice(m[1]),
+      r: m[2] === 0 ? this.#rows : this.#rows.slice(m[2]),
+      ...(other > m[3]! ? { x: this.#other!.slice(m[3]) } : {}),
+    }) + '\n';
+    m[0] = this.#strings.length;
+    m[1] = this.#contexts.length;
+    m[2] = rows;
+    m[3] = other;
+    return line;
+  }
+
   add(e: UsageEvent): void {
     if (this.#size++ === 0) {
       this.#t = Math.round(e.occurred_at);

@@ -10,6 +10,21 @@ import type { RequestBody } from './body.js';
 import type { RequestHead } from './request.js';
 import type { HttpResponse } from './uws.js';
 
+/**
+ * Holds a response's last bytes (and a stream's bytes) until the usage they
+ * deliver is in the metering spool (src/meter/durable.ts). Absent: no metering.
+ */
+export interface DurableGate {
+  /**
+   * Record the response's usage: `final`, its last bytes go out next (the final
+   * events); else stream bytes go out (a start record / checkpoint). True: the
+   * write must wait for `after`.
+   */
+  hold(ex: Exchange, final: boolean): boolean;
+  /** Run `write` once what was recorded is in the spool (at the end of this event-loop turn; in order). */
+  after(write: () => void): void;
+}
+
 /** Something to tell when the client disconnects. */
 export interface AbortTarget {
   clientAborted(): void;
@@ -49,6 +64,12 @@ export class Exchange {
   reportedUsage: string | undefined;
   /** The sidecar refused the request itself (nothing was forwarded). */
   denied = false;
+  /** Metering: see {@link DurableGate}. */
+  durable: DurableGate | undefined;
+  /** The final usage events were recorded (before the last byte, by the durable gate). */
+  metered = false;
+  /** A start record of this streamed response was recorded. */
+  checkpointed = false;
   /** Called once, when the response ends or the client aborts (the server's bookkeeping). */
   onFinish: ((ex: Exchange) => void) | undefined;
   /** Called once after onFinish (the pipeline's metrics and metering). */
@@ -137,6 +158,19 @@ export class Exchange {
     this.started = true;
     this.status = status;
     this.bytesOut = Buffer.byteLength(body);
+    const gate = this.durable;
+    if (gate?.hold(this, true)) {
+      gate.after(() => {
+        if (!this.aborted) this.writeReply(status, headers, body, close);
+        this.done();
+      });
+      return;
+    }
+    this.writeReply(status, headers, body, close);
+    this.done();
+  }
+
+  private writeReply(status: number, headers: ReadonlyArray<readonly [string, string]> | undefined, body: string, close: boolean): void {
     const res = this.res;
     const requestId = this.head.requestId;
     res.cork(() => {
@@ -150,7 +184,6 @@ export class Exchange {
       if (cors) for (let i = 0; i < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
       res.end(body, close || this.drain.closeConnections);
     });
-    this.done();
   }
 
   /** Mark the exchange complete (response ended, or aborted). Idempotent. */

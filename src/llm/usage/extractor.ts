@@ -135,6 +135,9 @@ export function createUsageExtractor(
     get complete() {
       return acc.complete;
     },
+    snapshot(): LlmUsage {
+      return result ?? settleCounts(acc, opts, firstTokenAt);
+    },
     finish(): LlmUsage {
       if (result) return result;
       push.end();

@@ -35,6 +35,8 @@ export interface UsageExtractor {
   readonly complete: boolean;
   /** Call once when the body ended, was aborted, or draining gave up. Idempotent. */
   finish(): LlmUsage;
+  /** The usage so far (counts from what was read; estimated where the provider has not reported yet). */
+  snapshot(): LlmUsage;
 }
 
 /** Mutable state a format reader fills while the response streams. */
