@@ -38,6 +38,8 @@ export class Exchange {
   reportedUsage: string | undefined;
   /** The sidecar refused the request itself (nothing was forwarded). */
   denied = false;
+  /** The response asked for the connection to close (a closing refusal): nothing after it on this connection is served. */
+  closing = false;
   /** Called once, when the response ends or the client aborts (the server's bookkeeping). */
   onFinish: ((ex: Exchange) => void) | undefined;
   /** Called once after onFinish (the pipeline's metrics and metering). */
@@ -85,7 +87,7 @@ export class Exchange {
     if (this.aborted || this.started) return;
     this.started = true;
     this.status = status;
-    this.bytesOut = Buffer.byteLength(body);
+    this.bytesOut = this.head.method === 'HEAD' ? 0 : Buffer.byteLength(body);
     const res = this.res;
     const requestId = this.head.requestId;
     res.cork(() => {
@@ -95,8 +97,11 @@ export class Exchange {
       if (headers) for (const [k, v] of headers) res.writeHeader(k, v);
       const extra = this.responseHeaders;
       if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
-      res.end(body, close);
+      // A response to HEAD carries no body (RFC 9110 §9.3.2), the sidecar's own refusals included.
+      if (this.head.method === 'HEAD') res.endWithoutBody(Buffer.byteLength(body), close);
+      else res.end(body, close);
     });
+    if (close) this.closing = true;
     this.done();
   }
 
