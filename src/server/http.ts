@@ -137,6 +137,7 @@ export class HttpServer {
       stats.hosts++;
       stats.host = value;
     } else if (name === 'x-request-id') this.scratchRequestId = value;
+
   };
   private readonly exchangeFinished = (ex: Exchange): void => this.finished(ex);
 
