@@ -98,7 +98,8 @@ export class Exchange {
       const extra = this.responseHeaders;
       if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
       // A response to HEAD carries no body (RFC 9110 §9.3.2), the sidecar's own refusals included.
-      if (this.head.method === 'HEAD') res.endWithoutBody(Buffer.byteLength(body), close);
+      // (endWithoutBody with a non-zero length would leave uWS waiting for that many bytes.)
+      if (this.head.method === 'HEAD') res.endWithoutBody(0, close);
       else res.end(body, close);
     });
     if (close) this.closing = true;

@@ -23,7 +23,7 @@ export const GATE_ROUTES = [
   { path: '/admin/*', auth: 'required', role: 'admin' },
 ];
 
-export async function startGate(opts: { routes?: unknown[]; server?: Record<string, unknown> } = {}): Promise<Gate> {
+export async function startGate(opts: { routes?: unknown[]; server?: Record<string, unknown>; extra?: Record<string, unknown> } = {}): Promise<Gate> {
   const dir = mkdtempSync(join(tmpdir(), 'argus-gate-'));
   const admin = generateApiKey();
   const user = generateApiKey();
@@ -36,6 +36,7 @@ export async function startGate(opts: { routes?: unknown[]; server?: Record<stri
     ratelimit: { enabled: false },
     ...(opts.server ? { server: opts.server } : {}),
     routes: opts.routes ?? GATE_ROUTES,
+    ...opts.extra,
   });
   return {
     proxy,

@@ -40,7 +40,7 @@ export async function startRawUpstream(): Promise<RawUpstream> {
         if (!parsed) return;
         buf = buf.subarray(parsed.used);
         seen.push(parsed.req);
-        socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok');
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\n${parsed.req.method === 'HEAD' ? '' : 'ok'}`);
       }
     });
   });
