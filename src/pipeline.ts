@@ -196,8 +196,9 @@ export function createPipeline(deps: PipelineDeps) {
       upstream.forward({ method: head.method, path, headers, trusted, body: body ? (body.whole() ?? body.toStream()) : null, bodyTimeoutMs }, relay);
     };
     // A small body that is still arriving is awaited, so it goes out as one Buffer.
+    // Sent from the check phase either way: a request pipelined behind it must be able to abort it first (src/server/after-parse.ts).
     const pending = body?.settled();
-    if (pending) pending.then(send, (err: unknown) => internalError(ex, err));
+    if (pending) pending.then(() => afterParse(send), (err: unknown) => internalError(ex, err));
     else afterParse(send);
   }
 

@@ -7,6 +7,7 @@ import { errorBody, statusLine, type Denial, statusOf } from '../errors.js';
 import type { AuthContext } from '../authenticate/context.js';
 import type { CompiledRoute } from '../routes.js';
 import type { RequestBody } from './body.js';
+import { padToClose } from './closing.js';
 import type { RequestHead } from './request.js';
 import type { HttpResponse } from './uws.js';
 
@@ -38,7 +39,7 @@ export class Exchange {
   reportedUsage: string | undefined;
   /** The sidecar refused the request itself (nothing was forwarded). */
   denied = false;
-  /** The response asked for the connection to close (a closing refusal): nothing after it on this connection is served. */
+  /** A closing refusal to HEAD (no body to pad): what follows from this address in this turn is held (src/server/closing.ts). */
   closing = false;
   /** Called once, when the response ends or the client aborts (the server's bookkeeping). */
   onFinish: ((ex: Exchange) => void) | undefined;
@@ -87,7 +88,10 @@ export class Exchange {
     if (this.aborted || this.started) return;
     this.started = true;
     this.status = status;
-    this.bytesOut = this.head.method === 'HEAD' ? 0 : Buffer.byteLength(body);
+    const head = this.head.method === 'HEAD';
+    // A closing answer must end the connection before uWS parses what follows (src/server/closing.ts).
+    const sent = close && !head ? padToClose(body) : body;
+    this.bytesOut = head ? 0 : Buffer.byteLength(sent);
     const res = this.res;
     const requestId = this.head.requestId;
     res.cork(() => {
@@ -99,10 +103,10 @@ export class Exchange {
       if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
       // A response to HEAD carries no body (RFC 9110 §9.3.2), the sidecar's own refusals included.
       // (endWithoutBody with a non-zero length would leave uWS waiting for that many bytes.)
-      if (this.head.method === 'HEAD') res.endWithoutBody(0, close);
-      else res.end(body, close);
+      if (head) res.endWithoutBody(0, close);
+      else res.end(sent, close);
     });
-    if (close) this.closing = true;
+    if (close && head) this.closing = true;
     this.done();
   }
 
