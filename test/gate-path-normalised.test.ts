@@ -155,3 +155,30 @@ describe('path options: case-insensitive routes and merge_slashes', () => {
     assert.deepEqual(await send('/pub//../x'), { status: 200, seen: ['/pub/x'] });
   });
 });
+
+describe('WebSocket upgrades are routed by the same normalised path', () => {
+  let gate: Gate;
+  before(async () => {
+    gate = await startGate({ routes: [{ path: '/ws/*', auth: 'none', websocket: {} }, { path: '/wsadmin/*', auth: 'required', role: 'admin', websocket: {} }] });
+  });
+  after(() => gate.close());
+
+  const upgrade = (target: string) =>
+    rawRequest(gate.proxy.port, `GET ${target} HTTP/1.1\r\nHost: app.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+
+  for (const target of ['/ws/../wsadmin/x', '/ws/%2e%2e/wsadmin/x', '//wsadmin/x', '/%77sadmin/x']) {
+    it(`${target}: judged as /wsadmin/x (401 anonymous), nothing reaches the upstream`, async () => {
+      const before = gate.up.seen.length;
+      const r = await upgrade(target);
+      assert.equal(r.status, 401, r.response.slice(0, 200));
+      assert.equal(gate.up.seen.length, before);
+    });
+  }
+  for (const [target, code] of [['/ws/..%2fwsadmin/x', 'ARGUS_PATH_ESCAPED_SLASH'], ['/ws/..;/wsadmin/x', 'ARGUS_PATH_PARAMETER'], ['/ws/../../wsadmin', 'ARGUS_PATH_ABOVE_ROOT']] as const) {
+    it(`${target}: 400 ${code}`, async () => {
+      const r = await upgrade(target);
+      assert.equal(r.status, 400);
+      assert.match(r.response, new RegExp(code));
+    });
+  }
+});
