@@ -204,7 +204,8 @@ export function createPipeline(deps: PipelineDeps) {
 
   // 6b. LLM routes: the body is read (bounded) for the model and budget, the response is metered as it streams.
   function forwardLlm(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, llmRoute: RouteLlmConfig, llm: LlmStage): void {
-    llm.prepare(ex, llmRoute, ctx).then((prepared) => {
+    // From the check phase, like forward(): a request pipelined behind this one aborts it first.
+    llm.prepare(ex, llmRoute, ctx).then((prepared) => afterParse(() => {
       if (ex.aborted) {
         if (!('code' in prepared)) llm.release(prepared);
         return;
@@ -226,7 +227,7 @@ export function createPipeline(deps: PipelineDeps) {
         },
         relay,
       );
-    }, (err: unknown) => internalError(ex, err));
+    }), (err: unknown) => internalError(ex, err));
   }
 
   // 7. After the response: metrics, then metering (async, never on the response path).
