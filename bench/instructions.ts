@@ -20,7 +20,8 @@
  * Usage: node dist/bench/instructions.js  (valgrind, Redis on 127.0.0.1:6379;
  * BENCH_REQUESTS per round, default 2000; BENCH_ROUNDS, default 3).
  * Writes bench/results/<date>-<sha>/instructions.{json,md}. With BENCH_CLI=OTHER/dist/src/cli.js
- * it measures another build (e.g. main before a change) and only prints.
+ * it measures another build (e.g. main before a change) and only prints. BENCH_PORT
+ * (default 3931) moves its ports.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,7 +36,7 @@ import { writeResultFiles } from './results-dir.js';
 const N = Number(process.env['BENCH_REQUESTS'] ?? 2000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
-// BENCH_PORT moves the three ports (upstream, sidecar, its admin), e.g. to measure two builds at once.
+// BENCH_PORT moves the upstream (BENCH_PORT), sidecar (+2) and admin (+3) ports, for two runs on one machine.
 const UP = Number(process.env['BENCH_PORT'] ?? 3931);
 const SIDE = UP + 2;
 const CONNECTIONS = 16;

@@ -18,6 +18,7 @@ import { ratelimitSchema } from './ratelimit/schema.js';
 import { routeSchema } from './authorize/route-schema.js';
 import { llmSchema } from './llm/schema.js';
 import { tradingSchema } from './trading/schema.js';
+import { DEFAULT_STRIP_REQUEST_HEADERS } from './forward/strip.js';
 
 /** A port; digits in a string (what `"${PORT:-8080}"` substitutes to) count as the number. */
 const portNumber = z.preprocess((v) => (typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v), z.number().int().min(0).max(65535));
@@ -63,6 +64,14 @@ const configSchema = z.object({
     ws_max_buffered_bytes: z.number().int().positive().default(1024 * 1024),
     /** Trust an incoming X-Forwarded-For and append to it (behind a trusted LB). */
     trust_forwarded: z.boolean().default(false),
+    /** Accept `Transfer-Encoding: chunked` request bodies (uWS's chunk parser is lenient: see README, Request hygiene). Off: 411. */
+    chunked_request_bodies: z.boolean().default(false),
+    /** Merge repeated slashes in the request path before routing (src/server/path.ts). */
+    merge_slashes: z.boolean().default(true),
+    /** Client request headers never forwarded (case-insensitive); x-argus-* is always removed too. */
+    strip_request_headers: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'a header name')).default([...DEFAULT_STRIP_REQUEST_HEADERS]),
+    /** When set, only these Host values (name or name:port, case-insensitive) are served; others get 421. */
+    allowed_hosts: z.array(z.string().min(1)).min(1).optional(),
   }).strict()
     .refine((s) => s.drain_delay_ms === undefined || s.drain_delay_ms <= s.drain_timeout_ms, { path: ['drain_delay_ms'], message: 'must not exceed server.drain_timeout_ms' })
     .transform((s) => ({ ...s, drain_delay_ms: s.drain_delay_ms ?? Math.min(5000, s.drain_timeout_ms) }))

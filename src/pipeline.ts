@@ -21,6 +21,10 @@ import { compileRoutes, type CompiledRoute } from './routes.js';
 import { RequestBody } from './server/body.js';
 import type { DurableGate, Exchange } from './server/exchange.js';
 import { checkHygiene, hasBody, type HeaderStats } from './server/hygiene.js';
+import { afterParse } from './server/after-parse.js';
+import { allowedHostSet, checkHost } from './server/host.js';
+import { normalisePath } from './server/path.js';
+import { stripSet } from './forward/strip.js';
 import type { UpgradeInfo } from './server/http.js';
 import { createWebSocketOpener } from './forward/open-websocket.js';
 import { checkHandshake, checkOrigin, refusePlainRequest } from './forward/ws-handshake.js';
@@ -73,7 +77,10 @@ export function createPipeline(deps: PipelineDeps) {
   const { cfg, metrics, upstream } = deps;
   const matchRoute = compileRoutes(cfg.routes);
   const cors = createCorsStage(matchRoute);
-  const limits = { maxHeaderBytes: cfg.server.max_header_bytes, maxHeaders: cfg.server.max_headers, maxBodyBytes: cfg.server.max_body_bytes };
+  const limits = { maxHeaderBytes: cfg.server.max_header_bytes, maxHeaders: cfg.server.max_headers, maxBodyBytes: cfg.server.max_body_bytes, chunkedBodies: cfg.server.chunked_request_bodies };
+  const pathOptions = { mergeSlashes: cfg.server.merge_slashes };
+  const allowedHosts = allowedHostSet(cfg.server.allowed_hosts);
+  const strip = cfg.routes.map((r) => stripSet(cfg.server.strip_request_headers, r.strip_request_headers));
   const onUpstreamFailure = (kind: RelayFailure, err: Error) => {
     metrics.upstreamErrors.labels(kind).inc();
     deps.log.warn('upstream request failed', { kind, err });
@@ -110,15 +117,20 @@ export function createPipeline(deps: PipelineDeps) {
   function hygieneAndRoute(ex: Exchange, stats: HeaderStats, websocket: boolean): CompiledRoute | undefined {
     ex.onDone = finished;
     if (deps.durable) ex.durable = deps.durable;
-    const bad = checkHygiene(stats, limits);
+    const bad = checkHygiene(stats, limits) ?? checkHost(stats.hosts, stats.host, allowedHosts);
     if (bad) return void refuse(ex, bad, true);
+    // One normalised path is matched, metered and forwarded (src/server/path.ts).
+    const path = normalisePath(ex.head.path, pathOptions);
+    if (typeof path !== 'string') return void refuse(ex, path, true);
+    ex.head.path = path;
     // A CORS preflight for a route with `cors:` is answered here, before authentication.
     const preflight = websocket ? null : cors.preflight(ex);
     if (preflight === true) return undefined;
     if (preflight) return void refuse(ex, preflight);
-    const match = matchRoute(ex.head.method, ex.head.path);
+    const match = matchRoute(ex.head.method, path);
     const route = match.route;
-    if (!route) return void refuse(ex, match.methodMismatch ? deny('ARGUS_METHOD_NOT_ALLOWED', `${ex.head.method} is not allowed here`) : deny('ARGUS_NOT_FOUND', 'no route matches this path'));
+    if (!route) return void refuse(ex, match.methodMismatch ? deny('ARGUS_METHOD_NOT_ALLOWED', `${ex.head.method} is not allowed here`, [['allow', match.allow!]]) : deny('ARGUS_NOT_FOUND', 'no route matches this path'));
+    ex.head.path = route.caseInsensitive ? path.toLowerCase() : path;
     if (websocket && !route.cfg.websocket) return void refuse(ex, deny('ARGUS_NOT_FOUND', 'no WebSocket route matches this path'));
     // WebSocket routes: a valid RFC 6455 handshake from an allowed Origin, or nothing reaches the upstream.
     if (route.cfg.websocket) {
@@ -190,7 +202,7 @@ export function createPipeline(deps: PipelineDeps) {
   function forward(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null): void {
     if (route.cfg.llm && deps.llm) return forwardLlm(ex, route, ctx, route.cfg.llm, deps.llm);
     const head = ex.head;
-    const headers = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded });
+    const headers = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded, strip: strip[route.index]! });
     const trusted = deps.identity(ctx, ex.stale ? STALE : undefined);
     const body = ex.body;
     const relay = new UpstreamRelay(ex, onUpstreamFailure, usageHeaderOptions);
@@ -201,21 +213,23 @@ export function createPipeline(deps: PipelineDeps) {
       upstream.forward({ method: head.method, path, headers, trusted, body: body ? (body.whole() ?? body.toStream()) : null, bodyTimeoutMs }, relay);
     };
     // A small body that is still arriving is awaited, so it goes out as one Buffer.
+    // Sent from the check phase either way: a request pipelined behind it must be able to abort it first (src/server/after-parse.ts).
     const pending = body?.settled();
-    if (pending) pending.then(send, (err: unknown) => internalError(ex, err));
-    else send();
+    if (pending) pending.then(() => afterParse(send), (err: unknown) => internalError(ex, err));
+    else afterParse(send);
   }
 
   // 6b. LLM routes: the body is read (bounded) for the model and budget, the response is metered as it streams.
   function forwardLlm(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, llmRoute: RouteLlmConfig, llm: LlmStage): void {
-    llm.prepare(ex, llmRoute, ctx).then((prepared) => {
+    // From the check phase, like forward(): a request pipelined behind this one aborts it first.
+    llm.prepare(ex, llmRoute, ctx).then((prepared) => afterParse(() => {
       if (ex.aborted) {
         if (!('code' in prepared)) llm.release(prepared);
         return;
       }
       if ('code' in prepared) return refuse(ex, prepared);
       const head = ex.head;
-      const headers = upstreamRequestHeaders(stripLlmRequestHeaders(head.headers), { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded });
+      const headers = upstreamRequestHeaders(stripLlmRequestHeaders(head.headers), { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded, strip: strip[route.index]! });
       // Compressed responses cannot be read for usage.
       headers.push('accept-encoding', 'identity');
       const relay = new UpstreamRelay(ex, onUpstreamFailure, llm.relayOptions(ex, ctx, prepared));
@@ -230,7 +244,7 @@ export function createPipeline(deps: PipelineDeps) {
         },
         relay,
       );
-    }, (err: unknown) => internalError(ex, err));
+    }), (err: unknown) => internalError(ex, err));
   }
 
   // 7. After the response: metrics, then metering (async, never on the response path).

@@ -2,8 +2,11 @@
  * Route table: `routes[]` from config, first match wins.
  *
  * `path: /v1/x` matches exactly; `path: /v1/*` matches `/v1` and everything under
- * `/v1/`. A path that matches but whose method is not listed is remembered so an
- * unmatched request can be told 405 rather than 404.
+ * `/v1/`. Paths are matched after normalisation (src/server/path.ts) and
+ * case-sensitively, unless the route says `case_insensitive: true` (then the
+ * pipeline forwards the lower-cased path). A path that matches but whose method is
+ * not listed is remembered so an unmatched request can be told 405 (with `Allow`)
+ * rather than 404. TRACE and CONNECT match only routes that list them.
  */
 import type { RouteConfig } from './config.js';
 
@@ -15,14 +18,21 @@ export interface CompiledRoute {
   readonly exact: string | undefined;
   readonly prefix: string | undefined;
   readonly methods: ReadonlySet<string> | undefined;
+  readonly caseInsensitive: boolean;
 }
 
-export type RouteMatch = { route: CompiledRoute } | { route: undefined; methodMismatch: boolean };
+export type RouteMatch = { route: CompiledRoute } | { route: undefined; methodMismatch: boolean; allow?: string };
+
+/** Methods a route without `methods` serves (TRACE and CONNECT must be listed explicitly). */
+export const DEFAULT_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+const EXPLICIT_ONLY = new Set(['TRACE', 'CONNECT']);
 
 export function compileRoutes(routes: readonly RouteConfig[]): (method: string, path: string) => RouteMatch {
   const table: CompiledRoute[] = routes.map((cfg, index) => {
     const isPrefix = cfg.path.endsWith('/*');
-    const base = isPrefix ? cfg.path.slice(0, -2) : cfg.path;
+    const ci = cfg.case_insensitive === true;
+    const raw = isPrefix ? cfg.path.slice(0, -2) : cfg.path;
+    const base = ci ? raw.toLowerCase() : raw;
     return {
       cfg,
       label: cfg.path,
@@ -30,19 +40,23 @@ export function compileRoutes(routes: readonly RouteConfig[]): (method: string, 
       exact: isPrefix ? undefined : base,
       prefix: isPrefix ? base : undefined,
       methods: cfg.methods ? new Set(cfg.methods) : undefined,
+      caseInsensitive: ci,
     };
   });
+  const anyCaseInsensitive = table.some((r) => r.caseInsensitive);
   return function matchRoute(method: string, path: string): RouteMatch {
-    let methodMismatch = false;
+    let mismatch: CompiledRoute | undefined;
+    const lower = anyCaseInsensitive ? path.toLowerCase() : path;
     for (const r of table) {
-      if (!pathMatches(r, path)) continue;
-      if (r.methods && !r.methods.has(method)) {
-        methodMismatch = true;
+      if (!pathMatches(r, r.caseInsensitive ? lower : path)) continue;
+      if (r.methods ? !r.methods.has(method) : EXPLICIT_ONLY.has(method)) {
+        mismatch ??= r;
         continue;
       }
       return { route: r };
     }
-    return { route: undefined, methodMismatch };
+    if (!mismatch) return { route: undefined, methodMismatch: false };
+    return { route: undefined, methodMismatch: true, allow: (mismatch.cfg.methods ?? DEFAULT_METHODS).join(', ') };
   };
 }
 

@@ -34,7 +34,7 @@ describe('forwarding bodies', () => {
   let proxy: TestProxy;
   before(async () => {
     up = await startUpstream();
-    proxy = await startTestProxy({ upstream: { url: up.url }, server: { max_body_bytes: 32 * 1024 * 1024 }, routes: [{ path: '/*', auth: 'none' }] });
+    proxy = await startTestProxy({ upstream: { url: up.url }, server: { max_body_bytes: 32 * 1024 * 1024, chunked_request_bodies: true }, routes: [{ path: '/*', auth: 'none' }] });
   });
   after(async () => {
     await proxy.stop();

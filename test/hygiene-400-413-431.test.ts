@@ -16,7 +16,7 @@ describe('request hygiene', () => {
     up = await startUpstream();
     proxy = await startTestProxy({
       upstream: { url: up.url },
-      server: { max_body_bytes: 1000, max_header_bytes: 16384, max_headers: 40 },
+      server: { max_body_bytes: 1000, max_header_bytes: 16384, max_headers: 40, chunked_request_bodies: true },
       routes: [{ path: '/small', auth: 'none', max_body_bytes: 10 }, { path: '/only-get', methods: ['GET'], auth: 'none' }, { path: '/*', auth: 'none' }],
     });
   });

@@ -10,6 +10,10 @@ export const routeSchema = z.object({
   /** Exact path, or a prefix ending in `/*` (`/v1/*` matches `/v1` and `/v1/…`). */
   path: z.string().regex(/^\/[^\s?#]*$/, 'a path starting with "/" (prefix: end with "/*")'),
   methods: z.array(z.enum(METHODS)).min(1).optional(),
+  /** Match the path case-insensitively and forward it lower-cased (default: case-sensitive). */
+  case_insensitive: z.boolean().default(false),
+  /** Client request headers this route also strips (added to server.strip_request_headers). */
+  strip_request_headers: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'a header name')).default([]),
   auth: z.enum(['none', 'optional', 'required']).default('required'),
   tier: z.string().min(1).optional(),
   features: z.array(z.string().min(1)).default([]),

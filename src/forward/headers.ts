@@ -4,8 +4,12 @@
  * Hop-by-hop headers (RFC 9110 §7.6.1) never cross the proxy: Connection and every
  * header it names, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*.
  * Client-sent identity headers (`x-argus-*`, and `x_argus_*`, which some servers
- * normalise to the same name) are removed whatever their case: only the sidecar
- * may assert identity to the upstream.
+ * normalise to the same name) are removed whatever their case, and so is every
+ * header in `server.strip_request_headers` (X-User-Id, X-Real-IP, X-Original-URL,
+ * Forwarded…): only the sidecar may assert identity to the upstream.
+ * X-Forwarded-For/-Proto come from the sidecar's own view of the connection (a
+ * client's are extended only with `server.trust_forwarded`); X-Forwarded-Host is
+ * the Host header, which the pipeline has validated (exactly one, a valid authority).
  */
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
@@ -55,6 +59,8 @@ export interface ForwardedInfo {
   readonly requestId: string;
   /** Trust and extend an incoming X-Forwarded-For (only behind a trusted load balancer). */
   readonly trustForwarded: boolean;
+  /** Lower-cased client headers never forwarded (server.strip_request_headers + the route's; src/forward/strip.ts). */
+  readonly strip?: ReadonlySet<string>;
 }
 
 /**
@@ -63,6 +69,7 @@ export interface ForwardedInfo {
  */
 export function upstreamRequestHeaders(client: readonly string[], info: ForwardedInfo, extra: readonly string[] = []): string[] {
   const named = connectionTokens(client);
+  const strip = info.strip;
   const out: string[] = [];
   let host = '';
   let priorXff = '';
@@ -73,7 +80,7 @@ export function upstreamRequestHeaders(client: readonly string[], info: Forwarde
     if (name === 'host') host = value;
     else if (name === 'x-forwarded-for') priorXff = priorXff ? `${priorXff}, ${value}` : value;
     else if (name === 'x-forwarded-proto') priorProto = value;
-    if (REQUEST_DROP.has(name) || name.startsWith('proxy-') || isIdentityHeader(name) || named?.has(name)) continue;
+    if (REQUEST_DROP.has(name) || name.startsWith('proxy-') || isIdentityHeader(name) || named?.has(name) || strip?.has(name)) continue;
     out.push(name, value);
   }
   const xff = info.trustForwarded && priorXff ? `${priorXff}, ${info.clientAddress}` : info.clientAddress;

@@ -139,8 +139,13 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
       if (!ex.aborted && !this.cut) {
         res.cork(() => {
           this.writeHead(list);
-          if (bodyless) res.endWithoutBody(this.total >= 0 && ex.head.method === 'HEAD' ? this.total : undefined);
-          else if (this.total === 0) res.end();
+          if (bodyless) {
+            // uWS v20.30's endWithoutBody(n > 0) leaves the response pending (the connection's next
+            // request is then dropped) and endWithoutBody(undefined) writes a bogus length: the HEAD's
+            // Content-Length is written as a plain header, then the response ends with no body.
+            if (this.total >= 0 && ex.head.method === 'HEAD') res.writeHeader('content-length', String(this.total));
+            res.endWithoutBody();
+          } else if (this.total === 0) res.end();
         });
       }
       if (final) ex.done();

@@ -7,6 +7,7 @@ import { deny, errorBody, shouldRetry, statusLine, type Denial, statusOf } from 
 import type { AuthContext } from '../authenticate/context.js';
 import type { CompiledRoute } from '../routes.js';
 import type { RequestBody } from './body.js';
+import { padToClose } from './closing.js';
 import type { RequestHead } from './request.js';
 import type { HttpResponse } from './uws.js';
 
@@ -70,6 +71,8 @@ export class Exchange {
   metered = false;
   /** A start record of this streamed response was recorded. */
   checkpointed = false;
+  /** A closing refusal to HEAD (no body to pad): what follows from this address in this turn is held (src/server/closing.ts). */
+  closing = false;
   /** Called once, when the response ends or the client aborts (the server's bookkeeping). */
   onFinish: ((ex: Exchange) => void) | undefined;
   /** Called once after onFinish (the pipeline's metrics and metering). */
@@ -157,20 +160,23 @@ export class Exchange {
     if (this.aborted || this.started) return;
     this.started = true;
     this.status = status;
-    this.bytesOut = Buffer.byteLength(body);
+    const head = this.head.method === 'HEAD';
+    // A closing answer must end the connection before uWS parses what follows (src/server/closing.ts).
+    const sent = close && !head ? padToClose(body) : body;
+    this.bytesOut = head ? 0 : Buffer.byteLength(sent);
     const gate = this.durable;
     if (gate?.hold(this, true)) {
       gate.after(() => {
-        if (!this.aborted) this.writeReply(status, headers, body, close);
+        if (!this.aborted) this.writeReply(status, headers, sent, close, head);
         this.done();
       });
       return;
     }
-    this.writeReply(status, headers, body, close);
+    this.writeReply(status, headers, sent, close, head);
     this.done();
   }
 
-  private writeReply(status: number, headers: ReadonlyArray<readonly [string, string]> | undefined, body: string, close: boolean): void {
+  private writeReply(status: number, headers: ReadonlyArray<readonly [string, string]> | undefined, sent: string, close: boolean, head: boolean): void {
     const res = this.res;
     const requestId = this.head.requestId;
     res.cork(() => {
@@ -182,8 +188,13 @@ export class Exchange {
       if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
       const cors = this.corsHeaders;
       if (cors) for (let i = 0; i < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
-      res.end(body, close || this.drain.closeConnections);
+      const closeConnection = close || this.drain.closeConnections;
+      // A response to HEAD carries no body (RFC 9110 §9.3.2), the sidecar's own refusals included.
+      // (endWithoutBody with a non-zero length would leave uWS waiting for that many bytes.)
+      if (head) res.endWithoutBody(0, closeConnection);
+      else res.end(sent, closeConnection);
     });
+    if (close && head) this.closing = true;
   }
 
   /** Mark the exchange complete (response ended, or aborted). Idempotent. */

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { deny } from '../errors.js';
 import { isWellFormedRequestId } from '../forward/headers.js';
+import { ClosingConnections } from './closing.js';
 import { Exchange } from './exchange.js';
 import type { HeaderStats } from './hygiene.js';
 import type { RequestHead } from './request.js';
@@ -85,9 +86,10 @@ export class HttpServer {
           extensions: req.getHeader('sec-websocket-extensions'),
           context,
         };
-        const { ex, stats } = this.begin(res, req);
-        if (this.closed) return ex.replyError(deny('ARGUS_DRAINING', 'the sidecar is shutting down; retry on a new connection'), true);
-        this.handler.upgrade(ex, stats, upgrade);
+        const begun = this.begin(res, req);
+        if (!begun) return;
+        if (this.closed) return begun.ex.replyError(deny('ARGUS_DRAINING', 'the sidecar is shutting down; retry on a new connection'), true);
+        this.handler.upgrade(begun.ex, begun.stats, upgrade);
       },
       open: (ws) => ws.getUserData().session.attach(ws),
       message: (ws, message, isBinary) => ws.getUserData().session.fromClient(message, isBinary),
@@ -97,20 +99,29 @@ export class HttpServer {
       close: (ws, code, message) => ws.getUserData().session.clientClosed(code, message),
     });
     this.app.any('/*', (res, req) => {
-      const { ex, stats } = this.begin(res, req);
-      if (this.closed) return ex.replyError(deny('ARGUS_DRAINING', 'the sidecar is shutting down; retry on a new connection'), true);
-      this.handler.handle(ex, stats);
+      const begun = this.begin(res, req);
+      if (!begun) return;
+      if (this.closed) return begun.ex.replyError(deny('ARGUS_DRAINING', 'the sidecar is shutting down; retry on a new connection'), true);
+      this.handler.handle(begun.ex, begun.stats);
     });
   }
 
-  /** Copy the request head out of uWS (valid only during this call) and open an exchange. */
-  private begin(res: HttpResponse, req: HttpRequest): { ex: Exchange; stats: HeaderStats } {
+  /** After a closing refusal, nothing more on that connection is served (src/server/closing.ts). */
+  private readonly closing = new ClosingConnections();
+
+  /**
+   * Copy the request head out of uWS (valid only during this call) and open an
+   * exchange; undefined when the request came behind a closing refusal (held, then closed).
+   */
+  private begin(res: HttpResponse, req: HttpRequest): { ex: Exchange; stats: HeaderStats } | undefined {
+    const remoteAddress = textOf(res.getRemoteAddressAsText());
+    if (this.closing.hold(res, remoteAddress)) return undefined;
     const raw = req.getCaseSensitiveMethod();
     const method = UPPER_METHODS.get(raw) ?? raw.toUpperCase();
     const path = req.getUrl();
     const query = req.getQuery() ?? '';
     const headers: string[] = [];
-    const stats: HeaderStats = { bytes: method.length + path.length + query.length + 12, count: 0, contentLengths: 0, contentLength: undefined, transferEncoding: undefined };
+    const stats: HeaderStats = { bytes: method.length + path.length + query.length + 12, count: 0, contentLengths: 0, contentLength: undefined, transferEncodings: 0, transferEncoding: undefined, hosts: 0, host: undefined };
     // One callback for the server's life; the scratch fields carry this request's state.
     this.scratchHeaders = headers;
     this.scratchStats = stats;
@@ -122,7 +133,7 @@ export class HttpServer {
       path,
       query,
       headers,
-      remoteAddress: textOf(res.getRemoteAddressAsText()),
+      remoteAddress,
       requestId: '',
     };
     const key = this.idPrefix + (++this.serial).toString(36);
@@ -146,13 +157,20 @@ export class HttpServer {
     if (name === 'content-length') {
       stats.contentLengths++;
       stats.contentLength = value;
-    } else if (name === 'transfer-encoding') stats.transferEncoding = value;
-    else if (name === 'x-request-id') this.scratchRequestId = value;
+    } else if (name === 'transfer-encoding') {
+      stats.transferEncodings++;
+      stats.transferEncoding = value;
+    } else if (name === 'host') {
+      stats.hosts++;
+      stats.host = value;
+    } else if (name === 'x-request-id') this.scratchRequestId = value;
+
   };
   private readonly exchangeFinished = (ex: Exchange): void => this.finished(ex);
 
   private finished(ex: Exchange): void {
     this.live.delete(ex);
+    if (ex.closing) this.closing.mark(ex.head.remoteAddress);
     this.inflight--;
     if (this.inflight === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;

@@ -6,8 +6,12 @@
 export interface RequestHead {
   /** Upper-case method, e.g. "GET". */
   readonly method: string;
-  /** Path without the query string, e.g. "/v1/predictions/7". */
-  readonly path: string;
+  /**
+   * Path without the query string, e.g. "/v1/predictions/7": as sent until the
+   * pipeline normalises it (src/server/path.ts), then the normalised path that is
+   * matched, metered and forwarded.
+   */
+  path: string;
   /** Raw query string without "?", "" when absent. */
   readonly query: string;
   /**
