@@ -13,6 +13,7 @@ import type { Exchange } from '../server/exchange.js';
 import type { UpgradeInfo } from '../server/http.js';
 import { PROTOCOL_BEARER } from '../authenticate/credentials.js';
 import { upstreamRequestHeaders } from './headers.js';
+import { stripSet } from './strip.js';
 import type { TrustedHeaders } from './h1/exchange.js';
 import type { RelayFailure } from './relay.js';
 import type { GateFactory } from './ws-gates.js';
@@ -36,20 +37,31 @@ export interface OpenerDeps {
 /** The subprotocol a browser offers next to `bearer.<token>` (answered when the upstream picks none). */
 export const ARGUS_PROTOCOL = 'argus';
 
+/** `query` without the parameter `name` in any spelling the credential extractor accepts (case, percent-encoding). */
 function withoutParam(query: string, name: string): string {
-  if (!query.includes(name)) return query;
+  if (!query) return query;
   return query
     .split('&')
-    .filter((part) => part.split('=')[0] !== name)
+    .filter((part) => decodedName(part.split('=')[0]!) !== name)
     .join('&');
 }
 
+function decodedName(raw: string): string {
+  try {
+    return decodeURIComponent(raw).toLowerCase();
+  } catch {
+    return raw.toLowerCase();
+  }
+}
+
 export function createWebSocketOpener(deps: OpenerDeps) {
+  // The same client identity headers are removed from upgrades as from plain requests (src/forward/strip.ts).
+  const stripSets = deps.cfg.routes.map((r) => stripSet(deps.cfg.server.strip_request_headers, r.strip_request_headers));
   const base = deps.cfg.upstream.url.replace(/^http/, 'ws').replace(/\/$/, '');
   return {
     open(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, up: UpgradeInfo): void {
       const head = ex.head;
-      const flat = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: deps.cfg.server.trust_forwarded }, deps.identity(ctx, ex.stale ? { stale: true } : undefined).list);
+      const flat = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: deps.cfg.server.trust_forwarded, strip: stripSets[route.index]! }, deps.identity(ctx, ex.stale ? { stale: true } : undefined).list);
       const headers: Record<string, string> = {};
       for (let i = 0; i < flat.length; i += 2) {
         const name = flat[i]!;
