@@ -11,11 +11,20 @@ import { deny, type Denial } from '../errors.js';
 const REG_NAME = new Uint8Array(128);
 for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=") REG_NAME[c.charCodeAt(0)] = 1;
 /** An IP literal, optional :port. */
-const IP_LITERAL = /^\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?$/;
+const IP_LITERAL = /^\[[0-9A-Fa-f:.]+\](?::([0-9]{1,5}))?$/;
+
+/** A port is 1–65535 (RFC 6335 §6; nginx and Envoy refuse 0 and out-of-range ports in Host). */
+function validPort(digits: string): boolean {
+  const n = Number(digits);
+  return n >= 1 && n <= 65535;
+}
 
 /** reg-name or IPv4, optional :port (one scan), or an IP literal. */
 function validAuthority(v: string): boolean {
-  if (v.charCodeAt(0) === 91 /* [ */) return IP_LITERAL.test(v);
+  if (v.charCodeAt(0) === 91 /* [ */) {
+    const m = IP_LITERAL.exec(v);
+    return m !== null && (m[1] === undefined || validPort(m[1]));
+  }
   let i = 0;
   for (; i < v.length; i++) {
     const c = v.charCodeAt(i);
@@ -30,7 +39,7 @@ function validAuthority(v: string): boolean {
     const c = v.charCodeAt(j);
     if (c < 48 || c > 57) return false;
   }
-  return true;
+  return validPort(v.slice(i + 1));
 }
 
 export function checkHost(count: number, value: string | undefined, allowed: ReadonlySet<string> | undefined): Denial | null {
