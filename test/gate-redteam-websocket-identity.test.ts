@@ -3,7 +3,9 @@
  * `server.strip_request_headers` list (and a route's own additions) is applied to
  * the upgrade as it is to plain requests, and a query credential accepted on a
  * `query_token` route is removed in every spelling of its name (`Access_Token`,
- * `access%5Ftoken`), not only as `access_token`.
+ * `access%5Ftoken`), not only as `access_token`. A `bearer.<token>` subprotocol
+ * entry is a credential in any case (`Bearer.`, `BEARER.`): it authenticates and
+ * never reaches the upstream.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -73,4 +75,25 @@ describe('WebSocket upgrades: identity headers and query credentials never reach
       c.destroy();
     });
   }
+
+  for (const prefix of ['bearer.', 'Bearer.', 'BEARER.']) {
+    it(`subprotocol ${prefix}<key> authenticates and is not offered to the upstream`, async () => {
+      const path = `/ws/req/p-${prefix.slice(0, 3)}`;
+      const c = await rawWs(proxy.port, upgradeRequest(path, { 'sec-websocket-protocol': `chat, ${prefix}${user.key}` }));
+      assert.equal(c.status(), 101, c.head());
+      await waitFor(() => up.upgrades.some((u) => u.url === path), 5000, 'the upgrade upstream');
+      const seen = up.upgrades.find((u) => u.url === path)!;
+      assert.equal(seen.headers['sec-websocket-protocol'], 'chat');
+      assert.equal(seen.headers['x-argus-user-id'], 'u_user');
+      c.destroy();
+    });
+  }
+
+  it('a second credential as a Bearer. subprotocol next to X-Api-Key → 401, nothing reaches the upstream', async () => {
+    const before = up.seen();
+    const c = await rawWs(proxy.port, upgradeRequest('/ws/req/two', { 'x-api-key': user.key, 'sec-websocket-protocol': 'chat, Bearer.eyJhbGciOiJSUzI1NiJ9.e30.sig' }));
+    assert.equal(c.status(), 401, c.head());
+    c.destroy();
+    assert.equal(up.seen(), before);
+  });
 });

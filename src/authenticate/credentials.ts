@@ -137,12 +137,17 @@ export const PROTOCOL_BEARER = 'bearer.';
 
 /** The token of a `bearer.<token>` entry in a Sec-WebSocket-Protocol list, if any. */
 export function protocolCredential(list: string): string | undefined {
-  if (!list.includes(PROTOCOL_BEARER)) return undefined;
+  if (!list.toLowerCase().includes(PROTOCOL_BEARER)) return undefined;
   for (const entry of list.split(',')) {
     const p = entry.trim();
-    if (p.startsWith(PROTOCOL_BEARER)) return p.slice(PROTOCOL_BEARER.length);
+    if (isProtocolCredential(p)) return p.slice(PROTOCOL_BEARER.length);
   }
   return undefined;
+}
+
+/** `bearer.<token>` in any case (`Bearer.`, `BEARER.`): a credential, never passed to the upstream. */
+export function isProtocolCredential(entry: string): boolean {
+  return entry.length >= PROTOCOL_BEARER.length && entry.slice(0, PROTOCOL_BEARER.length).toLowerCase() === PROTOCOL_BEARER;
 }
 
 /**

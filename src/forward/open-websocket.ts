@@ -11,7 +11,7 @@ import type { Metrics } from '../observe/metrics.js';
 import type { CompiledRoute } from '../routes.js';
 import type { Exchange } from '../server/exchange.js';
 import type { UpgradeInfo } from '../server/http.js';
-import { PROTOCOL_BEARER } from '../authenticate/credentials.js';
+import { isProtocolCredential } from '../authenticate/credentials.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { stripSet } from './strip.js';
 import type { TrustedHeaders } from './h1/exchange.js';
@@ -73,7 +73,7 @@ export function createWebSocketOpener(deps: OpenerDeps) {
       // authenticating with `bearer.<token>` also offers `argus`; the sidecar answers with it when the
       // upstream chose none. Neither entry reaches the upstream.
       const offered = up.protocol ? up.protocol.split(',').map((p) => p.trim()).filter(Boolean) : [];
-      const protocols = offered.filter((p) => !p.startsWith(PROTOCOL_BEARER) && p !== ARGUS_PROTOCOL);
+      const protocols = offered.filter((p) => !isProtocolCredential(p) && p !== ARGUS_PROTOCOL);
       const query = route.cfg.websocket?.query_token ? withoutParam(head.query, 'access_token') : head.query;
       const url = `${base}${head.path}${query ? `?${query}` : ''}`;
       const maxMessageBytes = route.cfg.websocket?.max_message_bytes ?? deps.cfg.server.ws_max_payload_bytes;
