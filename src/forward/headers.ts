@@ -47,7 +47,9 @@ function connectionTokens(headers: readonly string[]): Set<string> | undefined {
     if (SIMPLE_CONNECTION.has(value)) continue;
     for (const t of value.split(',')) {
       const name = t.trim().toLowerCase();
-      if (name) (tokens ??= new Set()).add(name);
+      // Host is end-to-end and validated (src/server/host.ts): a `Connection: host` must not
+      // swap it for the upstream's own address on the way in (RFC 9110 §7.6.1).
+      if (name && name !== 'host') (tokens ??= new Set()).add(name);
     }
   }
   return tokens;
