@@ -161,8 +161,9 @@ export class Exchange {
     this.started = true;
     this.status = status;
     const head = this.head.method === 'HEAD';
-    // A closing answer must end the connection before uWS parses what follows (src/server/closing.ts).
-    const sent = close && !head ? padToClose(body) : body;
+    // A closing answer must end the connection before uWS parses what follows (src/server/closing.ts);
+    // so must one that says `Connection: close` because the sidecar drains (RFC 9112 §9.6).
+    const sent = (close || this.drain.closeConnections) && !head ? padToClose(body) : body;
     this.bytesOut = head ? 0 : Buffer.byteLength(sent);
     const gate = this.durable;
     if (gate?.hold(this, true)) {
