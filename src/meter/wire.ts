@@ -215,7 +215,23 @@ export class BatchEncoder {
     return i;
   }
 
+  /** The last event's context: a run of requests from one caller on one route skips the Map walk (and hashing its fresh strings). */
+  #last: RequestUsageEvent | undefined;
+  #lastContext = -1;
+
   #contextOf(e: RequestUsageEvent): number {
+    const l = this.#last;
+    if (l !== undefined && l.user_id === e.user_id && l.key_id === e.key_id && l.stripe_customer === e.stripe_customer && l.service === e.service && l.route === e.route && l.method === e.method) {
+      this.#last = e;
+      return this.#lastContext;
+    }
+    const c = this.#contextWalk(e);
+    this.#last = e;
+    this.#lastContext = c;
+    return c;
+  }
+
+  #contextWalk(e: RequestUsageEvent): number {
     const level = step(step(step(step(step(this.#contextIndex, e.user_id), e.key_id), e.stripe_customer), e.service), e.route);
     let c = level.get(e.method) as number | undefined;
     if (c === undefined) {
