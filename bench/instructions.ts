@@ -35,6 +35,7 @@ import { writeResultFiles } from './results-dir.js';
 
 const N = Number(process.env['BENCH_REQUESTS'] ?? 2000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const MAX_BAD = Number(process.env['BENCH_MAX_BAD'] ?? 0);
 const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 // BENCH_PORT moves the upstream (BENCH_PORT), sidecar (+2) and admin (+3) ports, for two runs on one machine.
 const UP = Number(process.env['BENCH_PORT'] ?? 3931);
@@ -128,7 +129,8 @@ try {
     try {
       for (let i = 0; ; i++) {
         const ok = await fetch(`http://127.0.0.1:${SIDE + 1}/healthz`).then((r) => r.ok, () => false);
-        if (ok) break;
+        // The admin port may answer before the proxy's own listener is up (slow under valgrind): wait for both.
+        if (ok && (await fetch(`http://127.0.0.1:${SIDE}/`).then(() => true, () => false))) break;
         if (i > 900 || vg.exitCode !== null) throw new Error(`sidecar under valgrind did not start:\n${stderr}`);
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -147,7 +149,9 @@ try {
           const dump = `${out}.${++dumps}`;
           const totals = spawnSync('callgrind_annotate', [dump], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).stdout;
           const total = Number(/([\d,]+) \(100\.0%\)\s+PROGRAM TOTALS/.exec(totals)?.[1]?.replace(/,/g, '') ?? NaN);
-          if (bad > 0) throw new Error(`${route}: ${bad} of ${N} requests were not 200`);
+          // BENCH_MAX_BAD: tolerate that many non-200 answers per round (an overloaded machine times a few out), reported.
+          if (bad > MAX_BAD) throw new Error(`${route}: ${bad} of ${N} requests were not 200`);
+          if (bad > 0) process.stderr.write(`${route}: ${bad} of ${N} requests were not 200 (tolerated, BENCH_MAX_BAD=${MAX_BAD})\n`);
           const perRequest = total / N;
           process.stderr.write(`${variant.padEnd(28)} ${route.padEnd(22)} ${Math.round(perRequest)} instructions/request\n`);
           const prev = best.get(route);
@@ -166,6 +170,10 @@ try {
           .sort((x, y) => y[1] - x[1]).slice(0, 12);
         contributors.push(`**${variant}**, jwt cache hit over passthrough, largest contributors (instructions per request): ${diff.map(([k, v]) => `\`${k}\` ${Math.round(v)}`).join('; ')}`);
       }
+    } catch (err) {
+      // The sidecar under valgrind died (or refused): say why, not only "ECONNREFUSED".
+      process.stderr.write(`instructions: ${variant} failed; the sidecar's stderr:\n${stderr.slice(-4000)}\n`);
+      throw err;
     } finally {
       vg.kill('SIGTERM');
       await new Promise((r) => (vg.exitCode !== null ? r(undefined) : vg.once('exit', r)));

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { DIST, machine, runLoad, startServer, type LoadResult } from './harness.js';
+import { cpuTimes, DIST, machine, runLoad, startServer, type LoadResult } from './harness.js';
 import { makeCredentials, removeCredentials, sidecarConfig } from './scenarios.js';
 import { commitKey, folderName, RESULTS } from './results-dir.js';
 
@@ -63,6 +63,9 @@ async function spoolWrites(): Promise<number> {
 
 const rows: string[] = [];
 const results: LoadResult[] = [];
+/** User-space CPU only (µs per request), per build and connection count: callgrind counts user-space instructions, so instructions ÷ these µs is this machine's rate. */
+const userUs = new Map<string, number[]>();
+const CLK_TCK = 100;
 try {
   for (const [port, s] of [[A, a], [B, b]] as const) await runLoad({ scenario: 'warmup', target: s.name, mode: 'closed', url: `http://127.0.0.1:${port}/jwt/x`, connections: 16, durationS: 2, headers }, s);
   for (const c of conns) {
@@ -72,7 +75,11 @@ try {
     for (let i = 0; i < rounds; i++) {
       for (const [port, s] of [[A, a], [B, b]] as const) {
         const w0 = s === b ? await spoolWrites() : 0;
+        const u0 = cpuTimes(s.pid).user;
         const r = await runLoad({ scenario: `jwt metered, ${c} conn`, target: s.name, mode: 'closed', url: `http://127.0.0.1:${port}/jwt/x`, connections: c, durationS: duration, headers }, s);
+        const u = r.requests > 0 ? ((cpuTimes(s.pid).user - u0) * 1e6) / CLK_TCK / r.requests : 0;
+        const key = `${s.name} ${c}`;
+        userUs.set(key, [...(userUs.get(key) ?? []), Math.round(u * 10) / 10]);
         results.push(r);
         cpu[s.name]!.push(r.cpu_us_per_req);
         if (s === b) {
@@ -111,6 +118,8 @@ tree. Spool writes per request: B's write(2) calls to the spool ÷ its requests.
 ${rows.join('\n')}
 
 ${results.map((r) => `- ${r.target} ${r.scenario}: ${r.rps} rps, ${r.cpu_us_per_req} µs/req, p99 ${r.p99_ms} ms`).join('\n')}
+
+User-space CPU only, µs per request (rounds in order): ${[...userUs].map(([k, v]) => `${k} conn: ${v.join(' / ')}`).join('; ')}
 `;
 const outDir = join(RESULTS, folderName({ sha: commitKey(), date: new Date().toISOString() }));
 mkdirSync(outDir, { recursive: true });

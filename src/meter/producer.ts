@@ -76,8 +76,8 @@ interface Batch {
   /** Segment file holding it ('' when the spool write failed). */
   readonly file: string;
   readonly size: number;
-  /** Job data while held in memory; null: read it back from the spool. */
-  data: RowsJobData | null;
+  /** Job data (format 2, as JSON text) while held in memory; null: read it back from the spool. */
+  data: string | null;
   state: State;
   sentAt: number;
   /** Times handed to the queue (by this process or, for recovered batches, at least once before). */
@@ -190,7 +190,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
         for (const e of orphans) enc.add(e);
         writer.append(enc.spoolLine(id));
         const file = writer.file();
-        batches.set(id, { id, file, size: enc.size, data: enc.data() as RowsJobData, state: 'unsent', sentAt: 0, sends: 0, nextCheck: 0, backoff: 0 });
+        batches.set(id, { id, file, size: enc.size, data: enc.json(), state: 'unsent', sentAt: 0, sends: 0, nextCheck: 0, backoff: 0 });
         inMemory += enc.size;
         segmentOf(file).batches.add(id);
         writer.rotate();
@@ -306,7 +306,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
     spoolNow();
     if (buffer.size === 0) return null;
     const id = batchIdFor(buffer.firstEventId);
-    const b: Batch = { id, file: bufferBroken ? '' : bufferFile, size: buffer.size, data: buffer.data() as RowsJobData, state: 'unsent', sentAt: 0, sends: 0, nextCheck: 0, backoff: 0 };
+    const b: Batch = { id, file: bufferBroken ? '' : bufferFile, size: buffer.size, data: buffer.json(), state: 'unsent', sentAt: 0, sends: 0, nextCheck: 0, backoff: 0 };
     mm.events.inc({ outcome: b.file ? 'spooled' : 'unspooled' }, b.size);
     buffer = new BatchEncoder(2);
     bufferFile = '';
@@ -383,7 +383,11 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
       }
       try {
         const jobs = group.map((b) => ({ id: b.id, data: jobData(b) }));
-        await q.add(jobs.filter((j): j is { id: string; data: RowsJobData } => j.data !== null).map((j) => ({ id: j.id, data: m.job_format === 1 ? encodeBatch(decodeBatch(JOB_NAMES[2], j.data) as UsageEvent[], 1) : j.data })));
+        await q.add(
+          jobs
+            .filter((j): j is { id: string; data: string } => j.data !== null)
+            .map((j) => (m.job_format === 1 ? { id: j.id, data: encodeBatch(decodeBatch(JOB_NAMES[2], JSON.parse(j.data) as RowsJobData) as UsageEvent[], 1) } : { id: j.id, json: j.data })),
+        );
       } catch (err) {
         if (!degraded) log.warn('meter: queue unavailable; usage stays in the spool and is sent when Redis answers', { err });
         degraded = true;
@@ -412,8 +416,8 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
     }
   }
 
-  /** The batch's job data: in memory, or read back from its segment (null: gone from disk too). */
-  function jobData(b: Batch): RowsJobData | null {
+  /** The batch's job data as JSON text: in memory, or read back from its segment (null: gone from disk too). */
+  function jobData(b: Batch): string | null {
     if (b.data) return b.data;
     const found = readSegment(dir, b.file, log).batches.find((x) => x.id === b.id);
     if (!found) {
@@ -421,7 +425,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
       forget(b);
       return null;
     }
-    return found.data;
+    return JSON.stringify(found.data);
   }
 
   function forget(b: Batch): void {

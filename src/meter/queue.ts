@@ -3,7 +3,7 @@
  * connection (no offline queue), so an add while Redis is away rejects at once
  * instead of waiting, and the batch goes to the spool.
  */
-import { Queue, type JobsOptions } from 'bullmq';
+import { Job, Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Logger } from '../observe/log.js';
@@ -21,8 +21,36 @@ export interface SpoolBatch {
 /** What one job carries (its format is named by the job name, see ./wire.ts). */
 export type BatchJobData = EventsJobData | RowsJobData;
 
-/** A batch to add: its job data already in the configured format, or its events to encode here. */
-export type QueuedBatch = { readonly id: string; readonly data: BatchJobData } | SpoolBatch;
+/**
+ * A batch to add: its job data already in the configured format, its job data as
+ * JSON text (format 2, from the spool's serialisation: see BatchEncoder.json in
+ * ./wire.ts), or its events to encode here.
+ */
+export type QueuedBatch = { readonly id: string; readonly data: BatchJobData } | { readonly id: string; readonly json: string } | SpoolBatch;
+
+/** Job data already serialised: stored as it is (BullMQ would JSON.stringify the data a second time). */
+class RawJson {
+  constructor(readonly text: string) {}
+  /** What Job.asJSON's JSON.stringify sees (cheap); {@link RawJob} puts the text in its place. */
+  toJSON(): null {
+    return null;
+  }
+}
+
+class RawJob extends Job {
+  override asJSON(): ReturnType<Job['asJSON']> {
+    const out = super.asJSON();
+    if (this.data instanceof RawJson) out.data = this.data.text;
+    return out;
+  }
+}
+
+/** A Queue whose jobs may carry {@link RawJson} data. */
+class RawQueue extends Queue<unknown> {
+  protected override get Job(): typeof Job {
+    return RawJob as unknown as typeof Job;
+  }
+}
 
 export interface UsageQueue {
   /** Add batches, each as its own job (id = batch id). Rejects after `timeoutMs` or on any Redis error. */
@@ -76,7 +104,7 @@ export function createUsageQueue(
     if (opts.log && opts.metrics) void checkRedisConfig(connection, opts.log, opts.metrics, 'meter');
     onReady();
   });
-  const queue = new Queue<BatchJobData>(cfg.metering.queue, { connection, prefix: bullPrefix(cfg) });
+  const queue = new RawQueue(cfg.metering.queue, { connection, prefix: bullPrefix(cfg) });
   queue.on('error', () => undefined);
   const jobOpts = jobOptions(cfg);
   const format = cfg.metering.job_format;
@@ -109,7 +137,7 @@ export function createUsageQueue(
     // One batch (the usual flush) goes through Queue.add: addBulk builds an ioredis
     // pipeline, which copies every BullMQ script onto it (~0.2-0.4 ms of CPU per
     // call on this machine, measured; Queue.add sends the script call directly).
-    const jobs = batches.map((b) => ({ name, data: 'data' in b ? b.data : encodeBatch(b.events, format), opts: { ...jobOpts, jobId: b.id } }));
+    const jobs = batches.map((b) => ({ name, data: 'json' in b ? new RawJson(b.json) : 'data' in b ? b.data : encodeBatch(b.events, format), opts: { ...jobOpts, jobId: b.id } }));
     const job = jobs.length === 1 ? queue.add(name, jobs[0]!.data, jobs[0]!.opts) : queue.addBulk(jobs);
     job.catch(() => undefined);
     try {

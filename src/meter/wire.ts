@@ -83,15 +83,30 @@ export function encodeBatch(events: readonly UsageEvent[], format: JobFormat): E
  */
 export class BatchEncoder {
   readonly #format: JobFormat;
-  /** Format 1: the events themselves. Format 2 keeps no event objects, only their rows (see `events()`). */
+  /** Format 1: the events themselves. */
   readonly #events: UsageEvent[] = [];
-  readonly #strings: string[] = [];
   readonly #stringIndex = new Map<string, number>();
+  #strings = 0;
   /** Contexts by their six strings, one Map per level: a caller on a route repeats it for every request. */
   readonly #contextIndex = new Map<string | null, unknown>();
-  readonly #contexts: number[] = [];
-  readonly #rows: Array<string | number> = [];
-  #other: UsageEvent[] | undefined;
+  #contexts = 0;
+  /**
+   * Format 2 keeps no rows past the turn they were added in: what was added since
+   * the last {@link spoolLine} waits here, is serialised once for the spool line,
+   * and that same text (the arrays' contents) is what the job carries (`json()`).
+   * Rows held as arrays until the flush survived a scavenge or two and were
+   * serialised twice (once per spool line, once by BullMQ): ~3,500 instructions
+   * per request event (callgrind, bench/instructions.ts).
+   */
+  #newStrings: string[] = [];
+  #newContexts: number[] = [];
+  #newRows: Array<string | number> = [];
+  #newOther: UsageEvent[] = [];
+  /** Serialised contents (no brackets) of s, c, r and x so far. */
+  #sJson = '';
+  #cJson = '';
+  #rJson = '';
+  #xJson = '';
   #size = 0;
   #firstId = '';
   #t = 0;
@@ -112,10 +127,7 @@ export class BatchEncoder {
 
   /**
    * The events added so far. Format 2 rebuilds them from the job data, so they are
-   * the events a worker will read (times rounded as the rows hold them): the
-   * buffer keeps ~40 bytes of row per request event instead of the event object,
-   * its id and its numbers, which survived a scavenge or two while buffered and
-   * made each scavenge copy and promote them. Only the spool asks for them.
+   * the events a worker will read (times rounded as the rows hold them).
    */
   events(): UsageEvent[] {
     if (this.#format === 1) return this.#events;
@@ -124,8 +136,23 @@ export class BatchEncoder {
     return out;
   }
 
-  /** Lengths of strings, contexts, rows and others already written by {@link spoolLine}. */
-  #logged = [0, 0, 0, 0];
+  /** Serialise what was added since the last call: the JSON arrays of new strings, contexts, rows, others ('' when none). */
+  #serialise(): [string, string, string, string] | null {
+    if (this.#newRows.length === 0 && this.#newOther.length === 0) return null;
+    const s = this.#newStrings.length > 0 ? JSON.stringify(this.#newStrings) : '[]';
+    const c = this.#newContexts.length > 0 ? JSON.stringify(this.#newContexts) : '[]';
+    const r = this.#newRows.length > 0 ? JSON.stringify(this.#newRows) : '[]';
+    const x = this.#newOther.length > 0 ? JSON.stringify(this.#newOther) : '';
+    if (s.length > 2) this.#sJson = this.#sJson === '' ? s.slice(1, -1) : `${this.#sJson},${s.slice(1, -1)}`;
+    if (c.length > 2) this.#cJson = this.#cJson === '' ? c.slice(1, -1) : `${this.#cJson},${c.slice(1, -1)}`;
+    if (r.length > 2) this.#rJson = this.#rJson === '' ? r.slice(1, -1) : `${this.#rJson},${r.slice(1, -1)}`;
+    if (x !== '') this.#xJson = this.#xJson === '' ? x.slice(1, -1) : `${this.#xJson},${x.slice(1, -1)}`;
+    if (this.#newStrings.length > 0) this.#newStrings = [];
+    if (this.#newContexts.length > 0) this.#newContexts = [];
+    if (this.#newRows.length > 0) this.#newRows = [];
+    if (this.#newOther.length > 0) this.#newOther = [];
+    return [s, c, r, x];
+  }
 
   /**
    * The spool line (./spool.ts) for what was added since the last call, or '' when
@@ -133,23 +160,17 @@ export class BatchEncoder {
    * Format 2 only.
    */
   spoolLine(id: string): string {
-    const m = this.#logged;
-    const rows = this.#rows.length;
-    const other = this.#other?.length ?? 0;
-    if (rows === m[2] && other === m[3]) return '';
-    const line = JSON.stringify({
-      b: id,
-      t: this.#t,
-      s: m[0] === 0 ? this.#strings : this.#strings.slice(m[0]),
-      c: m[1] === 0 ? this.#contexts : this.#contexts.slice(m[1]),
-      r: m[2] === 0 ? this.#rows : this.#rows.slice(m[2]),
-      ...(other > m[3]! ? { x: this.#other!.slice(m[3]) } : {}),
-    }) + '\n';
-    m[0] = this.#strings.length;
-    m[1] = this.#contexts.length;
-    m[2] = rows;
-    m[3] = other;
-    return line;
+    const parts = this.#serialise();
+    if (!parts) return '';
+    const [s, c, r, x] = parts;
+    return `{"b":${JSON.stringify(id)},"t":${this.#t},"s":${s},"c":${c},"r":${r}${x !== '' ? `,"x":${x}` : ''}}\n`;
+  }
+
+  /** The job data of the events added so far, as JSON text (format 2; what {@link data} parses). */
+  json(): string {
+    this.#serialise();
+    const x = this.#xJson !== '' ? `,"x":[${this.#xJson}]` : '';
+    return `{"s":[${this.#sJson}],"c":[${this.#cJson}],"t":${this.#size > 0 ? this.#t : 0},"r":[${this.#rJson}]${x}}`;
   }
 
   add(e: UsageEvent): void {
@@ -158,13 +179,13 @@ export class BatchEncoder {
       this.#firstId = e.event_id;
     }
     if (this.#format === 1 || e.kind !== 'request') {
-      (this.#format === 1 ? this.#events : (this.#other ??= [])).push(e);
+      (this.#format === 1 ? this.#events : this.#newOther).push(e);
       return;
     }
     const id = e.event_id;
     const rid = e.request_id;
     const derived = id.length === rid.length + 11 && id.endsWith('.request') && id.startsWith('ev_') && id.startsWith(rid, 3);
-    this.#rows.push(
+    this.#newRows.push(
       this.#contextOf(e),
       rid,
       derived ? DERIVED_ID : id,
@@ -177,29 +198,45 @@ export class BatchEncoder {
     );
   }
 
-  /** The job data of the events added so far (shares this encoder's arrays: add nothing after). */
+  /** The job data of the events added so far (a fresh object). */
   data(): EventsJobData | RowsJobData {
     if (this.#format === 1) return { events: this.#events };
-    const d = { s: this.#strings, c: this.#contexts, t: this.#size > 0 ? this.#t : 0, r: this.#rows };
-    return this.#other ? { ...d, x: this.#other } : d;
+    return JSON.parse(this.json()) as RowsJobData;
   }
 
   #ref(v: string | null): number {
     if (v === null) return -1;
     let i = this.#stringIndex.get(v);
     if (i === undefined) {
-      i = this.#strings.push(v) - 1;
+      i = this.#strings++;
+      this.#newStrings.push(v);
       this.#stringIndex.set(v, i);
     }
     return i;
   }
 
+  /** The last event's context: a run of requests from one caller on one route skips the Map walk (and hashing its fresh strings). */
+  #last: RequestUsageEvent | undefined;
+  #lastContext = -1;
+
   #contextOf(e: RequestUsageEvent): number {
+    const l = this.#last;
+    if (l !== undefined && l.user_id === e.user_id && l.key_id === e.key_id && l.stripe_customer === e.stripe_customer && l.service === e.service && l.route === e.route && l.method === e.method) {
+      this.#last = e;
+      return this.#lastContext;
+    }
+    const c = this.#contextWalk(e);
+    this.#last = e;
+    this.#lastContext = c;
+    return c;
+  }
+
+  #contextWalk(e: RequestUsageEvent): number {
     const level = step(step(step(step(step(this.#contextIndex, e.user_id), e.key_id), e.stripe_customer), e.service), e.route);
     let c = level.get(e.method) as number | undefined;
     if (c === undefined) {
-      c = this.#contexts.length / CTX_WIDTH;
-      this.#contexts.push(this.#ref(e.user_id), this.#ref(e.key_id), this.#ref(e.stripe_customer), this.#ref(e.service), this.#ref(e.route), this.#ref(e.method));
+      c = this.#contexts++;
+      this.#newContexts.push(this.#ref(e.user_id), this.#ref(e.key_id), this.#ref(e.stripe_customer), this.#ref(e.service), this.#ref(e.route), this.#ref(e.method));
       level.set(e.method, c);
     }
     return c;
