@@ -1,7 +1,7 @@
 /**
  * Configuration: the only module that reads `process.env`.
  *
- * A YAML file (keys: README.md, "Configuration") is parsed, `${ENV}` references are
+ * A YAML file (keys: docs/configuration.md) is parsed, `${ENV}` references are
  * substituted (`${ENV:-default}` when ENV is unset or empty; a port given as
  * `"${PORT:-8080}"` becomes a number), the result is validated once with zod (unknown keys are errors),
  * deeply frozen and passed down. Any problem throws a {@link UsageError} whose
@@ -38,7 +38,7 @@ const tierSchema = z.object({
 export const TIER_ORDER = ['explorer', 'professional', 'business', 'enterprise'] as const;
 export type TierName = (typeof TIER_ORDER)[number];
 
-const configSchema = z.object({
+export const configSchema = z.object({
   listen: hostPort('0.0.0.0', 8080).default({}),
   admin: hostPort('0.0.0.0', 9090).default({}),
   /** uWS apps in worker threads on the same port; `auto`: the cores this process may use. */
@@ -64,7 +64,7 @@ const configSchema = z.object({
     ws_max_buffered_bytes: z.number().int().positive().default(1024 * 1024),
     /** Trust an incoming X-Forwarded-For and append to it (behind a trusted LB). */
     trust_forwarded: z.boolean().default(false),
-    /** Accept `Transfer-Encoding: chunked` request bodies (uWS's chunk parser is lenient: see README, Request hygiene). Off: 411. */
+    /** Accept `Transfer-Encoding: chunked` request bodies (uWS's chunk parser is lenient: see docs/http.md, Request hygiene). Off: 411. */
     chunked_request_bodies: z.boolean().default(false),
     /** Merge repeated slashes in the request path before routing (src/server/path.ts). */
     merge_slashes: z.boolean().default(true),

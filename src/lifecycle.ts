@@ -5,7 +5,7 @@
  * Shutdown reverses it: readiness false at once → keep serving with
  * `Connection: close` (server.drain_delay_ms) → stop accepting → drain in-flight
  * until server.drain_timeout_ms → close idle connections, pools, clients → admin
- * port last (see README "Shutdown").
+ * port last (see docs/operations.md, "Drain and rollout order").
  */
 import { performance } from 'node:perf_hooks';
 import { featuresRoute } from './admin/features.js';

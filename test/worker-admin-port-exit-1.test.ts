@@ -1,6 +1,6 @@
 /**
  * Outcome: `worker` and `proxy` run from one config file side by side (the
- * README's recipe): the worker serves its admin endpoints on
+ * recipe in docs/operations.md, "Running against Redis and Postgres"): the worker serves its admin endpoints on
  * `metering.worker.admin` (default port 9091), not the proxy's `admin.port`.
  * A worker whose admin port is taken exits 1 with one line naming
  * `metering.worker.admin.port`, before it takes a job. SIGTERM stops a running

@@ -41,7 +41,7 @@ export interface JwksStore {
   refresh(): Promise<boolean>;
   /** A key set is loaded and not older than max_stale_ms. */
   usable(): boolean;
-  /** What /readyz reports about the key set (README.md, "Admin port"). */
+  /** What /readyz reports about the key set (docs/operations.md, "Admin port"). */
   status(): JwksStatus;
   close(): void;
 }

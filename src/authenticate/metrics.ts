@@ -1,5 +1,5 @@
 /**
- * Authentication metrics on the process's Metrics registry (names: README.md, "Admin port"; docs/contract.md, "Metric names").
+ * Authentication metrics on the process's Metrics registry (names: docs/metrics.md; docs/contract.md, "Metric names").
  *
  * The per-request counters (decisions, cache lookups) are plain integers bumped
  * on the hot path and folded into the prom-client counters at scrape time:

@@ -1,5 +1,5 @@
 /**
- * Config schema of the `auth:` section (keys: README.md, "Configuration").
+ * Config schema of the `auth:` section (keys: docs/configuration.md).
  *
  * Standalone API-key file (`auth.api_keys.file`, YAML or JSON): a list of key
  * records, or `{ keys: [...] }`. Each record:

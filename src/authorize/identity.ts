@@ -1,5 +1,5 @@
 /**
- * The AuthContext as upstream request headers (README.md, "What the upstream sees").
+ * The AuthContext as upstream request headers (docs/http.md, "What the upstream sees").
  * Lists are comma-separated. Values were checked for header safety when the
  * context was built (authenticate/claims.ts, records.ts). Built once per context
  * and shared: callers must not mutate the returned array.

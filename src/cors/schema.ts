@@ -1,5 +1,5 @@
 /**
- * Config schema of a route's `cors:` (src/cors/policy.ts applies it; README.md, "CORS").
+ * Config schema of a route's `cors:` (src/cors/policy.ts applies it; docs/http.md, "CORS").
  *
  * ```yaml
  * cors:

@@ -5,7 +5,7 @@
  * `maxmemory-policy` must be `noeviction`: any other policy lets Redis drop
  * queued jobs under memory pressure. Persistence (`appendonly`, `save`) is
  * optional for usage: the sidecar keeps every batch in its spool until the
- * ledger has it, and sends again whatever Redis forgot (README "Meter").
+ * ledger has it, and sends again whatever Redis forgot (docs/metering.md).
  *
  * Metric `argus_redis_config_ok{component}`: 1 when the policy is `noeviction`,
  * 0 when it is not or cannot be read (CONFIG disabled on a managed Redis): then a

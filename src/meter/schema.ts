@@ -27,7 +27,7 @@ export const meteringSchema = z.object({
   /** Spool files rotate past this size. */
   spool_file_bytes: z.number().int().min(4096).default(8 * 1024 * 1024),
   /**
-   * When the spool calls fdatasync (README "Meter"). Every event is written with
+   * When the spool calls fdatasync (docs/metering.md). Every event is written with
    * write(2) before its response completes, which a process crash (kill -9)
    * never loses. `batch` (default): fdatasync once per batch, before it is sent,
    * in the background (a machine crash loses at most the last flush interval);

@@ -27,7 +27,7 @@ import type { Logger } from '../observe/log.js';
 import { isUsageEvent, type UsageEvent } from './events.js';
 import { encodeBatch, type RowsJobData } from './wire.js';
 
-/** When the spool calls fdatasync: see README "Meter". */
+/** When the spool calls fdatasync: see docs/metering.md. */
 export type SpoolFsync = 'none' | 'batch' | 'always';
 
 /** A batch read back from the log. */

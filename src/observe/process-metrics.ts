@@ -2,7 +2,7 @@
  * Node process metrics (`argus_process_*`) from prom-client's defaults, with
  * the three gauges prom-client names `*_total` renamed: a `_total` suffix
  * means a counter to Prometheus, and `promtool check metrics` rejects a gauge
- * that carries it. Renames (also in README.md, "Admin port"):
+ * that carries it. Renames (also in docs/metrics.md):
  *
  *   argus_process_nodejs_active_handles_total   → argus_process_nodejs_active_handles_all
  *   argus_process_nodejs_active_requests_total  → argus_process_nodejs_active_requests_all

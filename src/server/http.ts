@@ -39,7 +39,7 @@ export interface HttpServerOptions {
   /**
    * Share the port with this sidecar's other threads (SO_REUSEPORT). False: bind it
    * exclusively, so a port another process holds fails to listen instead of splitting
-   * its traffic (see src/server/port.ts).
+   * its traffic (the exclusive pre-bind check: src/startup.ts).
    */
   readonly sharePort?: boolean;
 }
