@@ -4,7 +4,7 @@
  */
 import type { Pool } from '../store/postgres.js';
 import type { KeyRecord } from './records.js';
-import type { Revocation, RevocationKind } from './store.js';
+import type { Revocation, RevocationKind } from './deny-state.js';
 
 export interface KeyRow {
   key_id: string;
