@@ -18,7 +18,7 @@ import { projectKey } from '../src/authenticate/store.js';
 import { parseConfig } from '../src/config.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { createRateLimiter, limitPolicy } from '../src/ratelimit/index.js';
-import { closeRedis, createRedis } from '../src/store/redis.js';
+import { closeRedis, createRedis } from '../src/clients/redis.js';
 import { quietLog, startPrivateRedis, until } from './support/auth-harness.js';
 import { errorCode, get } from './support/http.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';

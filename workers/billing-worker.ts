@@ -18,8 +18,8 @@ import { checkRedisConfig } from '../src/meter/redis-config.js';
 import { workerMetrics } from '../src/meter/metrics.js';
 import type { Logger } from '../src/observe/log.js';
 import type { Metrics } from '../src/observe/metrics.js';
-import type { Pool } from '../src/store/postgres.js';
-import { closeRedis, createBullRedis } from '../src/store/redis.js';
+import type { Pool } from '../src/clients/postgres.js';
+import { closeRedis, createBullRedis } from '../src/clients/redis.js';
 import { insertEvents } from './ledger.js';
 
 export interface BillingWorker {

@@ -17,8 +17,8 @@ import { epochState, projectionKeys, reproject } from '../src/authenticate/proje
 import type { Config } from '../src/config.js';
 import type { Logger } from '../src/observe/log.js';
 import type { Metrics } from '../src/observe/metrics.js';
-import type { Pool } from '../src/store/postgres.js';
-import { closeRedis, createRedis } from '../src/store/redis.js';
+import type { Pool } from '../src/clients/postgres.js';
+import { closeRedis, createRedis } from '../src/clients/redis.js';
 
 export interface ProjectionWatch {
   /** One check (and re-projection when needed); tests call it directly. */

@@ -37,7 +37,7 @@ import { USAGE_KINDS, type UsageKind } from '../src/meter/events.js';
 import { workerMetrics } from '../src/meter/metrics.js';
 import type { Logger } from '../src/observe/log.js';
 import type { Metrics } from '../src/observe/metrics.js';
-import type { Pool } from '../src/store/postgres.js';
+import type { Pool } from '../src/clients/postgres.js';
 import type { MeterEventSender } from './stripe-client.js';
 import { deadLetter, REVIEW_AFTER_S, SENDABLE_AGE_S, stripeLimitMetrics, updateLimitGauges } from './stripe-limits.js';
 

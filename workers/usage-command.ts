@@ -11,7 +11,7 @@ import { UsageError } from '../src/errors.js';
 import { bullPrefix } from '../src/meter/queue.js';
 import { batchSize } from '../src/meter/wire.js';
 import { StartupError } from '../src/startup.js';
-import { closeRedis, createBullRedis, type Redis } from '../src/store/redis.js';
+import { closeRedis, createBullRedis, type Redis } from '../src/clients/redis.js';
 import { LEDGER_SUBCOMMANDS, runUsageLedgerCommand } from './usage-ledger-command.js';
 
 const SUBCOMMANDS = ['failed', 'replay-failed'] as const;

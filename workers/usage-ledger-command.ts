@@ -9,7 +9,7 @@
  */
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../src/cli-args.js';
 import { UsageError } from '../src/errors.js';
-import { createPool, type Pool } from '../src/store/postgres.js';
+import { createPool, type Pool } from '../src/clients/postgres.js';
 
 export const LEDGER_SUBCOMMANDS = ['unbillable', 'review', 'resolve'] as const;
 const USAGE = 'usage: argus-sidecar usage (unbillable | review) [--limit N] --config FILE | usage resolve IDENTIFIER (--sent | --resend) --config FILE';

@@ -16,7 +16,7 @@ import { UsageError } from '../src/errors.js';
 import { createLogger } from '../src/observe/log.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { portFailure } from '../src/startup.js';
-import { createPool } from '../src/store/postgres.js';
+import { createPool } from '../src/clients/postgres.js';
 import { startAdminServer } from './admin.js';
 import { createBillingWorker } from './billing-worker.js';
 import { startProjectionWatch } from './projection-watch.js';

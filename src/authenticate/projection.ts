@@ -21,7 +21,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Pool } from '../store/postgres.js';
+import type { Pool } from '../clients/postgres.js';
 import { redisKeys, SESSION_DENY_TTL_S, type Revocation, type RevocationKind } from './deny-state.js';
 import { rowToRecord, type KeyRow } from './keystore.js';
 import { userRowToRecord, type UserRow } from './userstore.js';

@@ -13,8 +13,8 @@
  */
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../cli-args.js';
 import { UsageError } from '../errors.js';
-import type { Pool } from '../store/postgres.js';
-import type { Redis } from '../store/redis.js';
+import type { Pool } from '../clients/postgres.js';
+import type { Redis } from '../clients/redis.js';
 import { parseJsonFlag, splitList, withStores } from './keys-command.js';
 import { llmSchema, SAFE_NAME, tradingSchema, userRecordSchema, type UserRecord } from './records.js';
 import { redisKeys } from './store.js';

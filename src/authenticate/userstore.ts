@@ -3,7 +3,7 @@
  * the admin CLI and the projector; the proxy reads the Redis projection
  * (`<prefix>auth:user:<id>`, parsed by records.ts `userRecordSchema`).
  */
-import type { Pool } from '../store/postgres.js';
+import type { Pool } from '../clients/postgres.js';
 import type { UserRecord } from './records.js';
 
 export interface UserRow {
