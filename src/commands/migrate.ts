@@ -1,5 +1,5 @@
 /** `argus-sidecar migrate --config FILE`: apply pending Postgres migrations. */
-import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../cli-args.js';
+import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
 import { UsageError } from '../errors.js';
 import { createPool, migrate } from '../clients/postgres.js';
 

@@ -7,9 +7,9 @@
  *       --sent: Stripe has the event (checked in its dashboard): mark it and its rows reported.
  *       --resend: Stripe does not have it: send it again (as a new first attempt).
  */
-import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../src/cli-args.js';
-import { UsageError } from '../src/errors.js';
-import { createPool, type Pool } from '../src/clients/postgres.js';
+import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
+import { UsageError } from '../errors.js';
+import { createPool, type Pool } from '../clients/postgres.js';
 
 export const LEDGER_SUBCOMMANDS = ['unbillable', 'review', 'resolve'] as const;
 const USAGE = 'usage: argus-sidecar usage (unbillable | review) [--limit N] --config FILE | usage resolve IDENTIFIER (--sent | --resend) --config FILE';

@@ -11,17 +11,17 @@
  * unreported). SIGTERM/SIGINT (from the first one on, even during startup) stop
  * taking jobs, finish the running ones and exit 0. Run as many replicas as wanted.
  */
-import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../src/cli-args.js';
-import { UsageError } from '../src/errors.js';
-import { createLogger } from '../src/observe/log.js';
-import { Metrics } from '../src/observe/metrics.js';
-import { portFailure } from '../src/startup.js';
-import { createPool } from '../src/clients/postgres.js';
-import { startAdminServer } from './admin.js';
-import { createBillingWorker } from './billing-worker.js';
-import { startProjectionWatch } from './projection-watch.js';
-import { createStripeSender } from './stripe-client.js';
-import { createStripeReporter } from './stripe-reporter.js';
+import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
+import { UsageError } from '../errors.js';
+import { createLogger } from '../observe/log.js';
+import { Metrics } from '../observe/metrics.js';
+import { portFailure } from '../startup.js';
+import { createPool } from '../clients/postgres.js';
+import { startAdminServer } from '../../workers/admin.js';
+import { createBillingWorker } from '../../workers/billing-worker.js';
+import { startProjectionWatch } from '../../workers/projection-watch.js';
+import { createStripeSender } from '../../workers/stripe-client.js';
+import { createStripeReporter } from '../../workers/stripe-reporter.js';
 
 export async function runWorkerCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('worker', argv, CONFIG_OPTION);
