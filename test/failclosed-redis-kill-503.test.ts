@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { generateApiKey } from '../src/authenticate/index.js';
-import { projectKey } from '../src/authenticate/store.js';
+import { projectKey } from '../src/identity-admin/publish.js';
 import { parseConfig } from '../src/config.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { createRateLimiter, limitPolicy } from '../src/ratelimit/index.js';

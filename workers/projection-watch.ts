@@ -13,7 +13,8 @@
  * the epoch complete or this watch completed it).
  */
 import { Counter, Gauge } from 'prom-client';
-import { epochState, projectionKeys, reproject } from '../src/authenticate/projection.js';
+import { epochState, projectionKeys } from '../src/authenticate/projection.js';
+import { reproject } from '../src/identity-admin/projection.js';
 import type { Config } from '../src/config.js';
 import type { Logger } from '../src/observe/log.js';
 import type { Metrics } from '../src/observe/metrics.js';

@@ -18,7 +18,7 @@ import type { Redis } from '../clients/redis.js';
 import { parseJsonFlag, splitList, withStores } from './keys.js';
 import { llmSchema, SAFE_NAME, tradingSchema, userRecordSchema, type UserRecord } from '../authenticate/records.js';
 import { redisKeys } from '../authenticate/store.js';
-import { deleteUser, describeUser, getUser, upsertUser, userRowToRecord } from '../authenticate/userstore.js';
+import { deleteUser, describeUser, getUser, upsertUser, userRowToRecord } from '../identity-admin/userstore.js';
 
 const USAGE = 'usage: users set --user ID [--tier T] [--role R] [--features a,b] [--scopes a,b] [--requests-per-minute N] [--llm JSON] [--trading JSON] [--stripe-customer C] --config FILE | users get --user ID --config FILE | users delete --user ID --config FILE';
 

@@ -3,8 +3,8 @@
  * used by the admin CLI only; the proxy reads the Redis projection.
  */
 import type { Pool } from '../clients/postgres.js';
-import type { KeyRecord } from './records.js';
-import type { Revocation, RevocationKind } from './deny-state.js';
+import type { KeyRecord } from '../authenticate/records.js';
+import type { Revocation, RevocationKind } from '../authenticate/deny-state.js';
 
 export interface KeyRow {
   key_id: string;

@@ -4,7 +4,7 @@
  * (`<prefix>auth:user:<id>`, parsed by records.ts `userRecordSchema`).
  */
 import type { Pool } from '../clients/postgres.js';
-import type { UserRecord } from './records.js';
+import type { UserRecord } from '../authenticate/records.js';
 
 export interface UserRow {
   user_id: string;
