@@ -17,7 +17,7 @@ import { createLogger } from '../observe/log.js';
 import { Metrics } from '../observe/metrics.js';
 import { portFailure } from '../startup.js';
 import { createPool } from '../clients/postgres.js';
-import { startAdminServer } from '../../workers/admin.js';
+import { AdminServer } from '../admin/server.js';
 import { createBillingWorker } from '../../workers/billing-worker.js';
 import { startProjectionWatch } from '../../workers/projection-watch.js';
 import { createStripeSender } from '../../workers/stripe-client.js';
@@ -38,7 +38,9 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   let ready = (): boolean => false;
   const metrics = new Metrics();
   const addr = cfg.metering.worker.admin;
-  const admin = await startAdminServer(addr, { metrics, ready: () => ready() }).catch((err: NodeJS.ErrnoException) => {
+  // The proxy's admin server (src/admin/server.ts), with the worker's one readiness check.
+  const admin = new AdminServer({ host: addr.host, port: addr.port, metrics, readiness: () => ({ worker: ready() }) });
+  const adminPort = await admin.listen().catch((err: NodeJS.ErrnoException) => {
     throw portFailure('metering.worker.admin.port', addr.host, addr.port, err);
   });
 
@@ -50,7 +52,7 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   ready = () => worker.ready();
   const reporter = cfg.stripe?.api_key ? createStripeReporter(cfg.stripe, { pool, sender: createStripeSender(cfg.stripe), metrics, log }) : null;
   reporter?.start();
-  log.info('worker: started', { queue: cfg.metering.queue, stripe: reporter !== null, admin_port: admin.port });
+  log.info('worker: started', { queue: cfg.metering.queue, stripe: reporter !== null, admin_port: adminPort });
 
   const signal = await stop;
   log.info('worker: stopping', { signal });
