@@ -1,6 +1,6 @@
 /**
  * `argus-sidecar usage <sub> --config FILE` for what the Stripe reporter set
- * aside in the Postgres ledger (workers/stripe-limits.ts); needs only `postgres`.
+ * aside in the Postgres ledger (src/billing/stripe-limits.ts); needs only `postgres`.
  *   usage unbillable [--limit N]   dead-lettered events (timestamps Stripe would refuse), JSON lines
  *   usage review     [--limit N]   meter reports parked for review (first attempt over 20 h ago), JSON lines
  *   usage resolve IDENTIFIER (--sent | --resend)

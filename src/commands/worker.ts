@@ -18,10 +18,10 @@ import { Metrics } from '../observe/metrics.js';
 import { portFailure } from '../startup.js';
 import { createPool } from '../clients/postgres.js';
 import { AdminServer } from '../admin/server.js';
-import { createBillingWorker } from '../../workers/billing-worker.js';
-import { startProjectionWatch } from '../../workers/projection-watch.js';
-import { createStripeSender } from '../../workers/stripe-client.js';
-import { createStripeReporter } from '../../workers/stripe-reporter.js';
+import { createBillingWorker } from '../billing/billing-worker.js';
+import { startProjectionWatch } from '../identity-admin/projection-watch.js';
+import { createStripeSender } from '../billing/stripe-client.js';
+import { createStripeReporter } from '../billing/stripe-reporter.js';
 
 export async function runWorkerCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('worker', argv, CONFIG_OPTION);
@@ -47,7 +47,7 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   const pool = createPool(cfg.postgres.url, { max: cfg.metering.worker.concurrency + 2 });
   pool.on('error', (err) => log.warn('worker: postgres connection error', { err }));
   const worker = createBillingWorker(cfg, { pool, metrics, log });
-  // Re-projects keys, revocations and users when Redis lost them (projection-watch.ts).
+  // Re-projects keys, revocations and users when Redis lost them (src/identity-admin/projection-watch.ts).
   const projection = startProjectionWatch(cfg, { pool, metrics, log });
   ready = () => worker.ready();
   const reporter = cfg.stripe?.api_key ? createStripeReporter(cfg.stripe, { pool, sender: createStripeSender(cfg.stripe), metrics, log }) : null;
