@@ -30,7 +30,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { generateApiKey } from '../src/authenticate/index.js';
-import { createPool, migrate, quoteIdent } from '../src/store/postgres.js';
+import { createPool, migrate, quoteIdent } from '../src/clients/postgres.js';
 import { stringifyYaml } from '../src/yaml.js';
 import { startStripeStandIn } from '../test/support/stripe-server.js';
 

@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/observe/log.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { closeRedis, createRedis, type Redis } from '../src/store/redis.js';
+import { closeRedis, createRedis, type Redis } from '../src/clients/redis.js';
 import { createRateLimiter, limitPolicy } from '../src/ratelimit/index.js';
 
 const arg = (name: string, dflt: string) => {

@@ -1,7 +1,7 @@
 /**
  * Where bench results go: bench/results/<YYYY-MM-DD>-<short sha>/<name>.json and .md,
  * the sha being the commit measured (`git rev-parse --short HEAD`), with `-dirty`
- * when tracked files under src/, workers/ or bench/ have uncommitted changes. Every
+ * when tracked files under src/ or bench/ have uncommitted changes. Every
  * result file also carries the sha, the date, the machine and the exact command, so
  * a file copied out of its folder still says what it measured. Every bench script
  * that records results writes through writeResultFiles; bench/latest.ts lists them.
@@ -16,11 +16,11 @@ import { fileURLToPath } from 'node:url';
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const RESULTS = join(REPO, 'bench', 'results');
 
-/** The commit under measurement: short sha, `-dirty` when src/, workers/ or bench/ has uncommitted tracked changes; `unknown` outside git. */
+/** The commit under measurement: short sha, `-dirty` when src/ or bench/ has uncommitted tracked changes; `unknown` outside git. */
 export function commitKey(cwd = REPO): string {
   const head = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' });
   if (head.status !== 0) return 'unknown';
-  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'workers', 'bench'], { cwd, encoding: 'utf8' });
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'bench'], { cwd, encoding: 'utf8' });
   return head.stdout.trim() + (dirty.stdout.trim() ? '-dirty' : '');
 }
 

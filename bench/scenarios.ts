@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { generateApiKey, signSession } from '../src/authenticate/index.js';
-import { projectKey } from '../src/authenticate/store.js';
+import { projectKey } from '../src/identity-admin/publish.js';
 import { makeSigningKey, signCompact, type SigningKey } from '../test/support/jwks-server.js';
 
 export const ISSUER = 'https://bench.argus.invalid/pool';

@@ -11,15 +11,15 @@ type Command = (argv: string[]) => Promise<number>;
 
 /** Each command lives in its own module, loaded only when used. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  proxy: { summary: 'run the sidecar proxy (--config FILE)', load: async () => (await import('./lifecycle.js')).runProxyCommand },
-  migrate: { summary: 'create or upgrade the Postgres schema (--config FILE)', load: async () => (await import('./store/migrate-command.js')).runMigrateCommand },
-  keys: { summary: 'API keys: create | revoke KEY_ID | list | sync (--config FILE)', load: async () => (await import('./authenticate/keys-command.js')).runKeysCommand },
-  users: { summary: 'user records: set | get | delete --user ID (--config FILE)', load: async () => (await import('./authenticate/users-command.js')).runUsersCommand },
-  revoke: { summary: 'kill switch: revoke (--user ID | --session SID | --key KEY_ID) --config FILE', load: async () => (await import('./authenticate/revoke-command.js')).runRevokeCommand },
-  'inject-webhook': { summary: 'Kubernetes sidecar injection webhook, HTTPS (--config FILE)', load: async () => (await import('./inject/command.js')).runInjectWebhookCommand },
-  worker: { summary: 'run the billing workers: usage queue -> ledger -> Stripe (--config FILE)', load: async () => (await import('../workers/worker-command.js')).runWorkerCommand },
-  usage: { summary: 'usage: failed | replay-failed | unbillable | review | resolve ID (--config FILE)', load: async () => (await import('../workers/usage-command.js')).runUsageCommand },
-  demo: { summary: 'standalone demo: upstream + sidecar + a demo API key', load: async () => (await import('./demo/main.js')).runDemoCommand },
+  proxy: { summary: 'run the sidecar proxy (--config FILE)', load: async () => (await import('./commands/proxy.js')).runProxyCommand },
+  migrate: { summary: 'create or upgrade the Postgres schema (--config FILE)', load: async () => (await import('./commands/migrate.js')).runMigrateCommand },
+  keys: { summary: 'API keys: create | revoke KEY_ID | list | sync (--config FILE)', load: async () => (await import('./commands/keys.js')).runKeysCommand },
+  users: { summary: 'user records: set | get | delete --user ID (--config FILE)', load: async () => (await import('./commands/users.js')).runUsersCommand },
+  revoke: { summary: 'kill switch: revoke (--user ID | --session SID | --key KEY_ID) --config FILE', load: async () => (await import('./commands/revoke.js')).runRevokeCommand },
+  'inject-webhook': { summary: 'Kubernetes sidecar injection webhook, HTTPS (--config FILE)', load: async () => (await import('./commands/inject-webhook.js')).runInjectWebhookCommand },
+  worker: { summary: 'run the billing workers: usage queue -> ledger -> Stripe (--config FILE)', load: async () => (await import('./commands/worker.js')).runWorkerCommand },
+  usage: { summary: 'usage: failed | replay-failed | unbillable | review | resolve ID (--config FILE)', load: async () => (await import('./commands/usage.js')).runUsageCommand },
+  demo: { summary: 'standalone demo: upstream + sidecar + a demo API key', load: async () => (await import('./commands/demo.js')).runDemoCommand },
 };
 
 /** `argus-sidecar <command> --help`: the command's full usage (the summary above when absent). */

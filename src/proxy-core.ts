@@ -36,7 +36,7 @@ import { createRateLimiter, type BucketStore } from './ratelimit/index.js';
 import { createRateLimitStage } from './ratelimit/stage.js';
 import { HttpServer } from './server/http.js';
 import { explainListenFailure } from './startup.js';
-import { closeRedis, createRedis, type Redis } from './store/redis.js';
+import { closeRedis, createRedis, type Redis } from './clients/redis.js';
 import { createTradingLedger } from './trading/daily.js';
 
 export interface CoreOptions {

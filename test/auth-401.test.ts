@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { createAuthenticator, generateApiKey, signSession, type AuthOutcome, type Authenticator } from '../src/authenticate/index.js';
-import { projectKey, publishRevocation } from '../src/authenticate/store.js';
+import { projectKey, publishRevocation } from '../src/identity-admin/publish.js';
 import { createExtractor } from '../src/authenticate/credentials.js';
 import { statusOf } from '../src/errors.js';
 import { Metrics } from '../src/observe/metrics.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { createAuthenticator, generateApiKey, type AuthOutcome, type Authenticator } from '../src/authenticate/index.js';
-import { projectKey } from '../src/authenticate/store.js';
+import { projectKey } from '../src/identity-admin/publish.js';
 import { statusOf } from '../src/errors.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { AUDIENCE, ISSUER, bearer, claims, head, makeConfig, metricValue, quietLog, routeOf, startPrivateRedis, testClock, until } from './support/auth-harness.js';

@@ -13,7 +13,8 @@ import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { createAuthenticator, generateApiKey, type AuthOutcome, type Authenticator } from '../src/authenticate/index.js';
 import { projectionKeys } from '../src/authenticate/projection.js';
-import { projectKey, redisKeys } from '../src/authenticate/store.js';
+import { redisKeys } from '../src/authenticate/store.js';
+import { projectKey } from '../src/identity-admin/publish.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { head, makeConfig, quietLog, routeOf, startPrivateRedis, testClock } from './support/auth-harness.js';
 

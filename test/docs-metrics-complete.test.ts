@@ -1,6 +1,6 @@
 /**
  * Outcome: docs/metrics.md lists exactly the metrics the code registers. The
- * names come from every `name: 'argus_…'` in src/ and workers/ (prom-client
+ * names come from every `name: 'argus_…'` in src/ (prom-client
  * metrics, hot-path cells and custom collectors all declare their name that
  * way); the doc's names are the first column of its metric tables. Process
  * metrics (`argus_process_*`, prom-client defaults) are a documented family.
@@ -25,7 +25,7 @@ function tsFiles(dir: string): string[] {
 
 function registeredNames(): Map<string, string> {
   const names = new Map<string, string>();
-  for (const dir of ['src', 'workers']) {
+  for (const dir of ['src']) {
     for (const file of tsFiles(join(ROOT, dir))) {
       for (const m of readFileSync(file, 'utf8').matchAll(/\bname:\s*['"`](argus_[a-z0-9_]+)['"`]/g)) {
         names.set(m[1]!, file.slice(ROOT.length));
@@ -38,7 +38,7 @@ function registeredNames(): Map<string, string> {
 const DOC = readFileSync(join(ROOT, 'docs/metrics.md'), 'utf8');
 const documented = new Set([...DOC.matchAll(/^\| `(argus_[a-z0-9_]+)` \|/gm)].map((m) => m[1]!));
 
-describe('docs/metrics.md against the metrics registered in src/ and workers/', () => {
+describe('docs/metrics.md against the metrics registered in src/', () => {
   const registered = registeredNames();
 
   it('finds the metrics of both processes in the code', () => {

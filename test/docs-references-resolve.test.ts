@@ -3,7 +3,7 @@
  * make to a file of the repository resolves. Checked: relative Markdown links
  * and backticked repository paths (`src/meter/spool.ts`, `bench/results/…/x.md`)
  * in README.md, docs/*.md, bench/README.md, helm/argus-sidecar/README.md and
- * src/**\/README.md, and repository paths in comments of src/ and workers/
+ * src/**\/README.md, and repository paths in comments of src/
  * TypeScript. A path with a placeholder (`<date>-<short sha>`, `NNN_name`,
  * `t<threadId>`, `*`) is a pattern, not a file, and is skipped. The failure
  * lists every broken reference with its file and line.
@@ -16,7 +16,7 @@ import { describe, it } from 'node:test';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Top-level entries a repository path starts with. */
-const TOP = ['src', 'workers', 'test', 'bench', 'docs', 'config', 'helm', 'scripts', '.ci', 'Dockerfile', 'README.md', 'package.json', 'tsconfig.json'];
+const TOP = ['src', 'test', 'bench', 'docs', 'config', 'helm', 'scripts', '.ci', 'Dockerfile', 'README.md', 'package.json', 'tsconfig.json'];
 const PATH = new RegExp(`(?<![\\w./-])((?:${TOP.map((t) => t.replace('.', '\\.')).join('|')})(?:/[\\w.@<>*…-]+)*/?)`, 'g');
 
 interface Ref { file: string; line: number; target: string; base: string }
@@ -88,7 +88,7 @@ const markdownFiles = [
   join(ROOT, 'helm/argus-sidecar/README.md'),
   ...walk(join(ROOT, 'src'), (p) => p.endsWith('README.md')),
 ];
-const sourceFiles = [...walk(join(ROOT, 'src'), (p) => p.endsWith('.ts')), ...walk(join(ROOT, 'workers'), (p) => p.endsWith('.ts'))];
+const sourceFiles = walk(join(ROOT, 'src'), (p) => p.endsWith('.ts'));
 
 function report(refs: Ref[]): string[] {
   return refs.filter((r) => !resolves(r)).map((r) => `${relative(ROOT, r.file)}:${r.line}: ${r.target}`);
@@ -108,7 +108,7 @@ describe('references in docs and source comments resolve to files in the reposit
     assert.deepEqual(broken, [], `broken references in documentation (${broken.length}):\n  ${broken.join('\n  ')}`);
   });
 
-  it('every repository path in a comment under src/ and workers/ exists', () => {
+  it('every repository path in a comment under src/ exists', () => {
     const broken = report(sourceFiles.flatMap(commentRefs));
     assert.deepEqual(broken, [], `broken references in source comments (${broken.length}):\n  ${broken.join('\n  ')}`);
   });

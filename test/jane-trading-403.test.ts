@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import WebSocket, { WebSocketServer } from 'ws';
 import { generateApiKey } from '../src/authenticate/index.js';
-import { projectKey } from '../src/authenticate/store.js';
+import { projectKey } from '../src/identity-admin/publish.js';
 import { SHARED_REDIS, dropPrefix, testPrefix } from './support/auth-harness.js';
 import { createTestDb, obliterateQueue, rand, spawnWorker, tempDir, waitFor as waitForValue, writeConfig, type TestDb, type WorkerProcess } from './support/meter-env.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';

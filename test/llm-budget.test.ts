@@ -11,7 +11,7 @@ import { Registry } from 'prom-client';
 import { statusOf, type Denial } from '../src/errors.js';
 import { createMemoryBudget, createRedisBudget, reservationTokens, type BudgetReservation, type TokenBudget } from '../src/llm/budget.js';
 import { createLlmMetrics } from '../src/llm/metrics.js';
-import { closeRedis, createRedis, type Redis } from '../src/store/redis.js';
+import { closeRedis, createRedis, type Redis } from '../src/clients/redis.js';
 
 const prefix = `test:llm:${randomUUID()}:`;
 const DAY = 86_400_000;

@@ -14,7 +14,7 @@ import { createRedisBudget } from '../src/llm/budget.js';
 import { createLlmGateway, type PreparedLlmRequest } from '../src/llm/gateway.js';
 import { createLlmMetrics } from '../src/llm/metrics.js';
 import { llmSchema, routeLlmSchema } from '../src/llm/schema.js';
-import { closeRedis, createRedis, type Redis } from '../src/store/redis.js';
+import { closeRedis, createRedis, type Redis } from '../src/clients/redis.js';
 import { DEFAULT_TEXT, startLlmProvider, type StandInProvider } from './support/llm-provider.js';
 
 const prefix = `test:llm-gw:${randomUUID()}:`;

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { generateApiKey } from '../src/authenticate/index.js';
-import { projectKey } from '../src/authenticate/store.js';
+import { projectKey } from '../src/identity-admin/publish.js';
 import { SHARED_REDIS, dropPrefix, metricValue, startPrivateRedis, testPrefix } from './support/auth-harness.js';
 import { startLlmProvider, type StandInProvider } from './support/llm-provider.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';

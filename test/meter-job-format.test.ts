@@ -14,7 +14,7 @@ import { createMeter, spoolDirFor } from '../src/meter/producer.js';
 import { readSegment, segmentFiles } from '../src/meter/spool.js';
 import { batchSize, decodeBatch, encodeBatch, JOB_NAMES, UnreadableBatch } from '../src/meter/wire.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { createBillingWorker } from '../workers/billing-worker.js';
+import { createBillingWorker } from '../src/billing/billing-worker.js';
 import { SHARED_REDIS, ledgerCount, meterFixture, quietLog, rawConfig, toConfig, waitFor } from './support/meter-env.js';
 
 const fx = meterFixture();

@@ -14,7 +14,7 @@ import { createMeter } from '../src/meter/producer.js';
 import { createUsageQueue } from '../src/meter/queue.js';
 import { batchJobId } from '../src/meter/events.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { createBillingWorker } from '../workers/billing-worker.js';
+import { createBillingWorker } from '../src/billing/billing-worker.js';
 import { CLI,
   SHARED_REDIS,
   ledgerCount,

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { buildUsageEvents } from '../src/meter/build.js';
 import { createMeter, spoolDirFor, type Meter } from '../src/meter/producer.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { createBillingWorker } from '../workers/billing-worker.js';
+import { createBillingWorker } from '../src/billing/billing-worker.js';
 import {
   createTestDb, ledgerCount, privateRedis, quietLog, rand, rawConfig, tempDir, toConfig, waitFor, type PrivateRedis, type TestDb,
 } from './support/meter-env.js';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { createMeter, spoolDirFor } from '../src/meter/producer.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { createBillingWorker } from '../workers/billing-worker.js';
+import { createBillingWorker } from '../src/billing/billing-worker.js';
 import { SHARED_REDIS,
   freePort,
   ledgerCount,

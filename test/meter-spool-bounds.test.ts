@@ -16,7 +16,7 @@ import { readSegment, segmentFiles } from '../src/meter/spool.js';
 import { decodeBatch } from '../src/meter/wire.js';
 import { createLogger } from '../src/observe/log.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { createBillingWorker } from '../workers/billing-worker.js';
+import { createBillingWorker } from '../src/billing/billing-worker.js';
 import { SHARED_REDIS, ledgerCount, meterFixture, quietLog, rawConfig, toConfig, waitFor } from './support/meter-env.js';
 
 const fx = meterFixture();

@@ -11,9 +11,9 @@ import { after, before, test } from 'node:test';
 import { eventId, type UsageEvent } from '../src/meter/events.js';
 import { stripeSchema } from '../src/meter/schema.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { insertEvents } from '../workers/ledger.js';
-import { createStripeSender } from '../workers/stripe-client.js';
-import { createStripeReporter, meterIdentifier } from '../workers/stripe-reporter.js';
+import { insertEvents } from '../src/billing/ledger.js';
+import { createStripeSender } from '../src/billing/stripe-client.js';
+import { createStripeReporter, meterIdentifier } from '../src/billing/stripe-reporter.js';
 import { startStripeStandIn, type StripeStandIn } from './support/stripe-server.js';
 import { createTestDb, quietLog, type TestDb } from './support/meter-env.js';
 

@@ -17,7 +17,7 @@ import { createMeter, spoolDirFor, type Meter } from '../src/meter/producer.js';
 import { bullPrefix } from '../src/meter/queue.js';
 import { segmentFiles } from '../src/meter/spool.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { createPool } from '../src/store/postgres.js';
+import { createPool } from '../src/clients/postgres.js';
 import { startStripeStandIn, type StripeStandIn } from './support/stripe-server.js';
 import { SHARED_REDIS, meterFixture, quietLog, rawConfig, spawnWorker, toConfig, waitFor, writeConfig, type WorkerProcess } from './support/meter-env.js';
 

@@ -8,11 +8,12 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { generateApiKey } from '../src/authenticate/index.js';
-import { insertKey, recordRevocation } from '../src/authenticate/keystore.js';
-import { epochState, projectionKeys, reproject } from '../src/authenticate/projection.js';
+import { insertKey, recordRevocation } from '../src/identity-admin/keystore.js';
+import { epochState, projectionKeys } from '../src/authenticate/projection.js';
+import { reproject } from '../src/identity-admin/projection.js';
 import { parseRecord, userRecordSchema } from '../src/authenticate/records.js';
 import { redisKeys } from '../src/authenticate/store.js';
-import { deleteUser, upsertUser } from '../src/authenticate/userstore.js';
+import { deleteUser, upsertUser } from '../src/identity-admin/userstore.js';
 import { startPrivateRedis } from './support/auth-harness.js';
 import { createTestDb, type TestDb } from './support/meter-env.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { generateApiKey } from '../src/authenticate/index.js';
-import { projectKey } from '../src/authenticate/store.js';
+import { projectKey } from '../src/identity-admin/publish.js';
 import { badCredentials } from './fixtures/bad-credentials.js';
 import { AUDIENCE, ISSUER, SESSION_SECRET, SHARED_REDIS, claims, dropPrefix, testPrefix } from './support/auth-harness.js';
 import { startJwksServer, type JwksServer } from './support/jwks-server.js';

@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/observe/log.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { closeRedis, createRedis, type Redis } from '../src/store/redis.js';
+import { closeRedis, createRedis, type Redis } from '../src/clients/redis.js';
 import { createRateLimiter, limitPolicy, type RateLimiter } from '../src/ratelimit/index.js';
 
 let server: ChildProcess | undefined;

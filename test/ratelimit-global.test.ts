@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/observe/log.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { closeRedis, createRedis, type Redis } from '../src/store/redis.js';
+import { closeRedis, createRedis, type Redis } from '../src/clients/redis.js';
 import { createRateLimiter, limitPolicy, type Decision } from '../src/ratelimit/index.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';

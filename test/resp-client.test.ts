@@ -1,5 +1,5 @@
 /**
- * The lean RESP2 client (src/store/resp.ts) against real Redis: a MULTI/EXEC
+ * The lean RESP2 client (src/clients/resp.ts) against real Redis: a MULTI/EXEC
  * round trip in one write, an error reply surfaced as RESP_REPLY, a refused
  * connection and a silent server as clear errors, and an idempotent close().
  */
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { connectResp, parseRedisUrl, RespError, type RedisTarget } from '../src/store/resp.js';
+import { connectResp, parseRedisUrl, RespError, type RedisTarget } from '../src/clients/resp.js';
 import { SHARED_REDIS, dropPrefix, testPrefix } from './support/auth-harness.js';
 
 const target = parseRedisUrl(SHARED_REDIS) as RedisTarget;

@@ -1,12 +1,12 @@
 /**
- * Fuzz the RESP2 reply parser (src/store/resp-parser.ts): random bytes, mutated and
+ * Fuzz the RESP2 reply parser (src/clients/resp-parser.ts): random bytes, mutated and
  * truncated valid replies, fed in random chunks, never throw anything but a
  * RESP_PROTOCOL RespError and never loop; valid replies split anywhere parse the same.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { RespError, RespParser, type RespValue } from '../src/store/resp-parser.js';
+import { RespError, RespParser, type RespValue } from '../src/clients/resp-parser.js';
 
 const VALID = ['+OK\r\n', '-ERR boom\r\n', ':42\r\n', ':-7\r\n', '$5\r\nhé\r\n\r\n', '$-1\r\n', '*-1\r\n', '*0\r\n', '*3\r\n+QUEUED\r\n:1\r\n*2\r\n$1\r\na\r\n-WRONGTYPE x\r\n'];
 const seed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 1e9);

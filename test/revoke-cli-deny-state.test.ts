@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { publishRevocation, redisKeys, type RevocationKind } from '../src/authenticate/store.js';
+import { redisKeys, type RevocationKind } from '../src/authenticate/store.js';
+import { publishRevocation } from '../src/identity-admin/publish.js';
 import { SHARED_REDIS, dropPrefix, runCli, testPrefix, until } from './support/auth-harness.js';
 
 const PG = 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { generateApiKey } from '../src/authenticate/index.js';
-import { projectKey } from '../src/authenticate/store.js';
+import { projectKey } from '../src/identity-admin/publish.js';
 import { SHARED_REDIS, dropPrefix, testPrefix } from './support/auth-harness.js';
 import { get } from './support/http.js';
 import { waitFor } from './support/raw.js';

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { statusOf } from '../src/errors.js';
-import { closeRedis, createRedis, type Redis } from '../src/store/redis.js';
+import { closeRedis, createRedis, type Redis } from '../src/clients/redis.js';
 import { createTradingLedger, utcDay, type Reservation, type TradingLedger } from '../src/trading/daily.js';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';

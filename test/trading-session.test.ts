@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import type { AuthContext } from '../src/authenticate/context.js';
-import { closeRedis, createRedis, type Redis } from '../src/store/redis.js';
+import { closeRedis, createRedis, type Redis } from '../src/clients/redis.js';
 import { tradingSchema } from '../src/trading/schema.js';
 import { createTradingLedger, type TradingLedger } from '../src/trading/daily.js';
 import { createTradingSession, type TradingSession } from '../src/trading/session.js';

@@ -11,7 +11,7 @@
  * trading and LLM route) answers 503. A new credential is never accepted unverified.
  *
  * Fail-closed routes do not wait for a miss to find Redis gone: while the shared
- * connection is down (store/redis-health.ts) they answer 503 at once, even for a
+ * connection is down (clients/redis-health.ts) they answer 503 at once, even for a
  * credential whose decision is cached.
  *
  * A Redis that lost its data (no complete projection epoch, projection.ts) is not
@@ -25,8 +25,8 @@ import type { Denial } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { RequestHead } from '../server/request.js';
-import { closeRedis, createRedis, type Redis } from '../store/redis.js';
-import { redisHealth } from '../store/redis-health.js';
+import { closeRedis, createRedis, type Redis } from '../clients/redis.js';
+import { redisHealth } from '../clients/redis-health.js';
 import { failsClosed } from '../routes.js';
 import { API_KEY_PATTERN, hashApiKey, keyContext, loadKeyFile } from './api-keys.js';
 import { createL1 } from './cache.js';

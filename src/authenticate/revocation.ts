@@ -11,7 +11,7 @@
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../observe/log.js';
-import { closeRedis, createRedis } from '../store/redis.js';
+import { closeRedis, createRedis } from '../clients/redis.js';
 import type { L1 } from './cache.js';
 import type { AuthContext } from './context.js';
 import type { AuthMetrics } from './metrics.js';

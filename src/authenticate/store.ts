@@ -21,7 +21,7 @@
  * the caller applies the route's failure policy.
  */
 import type { Redis } from 'ioredis';
-import { redisKeys, revocationCommands, type Revocation } from './deny-state.js';
+import { redisKeys, type Revocation } from './deny-state.js';
 import { epochState, projectionKeys, type EpochState } from './projection.js';
 import { keyRecordSchema, parseRecord, userRecordSchema, type KeyRecord, type UserRecord } from './records.js';
 
@@ -111,20 +111,6 @@ export function createAuthStore(opts: { redis: Redis | null; prefix: string; fil
   }
 
   return { findKey, subject, redis };
-}
-
-/** Write the deny state for one revocation and publish it (deny-state.ts). Returns the number of subscribers reached. */
-export async function publishRevocation(redis: Redis, prefix: string, r: Revocation): Promise<number> {
-  // ioredis names its command methods in lower case.
-  const res = await redis.multi(revocationCommands(prefix, r).map(([name, ...args]) => [name.toLowerCase(), ...args])).exec();
-  const err = res?.find(([e]) => e !== null)?.[0];
-  if (err) throw err;
-  return Number(res?.[1]?.[1] ?? 0);
-}
-
-/** Project a key record into Redis (CLI `keys create`, `keys revoke`, `keys sync`). */
-export async function projectKey(redis: Redis, prefix: string, sha256: string, rec: KeyRecord): Promise<void> {
-  await redis.set(redisKeys(prefix).key(sha256), JSON.stringify(rec));
 }
 
 /** Parse a pub/sub message; null when malformed. */

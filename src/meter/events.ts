@@ -1,6 +1,6 @@
 /**
  * Usage events: what the proxy meters and what the billing worker writes, one
- * row each, into the `usage_events` ledger (src/store/migrations/001_usage_events.ts).
+ * row each, into the `usage_events` ledger (src/clients/migrations/001_usage_events.ts).
  *
  * Field names are the ledger's column names, so a batch goes from the queue to
  * Postgres without renaming. Every event carries a deterministic `event_id`: a

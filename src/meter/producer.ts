@@ -13,7 +13,7 @@
  * - Every `flush_interval_ms` (or at `batch_max_events`) the batch is cut and sent
  *   to BullMQ (job id = batch id). The queue is a transport, not the only copy.
  * - Acknowledgement: a batch's job reaches BullMQ's completed state only after
- *   the billing worker's INSERT committed (workers/billing-worker.ts), so the
+ *   the billing worker's INSERT committed (src/billing/billing-worker.ts), so the
  *   producer polls the states of the jobs it sent (every `ack_interval_ms`):
  *   `completed` → acknowledged; unknown to Redis (Redis lost it: restarted empty,
  *   failed over, or the completed job aged out) → sent again (the ledger's ON

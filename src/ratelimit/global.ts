@@ -5,8 +5,8 @@
  * uses its local share for `retryMs`, then one probe request tries Redis again.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from '../store/redis.js';
-import { redisHealth } from '../store/redis-health.js';
+import type { Redis } from '../clients/redis.js';
+import { redisHealth } from '../clients/redis-health.js';
 import type { Logger } from '../observe/log.js';
 import type { Rate, Step } from './gcra.js';
 

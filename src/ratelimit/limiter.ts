@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../observe/log.js';
 import { cellCounter } from '../observe/cells.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { Redis } from '../store/redis.js';
+import type { Redis } from '../clients/redis.js';
 import { describe, rateOf, type Rate, type Step } from './gcra.js';
 import { createGlobalBuckets, type GlobalBuckets } from './global.js';
 import type { LimitPolicy } from './policy.js';

@@ -16,7 +16,7 @@ import { Redis } from 'ioredis';
 import { stringifyYaml as stringify } from '../../src/yaml.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/observe/log.js';
-import { createPool, migrate, quoteIdent, type Pool } from '../../src/store/postgres.js';
+import { createPool, migrate, quoteIdent, type Pool } from '../../src/clients/postgres.js';
 
 export const PG_BASE = 'postgres://postgres@127.0.0.1:5432/postgres';
 export const SHARED_REDIS = 'redis://127.0.0.1:6379';

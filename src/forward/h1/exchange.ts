@@ -4,7 +4,6 @@
  * handler whose response already ended cannot touch the connection's next request.
  */
 import type { Readable } from 'node:stream';
-import type { Connection } from './connection.js';
 
 /** What a handler may do to its request. */
 export interface UpstreamController {
@@ -51,10 +50,17 @@ export interface H1Request {
   readonly bodyTimeoutMs?: number | undefined;
 }
 
+/** What an exchange needs of the connection it runs on (implemented by `Connection` in ./connection.ts). */
+export interface ExchangeConnection {
+  pauseReading(): void;
+  resumeReading(): void;
+  fail(err: Error, socketFault: boolean): void;
+}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 export class H1Exchange implements UpstreamController {
-  conn: Connection | undefined;
+  conn: ExchangeConnection | undefined;
   /** Ended (response complete, failed or aborted): every later call is a no-op. */
   done = false;
   paused = false;

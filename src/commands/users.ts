@@ -11,14 +11,14 @@
  * command (exit 1) with the record already stored: `keys sync` or the worker's
  * re-projection brings Redis in line.
  */
-import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../cli-args.js';
+import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
 import { UsageError } from '../errors.js';
-import type { Pool } from '../store/postgres.js';
-import type { Redis } from '../store/redis.js';
-import { parseJsonFlag, splitList, withStores } from './keys-command.js';
-import { llmSchema, SAFE_NAME, tradingSchema, userRecordSchema, type UserRecord } from './records.js';
-import { redisKeys } from './store.js';
-import { deleteUser, describeUser, getUser, upsertUser, userRowToRecord } from './userstore.js';
+import type { Pool } from '../clients/postgres.js';
+import type { Redis } from '../clients/redis.js';
+import { parseJsonFlag, splitList, withStores } from './keys.js';
+import { llmSchema, SAFE_NAME, tradingSchema, userRecordSchema, type UserRecord } from '../authenticate/records.js';
+import { redisKeys } from '../authenticate/store.js';
+import { deleteUser, describeUser, getUser, upsertUser, userRowToRecord } from '../identity-admin/userstore.js';
 
 const USAGE = 'usage: users set --user ID [--tier T] [--role R] [--features a,b] [--scopes a,b] [--requests-per-minute N] [--llm JSON] [--trading JSON] [--stripe-customer C] --config FILE | users get --user ID --config FILE | users delete --user ID --config FILE';
 

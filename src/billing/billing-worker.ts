@@ -10,16 +10,16 @@
  * of replicas may run.
  */
 import { Worker, type Job } from 'bullmq';
-import type { Config } from '../src/config.js';
-import type { BatchJobData } from '../src/meter/queue.js';
-import { bullPrefix } from '../src/meter/queue.js';
-import { decodeBatch } from '../src/meter/wire.js';
-import { checkRedisConfig } from '../src/meter/redis-config.js';
-import { workerMetrics } from '../src/meter/metrics.js';
-import type { Logger } from '../src/observe/log.js';
-import type { Metrics } from '../src/observe/metrics.js';
-import type { Pool } from '../src/store/postgres.js';
-import { closeRedis, createBullRedis } from '../src/store/redis.js';
+import type { Config } from '../config.js';
+import type { BatchJobData } from '../meter/queue.js';
+import { bullPrefix } from '../meter/queue.js';
+import { decodeBatch } from '../meter/wire.js';
+import { checkRedisConfig } from '../meter/redis-config.js';
+import { workerMetrics } from '../meter/metrics.js';
+import type { Logger } from '../observe/log.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { Pool } from '../clients/postgres.js';
+import { closeRedis, createBullRedis } from '../clients/redis.js';
 import { insertEvents } from './ledger.js';
 
 export interface BillingWorker {

@@ -3,16 +3,16 @@
  *   usage failed         [--limit N]  list failed batches (kept by the worker) as JSON lines
  *   usage replay-failed  [--limit N]  move failed batches back to the queue, same job ids
  * Replaying is always safe: the ledger insert ignores events it already has.
- * `usage unbillable | review | resolve` read the Postgres ledger: usage-ledger-command.ts.
+ * `usage unbillable | review | resolve` read the Postgres ledger: usage-ledger.ts.
  */
 import { Queue } from 'bullmq';
-import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../src/cli-args.js';
-import { UsageError } from '../src/errors.js';
-import { bullPrefix } from '../src/meter/queue.js';
-import { batchSize } from '../src/meter/wire.js';
-import { StartupError } from '../src/startup.js';
-import { closeRedis, createBullRedis, type Redis } from '../src/store/redis.js';
-import { LEDGER_SUBCOMMANDS, runUsageLedgerCommand } from './usage-ledger-command.js';
+import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
+import { UsageError } from '../errors.js';
+import { bullPrefix } from '../meter/queue.js';
+import { batchSize } from '../meter/wire.js';
+import { StartupError } from '../startup.js';
+import { closeRedis, createBullRedis, type Redis } from '../clients/redis.js';
+import { LEDGER_SUBCOMMANDS, runUsageLedgerCommand } from './usage-ledger.js';
 
 const SUBCOMMANDS = ['failed', 'replay-failed'] as const;
 

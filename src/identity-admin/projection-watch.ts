@@ -13,12 +13,13 @@
  * the epoch complete or this watch completed it).
  */
 import { Counter, Gauge } from 'prom-client';
-import { epochState, projectionKeys, reproject } from '../src/authenticate/projection.js';
-import type { Config } from '../src/config.js';
-import type { Logger } from '../src/observe/log.js';
-import type { Metrics } from '../src/observe/metrics.js';
-import type { Pool } from '../src/store/postgres.js';
-import { closeRedis, createRedis } from '../src/store/redis.js';
+import { epochState, projectionKeys } from '../authenticate/projection.js';
+import { reproject } from './projection.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../observe/log.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { Pool } from '../clients/postgres.js';
+import { closeRedis, createRedis } from '../clients/redis.js';
 
 export interface ProjectionWatch {
   /** One check (and re-projection when needed); tests call it directly. */

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { parseYaml } from '../yaml.js';
-import type { KeyRecord } from './records.js';
+import type { KeyRecord } from '../authenticate/records.js';
 
 /** One YAML list item for `rec` (nested values in flow style, which is JSON). */
 export function keyRecordYaml(rec: KeyRecord & { sha256: string }): string {

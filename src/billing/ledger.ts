@@ -4,7 +4,7 @@
  * idempotent insert puts every event in the ledger exactly once.
  */
 import type pg from 'pg';
-import { LEDGER_COLUMNS, isUsageEvent, toLedgerRow, type UsageEvent } from '../src/meter/events.js';
+import { LEDGER_COLUMNS, isUsageEvent, toLedgerRow, type UsageEvent } from '../meter/events.js';
 
 const RECORD_TYPE = LEDGER_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ');
 const TARGET = LEDGER_COLUMNS.map(([name]) => (name === 'occurred_at_ms' ? 'occurred_at' : name)).join(', ');

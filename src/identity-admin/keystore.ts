@@ -2,9 +2,9 @@
  * Postgres side of API keys and revocations (tables from migration 002_keys),
  * used by the admin CLI only; the proxy reads the Redis projection.
  */
-import type { Pool } from '../store/postgres.js';
-import type { KeyRecord } from './records.js';
-import type { Revocation, RevocationKind } from './store.js';
+import type { Pool } from '../clients/postgres.js';
+import type { KeyRecord } from '../authenticate/records.js';
+import type { Revocation, RevocationKind } from '../authenticate/deny-state.js';
 
 export interface KeyRow {
   key_id: string;

@@ -1,5 +1,5 @@
 /**
- * What Stripe accepts (workers/stripe-reporter.ts):
+ * What Stripe accepts (src/billing/stripe-reporter.ts):
  * - meter event values are whole numbers: a window's fractional rest is carried
  *   per (customer, meter) in `stripe_meter_remainders` into the next window, and
  *   each report records what it carried in and what its rows summed to;

@@ -1,7 +1,7 @@
 /** `argus-sidecar migrate --config FILE`: apply pending Postgres migrations. */
-import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../cli-args.js';
+import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
 import { UsageError } from '../errors.js';
-import { createPool, migrate } from './postgres.js';
+import { createPool, migrate } from '../clients/postgres.js';
 
 export async function runMigrateCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('migrate', argv, CONFIG_OPTION);

@@ -1,7 +1,7 @@
 /** Shared argument parsing for the CLI commands: unknown flags are usage errors (exit 2). */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from './errors.js';
-import { loadConfig, type Config } from './config.js';
+import { UsageError } from '../errors.js';
+import { loadConfig, type Config } from '../config.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -12,12 +12,12 @@
  * Exit 1 with a one-line message naming the store that failed, and what that
  * left in effect, when Redis or Postgres fails.
  */
-import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../cli-args.js';
+import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
 import { UsageError } from '../errors.js';
-import { connectResp, parseRedisUrl, RespError, type RespClient } from '../store/resp.js';
-import { redisKeys, revocationCommands, type Revocation, type RevocationKind } from './deny-state.js';
-import type { KeyRecord } from './records.js';
-import { SAFE_NAME } from './records.js';
+import { connectResp, parseRedisUrl, RespError, type RespClient } from '../clients/resp.js';
+import { redisKeys, revocationCommands, type Revocation, type RevocationKind } from '../authenticate/deny-state.js';
+import type { KeyRecord } from '../authenticate/records.js';
+import { SAFE_NAME } from '../authenticate/records.js';
 
 export async function runRevokeCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('revoke', argv, { ...CONFIG_OPTION, user: { type: 'string' }, session: { type: 'string' }, key: { type: 'string' } });
@@ -70,7 +70,7 @@ interface Projection {
 
 /** Record the revocation in Postgres; for `--key`, also mark the key's row revoked. */
 async function recordInPostgres(url: string, kind: RevocationKind, id: string, at: number): Promise<Projection | null> {
-  const [{ createPool }, { recordRevocation, revokeKeyRow, rowToRecord }] = await Promise.all([import('../store/postgres.js'), import('./keystore.js')]);
+  const [{ createPool }, { recordRevocation, revokeKeyRow, rowToRecord }] = await Promise.all([import('../clients/postgres.js'), import('../identity-admin/keystore.js')]);
   const pool = createPool(url, { max: 2 });
   try {
     await recordRevocation(pool, kind, id, at);
@@ -110,7 +110,7 @@ async function openWriter(url: string, prefix: string): Promise<RedisWriter> {
 }
 
 async function openIoredisWriter(url: string, prefix: string): Promise<RedisWriter> {
-  const [{ closeRedis, createRedis }, { projectKey, publishRevocation }] = await Promise.all([import('../store/redis.js'), import('./store.js')]);
+  const [{ closeRedis, createRedis }, { projectKey, publishRevocation }] = await Promise.all([import('../clients/redis.js'), import('../identity-admin/publish.js')]);
   // The CLI may wait for a connection (offline queue on) but gives up after a few attempts.
   const redis = createRedis(url, { enableOfflineQueue: true, retryStrategy: (n) => (n > 3 ? null : 200) });
   redis.on('error', () => undefined);

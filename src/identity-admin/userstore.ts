@@ -3,8 +3,8 @@
  * the admin CLI and the projector; the proxy reads the Redis projection
  * (`<prefix>auth:user:<id>`, parsed by records.ts `userRecordSchema`).
  */
-import type { Pool } from '../store/postgres.js';
-import type { UserRecord } from './records.js';
+import type { Pool } from '../clients/postgres.js';
+import type { UserRecord } from '../authenticate/records.js';
 
 export interface UserRow {
   user_id: string;

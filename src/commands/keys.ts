@@ -13,16 +13,16 @@
  * Postgres is the source of truth; Redis gets the projection when configured.
  */
 import { TIER_ORDER, type Config } from '../config.js';
-import { appendKeyRecord } from './standalone-keys.js';
-import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../cli-args.js';
+import { appendKeyRecord } from '../identity-admin/standalone-keys.js';
+import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
 import { UsageError } from '../errors.js';
-import { createPool, type Pool } from '../store/postgres.js';
-import { closeRedis, createRedis, type Redis } from '../store/redis.js';
-import { generateApiKey } from './api-keys.js';
-import { deleteKey, describeKey, insertKey, listKeys, recordRevocation, revokeKeyRow, rowToRecord } from './keystore.js';
-import { keyRecordSchema, llmSchema, tradingSchema, type KeyRecord } from './records.js';
-import { reproject } from './projection.js';
-import { projectKey, publishRevocation } from './store.js';
+import { createPool, type Pool } from '../clients/postgres.js';
+import { closeRedis, createRedis, type Redis } from '../clients/redis.js';
+import { generateApiKey } from '../authenticate/api-keys.js';
+import { deleteKey, describeKey, insertKey, listKeys, recordRevocation, revokeKeyRow, rowToRecord } from '../identity-admin/keystore.js';
+import { keyRecordSchema, llmSchema, tradingSchema, type KeyRecord } from '../authenticate/records.js';
+import { reproject } from '../identity-admin/projection.js';
+import { projectKey, publishRevocation } from '../identity-admin/publish.js';
 
 const USAGE = 'usage: keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y] [--requests-per-minute N] [--llm JSON] [--trading JSON] (--config FILE | --standalone FILE) | keys revoke KEY_ID --config FILE | keys list --user ID --config FILE | keys sync --config FILE';
 

@@ -3,11 +3,11 @@
  * FILE is the injector's own YAML (see schema.ts and helm/argus-sidecar/README.md).
  * Runs until SIGTERM/SIGINT, then stops accepting and finishes in-flight reviews.
  */
-import { CONFIG_OPTION, parseCommandArgs } from '../cli-args.js';
+import { CONFIG_OPTION, parseCommandArgs } from './args.js';
 import { UsageError } from '../errors.js';
 import { createLogger } from '../observe/log.js';
-import { loadInjectorConfig } from './schema.js';
-import { startInjectorServer } from './server.js';
+import { loadInjectorConfig } from '../inject/schema.js';
+import { startInjectorServer } from '../inject/server.js';
 
 export async function runInjectWebhookCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('inject-webhook', argv, CONFIG_OPTION);

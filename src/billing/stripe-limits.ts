@@ -17,8 +17,8 @@
  */
 import { Counter, Gauge } from 'prom-client';
 import type { PoolClient } from 'pg';
-import type { Logger } from '../src/observe/log.js';
-import type { Metrics } from '../src/observe/metrics.js';
+import type { Logger } from '../observe/log.js';
+import type { Metrics } from '../observe/metrics.js';
 
 export const STRIPE_MAX_AGE_S = 35 * 86400;
 export const STRIPE_MAX_AHEAD_S = 5 * 60;

@@ -7,7 +7,7 @@
  * deterministic `identifier`, which Stripe deduplicates for at least 24 h.
  */
 import Stripe from 'stripe';
-import type { StripeConfig } from '../src/meter/schema.js';
+import type { StripeConfig } from '../meter/schema.js';
 
 export interface MeterEventRequest {
   readonly meter: string;

@@ -11,17 +11,17 @@
  * unreported). SIGTERM/SIGINT (from the first one on, even during startup) stop
  * taking jobs, finish the running ones and exit 0. Run as many replicas as wanted.
  */
-import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../src/cli-args.js';
-import { UsageError } from '../src/errors.js';
-import { createLogger } from '../src/observe/log.js';
-import { Metrics } from '../src/observe/metrics.js';
-import { portFailure } from '../src/startup.js';
-import { createPool } from '../src/store/postgres.js';
-import { startAdminServer } from './admin.js';
-import { createBillingWorker } from './billing-worker.js';
-import { startProjectionWatch } from './projection-watch.js';
-import { createStripeSender } from './stripe-client.js';
-import { createStripeReporter } from './stripe-reporter.js';
+import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
+import { UsageError } from '../errors.js';
+import { createLogger } from '../observe/log.js';
+import { Metrics } from '../observe/metrics.js';
+import { portFailure } from '../startup.js';
+import { createPool } from '../clients/postgres.js';
+import { AdminServer } from '../admin/server.js';
+import { createBillingWorker } from '../billing/billing-worker.js';
+import { startProjectionWatch } from '../identity-admin/projection-watch.js';
+import { createStripeSender } from '../billing/stripe-client.js';
+import { createStripeReporter } from '../billing/stripe-reporter.js';
 
 export async function runWorkerCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('worker', argv, CONFIG_OPTION);
@@ -38,19 +38,21 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   let ready = (): boolean => false;
   const metrics = new Metrics();
   const addr = cfg.metering.worker.admin;
-  const admin = await startAdminServer(addr, { metrics, ready: () => ready() }).catch((err: NodeJS.ErrnoException) => {
+  // The proxy's admin server (src/admin/server.ts), with the worker's one readiness check.
+  const admin = new AdminServer({ host: addr.host, port: addr.port, metrics, readiness: () => ({ worker: ready() }) });
+  const adminPort = await admin.listen().catch((err: NodeJS.ErrnoException) => {
     throw portFailure('metering.worker.admin.port', addr.host, addr.port, err);
   });
 
   const pool = createPool(cfg.postgres.url, { max: cfg.metering.worker.concurrency + 2 });
   pool.on('error', (err) => log.warn('worker: postgres connection error', { err }));
   const worker = createBillingWorker(cfg, { pool, metrics, log });
-  // Re-projects keys, revocations and users when Redis lost them (projection-watch.ts).
+  // Re-projects keys, revocations and users when Redis lost them (src/identity-admin/projection-watch.ts).
   const projection = startProjectionWatch(cfg, { pool, metrics, log });
   ready = () => worker.ready();
   const reporter = cfg.stripe?.api_key ? createStripeReporter(cfg.stripe, { pool, sender: createStripeSender(cfg.stripe), metrics, log }) : null;
   reporter?.start();
-  log.info('worker: started', { queue: cfg.metering.queue, stripe: reporter !== null, admin_port: admin.port });
+  log.info('worker: started', { queue: cfg.metering.queue, stripe: reporter !== null, admin_port: adminPort });
 
   const signal = await stop;
   log.info('worker: stopping', { signal });

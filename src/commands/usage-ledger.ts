@@ -1,15 +1,15 @@
 /**
  * `argus-sidecar usage <sub> --config FILE` for what the Stripe reporter set
- * aside in the Postgres ledger (workers/stripe-limits.ts); needs only `postgres`.
+ * aside in the Postgres ledger (src/billing/stripe-limits.ts); needs only `postgres`.
  *   usage unbillable [--limit N]   dead-lettered events (timestamps Stripe would refuse), JSON lines
  *   usage review     [--limit N]   meter reports parked for review (first attempt over 20 h ago), JSON lines
  *   usage resolve IDENTIFIER (--sent | --resend)
  *       --sent: Stripe has the event (checked in its dashboard): mark it and its rows reported.
  *       --resend: Stripe does not have it: send it again (as a new first attempt).
  */
-import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from '../src/cli-args.js';
-import { UsageError } from '../src/errors.js';
-import { createPool, type Pool } from '../src/store/postgres.js';
+import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
+import { UsageError } from '../errors.js';
+import { createPool, type Pool } from '../clients/postgres.js';
 
 export const LEDGER_SUBCOMMANDS = ['unbillable', 'review', 'resolve'] as const;
 const USAGE = 'usage: argus-sidecar usage (unbillable | review) [--limit N] --config FILE | usage resolve IDENTIFIER (--sent | --resend) --config FILE';

@@ -32,12 +32,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import type { StripeConfig } from '../src/meter/schema.js';
-import { USAGE_KINDS, type UsageKind } from '../src/meter/events.js';
-import { workerMetrics } from '../src/meter/metrics.js';
-import type { Logger } from '../src/observe/log.js';
-import type { Metrics } from '../src/observe/metrics.js';
-import type { Pool } from '../src/store/postgres.js';
+import type { StripeConfig } from '../meter/schema.js';
+import { USAGE_KINDS, type UsageKind } from '../meter/events.js';
+import { workerMetrics } from '../meter/metrics.js';
+import type { Logger } from '../observe/log.js';
+import type { Metrics } from '../observe/metrics.js';
+import type { Pool } from '../clients/postgres.js';
 import type { MeterEventSender } from './stripe-client.js';
 import { deadLetter, REVIEW_AFTER_S, SENDABLE_AGE_S, stripeLimitMetrics, updateLimitGauges } from './stripe-limits.js';
 

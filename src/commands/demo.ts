@@ -11,13 +11,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { generateApiKey } from '../authenticate/index.js';
-import { parseCommandArgs } from '../cli-args.js';
+import { parseCommandArgs } from './args.js';
 import { parseConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { startProxy } from '../lifecycle.js';
 import { createLogger } from '../observe/log.js';
 import { portFailure, StartupError } from '../startup.js';
-import { startDemoUpstream } from './upstream.js';
+import { startDemoUpstream } from '../demo/upstream.js';
 
 export async function runDemoCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('demo', argv, {
