@@ -55,7 +55,7 @@ try {
     } finally {
       await side.stop();
     }
-    const mean = (xs: LoadResult[] | undefined, k: 'rps' | 'cpu_us_per_req') => (xs && xs.length ? xs.reduce((a, r) => a + r[k], 0) / xs.length : NaN);
+    const mean = (xs: LoadResult[] | undefined, k: 'rps' | 'cpu_us_per_req') => (xs?.length ? xs.reduce((a, r) => a + r[k], 0) / xs.length : NaN);
     for (const baseName of ['passthrough + bearer', 'passthrough metered']) {
       const base = perRoute.get(baseName);
       if (!base) continue;

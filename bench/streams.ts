@@ -179,10 +179,14 @@ export async function benchSse(t: BenchTargets, opts: SseOptions = {}): Promise<
     const samples: StreamSample[][] = targets.map(() => []);
     const cpu = targets.map((x) => -cpuMs(x.pid));
     for (let i = 0; i < n; i++) for (const [j, x] of targets.entries()) samples[j]!.push(check(await streamOnce(clients[j]!, x.path, x.headers)));
-    targets.forEach((x, j) => (cpu[j]! += cpuMs(x.pid)));
+    targets.forEach((x, j) => {
+      cpu[j]! += cpuMs(x.pid);
+    });
     // Interleaved, the upstream served both targets' streams: charge direct half of its CPU.
     cpu[0]! /= 2;
-    targets.forEach((x, j) => rows.push(sseRow('sse sequential', x.name, 1, samples[j]!, samples[j]!.reduce((a, s) => a + s.total, 0), cpu[j]!)));
+    targets.forEach((x, j) => {
+      rows.push(sseRow('sse sequential', x.name, 1, samples[j]!, samples[j]!.reduce((a, s) => a + s.total, 0), cpu[j]!));
+    });
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }

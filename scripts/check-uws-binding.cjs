@@ -20,7 +20,7 @@ try {
   }
   console.log(`uWebSockets.js native binding OK: ${path.basename(file)} (node ${process.version}, ${process.platform}-${process.arch})`);
 } catch (err) {
-  console.error(`uWebSockets.js native binding does not load here: ${file}\n${err && err.message}`);
+  console.error(`uWebSockets.js native binding does not load here: ${file}\n${err?.message}`);
   console.error('Use a glibc (Debian bookworm) Node 20 base image; alpine/musl and other Node majors have no binding.');
   process.exit(1);
 }

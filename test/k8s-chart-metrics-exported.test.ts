@@ -107,7 +107,9 @@ describe('helm chart: dashboard and alerts', () => {
       assert.ok(p.gridPos && Number.isInteger(p.gridPos.w) && Number.isInteger(p.gridPos.h), `panel ${p.title} has a gridPos`);
     }
     const exprs = dashboardExprs();
-    exprs.forEach((e, i) => assertBalanced(e, `dashboard expr ${i}`));
+    exprs.forEach((e, i) => {
+      assertBalanced(e, `dashboard expr ${i}`);
+    });
     const names = referenced(exprs);
     for (const needed of [
       'argus_requests_total', // requests

@@ -129,9 +129,13 @@ describe('WebSocket sessions: kill switch, heartbeat, fail closed, backpressure'
     const k = generateApiKey();
     await projectKey(redis, prefix, k.sha256, { key_id: k.key_id, user_id: 'ws_many', tier: 'business', scopes: [], features: [], status: 'active' });
     const clients = await Promise.all(Array.from({ length: 200 }, () => open(url('/ws/many'), { 'x-api-key': k.key })));
-    clients.forEach((c, i) => c.ws.send(`msg ${i}`));
+    clients.forEach((c, i) => {
+      c.ws.send(`msg ${i}`);
+    });
     await waitFor(() => clients.every((c) => c.messages.length === 1), 10000, 'all echoes');
-    clients.forEach((c, i) => assert.equal(c.messages[0], `msg ${i}`));
+    clients.forEach((c, i) => {
+      assert.equal(c.messages[0], `msg ${i}`);
+    });
     await Promise.all(clients.map((c) => (c.ws.close(), c.closed)));
   });
 

@@ -508,7 +508,7 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
         await acking;
         // Give the workers a moment to acknowledge, so a clean stop leaves an empty spool when it can.
         const deadline = Date.now() + Math.min(m.queue_timeout_ms, 2000);
-        while (queue && queue.connected() && [...batches.values()].some((b) => b.state === 'sent') && Date.now() < deadline) {
+        while (queue?.connected() && [...batches.values()].some((b) => b.state === 'sent') && Date.now() < deadline) {
           for (const b of batches.values()) b.nextCheck = 0;
           await ackOnce();
           await new Promise((r) => setTimeout(r, 50));

@@ -64,7 +64,9 @@ export function cellCounter(registry: Registry, opts: { name: string; help: stri
     let c = node.get(leaf) as Cell | undefined;
     if (c === undefined) {
       const labels: Record<string, string> = {};
-      opts.labelNames.forEach((l, i) => (labels[l] = values[i] ?? ''));
+      opts.labelNames.forEach((l, i) => {
+        labels[l] = values[i] ?? '';
+      });
       c = { n: 0, reported: 0, labels };
       node.set(leaf, c);
       all.push(c);

@@ -39,7 +39,7 @@ export function rateOf(policy: Pick<LimitPolicy, 'limit' | 'windowS' | 'burst'>)
  * admitted elsewhere, e.g. by the global bucket). Returns the new TAT.
  */
 export function gcra(tat: number, nowMs: number, rate: Rate, cost: number, mode: TakeMode): { allowed: boolean; tat: number } {
-  const base = tat > nowMs ? tat : nowMs;
+  const base = Math.max(tat, nowMs);
   const next = base + cost * rate.emissionMs;
   const allowed = next - nowMs <= rate.toleranceMs + rate.emissionMs + EPS_MS;
   if (mode === 'force') return { allowed: true, tat: next };

@@ -36,7 +36,7 @@ export function head(headers: ReadonlyArray<readonly [string, string]>, opts: { 
     method: 'GET',
     path: opts.path ?? '/v1/things',
     query: opts.query ?? '',
-    headers: headers.flatMap(([n, v]) => [n, v]),
+    headers: headers.flat(),
     remoteAddress: opts.remoteAddress ?? '192.0.2.1',
     requestId: 'req-test',
   };
