@@ -44,14 +44,28 @@ const SIDE = 3953;
 const MIN = 3956;
 
 /** One GC as --trace-gc-nvp prints it (the fields used here). */
-interface Gc { scavenge: boolean; pauseMs: number; allocated: number; survived: number; promoted: number; arrayBuffersMs: number }
+interface Gc {
+  scavenge: boolean;
+  pauseMs: number;
+  allocated: number;
+  survived: number;
+  promoted: number;
+  arrayBuffersMs: number;
+}
 
 function parseGcLines(text: string): Gc[] {
   const out: Gc[] = [];
   for (const line of text.split('\n')) {
     if (!line.includes(' pause=')) continue;
     const field = (name: string) => Number(new RegExp(`\\b${name}=([\\d.]+)`).exec(line)?.[1] ?? 0);
-    out.push({ scavenge: / gc=s\b/.test(line), pauseMs: field('pause'), allocated: field('allocated'), survived: field('new_space_survived'), promoted: field('promoted'), arrayBuffersMs: field('scavenge.sweep_array_buffers') });
+    out.push({
+      scavenge: / gc=s\b/.test(line),
+      pauseMs: field('pause'),
+      allocated: field('allocated'),
+      survived: field('new_space_survived'),
+      promoted: field('promoted'),
+      arrayBuffersMs: field('scavenge.sweep_array_buffers'),
+    });
   }
   return out;
 }
@@ -77,7 +91,10 @@ export interface AllocationRow {
 async function measure(server: Server, logFile: string, route: string, path: string, headers: Record<string, string>): Promise<AllocationRow> {
   const before = readFileSync(logFile, 'utf8').length;
   const load = rate ? { mode: 'rate' as const, rate } : { mode: 'closed' as const };
-  const r = await runLoad({ scenario: route, target: server.name, ...load, url: `http://127.0.0.1:${server.port}${path}`, connections: 16, durationS: duration, headers }, server);
+  const r = await runLoad(
+    { scenario: route, target: server.name, ...load, url: `http://127.0.0.1:${server.port}${path}`, connections: 16, durationS: duration, headers },
+    server,
+  );
   if (r.non2xx > 0 || r.errors > 0 || r.requests === 0) throw new Error(`${route}: ${r.non2xx} non-2xx and ${r.errors} errors of ${r.requests} requests`);
   const gcs = parseGcLines(readFileSync(logFile, 'utf8').slice(before));
   const scavenges = gcs.filter((g) => g.scavenge);
@@ -116,23 +133,32 @@ try {
   servers.push(await startServer('upstream', `${DIST}bench/upstream.js`, [String(UP)], UP, 0));
   const sidecar = await startServer('sidecar (defaults)', CLI, ['proxy', '--config', file], SIDE, 1, {}, ['--trace-gc-nvp', ...sidecarFlags]);
   servers.push(sidecar);
-  const minimal = await startServer('minimal uWS→h1', `${DIST}bench/minimal-proxy.js`, [String(MIN), `http://127.0.0.1:${UP}`, 'h1'], MIN, 1, {}, ['--trace-gc-nvp']);
+  const minimal = await startServer('minimal uWS→h1', `${DIST}bench/minimal-proxy.js`, [String(MIN), `http://127.0.0.1:${UP}`, 'h1'], MIN, 1, {}, [
+    '--trace-gc-nvp',
+  ]);
   servers.push(minimal);
   // BENCH_ONLY=REGEX: only the sidecar routes whose name matches (the minimal proxy always runs).
   const only = new RegExp(process.env['BENCH_ONLY'] ?? '');
   type Run = [name: string, server: Server, path: string, headers: Record<string, string>];
   const runs: Run[] = [
     ['minimal uWS→h1 proxy', minimal, '/x', {}],
-    ...costRoutes(creds).filter(([name]) => only.test(name)).map(([name, path, headers]): Run => [name, sidecar, path, headers]),
+    ...costRoutes(creds)
+      .filter(([name]) => only.test(name))
+      .map(([name, path, headers]): Run => [name, sidecar, path, headers]),
   ];
   for (const [, server, path, headers] of runs) {
-    await runLoad({ scenario: 'warmup', target: '', mode: 'closed', url: `http://127.0.0.1:${server.port}${path}`, connections: 16, durationS: 2, headers }, server);
+    await runLoad(
+      { scenario: 'warmup', target: '', mode: 'closed', url: `http://127.0.0.1:${server.port}${path}`, connections: 16, durationS: 2, headers },
+      server,
+    );
   }
   const best = new Map<string, AllocationRow>();
   for (let i = 0; i < rounds; i++) {
     for (const [name, server, path, headers] of runs) {
       const row = await measure(server, join(logDir, `${server.pid}.log`), name, path, headers);
-      process.stderr.write(`round ${i + 1} ${name.padEnd(22)} ${row.bytesPerRequest} B/request, ${row.scavengesPer10k} scavenges/10k, pause p50 ${row.scavengePauseP50Ms} ms (ArrayBuffers ${row.arrayBuffersMsP50}), survived ${row.survivedKbP50} KB, promoted ${row.promotedKbP50} KB${rate ? `, GC-delayed > 0.5 ms ${row.gcDelayedPct}%, p99 ${row.p99Ms} ms` : ''}\n`);
+      process.stderr.write(
+        `round ${i + 1} ${name.padEnd(22)} ${row.bytesPerRequest} B/request, ${row.scavengesPer10k} scavenges/10k, pause p50 ${row.scavengePauseP50Ms} ms (ArrayBuffers ${row.arrayBuffersMsP50}), survived ${row.survivedKbP50} KB, promoted ${row.promotedKbP50} KB${rate ? `, GC-delayed > 0.5 ms ${row.gcDelayedPct}%, p99 ${row.p99Ms} ms` : ''}\n`,
+      );
       const prev = best.get(name);
       if (!prev || row.bytesPerRequest < prev.bytesPerRequest) best.set(name, row);
     }
@@ -148,8 +174,14 @@ try {
 const command = `node dist/bench/allocation.js (BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds}${rate ? ` BENCH_RATE=${rate}` : ''}${sidecarFlags.length ? ` BENCH_SIDECAR_NODE_FLAGS="${sidecarFlags.join(' ')}"` : ''}${flushMs ? ` BENCH_FLUSH_MS=${flushMs}` : ''}${process.env['BENCH_CLI'] ? ` BENCH_CLI=${CLI}` : ''})`;
 const floor = rows[0]!.bytesPerRequest;
 const rateCols = rate ? ' requests a GC pause held > 0.5 ms | p99 ms |' : '';
-const table = [`| route | requests | allocated B/request | over the minimal proxy | scavenges per 10k requests | scavenge pause p50 ms | of it sweeping ArrayBuffers | survived KB p50 | promoted KB p50 |${rateCols}`, `|---|---:|---:|---:|---:|---:|---:|---:|---:|${rate ? '---:|---:|' : ''}`,
-  ...rows.map((r) => `| ${r.route} | ${r.requests} | ${r.bytesPerRequest} | ${r === rows[0] ? '' : `+${r.bytesPerRequest - floor}`} | ${r.scavengesPer10k} | ${r.scavengePauseP50Ms} | ${r.arrayBuffersMsP50} | ${r.survivedKbP50} | ${r.promotedKbP50} |${rate ? ` ${r.gcDelayedPct}% | ${r.p99Ms} |` : ''}`)].join('\n');
+const table = [
+  `| route | requests | allocated B/request | over the minimal proxy | scavenges per 10k requests | scavenge pause p50 ms | of it sweeping ArrayBuffers | survived KB p50 | promoted KB p50 |${rateCols}`,
+  `|---|---:|---:|---:|---:|---:|---:|---:|---:|${rate ? '---:|---:|' : ''}`,
+  ...rows.map(
+    (r) =>
+      `| ${r.route} | ${r.requests} | ${r.bytesPerRequest} | ${r === rows[0] ? '' : `+${r.bytesPerRequest - floor}`} | ${r.scavengesPer10k} | ${r.scavengePauseP50Ms} | ${r.arrayBuffersMsP50} | ${r.survivedKbP50} | ${r.promotedKbP50} |${rate ? ` ${r.gcDelayedPct}% | ${r.p99Ms} |` : ''}`,
+  ),
+].join('\n');
 const md = `# allocation${rate ? ` at ${rate} rps` : ''}\n\n${rate ? `Open loop at ${rate} rps` : 'Closed loop'}, 16 connections; the lowest of ${rounds} rounds per route. Sidecar: defaults (metering on, local limits).\n\n${table}\n`;
 process.stdout.write(`${command}\n${JSON.stringify(machine())}\n\n${md}`);
 // Only the defaults are recorded (another build or other flags only print).

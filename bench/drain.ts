@@ -30,7 +30,10 @@ const status = (url: string) => new Promise<number>((resolve) => get(url, (res) 
 async function run(cli: string): Promise<Record<string, unknown>> {
   const up = await startUpstream();
   const cfg = join(mkdtempSync(join(tmpdir(), 'argus-drain-bench-')), 'argus.yaml');
-  writeFileSync(cfg, `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nthreads: 1\nmetering: { enabled: false }\nupstream: { url: ${up.url} }\nroutes:\n  - path: /*\n    auth: none\n`);
+  writeFileSync(
+    cfg,
+    `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nthreads: 1\nmetering: { enabled: false }\nupstream: { url: ${up.url} }\nroutes:\n  - path: /*\n    auth: none\n`,
+  );
   const child = spawn(process.execPath, [cli, 'proxy', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -72,7 +75,16 @@ async function run(cli: string): Promise<Record<string, unknown>> {
     answered_after_sigterm: report.answers.filter((a) => a.sentAt >= t0).length,
     statuses,
     failures: report.failures.length,
-    failure_kinds: [...new Set(report.failures.map((f) => f.replace(/^request \d+: /, '').replace(/ \(\d+ response bytes\)$/, '').replace(/^status (\d+):.*/, 'status $1')))],
+    failure_kinds: [
+      ...new Set(
+        report.failures.map((f) =>
+          f
+            .replace(/^request \d+: /, '')
+            .replace(/ \(\d+ response bytes\)$/, '')
+            .replace(/^status (\d+):.*/, 'status $1'),
+        ),
+      ),
+    ],
     not_sent: report.notSent,
     exit_code: exit.code,
     exit_ms: Math.round(exit.ms),

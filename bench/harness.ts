@@ -39,7 +39,15 @@ export interface Server {
  * and stops serving. The file is BENCH_SERVER_LOG_DIR/<pid>.log when that is set
  * (kept, e.g. for --trace-gc), else a temporary one, removed when the server stops.
  */
-export function startServer(name: string, script: string, args: string[], port: number, core = 1, env: NodeJS.ProcessEnv = {}, nodeFlags: string[] = []): Promise<Server> {
+export function startServer(
+  name: string,
+  script: string,
+  args: string[],
+  port: number,
+  core = 1,
+  env: NodeJS.ProcessEnv = {},
+  nodeFlags: string[] = [],
+): Promise<Server> {
   const cmd = HAS_TASKSET ? 'taskset' : process.execPath;
   const argv = HAS_TASKSET ? ['-c', String(core), process.execPath, ...nodeFlags, script, ...args] : [...nodeFlags, script, ...args];
   const logDir = process.env['BENCH_SERVER_LOG_DIR'];
@@ -200,7 +208,9 @@ export async function runLoad(spec: LoadSpec, server: Server): Promise<LoadResul
 let redisPinned = false;
 
 export function machine(): Record<string, unknown> {
-  const pinned = HAS_TASKSET ? `load on core 0, servers on core 1${redisPinned ? `, local Redis on core ${process.env['BENCH_REDIS_CORE'] ?? '0'}` : ''}` : 'not pinned (no taskset)';
+  const pinned = HAS_TASKSET
+    ? `load on core 0, servers on core 1${redisPinned ? `, local Redis on core ${process.env['BENCH_REDIS_CORE'] ?? '0'}` : ''}`
+    : 'not pinned (no taskset)';
   return { cpus: cpus().length, cpu_model: cpus()[0]?.model, mem_gib: Math.round(totalmem() / 2 ** 30), node: process.version, pinned };
 }
 
@@ -227,8 +237,14 @@ export async function pinLocalRedis(redis: { info(section: string): Promise<stri
 
 /** Write JSON + Markdown table under bench/results/<date>-<sha>/ (bench/results-dir.ts) and print the table. */
 export function writeResults(suite: string, command: string, results: LoadResult[], notes: string[] = []): void {
-  const header = '| scenario | target | mode | rps | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs/req | RSS MiB | non-2xx | errors |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
-  const rows = results.map((r) => `| ${r.scenario} | ${r.target} | ${r.mode} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.p999_ms} | ${r.max_ms} | ${r.cpu_us_per_req} | ${r.rss_mib_max} | ${r.non2xx} | ${r.errors} |`).join('\n');
+  const header =
+    '| scenario | target | mode | rps | p50 ms | p99 ms | p99.9 ms | max ms | CPU µs/req | RSS MiB | non-2xx | errors |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+  const rows = results
+    .map(
+      (r) =>
+        `| ${r.scenario} | ${r.target} | ${r.mode} | ${r.rps} | ${r.p50_ms} | ${r.p99_ms} | ${r.p999_ms} | ${r.max_ms} | ${r.cpu_us_per_req} | ${r.rss_mib_max} | ${r.non2xx} | ${r.errors} |`,
+    )
+    .join('\n');
   const md = `# ${suite}\n\n${header}${rows}\n${notes.length ? '\n' + notes.map((n) => `- ${n}`).join('\n') + '\n' : ''}`;
   writeResultFiles(suite, command, machine(), { results, notes }, md);
   process.stdout.write(md + '\n');

@@ -55,7 +55,13 @@ const routes = costRoutes(creds);
 const only = process.env['BENCH_ONLY_METERED'] === '1';
 const variants = costVariants({ flushMs: 3000 }).filter(([, v]) => !only || v.metering !== false);
 
-interface Row { variant: string; route: string; instructions: number; overPassthrough: number; ratio: number }
+interface Row {
+  variant: string;
+  route: string;
+  instructions: number;
+  overPassthrough: number;
+  ratio: number;
+}
 const rows: Row[] = [];
 const contributors: string[] = [];
 const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
@@ -64,15 +70,16 @@ const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
 async function load(path: string, headers: Record<string, string>, n: number): Promise<number> {
   let sent = 0;
   let bad = 0;
-  const one = () => new Promise<void>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: SIDE, path, headers, agent }, (res) => {
-      if (res.statusCode !== 200) bad++;
-      res.resume();
-      res.on('end', resolve);
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: SIDE, path, headers, agent }, (res) => {
+        if (res.statusCode !== 200) bad++;
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+      req.end();
     });
-    req.on('error', reject);
-    req.end();
-  });
   const worker = async () => {
     while (sent < n) {
       sent++;
@@ -85,7 +92,10 @@ async function load(path: string, headers: Record<string, string>, n: number): P
 
 /** Per function: instructions in one dump, JIT addresses named from the perf map. */
 function profile(dump: string, perfMap: string): Map<string, number> {
-  const jit = readFileSync(perfMap, 'utf8').split('\n').map((l) => l.split(' ')).filter((p) => p.length >= 3)
+  const jit = readFileSync(perfMap, 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter((p) => p.length >= 3)
     .map(([a, len, ...name]) => ({ start: parseInt(a!, 16), end: parseInt(a!, 16) + parseInt(len!, 16), name: name.join(' ') }))
     .sort((x, y) => x.start - y.start);
   const nameOf = (addr: number) => {
@@ -105,9 +115,13 @@ function profile(dump: string, perfMap: string): Map<string, number> {
     const m = /^\s*([\d,]+) \([ \d.]+%\)\s+(.*)$/.exec(line);
     if (!m || m[2]!.includes('PROGRAM TOTALS')) continue;
     const addr = /^\?\?\?:0x([0-9a-f]+) \[\?\?\?\]/.exec(m[2]!);
-    let name = addr ? nameOf(parseInt(addr[1]!, 16)) ?? m[2]! : m[2]!;
+    let name = addr ? (nameOf(parseInt(addr[1]!, 16)) ?? m[2]!) : m[2]!;
     // Short names: no "???:" / "[object]", C++ without its parameter list, JS without the checkout's path.
-    name = name.replace(/^\?\?\?:/, '').replace(/ \[[^\]]*\]$/, '').replace(/file:\/\/\/\S*?\/dist\//, '').replace(/^\.\/\S*:/, '');
+    name = name
+      .replace(/^\?\?\?:/, '')
+      .replace(/ \[[^\]]*\]$/, '')
+      .replace(/file:\/\/\/\S*?\/dist\//, '')
+      .replace(/^\.\/\S*:/, '');
     if (name.includes('::')) name = name.replace(/\(.*$/, '').replace(/^.* (?=\S*::)/, '');
     name = name.slice(0, 90);
     out.set(name, (out.get(name) ?? 0) + Number(m[1]!.replace(/,/g, '')));
@@ -123,14 +137,41 @@ try {
     // A spool directory of its own: another run (or build) must not read or replay this one's files.
     writeFileSync(file, sidecarConfig(SIDE, SIDE + 1, UP, redisUrl, creds, v).replace('/tmp/argus-bench-spool', join(dir, 'spool')));
     const out = join(dir, `cg-${rows.length}`);
-    const vg = spawn('taskset', ['-c', '1', 'valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`, process.execPath, '--perf-basic-prof', CLI, 'proxy', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const vg = spawn(
+      'taskset',
+      [
+        '-c',
+        '1',
+        'valgrind',
+        '--tool=callgrind',
+        '--instr-atstart=no',
+        `--callgrind-out-file=${out}`,
+        process.execPath,
+        '--perf-basic-prof',
+        CLI,
+        'proxy',
+        '--config',
+        file,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     vg.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
       for (let i = 0; ; i++) {
-        const ok = await fetch(`http://127.0.0.1:${SIDE + 1}/healthz`).then((r) => r.ok, () => false);
+        const ok = await fetch(`http://127.0.0.1:${SIDE + 1}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
         // The admin port may answer before the proxy's own listener is up (slow under valgrind): wait for both.
-        if (ok && (await fetch(`http://127.0.0.1:${SIDE}/`).then(() => true, () => false))) break;
+        if (
+          ok &&
+          (await fetch(`http://127.0.0.1:${SIDE}/`).then(
+            () => true,
+            () => false,
+          ))
+        )
+          break;
         if (i > 900 || vg.exitCode !== null) throw new Error(`sidecar under valgrind did not start:\n${stderr}`);
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -163,12 +204,22 @@ try {
       const baseProfile = profile(base.dump, perfMap);
       for (const [route] of measured) {
         const b = best.get(route)!;
-        rows.push({ variant, route, instructions: Math.round(b.instructions), overPassthrough: Math.round(b.instructions - base.instructions), ratio: Math.round((base.instructions / b.instructions) * 1000) / 10 });
+        rows.push({
+          variant,
+          route,
+          instructions: Math.round(b.instructions),
+          overPassthrough: Math.round(b.instructions - base.instructions),
+          ratio: Math.round((base.instructions / b.instructions) * 1000) / 10,
+        });
         if (route !== 'jwt cache hit') continue;
         const p = profile(b.dump, perfMap);
-        const diff = [...new Set([...p.keys(), ...baseProfile.keys()])].map((k) => [k, ((p.get(k) ?? 0) - (baseProfile.get(k) ?? 0)) / N] as const)
-          .sort((x, y) => y[1] - x[1]).slice(0, 12);
-        contributors.push(`**${variant}**, jwt cache hit over passthrough, largest contributors (instructions per request): ${diff.map(([k, v]) => `\`${k}\` ${Math.round(v)}`).join('; ')}`);
+        const diff = [...new Set([...p.keys(), ...baseProfile.keys()])]
+          .map((k) => [k, ((p.get(k) ?? 0) - (baseProfile.get(k) ?? 0)) / N] as const)
+          .sort((x, y) => y[1] - x[1])
+          .slice(0, 12);
+        contributors.push(
+          `**${variant}**, jwt cache hit over passthrough, largest contributors (instructions per request): ${diff.map(([k, v]) => `\`${k}\` ${Math.round(v)}`).join('; ')}`,
+        );
       }
     } catch (err) {
       // The sidecar under valgrind died (or refused): say why, not only "ECONNREFUSED".

@@ -89,7 +89,13 @@ class Managed {
   proc: ChildProcess | null = null;
   starts = 0;
   kills = 0;
-  constructor(readonly name: string, readonly cmd: string, readonly args: string[], readonly logFile: string, readonly ready: () => Promise<boolean>) {}
+  constructor(
+    readonly name: string,
+    readonly cmd: string,
+    readonly args: string[],
+    readonly logFile: string,
+    readonly ready: () => Promise<boolean>,
+  ) {}
   async start(): Promise<void> {
     const fd = openSync(this.logFile, 'a');
     this.proc = spawn(this.cmd, this.args, { stdio: ['ignore', fd, fd] });
@@ -157,7 +163,10 @@ async function main(): Promise<void> {
   await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
   const keys = Array.from({ length: CUSTOMERS }, (_, i) => ({ ...generateApiKey(), customer: `cus_kill_${i}`, user: `kill_user_${i}` }));
-  writeFileSync(join(dir, 'keys.yaml'), keys.map((k) => `- { key_id: ${k.key_id}, sha256: ${k.sha256}, user_id: ${k.user}, tier: business, stripe_customer: ${k.customer} }\n`).join(''));
+  writeFileSync(
+    join(dir, 'keys.yaml'),
+    keys.map((k) => `- { key_id: ${k.key_id}, sha256: ${k.sha256}, user_id: ${k.user}, tier: business, stripe_customer: ${k.customer} }\n`).join(''),
+  );
 
   const redisPort = await freePort();
   const proxyPort = await freePort();
@@ -175,20 +184,34 @@ async function main(): Promise<void> {
     log: { level: 'info' },
   };
   const proxyCfg = join(dir, 'proxy.yaml');
-  writeFileSync(proxyCfg, stringifyYaml({
-    ...common,
-    listen: { host: '127.0.0.1', port: proxyPort },
-    admin: { host: '127.0.0.1', port: proxyAdmin },
-    threads: 1,
-    metering: { queue: 'kill-usage', spool_dir: spool, service: 'sibyl', queue_timeout_ms: 500, ack_interval_ms: 500, spool_fsync: FSYNC },
-  }));
+  writeFileSync(
+    proxyCfg,
+    stringifyYaml({
+      ...common,
+      listen: { host: '127.0.0.1', port: proxyPort },
+      admin: { host: '127.0.0.1', port: proxyAdmin },
+      threads: 1,
+      metering: { queue: 'kill-usage', spool_dir: spool, service: 'sibyl', queue_timeout_ms: 500, ack_interval_ms: 500, spool_fsync: FSYNC },
+    }),
+  );
   const workerCfg = join(dir, 'worker.yaml');
-  writeFileSync(workerCfg, stringifyYaml({
-    ...common,
-    admin: { host: '127.0.0.1', port: workerAdmin },
-    metering: { queue: 'kill-usage', spool_dir: join(dir, 'unused'), worker: { lock_ms: 2000, stalled_interval_ms: 1000, max_stalled_count: 1000 } },
-    stripe: { api_key: 'sk_test_kill', base_url: stripe.url, window_s: WINDOW_S, settle_s: 2, interval_ms: 1000, max_backoff_ms: 5000, meters: { request: 'argus_requests' } },
-  }));
+  writeFileSync(
+    workerCfg,
+    stringifyYaml({
+      ...common,
+      admin: { host: '127.0.0.1', port: workerAdmin },
+      metering: { queue: 'kill-usage', spool_dir: join(dir, 'unused'), worker: { lock_ms: 2000, stalled_interval_ms: 1000, max_stalled_count: 1000 } },
+      stripe: {
+        api_key: 'sk_test_kill',
+        base_url: stripe.url,
+        window_s: WINDOW_S,
+        settle_s: 2,
+        interval_ms: 1000,
+        max_backoff_ms: 5000,
+        meters: { request: 'argus_requests' },
+      },
+    }),
+  );
 
   const redisPing = async () => {
     const c = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -200,9 +223,17 @@ async function main(): Promise<void> {
       c.disconnect();
     }
   };
-  const redis = new Managed('redis', 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], join(dir, 'redis.log'), redisPing);
+  const redis = new Managed(
+    'redis',
+    'redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
+    join(dir, 'redis.log'),
+    redisPing,
+  );
   const proxy = new Managed('proxy', process.execPath, [CLI, 'proxy', '--config', proxyCfg], join(dir, 'proxy.log'), () => httpOk(proxyAdmin, '/healthz'));
-  const worker = new Managed('worker', process.execPath, [CLI, 'worker', '--config', workerCfg], join(dir, 'worker.log'), () => httpOk(workerAdmin, '/healthz'));
+  const worker = new Managed('worker', process.execPath, [CLI, 'worker', '--config', workerCfg], join(dir, 'worker.log'), () =>
+    httpOk(workerAdmin, '/healthz'),
+  );
   await redis.start();
   await worker.start();
   await proxy.start();
@@ -214,11 +245,14 @@ async function main(): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const one = (id: string, k: (typeof keys)[number]) =>
     new Promise<number>((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port: proxyPort, path: `/kill/${id}`, agent, headers: { 'x-request-id': id, 'x-api-key': k.key }, timeout: 5000 }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(-1));
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port: proxyPort, path: `/kill/${id}`, agent, headers: { 'x-request-id': id, 'x-api-key': k.key }, timeout: 5000 },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', () => resolve(-1));
+        },
+      );
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', () => resolve(-1));
       req.end();
@@ -261,22 +295,38 @@ async function main(): Promise<void> {
   // Drain: every spool file acknowledged, every closed window reported to Stripe.
   const ok2xx = [...sent].filter(([, s]) => s.status >= 200 && s.status < 300);
   const spoolFiles = () => readdirSync(spool, { recursive: true }).filter((f) => String(f).endsWith('.spool')).length;
-  const drained = await until('spool empty and ledger complete', async () => {
-    if (spoolFiles() > 0) return false;
-    const r = await pool.query<{ n: number }>("SELECT count(DISTINCT request_id)::int AS n FROM usage_events WHERE kind = 'request' AND request_id = ANY($1)", [ok2xx.map(([id]) => id)]);
-    return r.rows[0]!.n >= ok2xx.length;
-  }, DRAIN_MS, 500);
+  const drained = await until(
+    'spool empty and ledger complete',
+    async () => {
+      if (spoolFiles() > 0) return false;
+      const r = await pool.query<{ n: number }>(
+        "SELECT count(DISTINCT request_id)::int AS n FROM usage_events WHERE kind = 'request' AND request_id = ANY($1)",
+        [ok2xx.map(([id]) => id)],
+      );
+      return r.rows[0]!.n >= ok2xx.length;
+    },
+    DRAIN_MS,
+    500,
+  );
   // The last window closes WINDOW_S after the load ended, plus settle_s and a reporter interval.
   const lastWindowEnd = (Math.floor(loadEnded / 1000 / WINDOW_S) + 1) * WINDOW_S * 1000;
-  const reported = await until('every row reported to Stripe', async () => {
-    if (Date.now() < lastWindowEnd + 3000) return false;
-    const r = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_events WHERE reported_at IS NULL');
-    return r.rows[0]!.n === 0;
-  }, Math.max(0, lastWindowEnd - Date.now()) + 120000, 1000);
+  const reported = await until(
+    'every row reported to Stripe',
+    async () => {
+      if (Date.now() < lastWindowEnd + 3000) return false;
+      const r = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM usage_events WHERE reported_at IS NULL');
+      return r.rows[0]!.n === 0;
+    },
+    Math.max(0, lastWindowEnd - Date.now()) + 120000,
+    1000,
+  );
 
   // Reconcile.
   const ledger = new Map<string, number>();
-  for (const r of (await pool.query<{ request_id: string; n: number }>("SELECT request_id, count(*)::int AS n FROM usage_events WHERE kind = 'request' GROUP BY request_id")).rows) ledger.set(r.request_id, r.n);
+  for (const r of (
+    await pool.query<{ request_id: string; n: number }>("SELECT request_id, count(*)::int AS n FROM usage_events WHERE kind = 'request' GROUP BY request_id")
+  ).rows)
+    ledger.set(r.request_id, r.n);
   let lost = 0;
   let doubled = 0;
   let billedNo2xx = 0;

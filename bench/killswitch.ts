@@ -21,13 +21,24 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { generateApiKey } from '../src/authenticate/index.js';
 import { redisKeys } from '../src/authenticate/store.js';
 import { projectKey, publishRevocation } from '../src/identity-admin/publish.js';
 import { createTestDb, type TestDb } from '../test/support/meter-env.js';
 import { DIST } from './harness.js';
-import { markdownTable, openWs, pct, pinSelfToCore0, round, startWsStack, writeSuiteResults, type BenchOutput, type BenchTargets, type Row } from './streams.js';
+import {
+  markdownTable,
+  openWs,
+  pct,
+  pinSelfToCore0,
+  round,
+  startWsStack,
+  writeSuiteResults,
+  type BenchOutput,
+  type BenchTargets,
+  type Row,
+} from './streams.js';
 
 export interface KillSwitchOptions {
   /** Sessions (= users) per revocation path. Default 50. */
@@ -49,7 +60,9 @@ const HEARTBEAT_MS = 1000;
 
 /** Spawn `node ...argv` pinned to core 0 (the operator's side, not the sidecar's core). */
 function spawnNode(argv: string[]): Promise<{ code: number | null; stderr: string; at: number }> {
-  const child = HAS_TASKSET ? spawn('taskset', ['-c', '0', process.execPath, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = HAS_TASKSET
+    ? spawn('taskset', ['-c', '0', process.execPath, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr, at: performance.now() })));
@@ -57,12 +70,21 @@ function spawnNode(argv: string[]): Promise<{ code: number | null; stderr: strin
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([p, new Promise<never>((_r, reject) => (timer = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 function summary(scenario: string, samples: number[]): Row {
   const s = [...samples].sort((a, b) => a - b);
-  return { scenario, samples: s.length, p50_ms: round(pct(s, 50), 2), p99_ms: round(pct(s, 99), 2), max_ms: round(pct(s, 100), 2), mean_ms: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length), 2) };
+  return {
+    scenario,
+    samples: s.length,
+    p50_ms: round(pct(s, 50), 2),
+    p99_ms: round(pct(s, 99), 2),
+    max_ms: round(pct(s, 100), 2),
+    mean_ms: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length), 2),
+  };
 }
 
 /**
@@ -86,15 +108,19 @@ export async function benchKillSwitch(t: Pick<BenchTargets, 'redisUrl' | 'prefix
 
   const openSessions = async (path: string): Promise<Session[]> => {
     const keys = Array.from({ length: users }, (_, i) => ({ key: generateApiKey(), userId: `ks-${tag}-${path}-${i}` }));
-    await Promise.all(keys.map(({ key, userId }) => {
-      cleanup.push(k.key(key.sha256), k.user(userId), k.deny('user', userId));
-      return projectKey(redis, t.prefix, key.sha256, { key_id: key.key_id, user_id: userId, tier: 'business', scopes: [], features: [], status: 'active' });
-    }));
-    return Promise.all(keys.map(async ({ key, userId }) => {
-      const ws = await openWs(url, { 'x-api-key': key.key });
-      const closed = new Promise<{ code: number; at: number }>((r) => ws.once('close', (code) => r({ code, at: performance.now() })));
-      return { ws, userId, closed };
-    }));
+    await Promise.all(
+      keys.map(({ key, userId }) => {
+        cleanup.push(k.key(key.sha256), k.user(userId), k.deny('user', userId));
+        return projectKey(redis, t.prefix, key.sha256, { key_id: key.key_id, user_id: userId, tier: 'business', scopes: [], features: [], status: 'active' });
+      }),
+    );
+    return Promise.all(
+      keys.map(async ({ key, userId }) => {
+        const ws = await openWs(url, { 'x-api-key': key.key });
+        const closed = new Promise<{ code: number; at: number }>((r) => ws.once('close', (code) => r({ code, at: performance.now() })));
+        return { ws, userId, closed };
+      }),
+    );
   };
   const expectRevoked = async (s: Session, t0: number) => {
     const c = await withTimeout(s.closed, timeoutMs, `close frame for ${s.userId}`);
@@ -157,10 +183,12 @@ export async function benchKillSwitch(t: Pick<BenchTargets, 'redisUrl' | 'prefix
   try {
     const hbUrl = `ws://127.0.0.1:${hbStack.sidecar.port}/ws/killswitch`;
     const keys = Array.from({ length: Math.min(users, 20) }, (_, i) => ({ key: generateApiKey(), userId: `ks-${tag}-hb-${i}` }));
-    await Promise.all(keys.map(({ key, userId }) => {
-      cleanup.push(k.key(key.sha256), k.user(userId), k.deny('user', userId));
-      return projectKey(redis, t.prefix, key.sha256, { key_id: key.key_id, user_id: userId, tier: 'business', scopes: [], features: [], status: 'active' });
-    }));
+    await Promise.all(
+      keys.map(({ key, userId }) => {
+        cleanup.push(k.key(key.sha256), k.user(userId), k.deny('user', userId));
+        return projectKey(redis, t.prefix, key.sha256, { key_id: key.key_id, user_id: userId, tier: 'business', scopes: [], features: [], status: 'active' });
+      }),
+    );
     for (const { key, userId } of keys) {
       const ws = await openWs(hbUrl, { 'x-api-key': key.key });
       const closed = new Promise<{ code: number; at: number }>((r) => ws.once('close', (code) => r({ code, at: performance.now() })));
@@ -210,7 +238,9 @@ async function main(): Promise<void> {
     await dropPrefix(redis, prefix);
     redis.disconnect();
   }
-  writeSuiteResults('killswitch', 'node dist/bench/killswitch.js', { 'Kill switch': out }, [`${pinned}; sidecar and echo upstream pinned to core 1; revoke CLI pinned to core 0.`]);
+  writeSuiteResults('killswitch', 'node dist/bench/killswitch.js', { 'Kill switch': out }, [
+    `${pinned}; sidecar and echo upstream pinned to core 1; revoke CLI pinned to core 0.`,
+  ]);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -15,7 +15,14 @@ const opts = JSON.parse(process.argv[2] ?? '{}') as autocannon.Options & { token
 if (opts.overallRate && !opts.tokensFile) {
   // Fixed rate: an open-loop generator (µs latencies, no coordinated omission). The C
   // one when it builds (no JIT or GC pauses of its own), else bench/open-loop.ts.
-  const o = { url: String(opts.url), rate: opts.overallRate, connections: opts.connections ?? 32, durationS: Number(opts.duration ?? 8), method: opts.method ?? 'GET', headers: (opts.headers ?? {}) as Record<string, string> };
+  const o = {
+    url: String(opts.url),
+    rate: opts.overallRate,
+    connections: opts.connections ?? 32,
+    durationS: Number(opts.duration ?? 8),
+    method: opts.method ?? 'GET',
+    headers: (opts.headers ?? {}) as Record<string, string>,
+  };
   const binary = o.method === 'GET' && !opts.body ? buildOpenLoop() : new Error('not a GET without a body');
   if (binary instanceof Error) process.stderr.write(`load: JS open-loop generator (its own pauses inflate p99): ${binary.message}\n`);
   const result = binary instanceof Error ? await openLoop(o) : runOpenLoop(binary, o);

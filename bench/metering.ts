@@ -17,7 +17,18 @@ import { eventId, type UsageEvent } from '../src/meter/events.js';
 import { createMeter } from '../src/meter/producer.js';
 import { Metrics } from '../src/observe/metrics.js';
 import {
-  SHARED_REDIS, createTestDb, ledgerCount, obliterateQueue, quietLog, rand, rawConfig, spawnWorker, tempDir, toConfig, waitFor, writeConfig,
+  SHARED_REDIS,
+  createTestDb,
+  ledgerCount,
+  obliterateQueue,
+  quietLog,
+  rand,
+  rawConfig,
+  spawnWorker,
+  tempDir,
+  toConfig,
+  waitFor,
+  writeConfig,
 } from '../test/support/meter-env.js';
 import { writeResultFiles } from './results-dir.js';
 
@@ -26,13 +37,31 @@ const N = Number(values.events);
 
 function event(i: number, tag: string): UsageEvent {
   return {
-    event_id: eventId(`${tag}-${i}`, 'request'), kind: 'request', user_id: `u-${i % 100}`, key_id: `k-${i % 300}`, stripe_customer: null,
-    service: 'bench', route: '/v1/predictions/*', request_id: `${tag}-${i}`, quantity: 1, occurred_at: Date.now(),
-    method: 'GET', status: 200, bytes_in: 0, bytes_out: 512, latency_ms: 1.5,
+    event_id: eventId(`${tag}-${i}`, 'request'),
+    kind: 'request',
+    user_id: `u-${i % 100}`,
+    key_id: `k-${i % 300}`,
+    stripe_customer: null,
+    service: 'bench',
+    route: '/v1/predictions/*',
+    request_id: `${tag}-${i}`,
+    quantity: 1,
+    occurred_at: Date.now(),
+    method: 'GET',
+    status: 200,
+    bytes_in: 0,
+    bytes_out: 512,
+    latency_ms: 1.5,
   };
 }
 
-interface Row { scenario: string; events: number; seconds: number; events_per_s: number; note: string }
+interface Row {
+  scenario: string;
+  events: number;
+  seconds: number;
+  events_per_s: number;
+  note: string;
+}
 const rows: Row[] = [];
 const tmp = tempDir();
 const db = await createTestDb();
@@ -40,7 +69,14 @@ const queue = `bench-${rand()}`;
 const prefix = `argus-bench-${rand()}:`;
 try {
   // 1. End to end: record N events as fast as the producer takes them, one worker process drains them.
-  const raw = rawConfig({ redisUrl: SHARED_REDIS, pgUrl: db.url, queue, prefix, spoolDir: join(tmp.dir, 'e2e'), metering: { max_buffer_events: 200000, worker: { concurrency: 4 } } });
+  const raw = rawConfig({
+    redisUrl: SHARED_REDIS,
+    pgUrl: db.url,
+    queue,
+    prefix,
+    spoolDir: join(tmp.dir, 'e2e'),
+    metering: { max_buffer_events: 200000, worker: { concurrency: 4 } },
+  });
   raw.log = { level: 'info' };
   const worker = spawnWorker(writeConfig(tmp.dir, raw));
   await worker.started;
@@ -58,8 +94,20 @@ try {
   await waitFor('ledger', async () => (await ledgerCount(db.pool)).rows >= N, 300000, 20);
   const t1 = process.hrtime.bigint();
   const s = Number(t1 - t0) / 1e9;
-  rows.push({ scenario: 'end to end (queue → worker → ledger)', events: N, seconds: round(s), events_per_s: Math.round(N / s), note: '1 worker process, concurrency 4, batches of 500' });
-  rows.push({ scenario: 'record() incl. batching + addBulk', events: N, seconds: round(Number(tRecorded - t0) / 1e9), events_per_s: Math.round(N / (Number(tRecorded - t0) / 1e9)), note: `${(Number(tRecorded - t0) / N).toFixed(0)} ns/event on the request thread` });
+  rows.push({
+    scenario: 'end to end (queue → worker → ledger)',
+    events: N,
+    seconds: round(s),
+    events_per_s: Math.round(N / s),
+    note: '1 worker process, concurrency 4, batches of 500',
+  });
+  rows.push({
+    scenario: 'record() incl. batching + addBulk',
+    events: N,
+    seconds: round(Number(tRecorded - t0) / 1e9),
+    events_per_s: Math.round(N / (Number(tRecorded - t0) / 1e9)),
+    note: `${(Number(tRecorded - t0) / N).toFixed(0)} ns/event on the request thread`,
+  });
   await meter.close();
   worker.proc.kill('SIGTERM');
   await worker.exited;

@@ -39,12 +39,15 @@ if (client === 'h1') {
   const pool = new H1Pool({ url: upstream, connections: 128, keepAliveTimeoutMs: 4000, headersTimeoutMs: 10000, bodyTimeoutMs: 300000 });
   const none: string[] = [];
   forward = (path, r) =>
-    pool.dispatch({ method: 'GET', path, headers: none, body: null }, {
-      onResponseStart: (_c, status) => void (r.status = String(status)),
-      onResponseData: (_c, chunk) => void r.chunks.push(chunk),
-      onResponseEnd: () => r.end(),
-      onResponseError: () => r.fail(),
-    });
+    pool.dispatch(
+      { method: 'GET', path, headers: none, body: null },
+      {
+        onResponseStart: (_c, status) => void (r.status = String(status)),
+        onResponseData: (_c, chunk) => void r.chunks.push(chunk),
+        onResponseEnd: () => r.end(),
+        onResponseError: () => r.fail(),
+      },
+    );
 } else {
   const pool = new Pool(upstream, { connections: 128, pipelining: 1 });
   forward = (path, r) => {

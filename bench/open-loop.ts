@@ -41,7 +41,12 @@ class Conn implements ParserSink {
   busy = false;
   status = 0;
   halted = false;
-  constructor(port: number, host: string, private readonly done: (c: Conn) => void, onError: () => void) {
+  constructor(
+    port: number,
+    host: string,
+    private readonly done: (c: Conn) => void,
+    onError: () => void,
+  ) {
     this.parser = new ResponseParser(this, { maxHeadBytes: 65536, maxHeaders: 200 });
     this.socket = net.connect({ port, host, noDelay: true });
     this.socket.on('data', (buf: Buffer) => {
@@ -93,13 +98,17 @@ export async function openLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
   };
   const conns: Conn[] = [];
   await Promise.all(
-    Array.from({ length: o.connections }, () => new Promise<void>((resolve, reject) => {
-      const c = new Conn(Number(url.port || 80), url.hostname, onDone, () => errors++);
-      c.socket.once('connect', () => resolve());
-      c.socket.once('error', reject);
-      conns.push(c);
-      free.push(c);
-    })),
+    Array.from(
+      { length: o.connections },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const c = new Conn(Number(url.port || 80), url.hostname, onDone, () => errors++);
+          c.socket.once('connect', () => resolve());
+          c.socket.once('error', reject);
+          conns.push(c);
+          free.push(c);
+        }),
+    ),
   );
   const interval = 1000 / o.rate;
   const t0 = performance.now();

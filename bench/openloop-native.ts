@@ -25,7 +25,16 @@ export function runOpenLoop(binary: string, o: OpenLoopOptions & { warmupS?: num
   const url = new URL(o.url);
   if ((o.method ?? 'GET') !== 'GET') throw new Error('the C generator sends GET requests only');
   const headers = Object.entries(o.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
-  const args = [url.hostname, url.port || '80', `${url.pathname}${url.search}`, String(o.rate), String(o.connections), String(o.durationS), String(o.warmupS ?? 1), ...headers];
+  const args = [
+    url.hostname,
+    url.port || '80',
+    `${url.pathname}${url.search}`,
+    String(o.rate),
+    String(o.connections),
+    String(o.durationS),
+    String(o.warmupS ?? 1),
+    ...headers,
+  ];
   const out = spawnSync(binary, args, { encoding: 'utf8' });
   if (out.status !== 0) throw new Error(`openloop failed (${out.status}): ${out.stderr.trim()}`);
   return JSON.parse(out.stdout) as OpenLoopResult;

@@ -88,13 +88,15 @@ try {
   const runs: Run[] = [
     ['direct', UP, '/x', { authorization: `Bearer ${creds.jwt}` }],
     ['minimal uWS→h1 proxy', MIN, '/x', {}],
-    ...costRoutes(creds).filter(([name]) => only.test(name)).flatMap(([name, path, headers]) => [
-      [name, SIDE, path, headers] as Run,
-      ...(cliB ? [[`B: ${name}`, SIDE_B, path, headers] as Run] : []),
-    ]),
+    ...costRoutes(creds)
+      .filter(([name]) => only.test(name))
+      .flatMap(([name, path, headers]) => [[name, SIDE, path, headers] as Run, ...(cliB ? [[`B: ${name}`, SIDE_B, path, headers] as Run] : [])]),
   ];
   for (const [, port, path, headers] of runs) {
-    await runLoad({ scenario: 'warmup', target: '', mode: 'closed', url: `http://127.0.0.1:${port}${path}`, connections: 16, durationS: 2, headers }, serverOf(port));
+    await runLoad(
+      { scenario: 'warmup', target: '', mode: 'closed', url: `http://127.0.0.1:${port}${path}`, connections: 16, durationS: 2, headers },
+      serverOf(port),
+    );
   }
   const slowDir = process.env['BENCH_SLOW_DIR'];
   const p99 = new Map<string, number[]>();
@@ -103,7 +105,19 @@ try {
     for (const [name, port, path, headers] of runs) {
       // BENCH_SLOW_DIR: each run's slow requests (OPENLOOP_SLOW) in DIR/<route>-r<round>.txt.
       if (slowDir) process.env['OPENLOOP_SLOW'] = join(slowDir, `${name.replace(/[^a-z0-9]+/gi, '-')}-r${i + 1}.txt`);
-      const r = await runLoad({ scenario: name, target: serverOf(port).name, mode: 'rate', rate, url: `http://127.0.0.1:${port}${path}`, connections: 16, durationS: duration, headers }, serverOf(port));
+      const r = await runLoad(
+        {
+          scenario: name,
+          target: serverOf(port).name,
+          mode: 'rate',
+          rate,
+          url: `http://127.0.0.1:${port}${path}`,
+          connections: 16,
+          durationS: duration,
+          headers,
+        },
+        serverOf(port),
+      );
       results.push(r);
       p99.set(name, [...(p99.get(name) ?? []), r.p99_ms]);
       p50.set(name, [...(p50.get(name) ?? []), r.p50_ms]);
@@ -116,11 +130,15 @@ try {
   for (const [name] of runs.slice(1)) {
     const added99 = (p99.get(name) ?? []).map((v, i) => v - (direct99[i] ?? NaN));
     const added50 = (p50.get(name) ?? []).map((v, i) => v - (direct50[i] ?? NaN));
-    notes.push(`${name}: p99 added ${median(added99).toFixed(3)} ms (median of ${rounds} rounds: ${added99.map((v) => v.toFixed(2)).join(', ')}); p50 added ${median(added50).toFixed(3)} ms`);
+    notes.push(
+      `${name}: p99 added ${median(added99).toFixed(3)} ms (median of ${rounds} rounds: ${added99.map((v) => v.toFixed(2)).join(', ')}); p50 added ${median(added50).toFixed(3)} ms`,
+    );
   }
   notes.push(`direct p99 per round: ${direct99.join(', ')} ms (the floor this machine resolves).`);
   if (cliB) notes.push(`B: rows are build ${cliB}, measured in the same rounds.`);
-  notes.push(`Issue 3 target: p99 added at ~${rate} rps < 0.5 ms. Generator (bench/openloop.c, sleeping between due times), upstream and Redis on core 0; the sidecar (defaults: metering on, local limits) alone on core 1.`);
+  notes.push(
+    `Issue 3 target: p99 added at ~${rate} rps < 0.5 ms. Generator (bench/openloop.c, sleeping between due times), upstream and Redis on core 0; the sidecar (defaults: metering on, local limits) alone on core 1.`,
+  );
   writeResults('p99', `node dist/bench/p99.js (BENCH_RATE=${rate} BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds})`, results, notes);
 } finally {
   for (const server of [...byPort.values()].reverse()) await server.stop();

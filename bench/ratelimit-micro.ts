@@ -25,7 +25,13 @@ const GLOBAL_N = Number(arg('global-n', '5000'));
 const REDIS_URL = arg('redis', 'redis://127.0.0.1:6379');
 const SUBJECTS = 10_000;
 
-interface Row { mode: string; ops: number; ops_per_s: number; p50_us: number; p99_us: number }
+interface Row {
+  mode: string;
+  ops: number;
+  ops_per_s: number;
+  p50_us: number;
+  p99_us: number;
+}
 
 async function run(mode: 'off' | 'local' | 'global', n: number, redis?: Redis, prefix?: string): Promise<Row> {
   const cfg = parseConfig({

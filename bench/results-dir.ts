@@ -52,7 +52,14 @@ export function stampLines(stamp: ResultStamp): string {
  * folder for the current commit; returns the folder. `markdown` should not repeat
  * the date, command or machine: the stamp carries them.
  */
-export function writeResultFiles(name: string, command: string, machine: Record<string, unknown>, doc: Record<string, unknown>, markdown?: string, root = RESULTS): string {
+export function writeResultFiles(
+  name: string,
+  command: string,
+  machine: Record<string, unknown>,
+  doc: Record<string, unknown>,
+  markdown?: string,
+  root = RESULTS,
+): string {
   const stamp: ResultStamp = { sha: commitKey(), date: new Date().toISOString(), command, machine: machineInfo(machine) };
   const dir = join(root, folderName(stamp));
   mkdirSync(dir, { recursive: true });

@@ -43,10 +43,17 @@ try {
     const perRoute = new Map<string, LoadResult[]>();
     const measured = measuredRoutes(routes, v);
     try {
-      for (const [, path, headers] of measured) await runLoad({ scenario: 'warmup', target: name, mode: 'closed', url: `http://127.0.0.1:${SIDE}${path}`, connections: 64, durationS: 2, headers }, side);
+      for (const [, path, headers] of measured)
+        await runLoad(
+          { scenario: 'warmup', target: name, mode: 'closed', url: `http://127.0.0.1:${SIDE}${path}`, connections: 64, durationS: 2, headers },
+          side,
+        );
       for (let i = 0; i < rounds; i++) {
         for (const [scenario, path, headers] of measured) {
-          const r = await runLoad({ scenario, target: name, mode: 'closed', url: `http://127.0.0.1:${SIDE}${path}`, connections: 64, durationS: duration, headers }, side);
+          const r = await runLoad(
+            { scenario, target: name, mode: 'closed', url: `http://127.0.0.1:${SIDE}${path}`, connections: 64, durationS: duration, headers },
+            side,
+          );
           results.push(r);
           perRoute.set(scenario, [...(perRoute.get(scenario) ?? []), r]);
           process.stderr.write(`${name.padEnd(28)} ${scenario.padEnd(22)} ${r.rps} rps ${r.cpu_us_per_req} µs/req\n`);
@@ -61,11 +68,15 @@ try {
       if (!base) continue;
       for (const scenario of ['jwt cache hit', 'api key']) {
         const xs = perRoute.get(scenario);
-        notes.push(`${name}: ${scenario} / ${baseName} = ${((mean(xs, 'rps') / mean(base, 'rps')) * 100).toFixed(1)}% rps (means of ${rounds} alternating rounds), ${(mean(xs, 'cpu_us_per_req') - mean(base, 'cpu_us_per_req')).toFixed(1)} µs CPU per request more`);
+        notes.push(
+          `${name}: ${scenario} / ${baseName} = ${((mean(xs, 'rps') / mean(base, 'rps')) * 100).toFixed(1)}% rps (means of ${rounds} alternating rounds), ${(mean(xs, 'cpu_us_per_req') - mean(base, 'cpu_us_per_req')).toFixed(1)} µs CPU per request more`,
+        );
       }
     }
   }
-  notes.push('Issue 3 target: a cache-hit request costs at most 10% throughput versus passthrough (≥ 90%). Sidecar alone on core 1; the upstream, autocannon and Redis on core 0.');
+  notes.push(
+    'Issue 3 target: a cache-hit request costs at most 10% throughput versus passthrough (≥ 90%). Sidecar alone on core 1; the upstream, autocannon and Redis on core 0.',
+  );
   writeResults('route-cost', `node dist/bench/route-cost.js (BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds})`, results, notes);
 } finally {
   await up.stop();

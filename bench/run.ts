@@ -37,7 +37,10 @@ const COLD_S = 4;
 const creds = await makeCredentials(dir, redisUrl, 16000);
 const results: LoadResult[] = [];
 const servers: Server[] = [];
-const log = (r: LoadResult) => process.stderr.write(`${r.scenario.padEnd(22)} ${r.target.padEnd(16)} ${r.mode.padEnd(12)} ${String(r.rps).padStart(6)} rps  p99 ${r.p99_ms} ms  ${r.cpu_us_per_req} µs/req\n`);
+const log = (r: LoadResult) =>
+  process.stderr.write(
+    `${r.scenario.padEnd(22)} ${r.target.padEnd(16)} ${r.mode.padEnd(12)} ${String(r.rps).padStart(6)} rps  p99 ${r.p99_ms} ms  ${r.cpu_us_per_req} µs/req\n`,
+  );
 
 async function startSidecar(name: string, v: SidecarVariant): Promise<Server> {
   const file = join(dir, `${name}.yaml`);
@@ -47,7 +50,10 @@ async function startSidecar(name: string, v: SidecarVariant): Promise<Server> {
   return s;
 }
 
-async function measure(server: Server, spec: Omit<LoadSpec, 'connections' | 'durationS' | 'url' | 'target'> & { path: string; port?: number; connections?: number }): Promise<LoadResult> {
+async function measure(
+  server: Server,
+  spec: Omit<LoadSpec, 'connections' | 'durationS' | 'url' | 'target'> & { path: string; port?: number; connections?: number },
+): Promise<LoadResult> {
   const url = `http://127.0.0.1:${spec.port ?? server.port}${spec.path}`;
   const base = { ...spec, target: server.name, url, connections: spec.connections ?? connections, durationS: duration };
   // Warm up (JIT, keep-alive pools, caches) before measuring; cold scenarios must stay cold.
@@ -95,7 +101,15 @@ try {
   await measure(sidecar, { scenario: 'fixed rate jwt, full L1', mode: 'rate', rate, path: '/jwt/x', connections: 32, headers: bearer });
 
   // SSE, WebSocket and kill switch (bench/streams.ts, bench/killswitch.ts).
-  const targets = { sidecarPort: sidecar.port, sidecarPid: sidecar.pid, directPort: upstream.port, directPid: upstream.pid, apiKey: creds.apiKey, redisUrl, prefix: creds.prefix };
+  const targets = {
+    sidecarPort: sidecar.port,
+    sidecarPid: sidecar.pid,
+    directPort: upstream.port,
+    directPid: upstream.pid,
+    apiKey: creds.apiKey,
+    redisUrl,
+    prefix: creds.prefix,
+  };
   const sse = await benchSse(targets);
   await stop(sidecar);
   const ws = await benchWebSocket(targets);
@@ -132,10 +146,10 @@ try {
     `rate limits local vs off (jwt cache hit): ${pct(find('jwt cache hit', 'sidecar'), find('jwt cache hit', 'sidecar limits off'))}; global vs off: ${pct(find('jwt cache hit', 'sidecar limits global'), find('jwt cache hit', 'sidecar limits off'))}`,
     `metering on vs off (jwt cache hit): ${pct(find('jwt cache hit', 'sidecar'), find('jwt cache hit', 'sidecar no-meter'))}`,
     `threads 2 vs 1 (jwt cache hit): ${pct(find('jwt cache hit', 'sidecar 2 threads'), find('jwt cache hit', 'sidecar'))} — with 2 threads the sidecar shares core 0 with the load generator`,
-    'Closed-loop rows: autocannon (it saturates near 25k rps on one core of this machine: the direct row shows the ceiling; latencies in whole ms). Fixed-rate rows: bench/open-loop.ts (µs latencies from each request\'s due time, no coordinated omission).',
+    "Closed-loop rows: autocannon (it saturates near 25k rps on one core of this machine: the direct row shows the ceiling; latencies in whole ms). Fixed-rate rows: bench/open-loop.ts (µs latencies from each request's due time, no coordinated omission).",
     'A local Redis is pinned to core 0 (with the load generator) for the run, as if it were on its own host.',
-    'Upstream and sidecar share core 1, so sidecar rps includes the upstream\'s CPU; CPU µs/req is the sidecar process alone.',
-    '429 rows count 429s as the scenario\'s answers (non-2xx column).',
+    "Upstream and sidecar share core 1, so sidecar rps includes the upstream's CPU; CPU µs/req is the sidecar process alone.",
+    "429 rows count 429s as the scenario's answers (non-2xx column).",
   ];
   // The usage pipeline end to end (producer → BullMQ → worker → Postgres ledger): bench/results/<date>-<sha>/metering.*
   const metering = spawnSync(process.execPath, [`${DIST}bench/metering.js`, '--events', '20000'], { stdio: 'inherit' });

@@ -30,7 +30,11 @@ export interface Credentials {
 }
 
 function jwtFor(key: SigningKey, sub: string, nowS: number): string {
-  return signCompact({ alg: key.alg, typ: 'JWT', kid: key.kid }, { iss: ISSUER, aud: AUDIENCE, sub, iat: nowS, exp: nowS + 3600, 'custom:tier': 'business' }, key);
+  return signCompact(
+    { alg: key.alg, typ: 'JWT', kid: key.kid },
+    { iss: ISSUER, aud: AUDIENCE, sub, iat: nowS, exp: nowS + 3600, 'custom:tier': 'business' },
+    key,
+  );
 }
 
 export async function makeCredentials(dir: string, redisUrl: string, coldTokens: number): Promise<Credentials> {
@@ -49,9 +53,24 @@ export async function makeCredentials(dir: string, redisUrl: string, coldTokens:
   const prefix = `argus-bench:${randomBytes(4).toString('hex')}:`;
   const key = generateApiKey();
   const redis = new Redis(redisUrl);
-  await projectKey(redis, prefix, key.sha256, { key_id: key.key_id, user_id: 'bench-key', tier: 'business', scopes: [], features: [], status: 'active', requests_per_minute: 100_000_000 });
+  await projectKey(redis, prefix, key.sha256, {
+    key_id: key.key_id,
+    user_id: 'bench-key',
+    tier: 'business',
+    scopes: [],
+    features: [],
+    status: 'active',
+    requests_per_minute: 100_000_000,
+  });
   const limited = generateApiKey();
-  await projectKey(redis, prefix, limited.sha256, { key_id: limited.key_id, user_id: 'bench-limited', tier: 'explorer', scopes: [], features: [], status: 'active' });
+  await projectKey(redis, prefix, limited.sha256, {
+    key_id: limited.key_id,
+    user_id: 'bench-limited',
+    tier: 'explorer',
+    scopes: [],
+    features: [],
+    status: 'active',
+  });
   redis.disconnect();
   return {
     limitedKey: limited.key,

@@ -67,16 +67,34 @@ const results: LoadResult[] = [];
 const userUs = new Map<string, number[]>();
 const CLK_TCK = 100;
 try {
-  for (const [port, s] of [[A, a], [B, b]] as const) await runLoad({ scenario: 'warmup', target: s.name, mode: 'closed', url: `http://127.0.0.1:${port}/jwt/x`, connections: 16, durationS: 2, headers }, s);
+  for (const [port, s] of [
+    [A, a],
+    [B, b],
+  ] as const)
+    await runLoad({ scenario: 'warmup', target: s.name, mode: 'closed', url: `http://127.0.0.1:${port}/jwt/x`, connections: 16, durationS: 2, headers }, s);
   for (const c of conns) {
     const cpu: Record<string, number[]> = { A: [], B: [] };
     let writes = 0;
     let requestsB = 0;
     for (let i = 0; i < rounds; i++) {
-      for (const [port, s] of [[A, a], [B, b]] as const) {
+      for (const [port, s] of [
+        [A, a],
+        [B, b],
+      ] as const) {
         const w0 = s === b ? await spoolWrites() : 0;
         const u0 = cpuTimes(s.pid).user;
-        const r = await runLoad({ scenario: `jwt metered, ${c} conn`, target: s.name, mode: 'closed', url: `http://127.0.0.1:${port}/jwt/x`, connections: c, durationS: duration, headers }, s);
+        const r = await runLoad(
+          {
+            scenario: `jwt metered, ${c} conn`,
+            target: s.name,
+            mode: 'closed',
+            url: `http://127.0.0.1:${port}/jwt/x`,
+            connections: c,
+            durationS: duration,
+            headers,
+          },
+          s,
+        );
         const u = r.requests > 0 ? ((cpuTimes(s.pid).user - u0) * 1e6) / CLK_TCK / r.requests : 0;
         const key = `${s.name} ${c}`;
         userUs.set(key, [...(userUs.get(key) ?? []), Math.round(u * 10) / 10]);
@@ -90,7 +108,9 @@ try {
       }
     }
     const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
-    rows.push(`| ${c} | ${mean(cpu.A!).toFixed(1)} | ${mean(cpu.B!).toFixed(1)} | ${(mean(cpu.B!) - mean(cpu.A!)).toFixed(1)} | ${(writes / requestsB).toFixed(3)} |`);
+    rows.push(
+      `| ${c} | ${mean(cpu.A!).toFixed(1)} | ${mean(cpu.B!).toFixed(1)} | ${(mean(cpu.B!) - mean(cpu.A!)).toFixed(1)} | ${(writes / requestsB).toFixed(3)} |`,
+    );
   }
 } finally {
   await a.stop();

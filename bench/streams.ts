@@ -93,7 +93,9 @@ export function markdownTable(rows: readonly Row[]): string {
 /** Write bench/results/<date>-<sha>/<suite>.json and .md (sections of rows + notes) and print the Markdown. */
 export function writeSuiteResults(suite: string, command: string, sections: Record<string, BenchOutput>, notes: string[] = []): void {
   const allNotes = [...Object.values(sections).flatMap((s) => s.notes), ...notes];
-  const body = Object.entries(sections).map(([title, s]) => `## ${title}\n\n${s.markdown}`).join('\n');
+  const body = Object.entries(sections)
+    .map(([title, s]) => `## ${title}\n\n${s.markdown}`)
+    .join('\n');
   const md = `# ${suite}\n\n${body}${allNotes.length ? '\n' + allNotes.map((n) => `- ${n}`).join('\n') + '\n' : ''}`;
   const results = Object.fromEntries(Object.entries(sections).map(([k, v]) => [k, v.rows]));
   writeResultFiles(suite, command, { ...machine(), loadavg_1m_at_end: round(loadavg()[0] ?? 0, 2) }, { results, notes: allNotes }, md);
@@ -113,7 +115,12 @@ export interface SseOptions {
   readonly rounds?: number;
 }
 
-interface StreamSample { ttfb: number; total: number; bytes: number; events: number }
+interface StreamSample {
+  ttfb: number;
+  total: number;
+  bytes: number;
+  events: number;
+}
 
 async function streamOnce(client: Client, path: string, headers: Record<string, string>): Promise<StreamSample> {
   const t0 = performance.now();
@@ -142,10 +149,17 @@ function sseRow(scenario: string, target: string, concurrency: number, samples: 
   const events = samples.reduce((a, s) => a + s.events, 0);
   const bytes = samples.reduce((a, s) => a + s.bytes, 0);
   return {
-    scenario, target, concurrency, streams: samples.length, events,
-    ttfb_p50_ms: round(pct(ttfb, 50)), ttfb_p99_ms: round(pct(ttfb, 99)),
-    duration_p50_ms: round(pct(total, 50), 2), duration_p99_ms: round(pct(total, 99), 2),
-    events_per_s: Math.round(events / (wallMs / 1000)), mb_per_s: round(bytes / 1e6 / (wallMs / 1000), 2),
+    scenario,
+    target,
+    concurrency,
+    streams: samples.length,
+    events,
+    ttfb_p50_ms: round(pct(ttfb, 50)),
+    ttfb_p99_ms: round(pct(ttfb, 99)),
+    duration_p50_ms: round(pct(total, 50), 2),
+    duration_p99_ms: round(pct(total, 99), 2),
+    events_per_s: Math.round(events / (wallMs / 1000)),
+    mb_per_s: round(bytes / 1e6 / (wallMs / 1000), 2),
     cpu_ms_per_stream: round(cpu / samples.length, 2),
   };
 }
@@ -185,7 +199,16 @@ export async function benchSse(t: BenchTargets, opts: SseOptions = {}): Promise<
     // Interleaved, the upstream served both targets' streams: charge direct half of its CPU.
     cpu[0]! /= 2;
     targets.forEach((x, j) => {
-      rows.push(sseRow('sse sequential', x.name, 1, samples[j]!, samples[j]!.reduce((a, s) => a + s.total, 0), cpu[j]!));
+      rows.push(
+        sseRow(
+          'sse sequential',
+          x.name,
+          1,
+          samples[j]!,
+          samples[j]!.reduce((a, s) => a + s.total, 0),
+          cpu[j]!,
+        ),
+      );
     });
   } finally {
     await Promise.all(clients.map((c) => c.close()));
@@ -197,11 +220,15 @@ export async function benchSse(t: BenchTargets, opts: SseOptions = {}): Promise<
       await Promise.all(pool.map((c) => streamOnce(c, x.path, x.headers).then(check)));
       const cpu0 = cpuMs(x.pid);
       const t0 = performance.now();
-      const samples = (await Promise.all(pool.map(async (c) => {
-        const mine: StreamSample[] = [];
-        for (let r = 0; r < rounds; r++) mine.push(check(await streamOnce(c, x.path, x.headers)));
-        return mine;
-      }))).flat();
+      const samples = (
+        await Promise.all(
+          pool.map(async (c) => {
+            const mine: StreamSample[] = [];
+            for (let r = 0; r < rounds; r++) mine.push(check(await streamOnce(c, x.path, x.headers)));
+            return mine;
+          }),
+        )
+      ).flat();
       rows.push(sseRow('sse concurrent', x.name, conc, samples, performance.now() - t0, cpuMs(x.pid) - cpu0));
     } finally {
       await Promise.all(pool.map((c) => c.close()));
@@ -213,7 +240,7 @@ export async function benchSse(t: BenchTargets, opts: SseOptions = {}): Promise<
   const notes = [
     `SSE: GET /sse/${events} (${events} events of ~18 bytes, one per setImmediate on the upstream); TTFB = request sent → first body byte.`,
     `SSE: TTFB added by the sidecar (sequential): p50 ${round(Number(seqS.ttfb_p50_ms) - Number(seqD.ttfb_p50_ms))} ms, p99 ${round(Number(seqS.ttfb_p99_ms) - Number(seqD.ttfb_p99_ms))} ms; stream duration p50 ${seqS.duration_p50_ms} vs ${seqD.duration_p50_ms} ms.`,
-    'SSE: sequential events/s and MB/s are per stream; concurrent ones are aggregate over wall time. cpu_ms_per_stream is of the target process: the sidecar, or the upstream for direct (sequential: half of the upstream\'s CPU, since it served both targets\' streams interleaved).',
+    "SSE: sequential events/s and MB/s are per stream; concurrent ones are aggregate over wall time. cpu_ms_per_stream is of the target process: the sidecar, or the upstream for direct (sequential: half of the upstream's CPU, since it served both targets' streams interleaved).",
   ];
   return { rows, markdown: markdownTable(rows), notes };
 }
@@ -241,7 +268,9 @@ export async function startWsStack(redisUrl: string, prefix: string, heartbeatMs
   const [echoPort, port, adminPort] = [await freePort(), await freePort(), await freePort()];
   const echo = await startServer('ws-echo', fileURLToPath(import.meta.url), ['ws-echo', String(echoPort)], echoPort);
   const configFile = join(dir, 'ws.yaml');
-  writeFileSync(configFile, `listen: { host: 127.0.0.1, port: ${port} }
+  writeFileSync(
+    configFile,
+    `listen: { host: 127.0.0.1, port: ${port} }
 admin: { host: 127.0.0.1, port: ${adminPort} }
 log: { level: warn }
 server: { drain_timeout_ms: 1000 }
@@ -252,7 +281,8 @@ tiers:
 metering: { enabled: false }
 routes:
   - { path: /ws/*, auth: required, websocket: { heartbeat_ms: ${heartbeatMs} } }
-`);
+`,
+  );
   let sidecar: Server;
   try {
     sidecar = await startServer('ws-sidecar', `${DIST}src/cli.js`, ['proxy', '--config', configFile], port);
@@ -261,7 +291,9 @@ routes:
     throw err;
   }
   return {
-    echo, sidecar, configFile,
+    echo,
+    sidecar,
+    configFile,
     stop: async () => {
       await sidecar.stop();
       await echo.stop();
@@ -306,29 +338,38 @@ async function pingPong(ws: WebSocket, msg: string, n: number): Promise<number[]
   return out;
 }
 
-interface Flood { inWindow: number; total: number; rtts: number[] }
+interface Flood {
+  inWindow: number;
+  total: number;
+  rtts: number[];
+}
 
 /** Keep `window` messages in flight on each connection for `seconds`; echoes come back in order, so a FIFO of send times gives each round trip. */
 async function flood(urls: string[], headers: Record<string, string>, msg: string, window: number, seconds: number): Promise<Flood> {
   const socks = await Promise.all(urls.map((u) => openWs(u, headers)));
   const out: Flood = { inWindow: 0, total: 0, rtts: [] };
   const deadline = performance.now() + seconds * 1000;
-  await Promise.all(socks.map((ws) => new Promise<void>((resolve) => {
-    const sent: number[] = [];
-    let head = 0;
-    const send = () => (sent.push(performance.now()), ws.send(msg));
-    ws.on('message', () => {
-      const now = performance.now();
-      out.total++;
-      if (now < deadline) {
-        out.inWindow++;
-        out.rtts.push(now - sent[head++]!);
-        send();
-      } else if (++head === sent.length) resolve();
-    });
-    ws.on('close', () => resolve());
-    for (let i = 0; i < window; i++) send();
-  })));
+  await Promise.all(
+    socks.map(
+      (ws) =>
+        new Promise<void>((resolve) => {
+          const sent: number[] = [];
+          let head = 0;
+          const send = () => (sent.push(performance.now()), ws.send(msg));
+          ws.on('message', () => {
+            const now = performance.now();
+            out.total++;
+            if (now < deadline) {
+              out.inWindow++;
+              out.rtts.push(now - sent[head++]!);
+              send();
+            } else if (++head === sent.length) resolve();
+          });
+          ws.on('close', () => resolve());
+          for (let i = 0; i < window; i++) send();
+        }),
+    ),
+  );
   await Promise.all(socks.map(closeWs));
   return out;
 }
@@ -365,14 +406,46 @@ export async function benchWebSocket(t: Pick<BenchTargets, 'apiKey' | 'redisUrl'
     const pingCpu = [(cpuMs(stack.echo.pid) - cpu0[0]!) / 2, cpuMs(stack.sidecar.pid) - cpu0[1]!];
     for (const [j, x] of targets.entries()) {
       const s = asc(rtts[j]!);
-      rows.push({ scenario: 'ws ping-pong', target: x.name, connections: 1, messages: s.length, rtt_p50_ms: round(pct(s, 50)), rtt_p99_ms: round(pct(s, 99)), rtt_max_ms: round(pct(s, 100)), msgs_per_s: Math.round(s.length / (s.reduce((a, b) => a + b, 0) / 1000)), cpu_us_per_msg: round((pingCpu[j]! * 1000) / s.length, 1) });
+      rows.push({
+        scenario: 'ws ping-pong',
+        target: x.name,
+        connections: 1,
+        messages: s.length,
+        rtt_p50_ms: round(pct(s, 50)),
+        rtt_p99_ms: round(pct(s, 99)),
+        rtt_max_ms: round(pct(s, 100)),
+        msgs_per_s: Math.round(s.length / (s.reduce((a, b) => a + b, 0) / 1000)),
+        cpu_us_per_msg: round((pingCpu[j]! * 1000) / s.length, 1),
+      });
     }
     for (const x of targets) {
-      await flood(Array.from({ length: conns }, () => x.url), x.headers, msg, window, 1); // warm-up
+      await flood(
+        Array.from({ length: conns }, () => x.url),
+        x.headers,
+        msg,
+        window,
+        1,
+      ); // warm-up
       const c0 = cpuMs(x.pid);
-      const f = await flood(Array.from({ length: conns }, () => x.url), x.headers, msg, window, seconds);
+      const f = await flood(
+        Array.from({ length: conns }, () => x.url),
+        x.headers,
+        msg,
+        window,
+        seconds,
+      );
       const s = asc(f.rtts);
-      rows.push({ scenario: `ws throughput (${window} in flight/conn)`, target: x.name, connections: conns, messages: f.inWindow, rtt_p50_ms: round(pct(s, 50)), rtt_p99_ms: round(pct(s, 99)), rtt_max_ms: round(pct(s, 100)), msgs_per_s: Math.round(f.inWindow / seconds), cpu_us_per_msg: round(((cpuMs(x.pid) - c0) * 1000) / Math.max(1, f.total), 1) });
+      rows.push({
+        scenario: `ws throughput (${window} in flight/conn)`,
+        target: x.name,
+        connections: conns,
+        messages: f.inWindow,
+        rtt_p50_ms: round(pct(s, 50)),
+        rtt_p99_ms: round(pct(s, 99)),
+        rtt_max_ms: round(pct(s, 100)),
+        msgs_per_s: Math.round(f.inWindow / seconds),
+        cpu_us_per_msg: round(((cpuMs(x.pid) - c0) * 1000) / Math.max(1, f.total), 1),
+      });
     }
   } finally {
     await stack.stop();
@@ -420,10 +493,20 @@ async function main(): Promise<void> {
     writeFileSync(cfg, sidecarConfig(side, admin, up, redisUrl, creds, { metering: false }));
     const sidecar = await startServer('sidecar', `${DIST}src/cli.js`, ['proxy', '--config', cfg], side);
     servers.push(sidecar);
-    const t: BenchTargets = { sidecarPort: side, sidecarPid: sidecar.pid, directPort: up, directPid: upstream.pid, apiKey: creds.apiKey, redisUrl, prefix: creds.prefix };
+    const t: BenchTargets = {
+      sidecarPort: side,
+      sidecarPid: sidecar.pid,
+      directPort: up,
+      directPid: upstream.pid,
+      apiKey: creds.apiKey,
+      redisUrl,
+      prefix: creds.prefix,
+    };
     const sse = await benchSse(t, { streams: Number(process.env['BENCH_SSE_STREAMS'] ?? 100) });
     const ws = await benchWebSocket(t, { seconds: Number(process.env['BENCH_WS_SECONDS'] ?? 3) });
-    writeSuiteResults('streams', 'node dist/bench/streams.js', { SSE: sse, WebSocket: ws }, [pinned + '; servers pinned to core 1; sidecar metering off (sidecarConfig metering: false).']);
+    writeSuiteResults('streams', 'node dist/bench/streams.js', { SSE: sse, WebSocket: ws }, [
+      pinned + '; servers pinned to core 1; sidecar metering off (sidecarConfig metering: false).',
+    ]);
   } finally {
     for (const s of servers.reverse()) await s.stop();
     const redis = new Redis(redisUrl);

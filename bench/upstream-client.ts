@@ -45,11 +45,26 @@ interface Row {
 
 function startNginx(): Promise<{ stop(): Promise<void> }> {
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;
+  writeFileSync(
+    conf,
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/nginx.err;
 events { worker_connections 4096; }
-http { access_log off; keepalive_requests 10000000; server { listen 127.0.0.1:${UP}; location / { return 200 "ok"; } } }\n`);
+http { access_log off; keepalive_requests 10000000; server { listen 127.0.0.1:${UP}; location / { return 200 "ok"; } } }\n`,
+  );
   const child: ChildProcess = spawn('taskset', ['-c', '0', 'nginx', '-c', conf], { stdio: 'ignore' });
-  return new Promise((resolve) => setTimeout(() => resolve({ stop: () => new Promise<void>((r) => { child.once('exit', () => r()); child.kill('SIGQUIT'); }) }), 500));
+  return new Promise((resolve) =>
+    setTimeout(
+      () =>
+        resolve({
+          stop: () =>
+            new Promise<void>((r) => {
+              child.once('exit', () => r());
+              child.kill('SIGQUIT');
+            }),
+        }),
+      500,
+    ),
+  );
 }
 
 /** One closed-loop load of `duration` s against `server`; rps, p99 and the server's CPU per request. */
@@ -90,7 +105,13 @@ try {
   const add = async (name: string, script: string, args: string[], paths: string[]) => {
     const p = port;
     port += 2;
-    const server = await startServer(name, script, args.map((a) => a.replace('$PORT', String(p))), p, 1);
+    const server = await startServer(
+      name,
+      script,
+      args.map((a) => a.replace('$PORT', String(p))),
+      p,
+      1,
+    );
     servers.push(server);
     targets.push({ server, paths });
   };
@@ -129,7 +150,12 @@ try {
     return JSON.parse(out.stdout) as { latency: { p50: number; p99: number; p99_9: number; max: number } };
   };
   const sidecarH1 = targets.find((t) => t.server.name === 'sidecar (h1)')!.server;
-  for (const [target, base, path] of [['direct', `http://127.0.0.1:${UP}`, '/pass/x'], ['sidecar (h1)', `http://127.0.0.1:${sidecarH1.port}`, '/pass/x'], ['sidecar (h1)', `http://127.0.0.1:${sidecarH1.port}`, '/jwt/x'], ['sidecar (h1, metering off)', `http://127.0.0.1:${noMeter.port}`, '/jwt/x']] as const) {
+  for (const [target, base, path] of [
+    ['direct', `http://127.0.0.1:${UP}`, '/pass/x'],
+    ['sidecar (h1)', `http://127.0.0.1:${sidecarH1.port}`, '/pass/x'],
+    ['sidecar (h1)', `http://127.0.0.1:${sidecarH1.port}`, '/jwt/x'],
+    ['sidecar (h1, metering off)', `http://127.0.0.1:${noMeter.port}`, '/jwt/x'],
+  ] as const) {
     const headers = path === '/jwt/x' ? bearer : {};
     openLoopRun(base + path, headers, 2); // warm-up
     const r = openLoopRun(base + path, headers, duration + 1);
@@ -142,7 +168,12 @@ try {
   const notes = [
     `h1 vs undici, minimal passthrough: ${ratio(at('minimal uWS→h1', '/pass/x'), at('minimal uWS→undici', '/pass/x'))}`,
     `sidecar (h1) passthrough / minimal uWS→undici: ${ratio(at('sidecar (h1)', '/pass/x'), at('minimal uWS→undici', '/pass/x'))} (issue 2 target ≥ 90%)`,
-    ...fixed.slice(1).map((f) => `fixed ${RATE} rps, ${f.target} ${f.path}: p99 added ${(f.p99_ms - fixed[0]!.p99_ms).toFixed(3)} ms, p50 added ${(f.p50_ms - fixed[0]!.p50_ms).toFixed(3)} ms over direct`),
+    ...fixed
+      .slice(1)
+      .map(
+        (f) =>
+          `fixed ${RATE} rps, ${f.target} ${f.path}: p99 added ${(f.p99_ms - fixed[0]!.p99_ms).toFixed(3)} ms, p50 added ${(f.p50_ms - fixed[0]!.p50_ms).toFixed(3)} ms over direct`,
+      ),
     `load: ${WRK ? 'wrk -t1 -c64' : 'autocannon, 64 connections'} on core 0 with the upstream (${nginx ? 'nginx return 200' : 'bench/upstream.js'}); proxy alone on core 1; medians of ${rounds} alternating rounds of ${duration} s`,
   ];
   const command = `node dist/bench/upstream-client.js (BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds} BENCH_RATE=${RATE})`;
@@ -151,7 +182,9 @@ try {
     '',
     '| target | route | rps (median) | rps (rounds) | user µs/req | sys µs/req | p99 ms |',
     '|---|---|---:|---|---:|---:|---:|',
-    ...list.map((r) => `| ${r.target} | ${r.path} | ${median(r.rps)} | ${r.rps.join(' / ')} | ${median(r.user_us)} | ${median(r.sys_us)} | ${median(r.p99_ms)} |`),
+    ...list.map(
+      (r) => `| ${r.target} | ${r.path} | ${median(r.rps)} | ${r.rps.join(' / ')} | ${median(r.user_us)} | ${median(r.sys_us)} | ${median(r.p99_ms)} |`,
+    ),
     '',
     `Fixed rate ${RATE} rps (bench/open-loop.ts, 32 connections, ${duration + 1} s after a 2 s warm-up):`,
     '',

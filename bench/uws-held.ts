@@ -64,7 +64,9 @@ export async function measureHeld(capMs = CAP_MS): Promise<HeldResult[]> {
     res.end('ok');
   });
   let listenSocket: us_listen_socket | undefined;
-  const port = await new Promise<number>((resolve, reject) => app.listen('127.0.0.1', 0, (s) => (s ? resolve(listenPort(uws, (listenSocket = s))) : reject(new Error('listen')))));
+  const port = await new Promise<number>((resolve, reject) =>
+    app.listen('127.0.0.1', 0, (s) => (s ? resolve(listenPort(uws, (listenSocket = s))) : reject(new Error('listen')))),
+  );
   const results = await Promise.all(
     HELD_CLASSES.map(
       ([name, bytes], i) =>
@@ -98,7 +100,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     '',
     '| class | reaches JS | client gets | connection closed after |',
     '|---|---|---|---:|',
-    ...rows.map((r) => `| ${r.name} | ${r.delivered ? 'yes' : 'no'} | ${r.response || 'nothing'} | ${r.closedAfterMs === null ? `held > ${CAP_MS} ms` : `${r.closedAfterMs} ms`} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.delivered ? 'yes' : 'no'} | ${r.response || 'nothing'} | ${r.closedAfterMs === null ? `held > ${CAP_MS} ms` : `${r.closedAfterMs} ms`} |`,
+    ),
     '',
   ].join('\n');
   writeResultFiles('uws-held', command, {}, { rows }, md);

@@ -22,7 +22,11 @@ for (const file of new Set(['src/config.ts', ...Object.values(FILES).flat()])) {
   const text = readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');
   const byLeaf = new Map();
   for (const m of text.matchAll(/\/\*\*([\s\S]*?)\*\/\s*\n\s*([a-z_]+)\s*:/g)) {
-    const doc = m[1].split('\n').map((l) => l.replace(/^\s*\*\s?/, '').trim()).join(' ').trim();
+    const doc = m[1]
+      .split('\n')
+      .map((l) => l.replace(/^\s*\*\s?/, '').trim())
+      .join(' ')
+      .trim();
     byLeaf.set(m[2], byLeaf.has(m[2]) ? null : doc);
   }
   const counts = new Map();
@@ -33,7 +37,10 @@ for (const file of new Set(['src/config.ts', ...Object.values(FILES).flat()])) {
 function meaning(path) {
   const prefix = Object.keys(FILES).find((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`));
   const files = prefix ? FILES[prefix] : ['src/config.ts'];
-  const leaf = path.split(/[.[\]]+/).filter(Boolean).pop();
+  const leaf = path
+    .split(/[.[\]]+/)
+    .filter(Boolean)
+    .pop();
   for (const f of files) {
     const d = docs.get(f);
     if (d.counts.get(leaf) === 1 && d.byLeaf.get(leaf)) return d.byLeaf.get(leaf);

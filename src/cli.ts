@@ -15,10 +15,22 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   migrate: { summary: 'create or upgrade the Postgres schema (--config FILE)', load: async () => (await import('./commands/migrate.js')).runMigrateCommand },
   keys: { summary: 'API keys: create | revoke KEY_ID | list | sync (--config FILE)', load: async () => (await import('./commands/keys.js')).runKeysCommand },
   users: { summary: 'user records: set | get | delete --user ID (--config FILE)', load: async () => (await import('./commands/users.js')).runUsersCommand },
-  revoke: { summary: 'kill switch: revoke (--user ID | --session SID | --key KEY_ID) --config FILE', load: async () => (await import('./commands/revoke.js')).runRevokeCommand },
-  'inject-webhook': { summary: 'Kubernetes sidecar injection webhook, HTTPS (--config FILE)', load: async () => (await import('./commands/inject-webhook.js')).runInjectWebhookCommand },
-  worker: { summary: 'run the billing workers: usage queue -> ledger -> Stripe (--config FILE)', load: async () => (await import('./commands/worker.js')).runWorkerCommand },
-  usage: { summary: 'usage: failed | replay-failed | unbillable | review | resolve ID (--config FILE)', load: async () => (await import('./commands/usage.js')).runUsageCommand },
+  revoke: {
+    summary: 'kill switch: revoke (--user ID | --session SID | --key KEY_ID) --config FILE',
+    load: async () => (await import('./commands/revoke.js')).runRevokeCommand,
+  },
+  'inject-webhook': {
+    summary: 'Kubernetes sidecar injection webhook, HTTPS (--config FILE)',
+    load: async () => (await import('./commands/inject-webhook.js')).runInjectWebhookCommand,
+  },
+  worker: {
+    summary: 'run the billing workers: usage queue -> ledger -> Stripe (--config FILE)',
+    load: async () => (await import('./commands/worker.js')).runWorkerCommand,
+  },
+  usage: {
+    summary: 'usage: failed | replay-failed | unbillable | review | resolve ID (--config FILE)',
+    load: async () => (await import('./commands/usage.js')).runUsageCommand,
+  },
   demo: { summary: 'standalone demo: upstream + sidecar + a demo API key', load: async () => (await import('./commands/demo.js')).runDemoCommand },
 };
 
@@ -34,14 +46,16 @@ const COMMAND_USAGE: Record<string, string> = {
     '  --llm JSON      LLM entitlements, e.g. \'{"models":["gpt-4o-mini"],"daily_token_budget":100000}\'',
     '  --trading JSON  trading entitlements, e.g. \'{"exchanges":["binance"],"paper_only":true}\'',
     'argus-sidecar keys create --standalone FILE --user ID --tier TIER [same options, no --config]',
-    '  Standalone mode (auth.api_keys.file): append the key\'s record (SHA-256 only) to FILE and print the key once.',
+    "  Standalone mode (auth.api_keys.file): append the key's record (SHA-256 only) to FILE and print the key once.",
     'argus-sidecar keys revoke KEY_ID --config FILE',
     'argus-sidecar keys list --user ID --config FILE',
     'argus-sidecar keys sync --config FILE',
   ].join('\n'),
-  revoke: 'argus-sidecar revoke (--user ID | --session SID | --key KEY_ID) --config FILE\n  Kill switch: revoke everywhere at once (needs Redis; Postgres optional).',
+  revoke:
+    'argus-sidecar revoke (--user ID | --session SID | --key KEY_ID) --config FILE\n  Kill switch: revoke everywhere at once (needs Redis; Postgres optional).',
   'inject-webhook': 'argus-sidecar inject-webhook --config FILE\n  The Kubernetes sidecar injection webhook (HTTPS; see helm/argus-sidecar/README.md).',
-  usage: 'argus-sidecar usage failed [--limit N] --config FILE\nargus-sidecar usage replay-failed [--limit N] --config FILE\n  List / replay usage batches that failed for good.',
+  usage:
+    'argus-sidecar usage failed [--limit N] --config FILE\nargus-sidecar usage replay-failed [--limit N] --config FILE\n  List / replay usage batches that failed for good.',
   demo: 'argus-sidecar demo\n  Standalone demo: a demo upstream behind the sidecar, a demo API key and curl lines.',
 };
 
@@ -74,7 +88,8 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // One line naming what failed (a port, a dependency); a bug keeps its stack.
-    const oneLine = err instanceof StartupError || typeof (err as NodeJS.ErrnoException).code === 'string' ? (err as Error).message : (err as Error).stack ?? String(err);
+    const oneLine =
+      err instanceof StartupError || typeof (err as NodeJS.ErrnoException).code === 'string' ? (err as Error).message : ((err as Error).stack ?? String(err));
     process.stderr.write(`argus-sidecar ${name}: ${oneLine}\n`);
     return 1;
   }

@@ -58,10 +58,19 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
   const threads = threadCount(cfg);
   let draining = false;
 
-  type Proxy = { port: number; metrics: MetricsView; readiness(): Record<string, boolean> | Promise<Record<string, boolean>>; inflight(): number | Promise<number>; stop(plan?: DrainPlan): Promise<boolean>; hurry(): void };
+  type Proxy = {
+    port: number;
+    metrics: MetricsView;
+    readiness(): Record<string, boolean> | Promise<Record<string, boolean>>;
+    inflight(): number | Promise<number>;
+    stop(plan?: DrainPlan): Promise<boolean>;
+    hurry(): void;
+  };
   let proxy: Proxy | undefined;
   let features: AdminRoute | undefined;
-  const metricsView: MetricsView = { registry: { contentType: 'text/plain; version=0.0.4; charset=utf-8', metrics: async () => (proxy ? proxy.metrics.registry.metrics() : '') } };
+  const metricsView: MetricsView = {
+    registry: { contentType: 'text/plain; version=0.0.4; charset=utf-8', metrics: async () => (proxy ? proxy.metrics.registry.metrics() : '') },
+  };
   let jwksStatus: () => unknown = () => null;
 
   // The admin port first: a port another process holds fails before anything
@@ -71,7 +80,9 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
     port: cfg.admin.port,
     metrics: metricsView,
     readiness: async (): Promise<Record<string, boolean>> => (proxy ? { ...(await proxy.readiness()), accepting: !draining } : { started: false }),
-    routes: { '/v1/features': (req, url, res) => (features ? features(req, url, res) : send(res, 503, { error: { code: 'ARGUS_DRAINING', message: 'starting' } })) },
+    routes: {
+      '/v1/features': (req, url, res) => (features ? features(req, url, res) : send(res, 503, { error: { code: 'ARGUS_DRAINING', message: 'starting' } })),
+    },
     readinessDetail: () => {
       const jwks = jwksStatus();
       return jwks === null ? {} : { jwks };
@@ -91,7 +102,14 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
       jwksStatus = () => core.authenticator.jwksStatus();
     } else {
       const pool = await startThreadPool(cfg, threads, log);
-      proxy = { port: pool.port, metrics: pool, readiness: () => pool.readiness(), inflight: () => pool.inflight(), stop: (plan) => pool.stop(plan), hurry: () => pool.hurry() };
+      proxy = {
+        port: pool.port,
+        metrics: pool,
+        readiness: () => pool.readiness(),
+        inflight: () => pool.inflight(),
+        stop: (plan) => pool.stop(plan),
+        hurry: () => pool.hurry(),
+      };
       // The batch feature check reads Redis records: the main thread keeps its own small authenticator for it.
       const auth = await createAuthenticator(cfg, { metrics: new Metrics({ defaultMetrics: false }), log });
       features = featuresRoute(auth);

@@ -77,7 +77,12 @@ export function createPipeline(deps: PipelineDeps) {
   const { cfg, metrics, upstream } = deps;
   const matchRoute = compileRoutes(cfg.routes);
   const cors = createCorsStage(matchRoute);
-  const limits = { maxHeaderBytes: cfg.server.max_header_bytes, maxHeaders: cfg.server.max_headers, maxBodyBytes: cfg.server.max_body_bytes, chunkedBodies: cfg.server.chunked_request_bodies };
+  const limits = {
+    maxHeaderBytes: cfg.server.max_header_bytes,
+    maxHeaders: cfg.server.max_headers,
+    maxBodyBytes: cfg.server.max_body_bytes,
+    chunkedBodies: cfg.server.chunked_request_bodies,
+  };
   const pathOptions = { mergeSlashes: cfg.server.merge_slashes };
   const allowedHosts = allowedHostSet(cfg.server.allowed_hosts);
   const strip = cfg.routes.map((r) => stripSet(cfg.server.strip_request_headers, r.strip_request_headers));
@@ -129,7 +134,13 @@ export function createPipeline(deps: PipelineDeps) {
     if (preflight) return void refuse(ex, preflight);
     const match = matchRoute(ex.head.method, path);
     const route = match.route;
-    if (!route) return void refuse(ex, match.methodMismatch ? deny('ARGUS_METHOD_NOT_ALLOWED', `${ex.head.method} is not allowed here`, [['allow', match.allow!]]) : deny('ARGUS_NOT_FOUND', 'no route matches this path'));
+    if (!route)
+      return void refuse(
+        ex,
+        match.methodMismatch
+          ? deny('ARGUS_METHOD_NOT_ALLOWED', `${ex.head.method} is not allowed here`, [['allow', match.allow!]])
+          : deny('ARGUS_NOT_FOUND', 'no route matches this path'),
+      );
     ex.head.path = route.caseInsensitive ? path.toLowerCase() : path;
     if (websocket && !route.cfg.websocket) return void refuse(ex, deny('ARGUS_NOT_FOUND', 'no WebSocket route matches this path'));
     // WebSocket routes: a valid RFC 6455 handshake from an allowed Origin, or nothing reaches the upstream.
@@ -202,7 +213,13 @@ export function createPipeline(deps: PipelineDeps) {
   function forward(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null): void {
     if (route.cfg.llm && deps.llm) return forwardLlm(ex, route, ctx, route.cfg.llm, deps.llm);
     const head = ex.head;
-    const headers = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded, strip: strip[route.index]! });
+    const headers = upstreamRequestHeaders(head.headers, {
+      clientAddress: head.remoteAddress,
+      proto: 'http',
+      requestId: head.requestId,
+      trustForwarded: cfg.server.trust_forwarded,
+      strip: strip[route.index]!,
+    });
     const trusted = deps.identity(ctx, ex.stale ? STALE : undefined);
     const body = ex.body;
     const relay = new UpstreamRelay(ex, onUpstreamFailure, usageHeaderOptions);
@@ -215,36 +232,50 @@ export function createPipeline(deps: PipelineDeps) {
     // A small body that is still arriving is awaited, so it goes out as one Buffer.
     // Sent from the check phase either way: a request pipelined behind it must be able to abort it first (src/server/after-parse.ts).
     const pending = body?.settled();
-    if (pending) pending.then(() => afterParse(send), (err: unknown) => internalError(ex, err));
+    if (pending)
+      pending.then(
+        () => afterParse(send),
+        (err: unknown) => internalError(ex, err),
+      );
     else afterParse(send);
   }
 
   // 6b. LLM routes: the body is read (bounded) for the model and budget, the response is metered as it streams.
   function forwardLlm(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, llmRoute: RouteLlmConfig, llm: LlmStage): void {
     // From the check phase, like forward(): a request pipelined behind this one aborts it first.
-    llm.prepare(ex, llmRoute, ctx).then((prepared) => afterParse(() => {
-      if (ex.aborted) {
-        if (!('code' in prepared)) llm.release(prepared);
-        return;
-      }
-      if ('code' in prepared) return refuse(ex, prepared);
-      const head = ex.head;
-      const headers = upstreamRequestHeaders(stripLlmRequestHeaders(head.headers), { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: cfg.server.trust_forwarded, strip: strip[route.index]! });
-      // Compressed responses cannot be read for usage.
-      headers.push('accept-encoding', 'identity');
-      const relay = new UpstreamRelay(ex, onUpstreamFailure, llm.relayOptions(ex, ctx, prepared));
-      upstream.forward(
-        {
-          method: head.method,
-          path: head.query ? `${head.path}?${head.query}` : head.path,
-          headers,
-          trusted: deps.identity(ctx, ex.stale ? STALE : undefined),
-          body: Buffer.from(prepared.body.buffer, prepared.body.byteOffset, prepared.body.byteLength),
-          ...(route.cfg.body_timeout_ms !== undefined ? { bodyTimeoutMs: route.cfg.body_timeout_ms } : {}),
-        },
-        relay,
-      );
-    }), (err: unknown) => internalError(ex, err));
+    llm.prepare(ex, llmRoute, ctx).then(
+      (prepared) =>
+        afterParse(() => {
+          if (ex.aborted) {
+            if (!('code' in prepared)) llm.release(prepared);
+            return;
+          }
+          if ('code' in prepared) return refuse(ex, prepared);
+          const head = ex.head;
+          const headers = upstreamRequestHeaders(stripLlmRequestHeaders(head.headers), {
+            clientAddress: head.remoteAddress,
+            proto: 'http',
+            requestId: head.requestId,
+            trustForwarded: cfg.server.trust_forwarded,
+            strip: strip[route.index]!,
+          });
+          // Compressed responses cannot be read for usage.
+          headers.push('accept-encoding', 'identity');
+          const relay = new UpstreamRelay(ex, onUpstreamFailure, llm.relayOptions(ex, ctx, prepared));
+          upstream.forward(
+            {
+              method: head.method,
+              path: head.query ? `${head.path}?${head.query}` : head.path,
+              headers,
+              trusted: deps.identity(ctx, ex.stale ? STALE : undefined),
+              body: Buffer.from(prepared.body.buffer, prepared.body.byteOffset, prepared.body.byteLength),
+              ...(route.cfg.body_timeout_ms !== undefined ? { bodyTimeoutMs: route.cfg.body_timeout_ms } : {}),
+            },
+            relay,
+          );
+        }),
+      (err: unknown) => internalError(ex, err),
+    );
   }
 
   // 7. After the response: metrics, then metering (async, never on the response path).
@@ -266,7 +297,16 @@ export function createPipeline(deps: PipelineDeps) {
     ex.replyError(deny('ARGUS_INTERNAL', 'internal error'));
   }
 
-  const websockets = createWebSocketOpener({ cfg, log: deps.log, metrics, identity: deps.identity, sessions: deps.sessions, heartbeats: deps.heartbeats, ...(deps.gateFor ? { gateFor: deps.gateFor } : {}), onFailure: (kind, err) => onUpstreamFailure(kind, err) });
+  const websockets = createWebSocketOpener({
+    cfg,
+    log: deps.log,
+    metrics,
+    identity: deps.identity,
+    sessions: deps.sessions,
+    heartbeats: deps.heartbeats,
+    ...(deps.gateFor ? { gateFor: deps.gateFor } : {}),
+    onFailure: (kind, err) => onUpstreamFailure(kind, err),
+  });
 
   return { handle, upgrade };
 }

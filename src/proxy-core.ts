@@ -118,13 +118,18 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   let llm: LlmStage | undefined;
   if (cfg.routes.some((r) => r.llm)) {
     const llmMetrics = createLlmMetrics(metrics.registry);
-    const budget = redis ? createRedisBudget(redis, { prefix: cfg.redis!.key_prefix, onDecision: llmMetrics.quotaDecision }) : createMemoryBudget({ onDecision: llmMetrics.quotaDecision });
+    const budget = redis
+      ? createRedisBudget(redis, { prefix: cfg.redis!.key_prefix, onDecision: llmMetrics.quotaDecision })
+      : createMemoryBudget({ onDecision: llmMetrics.quotaDecision });
     const gateway = createLlmGateway({ llm: cfg.llm, budget, metrics: llmMetrics, now });
     llm = createLlmStage(gateway, sinks ? sinks.llm : () => undefined, limiter);
   }
 
   // Trading (Jane): the day's traded value and losses live in Redis; without it trading routes stay closed.
-  const ledger = redis && cfg.routes.some((r) => r.trading) ? createTradingLedger({ redis, prefix: cfg.redis!.key_prefix, timeoutMs: cfg.trading.redis_timeout_ms }) : undefined;
+  const ledger =
+    redis && cfg.routes.some((r) => r.trading)
+      ? createTradingLedger({ redis, prefix: cfg.redis!.key_prefix, timeoutMs: cfg.trading.redis_timeout_ms })
+      : undefined;
   if (ledger) closers.push(['trading ledger', () => ledger.close()]);
   const gateFor = createGateFactory({ cfg, limiter, ...(ledger ? { ledger } : {}), ...(sinks ? { emitTrading: sinks.trading } : {}), log });
 
@@ -163,7 +168,19 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   });
   closers.push(['revocation listener', unsubscribe]);
 
-  const http = new HttpServer({ host: cfg.listen.host, port: opts.port ?? cfg.listen.port, allowJsFallback: cfg.server.allow_js_fallback, now, wsMaxPayloadBytes: Math.max(cfg.server.ws_max_payload_bytes, ...cfg.routes.map((r) => r.websocket?.max_message_bytes ?? 0)), wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes, wsIdleTimeoutS: cfg.server.ws_idle_timeout_s + 8, sharePort: opts.sharePort === true }, pipeline);
+  const http = new HttpServer(
+    {
+      host: cfg.listen.host,
+      port: opts.port ?? cfg.listen.port,
+      allowJsFallback: cfg.server.allow_js_fallback,
+      now,
+      wsMaxPayloadBytes: Math.max(cfg.server.ws_max_payload_bytes, ...cfg.routes.map((r) => r.websocket?.max_message_bytes ?? 0)),
+      wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes,
+      wsIdleTimeoutS: cfg.server.ws_idle_timeout_s + 8,
+      sharePort: opts.sharePort === true,
+    },
+    pipeline,
+  );
   let port: number;
   try {
     port = await http.listen();

@@ -64,7 +64,7 @@ function pathMatches(r: CompiledRoute, path: string): boolean {
   if (r.exact !== undefined) return path === r.exact;
   const p = r.prefix!;
   if (p === '') return true; // "/*"
-  return path === p || (path.startsWith(p) && path.charCodeAt(p.length) === 47 /* / */);
+  return path === p || (path.startsWith(p) && path.charCodeAt(p.length) === 47) /* / */;
 }
 
 /**

@@ -16,7 +16,22 @@ import { redisKeys } from '../src/authenticate/store.js';
 import { projectKey } from '../src/identity-admin/publish.js';
 import { identityHeaders } from '../src/authorize/index.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { AUDIENCE, ISSUER, SESSION_SECRET, SHARED_REDIS, bearer, claims, dropPrefix, head, makeConfig, metricValue, quietLog, routeOf, testClock, testPrefix } from './support/auth-harness.js';
+import {
+  AUDIENCE,
+  ISSUER,
+  SESSION_SECRET,
+  SHARED_REDIS,
+  bearer,
+  claims,
+  dropPrefix,
+  head,
+  makeConfig,
+  metricValue,
+  quietLog,
+  routeOf,
+  testClock,
+  testPrefix,
+} from './support/auth-harness.js';
 import { startJwksServer, type JwksServer } from './support/jwks-server.js';
 
 const ok = (o: AuthOutcome) => {
@@ -45,10 +60,32 @@ describe('auth 200', () => {
         jwt: { jwks_url: jwks.url, issuer: ISSUER, audience: AUDIENCE, leeway_s: 30 },
         session: { secret: SESSION_SECRET, previous_secret: 'old-session-secret-0123456789', max_age_s: 3600 },
       },
-      routes: [{ path: '/ws', websocket: { query_token: true } }, { path: '/ws-strict', websocket: {} }, { path: '/*', auth: 'required' }],
+      routes: [
+        { path: '/ws', websocket: { query_token: true } },
+        { path: '/ws-strict', websocket: {} },
+        { path: '/*', auth: 'required' },
+      ],
     });
-    await projectKey(redis, prefix, key.sha256, { key_id: key.key_id, user_id: 'u_key', tier: 'business', role: 'service', scopes: ['sibyl:read'], features: ['predictions'], status: 'active', created_at: clock.nowS() - 100, trading: { exchanges: ['binance'], order_types: ['limit'], paper_only: true } });
-    await redis.set(redisKeys(prefix).user('u_rich'), JSON.stringify({ tier: 'enterprise', features: ['predictions', 'llm'], requests_per_minute: 5000, llm: { models: ['gpt-4o-mini'], model_tiers: [], daily_token_budget: 100000 } }));
+    await projectKey(redis, prefix, key.sha256, {
+      key_id: key.key_id,
+      user_id: 'u_key',
+      tier: 'business',
+      role: 'service',
+      scopes: ['sibyl:read'],
+      features: ['predictions'],
+      status: 'active',
+      created_at: clock.nowS() - 100,
+      trading: { exchanges: ['binance'], order_types: ['limit'], paper_only: true },
+    });
+    await redis.set(
+      redisKeys(prefix).user('u_rich'),
+      JSON.stringify({
+        tier: 'enterprise',
+        features: ['predictions', 'llm'],
+        requests_per_minute: 5000,
+        llm: { models: ['gpt-4o-mini'], model_tiers: [], daily_token_budget: 100000 },
+      }),
+    );
     metrics = new Metrics({ defaultMetrics: false });
     authn = await createAuthenticator(cfg, { metrics, log: quietLog, now: clock.now });
   });
@@ -64,7 +101,15 @@ describe('auth 200', () => {
   const route = () => routeOf(cfg, '/*');
 
   test('RS256 token: claims become the context; the repeat is a synchronous L1 hit', async () => {
-    const token = jwks.sign(claims(clock.nowS(), { 'custom:tier': 'professional', 'cognito:groups': ['admin'], scope: 'sibyl:read sibyl:write', 'custom:features': 'predictions,alerts', origin_jti: 'sess-1' }));
+    const token = jwks.sign(
+      claims(clock.nowS(), {
+        'custom:tier': 'professional',
+        'cognito:groups': ['admin'],
+        scope: 'sibyl:read sibyl:write',
+        'custom:features': 'predictions,alerts',
+        origin_jti: 'sess-1',
+      }),
+    );
     const ctx = ok(await authn.authenticate(head(bearer(token)), route()));
     assert.equal(ctx.method, 'jwt');
     assert.equal(ctx.user_id, 'u_1');
@@ -80,7 +125,20 @@ describe('auth 200', () => {
     assert.ok(hits >= 1);
     assert.equal(await metricValue(metrics.registry, 'argus_auth_cache_total', { layer: 'l1', result: 'hit' }), hits, 'a second scrape does not double count');
     assert.ok((await metricValue(metrics.registry, 'argus_auth_decisions_total', { method: 'jwt', outcome: 'ok' })) >= 2);
-    assert.deepEqual(identityHeaders(ctx), ['x-argus-auth', 'jwt', 'x-argus-user-id', 'u_1', 'x-argus-tier', 'professional', 'x-argus-role', 'admin', 'x-argus-scopes', 'sibyl:read,sibyl:write', 'x-argus-features', 'predictions,alerts']);
+    assert.deepEqual(identityHeaders(ctx), [
+      'x-argus-auth',
+      'jwt',
+      'x-argus-user-id',
+      'u_1',
+      'x-argus-tier',
+      'professional',
+      'x-argus-role',
+      'admin',
+      'x-argus-scopes',
+      'sibyl:read,sibyl:write',
+      'x-argus-features',
+      'predictions,alerts',
+    ]);
   });
 
   test('ES256 token, unknown tier claim falls back to the default tier', async () => {
@@ -135,7 +193,13 @@ describe('auth 200', () => {
   test('WebSocket routes accept a bearer credential as a Sec-WebSocket-Protocol entry', async () => {
     const token = jwks.sign(claims(clock.nowS(), { sub: 'u_proto' }));
     assert.equal(ok(await authn.authenticate(head([['sec-websocket-protocol', `v1, bearer.${token}`]]), routeOf(cfg, '/ws-strict'))).user_id, 'u_proto');
-    const twice = await authn.authenticate(head([['sec-websocket-protocol', `bearer.${token}`], ['authorization', 'Bearer ak_live_other']]), routeOf(cfg, '/ws-strict'));
+    const twice = await authn.authenticate(
+      head([
+        ['sec-websocket-protocol', `bearer.${token}`],
+        ['authorization', 'Bearer ak_live_other'],
+      ]),
+      routeOf(cfg, '/ws-strict'),
+    );
     assert.equal(!twice.ok && twice.denial.code, 'ARGUS_AMBIGUOUS_CREDENTIALS');
   });
 

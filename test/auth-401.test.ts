@@ -12,7 +12,21 @@ import { createExtractor } from '../src/authenticate/credentials.js';
 import { statusOf } from '../src/errors.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { badCredentials } from './fixtures/bad-credentials.js';
-import { AUDIENCE, ISSUER, SESSION_SECRET, SHARED_REDIS, bearer, claims, dropPrefix, head, makeConfig, quietLog, routeOf, testClock, testPrefix } from './support/auth-harness.js';
+import {
+  AUDIENCE,
+  ISSUER,
+  SESSION_SECRET,
+  SHARED_REDIS,
+  bearer,
+  claims,
+  dropPrefix,
+  head,
+  makeConfig,
+  quietLog,
+  routeOf,
+  testClock,
+  testPrefix,
+} from './support/auth-harness.js';
 import { startJwksServer, type JwksServer } from './support/jwks-server.js';
 
 describe('auth 401', () => {
@@ -34,9 +48,20 @@ describe('auth 401', () => {
         session: { secret: SESSION_SECRET, max_age_s: 3600 },
         cold: { client_failures_per_minute: 0 },
       },
-      routes: [{ path: '/open', auth: 'optional' }, { path: '/none', auth: 'none' }, { path: '/*', auth: 'required' }],
+      routes: [
+        { path: '/open', auth: 'optional' },
+        { path: '/none', auth: 'none' },
+        { path: '/*', auth: 'required' },
+      ],
     });
-    await projectKey(redis, prefix, revoked.sha256, { key_id: revoked.key_id, user_id: 'u_rev', tier: 'explorer', scopes: [], features: [], status: 'revoked' });
+    await projectKey(redis, prefix, revoked.sha256, {
+      key_id: revoked.key_id,
+      user_id: 'u_rev',
+      tier: 'explorer',
+      scopes: [],
+      features: [],
+      status: 'revoked',
+    });
     authn = await createAuthenticator(cfg, { metrics: new Metrics({ defaultMetrics: false }), log: quietLog, now: clock.now });
   });
 
@@ -55,7 +80,17 @@ describe('auth 401', () => {
   });
 
   test('every corpus entry is refused with 401, its code and WWW-Authenticate', async () => {
-    const corpus = badCredentials({ rs: jwks.rs, es: jwks.es, issuer: ISSUER, audience: AUDIENCE, tokenUse: 'access', clientId: 'client-1', sessionSecret: SESSION_SECRET, revokedApiKey: revoked.key, nowS: clock.nowS() });
+    const corpus = badCredentials({
+      rs: jwks.rs,
+      es: jwks.es,
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      tokenUse: 'access',
+      clientId: 'client-1',
+      sessionSecret: SESSION_SECRET,
+      revokedApiKey: revoked.key,
+      nowS: clock.nowS(),
+    });
     assert.ok(corpus.length >= 30, `corpus has ${corpus.length} entries`);
     const wrong: string[] = [];
     for (const c of corpus) {
@@ -190,10 +225,21 @@ test('the Authorization header: every spelling of "Bearer <token>" gives the tok
     const r = extract(head([['authorization', value]]), undefined);
     return r === null ? null : 'code' in r ? r.code : `${r.kind}:${r.value}`;
   };
-  for (const v of [`Bearer ${tok}`, `bearer ${tok}`, `BEARER ${tok}`, `bEaReR ${tok}`, `Bearer  ${tok}`, ` Bearer ${tok}`, `Bearer ${tok} `, `Bearer ${tok}\t`]) {
+  for (const v of [
+    `Bearer ${tok}`,
+    `bearer ${tok}`,
+    `BEARER ${tok}`,
+    `bEaReR ${tok}`,
+    `Bearer  ${tok}`,
+    ` Bearer ${tok}`,
+    `Bearer ${tok} `,
+    `Bearer ${tok}\t`,
+  ]) {
     assert.equal(outcome(v), `jwt:${tok}`, JSON.stringify(v));
   }
   assert.equal(outcome('Bearer ak_live_abc'), 'api_key:ak_live_abc');
-  for (const v of [`Bearer a ${tok}`, `Bearer ${tok} x`, `Bearer ${tok}\tx`, 'Bearer ', 'Bearer']) assert.equal(outcome(v), 'ARGUS_INVALID_TOKEN', JSON.stringify(v));
-  for (const v of [`Bearer\t${tok}`, `Basic ${tok}`, `Bearers ${tok}`, `Bearex ${tok}`, `Bearer${tok}`, tok]) assert.equal(outcome(v), 'ARGUS_UNSUPPORTED_AUTH_SCHEME', JSON.stringify(v));
+  for (const v of [`Bearer a ${tok}`, `Bearer ${tok} x`, `Bearer ${tok}\tx`, 'Bearer ', 'Bearer'])
+    assert.equal(outcome(v), 'ARGUS_INVALID_TOKEN', JSON.stringify(v));
+  for (const v of [`Bearer\t${tok}`, `Basic ${tok}`, `Bearers ${tok}`, `Bearex ${tok}`, `Bearer${tok}`, tok])
+    assert.equal(outcome(v), 'ARGUS_UNSUPPORTED_AUTH_SCHEME', JSON.stringify(v));
 });

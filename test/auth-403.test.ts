@@ -54,7 +54,8 @@ describe('auth 403', () => {
     assert.equal(code(user({ role: 'admin' }), '/ops'), null, 'admin satisfies any role');
     assert.equal(code(user(), '/trade'), 'ARGUS_TRADING_NOT_ALLOWED');
     assert.equal(code(user({ trading: { exchanges: ['binance'], order_types: ['limit'], paper_only: true } }), '/trade'), null);
-    for (const c of ['ARGUS_FEATURE_REQUIRED', 'ARGUS_SCOPE_REQUIRED', 'ARGUS_ROLE_REQUIRED', 'ARGUS_TRADING_NOT_ALLOWED'] as const) assert.equal(statusOf(c), 403);
+    for (const c of ['ARGUS_FEATURE_REQUIRED', 'ARGUS_SCOPE_REQUIRED', 'ARGUS_ROLE_REQUIRED', 'ARGUS_TRADING_NOT_ALLOWED'] as const)
+      assert.equal(statusOf(c), 403);
   });
 
   test('anonymous callers: nothing to check on open routes, 401 where the route needs something', () => {
@@ -79,14 +80,33 @@ describe('auth 403', () => {
     const ids = Array.from({ length: 2000 }, (_, i) => `user-${i}`);
     const picked = ids.filter((id) => shouldEnforce(half, id));
     assert.ok(picked.length > 850 && picked.length < 1150, `${picked.length} of 2000 enforced at 50%`);
-    assert.deepEqual(ids.filter((id) => shouldEnforce(half, id)), picked, 'same subjects every time');
+    assert.deepEqual(
+      ids.filter((id) => shouldEnforce(half, id)),
+      picked,
+      'same subjects every time',
+    );
   });
 
   test('identity headers: anonymous, full context, stale marker; values are shared per context', () => {
     assert.deepEqual(identityHeaders(null), ['x-argus-auth', 'none']);
     const ctx = user({ method: 'api_key', tier: 'business', role: 'svc', key_id: 'key_1', scopes: ['a', 'b'], features: ['x'] });
     const h = identityHeaders(ctx);
-    assert.deepEqual(h, ['x-argus-auth', 'api_key', 'x-argus-user-id', 'u_1', 'x-argus-tier', 'business', 'x-argus-role', 'svc', 'x-argus-scopes', 'a,b', 'x-argus-features', 'x', 'x-argus-key-id', 'key_1']);
+    assert.deepEqual(h, [
+      'x-argus-auth',
+      'api_key',
+      'x-argus-user-id',
+      'u_1',
+      'x-argus-tier',
+      'business',
+      'x-argus-role',
+      'svc',
+      'x-argus-scopes',
+      'a,b',
+      'x-argus-features',
+      'x',
+      'x-argus-key-id',
+      'key_1',
+    ]);
     assert.equal(identityHeaders(ctx), h);
     assert.deepEqual(identityHeaders(ctx, { stale: true }).slice(-2), ['x-argus-auth-stale', '1']);
   });

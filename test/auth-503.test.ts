@@ -11,7 +11,20 @@ import { createAuthenticator, generateApiKey, type AuthOutcome, type Authenticat
 import { projectKey } from '../src/identity-admin/publish.js';
 import { statusOf } from '../src/errors.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { AUDIENCE, ISSUER, bearer, claims, head, makeConfig, metricValue, quietLog, routeOf, startPrivateRedis, testClock, until } from './support/auth-harness.js';
+import {
+  AUDIENCE,
+  ISSUER,
+  bearer,
+  claims,
+  head,
+  makeConfig,
+  metricValue,
+  quietLog,
+  routeOf,
+  startPrivateRedis,
+  testClock,
+  until,
+} from './support/auth-harness.js';
 import { startJwksServer, type JwksServer } from './support/jwks-server.js';
 
 describe('auth 503', () => {
@@ -72,10 +85,18 @@ describe('auth 503', () => {
     assert.equal(code(closed), 'ARGUS_AUTH_UNAVAILABLE');
     assert.equal(statusOf('ARGUS_AUTH_UNAVAILABLE'), 503);
     assert.ok(!closed.ok && closed.denial.headers?.some(([n]) => n === 'retry-after'));
-    assert.equal(code(await authn.authenticate(head(bearer(trader)), routeOf(cfg, '/trade'))), 'ARGUS_AUTH_UNAVAILABLE', 'trading routes are always fail-closed');
+    assert.equal(
+      code(await authn.authenticate(head(bearer(trader)), routeOf(cfg, '/trade'))),
+      'ARGUS_AUTH_UNAVAILABLE',
+      'trading routes are always fail-closed',
+    );
 
     const fresh = jwks.sign(claims(clock.nowS(), { sub: 'u_new' }));
-    assert.equal(code(await authn.authenticate(head(bearer(fresh)), routeOf(cfg, '/open'))), 'ARGUS_AUTH_UNAVAILABLE', 'a new credential is never accepted unverified');
+    assert.equal(
+      code(await authn.authenticate(head(bearer(fresh)), routeOf(cfg, '/open'))),
+      'ARGUS_AUTH_UNAVAILABLE',
+      'a new credential is never accepted unverified',
+    );
     const unknownKey = generateApiKey().key;
     assert.equal(code(await authn.authenticate(head([['x-api-key', unknownKey]]), routeOf(cfg, '/open'))), 'ARGUS_AUTH_UNAVAILABLE');
 

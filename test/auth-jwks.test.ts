@@ -53,7 +53,9 @@ describe('auth JWKS rotation and outage', () => {
     clock.advance(30_000); // past the cooldown of the rotation refetch
     const stranger = makeSigningKey('RS256');
     const before = jwks.fetches();
-    const flood = Array.from({ length: 25 }, (_, i) => signCompact({ alg: 'RS256', kid: `random-kid-${i}` }, claims(clock.nowS(), { sub: `u_${i}` }), stranger));
+    const flood = Array.from({ length: 25 }, (_, i) =>
+      signCompact({ alg: 'RS256', kid: `random-kid-${i}` }, claims(clock.nowS(), { sub: `u_${i}` }), stranger),
+    );
     const outs = await Promise.all(flood.map((t) => auth(t)));
     assert.ok(outs.every((o) => code(o) === 'ARGUS_INVALID_TOKEN'));
     assert.equal(jwks.fetches() - before, 1);

@@ -23,7 +23,12 @@ let serial = 0;
 /** A token whose claims are exactly `payload` plus a unique jti (no cache hits between cases). */
 const tokenFor = (jwks: JwksServer, payload: Record<string, unknown>, key = jwks.es) => jwks.sign({ ...payload, jti: `t${++serial}` }, { key });
 
-async function call(proxy: TestProxy, up: RecordingUpstream, token: string, path = '/api/x'): Promise<{ status: number; code: string | undefined; reached: boolean }> {
+async function call(
+  proxy: TestProxy,
+  up: RecordingUpstream,
+  token: string,
+  path = '/api/x',
+): Promise<{ status: number; code: string | undefined; reached: boolean }> {
   const before = up.seen.length;
   const r = await get(`${proxy.url}${path}`, { authorization: `Bearer ${token}` });
   return { status: r.status, code: r.status === 200 ? undefined : errorCode(r), reached: up.seen.length > before };
@@ -48,7 +53,10 @@ describe('JWKS with a duplicated kid: 401 for that kid, the others keep working'
     jwks.published.push(intruder);
     proxy = await startTestProxy({
       upstream: { url: up.url },
-      auth: { jwt: { jwks_url: jwks.url, issuer: ISSUER, audience: AUDIENCE, refresh_ms: 600_000, refetch_cooldown_ms: 0 }, cold: { client_failures_per_minute: 0 } },
+      auth: {
+        jwt: { jwks_url: jwks.url, issuer: ISSUER, audience: AUDIENCE, refresh_ms: 600_000, refetch_cooldown_ms: 0 },
+        cold: { client_failures_per_minute: 0 },
+      },
       routes: [{ path: '/api/*', auth: 'required' }],
     });
     await waitFor(() => proxy.logs.some((l) => l.includes('listed more than once')), 5000, 'the key set to load');
@@ -94,7 +102,8 @@ describe('JWT time claims: whole seconds in range, lifetime and age bounds', () 
   let plain: TestProxy;
   let bounded: TestProxy | undefined;
   const jwtCfg = () => ({ jwks_url: jwks.url, issuer: ISSUER, audience: AUDIENCE });
-  const startWith = (jwt: Record<string, unknown>) => startTestProxy({ upstream: { url: up.url }, routes: [{ path: '/api/*', auth: 'required' }], auth: { jwt, cold: { client_failures_per_minute: 0 } } });
+  const startWith = (jwt: Record<string, unknown>) =>
+    startTestProxy({ upstream: { url: up.url }, routes: [{ path: '/api/*', auth: 'required' }], auth: { jwt, cold: { client_failures_per_minute: 0 } } });
   before(async () => {
     jwks = await startJwksServer();
     up = await startUpstream();

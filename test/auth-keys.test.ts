@@ -61,7 +61,24 @@ describe('auth keys CLI', () => {
   let created: { key_id: string; key: string };
 
   test('keys create prints key_id and key once; the key authenticates with its record', async () => {
-    const out = await runCli(['keys', 'create', '--user', 'u_cli', '--tier', 'professional', '--role', 'analyst', '--scopes', 'sibyl:read,sibyl:write', '--features', 'predictions', '--llm', '{"models":["gpt-4o-mini"]}', '--config', configFile]);
+    const out = await runCli([
+      'keys',
+      'create',
+      '--user',
+      'u_cli',
+      '--tier',
+      'professional',
+      '--role',
+      'analyst',
+      '--scopes',
+      'sibyl:read,sibyl:write',
+      '--features',
+      'predictions',
+      '--llm',
+      '{"models":["gpt-4o-mini"]}',
+      '--config',
+      configFile,
+    ]);
     assert.equal(out.code, 0, out.stderr);
     created = JSON.parse(out.stdout);
     assert.deepEqual(Object.keys(created).sort(), ['key', 'key_id']);
@@ -78,7 +95,7 @@ describe('auth keys CLI', () => {
     assert.deepEqual(o.ctx.llm?.models, ['gpt-4o-mini']);
   });
 
-  test('keys list shows the user\'s keys without digests', async () => {
+  test("keys list shows the user's keys without digests", async () => {
     const out = await runCli(['keys', 'list', '--user', 'u_cli', '--config', configFile]);
     assert.equal(out.code, 0, out.stderr);
     const list = JSON.parse(out.stdout) as Array<Record<string, unknown>>;

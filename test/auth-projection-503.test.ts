@@ -41,7 +41,10 @@ async function authenticator(requireProjection: boolean, clock = testClock()) {
   const cfg = makeConfig({
     redis: { url: priv.url, key_prefix: prefix, require_projection: requireProjection },
     auth: { cache: { ttl_ms: 1000, max_stale_ms: 60_000 } },
-    routes: [{ path: '/open', on_auth_unavailable: 'open' }, { path: '/closed', on_auth_unavailable: 'closed' }],
+    routes: [
+      { path: '/open', on_auth_unavailable: 'open' },
+      { path: '/closed', on_auth_unavailable: 'closed' },
+    ],
   });
   const a = await createAuthenticator(cfg, { metrics: new Metrics({ defaultMetrics: false }), log: quietLog, now: clock.now });
   authns.push(a);

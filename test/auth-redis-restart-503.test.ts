@@ -22,7 +22,18 @@ import { projectionKeys } from '../src/authenticate/projection.js';
 import { AUDIENCE, ISSUER, claims, runCli } from './support/auth-harness.js';
 import { get, errorCode, type HttpReply } from './support/http.js';
 import { startJwksServer, type JwksServer } from './support/jwks-server.js';
-import { createTestDb, privateRedis, rand, spawnWorker, tempDir, waitFor, writeConfig, type PrivateRedis, type TestDb, type WorkerProcess } from './support/meter-env.js';
+import {
+  createTestDb,
+  privateRedis,
+  rand,
+  spawnWorker,
+  tempDir,
+  waitFor,
+  writeConfig,
+  type PrivateRedis,
+  type TestDb,
+  type WorkerProcess,
+} from './support/meter-env.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { startUpstream, type RecordingUpstream } from './support/upstream.js';
 
@@ -42,7 +53,10 @@ function raw(): Record<string, unknown> {
     redis: { url: redis.url, key_prefix: prefix },
     postgres: { url: db.url },
     auth: { jwt: { jwks_url: jwks.url, issuer: ISSUER, audience: AUDIENCE }, cache: { ttl_ms: 200, negative_ttl_ms: 100, max_stale_ms: 60_000 } },
-    routes: [{ path: '/open/*', on_auth_unavailable: 'open' }, { path: '/closed/*', on_auth_unavailable: 'closed' }],
+    routes: [
+      { path: '/open/*', on_auth_unavailable: 'open' },
+      { path: '/closed/*', on_auth_unavailable: 'closed' },
+    ],
   };
 }
 
@@ -114,7 +128,10 @@ test('Redis restarted empty: 503 not 401 until re-projected, revoked stays refus
   assert.equal(out.code, 0, out.stderr);
   assert.equal(JSON.parse(out.stdout).tier, 'business');
   out = await cli(['users', 'get', '--user', 'u_jwt']);
-  assert.deepEqual({ ...JSON.parse(out.stdout), updated_at: 'x' }, { user_id: 'u_jwt', tier: 'business', features: ['beta', 'charts'], status: 'active', version: 1, updated_at: 'x' });
+  assert.deepEqual(
+    { ...JSON.parse(out.stdout), updated_at: 'x' },
+    { user_id: 'u_jwt', tier: 'business', features: ['beta', 'charts'], status: 'active', version: 1, updated_at: 'x' },
+  );
 
   let worker = await startWorker();
   await waitFor('the worker to write a complete epoch', async () => (await epoch())?.includes('"complete"'), 15_000);
@@ -137,9 +154,17 @@ test('Redis restarted empty: 503 not 401 until re-projected, revoked stays refus
   assert.match(out.stderr, /redis/);
   await redis.start();
   assert.equal(await epoch(), null, 'the restarted Redis is empty');
-  await waitFor('the proxy to reach the empty Redis', async () => codeOf(await get(`${proxy!.url}/open/echo`, withKey(valid.key))) === 'ARGUS_DEPENDENCY_UNAVAILABLE', 15_000);
+  await waitFor(
+    'the proxy to reach the empty Redis',
+    async () => codeOf(await get(`${proxy!.url}/open/echo`, withKey(valid.key))) === 'ARGUS_DEPENDENCY_UNAVAILABLE',
+    15_000,
+  );
 
-  for (const [what, headers] of [['valid key', withKey(valid.key)], ['JWT', withToken(token)], ['fresh JWT', withToken(jwks.sign(claims(Math.floor(Date.now() / 1000), { sub: 'u_jwt', jti: rand() })))]] as const) {
+  for (const [what, headers] of [
+    ['valid key', withKey(valid.key)],
+    ['JWT', withToken(token)],
+    ['fresh JWT', withToken(jwks.sign(claims(Math.floor(Date.now() / 1000), { sub: 'u_jwt', jti: rand() })))],
+  ] as const) {
     for (const path of ['/open/echo', '/closed/echo']) {
       r = await get(`${proxy.url}${path}`, headers);
       assert.equal(r.status, 503, `${what} on ${path}: ${r.body}`);
@@ -147,7 +172,11 @@ test('Redis restarted empty: 503 not 401 until re-projected, revoked stays refus
       assert.ok(Number(r.headers['retry-after']) >= 1, 'Retry-After');
     }
   }
-  assert.equal((await get(`${proxy.url}/open/echo`, withKey(revoked.key))).status, 503, 'a revoked key is not served (and not told 401 by an empty Redis either)');
+  assert.equal(
+    (await get(`${proxy.url}/open/echo`, withKey(revoked.key))).status,
+    503,
+    'a revoked key is not served (and not told 401 by an empty Redis either)',
+  );
   assert.equal((await get(`${proxy.url}/open/echo`, withKey(cached.key))).status, 503, 'a cached decision whose revocation Redis lost is not served');
 
   // A worker notices the missing epoch and re-projects: deny state first, then keys, then users.
@@ -162,28 +191,39 @@ test('Redis restarted empty: 503 not 401 until re-projected, revoked stays refus
   assert.equal(codeOf(await get(`${proxy.url}/open/echo`, withKey(revoked.key))), 'ARGUS_REVOKED');
   assert.equal(codeOf(await get(`${proxy.url}/closed/echo`, withKey(cached.key))), 'ARGUS_REVOKED', 'the revocation recorded while Redis was down is in force');
   assert.equal(codeOf(await get(`${proxy.url}/open/echo`, withKey(cached.key))), 'ARGUS_REVOKED');
-  assert.ok(upstream.seen.slice(seenBefore).every((s) => s.headers['x-argus-user-id'] !== 'u_cached' && s.headers['x-argus-user-id'] !== 'u_rev'), 'revoked credentials never reached the upstream');
+  assert.ok(
+    upstream.seen.slice(seenBefore).every((s) => s.headers['x-argus-user-id'] !== 'u_cached' && s.headers['x-argus-user-id'] !== 'u_rev'),
+    'revoked credentials never reached the upstream',
+  );
 
   // With the worker running, a restart heals by itself: statuses seen meanwhile are 503 or 200, never 401.
   await redis.kill();
   await redis.start();
   const restartedAt = Date.now();
   const statuses = new Map<number, number>();
-  await waitFor('the valid key after the second restart', async () => {
-    const [a, b] = await Promise.all([get(`${proxy!.url}/open/echo`, withKey(valid.key)), get(`${proxy!.url}/open/echo`, withKey(revoked.key))]);
-    for (const s of [a.status, b.status === 200 ? 'revoked-200' : 0]) if (typeof s === 'number') statuses.set(s, (statuses.get(s) ?? 0) + 1);
-    assert.notEqual(b.status, 200, 'the revoked key is never served');
-    return a.status === 200 && codeOf(b) === 'ARGUS_REVOKED';
-  }, 15_000);
+  await waitFor(
+    'the valid key after the second restart',
+    async () => {
+      const [a, b] = await Promise.all([get(`${proxy!.url}/open/echo`, withKey(valid.key)), get(`${proxy!.url}/open/echo`, withKey(revoked.key))]);
+      for (const s of [a.status, b.status === 200 ? 'revoked-200' : 0]) if (typeof s === 'number') statuses.set(s, (statuses.get(s) ?? 0) + 1);
+      assert.notEqual(b.status, 200, 'the revoked key is never served');
+      return a.status === 200 && codeOf(b) === 'ARGUS_REVOKED';
+    },
+    15_000,
+  );
   const healedMs = Date.now() - restartedAt;
   assert.ok(!statuses.has(401), `no 401 for the valid key while Redis was being restored: ${JSON.stringify([...statuses])}`);
   // The valid key may have been served from the L1 cache before this proxy's Redis
   // connection came back (open route, fail-open); a fresh JWT needs the user record.
-  await waitFor('a fresh JWT served with the tier from Postgres', async () => {
-    r = await get(`${proxy!.url}/open/echo`, withToken(jwks.sign(claims(Math.floor(Date.now() / 1000), { sub: 'u_jwt', jti: rand() }))));
-    assert.notEqual(r.status, 401, r.body);
-    return r.status === 200 && upstream.seen.at(-1)?.headers['x-argus-tier'] === 'business';
-  }, 15_000);
+  await waitFor(
+    'a fresh JWT served with the tier from Postgres',
+    async () => {
+      r = await get(`${proxy!.url}/open/echo`, withToken(jwks.sign(claims(Math.floor(Date.now() / 1000), { sub: 'u_jwt', jti: rand() }))));
+      assert.notEqual(r.status, 401, r.body);
+      return r.status === 200 && upstream.seen.at(-1)?.headers['x-argus-tier'] === 'business';
+    },
+    15_000,
+  );
   process.stdout.write(`# healed ${healedMs} ms after the second Redis restart\n`);
   await stopWorker(worker);
 });

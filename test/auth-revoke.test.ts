@@ -14,7 +14,23 @@ import { createAuthenticator, generateApiKey, signSession, type AuthOutcome, typ
 import { redisKeys } from '../src/authenticate/store.js';
 import { projectKey } from '../src/identity-admin/publish.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { AUDIENCE, ISSUER, SESSION_SECRET, SHARED_REDIS, bearer, claims, dropPrefix, head, makeConfig, metricValue, quietLog, runCli, testClock, testPrefix, until } from './support/auth-harness.js';
+import {
+  AUDIENCE,
+  ISSUER,
+  SESSION_SECRET,
+  SHARED_REDIS,
+  bearer,
+  claims,
+  dropPrefix,
+  head,
+  makeConfig,
+  metricValue,
+  quietLog,
+  runCli,
+  testClock,
+  testPrefix,
+  until,
+} from './support/auth-harness.js';
 import { startJwksServer, type JwksServer } from './support/jwks-server.js';
 
 describe('auth revocation across sidecars', () => {
@@ -39,7 +55,15 @@ describe('auth revocation across sidecars', () => {
     };
     writeFileSync(configFile, JSON.stringify(raw));
     cfg = makeConfig(raw);
-    await projectKey(redis, prefix, key.sha256, { key_id: key.key_id, user_id: 'u_c', tier: 'explorer', scopes: [], features: [], status: 'active', created_at: clock.nowS() - 10 });
+    await projectKey(redis, prefix, key.sha256, {
+      key_id: key.key_id,
+      user_id: 'u_c',
+      tier: 'explorer',
+      scopes: [],
+      features: [],
+      status: 'active',
+      created_at: clock.nowS() - 10,
+    });
     for (let i = 0; i < 2; i++) {
       const metrics = new Metrics({ defaultMetrics: false });
       const authn = await createAuthenticator(cfg, { metrics, log: quietLog, now: clock.now });

@@ -27,7 +27,13 @@ describe('bench results keyed by commit', () => {
 
   it('picks the newest folder per benchmark and keeps the others', () => {
     const latest = latestResults(root);
-    assert.deepEqual(latest.map((r) => [r.name, r.folder, r.sha]), [['p99', '2026-12-03-bbbbbbb-dirty', 'bbbbbbb-dirty'], ['suite', '2026-12-01-aaaaaaa', 'aaaaaaa']]);
+    assert.deepEqual(
+      latest.map((r) => [r.name, r.folder, r.sha]),
+      [
+        ['p99', '2026-12-03-bbbbbbb-dirty', 'bbbbbbb-dirty'],
+        ['suite', '2026-12-01-aaaaaaa', 'aaaaaaa'],
+      ],
+    );
     assert.deepEqual(latest[0]!.headline, ['p99', '- new headline']);
     assert.deepEqual(latest[1]!.headline, ['suite', '| first | row |']);
   });

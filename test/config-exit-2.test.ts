@@ -27,7 +27,9 @@ describe('config errors exit 2 naming the key', () => {
   it('substitutes ${ENV} references (a valid one passes validation)', async () => {
     // migrate validates the config, then fails on the missing postgres section: still exit 2, but
     // for postgres.url, proving the ${ENV} value itself was accepted.
-    const r = await runCli(['migrate', '--config', writeConfig(base + 'redis: { url: "${ARGUS_TEST_REDIS}" }\n')], { ARGUS_TEST_REDIS: 'redis://127.0.0.1:6379' });
+    const r = await runCli(['migrate', '--config', writeConfig(base + 'redis: { url: "${ARGUS_TEST_REDIS}" }\n')], {
+      ARGUS_TEST_REDIS: 'redis://127.0.0.1:6379',
+    });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /postgres\.url: required for migrate/);
   });

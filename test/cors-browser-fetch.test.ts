@@ -23,7 +23,13 @@ import { startTestProxy, type TestProxy } from './support/proxy.js';
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 
-interface PageResult { ok: boolean; status?: number; body?: unknown; requestId?: string | null; error?: string }
+interface PageResult {
+  ok: boolean;
+  status?: number;
+  body?: unknown;
+  requestId?: string | null;
+  error?: string;
+}
 
 describe('a browser page on another origin calls a cors: route', () => {
   const dir = mkdtempSync(join(tmpdir(), 'argus-browser-'));
@@ -69,21 +75,28 @@ describe('a browser page on another origin calls a cors: route', () => {
       const tab = await browser.newPage();
       try {
         await tab.goto(pageOrigin + '/');
-        return await tab.evaluate(async ({ url, headers }) => {
-          try {
-            const r = await fetch(url, { headers });
-            return { ok: true, status: r.status, body: await r.json(), requestId: r.headers.get('x-request-id') };
-          } catch (e) {
-            return { ok: false, error: String(e) };
-          }
-        }, { url, headers });
+        return await tab.evaluate(
+          async ({ url, headers }) => {
+            try {
+              const r = await fetch(url, { headers });
+              return { ok: true, status: r.status, body: await r.json(), requestId: r.headers.get('x-request-id') };
+            } catch (e) {
+              return { ok: false, error: String(e) };
+            }
+          },
+          { url, headers },
+        );
       } finally {
         await tab.close();
       }
     }
     // What the browser does: a preflight for the non-safelisted header, then the request if allowed.
-    const pre = await request(url, { method: 'OPTIONS', headers: { origin: pageOrigin, 'access-control-request-method': 'GET', 'access-control-request-headers': Object.keys(headers).join(',') } });
-    if (pre.status < 200 || pre.status > 299 || pre.headers['access-control-allow-origin'] !== pageOrigin) return { ok: false, error: `preflight ${pre.status}` };
+    const pre = await request(url, {
+      method: 'OPTIONS',
+      headers: { origin: pageOrigin, 'access-control-request-method': 'GET', 'access-control-request-headers': Object.keys(headers).join(',') },
+    });
+    if (pre.status < 200 || pre.status > 299 || pre.headers['access-control-allow-origin'] !== pageOrigin)
+      return { ok: false, error: `preflight ${pre.status}` };
     const r = await request(url, { headers: { origin: pageOrigin, ...headers } });
     if (r.headers['access-control-allow-origin'] !== pageOrigin) return { ok: false, error: 'no Access-Control-Allow-Origin' };
     const exposed = String(r.headers['access-control-expose-headers'] ?? '').split(/,\s*/);

@@ -41,7 +41,17 @@ describe('CORS on routes with cors:', () => {
       auth: { api_keys: { file: join(dir, 'keys.yaml') } },
       tiers: { explorer: { requests_per_minute: 1, burst: 0 } },
       routes: [
-        { path: '/api/*', methods: ['GET', 'POST'], auth: 'required', cors: { origins: [APP, 'http://localhost:5173'], headers: ['authorization', 'content-type', 'x-api-key'], expose_headers: ['x-trace'], max_age_s: 300 } },
+        {
+          path: '/api/*',
+          methods: ['GET', 'POST'],
+          auth: 'required',
+          cors: {
+            origins: [APP, 'http://localhost:5173'],
+            headers: ['authorization', 'content-type', 'x-api-key'],
+            expose_headers: ['x-trace'],
+            max_age_s: 300,
+          },
+        },
         { path: '/cred/*', auth: 'required', cors: { origins: ['*'], credentials: true, headers: ['*'] } },
         { path: '/public/*', auth: 'none', cors: { origins: ['*'] } },
         { path: '/plain/*', methods: ['GET'], auth: 'none' },
@@ -55,7 +65,10 @@ describe('CORS on routes with cors:', () => {
   });
 
   const preflight = (path: string, origin: string, method: string, headers?: string): Promise<HttpReply> =>
-    request(`${proxy.url}${path}`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': method, ...(headers ? { 'access-control-request-headers': headers } : {}) } });
+    request(`${proxy.url}${path}`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': method, ...(headers ? { 'access-control-request-headers': headers } : {}) },
+    });
 
   it('a preflight is answered 204 by the sidecar, unauthenticated, and never reaches the app', async () => {
     const calls = upstreamCalls;
@@ -73,7 +86,11 @@ describe('CORS on routes with cors:', () => {
   });
 
   it('a preflight from an origin not listed, for a method or header not allowed: 403 ARGUS_CORS_NOT_ALLOWED without Allow-Origin', async () => {
-    for (const [origin, method, headers, what] of [['https://evil.test', 'GET', undefined, /origin/], [APP, 'DELETE', undefined, /method "DELETE"/], [APP, 'GET', 'x-secret', /header "x-secret"/]] as const) {
+    for (const [origin, method, headers, what] of [
+      ['https://evil.test', 'GET', undefined, /origin/],
+      [APP, 'DELETE', undefined, /method "DELETE"/],
+      [APP, 'GET', 'x-secret', /header "x-secret"/],
+    ] as const) {
       const r = await preflight('/api/items', origin, method, headers);
       assert.equal(r.status, 403, r.body);
       assert.equal(errorCode(r), 'ARGUS_CORS_NOT_ALLOWED');
@@ -82,7 +99,7 @@ describe('CORS on routes with cors:', () => {
     }
   });
 
-  it('an actual response gets Allow-Origin, Vary: Origin and exposed headers; the app\'s own CORS header is dropped', async () => {
+  it("an actual response gets Allow-Origin, Vary: Origin and exposed headers; the app's own CORS header is dropped", async () => {
     const r = await request(`${proxy.url}/api/items`, { headers: { origin: APP, 'x-api-key': key.key } });
     assert.equal(r.status, 200);
     assert.equal(r.headers['access-control-allow-origin'], APP);
@@ -137,7 +154,11 @@ describe('CORS on routes with cors:', () => {
 
   it('config: "*" in expose_headers with credentials is refused, naming the key', () => {
     assert.throws(
-      () => parseConfig({ upstream: { url: 'http://127.0.0.1:1' }, routes: [{ path: '/x', cors: { origins: ['*'], credentials: true, expose_headers: ['*'] } }] }, {}),
+      () =>
+        parseConfig(
+          { upstream: { url: 'http://127.0.0.1:1' }, routes: [{ path: '/x', cors: { origins: ['*'], credentials: true, expose_headers: ['*'] } }] },
+          {},
+        ),
       (e: unknown) => e instanceof UsageError && /routes\[0\]\.cors\.expose_headers/.test(e.message),
     );
     assert.throws(

@@ -51,7 +51,10 @@ describe('demo: starts whole or exits 1', () => {
     // The parent plays npm: it starts the demo and is then SIGKILLed (no signal reaches the demo).
     const parent = spawn(
       process.execPath,
-      ['-e', `const c=require('child_process').spawn(process.execPath,${JSON.stringify([CLI, 'demo', '--port', '0', '--admin-port', '0', '--app-port', '0', '--dir', dir])},{stdio:['ignore','pipe','inherit']});console.log('pid '+c.pid);c.stdout.pipe(process.stdout);setInterval(()=>{},1000)`],
+      [
+        '-e',
+        `const c=require('child_process').spawn(process.execPath,${JSON.stringify([CLI, 'demo', '--port', '0', '--admin-port', '0', '--app-port', '0', '--dir', dir])},{stdio:['ignore','pipe','inherit']});console.log('pid '+c.pid);c.stdout.pipe(process.stdout);setInterval(()=>{},1000)`,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';

@@ -10,12 +10,13 @@ import { CLI } from './support/spawn.js';
 import { waitFor } from './support/raw.js';
 import { get } from './support/http.js';
 
-
 describe('standalone demo', () => {
   it('prints a key that gets 200, gets 401 without it, streams, relays WebSockets, exits 0 on SIGINT', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'argus-demo-'));
     // No redis/postgres in the demo config: it must not need them.
-    const child = spawn(process.execPath, [CLI, 'demo', '--port', '0', '--admin-port', '0', '--app-port', '0', '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'demo', '--port', '0', '--admin-port', '0', '--app-port', '0', '--dir', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

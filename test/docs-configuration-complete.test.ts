@@ -59,7 +59,11 @@ describe('docs/configuration.md against the zod schema in src/config.ts', () => 
 
   it('every key path in the schema is documented', () => {
     const missing = keys.filter((k) => !DOC.includes(`\`${k.path}\``)).map((k) => k.path);
-    assert.deepEqual(missing, [], `docs/configuration.md does not name (in backticks) these schema keys:\n  ${missing.join('\n  ')}\n(node scripts/config-keys.mjs prints their rows)`);
+    assert.deepEqual(
+      missing,
+      [],
+      `docs/configuration.md does not name (in backticks) these schema keys:\n  ${missing.join('\n  ')}\n(node scripts/config-keys.mjs prints their rows)`,
+    );
   });
 
   it('every key path the doc names exists in the schema', () => {

@@ -17,7 +17,7 @@ const alerts = [...rules.matchAll(/^\s*-\s*alert:\s*(\S+)\s*$/gm)].map((m) => m[
 const runbookSection = doc.slice(doc.indexOf('\n## Runbooks'));
 const headings = [...runbookSection.matchAll(/^### (\S+)\s*$/gm)].map((m) => m[1]!);
 
-describe('docs/operations.md runbooks against the chart\'s alerts', () => {
+describe("docs/operations.md runbooks against the chart's alerts", () => {
   it('reads the alerts', () => {
     assert.ok(alerts.length >= 10, `found ${alerts.length} alerts`);
     assert.ok(doc.includes('\n## Runbooks'), 'docs/operations.md has a Runbooks section');

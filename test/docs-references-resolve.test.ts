@@ -19,7 +19,12 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOP = ['src', 'test', 'bench', 'docs', 'config', 'helm', 'scripts', '.ci', 'Dockerfile', 'README.md', 'package.json', 'tsconfig.json'];
 const PATH = new RegExp(`(?<![\\w./-])((?:${TOP.map((t) => t.replace('.', '\\.')).join('|')})(?:/[\\w.@<>*…-]+)*/?)`, 'g');
 
-interface Ref { file: string; line: number; target: string; base: string }
+interface Ref {
+  file: string;
+  line: number;
+  target: string;
+  base: string;
+}
 
 function walk(dir: string, keep: (p: string) => boolean): string[] {
   const out: string[] = [];
@@ -83,7 +88,9 @@ function resolves(ref: Ref): boolean {
 
 const markdownFiles = [
   join(ROOT, 'README.md'),
-  ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', f)),
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join(ROOT, 'docs', f)),
   join(ROOT, 'bench/README.md'),
   join(ROOT, 'helm/argus-sidecar/README.md'),
   ...walk(join(ROOT, 'src'), (p) => p.endsWith('README.md')),
@@ -98,7 +105,10 @@ describe('references in docs and source comments resolve to files in the reposit
   it('finds the references it checks', () => {
     const md = markdownFiles.flatMap(markdownRefs);
     const src = sourceFiles.flatMap(commentRefs);
-    assert.ok(md.some((r) => r.target === 'src/pipeline.ts'), 'README/docs name src/pipeline.ts');
+    assert.ok(
+      md.some((r) => r.target === 'src/pipeline.ts'),
+      'README/docs name src/pipeline.ts',
+    );
     assert.ok(src.length > 20, `found ${src.length} paths in source comments`);
     assert.ok(!resolves({ file: 'x', line: 1, target: 'src/no-such-file.ts', base: ROOT }), 'a missing path is caught');
   });

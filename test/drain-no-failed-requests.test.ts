@@ -111,12 +111,20 @@ describe('drain under keep-alive load', () => {
         assert.equal(a.status, 200);
         assert.match(JSON.parse(a.body).url as string, /^\/echo\?i=\d+$/, 'a real upstream answer');
       }
-      assert.ok(drainAnswers.every((a) => a.headers['connection'] === 'close'), 'every response during the drain says Connection: close');
+      assert.ok(
+        drainAnswers.every((a) => a.headers['connection'] === 'close'),
+        'every response during the drain says Connection: close',
+      );
       assert.equal(idleBytes, 0, 'the idle connection was closed without a response');
       assert.equal(idleError, undefined, 'the idle connection was closed, not reset');
       assert.equal(exit.code, 0, proc.logs.join('\n'));
-      assert.ok(proc.logs.some((l) => l.includes('"msg":"stopped"') && l.includes('"drained":true')), proc.logs.join('\n'));
-      process.stdout.write(`# threads ${threads}: ~${rate} rps over 8 keep-alive connections, ${report.answers.length} answered, ${drainAnswers.length} during the drain, ${report.notSent} not sent, ${polls} /readyz polls to the first 503\n`);
+      assert.ok(
+        proc.logs.some((l) => l.includes('"msg":"stopped"') && l.includes('"drained":true')),
+        proc.logs.join('\n'),
+      );
+      process.stdout.write(
+        `# threads ${threads}: ~${rate} rps over 8 keep-alive connections, ${report.answers.length} answered, ${drainAnswers.length} during the drain, ${report.notSent} not sent, ${polls} /readyz polls to the first 503\n`,
+      );
     });
   }
 });

@@ -36,7 +36,10 @@ describe('drain deadline with a stream open', () => {
     const dir = mkdtempSync(join(tmpdir(), 'argus-drain-sse-'));
     const key = generateApiKey('test');
     const keys = join(dir, 'keys.yaml');
-    writeFileSync(keys, `- key_id: ${key.key_id}\n  sha256: ${key.sha256}\n  user_id: u_stream\n  tier: business\n  llm: { models: [gpt-4o-mini], model_tiers: [] }\n`);
+    writeFileSync(
+      keys,
+      `- key_id: ${key.key_id}\n  sha256: ${key.sha256}\n  user_id: u_stream\n  tier: business\n  llm: { models: [gpt-4o-mini], model_tiers: [] }\n`,
+    );
     const spoolDir = join(dir, 'spool');
     const cfg = writeConfig(
       `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nthreads: 1\n` +
@@ -52,18 +55,21 @@ describe('drain deadline with a stream open', () => {
     let failed: Error | undefined;
     const payload = JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] });
     const finished = new Promise<number>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json', 'x-api-key': key.key } }, (res) => {
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => {
-          ended = true;
-          resolve(res.statusCode ?? 0);
-        });
-        res.on('error', (err) => {
-          failed = err;
-          resolve(res.statusCode ?? 0);
-        });
-      });
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json', 'x-api-key': key.key } },
+        (res) => {
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => {
+            ended = true;
+            resolve(res.statusCode ?? 0);
+          });
+          res.on('error', (err) => {
+            failed = err;
+            resolve(res.statusCode ?? 0);
+          });
+        },
+      );
       req.on('error', (err) => {
         failed = err;
         resolve(0);
@@ -83,7 +89,10 @@ describe('drain deadline with a stream open', () => {
     assert.ok(last, `the stream ends with the shutdown event:\n${body}`);
     assert.equal((JSON.parse(last[1]!) as { code: string }).code, 'ARGUS_DRAINING');
     assert.equal(exit.code, 0, proc.logs.join('\n'));
-    assert.ok(proc.logs.some((l) => l.includes('drain timeout')), proc.logs.join('\n'));
+    assert.ok(
+      proc.logs.some((l) => l.includes('drain timeout')),
+      proc.logs.join('\n'),
+    );
 
     // Standalone metering spools; the llm event of the cut stream is there, partial.
     const events: UsageEvent[] = [];

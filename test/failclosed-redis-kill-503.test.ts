@@ -37,7 +37,12 @@ after(async () => {
   await upstream.close();
 });
 
-interface Sample { readonly route: string; readonly startedAt: number; readonly status: number; readonly code?: string }
+interface Sample {
+  readonly route: string;
+  readonly startedAt: number;
+  readonly status: number;
+  readonly code?: string;
+}
 
 test('Redis killed mid-load: closed routes 503 from the kill on, open routes keep serving from cache', async () => {
   const priv = await startPrivateRedis();
@@ -52,7 +57,10 @@ test('Redis killed mid-load: closed routes 503 from the kill on, open routes kee
     redis: { url: priv.url, key_prefix: prefix },
     auth: { cache: { ttl_ms: 60_000, max_stale_ms: 120_000 } },
     ratelimit: { scope: 'global' },
-    routes: [{ path: '/closed/*', on_auth_unavailable: 'closed' }, { path: '/open/*', on_auth_unavailable: 'open' }],
+    routes: [
+      { path: '/closed/*', on_auth_unavailable: 'closed' },
+      { path: '/open/*', on_auth_unavailable: 'open' },
+    ],
   });
   const headers = { 'x-api-key': key.key };
   for (const path of ['/closed/echo', '/open/echo']) assert.equal((await get(`${proxy.url}${path}`, headers)).status, 200);
@@ -81,8 +89,14 @@ test('Redis killed mid-load: closed routes 503 from the kill on, open routes kee
   assert.ok(closed.length >= 50 && open.length >= 50, `${closed.length} closed, ${open.length} open after the kill`);
   const admitted = closed.filter((s) => s.status < 300);
   assert.equal(admitted.length, 0, `closed route admitted ${admitted.length} requests started after Redis died`);
-  assert.ok(closed.every((s) => s.status === 503 && s.code === 'ARGUS_AUTH_UNAVAILABLE'), JSON.stringify(closed.find((s) => s.status !== 503)));
-  assert.ok(open.every((s) => s.status === 200), `open route kept serving from cache: ${JSON.stringify(open.find((s) => s.status !== 200))}`);
+  assert.ok(
+    closed.every((s) => s.status === 503 && s.code === 'ARGUS_AUTH_UNAVAILABLE'),
+    JSON.stringify(closed.find((s) => s.status !== 503)),
+  );
+  assert.ok(
+    open.every((s) => s.status === 200),
+    `open route kept serving from cache: ${JSON.stringify(open.find((s) => s.status !== 200))}`,
+  );
   process.stdout.write(`# after the kill: ${closed.length} closed (all 503), ${open.length} open (all 200); before: ${samples.length - afterKill.length}\n`);
 });
 
@@ -92,7 +106,12 @@ test('global limiter asked to fail closed refuses while Redis is away; the local
   const redis = createRedis(priv.url);
   redis.on('error', () => undefined);
   await until(() => redis.status === 'ready', 'redis ready');
-  const cfg = parseConfig({ upstream: { url: 'http://127.0.0.1:1' }, routes: [{ path: '/x', auth: 'none' }], redis: { url: priv.url, key_prefix: 'failclosed-rl:' }, ratelimit: { scope: 'global', replicas: 2 } });
+  const cfg = parseConfig({
+    upstream: { url: 'http://127.0.0.1:1' },
+    routes: [{ path: '/x', auth: 'none' }],
+    redis: { url: priv.url, key_prefix: 'failclosed-rl:' },
+    ratelimit: { scope: 'global', replicas: 2 },
+  });
   const metrics = new Metrics({ defaultMetrics: false });
   const limiter = createRateLimiter(cfg, { redis, metrics, log: quietLog });
   const policy = limitPolicy({ name: 'explorer', limit: 100, windowS: 60, burst: 10 });

@@ -15,7 +15,13 @@ interface Reply {
   body: Buffer;
 }
 
-function send(base: string, method: string, path: string, body?: Buffer | ((req: http.ClientRequest) => Promise<void>), headers: Record<string, string | number> = {}): Promise<Reply> {
+function send(
+  base: string,
+  method: string,
+  path: string,
+  body?: Buffer | ((req: http.ClientRequest) => Promise<void>),
+  headers: Record<string, string | number> = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(base + path, { method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -34,7 +40,11 @@ describe('forwarding bodies', () => {
   let proxy: TestProxy;
   before(async () => {
     up = await startUpstream();
-    proxy = await startTestProxy({ upstream: { url: up.url }, server: { max_body_bytes: 32 * 1024 * 1024, chunked_request_bodies: true }, routes: [{ path: '/*', auth: 'none' }] });
+    proxy = await startTestProxy({
+      upstream: { url: up.url },
+      server: { max_body_bytes: 32 * 1024 * 1024, chunked_request_bodies: true },
+      routes: [{ path: '/*', auth: 'none' }],
+    });
   });
   after(async () => {
     await proxy.stop();
@@ -73,13 +83,19 @@ describe('forwarding bodies', () => {
   it('streams a 10 MiB request body: the upstream sees bytes before the client has sent them all', async () => {
     const body = patternBytes(10 * 1024 * 1024, 3);
     const before = up.bodyBytes();
-    const r = await send(proxy.url, 'PUT', '/echo/big', async (req) => {
-      const half = body.length / 2;
-      for (let i = 0; i < half; i += 256 * 1024) req.write(body.subarray(i, i + 256 * 1024));
-      // The upstream must have received data while the client still holds half the body.
-      await waitFor(() => up.bodyBytes() - before > 0, 10000, 'upstream to receive the first bytes');
-      for (let i = half; i < body.length; i += 256 * 1024) req.write(body.subarray(i, i + 256 * 1024));
-    }, { 'content-length': body.length });
+    const r = await send(
+      proxy.url,
+      'PUT',
+      '/echo/big',
+      async (req) => {
+        const half = body.length / 2;
+        for (let i = 0; i < half; i += 256 * 1024) req.write(body.subarray(i, i + 256 * 1024));
+        // The upstream must have received data while the client still holds half the body.
+        await waitFor(() => up.bodyBytes() - before > 0, 10000, 'upstream to receive the first bytes');
+        for (let i = half; i < body.length; i += 256 * 1024) req.write(body.subarray(i, i + 256 * 1024));
+      },
+      { 'content-length': body.length },
+    );
     assert.equal(r.status, 200);
     const echoed = JSON.parse(r.body.toString()) as { bytes: number; sha256: string };
     assert.equal(echoed.bytes, body.length);
@@ -88,9 +104,15 @@ describe('forwarding bodies', () => {
 
   it('forwards a chunked request body byte-exact', async () => {
     const body = patternBytes(300_000, 9);
-    const r = await send(proxy.url, 'POST', '/echo/chunked', async (req) => {
-      for (let i = 0; i < body.length; i += 10_000) req.write(body.subarray(i, i + 10_000));
-    }, { 'transfer-encoding': 'chunked' });
+    const r = await send(
+      proxy.url,
+      'POST',
+      '/echo/chunked',
+      async (req) => {
+        for (let i = 0; i < body.length; i += 10_000) req.write(body.subarray(i, i + 10_000));
+      },
+      { 'transfer-encoding': 'chunked' },
+    );
     assert.equal(r.status, 200);
     const echoed = JSON.parse(r.body.toString()) as { bytes: number; sha256: string; headers: Record<string, string> };
     assert.equal(echoed.bytes, body.length);

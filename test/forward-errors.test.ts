@@ -8,7 +8,6 @@ import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { waitFor } from './support/raw.js';
 import { get } from './support/http.js';
 
-
 async function closedPort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -70,7 +69,7 @@ describe('upstream failures', () => {
     await waitFor(() => seen.aborted, 5000, 'upstream request to be aborted');
     assert.equal(seen.aborted, true);
     // Nothing leaks: the exchange is finished and counted as a client abort (499).
-    await waitFor(async () => (await proxy.inflight()) === 0, 5000, "no request in flight");
+    await waitFor(async () => (await proxy.inflight()) === 0, 5000, 'no request in flight');
     assert.match(await proxy.metrics.registry.metrics(), /argus_requests_total\{route="\/\*",method="GET",status="499"\} 1/);
     assert.match(await proxy.metrics.registry.metrics(), /argus_inflight_requests 0/);
   });

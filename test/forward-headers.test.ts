@@ -8,11 +8,13 @@ import { rawRequest } from './support/raw.js';
 
 function get(url: string, headers: Record<string, string>): Promise<http.IncomingMessage & { text: string }> {
   return new Promise((resolve, reject) => {
-    http.get(url, { headers, agent: false }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve(Object.assign(res, { text })));
-    }).on('error', reject);
+    http
+      .get(url, { headers, agent: false }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(Object.assign(res, { text })));
+      })
+      .on('error', reject);
   });
 }
 
@@ -52,7 +54,14 @@ describe('header rewriting', () => {
   });
 
   it('strips hop-by-hop request headers and the ones Connection names', async () => {
-    await get(`${proxy.url}/echo`, { connection: 'keep-alive, x-secret-hop', 'x-secret-hop': '1', 'keep-alive': 'timeout=5', te: 'trailers', 'proxy-authorization': 'Basic abc', 'x-end-to-end': 'yes' });
+    await get(`${proxy.url}/echo`, {
+      connection: 'keep-alive, x-secret-hop',
+      'x-secret-hop': '1',
+      'keep-alive': 'timeout=5',
+      te: 'trailers',
+      'proxy-authorization': 'Basic abc',
+      'x-end-to-end': 'yes',
+    });
     const h = up.seen.at(-1)!.headers;
     for (const name of ['x-secret-hop', 'keep-alive', 'te', 'proxy-authorization']) assert.equal(h[name], undefined, `${name} was forwarded`);
     assert.equal(h['x-end-to-end'], 'yes');

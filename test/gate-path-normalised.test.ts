@@ -105,7 +105,10 @@ describe('path policy: the judged path is the forwarded path', () => {
       const label = JSON.stringify(target);
       it(`${label} as ${id}: ${want.status}${want.upstream ? ` → upstream ${want.upstream}` : want.code ? ` ${want.code}, upstream untouched` : ''}`, async () => {
         const rid = `row-${Math.random().toString(36).slice(2)}`;
-        const r = await rawRequest(gate.proxy.port, `GET ${target} HTTP/1.1\r\nHost: app.test\r\nX-Request-Id: ${rid}\r\n${gate.ids[id]}Connection: close\r\n\r\n`);
+        const r = await rawRequest(
+          gate.proxy.port,
+          `GET ${target} HTTP/1.1\r\nHost: app.test\r\nX-Request-Id: ${rid}\r\n${gate.ids[id]}Connection: close\r\n\r\n`,
+        );
         assert.equal(r.status, want.status, r.response.slice(0, 300));
         if (want.code) assert.match(r.response, new RegExp(`"code":"${want.code}"`));
         const seen = gate.up.seen.filter((s) => s.headers['x-request-id'] === rid);
@@ -119,12 +122,18 @@ describe('path policy: the judged path is the forwarded path', () => {
 
   it('X-Original-URL, X-Rewrite-URL and X-Forwarded-Uri never influence routing (and are not forwarded)', async () => {
     const rid = `hdr-${Math.random().toString(36).slice(2)}`;
-    const r = await rawRequest(gate.proxy.port, `GET /pub/x HTTP/1.1\r\nHost: app.test\r\nX-Request-Id: ${rid}\r\nX-Original-URL: /admin/x\r\nX-Rewrite-URL: /admin/x\r\nX-Forwarded-Uri: /admin/x\r\nX-Forwarded-Prefix: /admin\r\nConnection: close\r\n\r\n`);
+    const r = await rawRequest(
+      gate.proxy.port,
+      `GET /pub/x HTTP/1.1\r\nHost: app.test\r\nX-Request-Id: ${rid}\r\nX-Original-URL: /admin/x\r\nX-Rewrite-URL: /admin/x\r\nX-Forwarded-Uri: /admin/x\r\nX-Forwarded-Prefix: /admin\r\nConnection: close\r\n\r\n`,
+    );
     assert.equal(r.status, 200);
     const seen = gate.up.seen.find((s) => s.headers['x-request-id'] === rid)!;
     assert.equal(seen.requestLine, 'GET /pub/x HTTP/1.1');
     for (const h of ['x-original-url', 'x-rewrite-url', 'x-forwarded-uri', 'x-forwarded-prefix']) assert.equal(seen.headers[h], undefined, `${h} forwarded`);
-    const admin = await rawRequest(gate.proxy.port, `GET /admin/x HTTP/1.1\r\nHost: app.test\r\nX-Original-URL: /pub/x\r\nX-Rewrite-URL: /pub/x\r\nConnection: close\r\n\r\n`);
+    const admin = await rawRequest(
+      gate.proxy.port,
+      `GET /admin/x HTTP/1.1\r\nHost: app.test\r\nX-Original-URL: /pub/x\r\nX-Rewrite-URL: /pub/x\r\nConnection: close\r\n\r\n`,
+    );
     assert.equal(admin.status, 401);
   });
 });
@@ -132,7 +141,14 @@ describe('path policy: the judged path is the forwarded path', () => {
 describe('path options: case-insensitive routes and merge_slashes', () => {
   let gate: Gate;
   before(async () => {
-    gate = await startGate({ server: { merge_slashes: false }, routes: [{ path: '/CI/*', auth: 'none', case_insensitive: true }, { path: '/pub/*', auth: 'none' }, { path: '/admin/*', auth: 'required', role: 'admin' }] });
+    gate = await startGate({
+      server: { merge_slashes: false },
+      routes: [
+        { path: '/CI/*', auth: 'none', case_insensitive: true },
+        { path: '/pub/*', auth: 'none' },
+        { path: '/admin/*', auth: 'required', role: 'admin' },
+      ],
+    });
   });
   after(() => gate.close());
 
@@ -159,12 +175,20 @@ describe('path options: case-insensitive routes and merge_slashes', () => {
 describe('WebSocket upgrades are routed by the same normalised path', () => {
   let gate: Gate;
   before(async () => {
-    gate = await startGate({ routes: [{ path: '/ws/*', auth: 'none', websocket: {} }, { path: '/wsadmin/*', auth: 'required', role: 'admin', websocket: {} }] });
+    gate = await startGate({
+      routes: [
+        { path: '/ws/*', auth: 'none', websocket: {} },
+        { path: '/wsadmin/*', auth: 'required', role: 'admin', websocket: {} },
+      ],
+    });
   });
   after(() => gate.close());
 
   const upgrade = (target: string) =>
-    rawRequest(gate.proxy.port, `GET ${target} HTTP/1.1\r\nHost: app.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    rawRequest(
+      gate.proxy.port,
+      `GET ${target} HTTP/1.1\r\nHost: app.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    );
 
   for (const target of ['/ws/../wsadmin/x', '/ws/%2e%2e/wsadmin/x', '//wsadmin/x', '/%77sadmin/x']) {
     it(`${target}: judged as /wsadmin/x (401 anonymous), nothing reaches the upstream`, async () => {
@@ -174,7 +198,11 @@ describe('WebSocket upgrades are routed by the same normalised path', () => {
       assert.equal(gate.up.seen.length, before);
     });
   }
-  for (const [target, code] of [['/ws/..%2fwsadmin/x', 'ARGUS_PATH_ESCAPED_SLASH'], ['/ws/..;/wsadmin/x', 'ARGUS_PATH_PARAMETER'], ['/ws/../../wsadmin', 'ARGUS_PATH_ABOVE_ROOT']] as const) {
+  for (const [target, code] of [
+    ['/ws/..%2fwsadmin/x', 'ARGUS_PATH_ESCAPED_SLASH'],
+    ['/ws/..;/wsadmin/x', 'ARGUS_PATH_PARAMETER'],
+    ['/ws/../../wsadmin', 'ARGUS_PATH_ABOVE_ROOT'],
+  ] as const) {
     it(`${target}: 400 ${code}`, async () => {
       const r = await upgrade(target);
       assert.equal(r.status, 400);

@@ -10,18 +10,31 @@ import { after, before, describe, it } from 'node:test';
 import { startGate, type Gate } from './support/gate.js';
 import { rawRequest } from './support/raw.js';
 
-describe('Connection cannot remove Host or the sidecar\'s own headers', () => {
+describe("Connection cannot remove Host or the sidecar's own headers", () => {
   let gate: Gate;
   before(async () => {
     gate = await startGate();
   });
   after(() => gate.close());
 
-  for (const tokens of ['host', 'Host', 'HOST, keep-alive', 'close, host', 'x-forwarded-for, x-forwarded-host, x-request-id, x-argus-user-id, x-argus-role, host']) {
-    for (const [id, path] of [['anonymous', '/pub/x'], ['admin', '/admin/x']] as const) {
+  for (const tokens of [
+    'host',
+    'Host',
+    'HOST, keep-alive',
+    'close, host',
+    'x-forwarded-for, x-forwarded-host, x-request-id, x-argus-user-id, x-argus-role, host',
+  ]) {
+    for (const [id, path] of [
+      ['anonymous', '/pub/x'],
+      ['admin', '/admin/x'],
+    ] as const) {
       it(`Connection: ${tokens} (${id}) → the upstream sees Host api.example.test and the sidecar's headers`, async () => {
         const rid = `conn-${Math.random().toString(36).slice(2)}`;
-        const r = await rawRequest(gate.proxy.port, `GET ${path} HTTP/1.1\r\nHost: api.example.test\r\nX-Request-Id: ${rid}\r\n${gate.ids[id]}Connection: ${tokens}\r\n\r\n`, 800);
+        const r = await rawRequest(
+          gate.proxy.port,
+          `GET ${path} HTTP/1.1\r\nHost: api.example.test\r\nX-Request-Id: ${rid}\r\n${gate.ids[id]}Connection: ${tokens}\r\n\r\n`,
+          800,
+        );
         assert.equal(r.status, 200, r.response);
         const seen = gate.up.seen.find((s) => s.headers['x-request-id'] === rid);
         assert.ok(seen, 'forwarded');

@@ -35,7 +35,11 @@ describe('drain: a refusal that says Connection: close is the last answer on its
       assert.deepEqual(statuses, [Number(name)], r.response.slice(0, 300));
       assert.match(r.response, /connection: close/i);
       assert.ok(r.closed, 'the sidecar closed the connection');
-      assert.equal(gate.up.seen.find((s) => s.target === canary), undefined, 'the canary reached the upstream');
+      assert.equal(
+        gate.up.seen.find((s) => s.target === canary),
+        undefined,
+        'the canary reached the upstream',
+      );
     });
   }
 });

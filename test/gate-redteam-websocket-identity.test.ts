@@ -17,7 +17,19 @@ import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { waitFor } from './support/raw.js';
 import { rawWs, startWsUpstream, upgradeRequest, type WsUpstream } from './support/ws-upstream.js';
 
-const FORGED = ['x-user-id', 'x-forwarded-user', 'x-auth-request-user', 'x-remote-user', 'remote-user', 'x-real-ip', 'x-original-url', 'x-forwarded-uri', 'x-forwarded-prefix', 'forwarded', 'x-tenant-id'];
+const FORGED = [
+  'x-user-id',
+  'x-forwarded-user',
+  'x-auth-request-user',
+  'x-remote-user',
+  'remote-user',
+  'x-real-ip',
+  'x-original-url',
+  'x-forwarded-uri',
+  'x-forwarded-prefix',
+  'forwarded',
+  'x-tenant-id',
+];
 
 describe('WebSocket upgrades: identity headers and query credentials never reach the upstream', () => {
   let up: WsUpstream;
@@ -46,10 +58,15 @@ describe('WebSocket upgrades: identity headers and query credentials never reach
     rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const [path, creds] of [['/ws/none/a', {}], ['/ws/req/b', { 'x-api-key': user.key }]] as const) {
+  for (const [path, creds] of [
+    ['/ws/none/a', {}],
+    ['/ws/req/b', { 'x-api-key': user.key }],
+  ] as const) {
     it(`${path}: forged identity headers are stripped from the upgrade`, async () => {
       const forged: Record<string, string> = {};
-      FORGED.forEach((h, i) => (forged[i % 2 ? h.toUpperCase() : h] = `forged-${i}`));
+      FORGED.forEach((h, i) => {
+        forged[i % 2 ? h.toUpperCase() : h] = `forged-${i}`;
+      });
       const c = await rawWs(proxy.port, upgradeRequest(path, { ...creds, ...forged, 'x-argus-user-id': 'u_admin' }));
       assert.equal(c.status(), 101, c.head());
       await waitFor(() => up.upgrades.some((u) => u.url === path), 5000, 'the upgrade upstream');
@@ -91,7 +108,10 @@ describe('WebSocket upgrades: identity headers and query credentials never reach
 
   it('a second credential as a Bearer. subprotocol next to X-Api-Key → 401, nothing reaches the upstream', async () => {
     const before = up.seen();
-    const c = await rawWs(proxy.port, upgradeRequest('/ws/req/two', { 'x-api-key': user.key, 'sec-websocket-protocol': 'chat, Bearer.eyJhbGciOiJSUzI1NiJ9.e30.sig' }));
+    const c = await rawWs(
+      proxy.port,
+      upgradeRequest('/ws/req/two', { 'x-api-key': user.key, 'sec-websocket-protocol': 'chat, Bearer.eyJhbGciOiJSUzI1NiJ9.e30.sig' }),
+    );
     assert.equal(c.status(), 401, c.head());
     c.destroy();
     assert.equal(up.seen(), before);

@@ -28,10 +28,65 @@ const rnd = prng(SEED);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 const chance = (p: number) => rnd() < p;
 
-const STRIPPED = ['X-User-Id', 'X-Forwarded-User', 'X-Auth-User', 'X-Auth-Request-User', 'X-Remote-User', 'Remote-User', 'X-Cognito-Session-Verified', 'X-Real-IP', 'X-Original-URL', 'X-Rewrite-URL', 'X-Forwarded-Port', 'X-Forwarded-Uri', 'X-Forwarded-Prefix', 'Forwarded', 'X-Argus-User-Id', 'X-Argus-Role', 'x-ARGUS-tier'];
+const STRIPPED = [
+  'X-User-Id',
+  'X-Forwarded-User',
+  'X-Auth-User',
+  'X-Auth-Request-User',
+  'X-Remote-User',
+  'Remote-User',
+  'X-Cognito-Session-Verified',
+  'X-Real-IP',
+  'X-Original-URL',
+  'X-Rewrite-URL',
+  'X-Forwarded-Port',
+  'X-Forwarded-Uri',
+  'X-Forwarded-Prefix',
+  'Forwarded',
+  'X-Argus-User-Id',
+  'X-Argus-Role',
+  'x-ARGUS-tier',
+];
 const METHODS = ['GET', 'GET', 'GET', 'POST', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT', 'get', 'FOO'];
 const PATHS = ['/pub/x', '/pub/a/b', '/admin/x', '/admin', '/pub', '/nowhere', '/pub/file.json', '/admin/a/b'];
-const INSERTS = ['../', '..', './', '.', '%2e%2e/', '%2E./', '.%2e/', '/', '//', '%2f', '%2F', '%5c', '%5C', '\\', ';', ';x=1', '..;/', '%00', '%0a', '%7f', '%', '%z1', '%4', '%41', '%61', '%7e', '%25', '%252e', '#f', 'é', 'admin/', '../admin/', '%2e%2e/admin/', 'ADMIN', '\t', '\u0001'];
+const INSERTS = [
+  '../',
+  '..',
+  './',
+  '.',
+  '%2e%2e/',
+  '%2E./',
+  '.%2e/',
+  '/',
+  '//',
+  '%2f',
+  '%2F',
+  '%5c',
+  '%5C',
+  '\\',
+  ';',
+  ';x=1',
+  '..;/',
+  '%00',
+  '%0a',
+  '%7f',
+  '%',
+  '%z1',
+  '%4',
+  '%41',
+  '%61',
+  '%7e',
+  '%25',
+  '%252e',
+  '#f',
+  'é',
+  'admin/',
+  '../admin/',
+  '%2e%2e/admin/',
+  'ADMIN',
+  '\t',
+  '\u0001',
+];
 const QUERIES = ['a=1', 'a=../admin', '%2f', 'x?y', '', 'next=/admin/x', '%00'];
 
 interface Req {
@@ -76,7 +131,17 @@ function makeRequest(i: number, gate: Gate): Req {
   for (let n = chance(0.5) ? 1 + Math.floor(rnd() * 3) : 0; n > 0; n--) lines.push(`${pick(STRIPPED)}: forged-${i}`);
   const headerMutated = chance(0.06);
   if (headerMutated) {
-    const m = pick(['X-A : 1', 'X_A: 1', 'X-A: 1\r\n  folded', 'X-A: 1\r2', 'X-A: 1\u00002', ': 1', 'X-A 1', `X-Big: ${'b'.repeat(17000)}`, ...Array(1).fill(Array.from({ length: 45 }, (_, k) => `X-H${k}: v`).join('\r\n'))]);
+    const m = pick([
+      'X-A : 1',
+      'X_A: 1',
+      'X-A: 1\r\n  folded',
+      'X-A: 1\r2',
+      'X-A: 1\u00002',
+      ': 1',
+      'X-A 1',
+      `X-Big: ${'b'.repeat(17000)}`,
+      ...Array(1).fill(Array.from({ length: 45 }, (_, k) => `X-H${k}: v`).join('\r\n')),
+    ]);
     lines.splice(1 + Math.floor(rnd() * lines.length), 0, m);
   }
   let body: string | undefined;
@@ -111,7 +176,9 @@ function makeRequest(i: number, gate: Gate): Req {
     tail = data;
   }
   const canary = chance(0.15) ? `${id}-canary` : undefined;
-  const bytes = `${method} ${target} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n${tail}` + (canary ? `GET /pub/canary HTTP/1.1\r\nHost: app.test\r\nX-Request-Id: ${canary}\r\n\r\n` : '');
+  const bytes =
+    `${method} ${target} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n${tail}` +
+    (canary ? `GET /pub/canary HTTP/1.1\r\nHost: app.test\r\nX-Request-Id: ${canary}\r\n\r\n` : '');
   return { id, bytes, method, target, host, key, body, canary, headerMutated };
 }
 
@@ -233,10 +300,13 @@ function judge(req: Req, seen: RawSeen): string | null {
   const user = seen.headers['x-argus-user-id'];
   const expectUser = req.key === 'admin' ? 'u_admin' : req.key === 'user' ? 'u_user' : undefined;
   if (user !== undefined && user !== expectUser) return `identity ${user} but the client sent ${req.key}`;
-  if ((norm === '/admin' || norm.startsWith('/admin/')) && (seen.headers['x-argus-role'] !== 'admin' || req.key !== 'admin')) return `/admin served to ${req.key}`;
+  if ((norm === '/admin' || norm.startsWith('/admin/')) && (seen.headers['x-argus-role'] !== 'admin' || req.key !== 'admin'))
+    return `/admin served to ${req.key}`;
   if (seen.headers['x-forwarded-for'] !== '127.0.0.1') return `x-forwarded-for ${seen.headers['x-forwarded-for']}`;
-  if (req.host !== undefined && seen.headers['x-forwarded-host'] !== req.host) return `x-forwarded-host ${seen.headers['x-forwarded-host']} != Host ${req.host}`;
-  if (req.body !== undefined && !req.headerMutated && seen.body.toString('latin1') !== req.body) return `body ${JSON.stringify(seen.body.toString('latin1'))} != ${JSON.stringify(req.body)}`;
+  if (req.host !== undefined && seen.headers['x-forwarded-host'] !== req.host)
+    return `x-forwarded-host ${seen.headers['x-forwarded-host']} != Host ${req.host}`;
+  if (req.body !== undefined && !req.headerMutated && seen.body.toString('latin1') !== req.body)
+    return `body ${JSON.stringify(seen.body.toString('latin1'))} != ${JSON.stringify(req.body)}`;
   return null;
 }
 
@@ -288,7 +358,8 @@ describe(`request head fuzz (GATE_FUZZ_SEED=${SEED}, ${N} requests)`, () => {
       if (req.canary) {
         const canarySeen = (byId.get(req.canary) ?? []).length > 0;
         if (canarySeen) stats.canaries++;
-        if (canarySeen && (first === undefined || first.closing || first.refusal && first.closing)) fail('the canary behind a closing refusal (or an unanswered request) reached the upstream');
+        if (canarySeen && (first === undefined || first.closing || (first.refusal && first.closing)))
+          fail('the canary behind a closing refusal (or an unanswered request) reached the upstream');
         if (canarySeen && responses.length < 2 && !timedOut) fail('the canary reached the upstream but was not answered');
       }
     }

@@ -59,7 +59,8 @@ describe('server.allowed_hosts', () => {
   after(() => gate.close());
 
   it('a listed host is served (case-insensitive, any port when listed without one)', async () => {
-    for (const h of ['api.example.test', 'API.Example.Test', 'api.example.test:8443', 'admin.example.test:9443']) assert.equal((await send(gate, `Host: ${h}\r\n`)).status, 200, h);
+    for (const h of ['api.example.test', 'API.Example.Test', 'api.example.test:8443', 'admin.example.test:9443'])
+      assert.equal((await send(gate, `Host: ${h}\r\n`)).status, 200, h);
   });
   it('any other host: 421 ARGUS_HOST_NOT_ALLOWED, upstream untouched', async () => {
     for (const h of ['evil.test', 'api.example.test.evil.test', 'admin.example.test:443', '127.0.0.1']) {

@@ -17,7 +17,11 @@ describe('request hygiene', () => {
     proxy = await startTestProxy({
       upstream: { url: up.url },
       server: { max_body_bytes: 1000, max_header_bytes: 16384, max_headers: 40, chunked_request_bodies: true },
-      routes: [{ path: '/small', auth: 'none', max_body_bytes: 10 }, { path: '/only-get', methods: ['GET'], auth: 'none' }, { path: '/*', auth: 'none' }],
+      routes: [
+        { path: '/small', auth: 'none', max_body_bytes: 10 },
+        { path: '/only-get', methods: ['GET'], auth: 'none' },
+        { path: '/*', auth: 'none' },
+      ],
     });
   });
   after(async () => {
@@ -44,19 +48,29 @@ describe('request hygiene', () => {
     assert.equal(up.seen.length, before, 'upstream must see nothing');
   };
 
-  it('400 on duplicate Content-Length (same value)', () => refusedWith(400, 'ARGUS_AMBIGUOUS_LENGTH')('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc'));
-  it('400 on duplicate Content-Length (different values)', () => refusedWith(400, 'ARGUS_AMBIGUOUS_LENGTH')('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd'));
-  it('Content-Length with Transfer-Encoding never reaches the upstream', () => refusedOrDropped('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'));
+  it('400 on duplicate Content-Length (same value)', () =>
+    refusedWith(400, 'ARGUS_AMBIGUOUS_LENGTH')('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc'));
+  it('400 on duplicate Content-Length (different values)', () =>
+    refusedWith(400, 'ARGUS_AMBIGUOUS_LENGTH')('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd'));
+  it('Content-Length with Transfer-Encoding never reaches the upstream', () =>
+    refusedOrDropped('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'));
   it('a non-numeric Content-Length never reaches the upstream', () => refusedOrDropped('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\nabc'));
   it('a negative Content-Length never reaches the upstream', () => refusedOrDropped('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\nabc'));
-  it('431 when the header section is over the limit', () => refusedWith(431, 'ARGUS_HEADERS_TOO_LARGE')(`GET /echo HTTP/1.1\r\nHost: a\r\nX-Big: ${'b'.repeat(20000)}\r\n\r\n`));
-  it('431 on too many headers', () => refusedWith(431, 'ARGUS_TOO_MANY_HEADERS')(`GET /echo HTTP/1.1\r\nHost: a\r\n${Array.from({ length: 42 }, (_, i) => `X-H${i}: v\r\n`).join('')}\r\n`));
-  it('413 when Content-Length is over the body limit', () => refusedWith(413, 'ARGUS_PAYLOAD_TOO_LARGE')('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n'));
-  it('413 when a route limit is lower than the server limit', () => refusedWith(413, 'ARGUS_PAYLOAD_TOO_LARGE')('POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world'));
+  it('431 when the header section is over the limit', () =>
+    refusedWith(431, 'ARGUS_HEADERS_TOO_LARGE')(`GET /echo HTTP/1.1\r\nHost: a\r\nX-Big: ${'b'.repeat(20000)}\r\n\r\n`));
+  it('431 on too many headers', () =>
+    refusedWith(431, 'ARGUS_TOO_MANY_HEADERS')(`GET /echo HTTP/1.1\r\nHost: a\r\n${Array.from({ length: 42 }, (_, i) => `X-H${i}: v\r\n`).join('')}\r\n`));
+  it('413 when Content-Length is over the body limit', () =>
+    refusedWith(413, 'ARGUS_PAYLOAD_TOO_LARGE')('POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n'));
+  it('413 when a route limit is lower than the server limit', () =>
+    refusedWith(413, 'ARGUS_PAYLOAD_TOO_LARGE')('POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nhello world'));
   it('413 when a chunked body outgrows the limit', async () => {
     const chunk = 'a'.repeat(600);
     const before = up.seen.length;
-    const r = await rawRequest(proxy.port, `POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n${chunk}\r\n258\r\n${chunk}\r\n0\r\n\r\n`);
+    const r = await rawRequest(
+      proxy.port,
+      `POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n${chunk}\r\n258\r\n${chunk}\r\n0\r\n\r\n`,
+    );
     assert.equal(r.status, 413);
     assert.equal(r.closed, true);
     assert.ok(up.seen.length === before || up.seen.at(-1)!.aborted, 'upstream saw nothing, or an aborted request');

@@ -10,16 +10,31 @@ import { startGate, type Gate } from './support/gate.js';
 import { rawRequest } from './support/raw.js';
 
 const FORGED = [
-  'X-User-Id', 'X-Forwarded-User', 'X-Auth-User', 'X-Auth-Request-User', 'X-Remote-User', 'Remote-User',
-  'X-Cognito-Session-Verified', 'X-Real-IP', 'X-Original-URL', 'X-Rewrite-URL', 'X-Forwarded-Port',
-  'X-Forwarded-Uri', 'X-Forwarded-Prefix', 'Forwarded', 'X-Argus-User-Id',
+  'X-User-Id',
+  'X-Forwarded-User',
+  'X-Auth-User',
+  'X-Auth-Request-User',
+  'X-Remote-User',
+  'Remote-User',
+  'X-Cognito-Session-Verified',
+  'X-Real-IP',
+  'X-Original-URL',
+  'X-Rewrite-URL',
+  'X-Forwarded-Port',
+  'X-Forwarded-Uri',
+  'X-Forwarded-Prefix',
+  'Forwarded',
+  'X-Argus-User-Id',
 ];
 const forgedLines = FORGED.map((h, i) => `${i % 2 ? h.toLowerCase() : h.toUpperCase()}: forged-${i}\r\n`).join('');
 const SPOOFED_FORWARDING = 'X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: evil.test\r\n';
 
 async function send(gate: Gate, path: string, creds: string, extra = '') {
   const rid = `id-${Math.random().toString(36).slice(2)}`;
-  const r = await rawRequest(gate.proxy.port, `GET ${path} HTTP/1.1\r\nHost: api.example.test\r\nX-Request-Id: ${rid}\r\n${creds}${forgedLines}${SPOOFED_FORWARDING}${extra}Connection: close\r\n\r\n`);
+  const r = await rawRequest(
+    gate.proxy.port,
+    `GET ${path} HTTP/1.1\r\nHost: api.example.test\r\nX-Request-Id: ${rid}\r\n${creds}${forgedLines}${SPOOFED_FORWARDING}${extra}Connection: close\r\n\r\n`,
+  );
   return { status: r.status, seen: gate.up.seen.find((s) => s.headers['x-request-id'] === rid) };
 }
 
@@ -71,7 +86,10 @@ describe('identity headers are stripped (default list)', () => {
 describe('server.strip_request_headers and trust_forwarded', () => {
   let gate: Gate;
   before(async () => {
-    gate = await startGate({ server: { trust_forwarded: true, strip_request_headers: ['X-Custom-Identity', 'Forwarded', 'X-Real-IP'] }, routes: [{ path: '/*', auth: 'none' }] });
+    gate = await startGate({
+      server: { trust_forwarded: true, strip_request_headers: ['X-Custom-Identity', 'Forwarded', 'X-Real-IP'] },
+      routes: [{ path: '/*', auth: 'none' }],
+    });
   });
   after(() => gate.close());
 

@@ -14,7 +14,17 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { generateApiKey } from '../src/authenticate/index.js';
 import { projectKey } from '../src/identity-admin/publish.js';
 import { SHARED_REDIS, dropPrefix, testPrefix } from './support/auth-harness.js';
-import { createTestDb, obliterateQueue, rand, spawnWorker, tempDir, waitFor as waitForValue, writeConfig, type TestDb, type WorkerProcess } from './support/meter-env.js';
+import {
+  createTestDb,
+  obliterateQueue,
+  rand,
+  spawnWorker,
+  tempDir,
+  waitFor as waitForValue,
+  writeConfig,
+  type TestDb,
+  type WorkerProcess,
+} from './support/meter-env.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { waitFor } from './support/raw.js';
 
@@ -35,7 +45,18 @@ function open(url: string, key: string): Promise<Client> {
   });
 }
 
-const order = (o: Record<string, unknown>) => JSON.stringify({ type: 'order', exchange: 'binance', order_type: 'limit', symbol: 'BTC-USD', side: 'buy', quantity: 0.1, price: 50000, client_order_id: `c-${rand()}`, ...o });
+const order = (o: Record<string, unknown>) =>
+  JSON.stringify({
+    type: 'order',
+    exchange: 'binance',
+    order_type: 'limit',
+    symbol: 'BTC-USD',
+    side: 'buy',
+    quantity: 0.1,
+    price: 50000,
+    client_order_id: `c-${rand()}`,
+    ...o,
+  });
 
 describe('Jane: trading orders on WebSockets', () => {
   const prefix = testPrefix('jane');
@@ -64,11 +85,45 @@ describe('Jane: trading orders on WebSockets', () => {
       });
     });
     await new Promise((r) => exchange.on('listening', r));
-    const trading = (paperOnly: boolean) => ({ exchanges: ['binance'], order_types: ['limit'], paper_only: paperOnly, max_position_size_usd: 10000, daily_loss_limit_usd: 500 });
-    await projectKey(redis, prefix, trader.sha256, { key_id: trader.key_id, user_id: `trader-${rand()}`, tier: 'business', scopes: [], features: [], status: 'active', trading: trading(false) });
-    await projectKey(redis, prefix, paper.sha256, { key_id: paper.key_id, user_id: `paper-${rand()}`, tier: 'business', scopes: [], features: [], status: 'active', trading: trading(true) });
-    await projectKey(redis, prefix, chatty.sha256, { key_id: chatty.key_id, user_id: `chatty-${rand()}`, tier: 'business', scopes: [], features: [], status: 'active', trading: trading(false) });
-    const common = { redis: { url: SHARED_REDIS, key_prefix: prefix }, postgres: { url: db.url }, metering: { queue, spool_dir: `${tmp.dir}/spool`, service: 'jane', flush_interval_ms: 5 } };
+    const trading = (paperOnly: boolean) => ({
+      exchanges: ['binance'],
+      order_types: ['limit'],
+      paper_only: paperOnly,
+      max_position_size_usd: 10000,
+      daily_loss_limit_usd: 500,
+    });
+    await projectKey(redis, prefix, trader.sha256, {
+      key_id: trader.key_id,
+      user_id: `trader-${rand()}`,
+      tier: 'business',
+      scopes: [],
+      features: [],
+      status: 'active',
+      trading: trading(false),
+    });
+    await projectKey(redis, prefix, paper.sha256, {
+      key_id: paper.key_id,
+      user_id: `paper-${rand()}`,
+      tier: 'business',
+      scopes: [],
+      features: [],
+      status: 'active',
+      trading: trading(true),
+    });
+    await projectKey(redis, prefix, chatty.sha256, {
+      key_id: chatty.key_id,
+      user_id: `chatty-${rand()}`,
+      tier: 'business',
+      scopes: [],
+      features: [],
+      status: 'active',
+      trading: trading(false),
+    });
+    const common = {
+      redis: { url: SHARED_REDIS, key_prefix: prefix },
+      postgres: { url: db.url },
+      metering: { queue, spool_dir: `${tmp.dir}/spool`, service: 'jane', flush_interval_ms: 5 },
+    };
     proxy = await startTestProxy({
       ...common,
       upstream: { url: `http://127.0.0.1:${(exchange.address() as AddressInfo).port}` },
@@ -78,7 +133,14 @@ describe('Jane: trading orders on WebSockets', () => {
         { path: '/chatty', auth: 'required', trading: true, websocket: { messages_per_minute: 60 } },
       ],
     });
-    worker = spawnWorker(writeConfig(tmp.dir, { ...common, upstream: { url: 'http://127.0.0.1:1' }, routes: [{ path: '/*', auth: 'none' }], admin: { host: '127.0.0.1', port: 0 } }));
+    worker = spawnWorker(
+      writeConfig(tmp.dir, {
+        ...common,
+        upstream: { url: 'http://127.0.0.1:1' },
+        routes: [{ path: '/*', auth: 'none' }],
+        admin: { host: '127.0.0.1', port: 0 },
+      }),
+    );
     await worker.started;
   });
   after(async () => {
@@ -142,12 +204,16 @@ describe('Jane: trading orders on WebSockets', () => {
     upstream.send(JSON.stringify({ type: 'position', realized_pnl_usd: -650 }));
     await waitFor(() => c.frames.some((f) => f['type'] === 'position'), 5000, 'report relayed');
     // The report is recorded asynchronously; poll until the next order is refused.
-    await waitFor(async () => {
-      const n = c.frames.length;
-      c.ws.send(order({}));
-      await waitFor(() => c.frames.length > n, 5000, 'reply');
-      return (c.frames.at(-1)!['error'] as { code?: string } | undefined)?.code === 'ARGUS_TRADING_DAILY_LOSS_LIMIT';
-    }, 5000, 'loss limit to apply');
+    await waitFor(
+      async () => {
+        const n = c.frames.length;
+        c.ws.send(order({}));
+        await waitFor(() => c.frames.length > n, 5000, 'reply');
+        return (c.frames.at(-1)!['error'] as { code?: string } | undefined)?.code === 'ARGUS_TRADING_DAILY_LOSS_LIMIT';
+      },
+      5000,
+      'loss limit to apply',
+    );
     c.ws.close();
     await c.closed;
   });
@@ -158,14 +224,19 @@ describe('Jane: trading orders on WebSockets', () => {
     await waitFor(() => c.frames.length === 20, 5000, '20 replies');
     const limited = c.frames.filter((f) => (f['error'] as { code?: string } | undefined)?.code === 'ARGUS_RATE_LIMITED');
     assert.ok(limited.length >= 10, `${limited.length} refused`);
-    assert.ok(c.frames.some((f) => f['type'] === 'ack'), 'the first messages pass');
+    assert.ok(
+      c.frames.some((f) => f['type'] === 'ack'),
+      'the first messages pass',
+    );
     c.ws.close();
     await c.closed;
   });
 
   it('meters accepted orders and the session bytes as trading rows', async () => {
     const rows = await waitForValue('trade and data_stream rows', async () => {
-      const r = await db.pool.query<{ trading_type: string; value_usd: string; exchange: string }>(`SELECT trading_type, value_usd, exchange FROM usage_events WHERE kind = 'trading'`);
+      const r = await db.pool.query<{ trading_type: string; value_usd: string; exchange: string }>(
+        `SELECT trading_type, value_usd, exchange FROM usage_events WHERE kind = 'trading'`,
+      );
       const trades = r.rows.filter((x) => x.trading_type === 'trade');
       return trades.length >= 3 && r.rows.some((x) => x.trading_type === 'data_stream') ? r.rows : undefined;
     });

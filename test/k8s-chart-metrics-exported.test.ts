@@ -39,7 +39,11 @@ async function registeredMetrics(): Promise<Map<string, string>> {
   const files: string[] = [];
   const walk = (dir: string) => {
     let entries: string[];
-    try { entries = readdirSync(dir); } catch { return; }
+    try {
+      entries = readdirSync(dir);
+    } catch {
+      return;
+    }
     for (const e of entries) {
       const full = join(dir, e);
       if (statSync(full).isDirectory()) walk(full);
@@ -118,7 +122,8 @@ describe('helm chart: dashboard and alerts', () => {
       'argus_ratelimit_decisions_total', // limiter decisions
       'argus_usage_lag_seconds', // usage pipeline lag
       'argus_ws_connections', // WS sessions
-    ]) assert.ok(names.has(needed), `dashboard shows ${needed}`);
+    ])
+      assert.ok(names.has(needed), `dashboard shows ${needed}`);
   });
 
   it('the rules parse and alert on the 99.9% SLO signals', () => {
@@ -153,7 +158,10 @@ describe('helm chart: dashboard and alerts', () => {
     assert.ok(registered.has('argus_requests_total'), 'the scan finds the core metrics');
     const rulesMissing = unexported(referenced(ruleList().map((r) => r.expr)), registered);
     const dashboardMissing = unexported(referenced(dashboardExprs()), registered);
-    assert.deepEqual({ rules: rulesMissing, dashboard: dashboardMissing }, { rules: [], dashboard: [] },
-      'metrics referenced by the chart but registered nowhere in src/ or workers/');
+    assert.deepEqual(
+      { rules: rulesMissing, dashboard: dashboardMissing },
+      { rules: [], dashboard: [] },
+      'metrics referenced by the chart but registered nowhere in src/ or workers/',
+    );
   });
 });

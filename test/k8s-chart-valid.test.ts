@@ -41,7 +41,10 @@ describe('helm chart: values and schema', () => {
       const v = values();
       mutate(v);
       const errors = errorsOf(v);
-      assert.ok(errors.some((e) => mention.test(e)), `${name}: expected an error matching ${mention}, got ${JSON.stringify(errors)}`);
+      assert.ok(
+        errors.some((e) => mention.test(e)),
+        `${name}: expected an error matching ${mention}, got ${JSON.stringify(errors)}`,
+      );
     }
     const provided = values();
     provided.injector.tls.certManager.enabled = false;
@@ -79,12 +82,18 @@ describe('helm chart: configs in values pass the sidecar config schema', () => {
   };
   it('the sidecar argus.yaml (with listen/admin from the ports) is valid', () => {
     const v = values();
-    const cfg = parseConfig({ ...v.sidecar.config, listen: { host: '0.0.0.0', port: v.sidecar.listenPort }, admin: { host: '0.0.0.0', port: v.sidecar.adminPort } }, env);
+    const cfg = parseConfig(
+      { ...v.sidecar.config, listen: { host: '0.0.0.0', port: v.sidecar.listenPort }, admin: { host: '0.0.0.0', port: v.sidecar.adminPort } },
+      env,
+    );
     assert.equal(cfg.upstream.url, 'http://127.0.0.1:8000');
     // Shutdown order: the pod's grace period covers the app's preStop sleep, then the
     // sidecar's whole drain (it exits within drain_timeout_ms + 1 s), and the drain
     // delay outlasts nothing the app still needs (the app sleeps through it first).
-    assert.ok(v.sidecar.terminationGracePeriodSeconds >= v.sidecar.appPreStopSleepSeconds + cfg.server.drain_timeout_ms / 1000 + 1, 'terminationGracePeriodSeconds covers preStop + drain');
+    assert.ok(
+      v.sidecar.terminationGracePeriodSeconds >= v.sidecar.appPreStopSleepSeconds + cfg.server.drain_timeout_ms / 1000 + 1,
+      'terminationGracePeriodSeconds covers preStop + drain',
+    );
     assert.ok(cfg.server.drain_delay_ms >= 5000, 'drain_delay_ms leaves endpoint removal time');
     assert.equal(cfg.metering.spool_dir.startsWith('/var/lib/argus/'), true, 'spool on the writable emptyDir');
     // Only variables the injector or the sidecar Secret provide may be referenced.
@@ -94,13 +103,17 @@ describe('helm chart: configs in values pass the sidecar config schema', () => {
   it('the worker/migrate argus.yaml is valid and references only the worker Secret', () => {
     const v = values();
     // As the chart's argus.workerConfig helper renders it: the admin port under metering.worker.admin.
-    const metering = { ...(v.worker.config.metering ?? {}), worker: { ...(v.worker.config.metering?.worker ?? {}), admin: { host: '0.0.0.0', port: v.worker.adminPort } } };
+    const metering = {
+      ...(v.worker.config.metering ?? {}),
+      worker: { ...(v.worker.config.metering?.worker ?? {}), admin: { host: '0.0.0.0', port: v.worker.adminPort } },
+    };
     const cfg = parseConfig({ ...v.worker.config, metering }, env);
     assert.ok(cfg.postgres && cfg.redis && cfg.stripe);
     // The worker's admin port is not the sidecar's: a worker and a proxy can share a config and a host.
     assert.notEqual(cfg.metering.worker.admin.port, v.sidecar.adminPort);
     assert.equal(cfg.metering.worker.admin.port, 9091);
-    for (const [, name] of JSON.stringify(v.worker.config).matchAll(/\$\{(\w+)\}/g)) assert.ok(name! in v.secrets.worker.env, `worker config references unset ${name}`);
+    for (const [, name] of JSON.stringify(v.worker.config).matchAll(/\$\{(\w+)\}/g))
+      assert.ok(name! in v.secrets.worker.env, `worker config references unset ${name}`);
   });
 });
 

@@ -31,7 +31,12 @@ describe('docker-sim: the image build, without Docker', () => {
   });
 
   const cli = (...args: string[]) =>
-    spawnSync(process.execPath, [join(app, 'dist/src/cli.js'), ...args], { cwd: app, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' }, timeout: 30_000 });
+    spawnSync(process.execPath, [join(app, 'dist/src/cli.js'), ...args], {
+      cwd: app,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' },
+      timeout: 30_000,
+    });
 
   it('builds and smoke-starts the image tree', () => {
     assert.equal(sim.status, 0, `docker-sim failed:\n${String(sim.stdout)}\n${String(sim.stderr)}`);
@@ -78,15 +83,22 @@ describe('docker-sim: the image build, without Docker', () => {
     assert.match(String(sim.stdout), /docker-sim: smoke: proxy \/healthz 200/);
     const [port, admin] = [await freePort(), await freePort()];
     const config = join(out, 'test-proxy.yaml');
-    writeFileSync(config, [
-      `listen: { host: 127.0.0.1, port: ${port} }`,
-      `admin: { host: 127.0.0.1, port: ${admin} }`,
-      'upstream: { url: "http://127.0.0.1:9" }',
-      'routes: [{ path: "/*", auth: none }]',
-      `metering: { spool_dir: ${JSON.stringify(join(out, 'test-spool'))} }`,
-      '',
-    ].join('\n'));
-    const child = spawn(process.execPath, [join(app, 'dist/src/cli.js'), 'proxy', '--config', config], { cwd: app, env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    writeFileSync(
+      config,
+      [
+        `listen: { host: 127.0.0.1, port: ${port} }`,
+        `admin: { host: 127.0.0.1, port: ${admin} }`,
+        'upstream: { url: "http://127.0.0.1:9" }',
+        'routes: [{ path: "/*", auth: none }]',
+        `metering: { spool_dir: ${JSON.stringify(join(out, 'test-spool'))} }`,
+        '',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, [join(app, 'dist/src/cli.js'), 'proxy', '--config', config], {
+      cwd: app,
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -109,10 +121,12 @@ describe('docker-sim: the image build, without Docker', () => {
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    }).on('error', reject);
+    const s = createServer()
+      .listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      })
+      .on('error', reject);
   });
 }
 
@@ -121,6 +135,11 @@ function get(port: number, path: string): Promise<number> {
     request({ host: '127.0.0.1', port, path, timeout: 1000 }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
-    }).on('error', () => resolve(0)).on('timeout', function (this: { destroy(): void }) { this.destroy(); }).end();
+    })
+      .on('error', () => resolve(0))
+      .on('timeout', function (this: { destroy(): void }) {
+        this.destroy();
+      })
+      .end();
   });
 }

@@ -19,14 +19,40 @@ import { startInjectorServer, type InjectorServer } from '../src/inject/server.j
 /** Repository root (tests run from dist/test/). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export interface TlsFiles { dir: string; cert: string; key: string; cleanup(): void }
+export interface TlsFiles {
+  dir: string;
+  cert: string;
+  key: string;
+  cleanup(): void;
+}
 
 /** A fresh self-signed certificate for localhost / 127.0.0.1. */
 export function makeCert(dir = mkdtempSync(join(tmpdir(), 'argus-k8s-tls-'))): TlsFiles {
   const cert = join(dir, 'tls.crt');
   const key = join(dir, 'tls.key');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   return { dir, cert, key, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -49,26 +75,50 @@ export function injectorConfig(tls: TlsFiles, sidecar: Record<string, unknown> =
 }
 
 export async function startWebhook(tls: TlsFiles, sidecar: Record<string, unknown> = {}): Promise<InjectorServer> {
-  return startInjectorServer(injectorConfig(tls, sidecar), createLogger('error', {}, () => {}));
+  return startInjectorServer(
+    injectorConfig(tls, sidecar),
+    createLogger('error', {}, () => {}),
+  );
 }
 
-export interface HttpsAnswer { status: number; body: string; json: any; peerFingerprint: string }
+export interface HttpsAnswer {
+  status: number;
+  body: string;
+  json: any;
+  peerFingerprint: string;
+}
 
 /** POST (or GET with body undefined) over real TLS, trusting only `ca`. */
 export function call(port: number, ca: Buffer, path: string, body?: string | object): Promise<HttpsAnswer> {
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', servername: 'localhost', port, path, ca, agent: false, method: payload === undefined ? 'GET' : 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try { json = JSON.parse(text); } catch { json = undefined; }
-        const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate?.();
-        resolve({ status: res.statusCode ?? 0, body: text, json, peerFingerprint: peer?.fingerprint256 ?? '' });
-      });
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        servername: 'localhost',
+        port,
+        path,
+        ca,
+        agent: false,
+        method: payload === undefined ? 'GET' : 'POST',
+        headers: { 'content-type': 'application/json' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            json = undefined;
+          }
+          const peer = (res.socket as import('node:tls').TLSSocket).getPeerCertificate?.();
+          resolve({ status: res.statusCode ?? 0, body: text, json, peerFingerprint: peer?.fingerprint256 ?? '' });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -136,6 +186,7 @@ export function assertValidPod(pod: any): void {
   for (const c of pod.spec.containers) if ('restartPolicy' in c) throw new Error(`regular container ${c.name} has restartPolicy`);
   for (const c of pod.spec.initContainers ?? []) {
     if (c.restartPolicy !== undefined && c.restartPolicy !== 'Always') throw new Error(`init container ${c.name}: restartPolicy ${c.restartPolicy}`);
-    if (c.restartPolicy !== 'Always' && (c.startupProbe || c.readinessProbe || c.livenessProbe)) throw new Error(`plain init container ${c.name} may not have probes`);
+    if (c.restartPolicy !== 'Always' && (c.startupProbe || c.readinessProbe || c.livenessProbe))
+      throw new Error(`plain init container ${c.name} may not have probes`);
   }
 }

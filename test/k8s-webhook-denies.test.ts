@@ -112,12 +112,14 @@ describe('inject webhook: fuzzed reviews', () => {
     try {
       const cfg = injectorConfig(tls);
       let seed = 0x9e3779b9;
-      const rand = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
+      const rand = () => (seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32;
       const junk = [null, 0, -1, 1e309, '', 'true', [], {}, [{}], { name: 'argus-sidecar' }, true, 'x'.repeat(100)];
       const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
       let injected = 0;
       for (let i = 0; i < 400; i++) {
-        const review: any = reviewOf(appPod({ 'argus.io/inject': 'true' }, { initContainers: [{ name: 'w', image: 'b' }], volumes: [{ name: 'v', emptyDir: {} }] }));
+        const review: any = reviewOf(
+          appPod({ 'argus.io/inject': 'true' }, { initContainers: [{ name: 'w', image: 'b' }], volumes: [{ name: 'v', emptyDir: {} }] }),
+        );
         // Replace 1-3 random nodes of the review with junk.
         for (let n = 1 + Math.floor(rand() * 3); n > 0; n--) {
           let node = review;

@@ -46,7 +46,11 @@ describe('inject webhook: injects', () => {
     assertValidPod(patched);
     // Shutdown order: the app keeps serving a few seconds after its SIGTERM (a preStop
     // sleep), and the pod's grace period covers the app's and the sidecar's drains.
-    assert.deepEqual(patched.spec.containers, pod.spec.containers.map((c: any) => ({ ...c, lifecycle: { preStop: { sleep: { seconds: 5 } } } })), 'app containers: only a preStop sleep added');
+    assert.deepEqual(
+      patched.spec.containers,
+      pod.spec.containers.map((c: any) => ({ ...c, lifecycle: { preStop: { sleep: { seconds: 5 } } } })),
+      'app containers: only a preStop sleep added',
+    );
     assert.equal(patched.spec.terminationGracePeriodSeconds, 45);
     assert.equal(patched.spec.initContainers.length, 1);
     const sidecar = patched.spec.initContainers[0];
@@ -54,7 +58,10 @@ describe('inject webhook: injects', () => {
     assert.equal(sidecar.restartPolicy, 'Always');
     assert.deepEqual(sidecar.args, ['proxy', '--config', '/etc/argus/argus.yaml']);
     assert.deepEqual(sidecar.startupProbe.httpGet, { path: '/readyz', port: 9090, scheme: 'HTTP' });
-    assert.deepEqual(sidecar.ports.map((p: any) => p.containerPort), [8080, 9090]);
+    assert.deepEqual(
+      sidecar.ports.map((p: any) => p.containerPort),
+      [8080, 9090],
+    );
     const env = Object.fromEntries(sidecar.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
     assert.equal(env.ARGUS_UPSTREAM_PORT, '8000');
     assert.deepEqual(env.ARGUS_REDIS_URL, { secretKeyRef: { name: 'argus-sidecar-secrets', key: 'redis-url', optional: false } });
@@ -70,19 +77,28 @@ describe('inject webhook: injects', () => {
   });
 
   it('appends after existing init containers and keeps their order and volumes', async () => {
-    const pod = appPod({ 'argus.io/inject': 'true', 'argus.io/config': 'sibyl-argus' }, {
-      initContainers: [
-        { name: 'wait-db', image: 'busybox:1.36', command: ['sh', '-c', 'true'] },
-        { name: 'migrate', image: 'sibyl/api:1.4.2', args: ['migrate'] },
-      ],
-      volumes: [{ name: 'cache', emptyDir: {} }],
-    });
+    const pod = appPod(
+      { 'argus.io/inject': 'true', 'argus.io/config': 'sibyl-argus' },
+      {
+        initContainers: [
+          { name: 'wait-db', image: 'busybox:1.36', command: ['sh', '-c', 'true'] },
+          { name: 'migrate', image: 'sibyl/api:1.4.2', args: ['migrate'] },
+        ],
+        volumes: [{ name: 'cache', emptyDir: {} }],
+      },
+    );
     const response = await mutate(pod);
     const patched = applyResponsePatch(pod, response);
     assertValidPod(patched);
-    assert.deepEqual(patched.spec.initContainers.map((c: any) => c.name), ['wait-db', 'migrate', 'argus-sidecar']);
+    assert.deepEqual(
+      patched.spec.initContainers.map((c: any) => c.name),
+      ['wait-db', 'migrate', 'argus-sidecar'],
+    );
     assert.deepEqual(patched.spec.initContainers.slice(0, 2), pod.spec.initContainers);
-    assert.deepEqual(patched.spec.volumes.map((v: any) => v.name), ['cache', 'argus-sidecar-config', 'argus-sidecar-data', 'argus-sidecar-tmp']);
+    assert.deepEqual(
+      patched.spec.volumes.map((v: any) => v.name),
+      ['cache', 'argus-sidecar-config', 'argus-sidecar-data', 'argus-sidecar-tmp'],
+    );
     assert.equal(patched.spec.volumes[1].configMap.name, 'sibyl-argus', 'argus.io/config chooses the ConfigMap');
     assert.equal(patched.spec.initContainers[2].env.find((e: any) => e.name === 'ARGUS_UPSTREAM_PORT').value, '3000', 'default upstream port');
   });
@@ -108,7 +124,10 @@ describe('inject webhook: injects', () => {
     const patched = applyResponsePatch(pod, await mutate(pod));
     assertValidPod(patched);
     assert.equal(patched.spec.initContainers, undefined);
-    assert.deepEqual(patched.spec.containers.map((c: any) => c.name), ['argus-sidecar', 'api']);
+    assert.deepEqual(
+      patched.spec.containers.map((c: any) => c.name),
+      ['argus-sidecar', 'api'],
+    );
     const sidecar = patched.spec.containers[0];
     assert.equal(sidecar.restartPolicy, undefined);
     const [cmd, flag, script] = sidecar.lifecycle.postStart.exec.command;
@@ -164,7 +183,10 @@ describe('inject webhook: shutdown order', () => {
       const res = await call(server.port, readFileSync(tls.cert), '/mutate', reviewOf(pod));
       const patched = applyResponsePatch(pod, res.json.response);
       assertValidPod(patched);
-      assert.deepEqual(patched.spec.containers.map((c: any) => c.name), ['argus-sidecar', pod.spec.containers[0].name, 'worker']);
+      assert.deepEqual(
+        patched.spec.containers.map((c: any) => c.name),
+        ['argus-sidecar', pod.spec.containers[0].name, 'worker'],
+      );
       assert.equal(patched.spec.containers[0].lifecycle, undefined, 'the sidecar gets no preStop sleep');
       assert.deepEqual(patched.spec.containers[1].lifecycle, { preStop: { sleep: { seconds: 5 } } });
       assert.deepEqual(patched.spec.containers[2].lifecycle, { preStop: { exec: { command: ['/bin/drain'] } } }, "the app's own preStop is kept");

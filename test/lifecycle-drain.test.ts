@@ -7,7 +7,6 @@ import { runCli, startCli, writeConfig } from './support/spawn.js';
 import { waitFor } from './support/raw.js';
 import { get } from './support/http.js';
 
-
 function connects(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1', () => {
@@ -26,7 +25,9 @@ describe('drain on SIGTERM', () => {
   after(() => up.close());
 
   it('finishes the in-flight request, refuses new connections, exits 0', async () => {
-    const cfg = writeConfig(`listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nserver: { drain_timeout_ms: 10000, drain_delay_ms: 0 }\nupstream: { url: ${up.url} }\nroutes:\n  - path: /*\n    auth: none\n`);
+    const cfg = writeConfig(
+      `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nserver: { drain_timeout_ms: 10000, drain_delay_ms: 0 }\nupstream: { url: ${up.url} }\nroutes:\n  - path: /*\n    auth: none\n`,
+    );
     const proc = startCli(['proxy', '--config', cfg]);
     const listening = await proc.waitForLog('proxy listening');
     const port = listening['port'] as number;
@@ -45,11 +46,16 @@ describe('drain on SIGTERM', () => {
     assert.equal(r.body, 'slow done');
     const exit = await proc.exited;
     assert.equal(exit.code, 0);
-    assert.ok(proc.logs.some((l) => l.includes('"msg":"stopped"') && l.includes('"drained":true')), proc.logs.join('\n'));
+    assert.ok(
+      proc.logs.some((l) => l.includes('"msg":"stopped"') && l.includes('"drained":true')),
+      proc.logs.join('\n'),
+    );
   });
 
   it('a second SIGTERM cuts a long drain delay short; the process still drains and exits 0', async () => {
-    const cfg = writeConfig(`listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nthreads: 2\nmetering: { enabled: false }\nserver: { drain_delay_ms: 600000, drain_timeout_ms: 600000 }\nupstream: { url: ${up.url} }\nroutes:\n  - path: /*\n    auth: none\n`);
+    const cfg = writeConfig(
+      `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nthreads: 2\nmetering: { enabled: false }\nserver: { drain_delay_ms: 600000, drain_timeout_ms: 600000 }\nupstream: { url: ${up.url} }\nroutes:\n  - path: /*\n    auth: none\n`,
+    );
     const proc = startCli(['proxy', '--config', cfg]);
     const listening = await proc.waitForLog('proxy listening');
     const adminPort = listening['admin_port'] as number;
@@ -67,7 +73,11 @@ describe('drain on SIGTERM', () => {
   });
 
   it('a drain delay longer than the drain timeout is a config error naming the key (exit 2)', async () => {
-    const r = await runCli(['proxy', '--config', writeConfig(`server: { drain_delay_ms: 9000, drain_timeout_ms: 1000 }\nupstream: { url: ${up.url} }\nroutes:\n  - path: /*\n    auth: none\n`)]);
+    const r = await runCli([
+      'proxy',
+      '--config',
+      writeConfig(`server: { drain_delay_ms: 9000, drain_timeout_ms: 1000 }\nupstream: { url: ${up.url} }\nroutes:\n  - path: /*\n    auth: none\n`),
+    ]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /server\.drain_delay_ms: must not exceed server\.drain_timeout_ms/);
   });

@@ -43,7 +43,15 @@ test('unknown provider or model: cost 0, flagged; later names are tried in order
 });
 
 test('the llm event: response model, cost, ttft and latency from one clock, partial flags', () => {
-  const usage = { model: 'gpt-4o-2024-08-06', input_tokens: 100, output_tokens: 50, cached_input_tokens: 20, estimated: false, complete: true, first_token_at: 1250 };
+  const usage = {
+    model: 'gpt-4o-2024-08-06',
+    input_tokens: 100,
+    output_tokens: 50,
+    cached_input_tokens: 20,
+    estimated: false,
+    complete: true,
+    first_token_at: 1250,
+  };
   const ev = buildLlmEvent({ provider: 'openai', requestModel: 'gpt-4o', usage, prices, startedAt: 1000, endedAt: 3000, cutShort: false });
   assert.deepEqual(ev, {
     provider: 'openai',
@@ -58,7 +66,14 @@ test('the llm event: response model, cost, ttft and latency from one clock, part
     ttft_ms: 250,
     latency_ms: 2000,
   });
-  const cut = buildLlmEvent({ provider: 'openai', usage: { ...usage, model: undefined, first_token_at: undefined }, prices, startedAt: 0, endedAt: 5, cutShort: true });
+  const cut = buildLlmEvent({
+    provider: 'openai',
+    usage: { ...usage, model: undefined, first_token_at: undefined },
+    prices,
+    startedAt: 0,
+    endedAt: 5,
+    cutShort: true,
+  });
   assert.equal(cut.partial, true);
   assert.equal(cut.model, 'unknown');
   assert.equal(cut.ttft_ms, undefined);

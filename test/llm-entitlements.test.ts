@@ -94,7 +94,16 @@ test('config: the llm section validates and unknown keys are errors naming the k
   const route = routeLlmSchema.parse({ provider: 'openai' });
   assert.deepEqual(
     { ...route },
-    { provider: 'openai', usage: {}, on_client_abort: 'drain', drain_timeout_ms: 60000, drain_max_bytes: 8388608, include_usage: false, max_request_body_bytes: 1048576, default_max_tokens: 4096 },
+    {
+      provider: 'openai',
+      usage: {},
+      on_client_abort: 'drain',
+      drain_timeout_ms: 60000,
+      drain_max_bytes: 8388608,
+      include_usage: false,
+      max_request_body_bytes: 1048576,
+      default_max_tokens: 4096,
+    },
   );
   assert.equal(routeLlmSchema.safeParse({ provider: 'x', format: 'json', usage: { total_path: 'usage..x' } }).success, false);
 });

@@ -58,7 +58,8 @@ function caller(budgetTokens?: number): AuthContext {
 }
 
 const isDenial = (x: PreparedLlmRequest | Denial): x is Denial => 'code' in x;
-const chatBody = (model = 'gpt-4o-mini') => new TextEncoder().encode(JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'x'.repeat(40) }] }));
+const chatBody = (model = 'gpt-4o-mini') =>
+  new TextEncoder().encode(JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'x'.repeat(40) }] }));
 
 test('streamed chat: rewritten body, exact usage, cost, metrics, budget settled to actual', async () => {
   const gw = createLlmGateway({ llm, budget: createRedisBudget(redis, { prefix }), metrics });

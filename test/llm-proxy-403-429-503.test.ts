@@ -18,8 +18,6 @@ import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { waitFor } from './support/raw.js';
 import { post, errorCode as code, type HttpReply } from './support/http.js';
 
-
-
 describe('LLM routes through the sidecar', () => {
   const prefix = testPrefix('llm-proxy');
   let redis: Redis;
@@ -31,8 +29,24 @@ describe('LLM routes through the sidecar', () => {
   before(async () => {
     redis = new Redis(SHARED_REDIS);
     provider = await startLlmProvider();
-    await projectKey(redis, prefix, key.sha256, { key_id: key.key_id, user_id: 'llm_user', tier: 'business', scopes: [], features: [], status: 'active', llm: { models: ['gpt-4o-mini', 'claude-3-5-haiku'], model_tiers: [], daily_token_budget: 1_000_000 } });
-    await projectKey(redis, prefix, poor.sha256, { key_id: poor.key_id, user_id: 'llm_poor', tier: 'business', scopes: [], features: [], status: 'active', llm: { models: ['gpt-4o-mini'], model_tiers: [], daily_token_budget: 100 } });
+    await projectKey(redis, prefix, key.sha256, {
+      key_id: key.key_id,
+      user_id: 'llm_user',
+      tier: 'business',
+      scopes: [],
+      features: [],
+      status: 'active',
+      llm: { models: ['gpt-4o-mini', 'claude-3-5-haiku'], model_tiers: [], daily_token_budget: 1_000_000 },
+    });
+    await projectKey(redis, prefix, poor.sha256, {
+      key_id: poor.key_id,
+      user_id: 'llm_poor',
+      tier: 'business',
+      scopes: [],
+      features: [],
+      status: 'active',
+      llm: { models: ['gpt-4o-mini'], model_tiers: [], daily_token_budget: 100 },
+    });
     proxy = await startTestProxy({
       upstream: { url: provider.url },
       redis: { url: SHARED_REDIS, key_prefix: prefix },
@@ -99,7 +113,11 @@ describe('LLM routes through the sidecar', () => {
     let release: () => void = () => undefined;
     const hold = new Promise<void>((r) => (release = r));
     provider.options = { pause: async ({ index }) => (index === 3 ? hold : undefined) };
-    const req = http.request(`${proxy.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key.key }, agent: false });
+    const req = http.request(`${proxy.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key.key },
+      agent: false,
+    });
     req.on('error', () => undefined);
     req.on('response', (res) => res.once('data', () => req.destroy()));
     req.end(JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] }));
@@ -116,7 +134,11 @@ describe('LLM routes through the sidecar', () => {
     let release: () => void = () => undefined;
     const hold = new Promise<void>((r) => (release = r));
     provider.options = { pause: async ({ index }) => (index === 3 ? hold : undefined) };
-    const req = http.request(`${proxy.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key.key }, agent: false });
+    const req = http.request(`${proxy.url}/v1/responses`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key.key },
+      agent: false,
+    });
     req.on('error', () => undefined);
     req.on('response', (res) => res.once('data', () => req.destroy()));
     req.end(JSON.stringify({ model: 'gpt-4o-mini', stream: true, input: 'hi' }));
@@ -150,13 +172,25 @@ describe('LLM routes through the sidecar', () => {
 });
 
 describe('LLM requests per minute per caller', () => {
-  it('is enforced from the caller\'s LLM entitlements (429 ARGUS_RATE_LIMITED with RateLimit headers)', async () => {
+  it("is enforced from the caller's LLM entitlements (429 ARGUS_RATE_LIMITED with RateLimit headers)", async () => {
     const prefix = testPrefix('llm-rpm');
     const redis = new Redis(SHARED_REDIS);
     const key = generateApiKey();
-    await projectKey(redis, prefix, key.sha256, { key_id: key.key_id, user_id: 'llm_rpm', tier: 'business', scopes: [], features: [], status: 'active', llm: { models: ['gpt-4o-mini'], model_tiers: [], requests_per_minute: 10 } });
+    await projectKey(redis, prefix, key.sha256, {
+      key_id: key.key_id,
+      user_id: 'llm_rpm',
+      tier: 'business',
+      scopes: [],
+      features: [],
+      status: 'active',
+      llm: { models: ['gpt-4o-mini'], model_tiers: [], requests_per_minute: 10 },
+    });
     const provider = await startLlmProvider();
-    const proxy = await startTestProxy({ upstream: { url: provider.url }, redis: { url: SHARED_REDIS, key_prefix: prefix }, routes: [{ path: '/v1/chat/completions', auth: 'required', llm: { provider: 'openai' } }] });
+    const proxy = await startTestProxy({
+      upstream: { url: provider.url },
+      redis: { url: SHARED_REDIS, key_prefix: prefix },
+      routes: [{ path: '/v1/chat/completions', auth: 'required', llm: { provider: 'openai' } }],
+    });
     try {
       const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [] });
       const statuses: number[] = [];
@@ -184,10 +218,22 @@ describe('LLM quota routes fail closed', () => {
     const prefix = testPrefix('llm-down');
     const r = new Redis(priv.url);
     const key = generateApiKey();
-    await projectKey(r, prefix, key.sha256, { key_id: key.key_id, user_id: 'llm_down', tier: 'business', scopes: [], features: [], status: 'active', llm: { models: ['gpt-4o-mini'], model_tiers: [], daily_token_budget: 1000 } });
+    await projectKey(r, prefix, key.sha256, {
+      key_id: key.key_id,
+      user_id: 'llm_down',
+      tier: 'business',
+      scopes: [],
+      features: [],
+      status: 'active',
+      llm: { models: ['gpt-4o-mini'], model_tiers: [], daily_token_budget: 1000 },
+    });
     r.disconnect();
     const provider = await startLlmProvider();
-    const proxy = await startTestProxy({ upstream: { url: provider.url }, redis: { url: priv.url, key_prefix: prefix }, routes: [{ path: '/v1/chat/completions', auth: 'required', on_auth_unavailable: 'open', llm: { provider: 'openai' } }] });
+    const proxy = await startTestProxy({
+      upstream: { url: provider.url },
+      redis: { url: priv.url, key_prefix: prefix },
+      routes: [{ path: '/v1/chat/completions', auth: 'required', on_auth_unavailable: 'open', llm: { provider: 'openai' } }],
+    });
     try {
       const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [] });
       assert.equal((await post(`${proxy.url}/v1/chat/completions`, { 'x-api-key': key.key }, body)).status, 200);

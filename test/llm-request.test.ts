@@ -27,13 +27,37 @@ test('reads model, max_tokens variants, stream and a prompt estimate; the body i
   assert.deepEqual(r.info, { model: 'gpt-4o', max_tokens: 300, stream: false, prompt_tokens: 100 + 4, json: true });
 
   const anthropic = inspectLlmRequest(
-    enc.encode(JSON.stringify({ model: 'claude', max_tokens: 10, system: 'abcd'.repeat(10), stream: true, messages: [{ role: 'user', content: [{ type: 'text', text: 'abcd' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'A'.repeat(10000) } }] }] })),
+    enc.encode(
+      JSON.stringify({
+        model: 'claude',
+        max_tokens: 10,
+        system: 'abcd'.repeat(10),
+        stream: true,
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'abcd' },
+              { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'A'.repeat(10000) } },
+            ],
+          },
+        ],
+      }),
+    ),
     { provider: 'anthropic', include_usage: true },
   );
-  assert.deepEqual(anthropic.info, { model: 'claude', max_tokens: 10, stream: true, prompt_tokens: 11 + 4, json: true }, 'base64 image data is not counted as text');
+  assert.deepEqual(
+    anthropic.info,
+    { model: 'claude', max_tokens: 10, stream: true, prompt_tokens: 11 + 4, json: true },
+    'base64 image data is not counted as text',
+  );
   assert.equal(anthropic.rewritten, false, 'only OpenAI chat is rewritten');
 
-  const responses = inspectLlmRequest(enc.encode('{"model":"o3","input":"abcdefgh","max_output_tokens":50}'), { provider: 'openai', format: 'openai-responses', include_usage: false });
+  const responses = inspectLlmRequest(enc.encode('{"model":"o3","input":"abcdefgh","max_output_tokens":50}'), {
+    provider: 'openai',
+    format: 'openai-responses',
+    include_usage: false,
+  });
   assert.deepEqual(responses.info, { model: 'o3', max_tokens: 50, stream: false, prompt_tokens: 2, json: true });
 });
 
@@ -64,7 +88,11 @@ test('existing stream_options: kept when include_usage is already true, else mer
 
   const b = inspectLlmRequest(enc.encode('{"model":"m","stream":true,"stream_options":{"include_obfuscation":false,"include_usage":false}}'), chat);
   assert.equal(b.rewritten, true);
-  assert.deepEqual(JSON.parse(Buffer.from(b.body).toString()), { model: 'm', stream: true, stream_options: { include_obfuscation: false, include_usage: true } });
+  assert.deepEqual(JSON.parse(Buffer.from(b.body).toString()), {
+    model: 'm',
+    stream: true,
+    stream_options: { include_obfuscation: false, include_usage: true },
+  });
 
   const off = inspectLlmRequest(enc.encode('{"model":"m","stream":true}'), { provider: 'openai', include_usage: false });
   assert.equal(off.rewritten, false, 'route did not enable it');

@@ -46,12 +46,17 @@ describe('the openai SDK against sidecar refusals (default retries)', () => {
 
   before(async () => {
     provider = await startLlmProvider();
-    writeFileSync(join(dir, 'keys.yaml'), [
-      `- { key_id: ${broke.key_id}, sha256: ${broke.sha256}, user_id: broke, tier: professional, llm: { models: [gpt-4o-mini, claude-3-5-haiku], daily_token_budget: 0 } }`,
-      // explorer here: 20 requests per minute, no burst: a second request within 3 s is refused with Retry-After of at most 3.
-      `- { key_id: ${busy.key_id}, sha256: ${busy.sha256}, user_id: busy, tier: explorer, llm: { models: [gpt-4o-mini] } }`,
-    ].join('\n') + '\n');
-    writeFileSync(join(dir, 'argus.yaml'), `
+    writeFileSync(
+      join(dir, 'keys.yaml'),
+      [
+        `- { key_id: ${broke.key_id}, sha256: ${broke.sha256}, user_id: broke, tier: professional, llm: { models: [gpt-4o-mini, claude-3-5-haiku], daily_token_budget: 0 } }`,
+        // explorer here: 20 requests per minute, no burst: a second request within 3 s is refused with Retry-After of at most 3.
+        `- { key_id: ${busy.key_id}, sha256: ${busy.sha256}, user_id: busy, tier: explorer, llm: { models: [gpt-4o-mini] } }`,
+      ].join('\n') + '\n',
+    );
+    writeFileSync(
+      join(dir, 'argus.yaml'),
+      `
 listen: { host: 127.0.0.1, port: 0 }
 admin: { host: 127.0.0.1, port: 0 }
 threads: 1
@@ -68,7 +73,8 @@ routes:
     auth: required
     llm: { provider: anthropic }
 metering: { enabled: false }
-`);
+`,
+    );
     proxy = startCli(['proxy', '--config', join(dir, 'argus.yaml')]);
     const rec = await proxy.waitForLog('proxy listening', 30000);
     url = `http://127.0.0.1:${rec['port']}`;
@@ -81,16 +87,23 @@ metering: { enabled: false }
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const chat = (apiKey: string, model = 'gpt-4o-mini') => new OpenAI({ apiKey, baseURL: `${url}/v1` }).chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
+  const chat = (apiKey: string, model = 'gpt-4o-mini') =>
+    new OpenAI({ apiKey, baseURL: `${url}/v1` }).chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
 
-  it('a used-up daily budget: RateLimitError after one request, with the sidecar\'s message and code', async () => {
+  it("a used-up daily budget: RateLimitError after one request, with the sidecar's message and code", async () => {
     // A guard, not a timing assertion: without x-should-retry the SDK sleeps the
     // Retry-After (hours) and this would only end at the test timeout.
     let guard: NodeJS.Timeout | undefined;
     const sleeping = new Promise<never>((_, reject) => {
       guard = setTimeout(() => reject(new Error('the SDK has not settled after 60 s: it is sleeping the Retry-After')), 60_000);
     });
-    const err = await Promise.race([chat(broke.key).then(() => assert.fail('expected a refusal'), (e: unknown) => e), sleeping]).finally(() => clearTimeout(guard));
+    const err = await Promise.race([
+      chat(broke.key).then(
+        () => assert.fail('expected a refusal'),
+        (e: unknown) => e,
+      ),
+      sleeping,
+    ]).finally(() => clearTimeout(guard));
     assert.ok(err instanceof OpenAI.RateLimitError, `got ${String(err)}`);
     assert.equal(err.status, 429);
     assert.equal(err.code, 'ARGUS_QUOTA_EXCEEDED');
@@ -105,7 +118,10 @@ metering: { enabled: false }
   });
 
   it('a model the key may not use: PermissionDeniedError at once, x-should-retry: false', async () => {
-    const err = await chat(broke.key, 'gpt-5-huge').then(() => assert.fail('expected a refusal'), (e: unknown) => e);
+    const err = await chat(broke.key, 'gpt-5-huge').then(
+      () => assert.fail('expected a refusal'),
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof OpenAI.PermissionDeniedError, `got ${String(err)}`);
     assert.equal(err.code, 'ARGUS_MODEL_NOT_ALLOWED');
     assert.equal(err.headers.get('x-should-retry'), 'false');
@@ -114,7 +130,11 @@ metering: { enabled: false }
 
   it('a rate limit: the SDK waits Retry-After, retries, and succeeds', async () => {
     // Take this interval's request, then let the SDK meet the limit.
-    const first = await request(`${url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${busy.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }) });
+    const first = await request(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${busy.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
     assert.equal(first.status, 200);
     const refusedBefore = await seen('ARGUS_RATE_LIMITED');
     const upstreamBefore = provider.requests.length;
@@ -126,15 +146,24 @@ metering: { enabled: false }
   });
 
   it('a rate-limit refusal says x-should-retry: true with a Retry-After of the real wait', async () => {
-    let r = await request(`${url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${busy.key}`, 'content-type': 'application/json' }, body: '{"model":"gpt-4o-mini","messages":[]}' });
-    for (let i = 0; i < 3 && r.status !== 429; i++) r = await request(`${url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${busy.key}`, 'content-type': 'application/json' }, body: '{"model":"gpt-4o-mini","messages":[]}' });
+    let r = await request(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${busy.key}`, 'content-type': 'application/json' },
+      body: '{"model":"gpt-4o-mini","messages":[]}',
+    });
+    for (let i = 0; i < 3 && r.status !== 429; i++)
+      r = await request(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${busy.key}`, 'content-type': 'application/json' },
+        body: '{"model":"gpt-4o-mini","messages":[]}',
+      });
     assert.equal(r.status, 429);
     assert.equal(r.headers['x-should-retry'], 'true');
     const wait = Number(r.headers['retry-after']);
     assert.ok(wait >= 1 && wait <= 3, `retry-after ${wait}`);
   });
 
-  it('@anthropic-ai/sdk: a used-up budget is RateLimitError after one request, with the sidecar\'s message', async () => {
+  it("@anthropic-ai/sdk: a used-up budget is RateLimitError after one request, with the sidecar's message", async () => {
     const before = await seen('ARGUS_QUOTA_EXCEEDED');
     let guard: NodeJS.Timeout | undefined;
     const sleeping = new Promise<never>((_, reject) => {
@@ -142,7 +171,13 @@ metering: { enabled: false }
     });
     const client = new Anthropic({ apiKey: broke.key, baseURL: url });
     const call = client.messages.create({ model: 'claude-3-5-haiku', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
-    const err = await Promise.race([call.then(() => assert.fail('expected a refusal'), (e: unknown) => e), sleeping]).finally(() => clearTimeout(guard));
+    const err = await Promise.race([
+      call.then(
+        () => assert.fail('expected a refusal'),
+        (e: unknown) => e,
+      ),
+      sleeping,
+    ]).finally(() => clearTimeout(guard));
     assert.ok(err instanceof Anthropic.RateLimitError, `got ${String(err)}`);
     assert.match(err.message, /^429 daily token budget of 0 is used up/);
     assert.equal((await seen('ARGUS_QUOTA_EXCEEDED')) - before, 1, 'the SDK sent the request once');

@@ -36,27 +36,49 @@ test('multi-line data is joined with LF (spec example)', () => {
 
 test('comments, id and the one optional leading space (spec example)', () => {
   const { events } = parseSse(bytes(': test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n'));
-  assert.deepEqual(events.map((e) => [e.data, e.id]), [['first event', '1'], ['second event', ''], [' third event', '']]);
+  assert.deepEqual(
+    events.map((e) => [e.data, e.id]),
+    [
+      ['first event', '1'],
+      ['second event', ''],
+      [' third event', ''],
+    ],
+  );
 });
 
 test('empty data fields dispatch; an unterminated last event is discarded (spec example)', () => {
   const { events } = parseSse(bytes('data\n\ndata\ndata\n\ndata:'));
-  assert.deepEqual(events.map((e) => e.data), ['', '\n']);
+  assert.deepEqual(
+    events.map((e) => e.data),
+    ['', '\n'],
+  );
 });
 
 test('event field sets the type once; blocks without data dispatch nothing', () => {
   const { events } = parseSse(bytes('event: add\ndata: 1\n\nevent: ignored\n\ndata: 2\n\n'));
-  assert.deepEqual(events.map((e) => [e.type, e.data]), [['add', '1'], ['message', '2']]);
+  assert.deepEqual(
+    events.map((e) => [e.type, e.data]),
+    [
+      ['add', '1'],
+      ['message', '2'],
+    ],
+  );
 });
 
 test('CR, LF and CRLF all end lines, mixed in one stream', () => {
   const { events } = parseSse(bytes('data: a\rdata: b\r\n\r\ndata: c\n\rdata: d\r\n\n'));
-  assert.deepEqual(events.map((e) => e.data), ['a\nb', 'c', 'd']);
+  assert.deepEqual(
+    events.map((e) => e.data),
+    ['a\nb', 'c', 'd'],
+  );
 });
 
 test('a CRLF split between chunks is one line end, not two', () => {
   const { events } = parseChunks([bytes('data: a\r'), bytes('\ndata: b\r'), bytes('\n\r'), bytes('\n')]);
-  assert.deepEqual(events.map((e) => e.data), ['a\nb']);
+  assert.deepEqual(
+    events.map((e) => e.data),
+    ['a\nb'],
+  );
 });
 
 test('a UTF-8 sequence split at every byte position decodes intact', () => {
@@ -64,7 +86,11 @@ test('a UTF-8 sequence split at every byte position decodes intact', () => {
   const buf = bytes(text);
   for (let cut = 1; cut < buf.length; cut++) {
     const { events } = parseChunks([buf.subarray(0, cut), buf.subarray(cut)]);
-    assert.deepEqual(events.map((e) => e.data), ['héllo wörld 🎉 日本'], `cut at ${cut}`);
+    assert.deepEqual(
+      events.map((e) => e.data),
+      ['héllo wörld 🎉 日本'],
+      `cut at ${cut}`,
+    );
   }
   const oneByOne = parseChunks([...buf].map((b) => Uint8Array.of(b)));
   assert.equal(oneByOne.events[0]?.data, 'héllo wörld 🎉 日本');
@@ -76,7 +102,10 @@ test('a leading BOM is stripped; retry and NUL-bearing ids follow the spec', () 
   const q = createSseParser({ onEvent: (e) => events.push(e) });
   q.push(bytes('\uFEFFdata: x\nid: 7\n\nid: bad\0id\nretry: 1500\nretry: 9x\ndata: y\n\n'));
   q.end();
-  assert.deepEqual(events, [{ type: 'message', data: 'x', id: '7' }, { type: 'message', data: 'y', id: '7' }]);
+  assert.deepEqual(events, [
+    { type: 'message', data: 'x', id: '7' },
+    { type: 'message', data: 'y', id: '7' },
+  ]);
   assert.equal(q.retry, 1500);
   assert.equal(p.error, undefined);
 });
@@ -89,7 +118,10 @@ test('an event over maxEventSize puts the parser in an error state without throw
   assert.equal(p.error, 'event_too_large');
   p.push(bytes('\n\ndata: later\n\n'));
   p.end();
-  assert.deepEqual(events.map((e) => e.data), ['small']);
+  assert.deepEqual(
+    events.map((e) => e.data),
+    ['small'],
+  );
   assert.equal(p.bytes, 13 + 200 + 15);
 });
 

@@ -77,7 +77,11 @@ for (const format of Object.keys(PATH) as Format[]) {
 }
 
 test('streams cut one event per chunk: first_token_at is the first content event, not the role/start event', async () => {
-  for (const [format, firstContent] of [['openai-chat', 1], ['openai-responses', 4], ['anthropic', 3]] as const) {
+  for (const [format, firstContent] of [
+    ['openai-chat', 1],
+    ['openai-responses', 4],
+    ['anthropic', 3],
+  ] as const) {
     const extra = format === 'openai-chat' ? { stream_options: { include_usage: true } } : {};
     const { contentType, chunks } = await fetchChunks(PATH[format], requestBody(format, true, extra));
     let index = 0; // the clock reads the index of the chunk being pushed
@@ -161,7 +165,10 @@ test('json format: configured paths read a non-streamed body and every streamed 
   const paths = { input_path: 'usage.prompt_tokens', output_path: 'usage.completion_tokens', cached_input_path: 'usage.prompt_tokens_details.cached_tokens' };
   const body = await fetchChunks(PATH['openai-chat'], requestBody('openai-chat', false));
   const u1 = feed(createUsageExtractor(route('json', paths), body.contentType), body.chunks);
-  assert.deepEqual([u1.input_tokens, u1.output_tokens, u1.cached_input_tokens, u1.estimated, u1.complete, u1.model], [25, WORDS, 5, false, true, 'gpt-4o-mini']);
+  assert.deepEqual(
+    [u1.input_tokens, u1.output_tokens, u1.cached_input_tokens, u1.estimated, u1.complete, u1.model],
+    [25, WORDS, 5, false, true, 'gpt-4o-mini'],
+  );
 
   const streamed = await fetchChunks(PATH['openai-chat'], requestBody('openai-chat', true, { stream_options: { include_usage: true } }));
   const u2 = feed(createUsageExtractor(route('json', paths), streamed.contentType), streamed.chunks);
@@ -171,7 +178,10 @@ test('json format: configured paths read a non-streamed body and every streamed 
   const total = feed(createUsageExtractor(route('json', { total_path: 'usage.total_tokens' }), body.contentType, { promptTokens: 20 }), body.chunks);
   assert.deepEqual([total.input_tokens, total.output_tokens, total.estimated], [20, 25 + WORDS - 20, true]);
   // Total plus one side: the other side is exact.
-  const both = feed(createUsageExtractor(route('json', { total_path: 'usage.total_tokens', input_path: 'usage.prompt_tokens' }), body.contentType), body.chunks);
+  const both = feed(
+    createUsageExtractor(route('json', { total_path: 'usage.total_tokens', input_path: 'usage.prompt_tokens' }), body.contentType),
+    body.chunks,
+  );
   assert.deepEqual([both.input_tokens, both.output_tokens, both.estimated], [25, WORDS, false]);
 });
 
@@ -188,7 +198,12 @@ test('the official openai client parses the stand-in (chat + responses, streamed
   const client = new OpenAI({ baseURL: provider.url + '/v1', apiKey: 'sk-test', maxRetries: 0 });
   let text = '';
   let usage: OpenAI.CompletionUsage | undefined;
-  const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
+  const stream = await client.chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'hi' }],
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   for await (const chunk of stream) {
     text += chunk.choices[0]?.delta.content ?? '';
     if (chunk.usage) usage = chunk.usage;

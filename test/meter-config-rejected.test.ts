@@ -16,7 +16,11 @@ test('invalid metering and stripe keys are named', () => {
     [{ stripe: { api_key: 'sk', base_url: 'not a url' } }, /stripe\.base_url/],
   ];
   for (const [extra, message] of cases) {
-    assert.throws(() => parseConfig({ ...base, ...extra }, {}), (err: Error) => err instanceof UsageError && message.test(err.message), JSON.stringify(extra));
+    assert.throws(
+      () => parseConfig({ ...base, ...extra }, {}),
+      (err: Error) => err instanceof UsageError && message.test(err.message),
+      JSON.stringify(extra),
+    );
   }
 });
 

@@ -15,16 +15,7 @@ import { createUsageQueue } from '../src/meter/queue.js';
 import { batchJobId } from '../src/meter/events.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { createBillingWorker } from '../src/billing/billing-worker.js';
-import { CLI,
-  SHARED_REDIS,
-  ledgerCount,
-  meterFixture,
-  quietLog,
-  rawConfig,
-  toConfig,
-  waitFor,
-  writeConfig,
-} from './support/meter-env.js';
+import { CLI, SHARED_REDIS, ledgerCount, meterFixture, quietLog, rawConfig, toConfig, waitFor, writeConfig } from './support/meter-env.js';
 
 const run = promisify(execFile);
 const fx = meterFixture();
@@ -43,9 +34,17 @@ test('request, llm and trading usage land in the ledger once, with their dimensi
     route: { path: '/v1/trade/*', meter: true, llm: { provider: 'openai' } },
     service: 'jane',
     auth: { method: 'api_key', user_id: 'u-42', tier: 'business', features: [], scopes: [], key_id: 'k-7', stripe_customer: 'cus_42' },
-    method: 'POST', status: 201, bytesIn: 120, bytesOut: 3400, latencyMs: 12.5, occurredAt: t0,
+    method: 'POST',
+    status: 201,
+    bytesIn: 120,
+    bytesOut: 3400,
+    latencyMs: 12.5,
+    occurredAt: t0,
     llm: { provider: 'openai', model: 'gpt-4o-mini', input_tokens: 100, output_tokens: 50, cost_usd: 0.0021 },
-    usageHeader: JSON.stringify([{ kind: 'request', quantity: 3 }, { kind: 'trading', exchange: 'binance', symbol: 'BTCUSDT', type: 'trade', quantity: 2, value_usd: 1234.5 }]),
+    usageHeader: JSON.stringify([
+      { kind: 'request', quantity: 3 },
+      { kind: 'trading', exchange: 'binance', symbol: 'BTCUSDT', type: 'trade', quantity: 2, value_usd: 1234.5 },
+    ]),
   });
   assert.equal(headerError, undefined);
   assert.equal(events.length, 3);
@@ -62,11 +61,25 @@ test('request, llm and trading usage land in the ledger once, with their dimensi
     assert.equal(r.reported_at, null);
   }
   assert.deepEqual(
-    [byKind.request.method, byKind.request.status, Number(byKind.request.bytes_in), Number(byKind.request.bytes_out), byKind.request.latency_ms, Number(byKind.request.quantity)],
+    [
+      byKind.request.method,
+      byKind.request.status,
+      Number(byKind.request.bytes_in),
+      Number(byKind.request.bytes_out),
+      byKind.request.latency_ms,
+      Number(byKind.request.quantity),
+    ],
     ['POST', 201, 120, 3400, 12.5, 3],
   );
   assert.deepEqual(
-    [byKind.llm.provider, byKind.llm.model, Number(byKind.llm.input_tokens), Number(byKind.llm.output_tokens), Number(byKind.llm.cost_usd), Number(byKind.llm.quantity)],
+    [
+      byKind.llm.provider,
+      byKind.llm.model,
+      Number(byKind.llm.input_tokens),
+      Number(byKind.llm.output_tokens),
+      Number(byKind.llm.cost_usd),
+      Number(byKind.llm.quantity),
+    ],
     ['openai', 'gpt-4o-mini', 100, 50, 0.0021, 150],
   );
   assert.deepEqual(
@@ -103,13 +116,23 @@ test('a batch that failed for good is kept and `usage replay-failed` brings it i
   t.after(() => Promise.all([meter.close(), worker.close()]));
   try {
     const { events } = buildUsageEvents({
-      requestId: 'req-failed-1', route: { path: '/v1/predictions/*' }, service: 'sibyl', auth: undefined,
-      method: 'GET', status: 200, bytesIn: 0, bytesOut: 10, latencyMs: 1, occurredAt: Date.now(),
+      requestId: 'req-failed-1',
+      route: { path: '/v1/predictions/*' },
+      service: 'sibyl',
+      auth: undefined,
+      method: 'GET',
+      status: 200,
+      bytesIn: 0,
+      bytesOut: 10,
+      latencyMs: 1,
+      occurredAt: Date.now(),
     });
     meter.record(events[0]!);
     await meter.flush();
     const file = writeConfig(tmp.dir, raw);
-    await waitFor('failed job listed', async () => (await run(process.execPath, [CLI, 'usage', 'failed', '--config', file])).stdout.includes(batchJobId(events)));
+    await waitFor('failed job listed', async () =>
+      (await run(process.execPath, [CLI, 'usage', 'failed', '--config', file])).stdout.includes(batchJobId(events)),
+    );
   } finally {
     await fx.db.pool.query('ALTER TABLE usage_events_away RENAME TO usage_events');
   }

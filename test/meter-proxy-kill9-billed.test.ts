@@ -45,7 +45,10 @@ before(async () => {
     text: 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen',
     pause: (c) => (c.index === pauseAt ? new Promise<void>((r) => (releasePause = r)) : undefined),
   });
-  writeFileSync(`${fx.tmp.dir}/keys.yaml`, `- { key_id: ${key.key_id}, sha256: ${key.sha256}, user_id: kill_user, tier: business, llm: { models: [gpt-4o-mini], model_tiers: [] } }\n`);
+  writeFileSync(
+    `${fx.tmp.dir}/keys.yaml`,
+    `- { key_id: ${key.key_id}, sha256: ${key.sha256}, user_id: kill_user, tier: business, llm: { models: [gpt-4o-mini], model_tiers: [] } }\n`,
+  );
 });
 after(async () => {
   releasePause?.();
@@ -142,17 +145,25 @@ test('proxy killed with SIGKILL mid-stream: one llm row, partial, with the deliv
 
   // Read the stream as a client does, until the provider's pause: what arrived is what was delivered.
   let received = '';
-  const req = http.request(`http://127.0.0.1:${first.port}/v1/chat/completions`, {
-    method: 'POST', agent: false,
-    headers: { 'content-type': 'application/json', 'x-api-key': key.key, 'x-request-id': 'midstream-1' },
-  }, (res) => res.on('data', (c: Buffer) => (received += c.toString())).on('error', () => undefined));
+  const req = http.request(
+    `http://127.0.0.1:${first.port}/v1/chat/completions`,
+    {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json', 'x-api-key': key.key, 'x-request-id': 'midstream-1' },
+    },
+    (res) => res.on('data', (c: Buffer) => (received += c.toString())).on('error', () => undefined),
+  );
   req.on('error', () => undefined);
   req.end(JSON.stringify({ model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'count' }] }));
   await waitFor('the provider paused mid-stream', () => releasePause !== undefined, 15000, 20);
   const events = () => received.split('\n').filter((l) => l.startsWith('data: {'));
   await waitFor('6 events delivered to the client', () => events().length === 6, 15000, 20);
   await kill9(first.proc);
-  const chars = events().reduce((n, l) => n + ((JSON.parse(l.slice(6)) as { choices: Array<{ delta?: { content?: string } }> }).choices[0]?.delta?.content?.length ?? 0), 0);
+  const chars = events().reduce(
+    (n, l) => n + ((JSON.parse(l.slice(6)) as { choices: Array<{ delta?: { content?: string } }> }).choices[0]?.delta?.content?.length ?? 0),
+    0,
+  );
   assert.ok(chars > 0, 'content was delivered');
   pauseAt = -1;
   releasePause?.();

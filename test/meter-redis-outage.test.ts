@@ -13,7 +13,17 @@ import { createMeter, spoolDirFor, type Meter } from '../src/meter/producer.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { createBillingWorker } from '../src/billing/billing-worker.js';
 import {
-  createTestDb, ledgerCount, privateRedis, quietLog, rand, rawConfig, tempDir, toConfig, waitFor, type PrivateRedis, type TestDb,
+  createTestDb,
+  ledgerCount,
+  privateRedis,
+  quietLog,
+  rand,
+  rawConfig,
+  tempDir,
+  toConfig,
+  waitFor,
+  type PrivateRedis,
+  type TestDb,
 } from './support/meter-env.js';
 
 const run = promisify(execFile);
@@ -36,9 +46,16 @@ let seq = 0;
 function recordMany(meter: Meter, n: number): void {
   for (let i = 0; i < n; i++) {
     const { events } = buildUsageEvents({
-      requestId: `outage-${seq++}`, route: { path: '/v1/llm/*' }, service: 'prism',
+      requestId: `outage-${seq++}`,
+      route: { path: '/v1/llm/*' },
+      service: 'prism',
       auth: { method: 'api_key', user_id: 'u-1', tier: 'business', features: [], scopes: [], key_id: 'k-1' },
-      method: 'POST', status: 200, bytesIn: 10, bytesOut: 20, latencyMs: 5, occurredAt: Date.now(),
+      method: 'POST',
+      status: 200,
+      bytesIn: 10,
+      bytesOut: 20,
+      latencyMs: 5,
+      occurredAt: Date.now(),
     });
     for (const ev of events) meter.record(ev);
   }
@@ -54,7 +71,14 @@ async function gauge(metrics: Metrics, name: string): Promise<number> {
 }
 
 function setup(t: { after: (fn: () => Promise<unknown>) => void }, spoolDir: string) {
-  const raw = rawConfig({ redisUrl: redis.url, pgUrl: db.url, queue: `usage-${rand()}`, prefix: `argus-test-${rand()}:`, spoolDir, metering: { queue_timeout_ms: 300, ack_interval_ms: 100 } });
+  const raw = rawConfig({
+    redisUrl: redis.url,
+    pgUrl: db.url,
+    queue: `usage-${rand()}`,
+    prefix: `argus-test-${rand()}:`,
+    spoolDir,
+    metering: { queue_timeout_ms: 300, ack_interval_ms: 100 },
+  });
   const cfg = toConfig(raw);
   const metrics = new Metrics({ defaultMetrics: false });
   const meter = createMeter(cfg, { metrics, log: quietLog });

@@ -11,16 +11,7 @@ import { test } from 'node:test';
 import { createMeter, spoolDirFor } from '../src/meter/producer.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { createBillingWorker } from '../src/billing/billing-worker.js';
-import { SHARED_REDIS,
-  freePort,
-  ledgerCount,
-  meterFixture,
-  quietLog,
-  rawConfig,
-  toConfig,
-  waitFor,
-  writeConfig,
-} from './support/meter-env.js';
+import { SHARED_REDIS, freePort, ledgerCount, meterFixture, quietLog, rawConfig, toConfig, waitFor, writeConfig } from './support/meter-env.js';
 
 const CHILD = fileURLToPath(new URL('./support/meter-producer-child.js', import.meta.url));
 const fx = meterFixture();

@@ -23,9 +23,21 @@ const fx = meterFixture();
 
 function ev(i: number): UsageEvent {
   return {
-    event_id: eventId(`bound-${i}`, 'request'), kind: 'request', user_id: 'u', key_id: null, stripe_customer: null, service: 's',
-    route: '/r', request_id: `bound-${i}`, quantity: 1, occurred_at: 1_700_000_000_000 + i, method: 'GET', status: 200,
-    bytes_in: 0, bytes_out: 0, latency_ms: 0,
+    event_id: eventId(`bound-${i}`, 'request'),
+    kind: 'request',
+    user_id: 'u',
+    key_id: null,
+    stripe_customer: null,
+    service: 's',
+    route: '/r',
+    request_id: `bound-${i}`,
+    quantity: 1,
+    occurred_at: 1_700_000_000_000 + i,
+    method: 'GET',
+    status: 200,
+    bytes_in: 0,
+    bytes_out: 0,
+    latency_ms: 0,
   };
 }
 
@@ -36,7 +48,9 @@ async function value(metrics: Metrics, name: string, labels: Record<string, stri
 
 test('standalone, memory capped at 100: 1000 events stay bounded in memory, all spooled; a producer with Redis later puts all in the ledger and empties the spool', async (t) => {
   const spoolDir = join(fx.tmp.dir, 'bounded');
-  const cfg = toConfig(rawConfig({ queue: fx.queue, prefix: fx.prefix, spoolDir, metering: { flush_interval_ms: 600000, batch_max_events: 60, max_buffer_events: 100 } }));
+  const cfg = toConfig(
+    rawConfig({ queue: fx.queue, prefix: fx.prefix, spoolDir, metering: { flush_interval_ms: 600000, batch_max_events: 60, max_buffer_events: 100 } }),
+  );
   const metrics = new Metrics({ defaultMetrics: false });
   const meter = createMeter(cfg, { metrics, log: quietLog });
   let peak = 0;
@@ -49,11 +63,21 @@ test('standalone, memory capped at 100: 1000 events stay bounded in memory, all 
   assert.equal(await value(metrics, 'argus_usage_events_total', { outcome: 'spooled' }), 1000);
   assert.equal(await value(metrics, 'argus_usage_events_total', { outcome: 'unspooled' }), 0);
   const dir = spoolDirFor(cfg);
-  const ids = segmentFiles(dir).flatMap((f) => readSegment(dir, f, quietLog).batches.flatMap((b) => decodeBatch('batch.v2', b.data) as UsageEvent[]).map((e) => e.request_id));
-  assert.deepEqual(ids, Array.from({ length: 1000 }, (_, i) => `bound-${i}`), 'spooled in order');
+  const ids = segmentFiles(dir).flatMap((f) =>
+    readSegment(dir, f, quietLog)
+      .batches.flatMap((b) => decodeBatch('batch.v2', b.data) as UsageEvent[])
+      .map((e) => e.request_id),
+  );
+  assert.deepEqual(
+    ids,
+    Array.from({ length: 1000 }, (_, i) => `bound-${i}`),
+    'spooled in order',
+  );
 
   // Same directory, now with Redis and a worker: everything is sent, committed, acknowledged, and the files go.
-  const cfgUp = toConfig(rawConfig({ redisUrl: SHARED_REDIS, pgUrl: fx.db.url, queue: fx.queue, prefix: fx.prefix, spoolDir, metering: { ack_interval_ms: 100 } }));
+  const cfgUp = toConfig(
+    rawConfig({ redisUrl: SHARED_REDIS, pgUrl: fx.db.url, queue: fx.queue, prefix: fx.prefix, spoolDir, metering: { ack_interval_ms: 100 } }),
+  );
   const worker = createBillingWorker(cfgUp, { pool: fx.db.pool, metrics, log: quietLog });
   const again = createMeter(cfgUp, { metrics, log: quietLog });
   t.after(() => Promise.all([again.close(), worker.close()]));
@@ -75,9 +99,19 @@ test('a torn last line (crash mid-write) is skipped; the lines before it are rea
   const [file] = segmentFiles(sdir);
   appendFileSync(join(sdir, file!), '{"b":"b_x","t":1,"s":["u"],"c":[0,');
   const lines: string[] = [];
-  const got = readSegment(sdir, file!, createLogger('warn', {}, (l) => lines.push(l)));
-  assert.deepEqual(got.batches.flatMap((b) => (decodeBatch('batch.v2', b.data) as UsageEvent[]).map((e) => e.request_id)), ['bound-1', 'bound-2']);
-  assert.ok(lines.some((l) => /unreadable line/.test(l)), lines.join('\n'));
+  const got = readSegment(
+    sdir,
+    file!,
+    createLogger('warn', {}, (l) => lines.push(l)),
+  );
+  assert.deepEqual(
+    got.batches.flatMap((b) => (decodeBatch('batch.v2', b.data) as UsageEvent[]).map((e) => e.request_id)),
+    ['bound-1', 'bound-2'],
+  );
+  assert.ok(
+    lines.some((l) => /unreadable line/.test(l)),
+    lines.join('\n'),
+  );
   assert.ok(readFileSync(join(sdir, file!), 'utf8').length > 0);
 });
 
@@ -94,7 +128,10 @@ test('the disk refuses the spool: events counted as unspooled, logged as an erro
   await meter.flush();
   assert.equal(await value(metrics, 'argus_usage_events_total', { outcome: 'unspooled' }), 7);
   assert.equal(meter.ready(), false);
-  assert.ok(lines.some((l) => /NOT SPOOLED/.test(l) && JSON.parse(l).level === 'error'), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /NOT SPOOLED/.test(l) && JSON.parse(l).level === 'error'),
+    lines.join('\n'),
+  );
   await meter.close();
   assert.equal(readFileSync(spoolDirFor(cfg), 'utf8'), 'not a directory');
 });

@@ -15,7 +15,17 @@ import { createStripeSender } from '../src/billing/stripe-client.js';
 import { createStripeReporter, meterIdentifier, nextDelay } from '../src/billing/stripe-reporter.js';
 import { startStripeStandIn, type StripeStandIn } from './support/stripe-server.js';
 import {
-  SHARED_REDIS, createTestDb, obliterateQueue, quietLog, rand, rawConfig, spawnWorker, tempDir, waitFor, writeConfig, type TestDb,
+  SHARED_REDIS,
+  createTestDb,
+  obliterateQueue,
+  quietLog,
+  rand,
+  rawConfig,
+  spawnWorker,
+  tempDir,
+  waitFor,
+  writeConfig,
+  type TestDb,
 } from './support/meter-env.js';
 
 const WINDOW = 3600;
@@ -39,17 +49,42 @@ after(async () => {
 
 function request(id: string, at: number, who: { user: string; customer?: string }): UsageEvent {
   return {
-    event_id: eventId(id, 'request'), kind: 'request', user_id: who.user, key_id: null, stripe_customer: who.customer ?? null,
-    service: 'sibyl', route: '/v1/predictions/*', request_id: id, quantity: 1, occurred_at: at,
-    method: 'GET', status: 200, bytes_in: 0, bytes_out: 10, latency_ms: 1,
+    event_id: eventId(id, 'request'),
+    kind: 'request',
+    user_id: who.user,
+    key_id: null,
+    stripe_customer: who.customer ?? null,
+    service: 'sibyl',
+    route: '/v1/predictions/*',
+    request_id: id,
+    quantity: 1,
+    occurred_at: at,
+    method: 'GET',
+    status: 200,
+    bytes_in: 0,
+    bytes_out: 10,
+    latency_ms: 1,
   };
 }
 
 function llm(id: string, at: number, customer: string, tokens: [number, number]): UsageEvent {
   return {
-    event_id: eventId(id, 'llm'), kind: 'llm', user_id: 'u-llm', key_id: null, stripe_customer: customer,
-    service: 'prism', route: '/v1/chat/*', request_id: id, quantity: tokens[0] + tokens[1], occurred_at: at,
-    provider: 'openai', model: 'gpt-4o-mini', input_tokens: tokens[0], output_tokens: tokens[1], latency_ms: 9, cost_usd: 0.001,
+    event_id: eventId(id, 'llm'),
+    kind: 'llm',
+    user_id: 'u-llm',
+    key_id: null,
+    stripe_customer: customer,
+    service: 'prism',
+    route: '/v1/chat/*',
+    request_id: id,
+    quantity: tokens[0] + tokens[1],
+    occurred_at: at,
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    input_tokens: tokens[0],
+    output_tokens: tokens[1],
+    latency_ms: 9,
+    cost_usd: 0.001,
   };
 }
 
@@ -65,15 +100,24 @@ test('windows are aggregated per customer and meter; 429/5xx leave rows unreport
   const at = (s: number) => (winNow + s) * 1000;
   await db.pool.query("INSERT INTO billing_customers (user_id, stripe_customer) VALUES ('u-b', 'cus_B')");
   await insertEvents(db.pool, [
-    request('a1', at(10), { user: 'u-a', customer: 'cus_A' }), request('a2', at(20), { user: 'u-a', customer: 'cus_A' }),
+    request('a1', at(10), { user: 'u-a', customer: 'cus_A' }),
+    request('a2', at(20), { user: 'u-a', customer: 'cus_A' }),
     request('a3', at(3599), { user: 'u-a', customer: 'cus_A' }),
-    llm('l1', at(30), 'cus_A', [100, 50]), llm('l2', at(40), 'cus_A', [30, 20]),
-    request('b1', at(50), { user: 'u-b' }), request('b2', at(60), { user: 'u-b' }),
+    llm('l1', at(30), 'cus_A', [100, 50]),
+    llm('l2', at(40), 'cus_A', [30, 20]),
+    request('b1', at(50), { user: 'u-b' }),
+    request('b2', at(60), { user: 'u-b' }),
     request('c1', at(70), { user: 'u-unmapped' }),
     request('open', now - 1000, { user: 'u-a', customer: 'cus_A' }), // current hour: not closed yet
   ]);
   const cfg = stripeSchema.parse({ api_key: 'sk_test_standin', meters, window_s: WINDOW, base_url: stripe.url });
-  const reporter = createStripeReporter(cfg, { pool: db.pool, sender: createStripeSender(cfg), metrics: new Metrics({ defaultMetrics: false }), log: quietLog, now: () => now });
+  const reporter = createStripeReporter(cfg, {
+    pool: db.pool,
+    sender: createStripeSender(cfg),
+    metrics: new Metrics({ defaultMetrics: false }),
+    log: quietLog,
+    now: () => now,
+  });
 
   stripe.failNext(1, 429);
   let r = await reporter.runOnce();
@@ -136,9 +180,16 @@ test('backoff doubles while Stripe refuses, capped, and resets after success', (
 test('worker killed after Stripe accepted but before marking: the retry reuses the identifier, Stripe counts once', async () => {
   await db.pool.query('TRUNCATE usage_events, stripe_meter_reports');
   const win = Math.floor(Date.now() / 1000 / WINDOW) * WINDOW - 2 * WINDOW;
-  await insertEvents(db.pool, [1, 2, 3, 4, 5].map((i) => request(`k${i}`, (win + i) * 1000, { user: 'u-k', customer: 'cus_K' })));
+  await insertEvents(
+    db.pool,
+    [1, 2, 3, 4, 5].map((i) => request(`k${i}`, (win + i) * 1000, { user: 'u-k', customer: 'cus_K' })),
+  );
   const raw = rawConfig({
-    redisUrl: SHARED_REDIS, pgUrl: db.url, queue, prefix, spoolDir: tmp.dir,
+    redisUrl: SHARED_REDIS,
+    pgUrl: db.url,
+    queue,
+    prefix,
+    spoolDir: tmp.dir,
     stripe: { api_key: 'sk_test_standin', meters, window_s: WINDOW, interval_ms: 100, base_url: stripe.url },
   });
   const file = writeConfig(tmp.dir, raw);
@@ -162,6 +213,7 @@ test('worker killed after Stripe accepted but before marking: the retry reuses t
   assert.ok((stripe.attempts.get(id) ?? 0) >= 2, 'the identifier was sent again');
   assert.equal([...stripe.events.keys()].filter((k) => k.startsWith(id)).length, 1);
   assert.equal(stripe.totals().get(`${meters.request}/cus_K`), 5, 'billed once');
-  const report = (await db.pool.query('SELECT value::int AS value, accepted_at IS NOT NULL AS accepted FROM stripe_meter_reports WHERE identifier = $1', [id])).rows[0];
+  const report = (await db.pool.query('SELECT value::int AS value, accepted_at IS NOT NULL AS accepted FROM stripe_meter_reports WHERE identifier = $1', [id]))
+    .rows[0];
   assert.deepEqual(report, { value: 5, accepted: true });
 });

@@ -38,9 +38,21 @@ after(async () => {
 
 function usage(id: string, atS: number, customer: string): UsageEvent {
   return {
-    event_id: eventId(id, 'request'), kind: 'request', user_id: 'u-r', key_id: null, stripe_customer: customer,
-    service: 'sibyl', route: '/v1/predictions/*', request_id: id, quantity: 1, occurred_at: atS * 1000,
-    method: 'GET', status: 200, bytes_in: 0, bytes_out: 10, latency_ms: 1,
+    event_id: eventId(id, 'request'),
+    kind: 'request',
+    user_id: 'u-r',
+    key_id: null,
+    stripe_customer: customer,
+    service: 'sibyl',
+    route: '/v1/predictions/*',
+    request_id: id,
+    quantity: 1,
+    occurred_at: atS * 1000,
+    method: 'GET',
+    status: 200,
+    bytes_in: 0,
+    bytes_out: 10,
+    latency_ms: 1,
   };
 }
 
@@ -51,7 +63,13 @@ test('first attempt over 20 h ago: parked for review, never resent until an oper
   const metrics = new Metrics({ defaultMetrics: false });
   const logs: string[] = [];
   let clock = t0;
-  const reporter = createStripeReporter(cfg, { pool: db.pool, sender: createStripeSender(cfg), metrics, log: createLogger('info', {}, (l) => logs.push(l)), now: () => clock });
+  const reporter = createStripeReporter(cfg, {
+    pool: db.pool,
+    sender: createStripeSender(cfg),
+    metrics,
+    log: createLogger('info', {}, (l) => logs.push(l)),
+    now: () => clock,
+  });
   const [idR, idS, idT] = ['cus_R', 'cus_S', 'cus_T'].map((c) => meterIdentifier(c, meters.request, ws)) as [string, string, string];
   const file = writeConfig(tmp.dir, rawConfig({ pgUrl: db.url, queue: `usage-${rand()}`, prefix: `argus-test-${rand()}:`, spoolDir: tmp.dir }));
 
@@ -72,7 +90,13 @@ test('first attempt over 20 h ago: parked for review, never resent until an oper
   assert.ok(logs.some((l) => l.includes('parked for review') && l.includes(idR)));
   let out = await runCli(['usage', 'review', '--config', file]);
   assert.equal(out.code, 0, out.stderr);
-  assert.deepEqual(out.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { identifier: string }).identifier), [idR]);
+  assert.deepEqual(
+    out.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { identifier: string }).identifier),
+    [idR],
+  );
 
   // The operator found R missing at Stripe: resend it.
   out = await runCli(['usage', 'resolve', idR, '--resend', '--config', file]);

@@ -37,9 +37,21 @@ after(async () => {
 
 function usage(id: string, atMs: number): UsageEvent {
   return {
-    event_id: eventId(id, 'request'), kind: 'request', user_id: 'u-old', key_id: null, stripe_customer: 'cus_O',
-    service: 'sibyl', route: '/v1/predictions/*', request_id: id, quantity: 1, occurred_at: atMs,
-    method: 'GET', status: 200, bytes_in: 0, bytes_out: 10, latency_ms: 1,
+    event_id: eventId(id, 'request'),
+    kind: 'request',
+    user_id: 'u-old',
+    key_id: null,
+    stripe_customer: 'cus_O',
+    service: 'sibyl',
+    route: '/v1/predictions/*',
+    request_id: id,
+    quantity: 1,
+    occurred_at: atMs,
+    method: 'GET',
+    status: 200,
+    bytes_in: 0,
+    bytes_out: 10,
+    latency_ms: 1,
   };
 }
 
@@ -63,10 +75,15 @@ test('34.5 days old is sent; 40 days old and 1 h ahead are dead-lettered, logged
   const sent = [...stripe.events.values()];
   assert.equal(sent.length, 2);
   const nowS = Math.floor(Date.now() / 1000);
-  assert.ok(sent.every((e) => e.timestamp >= nowS - 35 * DAY && e.timestamp <= nowS), 'timestamps Stripe accepts');
-  const state = (await db.pool.query<{ request_id: string; reported: boolean; reason: string | null }>(
-    'SELECT request_id, reported_at IS NOT NULL AS reported, unbillable_reason AS reason FROM usage_events ORDER BY request_id',
-  )).rows;
+  assert.ok(
+    sent.every((e) => e.timestamp >= nowS - 35 * DAY && e.timestamp <= nowS),
+    'timestamps Stripe accepts',
+  );
+  const state = (
+    await db.pool.query<{ request_id: string; reported: boolean; reason: string | null }>(
+      'SELECT request_id, reported_at IS NOT NULL AS reported, unbillable_reason AS reason FROM usage_events ORDER BY request_id',
+    )
+  ).rows;
   assert.deepEqual(state, [
     { request_id: 'ahead', reported: false, reason: 'future_timestamp' },
     { request_id: 'd34', reported: true, reason: null },
@@ -75,7 +92,10 @@ test('34.5 days old is sent; 40 days old and 1 h ahead are dead-lettered, logged
   ]);
 
   const lines = logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => String(l['msg']).includes('dead-lettered'));
-  assert.deepEqual(lines.map((l) => [l['level'], l['reason'], l['events']]).sort(), [['error', 'future_timestamp', 1], ['error', 'too_old', 1]]);
+  assert.deepEqual(lines.map((l) => [l['level'], l['reason'], l['events']]).sort(), [
+    ['error', 'future_timestamp', 1],
+    ['error', 'too_old', 1],
+  ]);
   assert.equal(await metricValue(metrics.registry, 'argus_usage_unbillable_total', { reason: 'too_old' }), 1);
   assert.equal(await metricValue(metrics.registry, 'argus_usage_unbillable_total', { reason: 'future_timestamp' }), 1);
   assert.equal(await metricValue(metrics.registry, 'argus_usage_unbillable_events'), 2);
@@ -87,10 +107,16 @@ test('34.5 days old is sent; 40 days old and 1 h ahead are dead-lettered, logged
   const file = writeConfig(tmp.dir, rawConfig({ pgUrl: db.url, queue: `usage-${rand()}`, prefix: `argus-test-${rand()}:`, spoolDir: tmp.dir }));
   const out = await runCli(['usage', 'unbillable', '--config', file]);
   assert.equal(out.code, 0, out.stderr);
-  const listed = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  assert.deepEqual(listed.map((l) => [l['event_id'], l['reason'], l['stripe_customer']]), [
-    [eventId('d40', 'request'), 'too_old', 'cus_O'],
-    [eventId('ahead', 'request'), 'future_timestamp', 'cus_O'],
-  ]);
+  const listed = out.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(
+    listed.map((l) => [l['event_id'], l['reason'], l['stripe_customer']]),
+    [
+      [eventId('d40', 'request'), 'too_old', 'cus_O'],
+      [eventId('ahead', 'request'), 'future_timestamp', 'cus_O'],
+    ],
+  );
   await reporter.close();
 });

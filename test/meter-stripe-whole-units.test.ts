@@ -33,18 +33,41 @@ after(async () => {
 
 function usage(id: string, atS: number, quantity: number): UsageEvent {
   return {
-    event_id: eventId(id, 'request'), kind: 'request', user_id: 'u-half', key_id: null, stripe_customer: 'cus_H',
-    service: 'sibyl', route: '/v1/predictions/*', request_id: id, quantity, occurred_at: atS * 1000,
-    method: 'GET', status: 200, bytes_in: 0, bytes_out: 10, latency_ms: 1,
+    event_id: eventId(id, 'request'),
+    kind: 'request',
+    user_id: 'u-half',
+    key_id: null,
+    stripe_customer: 'cus_H',
+    service: 'sibyl',
+    route: '/v1/predictions/*',
+    request_id: id,
+    quantity,
+    occurred_at: atS * 1000,
+    method: 'GET',
+    status: 200,
+    bytes_in: 0,
+    bytes_out: 10,
+    latency_ms: 1,
   };
 }
 
-const ledgerSum = async () => Number((await db.pool.query<{ s: string }>("SELECT COALESCE(sum(quantity), 0)::text AS s FROM usage_events WHERE stripe_customer = 'cus_H'")).rows[0]!.s);
-const remainder = async () => Number((await db.pool.query<{ r: string }>("SELECT COALESCE((SELECT remainder FROM stripe_meter_remainders WHERE stripe_customer = 'cus_H'), 0)::text AS r")).rows[0]!.r);
+const ledgerSum = async () =>
+  Number((await db.pool.query<{ s: string }>("SELECT COALESCE(sum(quantity), 0)::text AS s FROM usage_events WHERE stripe_customer = 'cus_H'")).rows[0]!.s);
+const remainder = async () =>
+  Number(
+    (await db.pool.query<{ r: string }>("SELECT COALESCE((SELECT remainder FROM stripe_meter_remainders WHERE stripe_customer = 'cus_H'), 0)::text AS r"))
+      .rows[0]!.r,
+  );
 
 test('the stand-in refuses a decimal value as Stripe does', async () => {
   const cfg = stripeSchema.parse({ api_key: 'sk_test_standin', meters, base_url: stripe.url });
-  const out = await createStripeSender(cfg).send({ meter: meters.request, customer: 'cus_X', value: '1.5', identifier: 'am_decimal', timestamp: Math.floor(Date.now() / 1000) });
+  const out = await createStripeSender(cfg).send({
+    meter: meters.request,
+    customer: 'cus_X',
+    value: '1.5',
+    identifier: 'am_decimal',
+    timestamp: Math.floor(Date.now() / 1000),
+  });
   assert.equal(out.outcome, 'rejected');
   assert.equal((out as { status?: number }).status, 400);
   assert.equal(stripe.events.size, 0);
@@ -56,7 +79,14 @@ test('0.5 × 3 → 1 now, 0.5 carried across a worker restart, Σ ledger = Σ St
   const nowMs = (hour + 1800) * 1000;
   const refusedBefore = stripe.rejectedValues.length;
   const cfg = stripeSchema.parse({ api_key: 'sk_test_standin', meters, window_s: WINDOW, base_url: stripe.url });
-  const reporter = () => createStripeReporter(cfg, { pool: db.pool, sender: createStripeSender(cfg), metrics: new Metrics({ defaultMetrics: false }), log: quietLog, now: () => nowMs });
+  const reporter = () =>
+    createStripeReporter(cfg, {
+      pool: db.pool,
+      sender: createStripeSender(cfg),
+      metrics: new Metrics({ defaultMetrics: false }),
+      log: quietLog,
+      now: () => nowMs,
+    });
 
   // Window 1: 1.5 units → 1 to Stripe, 0.5 carried.
   await insertEvents(db.pool, [usage('h1', w1 + 10, 0.5), usage('h2', w1 + 20, 0.5), usage('h3', w1 + 30, 0.5)]);
@@ -84,8 +114,14 @@ test('0.5 × 3 → 1 now, 0.5 carried across a worker restart, Σ ledger = Σ St
   assert.ok([...stripe.events.values()].every((e) => /^\d+$/.test(e.value)));
   assert.equal(stripe.totals().get(`${meters.request}/cus_H`), await ledgerSum());
   assert.equal(await ledgerSum(), 3);
-  const reports = (await db.pool.query<{ value: string; ledger_total: string; carried_in: string }>(
-    "SELECT value::text, ledger_total::text, carried_in::text FROM stripe_meter_reports WHERE stripe_customer = 'cus_H' ORDER BY window_start",
-  )).rows.map((x) => [Number(x.value), Number(x.ledger_total), Number(x.carried_in)]);
-  assert.deepEqual(reports, [[1, 1.5, 0], [0, 0.25, 0.5], [2, 1.25, 0.75]]);
+  const reports = (
+    await db.pool.query<{ value: string; ledger_total: string; carried_in: string }>(
+      "SELECT value::text, ledger_total::text, carried_in::text FROM stripe_meter_reports WHERE stripe_customer = 'cus_H' ORDER BY window_start",
+    )
+  ).rows.map((x) => [Number(x.value), Number(x.ledger_total), Number(x.carried_in)]);
+  assert.deepEqual(reports, [
+    [1, 1.5, 0],
+    [0, 0.25, 0.5],
+    [2, 1.25, 0.75],
+  ]);
 });

@@ -11,7 +11,10 @@ import { MAX_USAGE_ITEMS, parseUsageHeader } from '../src/meter/usage-header.js'
 
 test('well-formed reports parse with defaults filled in', () => {
   const r = parseUsageHeader('{"kind":"trading","exchange":"binance","symbol":"BTC-USD","type":"backtest","compute_s":2.5}');
-  assert.deepEqual(r, { ok: true, usage: [{ kind: 'trading', exchange: 'binance', symbol: 'BTC-USD', type: 'backtest', quantity: 1, value_usd: 0, data_bytes: 0, compute_s: 2.5 }] });
+  assert.deepEqual(r, {
+    ok: true,
+    usage: [{ kind: 'trading', exchange: 'binance', symbol: 'BTC-USD', type: 'backtest', quantity: 1, value_usd: 0, data_bytes: 0, compute_s: 2.5 }],
+  });
   const l = parseUsageHeader('[{"kind":"llm","provider":"anthropic","model":"claude-3.5","input_tokens":7,"output_tokens":9},{"kind":"request","quantity":4}]');
   assert.equal(l.ok, true);
   assert.deepEqual(l.ok && l.usage.map((u) => u.kind), ['llm', 'request']);
@@ -79,8 +82,16 @@ test('event ids are deterministic per (request, kind, discriminator) and batch i
   assert.notEqual(eventId('r1', 'request'), eventId('r2', 'request'));
   assert.match(eventId('r1', 'request'), /^ev_[A-Za-z0-9_-]{32}$/);
   const facts = {
-    requestId: 'req-9', route: { path: '/v1/x' }, service: 's', auth: undefined, method: 'GET', status: 200,
-    bytesIn: 1, bytesOut: 2, latencyMs: 3, occurredAt: 1_700_000_000_000,
+    requestId: 'req-9',
+    route: { path: '/v1/x' },
+    service: 's',
+    auth: undefined,
+    method: 'GET',
+    status: 200,
+    bytesIn: 1,
+    bytesOut: 2,
+    latencyMs: 3,
+    occurredAt: 1_700_000_000_000,
   };
   const a = buildUsageEvents(facts).events;
   const b = buildUsageEvents(facts).events;
@@ -91,8 +102,17 @@ test('event ids are deterministic per (request, kind, discriminator) and batch i
 
 test('a rejected header meters only the route and reports why', () => {
   const r = buildUsageEvents({
-    requestId: 'req-10', route: { path: '/v1/x', meter: false }, service: 's', auth: undefined, method: 'GET', status: 200,
-    bytesIn: 1, bytesOut: 2, latencyMs: 3, occurredAt: 1, usageHeader: '{"kind":"request","quantity":"lots"}',
+    requestId: 'req-10',
+    route: { path: '/v1/x', meter: false },
+    service: 's',
+    auth: undefined,
+    method: 'GET',
+    status: 200,
+    bytesIn: 1,
+    bytesOut: 2,
+    latencyMs: 3,
+    occurredAt: 1,
+    usageHeader: '{"kind":"request","quantity":"lots"}',
   });
   assert.deepEqual(r.events, []);
   assert.match(r.headerError ?? '', /quantity/);

@@ -33,18 +33,23 @@ let conn: Redis;
 
 let ready: Promise<void> | undefined;
 /** Set up on first use, inside a test (the fixture's database exists only then). */
-const init = () => (ready ??= (async () => {
-  stripe = await startStripeStandIn();
-  raw = rawConfig({
-    redisUrl: SHARED_REDIS, pgUrl: fx.db.url, queue: fx.queue, prefix: fx.prefix, spoolDir: `${fx.tmp.dir}/spool`,
-    metering: { flush_interval_ms: 600000, ack_interval_ms: 100, worker: { lock_ms: 1000, stalled_interval_ms: 500, max_stalled_count: 100 } },
-    stripe: { api_key: 'sk_test_standin', meters, window_s: WINDOW, settle_s: 0, interval_ms: 100, max_backoff_ms: 500, base_url: stripe.url },
-  });
-  file = writeConfig(fx.tmp.dir, raw);
-  meter = createMeter(toConfig(raw), { metrics: new Metrics({ defaultMetrics: false }), log: quietLog });
-  conn = new Redis(SHARED_REDIS, { maxRetriesPerRequest: 1 });
-  jobs = new Queue(fx.queue, { connection: conn, prefix: bullPrefix(toConfig(raw)) });
-})());
+const init = () =>
+  (ready ??= (async () => {
+    stripe = await startStripeStandIn();
+    raw = rawConfig({
+      redisUrl: SHARED_REDIS,
+      pgUrl: fx.db.url,
+      queue: fx.queue,
+      prefix: fx.prefix,
+      spoolDir: `${fx.tmp.dir}/spool`,
+      metering: { flush_interval_ms: 600000, ack_interval_ms: 100, worker: { lock_ms: 1000, stalled_interval_ms: 500, max_stalled_count: 100 } },
+      stripe: { api_key: 'sk_test_standin', meters, window_s: WINDOW, settle_s: 0, interval_ms: 100, max_backoff_ms: 500, base_url: stripe.url },
+    });
+    file = writeConfig(fx.tmp.dir, raw);
+    meter = createMeter(toConfig(raw), { metrics: new Metrics({ defaultMetrics: false }), log: quietLog });
+    conn = new Redis(SHARED_REDIS, { maxRetriesPerRequest: 1 });
+    jobs = new Queue(fx.queue, { connection: conn, prefix: bullPrefix(toConfig(raw)) });
+  })());
 after(async () => {
   await meter.close();
   await jobs.close();
@@ -57,9 +62,21 @@ async function batchOf(customer: string, n: number): Promise<string> {
   await init();
   const win = Math.floor(Date.now() / 1000 / WINDOW) * WINDOW - 2 * WINDOW;
   const events: UsageEvent[] = Array.from({ length: n }, (_, i) => ({
-    event_id: `ev_crash-${customer}-${i}.request`, kind: 'request', user_id: `u-${customer}`, key_id: null, stripe_customer: customer,
-    service: 'sibyl', route: '/v1/predictions/*', request_id: `crash-${customer}-${i}`, quantity: 1, occurred_at: (win + i) * 1000,
-    method: 'GET', status: 200, bytes_in: 0, bytes_out: 10, latency_ms: 1,
+    event_id: `ev_crash-${customer}-${i}.request`,
+    kind: 'request',
+    user_id: `u-${customer}`,
+    key_id: null,
+    stripe_customer: customer,
+    service: 'sibyl',
+    route: '/v1/predictions/*',
+    request_id: `crash-${customer}-${i}`,
+    quantity: 1,
+    occurred_at: (win + i) * 1000,
+    method: 'GET',
+    status: 200,
+    bytes_in: 0,
+    bytes_out: 10,
+    latency_ms: 1,
   }));
   for (const e of events) meter.record(e);
   await meter.flush();
@@ -84,13 +101,23 @@ async function finishes(customer: string, n: number): Promise<void> {
   const w = spawnWorker(file);
   await w.started;
   try {
-    await waitFor(`${customer}: ${n} rows, all reported`, async () => {
-      const l = await ledger(customer);
-      return l.rows === n && l.unreported === 0;
-    }, 30000, 100);
+    await waitFor(
+      `${customer}: ${n} rows, all reported`,
+      async () => {
+        const l = await ledger(customer);
+        return l.rows === n && l.unreported === 0;
+      },
+      30000,
+      100,
+    );
     assert.deepEqual(await ledger(customer), { rows: n, distinct: n, unreported: 0 });
     assert.equal(stripe.totals().get(`${meters.request}/${customer}`), n, 'Stripe billed each event once');
-    await waitFor('the producer dropped the batch from its spool once acknowledged', () => segmentFiles(spoolDirFor(toConfig(raw))).length === 0 || undefined, 20000, 50);
+    await waitFor(
+      'the producer dropped the batch from its spool once acknowledged',
+      () => segmentFiles(spoolDirFor(toConfig(raw))).length === 0 || undefined,
+      20000,
+      50,
+    );
   } finally {
     w.proc.kill('SIGTERM');
     assert.equal(await w.exited, 0, w.stderr());
@@ -108,7 +135,13 @@ test('killed after fetching the job, before the insert: the restarted worker ins
   const w = spawnWorker(file);
   await w.started;
   await waitFor('the worker fetched the job', async () => (await jobs.getJobState(id)) === 'active', 15000, 20);
-  await waitFor('its INSERT waits on the lock', async () => (await fx.db.pool.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO usage_events%'")).rowCount === 1, 15000, 20);
+  await waitFor(
+    'its INSERT waits on the lock',
+    async () =>
+      (await fx.db.pool.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO usage_events%'")).rowCount === 1,
+    15000,
+    20,
+  );
   await kill9(w);
   // The process is gone; end its backend too, so the insert it started never happens.
   await fx.db.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO usage_events%'");
@@ -126,7 +159,12 @@ test('killed after the insert, before Stripe: Stripe gets the window once after 
   const id = await batchOf('cus_insert', 5);
   const w = spawnWorker(writeConfig(fx.tmp.dir, noStripe));
   await w.started;
-  await waitFor('rows in the ledger, the job completed', async () => (await ledger('cus_insert')).rows === 5 && (await jobs.getJobState(id)) === 'completed', 15000, 20);
+  await waitFor(
+    'rows in the ledger, the job completed',
+    async () => (await ledger('cus_insert')).rows === 5 && (await jobs.getJobState(id)) === 'completed',
+    15000,
+    20,
+  );
   await kill9(w);
   assert.equal((await ledger('cus_insert')).unreported, 5);
   assert.equal(stripe.totals().get(`${meters.request}/cus_insert`), undefined, 'nothing billed yet');

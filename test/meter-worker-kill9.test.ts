@@ -8,16 +8,7 @@ import { test } from 'node:test';
 import { buildUsageEvents } from '../src/meter/build.js';
 import { createMeter } from '../src/meter/producer.js';
 import { Metrics } from '../src/observe/metrics.js';
-import { SHARED_REDIS,
-  ledgerCount,
-  meterFixture,
-  quietLog,
-  rawConfig,
-  spawnWorker,
-  toConfig,
-  waitFor,
-  writeConfig,
-} from './support/meter-env.js';
+import { SHARED_REDIS, ledgerCount, meterFixture, quietLog, rawConfig, spawnWorker, toConfig, waitFor, writeConfig } from './support/meter-env.js';
 
 const CYCLES = 10;
 const fx = meterFixture();
@@ -25,7 +16,11 @@ const { queue, prefix, tmp } = fx;
 
 test(`kill -9 the worker ${CYCLES} times under traffic: ledger count equals events, no duplicates`, async (t) => {
   const raw = rawConfig({
-    redisUrl: SHARED_REDIS, pgUrl: fx.db.url, queue, prefix, spoolDir: tmp.dir,
+    redisUrl: SHARED_REDIS,
+    pgUrl: fx.db.url,
+    queue,
+    prefix,
+    spoolDir: tmp.dir,
     metering: { batch_max_events: 25, worker: { concurrency: 2, lock_ms: 1000, stalled_interval_ms: 500, max_stalled_count: 1000 } },
   });
   const cfg = toConfig(raw);
@@ -41,9 +36,16 @@ test(`kill -9 the worker ${CYCLES} times under traffic: ledger count equals even
       for (let i = 0; i < 15; i++) {
         const id = `kill-${n++}`;
         const { events } = buildUsageEvents({
-          requestId: id, route: { path: '/v1/predictions/*' }, service: 'sibyl',
+          requestId: id,
+          route: { path: '/v1/predictions/*' },
+          service: 'sibyl',
           auth: { method: 'jwt', user_id: `u-${n % 7}`, tier: 'professional', features: [], scopes: [] },
-          method: 'GET', status: 200, bytesIn: 0, bytesOut: 100, latencyMs: 2, occurredAt: Date.now(),
+          method: 'GET',
+          status: 200,
+          bytesIn: 0,
+          bytesOut: 100,
+          latencyMs: 2,
+          occurredAt: Date.now(),
         });
         for (const ev of events) {
           recorded.add(ev.event_id);

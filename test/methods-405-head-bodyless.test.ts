@@ -77,7 +77,10 @@ describe('methods and HEAD', () => {
   });
 
   it('a HEAD refusal followed by a pipelined GET: the next response starts right after the headers', async () => {
-    const r = await rawRequest(gate.proxy.port, 'HEAD /nowhere HTTP/1.1\r\nHost: a\r\n\r\nGET /pub/after-head HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    const r = await rawRequest(
+      gate.proxy.port,
+      'HEAD /nowhere HTTP/1.1\r\nHost: a\r\n\r\nGET /pub/after-head HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
     const first = r.response.indexOf('\r\n\r\n');
     assert.match(r.response.slice(first + 4), /^HTTP\/1\.1 200 /, r.response);
   });

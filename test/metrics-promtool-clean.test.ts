@@ -32,7 +32,9 @@ async function scrape(args: string[], startedMsg: string): Promise<string> {
 
 function check(name: string, text: string): void {
   // What promtool's lint says about `_total`, checked without it.
-  const bad = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].filter(([, metric, type]) => type !== 'counter' && metric!.endsWith('_total')).map(([, metric]) => metric);
+  const bad = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)]
+    .filter(([, metric, type]) => type !== 'counter' && metric!.endsWith('_total'))
+    .map(([, metric]) => metric);
   assert.deepEqual(bad, [], `${name}: non-counter metrics with a _total suffix`);
   assert.match(text, /^argus_process_nodejs_active_handles_all \d+/m, `${name}: the renamed gauge is exported`);
   if (!promtool) {
@@ -42,7 +44,6 @@ function check(name: string, text: string): void {
   const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   assert.equal(r.status, 0, `${name}: promtool check metrics exited ${r.status}:\n${r.stdout}${r.stderr}`);
 }
-
 
 test('the proxy /metrics passes promtool check metrics', async () => {
   const file = writeConfig(`
@@ -59,7 +60,10 @@ metering: { enabled: false }
 });
 
 test('the worker /metrics passes promtool check metrics', async () => {
-  const raw = { ...rawConfig({ redisUrl: SHARED_REDIS, pgUrl: fx.db.url, queue: fx.queue, prefix: fx.prefix, spoolDir: fx.tmp.dir }), admin: { host: '127.0.0.1', port: 0 } };
+  const raw = {
+    ...rawConfig({ redisUrl: SHARED_REDIS, pgUrl: fx.db.url, queue: fx.queue, prefix: fx.prefix, spoolDir: fx.tmp.dir }),
+    admin: { host: '127.0.0.1', port: 0 },
+  };
   const file = writeMeterConfig(fx.tmp.dir, raw);
   check('worker', await scrape(['worker', '--config', file], 'worker: started'));
 });

@@ -38,7 +38,8 @@ after(async () => {
 
 test('two replicas at once: one runs, one finds the lock; deny state, keys and users come back as the proxy reads them', async () => {
   const keys = Array.from({ length: 50 }, () => generateApiKey());
-  for (const [i, k] of keys.entries()) await insertKey(db.pool, k.sha256, { key_id: k.key_id, user_id: `u${i}`, tier: 'explorer', scopes: [], features: [], status: 'active' });
+  for (const [i, k] of keys.entries())
+    await insertKey(db.pool, k.sha256, { key_id: k.key_id, user_id: `u${i}`, tier: 'explorer', scopes: [], features: [], status: 'active' });
   await recordRevocation(db.pool, 'user', 'u7', 1_700_000_000);
   await recordRevocation(db.pool, 'session', 'sess-old', 1_000_000); // long expired: not brought back
   await upsertUser(db.pool, 'u1', { tier: 'business', features: ['beta'], llm: { models: ['gpt-4o'], model_tiers: [], daily_token_budget: 1000 } });
@@ -57,7 +58,11 @@ test('two replicas at once: one runs, one finds the lock; deny state, keys and u
   assert.equal((await a.mget(keys.map((x) => k.key(x.sha256)))).filter((v) => v !== null).length, 50);
   assert.equal(await a.get(k.deny('user', 'u7')), '1700000000');
   assert.equal(await a.exists(k.deny('session', 'sess-old')), 0);
-  assert.deepEqual(parseRecord(userRecordSchema, await a.get(k.user('u1'))), { tier: 'business', features: ['beta'], llm: { models: ['gpt-4o'], model_tiers: [], daily_token_budget: 1000 } });
+  assert.deepEqual(parseRecord(userRecordSchema, await a.get(k.user('u1'))), {
+    tier: 'business',
+    features: ['beta'],
+    llm: { models: ['gpt-4o'], model_tiers: [], daily_token_budget: 1000 },
+  });
   assert.equal(await a.exists(k.user('u2')), 0, 'a deleted user loses its projection');
 
   // A refresh over a complete epoch keeps it complete and swaps its id.

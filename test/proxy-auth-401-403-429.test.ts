@@ -16,9 +16,6 @@ import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { startUpstream, type RecordingUpstream } from './support/upstream.js';
 import { get, errorCode as code, type HttpReply as Reply } from './support/http.js';
 
-
-
-
 describe('proxy: authenticate, authorize, rate limit', () => {
   const prefix = testPrefix('proxy-auth');
   let jwks: JwksServer;
@@ -33,9 +30,30 @@ describe('proxy: authenticate, authorize, rate limit', () => {
     jwks = await startJwksServer();
     redis = new Redis(SHARED_REDIS);
     up = await startUpstream();
-    await projectKey(redis, prefix, explorerKey.sha256, { key_id: explorerKey.key_id, user_id: 'u_explorer', tier: 'explorer', scopes: [], features: [], status: 'active' });
-    await projectKey(redis, prefix, proKey.sha256, { key_id: proKey.key_id, user_id: 'u_pro', tier: 'professional', scopes: ['sibyl:read'], features: ['predictions'], status: 'active' });
-    await projectKey(redis, prefix, revoked.sha256, { key_id: revoked.key_id, user_id: 'u_rev', tier: 'explorer', scopes: [], features: [], status: 'revoked' });
+    await projectKey(redis, prefix, explorerKey.sha256, {
+      key_id: explorerKey.key_id,
+      user_id: 'u_explorer',
+      tier: 'explorer',
+      scopes: [],
+      features: [],
+      status: 'active',
+    });
+    await projectKey(redis, prefix, proKey.sha256, {
+      key_id: proKey.key_id,
+      user_id: 'u_pro',
+      tier: 'professional',
+      scopes: ['sibyl:read'],
+      features: ['predictions'],
+      status: 'active',
+    });
+    await projectKey(redis, prefix, revoked.sha256, {
+      key_id: revoked.key_id,
+      user_id: 'u_rev',
+      tier: 'explorer',
+      scopes: [],
+      features: [],
+      status: 'revoked',
+    });
     proxy = await startTestProxy({
       upstream: { url: up.url },
       redis: { url: SHARED_REDIS, key_prefix: prefix },
@@ -84,7 +102,15 @@ describe('proxy: authenticate, authorize, rate limit', () => {
   });
 
   it('refuses every bad credential with 401 and never reaches the upstream', async () => {
-    const corpus = badCredentials({ rs: jwks.rs, es: jwks.es, issuer: ISSUER, audience: AUDIENCE, sessionSecret: SESSION_SECRET, revokedApiKey: revoked.key, nowS: Math.floor(Date.now() / 1000) });
+    const corpus = badCredentials({
+      rs: jwks.rs,
+      es: jwks.es,
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      sessionSecret: SESSION_SECRET,
+      revokedApiKey: revoked.key,
+      nowS: Math.floor(Date.now() / 1000),
+    });
     assert.ok(corpus.length >= 30);
     const before = up.seen.length;
     const wrong: string[] = [];

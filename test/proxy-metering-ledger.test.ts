@@ -11,17 +11,32 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { generateApiKey } from '../src/authenticate/index.js';
 import { startLlmProvider, type StandInProvider } from './support/llm-provider.js';
-import { createTestDb, obliterateQueue, privateRedis, rand, spawnWorker, tempDir, waitFor, writeConfig, SHARED_REDIS, type TestDb, type WorkerProcess } from './support/meter-env.js';
+import {
+  createTestDb,
+  obliterateQueue,
+  privateRedis,
+  rand,
+  spawnWorker,
+  tempDir,
+  waitFor,
+  writeConfig,
+  SHARED_REDIS,
+  type TestDb,
+  type WorkerProcess,
+} from './support/meter-env.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { startCli } from './support/spawn.js';
 import { request } from './support/http.js';
-
 
 /** An app that reports its own usage on /predict and /trade. */
 async function startReportingApp(): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     if (req.url?.startsWith('/predict')) res.setHeader('x-argus-usage', JSON.stringify({ kind: 'request', quantity: 3 }));
-    if (req.url?.startsWith('/trade')) res.setHeader('x-argus-usage', JSON.stringify([{ kind: 'trading', type: 'trade', exchange: 'binance', symbol: 'BTC-USD', quantity: 0.5, value_usd: 30000 }]));
+    if (req.url?.startsWith('/trade'))
+      res.setHeader(
+        'x-argus-usage',
+        JSON.stringify([{ kind: 'trading', type: 'trade', exchange: 'binance', symbol: 'BTC-USD', quantity: 0.5, value_usd: 30000 }]),
+      );
     res.setHeader('content-type', 'text/plain');
     res.end('ok');
   });
@@ -46,7 +61,10 @@ describe('metering through the proxy', () => {
     app = await startReportingApp();
     provider = await startLlmProvider();
     const keyFile = `${tmp.dir}/keys.yaml`;
-    (await import('node:fs')).writeFileSync(keyFile, `- { key_id: ${key.key_id}, sha256: ${key.sha256}, user_id: metered_user, tier: business, llm: { models: [gpt-4o-mini], model_tiers: [] } }\n`);
+    (await import('node:fs')).writeFileSync(
+      keyFile,
+      `- { key_id: ${key.key_id}, sha256: ${key.sha256}, user_id: metered_user, tier: business, llm: { models: [gpt-4o-mini], model_tiers: [] } }\n`,
+    );
     const common = {
       redis: { url: SHARED_REDIS, key_prefix: prefix },
       postgres: { url: db.url },
@@ -62,7 +80,15 @@ describe('metering through the proxy', () => {
         { path: '/*', auth: 'required' },
       ],
     });
-    worker = spawnWorker(writeConfig(tmp.dir, { ...common, upstream: { url: app.url }, routes: [{ path: '/*', auth: 'none' }], admin: { host: '127.0.0.1', port: 0 }, log: { level: 'info' } }));
+    worker = spawnWorker(
+      writeConfig(tmp.dir, {
+        ...common,
+        upstream: { url: app.url },
+        routes: [{ path: '/*', auth: 'none' }],
+        admin: { host: '127.0.0.1', port: 0 },
+        log: { level: 'info' },
+      }),
+    );
     await worker.started;
   });
   after(async () => {
@@ -76,10 +102,15 @@ describe('metering through the proxy', () => {
     tmp.remove();
   });
 
-  const rows = async (where: string, params: unknown[] = []) => (await db.pool.query(`SELECT * FROM usage_events WHERE ${where} ORDER BY occurred_at`, params)).rows as Array<Record<string, unknown>>;
+  const rows = async (where: string, params: unknown[] = []) =>
+    (await db.pool.query(`SELECT * FROM usage_events WHERE ${where} ORDER BY occurred_at`, params)).rows as Array<Record<string, unknown>>;
 
   it('a request becomes one ledger row with its dimensions', async () => {
-    const r = await request(`${proxy.url}/v1/things?x=1`, { method: 'POST', headers: { 'x-api-key': key.key, 'x-request-id': 'client-chosen-id' }, body: 'hello' });
+    const r = await request(`${proxy.url}/v1/things?x=1`, {
+      method: 'POST',
+      headers: { 'x-api-key': key.key, 'x-request-id': 'client-chosen-id' },
+      body: 'hello',
+    });
     assert.equal(r.status, 200);
     const row = await waitFor('request row', async () => (await rows(`kind = 'request' AND request_id = 'client-chosen-id'`))[0]);
     assert.equal(row['user_id'], 'metered_user');
@@ -116,7 +147,12 @@ describe('metering through the proxy', () => {
       redis: { url: SHARED_REDIS, key_prefix: prefix },
       metering: { queue, spool_dir: `${tmp.dir}/spool-llm`, service: 'prism', flush_interval_ms: 5 },
       auth: { api_keys: { file: `${tmp.dir}/keys.yaml` } },
-      llm: { prices: { openai: { 'gpt-4o-mini': { input_per_mtok: 1, output_per_mtok: 2 } }, anthropic: { 'gpt-4o-mini': { input_per_mtok: 3, output_per_mtok: 4 } } } },
+      llm: {
+        prices: {
+          openai: { 'gpt-4o-mini': { input_per_mtok: 1, output_per_mtok: 2 } },
+          anthropic: { 'gpt-4o-mini': { input_per_mtok: 3, output_per_mtok: 4 } },
+        },
+      },
       upstream: { url: provider.url },
       routes: [
         { path: '/v1/chat/completions', auth: 'required', llm: { provider: 'openai', include_usage: true } },
@@ -125,16 +161,44 @@ describe('metering through the proxy', () => {
       ],
     });
     const cases = [
-      { id: 'llm-chat-stream', path: '/v1/chat/completions', provider: 'openai', price: [1, 2], body: { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] } },
-      { id: 'llm-chat', path: '/v1/chat/completions', provider: 'openai', price: [1, 2], body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] } },
+      {
+        id: 'llm-chat-stream',
+        path: '/v1/chat/completions',
+        provider: 'openai',
+        price: [1, 2],
+        body: { model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'hi' }] },
+      },
+      {
+        id: 'llm-chat',
+        path: '/v1/chat/completions',
+        provider: 'openai',
+        price: [1, 2],
+        body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+      },
       { id: 'llm-responses-stream', path: '/v1/responses', provider: 'openai', price: [1, 2], body: { model: 'gpt-4o-mini', stream: true, input: 'hi' } },
       { id: 'llm-responses', path: '/v1/responses', provider: 'openai', price: [1, 2], body: { model: 'gpt-4o-mini', input: 'hi' } },
-      { id: 'llm-anthropic-stream', path: '/v1/messages', provider: 'anthropic', price: [3, 4], body: { model: 'gpt-4o-mini', stream: true, max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] } },
-      { id: 'llm-anthropic', path: '/v1/messages', provider: 'anthropic', price: [3, 4], body: { model: 'gpt-4o-mini', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] } },
+      {
+        id: 'llm-anthropic-stream',
+        path: '/v1/messages',
+        provider: 'anthropic',
+        price: [3, 4],
+        body: { model: 'gpt-4o-mini', stream: true, max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] },
+      },
+      {
+        id: 'llm-anthropic',
+        path: '/v1/messages',
+        provider: 'anthropic',
+        price: [3, 4],
+        body: { model: 'gpt-4o-mini', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] },
+      },
     ];
     try {
       for (const c of cases) {
-        const r = await request(`${llmProxy.url}${c.path}`, { method: 'POST', headers: { 'x-api-key': key.key, 'content-type': 'application/json', 'x-request-id': c.id }, body: JSON.stringify(c.body) });
+        const r = await request(`${llmProxy.url}${c.path}`, {
+          method: 'POST',
+          headers: { 'x-api-key': key.key, 'content-type': 'application/json', 'x-request-id': c.id },
+          body: JSON.stringify(c.body),
+        });
         assert.equal(r.status, 200, `${c.id}: ${r.body}`);
         const usage = provider.requests.at(-1)!.usage;
         const row = await waitFor(`${c.id} row`, async () => (await rows(`request_id = $1 AND kind = 'llm'`, [c.id]))[0]);

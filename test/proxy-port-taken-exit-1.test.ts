@@ -22,7 +22,9 @@ async function freePort(): Promise<number> {
 }
 
 const config = (upstream: string, port: number, threads: number, adminPort = 0) =>
-  writeConfig(`listen: { host: 127.0.0.1, port: ${port} }\nadmin: { host: 127.0.0.1, port: ${adminPort} }\nthreads: ${threads}\nmetering: { enabled: false }\nserver: { drain_delay_ms: 0 }\nupstream: { url: ${upstream} }\nroutes:\n  - path: /*\n    auth: none\n`);
+  writeConfig(
+    `listen: { host: 127.0.0.1, port: ${port} }\nadmin: { host: 127.0.0.1, port: ${adminPort} }\nthreads: ${threads}\nmetering: { enabled: false }\nserver: { drain_delay_ms: 0 }\nupstream: { url: ${upstream} }\nroutes:\n  - path: /*\n    auth: none\n`,
+  );
 
 /** stderr is one line naming what failed. */
 function assertOneLine(stderr: string, pattern: RegExp): void {

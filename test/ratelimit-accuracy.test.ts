@@ -11,7 +11,11 @@ import { Metrics } from '../src/observe/metrics.js';
 import { createRateLimiter, limitPolicy, type Decision, type LimitPolicy, type RateLimiter } from '../src/ratelimit/index.js';
 
 function localLimiter(clock: { t: number }): RateLimiter {
-  const cfg = parseConfig({ upstream: { url: 'http://127.0.0.1:1' }, routes: [{ path: '/x', auth: 'none' }], ratelimit: { scope: 'local', max_subjects: 1000 } });
+  const cfg = parseConfig({
+    upstream: { url: 'http://127.0.0.1:1' },
+    routes: [{ path: '/x', auth: 'none' }],
+    ratelimit: { scope: 'local', max_subjects: 1000 },
+  });
   return createRateLimiter(cfg, { metrics: new Metrics({ defaultMetrics: false }), log: createLogger('error'), now: () => clock.t });
 }
 
@@ -41,7 +45,12 @@ function evenly(count: number, fromMs: number, spanMs: number): number[] {
   return Array.from({ length: count }, (_, i) => fromMs + (i * spanMs) / count);
 }
 
-for (const [limit, burst] of [[100, 10], [1000, 100], [7, 0], [10000, 1000]] as const) {
+for (const [limit, burst] of [
+  [100, 10],
+  [1000, 100],
+  [7, 0],
+  [10000, 1000],
+] as const) {
   for (const factor of [0.5, 1, 3]) {
     test(`limit ${limit}/min burst ${burst}: offered ${factor}× over one window admits min(offered, limit + burst) within 1%`, () => {
       const clock = { t: 1_700_000_000_000 };
@@ -61,7 +70,7 @@ test('sustained 3× random arrivals over 5 windows: every window within limit + 
   const limiter = localLimiter(clock);
   const policy = limitPolicy({ name: 'p', limit: 100, windowS: 60, burst: 10 });
   let seed = 42;
-  const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rand = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
   const times: number[] = [];
   const start = clock.t;
   // Poisson arrivals at 3 × 100 per minute.

@@ -92,7 +92,10 @@ test('redis stopped mid-test: local share enforced, no throw; global again after
   for (let i = 0; i < 300; i++) {
     clock.t = start + i * 200;
     const d = await check('u:a');
-    if (d.allowed) { inWindow++; assert.equal(d.degraded, true); }
+    if (d.allowed) {
+      inWindow++;
+      assert.equal(d.degraded, true);
+    }
   }
   assert.ok(inWindow <= 55 && inWindow >= 0.99 * 55, `admitted ${inWindow} in the window`);
 

@@ -37,7 +37,12 @@ async function runChild(): Promise<void> {
   const redis = createRedis(REDIS_URL);
   await once(redis, 'ready');
   let t = 0;
-  const limiter = createRateLimiter(configFor(prefix, 'local'), { redis, metrics: new Metrics({ defaultMetrics: false }), log: createLogger('error'), now: () => t });
+  const limiter = createRateLimiter(configFor(prefix, 'local'), {
+    redis,
+    metrics: new Metrics({ defaultMetrics: false }),
+    log: createLogger('error'),
+    now: () => t,
+  });
   process.on('message', (m: Msg) => {
     void (async () => {
       if (m.cmd === 'check') {
@@ -81,7 +86,10 @@ if (process.argv.includes(CHILD_FLAG)) {
 
   after(async () => {
     for (const child of children) {
-      if (child.connected) { child.send({ cmd: 'close' }); await once(child, 'exit'); }
+      if (child.connected) {
+        child.send({ cmd: 'close' });
+        await once(child, 'exit');
+      }
     }
     const keys: string[] = [];
     let cursor = '0';

@@ -53,7 +53,11 @@ test('limited: r=0, t = seconds to a full bucket, Retry-After = seconds to the n
   const denial = limitedDenial(policy, d);
   assert.equal(denial.code, 'ARGUS_RATE_LIMITED');
   assert.equal(statusOf(denial.code), 429);
-  assert.deepEqual(denial.headers, [['RateLimit-Policy', '"explorer";q=100;w=60'], ['RateLimit', '"explorer";r=0;t=7'], ['Retry-After', '1']]);
+  assert.deepEqual(denial.headers, [
+    ['RateLimit-Policy', '"explorer";q=100;w=60'],
+    ['RateLimit', '"explorer";r=0;t=7'],
+    ['Retry-After', '1'],
+  ]);
 });
 
 test('policy names are valid structured-field strings', () => {

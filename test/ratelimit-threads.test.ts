@@ -15,7 +15,13 @@ const cfg = parseConfig({ upstream: { url: 'http://127.0.0.1:1' }, routes: [{ pa
 const NOW = 3_000_000;
 const policy = limitPolicy({ name: 'p', limit: 6000, windowS: 60, burst: 4999 }); // 5000 at once
 
-interface ThreadJob { role: 'ratelimit-thread'; buffer: SharedArrayBuffer; barrier: SharedArrayBuffer; threads: number; checks: number }
+interface ThreadJob {
+  role: 'ratelimit-thread';
+  buffer: SharedArrayBuffer;
+  barrier: SharedArrayBuffer;
+  threads: number;
+  checks: number;
+}
 
 function limiterOn(store: BucketStore) {
   return createRateLimiter(cfg, { metrics: new Metrics({ defaultMetrics: false }), log: createLogger('error'), now: () => NOW, store });
@@ -36,11 +42,19 @@ if (!isMainThread && (workerData as ThreadJob | undefined)?.role === 'ratelimit-
     const store = createBucketStore({ maxSubjects: 1000 });
     const barrier = new SharedArrayBuffer(4);
     const job: ThreadJob = { role: 'ratelimit-thread', buffer: store.buffer, barrier, threads: 2, checks: 4000 };
-    const counts = await Promise.all([0, 1].map(() => new Promise<number>((resolve, reject) => {
-      const w = new Worker(new URL(import.meta.url), { workerData: job });
-      w.once('message', (n: number) => { resolve(n); void w.terminate(); });
-      w.once('error', reject);
-    })));
+    const counts = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<number>((resolve, reject) => {
+            const w = new Worker(new URL(import.meta.url), { workerData: job });
+            w.once('message', (n: number) => {
+              resolve(n);
+              void w.terminate();
+            });
+            w.once('error', reject);
+          }),
+      ),
+    );
     assert.equal(counts[0]! + counts[1]!, 5000, `threads admitted ${counts.join(' + ')}`);
     assert.ok(counts[0]! > 0 && counts[1]! > 0, 'both threads took tokens');
     // The main thread sees the same, empty bucket.

@@ -19,7 +19,7 @@ import { runCli } from './support/spawn.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ENV = { ARGUS_REDIS_URL: 'redis://127.0.0.1:1', ARGUS_POSTGRES_URL: 'postgres://127.0.0.1:1/x', ARGUS_SESSION_SECRET: 'x'.repeat(32) };
 
-describe('the README\'s LLM key on config/argus.yaml\'s LLM route', () => {
+describe("the README's LLM key on config/argus.yaml's LLM route", () => {
   const dir = mkdtempSync(join(tmpdir(), 'argus-readme-llm-'));
   const keys = join(dir, 'keys.yaml');
   const example = loadConfig(join(ROOT, 'config/argus.yaml'), ENV);
@@ -49,7 +49,7 @@ describe('the README\'s LLM key on config/argus.yaml\'s LLM route', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('config/argus.yaml\'s LLM route bills streams on the provider\'s usage (include_usage)', () => {
+  it("config/argus.yaml's LLM route bills streams on the provider's usage (include_usage)", () => {
     assert.equal(llmRoute.llm?.include_usage, true);
   });
 
@@ -64,7 +64,10 @@ describe('the README\'s LLM key on config/argus.yaml\'s LLM route', () => {
 
   it('a key made without --llm: 403 ARGUS_MODEL_NOT_ALLOWED', async () => {
     const client = new OpenAI({ apiKey: without, baseURL: `${proxy.url}/v1`, maxRetries: 0 });
-    const err = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }).then(() => undefined, (e: unknown) => e);
+    const err = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof OpenAI.PermissionDeniedError);
     assert.equal(err.code, 'ARGUS_MODEL_NOT_ALLOWED');
   });

@@ -12,7 +12,11 @@ import { startJwksServer, type JwksServer } from './support/jwks-server.js';
 import { startTestProxy, type TestProxy } from './support/proxy.js';
 import { waitFor } from './support/raw.js';
 
-interface Readyz { status: string; checks: Record<string, boolean>; jwks?: { state: string; source: string; failures: number; last_error?: string; age_s?: number } }
+interface Readyz {
+  status: string;
+  checks: Record<string, boolean>;
+  jwks?: { state: string; source: string; failures: number; last_error?: string; age_s?: number };
+}
 const readyz = async (p: TestProxy) => {
   const r = await fetch(`${p.adminUrl}/readyz`);
   return { status: r.status, body: (await r.json()) as Readyz };
@@ -34,7 +38,11 @@ describe('/readyz and the JWKS', () => {
 
   it('never fetched: 503, jwks.state "never_fetched" with the fetch error', async () => {
     const url = `http://127.0.0.1:${await closedPort()}/.well-known/jwks.json`;
-    const proxy = await startTestProxy({ upstream: { url: 'http://127.0.0.1:9' }, auth: { jwt: { jwks_url: url, issuer: 'https://i.test', audience: 'a', fetch_timeout_ms: 300 } }, routes: [{ path: '/*' }] });
+    const proxy = await startTestProxy({
+      upstream: { url: 'http://127.0.0.1:9' },
+      auth: { jwt: { jwks_url: url, issuer: 'https://i.test', audience: 'a', fetch_timeout_ms: 300 } },
+      routes: [{ path: '/*' }],
+    });
     stops.push(() => proxy.stop());
     await waitFor(async () => ((await readyz(proxy)).body.jwks?.failures ?? 0) >= 1, 10000, 'a failed fetch');
     const { status, body } = await readyz(proxy);
@@ -51,7 +59,17 @@ describe('/readyz and the JWKS', () => {
     stops.push(() => jwks.close());
     const proxy = await startTestProxy({
       upstream: { url: 'http://127.0.0.1:9' },
-      auth: { jwt: { jwks_url: jwks.url, issuer: 'https://i.test', audience: 'a', refresh_ms: 1000, refetch_cooldown_ms: 0, max_stale_ms: 3000, fetch_timeout_ms: 300 } },
+      auth: {
+        jwt: {
+          jwks_url: jwks.url,
+          issuer: 'https://i.test',
+          audience: 'a',
+          refresh_ms: 1000,
+          refetch_cooldown_ms: 0,
+          max_stale_ms: 3000,
+          fetch_timeout_ms: 300,
+        },
+      },
       routes: [{ path: '/*' }],
     });
     stops.push(() => proxy.stop());

@@ -76,7 +76,7 @@ describe('x-request-id on every response', () => {
     return v as string;
   };
 
-  it('200: the client id, the same one the upstream saw; the app\'s own id is not passed on', async () => {
+  it("200: the client id, the same one the upstream saw; the app's own id is not passed on", async () => {
     const r = await request(`${proxy.url}/open`, { headers: { 'x-request-id': 'client-id-1' } });
     assert.equal(r.status, 200);
     hasId(r.headers, 'client-id-1');
@@ -118,7 +118,11 @@ describe('x-request-id on every response', () => {
     upstream.listen(upstreamPort, '127.0.0.1');
   });
   it('503', async () => {
-    const token = signCompact({ alg: 'RS256', kid: 'k1', typ: 'JWT' }, { sub: 'u', iss: 'https://issuer.test', aud: 'a', exp: Math.floor(Date.now() / 1000) + 600 }, makeSigningKey('RS256', 'k1'));
+    const token = signCompact(
+      { alg: 'RS256', kid: 'k1', typ: 'JWT' },
+      { sub: 'u', iss: 'https://issuer.test', aud: 'a', exp: Math.floor(Date.now() / 1000) + 600 },
+      makeSigningKey('RS256', 'k1'),
+    );
     await refusal(503, 'ARGUS_AUTH_UNAVAILABLE', '/jwt', { headers: { authorization: `Bearer ${token}` } });
   });
   it('400: a hygiene refusal (raw bytes), generated id', async () => {

@@ -23,7 +23,11 @@ const REFUSALS: Array<[string, number, string]> = [
   ['Transfer-Encoding: xchunked', 400, 'POST /pub/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'],
   ['Transfer-Encoding: chunked, gzip', 400, 'POST /pub/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n'],
   ['Transfer-Encoding: gzip, chunked', 400, 'POST /pub/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'],
-  ['two Transfer-Encoding headers', 400, 'POST /pub/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'],
+  [
+    'two Transfer-Encoding headers',
+    400,
+    'POST /pub/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+  ],
   ['chunk size with leading whitespace', 411, 'POST /pub/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n'],
   ['chunk longer than its size', 411, 'POST /pub/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello!!\r\n0\r\n\r\n'],
   ['a chunked body (chunked_request_bodies: false)', 411, 'POST /pub/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'],
@@ -93,7 +97,11 @@ describe('a refused connection is finished', () => {
 
   it('a refusal that does not close (404) leaves the pipelined request to be answered in order', async () => {
     const tag = `after-404-${Math.random().toString(36).slice(2)}`;
-    const r = await rawRequest(gate.proxy.port, 'GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n' + canary(tag).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'), 3000);
+    const r = await rawRequest(
+      gate.proxy.port,
+      'GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n' + canary(tag).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'),
+      3000,
+    );
     assert.deepEqual(responses(r.response), [404, 200]);
     assert.equal(sawCanary(tag), true);
   });
@@ -106,7 +114,10 @@ describe('a refused connection is finished', () => {
     assert.deepEqual(responses(r.response), [200]);
     const seen = gate.up.seen.find((s) => s.headers['x-request-id'] === tag)!;
     assert.equal(seen.headers['x-smuggled'], undefined);
-    assert.ok(seen.headerLines.every((l) => !l.startsWith(':')), seen.headerLines.join(' | '));
+    assert.ok(
+      seen.headerLines.every((l) => !l.startsWith(':')),
+      seen.headerLines.join(' | '),
+    );
   });
 
   it('no request class uWS holds or drops reaches the upstream', async () => {
@@ -118,8 +129,15 @@ describe('a refused connection is finished', () => {
         return { name, statuses: responses(r.response) };
       }),
     );
-    for (const { name, statuses } of results) assert.ok(statuses.every((s) => s >= 400), `${name}: ${statuses}`);
-    assert.deepEqual(gate.up.seen.slice(before).map((s) => s.requestLine), []);
+    for (const { name, statuses } of results)
+      assert.ok(
+        statuses.every((s) => s >= 400),
+        `${name}: ${statuses}`,
+      );
+    assert.deepEqual(
+      gate.up.seen.slice(before).map((s) => s.requestLine),
+      [],
+    );
   });
 });
 
@@ -131,16 +149,26 @@ describe('chunked_request_bodies: true (uWS decodes the chunks)', () => {
   after(() => gate.close());
 
   it('a valid chunked body is forwarded whole', async () => {
-    const r = await rawRequest(gate.proxy.port, 'POST /pub/c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n', 3000);
+    const r = await rawRequest(
+      gate.proxy.port,
+      'POST /pub/c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      3000,
+    );
     assert.deepEqual(responses(r.response), [200]);
     assert.equal(gate.up.seen.at(-1)!.body.toString(), 'hello');
   });
 
-  for (const [name, chunks] of [['leading whitespace', ' 5\r\nhello\r\n0\r\n\r\n'], ['a chunk longer than its size', '5\r\nhello!!\r\n0\r\n\r\n']] as const) {
+  for (const [name, chunks] of [
+    ['leading whitespace', ' 5\r\nhello\r\n0\r\n\r\n'],
+    ['a chunk longer than its size', '5\r\nhello!!\r\n0\r\n\r\n'],
+  ] as const) {
     it(`malformed chunks (${name}): the bytes after them never reach the upstream as a request`, async () => {
       const tag = `canary-${Math.random().toString(36).slice(2)}`;
       await rawRequest(gate.proxy.port, `POST /pub/m HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}` + canary(tag), 1500);
-      assert.equal(gate.up.seen.some((s) => s.headers['x-request-id'] === tag), false);
+      assert.equal(
+        gate.up.seen.some((s) => s.headers['x-request-id'] === tag),
+        false,
+      );
     });
   }
 });

@@ -8,10 +8,20 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { RespError, RespParser, type RespValue } from '../src/clients/resp-parser.js';
 
-const VALID = ['+OK\r\n', '-ERR boom\r\n', ':42\r\n', ':-7\r\n', '$5\r\nhé\r\n\r\n', '$-1\r\n', '*-1\r\n', '*0\r\n', '*3\r\n+QUEUED\r\n:1\r\n*2\r\n$1\r\na\r\n-WRONGTYPE x\r\n'];
+const VALID = [
+  '+OK\r\n',
+  '-ERR boom\r\n',
+  ':42\r\n',
+  ':-7\r\n',
+  '$5\r\nhé\r\n\r\n',
+  '$-1\r\n',
+  '*-1\r\n',
+  '*0\r\n',
+  '*3\r\n+QUEUED\r\n:1\r\n*2\r\n$1\r\na\r\n-WRONGTYPE x\r\n',
+];
 const seed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 1e9);
 let state = seed;
-const rand = (n: number) => ((state = (state * 1103515245 + 12345) % 2147483648) % n);
+const rand = (n: number) => (state = (state * 1103515245 + 12345) % 2147483648) % n;
 
 function feed(bytes: Buffer): RespValue[] {
   const p = new RespParser();
@@ -58,12 +68,25 @@ describe(`RESP parser fuzz (FUZZ_SEED=${seed})`, () => {
 
   it('hostile shapes fail fast instead of growing or recursing', () => {
     const deep = Buffer.from('*1\r\n'.repeat(10_000));
-    assert.throws(() => new RespParser().push(deep), (e: RespError) => e.code === 'RESP_PROTOCOL');
-    assert.throws(() => new RespParser().push(Buffer.from('$99999999999\r\n')), (e: RespError) => e.code === 'RESP_PROTOCOL');
-    assert.throws(() => new RespParser().push(Buffer.from('$3\r\nabcXY')), (e: RespError) => e.code === 'RESP_PROTOCOL');
+    assert.throws(
+      () => new RespParser().push(deep),
+      (e: RespError) => e.code === 'RESP_PROTOCOL',
+    );
+    assert.throws(
+      () => new RespParser().push(Buffer.from('$99999999999\r\n')),
+      (e: RespError) => e.code === 'RESP_PROTOCOL',
+    );
+    assert.throws(
+      () => new RespParser().push(Buffer.from('$3\r\nabcXY')),
+      (e: RespError) => e.code === 'RESP_PROTOCOL',
+    );
     const p = new RespParser();
-    assert.throws(() => {
-      for (let i = 0; i < 40; i++) p.push(Buffer.alloc(64 * 1024, 0x61).fill('+', 0, 1));
-    }, (e: RespError) => e.code === 'RESP_PROTOCOL', 'an endless simple string is cut off');
+    assert.throws(
+      () => {
+        for (let i = 0; i < 40; i++) p.push(Buffer.alloc(64 * 1024, 0x61).fill('+', 0, 1));
+      },
+      (e: RespError) => e.code === 'RESP_PROTOCOL',
+      'an endless simple string is cut off',
+    );
   });
 });

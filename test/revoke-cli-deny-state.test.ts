@@ -29,12 +29,21 @@ describe('revoke CLI deny state', () => {
   const dir = mkdtempSync(join(tmpdir(), 'argus-revoke-cli-'));
   const file = (name: string, raw: object) => {
     const f = join(dir, name);
-    writeFileSync(f, `# YAML, as operators write it\n${Object.entries(raw).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join('\n')}\n`);
+    writeFileSync(
+      f,
+      `# YAML, as operators write it\n${Object.entries(raw)
+        .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+        .join('\n')}\n`,
+    );
     return f;
   };
   const base = { upstream: { url: 'http://127.0.0.1:1' }, routes: [{ path: '/*', auth: 'required' }] };
   const redisOnly = file('redis.yaml', { ...base, redis: { url: SHARED_REDIS, key_prefix: cliPrefix } });
-  const withPg = file('pg.yaml', { ...base, redis: { url: SHARED_REDIS, key_prefix: pgPrefix }, postgres: { url: `${PG}?options=-c%20search_path%3D${schema}` } });
+  const withPg = file('pg.yaml', {
+    ...base,
+    redis: { url: SHARED_REDIS, key_prefix: pgPrefix },
+    postgres: { url: `${PG}?options=-c%20search_path%3D${schema}` },
+  });
   const admin = new pg.Client({ connectionString: PG });
   let redis: Redis;
   let sub: Redis;
@@ -69,7 +78,11 @@ describe('revoke CLI deny state', () => {
   }
 
   it('writes the same keys, values, TTLs and message as the ioredis path, and the subscriber hears it', async () => {
-    const cases: Array<[RevocationKind, string]> = [['user', 'u_1'], ['session', 'sess-1'], ['key', 'key_1']];
+    const cases: Array<[RevocationKind, string]> = [
+      ['user', 'u_1'],
+      ['session', 'sess-1'],
+      ['key', 'key_1'],
+    ];
     for (const [kind, id] of cases) {
       const t0 = Date.now() / 1000;
       const r = await runCli(['revoke', `--${kind}`, id, '--config', redisOnly]);
@@ -97,7 +110,10 @@ describe('revoke CLI deny state', () => {
     assert.equal(r.code, 0, r.stderr);
     const row = (await admin.query(`SELECT status, sha256 FROM "${schema}".api_keys WHERE key_id = $1`, [key_id])).rows[0];
     assert.equal(row.status, 'revoked');
-    assert.equal((await admin.query(`SELECT count(*)::int AS n FROM "${schema}".auth_revocations WHERE kind = 'key' AND subject_id = $1`, [key_id])).rows[0].n, 1);
+    assert.equal(
+      (await admin.query(`SELECT count(*)::int AS n FROM "${schema}".auth_revocations WHERE kind = 'key' AND subject_id = $1`, [key_id])).rows[0].n,
+      1,
+    );
     const rec = JSON.parse((await redis.get(redisKeys(pgPrefix).key(row.sha256)))!) as { status: string; key_id: string };
     assert.equal(rec.status, 'revoked');
     assert.equal(rec.key_id, key_id);
@@ -116,26 +132,46 @@ describe('revoke CLI deny state', () => {
 
   it('Redis unreachable with Postgres: exit 1, the revocation is still recorded in Postgres and the message says so', async () => {
     assert.equal((await runCli(['migrate', '--config', withPg])).code, 0);
-    const down = file('down-pg.yaml', { ...base, redis: { url: 'redis://127.0.0.1:1', key_prefix: pgPrefix }, postgres: { url: `${PG}?options=-c%20search_path%3D${schema}` } });
+    const down = file('down-pg.yaml', {
+      ...base,
+      redis: { url: 'redis://127.0.0.1:1', key_prefix: pgPrefix },
+      postgres: { url: `${PG}?options=-c%20search_path%3D${schema}` },
+    });
     const r = await runCli(['revoke', '--user', 'u_redis_down', '--config', down]);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, 'argus-sidecar revoke: redis: 127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1 (recorded in Postgres; run the command again to publish it)\n');
-    assert.equal((await admin.query(`SELECT count(*)::int AS n FROM "${schema}".auth_revocations WHERE kind = 'user' AND subject_id = 'u_redis_down'`)).rows[0].n, 1);
+    assert.equal(
+      r.stderr,
+      'argus-sidecar revoke: redis: 127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1 (recorded in Postgres; run the command again to publish it)\n',
+    );
+    assert.equal(
+      (await admin.query(`SELECT count(*)::int AS n FROM "${schema}".auth_revocations WHERE kind = 'user' AND subject_id = 'u_redis_down'`)).rows[0].n,
+      1,
+    );
   });
 
   it('Postgres unreachable: exit 1 naming postgres, and the kill switch is already in effect through Redis', async () => {
-    const pgDown = file('pg-down.yaml', { ...base, redis: { url: SHARED_REDIS, key_prefix: pgPrefix }, postgres: { url: 'postgres://postgres@127.0.0.1:1/postgres' } });
+    const pgDown = file('pg-down.yaml', {
+      ...base,
+      redis: { url: SHARED_REDIS, key_prefix: pgPrefix },
+      postgres: { url: 'postgres://postgres@127.0.0.1:1/postgres' },
+    });
     const before = heard.length;
     const r = await runCli(['revoke', '--user', 'u_pg_down', '--config', pgDown]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^argus-sidecar revoke: postgres: .*ECONNREFUSED.* \(in effect: published through Redis; run the command again to record it\)\n$/);
     assert.ok(await redis.get(redisKeys(pgPrefix).deny('user', 'u_pg_down')));
-    await until(() => heard.slice(before).some((h) => h.channel === redisKeys(pgPrefix).channel && JSON.parse(h.message).id === 'u_pg_down'), 'the revocation on the channel');
+    await until(
+      () => heard.slice(before).some((h) => h.channel === redisKeys(pgPrefix).channel && JSON.parse(h.message).id === 'u_pg_down'),
+      'the revocation on the channel',
+    );
   });
 
   it('a bad config still exits 2 naming the key, before anything is written', async () => {
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, `upstream: { url: http://127.0.0.1:1 }\nredis: { url: ${SHARED_REDIS}, key_prefix: "${cliPrefix}" }\nroutes: [{ path: /*, auth: required }]\nllm: { bogus: 1 }\n`);
+    writeFileSync(
+      bad,
+      `upstream: { url: http://127.0.0.1:1 }\nredis: { url: ${SHARED_REDIS}, key_prefix: "${cliPrefix}" }\nroutes: [{ path: /*, auth: required }]\nllm: { bogus: 1 }\n`,
+    );
     const r = await runCli(['revoke', '--user', 'u_bad', '--config', bad]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /llm: unknown key\(s\) "bogus"/);

@@ -30,7 +30,10 @@ describe('revoke CLI over rediss://', () => {
     sub.on('message', (_channel: string, message: string) => heard.push(message));
     await sub.subscribe(redisKeys(prefix).channel);
     config = join(dir, 'argus.yaml');
-    writeFileSync(config, `upstream: { url: "http://127.0.0.1:1" }\nredis: { url: "${server.url}", key_prefix: "${prefix}" }\nroutes: [{ path: "/*", auth: required }]\n`);
+    writeFileSync(
+      config,
+      `upstream: { url: "http://127.0.0.1:1" }\nredis: { url: "${server.url}", key_prefix: "${prefix}" }\nroutes: [{ path: "/*", auth: required }]\n`,
+    );
   });
 
   after(async () => {

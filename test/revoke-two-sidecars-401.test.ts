@@ -25,9 +25,18 @@ describe('revocation across two sidecar processes', () => {
   before(async () => {
     redis = new Redis(SHARED_REDIS);
     up = await startUpstream();
-    await projectKey(redis, prefix, key.sha256, { key_id: key.key_id, user_id: 'two-sidecar-user', tier: 'business', scopes: [], features: [], status: 'active' });
+    await projectKey(redis, prefix, key.sha256, {
+      key_id: key.key_id,
+      user_id: 'two-sidecar-user',
+      tier: 'business',
+      scopes: [],
+      features: [],
+      status: 'active',
+    });
     // A long cache TTL: only the revocation itself can explain a refusal.
-    cfg = writeConfig(`listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nthreads: 1\nupstream: { url: ${up.url} }\nredis: { url: ${SHARED_REDIS}, key_prefix: "${prefix}" }\nauth: { cache: { ttl_ms: 600000 } }\nmetering: { enabled: false }\nroutes:\n  - path: /*\n    auth: required\n`);
+    cfg = writeConfig(
+      `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nthreads: 1\nupstream: { url: ${up.url} }\nredis: { url: ${SHARED_REDIS}, key_prefix: "${prefix}" }\nauth: { cache: { ttl_ms: 600000 } }\nmetering: { enabled: false }\nroutes:\n  - path: /*\n    auth: required\n`,
+    );
     for (let i = 0; i < 2; i++) {
       const proc = startCli(['proxy', '--config', cfg]);
       const port = (await proc.waitForLog('proxy listening'))['port'] as number;

@@ -28,7 +28,9 @@ describe('config/standalone.yaml as the README says', () => {
   let key = '';
 
   before(async () => {
-    app = createServer((req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ user: req.headers['x-argus-user-id'] ?? null })));
+    app = createServer((req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ user: req.headers['x-argus-user-id'] ?? null })),
+    );
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
   });
   after(async () => {

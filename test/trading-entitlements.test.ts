@@ -10,7 +10,17 @@ import { checkOrder, errorFrame } from '../src/trading/entitlements.js';
 import type { Order } from '../src/trading/orders.js';
 
 const ent: TradingEntitlements = { exchanges: ['binance', 'Kraken'], order_types: ['limit', 'market'], paper_only: false, max_position_size_usd: 10_000 };
-const base: Order = { exchange: 'binance', orderType: 'limit', symbol: 'BTC-USD', side: 'buy', quantity: 1, price: 5000, valueUsd: 5000, live: true, clientOrderId: 'c-9' };
+const base: Order = {
+  exchange: 'binance',
+  orderType: 'limit',
+  symbol: 'BTC-USD',
+  side: 'buy',
+  quantity: 1,
+  price: 5000,
+  valueUsd: 5000,
+  live: true,
+  clientOrderId: 'c-9',
+};
 
 test('an entitled order passes; exchange and order type compare case-insensitively', () => {
   assert.equal(checkOrder(base, ent), null);
@@ -57,7 +67,14 @@ test('checks run in a fixed order: exchange before order type before paper befor
 });
 
 test('every trading message code is 403 class; invalid orders 400', () => {
-  for (const code of ['ARGUS_TRADING_EXCHANGE_NOT_ALLOWED', 'ARGUS_TRADING_ORDER_TYPE_NOT_ALLOWED', 'ARGUS_TRADING_PAPER_ONLY', 'ARGUS_TRADING_POSITION_LIMIT', 'ARGUS_TRADING_DAILY_VALUE_LIMIT', 'ARGUS_TRADING_DAILY_LOSS_LIMIT'] as const) {
+  for (const code of [
+    'ARGUS_TRADING_EXCHANGE_NOT_ALLOWED',
+    'ARGUS_TRADING_ORDER_TYPE_NOT_ALLOWED',
+    'ARGUS_TRADING_PAPER_ONLY',
+    'ARGUS_TRADING_POSITION_LIMIT',
+    'ARGUS_TRADING_DAILY_VALUE_LIMIT',
+    'ARGUS_TRADING_DAILY_LOSS_LIMIT',
+  ] as const) {
     assert.equal(statusOf(code), 403, code);
   }
   assert.equal(statusOf('ARGUS_TRADING_ORDER_INVALID'), 400);

@@ -14,7 +14,19 @@ import { parseReport } from '../src/trading/reports.js';
 import { parseStrictJson, type Json } from '../src/trading/json.js';
 
 const cfg: TradingConfig = tradingSchema.parse({});
-const order = (fields: Record<string, unknown>) => JSON.stringify({ type: 'order', exchange: 'binance', order_type: 'limit', symbol: 'BTC-USD', side: 'buy', quantity: 2, price: 100, mode: 'paper', client_order_id: 'c-1', ...fields });
+const order = (fields: Record<string, unknown>) =>
+  JSON.stringify({
+    type: 'order',
+    exchange: 'binance',
+    order_type: 'limit',
+    symbol: 'BTC-USD',
+    side: 'buy',
+    quantity: 2,
+    price: 100,
+    mode: 'paper',
+    client_order_id: 'c-1',
+    ...fields,
+  });
 
 function asOrder(r: ParsedMessage) {
   assert.equal(r.kind, 'order', JSON.stringify(r));
@@ -23,7 +35,17 @@ function asOrder(r: ParsedMessage) {
 
 test('a Jane order is understood: fields, value = quantity × price, paper mode, client order id', () => {
   const o = asOrder(parseOrder(order({}), cfg));
-  assert.deepEqual(o, { exchange: 'binance', orderType: 'limit', symbol: 'BTC-USD', side: 'buy', quantity: 2, price: 100, valueUsd: 200, live: false, clientOrderId: 'c-1' });
+  assert.deepEqual(o, {
+    exchange: 'binance',
+    orderType: 'limit',
+    symbol: 'BTC-USD',
+    side: 'buy',
+    quantity: 2,
+    price: 100,
+    valueUsd: 200,
+    live: false,
+    clientOrderId: 'c-1',
+  });
   // Buffers (binary or copied frames) parse the same; decimal strings are amounts.
   const b = asOrder(parseOrder(Buffer.from(order({ quantity: '0.25', price: '60000.5', mode: 'live' })), cfg));
   assert.equal(b.valueUsd, 15000.125);
@@ -48,9 +70,19 @@ test('missing or unknown mode is live (fail closed); a paper default can be conf
 
 test('configured nested paths and a stated value: the larger of stated and computed value counts', () => {
   const nested = tradingSchema.parse({
-    order: { match: { path: 'op', values: ['place', 'amend'] }, exchange: 'order.venue', order_type: 'order.kind', symbol: 'order.legs.0.symbol', quantity: 'order.legs.0.qty', price: 'order.legs.0.px', value_usd: 'order.notional', client_order_id: 'id' },
+    order: {
+      match: { path: 'op', values: ['place', 'amend'] },
+      exchange: 'order.venue',
+      order_type: 'order.kind',
+      symbol: 'order.legs.0.symbol',
+      quantity: 'order.legs.0.qty',
+      price: 'order.legs.0.px',
+      value_usd: 'order.notional',
+      client_order_id: 'id',
+    },
   });
-  const msg = (notional: number) => JSON.stringify({ op: 'amend', id: 7, order: { venue: 'kraken', kind: 'stop', notional, legs: [{ symbol: 'ETH', qty: 3, px: 10 }] } });
+  const msg = (notional: number) =>
+    JSON.stringify({ op: 'amend', id: 7, order: { venue: 'kraken', kind: 'stop', notional, legs: [{ symbol: 'ETH', qty: 3, px: 10 }] } });
   const low = asOrder(parseOrder(msg(1), nested));
   assert.equal(low.valueUsd, 30, 'a client cannot understate the value');
   assert.equal(low.clientOrderId, '7');
@@ -95,7 +127,7 @@ test('messages that could be read differently upstream are refused, not passed o
     '[{"type":"order","exchange":"binance","order_type":"limit","quantity":1}]', // not an object (a batch?)
     '"order"',
     `{"type":"order","pad":"${'x'.repeat(70_000)}"}`, // above max_message_bytes
-    '[' .repeat(40) + ']'.repeat(40), // nesting
+    '['.repeat(40) + ']'.repeat(40), // nesting
   ];
   for (const text of invalid) assert.equal(parseOrder(text, cfg).kind, 'invalid', text.slice(0, 80));
   assert.equal(parseOrder(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), cfg).kind, 'invalid', 'not UTF-8');
@@ -120,9 +152,18 @@ test('position reports: P&L as number or string, id when configured, anything el
 test('config: trading section is strict, has Jane defaults, and names the bad key', () => {
   const base = { upstream: { url: 'http://127.0.0.1:1' }, routes: [{ path: '/x', auth: 'none' }] };
   assert.equal(parseConfig(base).trading.order.match.values[0], 'order');
-  assert.throws(() => parseConfig({ ...base, trading: { order: { exchnage: 'x' } } }), (e: unknown) => e instanceof UsageError && /trading\.order: unknown key\(s\) "exchnage"/.test(e.message));
-  assert.throws(() => parseConfig({ ...base, trading: { order: { symbol: 'a..b' } } }), (e: unknown) => e instanceof UsageError && /trading\.order\.symbol/.test(e.message));
-  assert.throws(() => parseConfig({ ...base, trading: { report: { pnl: 'sum' } } }), (e: unknown) => e instanceof UsageError && /trading\.report\.pnl/.test(e.message));
+  assert.throws(
+    () => parseConfig({ ...base, trading: { order: { exchnage: 'x' } } }),
+    (e: unknown) => e instanceof UsageError && /trading\.order: unknown key\(s\) "exchnage"/.test(e.message),
+  );
+  assert.throws(
+    () => parseConfig({ ...base, trading: { order: { symbol: 'a..b' } } }),
+    (e: unknown) => e instanceof UsageError && /trading\.order\.symbol/.test(e.message),
+  );
+  assert.throws(
+    () => parseConfig({ ...base, trading: { report: { pnl: 'sum' } } }),
+    (e: unknown) => e instanceof UsageError && /trading\.report\.pnl/.test(e.message),
+  );
 });
 
 /** Maps → plain objects, to compare with JSON.parse. */
@@ -146,7 +187,12 @@ test('fuzz: random bytes never throw and never pass as an order', () => {
 
 test('fuzz: mutated orders never throw; whatever JSON.parse reads as an order is never passed unchecked', () => {
   const rand = prng(0xbeef);
-  const seeds = [order({}), order({ quantity: '1.5', mode: 'live' }), '{"type":"subscribe","symbols":["BTC","ETH"],"depth":{"n":5}}', '{"type":"position","realized_pnl_usd":-4}'];
+  const seeds = [
+    order({}),
+    order({ quantity: '1.5', mode: 'live' }),
+    '{"type":"subscribe","symbols":["BTC","ETH"],"depth":{"n":5}}',
+    '{"type":"position","realized_pnl_usd":-4}',
+  ];
   const alphabet = '{}[]":,\\ .-+eE0123456789tfnulrsaTOD\u0000\u00e9\ud83d\ude00orderexchange';
   let orders = 0;
   for (let n = 0; n < 8000; n++) {

@@ -37,17 +37,33 @@ after(async () => {
 
 function ctxFor(trading: Partial<NonNullable<AuthContext['trading']>> = {}): AuthContext {
   return {
-    method: 'api_key', user_id: `u-${randomUUID()}`, key_id: 'k-1', tier: 'business', features: [], scopes: [],
+    method: 'api_key',
+    user_id: `u-${randomUUID()}`,
+    key_id: 'k-1',
+    tier: 'business',
+    features: [],
+    scopes: [],
     trading: { exchanges: ['binance'], order_types: ['limit'], paper_only: false, max_position_size_usd: 1000, ...trading },
   };
 }
 
-interface Harness { session: TradingSession; forwarded: string[]; replies: Array<Record<string, any>>; events: TradingUsageEvent[] }
+interface Harness {
+  session: TradingSession;
+  forwarded: string[];
+  replies: Array<Record<string, any>>;
+  events: TradingUsageEvent[];
+}
 
 function open(ctx: AuthContext, requestId = `req-${randomUUID()}`): Harness {
   const h: Harness = { session: undefined as unknown as TradingSession, forwarded: [], replies: [], events: [] };
   h.session = createTradingSession({
-    config: cfg, ledger, ctx, requestId, service: 'jane', route: '/v1/stream', now: () => clock,
+    config: cfg,
+    ledger,
+    ctx,
+    requestId,
+    service: 'jane',
+    route: '/v1/stream',
+    now: () => clock,
     forward: (data) => h.forwarded.push(data.toString()),
     reply: (frame) => h.replies.push(JSON.parse(frame)),
     emit: (ev) => h.events.push(ev),
@@ -55,7 +71,21 @@ function open(ctx: AuthContext, requestId = `req-${randomUUID()}`): Harness {
   return h;
 }
 
-const order = (f: Record<string, unknown> = {}) => Buffer.from(JSON.stringify({ type: 'order', exchange: 'binance', order_type: 'limit', symbol: 'BTC', side: 'buy', quantity: 2, price: 100, mode: 'live', client_order_id: 'c-1', ...f }));
+const order = (f: Record<string, unknown> = {}) =>
+  Buffer.from(
+    JSON.stringify({
+      type: 'order',
+      exchange: 'binance',
+      order_type: 'limit',
+      symbol: 'BTC',
+      side: 'buy',
+      quantity: 2,
+      price: 100,
+      mode: 'live',
+      client_order_id: 'c-1',
+      ...f,
+    }),
+  );
 
 test('an accepted order is forwarded before the messages that followed it, and metered', async () => {
   const ctx = ctxFor();
@@ -66,14 +96,22 @@ test('an accepted order is forwarded before the messages that followed it, and m
   assert.deepEqual(h.forwarded, [], 'the order waits for Redis and the cancel waits behind it');
   assert.equal(h.session.pending, 2);
   await h.session.idle();
-  assert.deepEqual(h.forwarded.map((m) => JSON.parse(m).type), ['order', 'cancel']);
+  assert.deepEqual(
+    h.forwarded.map((m) => JSON.parse(m).type),
+    ['order', 'cancel'],
+  );
   assert.equal(h.replies.length, 0);
   assert.equal(h.events.length, 1);
   const ev = h.events[0]!;
   assert.equal(ev.event_id, tradingEventId(requestId, 'trade', 1));
-  assert.deepEqual({ kind: ev.kind, user: ev.user_id, key: ev.key_id, service: ev.service, route: ev.route, q: ev.quantity, at: ev.occurred_at },
-    { kind: 'trading', user: ctx.user_id, key: 'k-1', service: 'jane', route: '/v1/stream', q: 2, at: new Date(clock).toISOString() });
-  assert.deepEqual({ type: ev.trading.event_type, ex: ev.trading.exchange, sym: ev.trading.symbol, v: ev.trading.value_usd }, { type: 'trade', ex: 'binance', sym: 'BTC', v: 200 });
+  assert.deepEqual(
+    { kind: ev.kind, user: ev.user_id, key: ev.key_id, service: ev.service, route: ev.route, q: ev.quantity, at: ev.occurred_at },
+    { kind: 'trading', user: ctx.user_id, key: 'k-1', service: 'jane', route: '/v1/stream', q: 2, at: new Date(clock).toISOString() },
+  );
+  assert.deepEqual(
+    { type: ev.trading.event_type, ex: ev.trading.exchange, sym: ev.trading.symbol, v: ev.trading.value_usd },
+    { type: 'trade', ex: 'binance', sym: 'BTC', v: 200 },
+  );
   assert.equal((await ledger.totals(ctx.user_id)).valueUsd, 200);
   h.session.close();
 });
@@ -89,7 +127,10 @@ test('refused orders get an error frame with their code; the session goes on', a
   ];
   for (const [msg] of cases) assert.equal(h.session.fromClient(msg, false), true);
   await h.session.idle();
-  assert.deepEqual(h.replies.map((r) => [r.error.code, r.client_order_id]), cases.map(([, c], i) => [c, 'abcde'[i]]));
+  assert.deepEqual(
+    h.replies.map((r) => [r.error.code, r.client_order_id]),
+    cases.map(([, c], i) => [c, 'abcde'[i]]),
+  );
   assert.ok(h.replies.every((r) => r.type === 'error' && typeof r.error.request_id === 'string'));
   assert.deepEqual(h.forwarded, []);
   h.session.fromClient(order({ mode: 'paper', client_order_id: 'f' }), false);
@@ -104,7 +145,10 @@ test('daily value limit and loss reported by the upstream stop further orders', 
   for (let i = 0; i < 3; i++) h.session.fromClient(order({ client_order_id: `v${i}` }), false); // 200 each
   await h.session.idle();
   assert.equal(h.forwarded.length, 2);
-  assert.deepEqual(h.replies.map((r) => r.error.code), ['ARGUS_TRADING_DAILY_VALUE_LIMIT']);
+  assert.deepEqual(
+    h.replies.map((r) => r.error.code),
+    ['ARGUS_TRADING_DAILY_VALUE_LIMIT'],
+  );
   // The upstream reports a realized loss on its way to the client.
   h.session.fromUpstream(Buffer.from('{"type":"position","symbol":"BTC","realized_pnl_usd":-150}'), false);
   const deadline = Date.now() + 5000;
@@ -160,8 +204,11 @@ test('data_stream events: bytes each way per period, none for an idle period, on
   await h.session.idle();
   clock = start;
   const streams = h.events.filter((e) => e.trading.event_type === 'data_stream');
-  assert.deepEqual(streams.map((e) => [e.event_id, e.trading.bytes_from_client, e.trading.bytes_to_client, e.trading.data_bytes, e.quantity, e.trading.compute_seconds]), [
-    [tradingEventId(requestId, 'data_stream', 1), 38, 1015, 1053, 1053, 30],
-    [tradingEventId(requestId, 'data_stream', 2), 0, 10, 10, 10, 5],
-  ]);
+  assert.deepEqual(
+    streams.map((e) => [e.event_id, e.trading.bytes_from_client, e.trading.bytes_to_client, e.trading.data_bytes, e.quantity, e.trading.compute_seconds]),
+    [
+      [tradingEventId(requestId, 'data_stream', 1), 38, 1015, 1053, 1053, 30],
+      [tradingEventId(requestId, 'data_stream', 2), 0, 10, 10, 10, 5],
+    ],
+  );
 });

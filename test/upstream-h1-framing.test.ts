@@ -17,7 +17,10 @@ describe('h1 client: keep-alive', () => {
       assert.equal(o.body.toString(), `r${i}`);
     }
     assert.equal(up.connections, 1);
-    assert.deepEqual(up.seen.map((s) => s.head.split('\r\n')[0]), [0, 1, 2, 3, 4].map((i) => `GET /n/${i} HTTP/1.1`));
+    assert.deepEqual(
+      up.seen.map((s) => s.head.split('\r\n')[0]),
+      [0, 1, 2, 3, 4].map((i) => `GET /n/${i} HTTP/1.1`),
+    );
   });
 
   it('does not reuse a connection the upstream marked Connection: close', async () => {
@@ -62,7 +65,16 @@ describe('h1 client: response framing', () => {
   it('reassembles a chunked body byte-exact, ignoring extensions and dropping trailers', async () => {
     const { up, pool } = await setup((_r, i) =>
       i === 0
-        ? { write: ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', '5;ext=1\r\nhello\r\n', '1', '\r\n \r\n', 'B\r\n', 'world, and\n\r\n0\r\nx-trailer: 1\r\n\r\n'] }
+        ? {
+            write: [
+              'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n',
+              '5;ext=1\r\nhello\r\n',
+              '1',
+              '\r\n \r\n',
+              'B\r\n',
+              'world, and\n\r\n0\r\nx-trailer: 1\r\n\r\n',
+            ],
+          }
         : { write: ok('next') },
     );
     const o = await send(pool, { path: '/' });
@@ -90,7 +102,14 @@ describe('h1 client: response framing', () => {
   });
 
   it('reads no body after HEAD, 204 and 304, and keeps the connection', async () => {
-    const { up, pool } = await setup((_r, i) => ({ write: i === 0 ? 'HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n' : i === 1 ? 'HTTP/1.1 204 No Content\r\n\r\n' : 'HTTP/1.1 304 Not Modified\r\ncontent-length: 5\r\n\r\n' }));
+    const { up, pool } = await setup((_r, i) => ({
+      write:
+        i === 0
+          ? 'HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n'
+          : i === 1
+            ? 'HTTP/1.1 204 No Content\r\n\r\n'
+            : 'HTTP/1.1 304 Not Modified\r\ncontent-length: 5\r\n\r\n',
+    }));
     const head = await send(pool, { path: '/', method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.body.length, 0);
@@ -108,7 +127,9 @@ describe('h1 client: response framing', () => {
   });
 
   it('passes header names lower-cased and values as sent, in order, repeats kept', async () => {
-    const { pool } = await setup(() => ({ write: 'HTTP/1.1 201 Created\r\nSet-Cookie: a=1\r\nX-Mixed:   spaced value \t\r\nset-cookie: b=2\r\ncontent-length: 0\r\n\r\n' }));
+    const { pool } = await setup(() => ({
+      write: 'HTTP/1.1 201 Created\r\nSet-Cookie: a=1\r\nX-Mixed:   spaced value \t\r\nset-cookie: b=2\r\ncontent-length: 0\r\n\r\n',
+    }));
     const o = await send(pool, { path: '/' });
     assert.equal(o.status, 201);
     assert.deepEqual(o.headers, ['set-cookie', 'a=1', 'x-mixed', 'spaced value', 'set-cookie', 'b=2', 'content-length', '0']);
@@ -116,7 +137,7 @@ describe('h1 client: response framing', () => {
 });
 
 describe('h1 client: request framing', () => {
-  it('sends a Buffer body with its true Content-Length, replacing the caller\'s', async () => {
+  it("sends a Buffer body with its true Content-Length, replacing the caller's", async () => {
     const { up, pool } = await setup(() => ({ write: ok('') }));
     await send(pool, { path: '/', method: 'POST', headers: ['content-length', '99', 'x-a', '1'], body: Buffer.from('12345') });
     const s = up.seen[0]!;
@@ -126,7 +147,7 @@ describe('h1 client: request framing', () => {
     assert.match(s.head, /\r\nhost: 127\.0\.0\.1:\d+/);
   });
 
-  it('streams a body with the caller\'s Content-Length, or chunked without one', async () => {
+  it("streams a body with the caller's Content-Length, or chunked without one", async () => {
     const { up, pool } = await setup(() => ({ write: ok('') }));
     await send(pool, { path: '/a', method: 'PUT', headers: ['content-length', '6'], body: Readable.from([Buffer.from('abc'), Buffer.from('def')]) });
     await send(pool, { path: '/b', method: 'POST', headers: ['transfer-encoding', 'chunked'], body: Readable.from([Buffer.from('xy'), Buffer.from('z')]) });
@@ -164,7 +185,9 @@ describe('h1 client: request framing', () => {
 describe('h1 client: backpressure, queueing, close', () => {
   it('delivers nothing while paused, everything after resume', async () => {
     const body = 'a'.repeat(50_000);
-    const { pool } = await setup(() => ({ write: 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n' + '1\r\nx\r\n'.repeat(20) + `${(50_000).toString(16)}\r\n${body}\r\n0\r\n\r\n` }));
+    const { pool } = await setup(() => ({
+      write: 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n' + '1\r\nx\r\n'.repeat(20) + `${(50_000).toString(16)}\r\n${body}\r\n0\r\n\r\n`,
+    }));
     let paused = false;
     let deliveredWhilePaused = 0;
     const o = await send(pool, { path: '/' }, (c, _chunk, out) => {
@@ -185,7 +208,10 @@ describe('h1 client: backpressure, queueing, close', () => {
   it('queues requests beyond `connections` and serves them in order', async () => {
     const { up, pool } = await setup((r) => ({ write: ok(r.head.split(' ')[1]!), delayMs: 20 }), { connections: 1 });
     const results = await Promise.all([1, 2, 3, 4].map((i) => send(pool, { path: `/${i}` })));
-    assert.deepEqual(results.map((r) => r.body.toString()), ['/1', '/2', '/3', '/4']);
+    assert.deepEqual(
+      results.map((r) => r.body.toString()),
+      ['/1', '/2', '/3', '/4'],
+    );
     assert.equal(up.connections, 1);
   });
 
@@ -225,8 +251,14 @@ describe('h1 client: request heads', () => {
     assert.equal(long!.filter((l) => l.startsWith('x-h')).length, 40);
     assert.ok(long!.includes('x-h3: '));
     assert.deepEqual(short!.slice(0, 1), ['GET /short HTTP/1.1']);
-    assert.deepEqual(short!.filter((l) => l.startsWith('x-')), ['x-only: one']);
-    assert.deepEqual(none!.filter((l) => l.startsWith('x-')), []);
+    assert.deepEqual(
+      short!.filter((l) => l.startsWith('x-')),
+      ['x-only: one'],
+    );
+    assert.deepEqual(
+      none!.filter((l) => l.startsWith('x-')),
+      [],
+    );
     assert.ok(none!.includes('content-length: 0'));
     assert.equal(none!.length, 3, `POST with no headers: request line, host, content-length (got ${JSON.stringify(none)})`);
   });

@@ -10,7 +10,9 @@ describe('uWebSockets.js native binding', () => {
   });
 
   it('refuses to start on the pure-JS fallback, with a clear message', async () => {
-    const cfg = writeConfig('listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nupstream: { url: http://127.0.0.1:1 }\nroutes:\n  - path: /*\n    auth: none\n');
+    const cfg = writeConfig(
+      'listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\nupstream: { url: http://127.0.0.1:1 }\nroutes:\n  - path: /*\n    auth: none\n',
+    );
     // The package's own switch forces its fallback, as a wrong ABI/glibc would.
     const r = await runCli(['proxy', '--config', cfg], { UWS_USE_FALLBACK: '1' });
     assert.equal(r.code, 1);

@@ -68,7 +68,19 @@ describe('WebSocket sessions: kill switch, heartbeat, fail closed, backpressure'
       ws.on('message', (d, bin) => ws.send(d, { binary: bin }));
     });
     await new Promise((r) => wss.on('listening', r));
-    await Promise.all(keys.map((k, i) => projectKey(redis, prefix, k.sha256, { key_id: k.key_id, user_id: `ws_user_${i}`, tier: 'business', scopes: [], features: [], status: 'active', trading: { exchanges: ['binance'], order_types: ['limit'], paper_only: false } })));
+    await Promise.all(
+      keys.map((k, i) =>
+        projectKey(redis, prefix, k.sha256, {
+          key_id: k.key_id,
+          user_id: `ws_user_${i}`,
+          tier: 'business',
+          scopes: [],
+          features: [],
+          status: 'active',
+          trading: { exchanges: ['binance'], order_types: ['limit'], paper_only: false },
+        }),
+      ),
+    );
     proxy = await startTestProxy({
       upstream: { url: `http://127.0.0.1:${(wss.address() as AddressInfo).port}` },
       redis: { url: SHARED_REDIS, key_prefix: prefix },
@@ -170,7 +182,15 @@ describe('trading WebSocket routes fail closed', () => {
     const prefix = testPrefix('ws-trading');
     const r = new Redis(priv.url);
     const k = generateApiKey();
-    await projectKey(r, prefix, k.sha256, { key_id: k.key_id, user_id: 'trader', tier: 'business', scopes: [], features: [], status: 'active', trading: { exchanges: ['binance'], order_types: ['limit'], paper_only: false } });
+    await projectKey(r, prefix, k.sha256, {
+      key_id: k.key_id,
+      user_id: 'trader',
+      tier: 'business',
+      scopes: [],
+      features: [],
+      status: 'active',
+      trading: { exchanges: ['binance'], order_types: ['limit'], paper_only: false },
+    });
     r.disconnect();
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await new Promise((res) => wss.on('listening', res));

@@ -62,7 +62,7 @@ describe('WebSocket close codes', () => {
 
   const violations: Array<[name: string, bytes: () => Buffer, code: number, reason: RegExp]> = [
     ['invalid UTF-8 in a text message', () => frame(1, Buffer.from([0x68, 0xff, 0xfe])), 1007, /invalid UTF-8/],
-    ['a message over uWS\'s ceiling', () => frame(2, Buffer.alloc(2000, 1)), 1009, /too big/],
+    ["a message over uWS's ceiling", () => frame(2, Buffer.alloc(2000, 1)), 1009, /too big/],
     ['reserved bit RSV1 (no extension negotiated)', () => frame(1, 'hi', { rsv: 4 }), 1001, /without a valid close frame/],
     ['reserved bits RSV2+RSV3', () => frame(1, 'hi', { rsv: 3 }), 1001, /without a valid close frame/],
     ['unknown data opcode 3', () => frame(3, 'hi'), 1001, /without a valid close frame/],

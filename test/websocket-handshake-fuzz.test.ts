@@ -32,13 +32,35 @@ function mutate(rand: () => number, i: number): { method: string; path: string; 
   const n = 1 + Math.floor(rand() * 3);
   for (let m = 0; m < n; m++) {
     switch (Math.floor(rand() * 7)) {
-      case 0: method = pick(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']); break;
-      case 1: upgrade = pick(['websocket', 'WebSocket', 'WEBSOCKET', 'h2c', 'websocket, h2c', 'h2c, websocket', 'websockets', null]); break;
-      case 2: connection = pick(['Upgrade', 'upgrade', 'keep-alive, Upgrade', 'Upgrade, keep-alive', 'keep-alive', 'close', 'upgrades', null]); break;
-      case 3: keys = pick([[key16], [], [randomBytes(8).toString('base64')], [randomBytes(18).toString('base64')], [randomBytes(15).toString('base64')], ['!!!!!!!!!!!!!!!!!!!!!!=='], [key16, randomBytes(16).toString('base64')], [key16.slice(0, 21) + 'B==']]); break;
-      case 4: version = pick(['13', '8', '12', '14', '13, 8', 'x', null]); break;
-      case 5: origin = pick([null, 'http://sidecar.test', 'https://sidecar.test', 'https://evil.test', 'null', 'https://sidecar.test.evil.test']); break;
-      default: protocol = pick([null, 'a', 'a, b', 'chat.v1,chat.v2', 'a b', 'a;b']);
+      case 0:
+        method = pick(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
+        break;
+      case 1:
+        upgrade = pick(['websocket', 'WebSocket', 'WEBSOCKET', 'h2c', 'websocket, h2c', 'h2c, websocket', 'websockets', null]);
+        break;
+      case 2:
+        connection = pick(['Upgrade', 'upgrade', 'keep-alive, Upgrade', 'Upgrade, keep-alive', 'keep-alive', 'close', 'upgrades', null]);
+        break;
+      case 3:
+        keys = pick([
+          [key16],
+          [],
+          [randomBytes(8).toString('base64')],
+          [randomBytes(18).toString('base64')],
+          [randomBytes(15).toString('base64')],
+          ['!!!!!!!!!!!!!!!!!!!!!!=='],
+          [key16, randomBytes(16).toString('base64')],
+          [key16.slice(0, 21) + 'B=='],
+        ]);
+        break;
+      case 4:
+        version = pick(['13', '8', '12', '14', '13, 8', 'x', null]);
+        break;
+      case 5:
+        origin = pick([null, 'http://sidecar.test', 'https://sidecar.test', 'https://evil.test', 'null', 'https://sidecar.test.evil.test']);
+        break;
+      default:
+        protocol = pick([null, 'a', 'a, b', 'chat.v1,chat.v2', 'a b', 'a;b']);
     }
   }
   const headers: Headers = [['host', 'sidecar.test']];

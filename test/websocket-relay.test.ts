@@ -15,7 +15,17 @@ interface Upstream {
 }
 
 async function startWsUpstream(): Promise<Upstream> {
-  const u: Upstream = { wss: new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: (p) => (p.has('v2') ? 'v2' : false), verifyClient: (info: { req: IncomingMessage }) => !info.req.url?.includes('refuse') }), requests: [], closes: [], pings: 0 };
+  const u: Upstream = {
+    wss: new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      handleProtocols: (p) => (p.has('v2') ? 'v2' : false),
+      verifyClient: (info: { req: IncomingMessage }) => !info.req.url?.includes('refuse'),
+    }),
+    requests: [],
+    closes: [],
+    pings: 0,
+  };
   u.wss.on('connection', (ws, req) => {
     u.requests.push(req);
     ws.send(JSON.stringify({ hello: req.url }));
@@ -31,7 +41,10 @@ async function startWsUpstream(): Promise<Upstream> {
   return u;
 }
 
-function connect(url: string, protocols: string[] = []): Promise<{ ws: WebSocket; messages: Array<{ data: Buffer; binary: boolean }>; closed: Promise<{ code: number; reason: string }> }> {
+function connect(
+  url: string,
+  protocols: string[] = [],
+): Promise<{ ws: WebSocket; messages: Array<{ data: Buffer; binary: boolean }>; closed: Promise<{ code: number; reason: string }> }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, protocols);
     const messages: Array<{ data: Buffer; binary: boolean }> = [];
@@ -49,7 +62,13 @@ describe('WebSocket passthrough', () => {
   before(async () => {
     up = await startWsUpstream();
     const port = (up.wss.address() as AddressInfo).port;
-    proxy = await startTestProxy({ upstream: { url: `http://127.0.0.1:${port}` }, routes: [{ path: '/ws/*', auth: 'none', websocket: {} }, { path: '/*', auth: 'none' }] });
+    proxy = await startTestProxy({
+      upstream: { url: `http://127.0.0.1:${port}` },
+      routes: [
+        { path: '/ws/*', auth: 'none', websocket: {} },
+        { path: '/*', auth: 'none' },
+      ],
+    });
   });
   after(async () => {
     await proxy.stop();

@@ -17,7 +17,13 @@ describe('WebSocket handshakes: 400 / 426 before the upstream', () => {
   let proxy: TestProxy;
   before(async () => {
     up = await startWsUpstream();
-    proxy = await startTestProxy({ upstream: { url: up.url }, routes: [{ path: '/ws/*', auth: 'none', websocket: {} }, { path: '/*', auth: 'none' }] });
+    proxy = await startTestProxy({
+      upstream: { url: up.url },
+      routes: [
+        { path: '/ws/*', auth: 'none', websocket: {} },
+        { path: '/*', auth: 'none' },
+      ],
+    });
   });
   after(async () => {
     await proxy.stop();
@@ -26,19 +32,59 @@ describe('WebSocket handshakes: 400 / 426 before the upstream', () => {
 
   const refusals: Array<{ name: string; request: () => string; status: number; code: string }> = [
     { name: 'POST with every upgrade header', request: () => upgradeRequest('/ws/post', {}, 'POST'), status: 400, code: 'ARGUS_WS_BAD_HANDSHAKE' },
-    { name: 'POST with a body', request: () => upgradeRequest('/ws/post-body', { 'content-length': '5' }, 'POST').slice(0, -2) + '\r\nhello', status: 400, code: 'ARGUS_WS_BAD_HANDSHAKE' },
+    {
+      name: 'POST with a body',
+      request: () => upgradeRequest('/ws/post-body', { 'content-length': '5' }, 'POST').slice(0, -2) + '\r\nhello',
+      status: 400,
+      code: 'ARGUS_WS_BAD_HANDSHAKE',
+    },
     { name: 'no Sec-WebSocket-Key', request: () => upgradeRequest('/ws/nokey', { 'sec-websocket-key': null }), status: 400, code: 'ARGUS_WS_INVALID_KEY' },
-    { name: 'an 8-byte key', request: () => upgradeRequest('/ws/key8', { 'sec-websocket-key': Buffer.alloc(8, 1).toString('base64') }), status: 400, code: 'ARGUS_WS_INVALID_KEY' },
-    { name: 'a 24-character key that is 18 bytes', request: () => upgradeRequest('/ws/key18', { 'sec-websocket-key': 'AAAAAAAAAAAAAAAAAAAAAAAB' }), status: 400, code: 'ARGUS_WS_INVALID_KEY' },
-    { name: 'a 24-character key that is not base64', request: () => upgradeRequest('/ws/keybad', { 'sec-websocket-key': '!!!!!!!!!!!!!!!!!!!!!!==' }), status: 400, code: 'ARGUS_WS_INVALID_KEY' },
+    {
+      name: 'an 8-byte key',
+      request: () => upgradeRequest('/ws/key8', { 'sec-websocket-key': Buffer.alloc(8, 1).toString('base64') }),
+      status: 400,
+      code: 'ARGUS_WS_INVALID_KEY',
+    },
+    {
+      name: 'a 24-character key that is 18 bytes',
+      request: () => upgradeRequest('/ws/key18', { 'sec-websocket-key': 'AAAAAAAAAAAAAAAAAAAAAAAB' }),
+      status: 400,
+      code: 'ARGUS_WS_INVALID_KEY',
+    },
+    {
+      name: 'a 24-character key that is not base64',
+      request: () => upgradeRequest('/ws/keybad', { 'sec-websocket-key': '!!!!!!!!!!!!!!!!!!!!!!==' }),
+      status: 400,
+      code: 'ARGUS_WS_INVALID_KEY',
+    },
     { name: 'no Connection header', request: () => upgradeRequest('/ws/noconn', { connection: null }), status: 400, code: 'ARGUS_WS_BAD_HANDSHAKE' },
     { name: 'Connection: keep-alive', request: () => upgradeRequest('/ws/ka', { connection: 'keep-alive' }), status: 400, code: 'ARGUS_WS_BAD_HANDSHAKE' },
     { name: 'no Upgrade header', request: () => upgradeRequest('/ws/noupgrade', { upgrade: null }), status: 400, code: 'ARGUS_WS_BAD_HANDSHAKE' },
     { name: 'Upgrade: h2c', request: () => upgradeRequest('/ws/h2c', { upgrade: 'h2c' }), status: 400, code: 'ARGUS_WS_BAD_HANDSHAKE' },
-    { name: 'a subprotocol that is not a token', request: () => upgradeRequest('/ws/proto', { 'sec-websocket-protocol': 'a b' }), status: 400, code: 'ARGUS_WS_BAD_HANDSHAKE' },
-    { name: 'Sec-WebSocket-Version: 8', request: () => upgradeRequest('/ws/v8', { 'sec-websocket-version': '8' }), status: 426, code: 'ARGUS_WS_UNSUPPORTED_VERSION' },
-    { name: 'no Sec-WebSocket-Version', request: () => upgradeRequest('/ws/nov', { 'sec-websocket-version': null }), status: 426, code: 'ARGUS_WS_UNSUPPORTED_VERSION' },
-    { name: 'a plain GET to a WebSocket route', request: () => 'GET /ws/plain HTTP/1.1\r\nHost: sidecar.test\r\n\r\n', status: 426, code: 'ARGUS_WS_UPGRADE_REQUIRED' },
+    {
+      name: 'a subprotocol that is not a token',
+      request: () => upgradeRequest('/ws/proto', { 'sec-websocket-protocol': 'a b' }),
+      status: 400,
+      code: 'ARGUS_WS_BAD_HANDSHAKE',
+    },
+    {
+      name: 'Sec-WebSocket-Version: 8',
+      request: () => upgradeRequest('/ws/v8', { 'sec-websocket-version': '8' }),
+      status: 426,
+      code: 'ARGUS_WS_UNSUPPORTED_VERSION',
+    },
+    {
+      name: 'no Sec-WebSocket-Version',
+      request: () => upgradeRequest('/ws/nov', { 'sec-websocket-version': null }),
+      status: 426,
+      code: 'ARGUS_WS_UNSUPPORTED_VERSION',
+    },
+    {
+      name: 'a plain GET to a WebSocket route',
+      request: () => 'GET /ws/plain HTTP/1.1\r\nHost: sidecar.test\r\n\r\n',
+      status: 426,
+      code: 'ARGUS_WS_UPGRADE_REQUIRED',
+    },
   ];
 
   for (const r of refusals) {

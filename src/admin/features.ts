@@ -12,7 +12,10 @@ const MAX_FEATURES = 100;
 export function featuresRoute(auth: Pick<Authenticator, 'features'>): AdminRoute {
   return async function batchFeatures(_req, url, res) {
     const user = url.searchParams.get('user') ?? '';
-    const features = (url.searchParams.get('features') ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+    const features = (url.searchParams.get('features') ?? '')
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean);
     if (!user || features.length === 0 || features.length > MAX_FEATURES) {
       return send(res, 400, { error: { code: 'ARGUS_BAD_REQUEST', message: `need user and 1..${MAX_FEATURES} comma-separated features` } });
     }

@@ -6,7 +6,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-
 export type AdminRoute = (req: IncomingMessage, url: URL, res: ServerResponse) => Promise<void> | void;
 
 export interface AdminOptions {

@@ -74,7 +74,7 @@ export function createContextBuilder(opts: { tiers: Readonly<Record<string, unkn
       ...(rec.role !== undefined && { role: rec.role }),
       features: rec.features ?? ctx.features,
       // A token's scopes are what the token grants; the record fills in only for scope-less credentials.
-      scopes: ctx.scopes.length > 0 ? ctx.scopes : rec.scopes ?? [],
+      scopes: ctx.scopes.length > 0 ? ctx.scopes : (rec.scopes ?? []),
       ...(rec.requests_per_minute !== undefined && { requests_per_minute: rec.requests_per_minute }),
       ...(rec.llm !== undefined && { llm: rec.llm }),
       ...(rec.trading !== undefined && { trading: rec.trading }),

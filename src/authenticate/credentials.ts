@@ -91,7 +91,8 @@ export function createExtractor(auth: AuthConfig) {
       }
     }
     if (found === null) return null;
-    if (found.value.length === 0) return found.kind === 'session' ? DENIED.invalidSession : found.kind === 'api_key' ? DENIED.invalidKey : DENIED.malformedToken;
+    if (found.value.length === 0)
+      return found.kind === 'session' ? DENIED.invalidSession : found.kind === 'api_key' ? DENIED.invalidKey : DENIED.malformedToken;
     if (found.value.length > maxBytes) return DENIED.tooLarge;
     return found;
   }
@@ -162,8 +163,14 @@ function hasInnerSpace(token: string): boolean {
 
 /** The first six characters are "Bearer" in any case (RFC 9110 §11.1). */
 function isBearerScheme(v: string): boolean {
-  return (v.charCodeAt(0) | 0x20) === 0x62 && (v.charCodeAt(1) | 0x20) === 0x65 && (v.charCodeAt(2) | 0x20) === 0x61
-    && (v.charCodeAt(3) | 0x20) === 0x72 && (v.charCodeAt(4) | 0x20) === 0x65 && (v.charCodeAt(5) | 0x20) === 0x72;
+  return (
+    (v.charCodeAt(0) | 0x20) === 0x62 &&
+    (v.charCodeAt(1) | 0x20) === 0x65 &&
+    (v.charCodeAt(2) | 0x20) === 0x61 &&
+    (v.charCodeAt(3) | 0x20) === 0x72 &&
+    (v.charCodeAt(4) | 0x20) === 0x65 &&
+    (v.charCodeAt(5) | 0x20) === 0x72
+  );
 }
 
 function classify(token: string): Credential {

@@ -24,7 +24,7 @@ export const DENIED = Object.freeze({
   malformedToken: unauthorized('ARGUS_INVALID_TOKEN', 'malformed token'),
   invalidToken: unauthorized('ARGUS_INVALID_TOKEN', 'invalid token'),
   expiredToken: unauthorized('ARGUS_TOKEN_EXPIRED', 'token expired'),
-  ambiguousKey: unauthorized('ARGUS_AMBIGUOUS_SIGNING_KEY', 'the key set lists the token\'s kid more than once'),
+  ambiguousKey: unauthorized('ARGUS_AMBIGUOUS_SIGNING_KEY', "the key set lists the token's kid more than once"),
   badTimeClaim: unauthorized('ARGUS_INVALID_TOKEN_TIME', 'exp, nbf and iat must be whole seconds within range'),
   missingIat: unauthorized('ARGUS_INVALID_TOKEN_TIME', 'the token has no iat'),
   lifetimeTooLong: unauthorized('ARGUS_TOKEN_LIFETIME_TOO_LONG', 'the token is valid for longer than allowed'),
@@ -35,7 +35,9 @@ export const DENIED = Object.freeze({
   revoked: unauthorized('ARGUS_REVOKED', 'credential revoked'),
   unavailable: Object.freeze(deny('ARGUS_AUTH_UNAVAILABLE', 'authentication is temporarily unavailable', RETRY_1S)),
   /** Redis lost the projection (projection.ts) and the worker is restoring it: never a 401 meanwhile. */
-  projecting: Object.freeze(deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'identity data is being restored; retry shortly', Object.freeze([Object.freeze(['retry-after', '2'] as const)]))),
+  projecting: Object.freeze(
+    deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'identity data is being restored; retry shortly', Object.freeze([Object.freeze(['retry-after', '2'] as const)])),
+  ),
   overloaded: Object.freeze(deny('ARGUS_AUTH_OVERLOADED', 'too many credentials being verified', RETRY_1S)),
 });
 

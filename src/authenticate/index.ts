@@ -47,9 +47,7 @@ export type { AuthContext } from './context.js';
 export { generateApiKey, hashApiKey } from './api-keys.js';
 export { signSession } from './session.js';
 
-export type AuthOutcome =
-  | { readonly ok: true; readonly ctx: AuthContext | null; readonly stale?: boolean }
-  | { readonly ok: false; readonly denial: Denial };
+export type AuthOutcome = { readonly ok: true; readonly ctx: AuthContext | null; readonly stale?: boolean } | { readonly ok: false; readonly denial: Denial };
 
 export interface Authenticator {
   /** Fast path: synchronous on an L1 hit, a Promise on a miss. Never throws for bad credentials. */
@@ -108,7 +106,12 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
   const now = deps.now ?? Date.now;
   const log = deps.log.child({ stage: 'auth' });
   const metrics = createAuthMetrics(deps.metrics);
-  const l1 = createL1({ maxEntries: auth.cache.max_entries, ttlMs: auth.cache.ttl_ms, negativeTtlMs: auth.cache.negative_ttl_ms, maxStaleMs: auth.cache.max_stale_ms });
+  const l1 = createL1({
+    maxEntries: auth.cache.max_entries,
+    ttlMs: auth.cache.ttl_ms,
+    negativeTtlMs: auth.cache.negative_ttl_ms,
+    maxStaleMs: auth.cache.max_stale_ms,
+  });
   const extract = createExtractor(auth);
   const build = createContextBuilder({ tiers: cfg.tiers, defaultTier: auth.default_tier, claims: auth.jwt?.claims });
   const redisUrl = deps.redisUrl ?? cfg.redis?.url ?? null;
@@ -121,9 +124,14 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
   const store = createAuthStore({ redis, prefix, fileKeys, requireProjection: cfg.redis?.require_projection === true });
   const jwks = auth.jwt !== undefined ? createJwksStore(auth.jwt, { now, log, metrics }) : null;
   const jwt = auth.jwt !== undefined && jwks !== null ? createJwtVerifier(auth.jwt, { jwks, now, log }) : null;
-  const verifySession = auth.session !== undefined
-    ? createSessionVerifier({ secrets: [auth.session.secret, ...(auth.session.previous_secret !== undefined ? [auth.session.previous_secret] : [])], maxAgeS: auth.session.max_age_s, leewayS: auth.jwt?.leeway_s ?? 30 })
-    : null;
+  const verifySession =
+    auth.session !== undefined
+      ? createSessionVerifier({
+          secrets: [auth.session.secret, ...(auth.session.previous_secret !== undefined ? [auth.session.previous_secret] : [])],
+          maxAgeS: auth.session.max_age_s,
+          leewayS: auth.jwt?.leeway_s ?? 30,
+        })
+      : null;
   const revocations = createRevocations({ redisUrl, prefix, l1, metrics, log });
   const gate = createColdGate({ maxConcurrent: auth.cold.max_concurrent, maxQueue: auth.cold.max_queue });
   const failures = createFailureWindow({ perMinute: auth.cold.client_failures_per_minute, now });
@@ -139,13 +147,18 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
     if (!projectionLost) {
       projectionLost = true;
       const n = l1.expireFresh(now());
-      log.warn('auth: Redis lost its projection (epoch missing or incomplete): uncached credentials get 503 until it is restored', { state, cached_rechecked: n });
+      log.warn('auth: Redis lost its projection (epoch missing or incomplete): uncached credentials get 503 until it is restored', {
+        state,
+        cached_rechecked: n,
+      });
     }
     return state === 'deny-ready' ? DENY_READY : PROJECTING;
   }
 
   await Promise.all([
-    ownRedis && redis !== null && redis.status !== 'ready' ? withTimeout(once(redis, 'ready'), 2000).catch(() => log.warn('auth: Redis not connected yet')) : undefined,
+    ownRedis && redis !== null && redis.status !== 'ready'
+      ? withTimeout(once(redis, 'ready'), 2000).catch(() => log.warn('auth: Redis not connected yet'))
+      : undefined,
     jwks?.refresh().then((ok) => ok || log.warn('auth: JWKS not loaded at startup; retrying in the background')),
     withTimeout(revocations.start(), 2000).catch((err: unknown) => log.warn('auth: revocation subscription not confirmed yet', { err })),
   ]);
@@ -362,5 +375,7 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }

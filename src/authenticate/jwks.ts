@@ -82,14 +82,21 @@ export function createJwksStore(cfg: JwtConfig, deps: { now: () => number; log: 
 
   const unregisterAge = metrics.addJwksAgeSource(() => (set === null ? -1 : (now() - set.fetchedAt) / 1000));
   // Also retries after a failed first load (set === null), at most once per cooldown.
-  const timer = setInterval(() => {
-    if ((set === null || now() - set.fetchedAt >= cfg.refresh_ms) && now() - lastFailureAt >= cfg.refetch_cooldown_ms) void refresh();
-  }, Math.max(1000, Math.min(cfg.refresh_ms, cfg.refetch_cooldown_ms || 30_000, 30_000)));
+  const timer = setInterval(
+    () => {
+      if ((set === null || now() - set.fetchedAt >= cfg.refresh_ms) && now() - lastFailureAt >= cfg.refetch_cooldown_ms) void refresh();
+    },
+    Math.max(1000, Math.min(cfg.refresh_ms, cfg.refetch_cooldown_ms || 30_000, 30_000)),
+  );
   timer.unref();
 
   async function load(): Promise<unknown> {
     if (cfg.jwks_file !== undefined) return JSON.parse(await readFile(cfg.jwks_file, 'utf8'));
-    const res = await fetch(cfg.jwks_url as string, { signal: AbortSignal.timeout(cfg.fetch_timeout_ms), headers: { accept: 'application/json' }, redirect: 'error' });
+    const res = await fetch(cfg.jwks_url as string, {
+      signal: AbortSignal.timeout(cfg.fetch_timeout_ms),
+      headers: { accept: 'application/json' },
+      redirect: 'error',
+    });
     if (res.status !== 200) {
       await res.body?.cancel();
       throw new Error(`JWKS endpoint answered ${res.status}`);
@@ -107,7 +114,10 @@ export function createJwksStore(cfg: JwtConfig, deps: { now: () => number; log: 
     for (const k of keys as JWK[]) {
       if (k === null || typeof k !== 'object' || typeof k.kid !== 'string' || !KTYS.has(k.kty as string)) continue;
       if (k.use !== undefined && k.use !== 'sig') continue;
-      const digest = createHash('sha256').update(JSON.stringify([k.kty, k.n, k.e, k.crv, k.x, k.y])).digest('base64url').slice(0, 16);
+      const digest = createHash('sha256')
+        .update(JSON.stringify([k.kty, k.n, k.e, k.crv, k.x, k.y]))
+        .digest('base64url')
+        .slice(0, 16);
       if (byKid.has(k.kid) || ambiguous.has(k.kid)) {
         ambiguous.add(k.kid);
         byKid.delete(k.kid);
@@ -184,7 +194,11 @@ export function createJwksStore(cfg: JwtConfig, deps: { now: () => number; log: 
   }
 
   function status(): JwksStatus {
-    const base = { source: cfg.jwks_url ?? `file:${cfg.jwks_file ?? ''}`, failures: failuresSinceGood, ...(lastError !== undefined ? { last_error: lastError } : {}) };
+    const base = {
+      source: cfg.jwks_url ?? `file:${cfg.jwks_file ?? ''}`,
+      failures: failuresSinceGood,
+      ...(lastError !== undefined ? { last_error: lastError } : {}),
+    };
     if (set === null) return { state: 'never_fetched', ...base };
     const age = now() - set.fetchedAt;
     const state = age > cfg.max_stale_ms ? 'expired' : age >= cfg.refresh_ms || failuresSinceGood > 0 ? 'stale' : 'fresh';

@@ -69,7 +69,8 @@ export async function verifyWithKey(token: string, key: VerifyKey, alg: string, 
     payload = res.payload;
   } catch (err) {
     // jose checks the signature first, then claim types: a string exp/nbf/iat is a time-claim refusal.
-    if (err instanceof errors.JWTClaimValidationFailed && (TIME_CLAIMS as readonly string[]).includes(err.claim) && err.reason === 'invalid') return { ok: false, expired: false, reason: 'time_claim' };
+    if (err instanceof errors.JWTClaimValidationFailed && (TIME_CLAIMS as readonly string[]).includes(err.claim) && err.reason === 'invalid')
+      return { ok: false, expired: false, reason: 'time_claim' };
     if (err instanceof errors.JWTExpired) return { ok: false, expired: true, reason: 'exp' };
     return { ok: false, expired: false, reason: (err as { code?: string }).code ?? 'invalid' };
   }

@@ -52,9 +52,10 @@ export function createJwtVerifier(cfg: JwtConfig, deps: { jwks: JwksStore; now: 
     ...(cfg.max_lifetime_s !== undefined && { maxLifetimeS: cfg.max_lifetime_s }),
     ...(cfg.max_token_age_s !== undefined && { maxTokenAgeS: cfg.max_token_age_s }),
   };
-  const pool = cfg.verify_threads > 0
-    ? new Piscina({ filename: new URL('./verify-task.js', import.meta.url).href, minThreads: 1, maxThreads: cfg.verify_threads, idleTimeout: 30_000 })
-    : null;
+  const pool =
+    cfg.verify_threads > 0
+      ? new Piscina({ filename: new URL('./verify-task.js', import.meta.url).href, minThreads: 1, maxThreads: cfg.verify_threads, idleTimeout: 30_000 })
+      : null;
 
   /** The header's alg and kid, or a denial. */
   function inspect(token: string): { alg: string; kid: string } | Denial {
@@ -95,7 +96,8 @@ export function createJwtVerifier(cfg: JwtConfig, deps: { jwks: JwksStore; now: 
         return 'unavailable';
       }
     }
-    if (verdict.ok) return claimOpts.maxTokenAgeS === undefined ? verdict : { ok: true, payload: ageBounded(verdict.payload, claimOpts.maxTokenAgeS + claimOpts.leewayS) };
+    if (verdict.ok)
+      return claimOpts.maxTokenAgeS === undefined ? verdict : { ok: true, payload: ageBounded(verdict.payload, claimOpts.maxTokenAgeS + claimOpts.leewayS) };
     return { ok: false, denial: verdict.expired ? DENIED.expiredToken : (REFUSALS[verdict.reason] ?? DENIED.invalidToken) };
   }
 

@@ -88,8 +88,17 @@ function register(registry: Registry): Shared {
       registers,
     }),
     jwksFetchFailures: new Counter({ name: 'argus_jwks_fetch_failures_total', help: 'Failed JWKS fetches', registers }),
-    jwksDuplicateKids: new Counter({ name: 'argus_jwks_duplicate_kids_total', help: 'Kids listed more than once in a fetched key set (counted per fetch); tokens naming them are refused', registers }),
-    failOpen: new Counter({ name: 'argus_auth_fail_open_total', help: 'Requests served on a stale cached decision while auth dependencies were unreachable', labelNames: ['route'], registers }),
+    jwksDuplicateKids: new Counter({
+      name: 'argus_jwks_duplicate_kids_total',
+      help: 'Kids listed more than once in a fetched key set (counted per fetch); tokens naming them are refused',
+      registers,
+    }),
+    failOpen: new Counter({
+      name: 'argus_auth_fail_open_total',
+      help: 'Requests served on a stale cached decision while auth dependencies were unreachable',
+      labelNames: ['route'],
+      registers,
+    }),
     revocations: new Counter({ name: 'argus_revocations_total', help: 'Revocations received and applied, by kind', labelNames: ['kind'], registers }),
   };
 }
@@ -107,7 +116,9 @@ export function createAuthMetrics(metrics: Metrics) {
   const shared = s;
   const methods: AuthMethod[] = ['jwt', 'api_key', 'session', 'none'];
   const outcomes: Outcome[] = ['ok', 'denied', 'unavailable', 'stale'];
-  const table = Object.fromEntries(methods.map((m) => [m, Object.fromEntries(outcomes.map((o) => [o, cell(shared.decisions, { method: m, outcome: o })]))])) as Record<AuthMethod, Record<Outcome, Cell>>;
+  const table = Object.fromEntries(
+    methods.map((m) => [m, Object.fromEntries(outcomes.map((o) => [o, cell(shared.decisions, { method: m, outcome: o })]))]),
+  ) as Record<AuthMethod, Record<Outcome, Cell>>;
 
   return {
     /** The cell for a decision; bump with `.n++`. */

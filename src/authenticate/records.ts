@@ -6,59 +6,78 @@
  */
 import { z } from 'zod';
 
-const name = z.string().min(1).max(256).regex(/^[\x21-\x7e]+$/, 'visible ASCII, no spaces');
+const name = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[\x21-\x7e]+$/, 'visible ASCII, no spaces');
 /** Features and scopes travel upstream comma-separated: no commas, no spaces. */
-const token = z.string().min(1).max(128).regex(/^[\x21-\x2b\x2d-\x7e]+$/, 'visible ASCII without "," or spaces');
+const token = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\x21-\x2b\x2d-\x7e]+$/, 'visible ASCII without "," or spaces');
 
-export const llmSchema = z.object({
-  models: z.array(z.string().min(1)).default([]),
-  model_tiers: z.array(z.string().min(1)).default([]),
-  daily_token_budget: z.number().int().nonnegative().optional(),
-  requests_per_minute: z.number().int().positive().optional(),
-}).strict();
+export const llmSchema = z
+  .object({
+    models: z.array(z.string().min(1)).default([]),
+    model_tiers: z.array(z.string().min(1)).default([]),
+    daily_token_budget: z.number().int().nonnegative().optional(),
+    requests_per_minute: z.number().int().positive().optional(),
+  })
+  .strict();
 
-export const tradingSchema = z.object({
-  exchanges: z.array(z.string().min(1)).default([]),
-  order_types: z.array(z.string().min(1)).default([]),
-  max_position_size_usd: z.number().nonnegative().optional(),
-  daily_loss_limit_usd: z.number().nonnegative().optional(),
-  max_daily_value_usd: z.number().nonnegative().optional(),
-  /** Safer default: a record that does not say otherwise may only paper-trade. */
-  paper_only: z.boolean().default(true),
-  realtime_symbols_limit: z.number().int().nonnegative().optional(),
-}).strict();
+export const tradingSchema = z
+  .object({
+    exchanges: z.array(z.string().min(1)).default([]),
+    order_types: z.array(z.string().min(1)).default([]),
+    max_position_size_usd: z.number().nonnegative().optional(),
+    daily_loss_limit_usd: z.number().nonnegative().optional(),
+    max_daily_value_usd: z.number().nonnegative().optional(),
+    /** Safer default: a record that does not say otherwise may only paper-trade. */
+    paper_only: z.boolean().default(true),
+    realtime_symbols_limit: z.number().int().nonnegative().optional(),
+  })
+  .strict();
 
-export const keyRecordSchema = z.object({
-  key_id: name,
-  /** Hex SHA-256 of the full key. Optional in Redis (it is the Redis key itself), required in the file. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits').optional(),
-  user_id: name,
-  tier: name,
-  role: name.optional(),
-  scopes: z.array(token).default([]),
-  features: z.array(token).default([]),
-  status: z.enum(['active', 'revoked']).default('active'),
-  /** Unix seconds; `revoke --user` refuses keys created at or before the revocation. */
-  created_at: z.number().optional(),
-  requests_per_minute: z.number().int().positive().optional(),
-  llm: llmSchema.optional(),
-  trading: tradingSchema.optional(),
-  stripe_customer: z.string().min(1).optional(),
-}).strict();
+export const keyRecordSchema = z
+  .object({
+    key_id: name,
+    /** Hex SHA-256 of the full key. Optional in Redis (it is the Redis key itself), required in the file. */
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits')
+      .optional(),
+    user_id: name,
+    tier: name,
+    role: name.optional(),
+    scopes: z.array(token).default([]),
+    features: z.array(token).default([]),
+    status: z.enum(['active', 'revoked']).default('active'),
+    /** Unix seconds; `revoke --user` refuses keys created at or before the revocation. */
+    created_at: z.number().optional(),
+    requests_per_minute: z.number().int().positive().optional(),
+    llm: llmSchema.optional(),
+    trading: tradingSchema.optional(),
+    stripe_customer: z.string().min(1).optional(),
+  })
+  .strict();
 
 export type KeyRecord = z.infer<typeof keyRecordSchema>;
 
 /** Redis `<prefix>auth:user:<user_id>`: what the control plane knows about a user. Overrides JWT claims. */
-export const userRecordSchema = z.object({
-  tier: name.optional(),
-  role: name.optional(),
-  features: z.array(token).optional(),
-  scopes: z.array(token).optional(),
-  requests_per_minute: z.number().int().positive().optional(),
-  llm: llmSchema.optional(),
-  trading: tradingSchema.optional(),
-  stripe_customer: z.string().min(1).optional(),
-}).passthrough();
+export const userRecordSchema = z
+  .object({
+    tier: name.optional(),
+    role: name.optional(),
+    features: z.array(token).optional(),
+    scopes: z.array(token).optional(),
+    requests_per_minute: z.number().int().positive().optional(),
+    llm: llmSchema.optional(),
+    trading: tradingSchema.optional(),
+    stripe_customer: z.string().min(1).optional(),
+  })
+  .passthrough();
 
 export type UserRecord = z.infer<typeof userRecordSchema>;
 

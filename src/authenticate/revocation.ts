@@ -70,7 +70,12 @@ export function createRevocations(opts: { redisUrl: string | null; prefix: strin
     if (opts.redisUrl === null) return;
     const channel = redisKeys(opts.prefix).channel;
     // Offline queue on (SUBSCRIBE waits for the connection); ioredis re-subscribes after reconnects.
-    sub = createRedis(opts.redisUrl, { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, connectionName: 'argus-auth-revocations' });
+    sub = createRedis(opts.redisUrl, {
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      commandTimeout: undefined,
+      connectionName: 'argus-auth-revocations',
+    });
     sub.on('error', (err: Error) => log.debug('auth: revocation subscriber error', { err }));
     sub.on('message', (ch: string, msg: string) => {
       if (ch !== channel) return;

@@ -17,9 +17,7 @@ export interface SessionPayload {
   readonly tier?: string;
 }
 
-export type SessionVerdict =
-  | { readonly ok: true; readonly payload: SessionPayload }
-  | { readonly ok: false; readonly expired: boolean };
+export type SessionVerdict = { readonly ok: true; readonly payload: SessionPayload } | { readonly ok: false; readonly expired: boolean };
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 const BAD = Object.freeze({ ok: false, expired: false } as const);

@@ -57,7 +57,12 @@ export interface AuthStore {
 const NO_STATE: SubjectState = Object.freeze({ user: null, userRevokedAt: null, sessionRevoked: false, keyRevoked: false, projection: 'complete' });
 const NO_KEY: KeyLookup = Object.freeze({ rec: null, projection: 'complete' });
 
-export function createAuthStore(opts: { redis: Redis | null; prefix: string; fileKeys: Map<string, KeyRecord> | null; requireProjection?: boolean }): AuthStore {
+export function createAuthStore(opts: {
+  redis: Redis | null;
+  prefix: string;
+  fileKeys: Map<string, KeyRecord> | null;
+  requireProjection?: boolean;
+}): AuthStore {
   const { redis, fileKeys } = opts;
   const k = redisKeys(opts.prefix);
   const epochKey = projectionKeys(opts.prefix).epoch;

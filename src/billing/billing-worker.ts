@@ -29,10 +29,7 @@ export interface BillingWorker {
   close(): Promise<void>;
 }
 
-export function createBillingWorker(
-  cfg: Readonly<Config>,
-  deps: { pool: Pool; metrics: Metrics; log: Logger; now?: () => number },
-): BillingWorker {
+export function createBillingWorker(cfg: Readonly<Config>, deps: { pool: Pool; metrics: Metrics; log: Logger; now?: () => number }): BillingWorker {
   if (!cfg.redis) throw new Error('billing worker: redis is required');
   const now = deps.now ?? Date.now;
   const log = deps.log.child({ component: 'billing-worker' });
@@ -73,9 +70,14 @@ export function createBillingWorker(
   worker.on('failed', (job, err) => {
     const attempts = job?.opts.attempts ?? 1;
     const final = (job?.attemptsMade ?? 0) >= attempts;
-    (final ? log.error : log.warn)(final ? 'billing worker: batch failed for good (kept; replay with "usage replay-failed")' : 'billing worker: batch failed, will retry', {
-      job_id: job?.id, attempts_made: job?.attemptsMade, err,
-    });
+    (final ? log.error : log.warn)(
+      final ? 'billing worker: batch failed for good (kept; replay with "usage replay-failed")' : 'billing worker: batch failed, will retry',
+      {
+        job_id: job?.id,
+        attempts_made: job?.attemptsMade,
+        err,
+      },
+    );
   });
 
   return {

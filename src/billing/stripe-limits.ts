@@ -40,9 +40,35 @@ export function stripeLimitMetrics(metrics: Metrics): StripeLimitMetrics {
   const registers = [r];
   const get = <T>(name: string, make: () => T): T => (r.getSingleMetric(name) as T | undefined) ?? make();
   return {
-    unbillable: get('argus_usage_unbillable_total', () => new Counter({ name: 'argus_usage_unbillable_total', help: 'Usage events dead-lettered because Stripe would refuse their timestamp, by reason (too_old, future_timestamp)', labelNames: ['reason'], registers })),
-    unbillableEvents: get('argus_usage_unbillable_events', () => new Gauge({ name: 'argus_usage_unbillable_events', help: 'Dead-lettered usage events in the ledger (argus-sidecar usage unbillable lists them)', registers })),
-    reviewReports: get('argus_stripe_review_reports', () => new Gauge({ name: 'argus_stripe_review_reports', help: 'Stripe meter reports parked for review: first attempted over 20 h ago, not resent blind (argus-sidecar usage review)', labelNames: [], registers })),
+    unbillable: get(
+      'argus_usage_unbillable_total',
+      () =>
+        new Counter({
+          name: 'argus_usage_unbillable_total',
+          help: 'Usage events dead-lettered because Stripe would refuse their timestamp, by reason (too_old, future_timestamp)',
+          labelNames: ['reason'],
+          registers,
+        }),
+    ),
+    unbillableEvents: get(
+      'argus_usage_unbillable_events',
+      () =>
+        new Gauge({
+          name: 'argus_usage_unbillable_events',
+          help: 'Dead-lettered usage events in the ledger (argus-sidecar usage unbillable lists them)',
+          registers,
+        }),
+    ),
+    reviewReports: get(
+      'argus_stripe_review_reports',
+      () =>
+        new Gauge({
+          name: 'argus_stripe_review_reports',
+          help: 'Stripe meter reports parked for review: first attempted over 20 h ago, not resent blind (argus-sidecar usage review)',
+          labelNames: [],
+          registers,
+        }),
+    ),
   };
 }
 
@@ -51,7 +77,10 @@ export function stripeLimitMetrics(metrics: Metrics): StripeLimitMetrics {
  * timestamp. `customer` is the SQL expression of a row's Stripe customer: rows
  * without one are never billed and are left alone. Returns rows marked.
  */
-export async function deadLetter(client: PoolClient, o: { nowS: number; kinds: string[]; customer: string; log: Logger; m: StripeLimitMetrics }): Promise<number> {
+export async function deadLetter(
+  client: PoolClient,
+  o: { nowS: number; kinds: string[]; customer: string; log: Logger; m: StripeLimitMetrics },
+): Promise<number> {
   const res = await client.query<{ reason: string; n: string; first: string; customers: string[]; sample: string[] }>(
     `WITH d AS (
        UPDATE usage_events e
@@ -72,7 +101,11 @@ export async function deadLetter(client: PoolClient, o: { nowS: number; kinds: s
     total += n;
     o.m.unbillable.inc({ reason: g.reason }, n);
     o.log.error('stripe: usage events Stripe would refuse were dead-lettered (list: argus-sidecar usage unbillable)', {
-      reason: g.reason, events: n, oldest: g.first, customers: g.customers.slice(0, 20), sample_event_ids: g.sample,
+      reason: g.reason,
+      events: n,
+      oldest: g.first,
+      customers: g.customers.slice(0, 20),
+      sample_event_ids: g.sample,
     });
   }
   return total;

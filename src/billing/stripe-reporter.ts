@@ -170,7 +170,14 @@ export function createStripeReporter(
   }
 
   async function sendPending(client: PoolClient): Promise<{ accepted: number; duplicate: number; rejected: number; review: number; retry: boolean }> {
-    const pending = await client.query<{ identifier: string; stripe_customer: string; meter: string; window_start_s: string; value: string; first_attempt_s: string | null }>(
+    const pending = await client.query<{
+      identifier: string;
+      stripe_customer: string;
+      meter: string;
+      window_start_s: string;
+      value: string;
+      first_attempt_s: string | null;
+    }>(
       `SELECT identifier, stripe_customer, meter, extract(epoch FROM window_start)::bigint AS window_start_s, value::text AS value,
               extract(epoch FROM first_attempt_at)::float8::text AS first_attempt_s
          FROM stripe_meter_reports WHERE accepted_at IS NULL AND rejected_at IS NULL AND review_at IS NULL
@@ -186,18 +193,25 @@ export function createStripeReporter(
         await client.query('UPDATE stripe_meter_reports SET review_at = to_timestamp($2) WHERE identifier = $1', [r.identifier, nowS]);
         res.review++;
         log.error('stripe: meter report first attempted over 20 h ago parked for review, not resent (argus-sidecar usage review)', {
-          identifier: r.identifier, meter: r.meter, customer: r.stripe_customer, value: r.value, first_attempt_at: new Date(Number(r.first_attempt_s) * 1000).toISOString(),
+          identifier: r.identifier,
+          meter: r.meter,
+          customer: r.stripe_customer,
+          value: r.value,
+          first_attempt_at: new Date(Number(r.first_attempt_s) * 1000).toISOString(),
         });
         continue;
       }
-      if (r.first_attempt_s === null) await client.query('UPDATE stripe_meter_reports SET first_attempt_at = to_timestamp($2) WHERE identifier = $1', [r.identifier, now() / 1000]);
+      if (r.first_attempt_s === null)
+        await client.query('UPDATE stripe_meter_reports SET first_attempt_at = to_timestamp($2) WHERE identifier = $1', [r.identifier, now() / 1000]);
       const timestamp = Math.max(Number(r.window_start_s), nowS - SENDABLE_AGE_S);
       const out = await deps.sender.send({ meter: r.meter, customer: r.stripe_customer, value: r.value, identifier: r.identifier, timestamp });
       wm.stripeReported.inc({ outcome: out.outcome });
       if (out.outcome === 'accepted' || out.outcome === 'duplicate') {
         await client.query('BEGIN');
         try {
-          await client.query('UPDATE stripe_meter_reports SET accepted_at = now(), attempts = attempts + 1, last_error = NULL WHERE identifier = $1', [r.identifier]);
+          await client.query('UPDATE stripe_meter_reports SET accepted_at = now(), attempts = attempts + 1, last_error = NULL WHERE identifier = $1', [
+            r.identifier,
+          ]);
           await client.query('UPDATE usage_events SET reported_at = now() WHERE stripe_identifier = $1 AND reported_at IS NULL', [r.identifier]);
           await client.query('COMMIT');
         } catch (err) {
@@ -215,7 +229,12 @@ export function createStripeReporter(
       );
       if (rejected) {
         res.rejected++;
-        log.error('stripe: meter event rejected; rows stay unreported', { identifier: r.identifier, meter: r.meter, status: failure.status, error: failure.error });
+        log.error('stripe: meter event rejected; rows stay unreported', {
+          identifier: r.identifier,
+          meter: r.meter,
+          status: failure.status,
+          error: failure.error,
+        });
         continue;
       }
       res.retry = true;
@@ -245,14 +264,20 @@ export function createStripeReporter(
         // Resend what a crashed cycle left pending before claiming more.
         const first = await sendPending(client);
         if (first.retry) return { locked: true, claimed: 0, ...first };
-        const unbillable = meters.size > 0 ? await deadLetter(client, { nowS: Math.floor(now() / 1000), kinds: [...meters.keys()], customer: CUSTOMER, log, m: lm }) : 0;
+        const unbillable =
+          meters.size > 0 ? await deadLetter(client, { nowS: Math.floor(now() / 1000), kinds: [...meters.keys()], customer: CUSTOMER, log, m: lm }) : 0;
         const claimed = await claim(client);
         const second = claimed > 0 ? await sendPending(client) : { accepted: 0, duplicate: 0, rejected: 0, review: 0, retry: false };
         await updateLag(client);
         return {
-          locked: true, claimed,
-          accepted: first.accepted + second.accepted, duplicate: first.duplicate + second.duplicate,
-          rejected: first.rejected + second.rejected, unbillable, review: first.review + second.review, retry: second.retry,
+          locked: true,
+          claimed,
+          accepted: first.accepted + second.accepted,
+          duplicate: first.duplicate + second.duplicate,
+          rejected: first.rejected + second.rejected,
+          unbillable,
+          review: first.review + second.review,
+          retry: second.retry,
         };
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [REPORT_LOCK]).catch(() => undefined);
@@ -272,16 +297,18 @@ export function createStripeReporter(
   function schedule(): void {
     if (closed) return;
     timer = setTimeout(() => {
-      runOnce().then(
-        (r) => {
-          delay = nextDelay(delay, r.retry, cfg);
-          if (r.claimed + r.accepted + r.duplicate + r.rejected + (r.unbillable ?? 0) + (r.review ?? 0) > 0) log.info('stripe: cycle', { ...r });
-        },
-        (err: unknown) => {
-          delay = nextDelay(delay, true, cfg);
-          log.warn('stripe: cycle failed', { err });
-        },
-      ).finally(schedule);
+      runOnce()
+        .then(
+          (r) => {
+            delay = nextDelay(delay, r.retry, cfg);
+            if (r.claimed + r.accepted + r.duplicate + r.rejected + (r.unbillable ?? 0) + (r.review ?? 0) > 0) log.info('stripe: cycle', { ...r });
+          },
+          (err: unknown) => {
+            delay = nextDelay(delay, true, cfg);
+            log.warn('stripe: cycle failed', { err });
+          },
+        )
+        .finally(schedule);
     }, delay);
   }
 

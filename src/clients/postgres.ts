@@ -36,7 +36,9 @@ const MIGRATION_LOCK = 0x4152_4755; // "ARGU"
 
 /** Apply pending migrations. Returns the names applied now. */
 export async function migrate(pool: pg.Pool): Promise<string[]> {
-  const files = readdirSync(MIGRATIONS_DIR).filter((f) => /^\d{3}_.*\.js$/.test(f)).sort();
+  const files = readdirSync(MIGRATIONS_DIR)
+    .filter((f) => /^\d{3}_.*\.js$/.test(f))
+    .sort();
   const client = await pool.connect();
   const applied: string[] = [];
   try {

@@ -9,7 +9,10 @@ export type RespErrorCode = 'RESP_REPLY' | 'RESP_PROTOCOL' | 'RESP_CONNECT' | 'R
 /** Every failure of the RESP client (resp.ts) and parser; `RESP_REPLY` is the server's own `-ERR …` reply. */
 export class RespError extends Error {
   override readonly name = 'RespError';
-  constructor(readonly code: RespErrorCode, message: string) {
+  constructor(
+    readonly code: RespErrorCode,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -102,4 +105,3 @@ export class RespParser {
 export function protocol(message: string): RespError {
   return new RespError('RESP_PROTOCOL', `redis: protocol error: ${message}`);
 }
-

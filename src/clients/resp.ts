@@ -142,7 +142,9 @@ export async function connectResp(target: RedisTarget, opts: RespClientOptions =
       const replies = await send([['MULTI'], ...commands, ['EXEC']]);
       const exec = replies[replies.length - 1];
       // A queueing error makes EXEC answer -EXECABORT; report the cause, not the abort.
-      const err = replies.find((r): r is RespError => r instanceof RespError) ?? (Array.isArray(exec) ? exec.find((r): r is RespError => r instanceof RespError) : undefined);
+      const err =
+        replies.find((r): r is RespError => r instanceof RespError) ??
+        (Array.isArray(exec) ? exec.find((r): r is RespError => r instanceof RespError) : undefined);
       if (err) throw new RespError('RESP_REPLY', `redis: ${where}: ${err.message}`);
       if (!Array.isArray(exec)) throw protocol('EXEC did not answer with an array');
       return exec;

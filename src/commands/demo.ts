@@ -37,7 +37,10 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
   });
   const key = generateApiKey('test');
   const keyFile = resolve(dir, 'keys.yaml');
-  writeFileSync(keyFile, `# Demo API keys: digests only; the key itself was printed once.\n- key_id: ${key.key_id}\n  sha256: ${key.sha256}\n  user_id: demo-user\n  tier: professional\n  scopes: [demo:read]\n  features: [predictions]\n`);
+  writeFileSync(
+    keyFile,
+    `# Demo API keys: digests only; the key itself was printed once.\n- key_id: ${key.key_id}\n  sha256: ${key.sha256}\n  user_id: demo-user\n  tier: professional\n  scopes: [demo:read]\n  features: [predictions]\n`,
+  );
 
   const cfg = parseConfig({
     listen: { host: '127.0.0.1', port },
@@ -60,7 +63,11 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
   const proxy = await startProxy(cfg, { log }).catch(async (err: Error) => {
     await app.close();
     if (!(err instanceof StartupError)) throw err;
-    throw /^admin\.port/.test(err.message) ? portTaken('--admin-port', 'the admin port', err) : /listen\.port/.test(err.message) ? portTaken('--port', 'the sidecar', err) : err;
+    throw /^admin\.port/.test(err.message)
+      ? portTaken('--admin-port', 'the admin port', err)
+      : /listen\.port/.test(err.message)
+        ? portTaken('--port', 'the sidecar', err)
+        : err;
   });
   const base = `http://127.0.0.1:${proxy.port}`;
   process.stdout.write(

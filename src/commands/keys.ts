@@ -24,7 +24,8 @@ import { keyRecordSchema, llmSchema, tradingSchema, type KeyRecord } from '../au
 import { reproject } from '../identity-admin/projection.js';
 import { projectKey, publishRevocation } from '../identity-admin/publish.js';
 
-const USAGE = 'usage: keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y] [--requests-per-minute N] [--llm JSON] [--trading JSON] (--config FILE | --standalone FILE) | keys revoke KEY_ID --config FILE | keys list --user ID --config FILE | keys sync --config FILE';
+const USAGE =
+  'usage: keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y] [--requests-per-minute N] [--llm JSON] [--trading JSON] (--config FILE | --standalone FILE) | keys revoke KEY_ID --config FILE | keys list --user ID --config FILE | keys sync --config FILE';
 
 export async function runKeysCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -158,10 +159,21 @@ async function sync(argv: string[]): Promise<number> {
 }
 
 export function splitList(v: string | undefined): string[] {
-  return v === undefined ? [] : v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return v === undefined
+    ? []
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
 }
 
-export function parseJsonFlag<T>(flag: string, text: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: Array<string | number>; message: string }> } } }): T {
+export function parseJsonFlag<T>(
+  flag: string,
+  text: string,
+  schema: {
+    safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: Array<string | number>; message: string }> } };
+  },
+): T {
   let raw: unknown;
   try {
     raw = JSON.parse(text);

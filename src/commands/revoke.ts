@@ -52,7 +52,11 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
 }
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+const settle = <T>(p: Promise<T>): Promise<Settled<T>> =>
+  p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
 
 /** One line on stderr naming the store that failed; exit code 1 (a UsageError still exits 2). */
 function fail(stage: 'postgres' | 'redis', err: unknown, consequence: string): number {
@@ -70,7 +74,10 @@ interface Projection {
 
 /** Record the revocation in Postgres; for `--key`, also mark the key's row revoked. */
 async function recordInPostgres(url: string, kind: RevocationKind, id: string, at: number): Promise<Projection | null> {
-  const [{ createPool }, { recordRevocation, revokeKeyRow, rowToRecord }] = await Promise.all([import('../clients/postgres.js'), import('../identity-admin/keystore.js')]);
+  const [{ createPool }, { recordRevocation, revokeKeyRow, rowToRecord }] = await Promise.all([
+    import('../clients/postgres.js'),
+    import('../identity-admin/keystore.js'),
+  ]);
   const pool = createPool(url, { max: 2 });
   try {
     await recordRevocation(pool, kind, id, at);
@@ -110,7 +117,10 @@ async function openWriter(url: string, prefix: string): Promise<RedisWriter> {
 }
 
 async function openIoredisWriter(url: string, prefix: string): Promise<RedisWriter> {
-  const [{ closeRedis, createRedis }, { projectKey, publishRevocation }] = await Promise.all([import('../clients/redis.js'), import('../identity-admin/publish.js')]);
+  const [{ closeRedis, createRedis }, { projectKey, publishRevocation }] = await Promise.all([
+    import('../clients/redis.js'),
+    import('../identity-admin/publish.js'),
+  ]);
   // The CLI may wait for a connection (offline queue on) but gives up after a few attempts.
   const redis = createRedis(url, { enableOfflineQueue: true, retryStrategy: (n) => (n > 3 ? null : 200) });
   redis.on('error', () => undefined);

@@ -15,7 +15,12 @@ export const LEDGER_SUBCOMMANDS = ['unbillable', 'review', 'resolve'] as const;
 const USAGE = 'usage: argus-sidecar usage (unbillable | review) [--limit N] --config FILE | usage resolve IDENTIFIER (--sent | --resend) --config FILE';
 
 export async function runUsageLedgerCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('usage', argv, { ...CONFIG_OPTION, limit: { type: 'string' }, sent: { type: 'boolean' }, resend: { type: 'boolean' } }, true);
+  const { values, positionals } = parseCommandArgs(
+    'usage',
+    argv,
+    { ...CONFIG_OPTION, limit: { type: 'string' }, sent: { type: 'boolean' }, resend: { type: 'boolean' } },
+    true,
+  );
   const sub = positionals[0];
   const limit = values.limit === undefined ? 10000 : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: expected a positive integer');
@@ -58,8 +63,14 @@ async function resolve(pool: Pool, identifier: string, sent: boolean): Promise<n
   try {
     await client.query('BEGIN');
     const upd = sent
-      ? await client.query("UPDATE stripe_meter_reports SET accepted_at = now(), last_error = 'resolved by operator: sent' WHERE identifier = $1 AND review_at IS NOT NULL AND accepted_at IS NULL", [identifier])
-      : await client.query('UPDATE stripe_meter_reports SET review_at = NULL, first_attempt_at = NULL WHERE identifier = $1 AND review_at IS NOT NULL AND accepted_at IS NULL', [identifier]);
+      ? await client.query(
+          "UPDATE stripe_meter_reports SET accepted_at = now(), last_error = 'resolved by operator: sent' WHERE identifier = $1 AND review_at IS NOT NULL AND accepted_at IS NULL",
+          [identifier],
+        )
+      : await client.query(
+          'UPDATE stripe_meter_reports SET review_at = NULL, first_attempt_at = NULL WHERE identifier = $1 AND review_at IS NOT NULL AND accepted_at IS NULL',
+          [identifier],
+        );
     if (upd.rowCount !== 1) {
       await client.query('ROLLBACK');
       throw new UsageError(`usage resolve: no report "${identifier}" in review`);

@@ -38,7 +38,9 @@ export async function runUsageCommand(argv: string[]): Promise<number> {
     const failed = await queue.getFailed(0, limit - 1);
     if (sub === 'failed') {
       for (const job of failed) {
-        process.stdout.write(JSON.stringify({ job_id: job.id, events: batchSize(job.name, job.data), attempts_made: job.attemptsMade, failed_reason: job.failedReason }) + '\n');
+        process.stdout.write(
+          JSON.stringify({ job_id: job.id, events: batchSize(job.name, job.data), attempts_made: job.attemptsMade, failed_reason: job.failedReason }) + '\n',
+        );
       }
       return 0;
     }

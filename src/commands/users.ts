@@ -20,7 +20,8 @@ import { llmSchema, SAFE_NAME, tradingSchema, userRecordSchema, type UserRecord 
 import { redisKeys } from '../authenticate/store.js';
 import { deleteUser, describeUser, getUser, upsertUser, userRowToRecord } from '../identity-admin/userstore.js';
 
-const USAGE = 'usage: users set --user ID [--tier T] [--role R] [--features a,b] [--scopes a,b] [--requests-per-minute N] [--llm JSON] [--trading JSON] [--stripe-customer C] --config FILE | users get --user ID --config FILE | users delete --user ID --config FILE';
+const USAGE =
+  'usage: users set --user ID [--tier T] [--role R] [--features a,b] [--scopes a,b] [--requests-per-minute N] [--llm JSON] [--trading JSON] [--stripe-customer C] --config FILE | users get --user ID --config FILE | users delete --user ID --config FILE';
 
 export async function runUsersCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -52,7 +53,8 @@ async function set(argv: string[]): Promise<number> {
   });
   const cfg = configFromArgs(values);
   const userId = userFlag(values);
-  if (values.tier !== undefined && !(values.tier in cfg.tiers)) throw new UsageError(`--tier: unknown tier "${values.tier}" (tiers: ${Object.keys(cfg.tiers).join(', ')})`);
+  if (values.tier !== undefined && !(values.tier in cfg.tiers))
+    throw new UsageError(`--tier: unknown tier "${values.tier}" (tiers: ${Object.keys(cfg.tiers).join(', ')})`);
   const rpm = values['requests-per-minute'];
   const candidate = {
     ...(values.tier !== undefined && { tier: values.tier }),

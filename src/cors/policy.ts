@@ -23,7 +23,9 @@ import type { CorsConfig } from './schema.js';
 /** Headers the sidecar itself sets that a page may want to read (x-request-id, Retry-After, RateLimit, WWW-Authenticate). */
 const SIDECAR_EXPOSED = ['x-request-id', 'retry-after', 'ratelimit', 'ratelimit-policy', 'www-authenticate'];
 
-export type PreflightAnswer = { readonly ok: true; readonly headers: ReadonlyArray<readonly [string, string]> } | { readonly ok: false; readonly denial: Denial };
+export type PreflightAnswer =
+  | { readonly ok: true; readonly headers: ReadonlyArray<readonly [string, string]> }
+  | { readonly ok: false; readonly denial: Denial };
 
 export interface CorsPolicy {
   /** Answer a preflight for `origin` asking for `method` with `requestHeaders` (the raw Access-Control-Request-Headers). */
@@ -58,7 +60,10 @@ export function compileCors(cfg: CorsConfig, routeMethods: readonly string[] | u
     preflight(origin, method, requestHeaders) {
       if (!allowed(origin)) return refused(`origin ${quote(origin)} is not allowed on this route`);
       if (!methodSet.has(method)) return refused(`method ${quote(method)} is not allowed on this route (allowed: ${methods.join(', ')})`);
-      const asked = (requestHeaders ?? '').split(',').map((h) => h.trim().toLowerCase()).filter((h) => h.length > 0);
+      const asked = (requestHeaders ?? '')
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter((h) => h.length > 0);
       if (!anyHeader) {
         const missing = asked.find((h) => !headerSet.has(h));
         if (missing !== undefined) return refused(`request header ${quote(missing)} is not allowed on this route`);
@@ -78,7 +83,12 @@ export function compileCors(cfg: CorsConfig, routeMethods: readonly string[] | u
 }
 
 function refused(message: string): PreflightAnswer {
-  return { ok: false, denial: deny('ARGUS_CORS_NOT_ALLOWED', `CORS preflight refused: ${message}`, [['vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers']]) };
+  return {
+    ok: false,
+    denial: deny('ARGUS_CORS_NOT_ALLOWED', `CORS preflight refused: ${message}`, [
+      ['vary', 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers'],
+    ]),
+  };
 }
 
 const quote = (s: string) => JSON.stringify(s.slice(0, 200));

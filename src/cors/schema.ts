@@ -16,17 +16,20 @@ import { z } from 'zod';
 const ORIGIN = /^(\*|null|[a-z][a-z0-9+.-]*:\/\/[^/\s?#]+)$/;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-export const corsSchema = z.object({
-  origins: z.array(z.string().regex(ORIGIN, 'an origin like "https://app.example.com" (scheme://host[:port], no path) or "*"')).min(1),
-  methods: z.array(z.string().regex(TOKEN, 'an HTTP method')).min(1).optional(),
-  headers: z.array(z.string().regex(TOKEN, 'a header name or "*"')).default([]),
-  expose_headers: z.array(z.string().regex(TOKEN, 'a header name or "*"')).default([]),
-  credentials: z.boolean().default(false),
-  max_age_s: z.number().int().nonnegative().max(86400).default(600),
-}).strict().refine((c) => !(c.credentials && c.expose_headers.includes('*')), {
-  // Fetch standard, CORS protocol: for a credentialed request `*` is a literal header name.
-  message: 'expose_headers: "*" is not a wildcard when credentials is true (Fetch standard): list the headers',
-  path: ['expose_headers'],
-});
+export const corsSchema = z
+  .object({
+    origins: z.array(z.string().regex(ORIGIN, 'an origin like "https://app.example.com" (scheme://host[:port], no path) or "*"')).min(1),
+    methods: z.array(z.string().regex(TOKEN, 'an HTTP method')).min(1).optional(),
+    headers: z.array(z.string().regex(TOKEN, 'a header name or "*"')).default([]),
+    expose_headers: z.array(z.string().regex(TOKEN, 'a header name or "*"')).default([]),
+    credentials: z.boolean().default(false),
+    max_age_s: z.number().int().nonnegative().max(86400).default(600),
+  })
+  .strict()
+  .refine((c) => !(c.credentials && c.expose_headers.includes('*')), {
+    // Fetch standard, CORS protocol: for a credentialed request `*` is a literal header name.
+    message: 'expose_headers: "*" is not a wildcard when credentials is true (Fetch standard): list the headers',
+    path: ['expose_headers'],
+  });
 
 export type CorsConfig = z.infer<typeof corsSchema>;

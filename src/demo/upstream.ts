@@ -31,8 +31,21 @@ export async function startDemoUpstream(host: string, port: number): Promise<Dem
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const identity = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-argus-') || k.startsWith('x-forwarded-') || k === 'x-request-id'));
-      const body = JSON.stringify({ app: 'argus demo upstream', method: req.method, path: url.pathname, query: url.search, seen_by_app: identity, body: Buffer.concat(chunks).toString() }, null, 2);
+      const identity = Object.fromEntries(
+        Object.entries(req.headers).filter(([k]) => k.startsWith('x-argus-') || k.startsWith('x-forwarded-') || k === 'x-request-id'),
+      );
+      const body = JSON.stringify(
+        {
+          app: 'argus demo upstream',
+          method: req.method,
+          path: url.pathname,
+          query: url.search,
+          seen_by_app: identity,
+          body: Buffer.concat(chunks).toString(),
+        },
+        null,
+        2,
+      );
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(body + '\n');
     });

@@ -12,7 +12,18 @@
  * the Host header, which the pipeline has validated (exactly one, a valid authority).
  */
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'http2-settings']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'http2-settings',
+]);
 
 /** Request headers the proxy sets itself or must not forward. */
 const REQUEST_DROP = new Set([
@@ -32,7 +43,11 @@ const RESPONSE_DROP = new Set([...HOP_BY_HOP, 'content-length', 'date', 'x-reque
 
 /** True for x-argus-* / x_argus_* in any case (names from uWS are already lower-case). */
 export function isIdentityHeader(lowerName: string): boolean {
-  return lowerName.length > 8 && lowerName.charCodeAt(0) === 120 /* x */ && (lowerName.startsWith('x-argus-') || lowerName.startsWith('x_argus_') || lowerName.startsWith('x-argus_') || lowerName.startsWith('x_argus-'));
+  return (
+    lowerName.length > 8 &&
+    lowerName.charCodeAt(0) === 120 /* x */ &&
+    (lowerName.startsWith('x-argus-') || lowerName.startsWith('x_argus_') || lowerName.startsWith('x-argus_') || lowerName.startsWith('x_argus-'))
+  );
 }
 
 const SIMPLE_CONNECTION = new Set(['keep-alive', 'Keep-Alive', 'close', 'Close', '']);
@@ -114,7 +129,7 @@ export function headerValue(headers: readonly string[], lowerName: string): stri
   return undefined;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:\-]{1,128}$/;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** A client's x-request-id is propagated only when it is well-formed (else the sidecar's own id is used). */
 export function isWellFormedRequestId(value: string | undefined): value is string {

@@ -61,7 +61,17 @@ export function createWebSocketOpener(deps: OpenerDeps) {
   return {
     open(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, up: UpgradeInfo): void {
       const head = ex.head;
-      const flat = upstreamRequestHeaders(head.headers, { clientAddress: head.remoteAddress, proto: 'http', requestId: head.requestId, trustForwarded: deps.cfg.server.trust_forwarded, strip: stripSets[route.index]! }, deps.identity(ctx, ex.stale ? { stale: true } : undefined).list);
+      const flat = upstreamRequestHeaders(
+        head.headers,
+        {
+          clientAddress: head.remoteAddress,
+          proto: 'http',
+          requestId: head.requestId,
+          trustForwarded: deps.cfg.server.trust_forwarded,
+          strip: stripSets[route.index]!,
+        },
+        deps.identity(ctx, ex.stale ? { stale: true } : undefined).list,
+      );
       const headers: Record<string, string> = {};
       for (let i = 0; i < flat.length; i += 2) {
         const name = flat[i]!;
@@ -72,7 +82,12 @@ export function createWebSocketOpener(deps: OpenerDeps) {
       // Browsers fail a handshake whose answer names none of the offered protocols, so a client
       // authenticating with `bearer.<token>` also offers `argus`; the sidecar answers with it when the
       // upstream chose none. Neither entry reaches the upstream.
-      const offered = up.protocol ? up.protocol.split(',').map((p) => p.trim()).filter(Boolean) : [];
+      const offered = up.protocol
+        ? up.protocol
+            .split(',')
+            .map((p) => p.trim())
+            .filter(Boolean)
+        : [];
       const protocols = offered.filter((p) => !isProtocolCredential(p) && p !== ARGUS_PROTOCOL);
       const query = route.cfg.websocket?.query_token ? withoutParam(head.query, 'access_token') : head.query;
       const url = `${base}${head.path}${query ? `?${query}` : ''}`;
@@ -81,8 +96,18 @@ export function createWebSocketOpener(deps: OpenerDeps) {
         (upstream) => {
           if (ex.aborted) return void upstream.ws.terminate();
           const ws = route.cfg.websocket!;
-          const policy = { heartbeatMs: ws.heartbeat_ms, unavailableGraceMs: ws.unavailable_grace_ms, failClosed: route.cfg.trading || route.cfg.on_auth_unavailable === 'closed' };
-          const session = new WsSession(upstream.ws, { maxBufferedBytes: deps.cfg.server.ws_max_buffered_bytes, maxMessageBytes }, { route: route.label, requestId: head.requestId }, ctx, policy);
+          const policy = {
+            heartbeatMs: ws.heartbeat_ms,
+            unavailableGraceMs: ws.unavailable_grace_ms,
+            failClosed: route.cfg.trading || route.cfg.on_auth_unavailable === 'closed',
+          };
+          const session = new WsSession(
+            upstream.ws,
+            { maxBufferedBytes: deps.cfg.server.ws_max_buffered_bytes, maxMessageBytes },
+            { route: route.label, requestId: head.requestId },
+            ctx,
+            policy,
+          );
           session.gate = deps.gateFor?.(session, route, ctx, head.requestId, ex.eventKey());
           deps.sessions.add(session);
           if (ctx) deps.heartbeats.watch(session);
@@ -100,7 +125,9 @@ export function createWebSocketOpener(deps: OpenerDeps) {
         },
         (err: Error & { status?: number }) => {
           deps.onFailure(err.status ? 'other' : 'refused', err);
-          ex.replyError(deny('ARGUS_UPSTREAM_UNAVAILABLE', err.status ? `the upstream refused the WebSocket (${err.status})` : 'the upstream could not be reached'));
+          ex.replyError(
+            deny('ARGUS_UPSTREAM_UNAVAILABLE', err.status ? `the upstream refused the WebSocket (${err.status})` : 'the upstream could not be reached'),
+          );
         },
       );
     },

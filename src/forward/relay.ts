@@ -349,7 +349,11 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
 
 /** The last event of a stream the sidecar's shutdown ended (`event: argus.shutdown`). */
 export function shutdownEvent(requestId: string): Buffer {
-  const data = JSON.stringify({ code: 'ARGUS_DRAINING', message: 'the sidecar is shutting down: this stream was cut; reconnect to continue', request_id: requestId });
+  const data = JSON.stringify({
+    code: 'ARGUS_DRAINING',
+    message: 'the sidecar is shutting down: this stream was cut; reconnect to continue',
+    request_id: requestId,
+  });
   return Buffer.from(`event: argus.shutdown\ndata: ${data}\n\n`);
 }
 

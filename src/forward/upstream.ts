@@ -24,7 +24,12 @@ export class Upstream {
   private closing: Promise<void> | undefined;
 
   constructor(cfg: Config['upstream']) {
-    const opts = { connections: cfg.connections, keepAliveTimeoutMs: cfg.keep_alive_timeout_ms, headersTimeoutMs: cfg.headers_timeout_ms, bodyTimeoutMs: cfg.body_timeout_ms };
+    const opts = {
+      connections: cfg.connections,
+      keepAliveTimeoutMs: cfg.keep_alive_timeout_ms,
+      headersTimeoutMs: cfg.headers_timeout_ms,
+      bodyTimeoutMs: cfg.body_timeout_ms,
+    };
     this.client = new H1Pool({ url: cfg.url, ...opts });
   }
 

@@ -38,7 +38,13 @@ export interface UpstreamSocket {
 }
 
 /** Open the upstream WebSocket; rejects with the upstream's HTTP status when it refuses. */
-export function connectUpstream(url: string, headers: Record<string, string>, protocols: string[], timeoutMs: number, maxMessageBytes: number): Promise<UpstreamSocket> {
+export function connectUpstream(
+  url: string,
+  headers: Record<string, string>,
+  protocols: string[],
+  timeoutMs: number,
+  maxMessageBytes: number,
+): Promise<UpstreamSocket> {
   return new Promise((resolve, reject) => {
     // The subprotocol offer is sent and checked here, not by `ws`: `ws` fails a handshake whose answer names
     // no protocol when some were offered, but RFC 6455 §4.1 lets the server pick none (then none is used).
@@ -72,8 +78,6 @@ export function connectUpstream(url: string, headers: Record<string, string>, pr
     ws.once('error', (err) => fail(err));
   });
 }
-
-
 
 /** How a session's route wants it watched (from `routes[].websocket`, `trading`, `on_auth_unavailable`). */
 export interface WsPolicy {

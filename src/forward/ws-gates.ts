@@ -35,7 +35,8 @@ export function createGateFactory(deps: GateDeps): GateFactory {
     let p = policies.get(route);
     if (!p) {
       const ws = route.cfg.websocket!;
-      const mk = (name: string, limit: number | undefined) => (limit ? limitPolicy({ name: `ws.${name}`, tier: 'ws', routeClass: `ws:${route.label}:${name}`, limit, scope: 'local' }) : undefined);
+      const mk = (name: string, limit: number | undefined) =>
+        limit ? limitPolicy({ name: `ws.${name}`, tier: 'ws', routeClass: `ws:${route.label}:${name}`, limit, scope: 'local' }) : undefined;
       const conn = mk('connection', ws.messages_per_minute);
       const user = mk('user', ws.user_messages_per_minute);
       p = { ...(conn ? { conn } : {}), ...(user ? { user } : {}) };

@@ -31,7 +31,10 @@ export interface HandshakePolicy {
 const TOKEN = /^[!#$%&'*+\-.0-9A-Z^_`|a-z~]+$/;
 const KEY = /^[A-Za-z0-9+/]{21}[AQgw]==$/;
 const VERSION_HEADERS: ReadonlyArray<readonly [string, string]> = [['sec-websocket-version', '13']];
-const UPGRADE_HEADERS: ReadonlyArray<readonly [string, string]> = [['upgrade', 'websocket'], ['sec-websocket-version', '13']];
+const UPGRADE_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['upgrade', 'websocket'],
+  ['sec-websocket-version', '13'],
+];
 
 /** Every value of one header (names are lower-case in the head). */
 function values(head: RequestHead, name: string): string[] {
@@ -61,9 +64,12 @@ export function checkHandshake(head: RequestHead): Denial | null {
   // 16 bytes in base64 are 22 characters and "==", the last one carrying 2 bits (A, Q, g or w).
   if (keys.length !== 1 || !KEY.test(keys[0]!.trim())) return deny('ARGUS_WS_INVALID_KEY', 'Sec-WebSocket-Key must be the base64 of 16 bytes');
   const versions = values(head, 'sec-websocket-version');
-  if (versions.length !== 1 || versions[0]!.trim() !== '13') return deny('ARGUS_WS_UNSUPPORTED_VERSION', 'only Sec-WebSocket-Version 13 is supported', VERSION_HEADERS);
+  if (versions.length !== 1 || versions[0]!.trim() !== '13')
+    return deny('ARGUS_WS_UNSUPPORTED_VERSION', 'only Sec-WebSocket-Version 13 is supported', VERSION_HEADERS);
   // Subprotocols are tokens (RFC 6455 §4.1, RFC 9110 §5.6.2); anything else could not be offered upstream.
-  for (const v of values(head, 'sec-websocket-protocol')) for (const p of v.split(',')) if (p.trim() !== '' && !TOKEN.test(p.trim())) return deny('ARGUS_WS_BAD_HANDSHAKE', 'Sec-WebSocket-Protocol must be a list of tokens');
+  for (const v of values(head, 'sec-websocket-protocol'))
+    for (const p of v.split(','))
+      if (p.trim() !== '' && !TOKEN.test(p.trim())) return deny('ARGUS_WS_BAD_HANDSHAKE', 'Sec-WebSocket-Protocol must be a list of tokens');
   return null;
 }
 

@@ -24,14 +24,17 @@ export interface IdleDeps {
 
 export function createIdleSweeper(deps: IdleDeps) {
   const { sessions, idleMs, now } = deps;
-  const timer = setInterval(function sweep() {
-    const t = now();
-    for (const s of sessions) {
-      const silent = t - s.heardAt;
-      if (silent >= idleMs) s.end(CLOSE.GOING_AWAY, 'idle timeout');
-      else if (silent >= idleMs / 2) s.pingClient();
-    }
-  }, Math.max(250, Math.min(1000, idleMs / 8)));
+  const timer = setInterval(
+    function sweep() {
+      const t = now();
+      for (const s of sessions) {
+        const silent = t - s.heardAt;
+        if (silent >= idleMs) s.end(CLOSE.GOING_AWAY, 'idle timeout');
+        else if (silent >= idleMs / 2) s.pingClient();
+      }
+    },
+    Math.max(250, Math.min(1000, idleMs / 8)),
+  );
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }

@@ -43,8 +43,18 @@ export async function insertKey(pool: Pool, sha256: string, rec: KeyRecord): Pro
   const res = await pool.query<KeyRow>(
     `INSERT INTO api_keys (key_id, sha256, user_id, tier, role, scopes, features, requests_per_minute, llm, trading)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *`,
-    [rec.key_id, sha256, rec.user_id, rec.tier, rec.role ?? null, rec.scopes, rec.features, rec.requests_per_minute ?? null,
-      rec.llm === undefined ? null : JSON.stringify(rec.llm), rec.trading === undefined ? null : JSON.stringify(rec.trading)],
+    [
+      rec.key_id,
+      sha256,
+      rec.user_id,
+      rec.tier,
+      rec.role ?? null,
+      rec.scopes,
+      rec.features,
+      rec.requests_per_minute ?? null,
+      rec.llm === undefined ? null : JSON.stringify(rec.llm),
+      rec.trading === undefined ? null : JSON.stringify(rec.trading),
+    ],
   );
   return res.rows[0] as KeyRow;
 }
@@ -55,10 +65,9 @@ export async function deleteKey(pool: Pool, keyId: string): Promise<void> {
 
 /** Mark a key revoked (idempotent: keeps the first revoked_at). Null when the key does not exist. */
 export async function revokeKeyRow(pool: Pool, keyId: string): Promise<KeyRow | null> {
-  const res = await pool.query<KeyRow>(
-    `UPDATE api_keys SET status = 'revoked', revoked_at = COALESCE(revoked_at, now()) WHERE key_id = $1 RETURNING *`,
-    [keyId],
-  );
+  const res = await pool.query<KeyRow>(`UPDATE api_keys SET status = 'revoked', revoked_at = COALESCE(revoked_at, now()) WHERE key_id = $1 RETURNING *`, [
+    keyId,
+  ]);
   return res.rows[0] ?? null;
 }
 
@@ -79,9 +88,11 @@ export async function recordRevocation(pool: Pool, kind: RevocationKind, id: str
 }
 
 export async function allRevocations(pool: Pool): Promise<Revocation[]> {
-  const rows = (await pool.query<{ kind: RevocationKind; subject_id: string; at: number }>(
-    'SELECT kind, subject_id, extract(epoch FROM revoked_at)::float8 AS at FROM auth_revocations',
-  )).rows;
+  const rows = (
+    await pool.query<{ kind: RevocationKind; subject_id: string; at: number }>(
+      'SELECT kind, subject_id, extract(epoch FROM revoked_at)::float8 AS at FROM auth_revocations',
+    )
+  ).rows;
   return rows.map((r) => ({ kind: r.kind, id: r.subject_id, at: r.at }));
 }
 

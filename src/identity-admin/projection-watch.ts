@@ -35,10 +35,17 @@ export function startProjectionWatch(cfg: Readonly<Config>, deps: { pool: Pool; 
   const redis = createRedis(cfg.redis.url, { connectionName: 'argus-projection' });
   redis.on('error', () => undefined);
   const registers = [deps.metrics.registry];
-  const runs = (deps.metrics.registry.getSingleMetric('argus_projection_runs_total') as Counter<'outcome'> | undefined)
-    ?? new Counter({ name: 'argus_projection_runs_total', help: 'Re-projections of keys, revocations and users into Redis, by outcome (complete, incomplete, locked, failed)', labelNames: ['outcome'], registers });
-  const complete = (deps.metrics.registry.getSingleMetric('argus_projection_complete') as Gauge | undefined)
-    ?? new Gauge({ name: 'argus_projection_complete', help: '1 when Redis holds a complete projection epoch, 0 while it is being restored', registers });
+  const runs =
+    (deps.metrics.registry.getSingleMetric('argus_projection_runs_total') as Counter<'outcome'> | undefined) ??
+    new Counter({
+      name: 'argus_projection_runs_total',
+      help: 'Re-projections of keys, revocations and users into Redis, by outcome (complete, incomplete, locked, failed)',
+      labelNames: ['outcome'],
+      registers,
+    });
+  const complete =
+    (deps.metrics.registry.getSingleMetric('argus_projection_complete') as Gauge | undefined) ??
+    new Gauge({ name: 'argus_projection_complete', help: '1 when Redis holds a complete projection epoch, 0 while it is being restored', registers });
   let running: Promise<'complete' | 'reprojected' | 'skipped'> | null = null;
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
@@ -62,7 +69,10 @@ export function startProjectionWatch(cfg: Readonly<Config>, deps: { pool: Pool; 
       runs.inc({ outcome: r.complete ? 'complete' : 'incomplete' });
       if (r.complete) complete.set(1);
       (r.complete ? log.info : log.warn)(r.complete ? 'projection: restored' : 'projection: Redis changed during the run; retrying', {
-        revocations: r.revocations, keys: r.keys, users: r.users, ms: Date.now() - started,
+        revocations: r.revocations,
+        keys: r.keys,
+        users: r.users,
+        ms: Date.now() - started,
       });
       return 'reprojected';
     } catch (err) {
@@ -73,12 +83,14 @@ export function startProjectionWatch(cfg: Readonly<Config>, deps: { pool: Pool; 
   }
 
   function checkOnce(): Promise<'complete' | 'reprojected' | 'skipped'> {
-    running ??= check().catch((err: unknown) => {
-      log.warn('projection: check failed', { err });
-      return 'skipped' as const;
-    }).finally(() => {
-      running = null;
-    });
+    running ??= check()
+      .catch((err: unknown) => {
+        log.warn('projection: check failed', { err });
+        return 'skipped' as const;
+      })
+      .finally(() => {
+        running = null;
+      });
     return running;
   }
 

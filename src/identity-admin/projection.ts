@@ -114,22 +114,23 @@ function denyCommand(k: ReturnType<typeof redisKeys>, r: Revocation, nowS: numbe
 }
 
 function userCommand(k: ReturnType<typeof redisKeys>) {
-  return (row: UserRow): Command => (row.status === 'active' ? ['set', k.user(row.user_id), JSON.stringify(userRowToRecord(row))] : ['del', k.user(row.user_id)]);
+  return (row: UserRow): Command =>
+    row.status === 'active' ? ['set', k.user(row.user_id), JSON.stringify(userRowToRecord(row))] : ['del', k.user(row.user_id)];
 }
 
 async function revocationsSince(pool: Pool, since?: Date): Promise<Revocation[]> {
-  const rows = (await pool.query<{ kind: RevocationKind; subject_id: string; at: number }>(
-    `SELECT kind, subject_id, extract(epoch FROM revoked_at)::float8 AS at FROM auth_revocations${since ? ' WHERE revoked_at >= $1' : ''}`,
-    since ? [since] : [],
-  )).rows;
+  const rows = (
+    await pool.query<{ kind: RevocationKind; subject_id: string; at: number }>(
+      `SELECT kind, subject_id, extract(epoch FROM revoked_at)::float8 AS at FROM auth_revocations${since ? ' WHERE revoked_at >= $1' : ''}`,
+      since ? [since] : [],
+    )
+  ).rows;
   return rows.map((r) => ({ kind: r.kind, id: r.subject_id, at: r.at }));
 }
 
 async function keysSince(pool: Pool, since?: Date): Promise<KeyRow[]> {
-  return (await pool.query<KeyRow>(
-    `SELECT * FROM api_keys${since ? ' WHERE created_at >= $1 OR revoked_at >= $1' : ''} ORDER BY key_id`,
-    since ? [since] : [],
-  )).rows;
+  return (await pool.query<KeyRow>(`SELECT * FROM api_keys${since ? ' WHERE created_at >= $1 OR revoked_at >= $1' : ''} ORDER BY key_id`, since ? [since] : []))
+    .rows;
 }
 
 async function usersSince(pool: Pool, since?: Date): Promise<UserRow[]> {

@@ -48,18 +48,26 @@ export async function upsertUser(pool: Pool, userId: string, rec: UserRecord): P
        trading = EXCLUDED.trading, stripe_customer = EXCLUDED.stripe_customer, status = 'active',
        version = users.version + 1, updated_at = now()
      RETURNING *`,
-    [userId, rec.tier ?? null, rec.role ?? null, rec.features ?? null, rec.scopes ?? null, rec.requests_per_minute ?? null,
-      rec.llm === undefined ? null : JSON.stringify(rec.llm), rec.trading === undefined ? null : JSON.stringify(rec.trading), rec.stripe_customer ?? null],
+    [
+      userId,
+      rec.tier ?? null,
+      rec.role ?? null,
+      rec.features ?? null,
+      rec.scopes ?? null,
+      rec.requests_per_minute ?? null,
+      rec.llm === undefined ? null : JSON.stringify(rec.llm),
+      rec.trading === undefined ? null : JSON.stringify(rec.trading),
+      rec.stripe_customer ?? null,
+    ],
   );
   return res.rows[0] as UserRow;
 }
 
 /** Mark a user deleted (its projection is removed). Null when unknown. */
 export async function deleteUser(pool: Pool, userId: string): Promise<UserRow | null> {
-  const res = await pool.query<UserRow>(
-    `UPDATE users SET status = 'deleted', version = version + 1, updated_at = now() WHERE user_id = $1 RETURNING *`,
-    [userId],
-  );
+  const res = await pool.query<UserRow>(`UPDATE users SET status = 'deleted', version = version + 1, updated_at = now() WHERE user_id = $1 RETURNING *`, [
+    userId,
+  ]);
   return res.rows[0] ?? null;
 }
 

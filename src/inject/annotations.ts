@@ -79,7 +79,10 @@ export function readAnnotations(annotations: Readonly<Record<string, unknown>>, 
     upstreamPort = n;
   }
   if (upstreamPort === sidecar.listen_port || upstreamPort === sidecar.admin_port) {
-    return { kind: 'deny', message: `${ANNOTATION.upstreamPort}: the app port ${upstreamPort} collides with the sidecar's ports (${sidecar.listen_port}, ${sidecar.admin_port}); move the app or change the injector's sidecar ports` };
+    return {
+      kind: 'deny',
+      message: `${ANNOTATION.upstreamPort}: the app port ${upstreamPort} collides with the sidecar's ports (${sidecar.listen_port}, ${sidecar.admin_port}); move the app or change the injector's sidecar ports`,
+    };
   }
 
   const resources = mergeResources(sidecar.resources, profile?.resources);
@@ -128,8 +131,22 @@ function mergeResources(base: Resources, preset: Resources | undefined): Resourc
 }
 
 const SUFFIX: Record<string, number> = {
-  '': 1, n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  '': 1,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 /** Numeric value of a quantity already matched by QUANTITY (for request <= limit checks). */

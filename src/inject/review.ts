@@ -33,7 +33,10 @@ export function answerReview(body: unknown, cfg: Readonly<InjectorConfig>): Revi
   const request = body.request;
   const uid = isObject(request) && typeof request.uid === 'string' ? request.uid : '';
   if (body.apiVersion !== REVIEW_API_VERSION || body.kind !== 'AdmissionReview') {
-    return malformed(uid, `expected apiVersion ${REVIEW_API_VERSION} and kind AdmissionReview, got ${JSON.stringify(String(body.apiVersion)).slice(0, 80)} / ${JSON.stringify(String(body.kind)).slice(0, 40)}`);
+    return malformed(
+      uid,
+      `expected apiVersion ${REVIEW_API_VERSION} and kind AdmissionReview, got ${JSON.stringify(String(body.apiVersion)).slice(0, 80)} / ${JSON.stringify(String(body.kind)).slice(0, 40)}`,
+    );
   }
   if (!isObject(request)) return malformed(uid, 'request: expected an object');
   if (uid === '') return malformed(uid, 'request.uid: expected a non-empty string');
@@ -72,7 +75,11 @@ function result(uid: string, decision: PodDecision): ReviewResult {
 export function malformed(uid: string, message: string): ReviewResult {
   return {
     httpStatus: 400,
-    body: envelope({ uid, allowed: false, status: { code: 400, reason: 'BadRequest', message: `argus-sidecar injector: malformed AdmissionReview: ${message}` } }),
+    body: envelope({
+      uid,
+      allowed: false,
+      status: { code: 400, reason: 'BadRequest', message: `argus-sidecar injector: malformed AdmissionReview: ${message}` },
+    }),
     outcome: 'malformed',
     detail: message,
   };

@@ -24,76 +24,99 @@ const resourcesSchema = z.object({ requests: resourceList.optional(), limits: re
 const port = z.number().int().min(1).max(65535);
 
 const envSchema = z.object({ name: z.string().regex(ENV_NAME), value: z.string() }).strict();
-const secretEnvSchema = z.object({
-  /** Environment variable the sidecar sees (referenced as `${NAME}` in argus.yaml). */
-  name: z.string().regex(ENV_NAME),
-  /** Secret in the *pod's* namespace. */
-  secret: z.string().regex(DNS_SUBDOMAIN),
-  key: z.string().min(1),
-  optional: z.boolean().default(false),
-}).strict();
+const secretEnvSchema = z
+  .object({
+    /** Environment variable the sidecar sees (referenced as `${NAME}` in argus.yaml). */
+    name: z.string().regex(ENV_NAME),
+    /** Secret in the *pod's* namespace. */
+    secret: z.string().regex(DNS_SUBDOMAIN),
+    key: z.string().min(1),
+    optional: z.boolean().default(false),
+  })
+  .strict();
 
 /** What a service profile (sibyl, prism, jane…) may preset; annotations still win. */
-const profileSchema = z.object({
-  config_map: z.string().regex(DNS_SUBDOMAIN).optional(),
-  upstream_port: port.optional(),
-  resources: resourcesSchema.optional(),
-  env: z.array(envSchema).default([]),
-}).strict();
+const profileSchema = z
+  .object({
+    config_map: z.string().regex(DNS_SUBDOMAIN).optional(),
+    upstream_port: port.optional(),
+    resources: resourcesSchema.optional(),
+    env: z.array(envSchema).default([]),
+  })
+  .strict();
 
-export const sidecarSchema = z.object({
-  image: z.string().min(1),
-  image_pull_policy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
-  /**
-   * true: native sidecar (init container with restartPolicy Always, Kubernetes >= 1.29);
-   * false: regular container, for older clusters. Annotation argus.io/native-sidecar overrides.
-   */
-  native: z.boolean().default(true),
-  /** Container mode only: a postStart hook holds the app's start until /readyz answers. */
-  hold_application: z.boolean().default(true),
-  config_map: z.string().regex(DNS_SUBDOMAIN).default('argus-sidecar-config'),
-  config_key: z.string().min(1).default('argus.yaml'),
-  /** The app's port on localhost; exported as ARGUS_UPSTREAM_PORT for argus.yaml. */
-  upstream_port: port.default(3000),
-  listen_port: port.default(8080),
-  admin_port: port.default(9090),
-  run_as_user: z.number().int().min(1).default(10001),
-  resources: resourcesSchema.default({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } }),
-  env: z.array(envSchema).default([]),
-  secret_env: z.array(secretEnvSchema).default([]),
-  /**
-   * Shutdown order. The app must keep serving while the sidecar still forwards to
-   * it: app containers without a preStop hook get a `sleep` preStop of this many
-   * seconds (the endpoint leaves the load balancers meanwhile; Kubernetes >= 1.30,
-   * 0 = add none). See helm/argus-sidecar/README.md "Shutdown order".
-   */
-  app_prestop_sleep_s: z.number().int().min(0).max(300).default(5),
-  /**
-   * Pods whose terminationGracePeriodSeconds (default 30) is lower are raised to this:
-   * app preStop + the app's own shutdown + the sidecar's server.drain_timeout_ms + 1 s.
-   */
-  termination_grace_period_s: z.number().int().min(1).default(45),
-  /** Startup probe budget: the app waits at most period_s * failure_threshold. */
-  startup: z.object({
-    period_s: z.number().int().min(1).default(1),
-    failure_threshold: z.number().int().min(1).default(120),
-  }).strict().default({}),
-}).strict();
+export const sidecarSchema = z
+  .object({
+    image: z.string().min(1),
+    image_pull_policy: z.enum(['Always', 'IfNotPresent', 'Never']).default('IfNotPresent'),
+    /**
+     * true: native sidecar (init container with restartPolicy Always, Kubernetes >= 1.29);
+     * false: regular container, for older clusters. Annotation argus.io/native-sidecar overrides.
+     */
+    native: z.boolean().default(true),
+    /** Container mode only: a postStart hook holds the app's start until /readyz answers. */
+    hold_application: z.boolean().default(true),
+    config_map: z.string().regex(DNS_SUBDOMAIN).default('argus-sidecar-config'),
+    config_key: z.string().min(1).default('argus.yaml'),
+    /** The app's port on localhost; exported as ARGUS_UPSTREAM_PORT for argus.yaml. */
+    upstream_port: port.default(3000),
+    listen_port: port.default(8080),
+    admin_port: port.default(9090),
+    run_as_user: z.number().int().min(1).default(10001),
+    resources: resourcesSchema.default({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } }),
+    env: z.array(envSchema).default([]),
+    secret_env: z.array(secretEnvSchema).default([]),
+    /**
+     * Shutdown order. The app must keep serving while the sidecar still forwards to
+     * it: app containers without a preStop hook get a `sleep` preStop of this many
+     * seconds (the endpoint leaves the load balancers meanwhile; Kubernetes >= 1.30,
+     * 0 = add none). See helm/argus-sidecar/README.md "Shutdown order".
+     */
+    app_prestop_sleep_s: z.number().int().min(0).max(300).default(5),
+    /**
+     * Pods whose terminationGracePeriodSeconds (default 30) is lower are raised to this:
+     * app preStop + the app's own shutdown + the sidecar's server.drain_timeout_ms + 1 s.
+     */
+    termination_grace_period_s: z.number().int().min(1).default(45),
+    /** Startup probe budget: the app waits at most period_s * failure_threshold. */
+    startup: z
+      .object({
+        period_s: z.number().int().min(1).default(1),
+        failure_threshold: z.number().int().min(1).default(120),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
 
-export const injectorSchema = z.object({
-  listen: z.object({ host: z.string().min(1).default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8443) }).strict().default({}),
-  tls: z.object({
-    cert_file: z.string().min(1),
-    key_file: z.string().min(1),
-    /** How often the files are re-read (cert-manager rotates them in place). 0: never. */
-    reload_interval_s: z.number().int().nonnegative().default(300),
-  }).strict(),
-  sidecar: sidecarSchema,
-  profiles: z.record(z.string().regex(DNS_LABEL), profileSchema).default({}),
-  /** Largest AdmissionReview body accepted (the API server caps objects near 3 MiB). */
-  max_body_bytes: z.number().int().positive().default(4 * 1024 * 1024),
-  log: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).strict().default({}),
-}).strict();
+export const injectorSchema = z
+  .object({
+    listen: z
+      .object({ host: z.string().min(1).default('0.0.0.0'), port: z.number().int().min(0).max(65535).default(8443) })
+      .strict()
+      .default({}),
+    tls: z
+      .object({
+        cert_file: z.string().min(1),
+        key_file: z.string().min(1),
+        /** How often the files are re-read (cert-manager rotates them in place). 0: never. */
+        reload_interval_s: z.number().int().nonnegative().default(300),
+      })
+      .strict(),
+    sidecar: sidecarSchema,
+    profiles: z.record(z.string().regex(DNS_LABEL), profileSchema).default({}),
+    /** Largest AdmissionReview body accepted (the API server caps objects near 3 MiB). */
+    max_body_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(4 * 1024 * 1024),
+    log: z
+      .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
+      .strict()
+      .default({}),
+  })
+  .strict();
 
 export type InjectorConfig = z.infer<typeof injectorSchema>;
 export type SidecarConfig = z.infer<typeof sidecarSchema>;
@@ -104,7 +127,9 @@ export type Resources = z.infer<typeof resourcesSchema>;
 export function parseInjectorConfig(raw: unknown): Readonly<InjectorConfig> {
   const result = injectorSchema.safeParse(raw ?? {});
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message}`);
+    const lines = result.error.issues.map(
+      (i) => `  ${i.path.join('.') || '(root)'}: ${i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message}`,
+    );
     throw new UsageError(`inject-webhook config: invalid configuration\n${lines.join('\n')}`);
   }
   return Object.freeze(result.data);

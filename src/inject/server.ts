@@ -87,16 +87,17 @@ export async function startInjectorServer(cfg: Readonly<InjectorConfig>, log: Lo
       resolve();
     });
   });
-  const timer = cfg.tls.reload_interval_s > 0
-    ? setInterval(() => {
-      try {
-        reloadTls();
-      } catch (err) {
-        // Keep serving the last good certificate; cert-manager may be mid-write.
-        log.warn('inject: TLS reload failed, keeping the current certificate', { err });
-      }
-    }, cfg.tls.reload_interval_s * 1000).unref()
-    : undefined;
+  const timer =
+    cfg.tls.reload_interval_s > 0
+      ? setInterval(() => {
+          try {
+            reloadTls();
+          } catch (err) {
+            // Keep serving the last good certificate; cert-manager may be mid-write.
+            log.warn('inject: TLS reload failed, keeping the current certificate', { err });
+          }
+        }, cfg.tls.reload_interval_s * 1000).unref()
+      : undefined;
 
   let closing: Promise<void> | undefined;
   return {

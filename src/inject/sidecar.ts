@@ -85,7 +85,10 @@ function sidecarEnv(sidecar: SidecarConfig, opts: InjectionOptions): JsonObject[
   }
   // Later entries win in Kubernetes too, but duplicates are confusing: keep the last.
   const seen = new Set<string>();
-  return env.reverse().filter((e) => !seen.has(e.name as string) && seen.add(e.name as string)).reverse();
+  return env
+    .reverse()
+    .filter((e) => !seen.has(e.name as string) && seen.add(e.name as string))
+    .reverse();
 }
 
 function pruneEmpty(resources: InjectionOptions['resources']): JsonObject {

@@ -76,7 +76,10 @@ export interface LlmGateway {
 export function createLlmGateway(opts: LlmGatewayOptions): LlmGateway {
   const now = opts.now ?? Date.now;
   const prices = createPriceTable(opts.llm.prices);
-  const checkModel = createModelCheck({ modelTiers: opts.llm.model_tiers, ...(opts.withoutEntitlements ? { withoutEntitlements: opts.withoutEntitlements } : {}) });
+  const checkModel = createModelCheck({
+    modelTiers: opts.llm.model_tiers,
+    ...(opts.withoutEntitlements ? { withoutEntitlements: opts.withoutEntitlements } : {}),
+  });
   const budget = opts.budget;
 
   async function prepare(route: RouteLlmConfig, ctx: AuthContext | undefined, body: Uint8Array, startedAt = now()): Promise<PreparedLlmRequest | Denial> {

@@ -17,8 +17,18 @@ const MAX_MODELS = 200;
 
 export function createLlmMetrics(registry: Registry): LlmMetrics {
   const registers = [registry];
-  const tokens = new Counter({ name: 'argus_llm_tokens_total', help: 'LLM tokens metered, by provider, model and direction (input|output)', labelNames: ['provider', 'model', 'direction'], registers });
-  const decisions = new Counter({ name: 'argus_llm_quota_decisions_total', help: 'Daily token budget decisions (reserved|exceeded|unavailable)', labelNames: ['outcome'], registers });
+  const tokens = new Counter({
+    name: 'argus_llm_tokens_total',
+    help: 'LLM tokens metered, by provider, model and direction (input|output)',
+    labelNames: ['provider', 'model', 'direction'],
+    registers,
+  });
+  const decisions = new Counter({
+    name: 'argus_llm_quota_decisions_total',
+    help: 'Daily token budget decisions (reserved|exceeded|unavailable)',
+    labelNames: ['outcome'],
+    registers,
+  });
   const models = new Set<string>();
 
   function modelLabel(model: string | undefined): string {

@@ -44,7 +44,9 @@ export function createPriceTable(prices: LlmConfig['prices']): PriceTable {
   const table = new Map<string, ProviderPrices>();
   for (const [provider, models] of Object.entries(prices)) {
     const entry: ProviderPrices = { exact: new Map(), globs: [] };
-    const patterns = Object.keys(models).filter((m) => /[*?]/.test(m)).sort((a, b) => b.length - a.length);
+    const patterns = Object.keys(models)
+      .filter((m) => /[*?]/.test(m))
+      .sort((a, b) => b.length - a.length);
     for (const [model, price] of Object.entries(models)) if (!/[*?]/.test(model)) entry.exact.set(model, price);
     for (const p of patterns) entry.globs.push({ test: compileGlob(p), price: models[p]! });
     table.set(provider, entry);

@@ -79,7 +79,9 @@ export function createLlmStage(gateway: LlmGateway, sink: LlmEventSink, limiter?
             sink(ex, ctx, meter.finish(outcome !== 'complete').event);
           },
         },
-        ...(route.on_client_abort === 'drain' ? { drain: { timeoutMs: route.drain_timeout_ms, maxBytes: route.drain_max_bytes, done: () => meter?.usageComplete === true } } : {}),
+        ...(route.on_client_abort === 'drain'
+          ? { drain: { timeoutMs: route.drain_timeout_ms, maxBytes: route.drain_max_bytes, done: () => meter?.usageComplete === true } }
+          : {}),
       };
     },
 

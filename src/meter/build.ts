@@ -29,7 +29,7 @@ export interface ResponseFacts {
   /** The upstream's `x-argus-usage` value, if it sent one (strip it from the response). */
   readonly usageHeader?: string | undefined;
   /** LLM usage measured by the forwarder (e.g. from the provider's `usage` object). */
-  readonly llm?: Omit<LlmUsageItem, 'kind' | 'cost_usd'> & { cost_usd?: number } | undefined;
+  readonly llm?: (Omit<LlmUsageItem, 'kind' | 'cost_usd'> & { cost_usd?: number }) | undefined;
 }
 
 /**
@@ -43,10 +43,21 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
   if (f.usageHeader === undefined && !(f.llm && f.route.llm)) {
     if (f.route.meter === false) return { events: [] };
     const ev: RequestUsageEvent = {
-      event_id: idOf(key, 'request'), kind: 'request',
-      user_id: f.auth && f.auth.method !== 'none' ? f.auth.user_id : null, key_id: f.auth?.key_id ?? null, stripe_customer: f.auth?.stripe_customer ?? null,
-      service: f.service, route: f.route.path, request_id: f.requestId, occurred_at: f.occurredAt, quantity: 1,
-      method: f.method, status: f.status, bytes_in: f.bytesIn, bytes_out: f.bytesOut, latency_ms: f.latencyMs,
+      event_id: idOf(key, 'request'),
+      kind: 'request',
+      user_id: f.auth && f.auth.method !== 'none' ? f.auth.user_id : null,
+      key_id: f.auth?.key_id ?? null,
+      stripe_customer: f.auth?.stripe_customer ?? null,
+      service: f.service,
+      route: f.route.path,
+      request_id: f.requestId,
+      occurred_at: f.occurredAt,
+      quantity: 1,
+      method: f.method,
+      status: f.status,
+      bytes_in: f.bytesIn,
+      bytes_out: f.bytesOut,
+      latency_ms: f.latencyMs,
     };
     return { events: [ev] };
   }
@@ -73,9 +84,16 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
         else if (item.kind === 'llm') extra.push(llmEvent(base, f, item, idOf(key, 'llm', disc)));
         else {
           const ev: TradingUsageEvent = {
-            ...base, event_id: idOf(key, 'trading', disc), kind: 'trading', quantity: item.quantity,
-            exchange: item.exchange, symbol: item.symbol, trading_type: item.type, value_usd: item.value_usd,
-            data_bytes: item.data_bytes, compute_s: item.compute_s,
+            ...base,
+            event_id: idOf(key, 'trading', disc),
+            kind: 'trading',
+            quantity: item.quantity,
+            exchange: item.exchange,
+            symbol: item.symbol,
+            trading_type: item.type,
+            value_usd: item.value_usd,
+            data_bytes: item.data_bytes,
+            compute_s: item.compute_s,
           };
           extra.push(ev);
         }
@@ -84,8 +102,15 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
   }
   if (f.route.meter !== false || requestQuantity !== undefined) {
     const ev: RequestUsageEvent = {
-      ...base, event_id: idOf(key, 'request'), kind: 'request', quantity: requestQuantity ?? 1,
-      method: f.method, status: f.status, bytes_in: f.bytesIn, bytes_out: f.bytesOut, latency_ms: f.latencyMs,
+      ...base,
+      event_id: idOf(key, 'request'),
+      kind: 'request',
+      quantity: requestQuantity ?? 1,
+      method: f.method,
+      status: f.status,
+      bytes_in: f.bytesIn,
+      bytes_out: f.bytesOut,
+      latency_ms: f.latencyMs,
     };
     events.push(ev);
   }
@@ -96,8 +121,15 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
 
 function llmEvent(base: Omit<UsageEvent, 'event_id' | 'kind' | 'quantity'>, f: ResponseFacts, item: Omit<LlmUsageItem, 'kind'>, id: string): LlmUsageEvent {
   return {
-    ...base, event_id: id, kind: 'llm', quantity: item.input_tokens + item.output_tokens,
-    provider: item.provider, model: item.model, input_tokens: item.input_tokens, output_tokens: item.output_tokens,
-    latency_ms: item.latency_ms ?? f.latencyMs, cost_usd: item.cost_usd,
+    ...base,
+    event_id: id,
+    kind: 'llm',
+    quantity: item.input_tokens + item.output_tokens,
+    provider: item.provider,
+    model: item.model,
+    input_tokens: item.input_tokens,
+    output_tokens: item.output_tokens,
+    latency_ms: item.latency_ms ?? f.latencyMs,
+    cost_usd: item.cost_usd,
   };
 }

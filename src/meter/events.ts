@@ -86,7 +86,13 @@ export type UsageEvent = RequestUsageEvent | LlmUsageEvent | TradingUsageEvent;
  * base64url characters (192 bits of SHA-256), no ':' (BullMQ job ids derive from it).
  */
 export function eventId(requestId: string, kind: string, discriminator?: string): string {
-  const h = createHash('sha256').update(requestId).update('\0').update(kind).update('\0').update(discriminator ?? '').digest('base64url');
+  const h = createHash('sha256')
+    .update(requestId)
+    .update('\0')
+    .update(kind)
+    .update('\0')
+    .update(discriminator ?? '')
+    .digest('base64url');
   return 'ev_' + h.slice(0, 32);
 }
 
@@ -113,13 +119,36 @@ export function batchIdFor(firstEventId: string): string {
 
 /** Every ledger column an event can fill, in insert order (the worker's INSERT uses this list). */
 export const LEDGER_COLUMNS = [
-  ['event_id', 'text'], ['kind', 'text'], ['user_id', 'text'], ['key_id', 'text'], ['stripe_customer', 'text'],
-  ['service', 'text'], ['route', 'text'], ['request_id', 'text'], ['quantity', 'numeric'], ['occurred_at_ms', 'bigint'],
-  ['method', 'text'], ['status', 'integer'], ['bytes_in', 'bigint'], ['bytes_out', 'bigint'], ['latency_ms', 'double precision'],
-  ['provider', 'text'], ['model', 'text'], ['input_tokens', 'bigint'], ['output_tokens', 'bigint'], ['cost_usd', 'numeric'],
-  ['exchange', 'text'], ['symbol', 'text'], ['trading_type', 'text'], ['value_usd', 'numeric'], ['data_bytes', 'bigint'],
+  ['event_id', 'text'],
+  ['kind', 'text'],
+  ['user_id', 'text'],
+  ['key_id', 'text'],
+  ['stripe_customer', 'text'],
+  ['service', 'text'],
+  ['route', 'text'],
+  ['request_id', 'text'],
+  ['quantity', 'numeric'],
+  ['occurred_at_ms', 'bigint'],
+  ['method', 'text'],
+  ['status', 'integer'],
+  ['bytes_in', 'bigint'],
+  ['bytes_out', 'bigint'],
+  ['latency_ms', 'double precision'],
+  ['provider', 'text'],
+  ['model', 'text'],
+  ['input_tokens', 'bigint'],
+  ['output_tokens', 'bigint'],
+  ['cost_usd', 'numeric'],
+  ['exchange', 'text'],
+  ['symbol', 'text'],
+  ['trading_type', 'text'],
+  ['value_usd', 'numeric'],
+  ['data_bytes', 'bigint'],
   ['compute_s', 'double precision'],
-  ['cached_input_tokens', 'bigint'], ['ttft_ms', 'double precision'], ['estimated', 'boolean'], ['partial', 'boolean'],
+  ['cached_input_tokens', 'bigint'],
+  ['ttft_ms', 'double precision'],
+  ['estimated', 'boolean'],
+  ['partial', 'boolean'],
 ] as const;
 
 /** Row for `jsonb_to_recordset`: the event with occurred_at renamed (the column is a timestamptz). */
@@ -133,9 +162,16 @@ export function toLedgerRow(ev: UsageEvent): Record<string, unknown> {
 export function isUsageEvent(v: unknown): v is UsageEvent {
   if (v === null || typeof v !== 'object') return false;
   const e = v as Record<string, unknown>;
-  return typeof e.event_id === 'string' && e.event_id.length > 0 && e.event_id.length <= 128
-    && (e.kind === 'request' || e.kind === 'llm' || e.kind === 'trading')
-    && typeof e.occurred_at === 'number' && Number.isFinite(e.occurred_at)
-    && typeof e.quantity === 'number' && Number.isFinite(e.quantity)
-    && typeof e.route === 'string' && typeof e.service === 'string';
+  return (
+    typeof e.event_id === 'string' &&
+    e.event_id.length > 0 &&
+    e.event_id.length <= 128 &&
+    (e.kind === 'request' || e.kind === 'llm' || e.kind === 'trading') &&
+    typeof e.occurred_at === 'number' &&
+    Number.isFinite(e.occurred_at) &&
+    typeof e.quantity === 'number' &&
+    Number.isFinite(e.quantity) &&
+    typeof e.route === 'string' &&
+    typeof e.service === 'string'
+  );
 }

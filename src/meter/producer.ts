@@ -102,7 +102,10 @@ interface Segment {
  * spool (a later process with Redis sends it). `metering.enabled: false` → a
  * meter that records nothing.
  */
-export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log: Logger; /** Reserved: event times come from the caller. */ now?: () => number }): Meter {
+export function createMeter(
+  cfg: Readonly<Config>,
+  deps: { metrics: Metrics; log: Logger /** Reserved: event times come from the caller. */; now?: () => number },
+): Meter {
   const m = cfg.metering;
   if (!m.enabled) return disabledMeter();
   const log = deps.log.child({ component: 'meter' });
@@ -258,7 +261,8 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
       if (diskFull) log.info('meter: spool writable again');
       diskFull = false;
     } catch (err) {
-      if (!diskFull) log.error('meter: USAGE EVENTS NOT SPOOLED: spool write failed (they still go to the queue, but a crash now loses them)', { err, spool_dir: dir });
+      if (!diskFull)
+        log.error('meter: USAGE EVENTS NOT SPOOLED: spool write failed (they still go to the queue, but a crash now loses them)', { err, spool_dir: dir });
       diskFull = true;
       file = '';
       if (batchId) bufferBroken = true;
@@ -306,7 +310,17 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
     spoolNow();
     if (buffer.size === 0) return null;
     const id = batchIdFor(buffer.firstEventId);
-    const b: Batch = { id, file: bufferBroken ? '' : bufferFile, size: buffer.size, data: buffer.json(), state: 'unsent', sentAt: 0, sends: 0, nextCheck: 0, backoff: 0 };
+    const b: Batch = {
+      id,
+      file: bufferBroken ? '' : bufferFile,
+      size: buffer.size,
+      data: buffer.json(),
+      state: 'unsent',
+      sentAt: 0,
+      sends: 0,
+      nextCheck: 0,
+      backoff: 0,
+    };
     mm.events.inc({ outcome: b.file ? 'spooled' : 'unspooled' }, b.size);
     buffer = new BatchEncoder(2);
     bufferFile = '';
@@ -386,7 +400,11 @@ export function createMeter(cfg: Readonly<Config>, deps: { metrics: Metrics; log
         await q.add(
           jobs
             .filter((j): j is { id: string; data: string } => j.data !== null)
-            .map((j) => (m.job_format === 1 ? { id: j.id, data: encodeBatch(decodeBatch(JOB_NAMES[2], JSON.parse(j.data) as RowsJobData) as UsageEvent[], 1) } : { id: j.id, json: j.data })),
+            .map((j) =>
+              m.job_format === 1
+                ? { id: j.id, data: encodeBatch(decodeBatch(JOB_NAMES[2], JSON.parse(j.data) as RowsJobData) as UsageEvent[], 1) }
+                : { id: j.id, json: j.data },
+            ),
         );
       } catch (err) {
         if (!degraded) log.warn('meter: queue unavailable; usage stays in the spool and is sent when Redis answers', { err });

@@ -81,11 +81,7 @@ export function jobOptions(cfg: Readonly<Config>): JobsOptions {
   };
 }
 
-export function createUsageQueue(
-  cfg: Readonly<Config>,
-  redisUrl: string,
-  opts: { onReady?: () => void; log?: Logger; metrics?: Metrics } = {},
-): UsageQueue {
+export function createUsageQueue(cfg: Readonly<Config>, redisUrl: string, opts: { onReady?: () => void; log?: Logger; metrics?: Metrics } = {}): UsageQueue {
   const onReady = opts.onReady ?? (() => undefined);
   const timeoutMs = cfg.metering.queue_timeout_ms;
   const connection = new Redis(redisUrl, {
@@ -137,7 +133,11 @@ export function createUsageQueue(
     // One batch (the usual flush) goes through Queue.add: addBulk builds an ioredis
     // pipeline, which copies every BullMQ script onto it (~0.2-0.4 ms of CPU per
     // call on this machine, measured; Queue.add sends the script call directly).
-    const jobs = batches.map((b) => ({ name, data: 'json' in b ? new RawJson(b.json) : 'data' in b ? b.data : encodeBatch(b.events, format), opts: { ...jobOpts, jobId: b.id } }));
+    const jobs = batches.map((b) => ({
+      name,
+      data: 'json' in b ? new RawJson(b.json) : 'data' in b ? b.data : encodeBatch(b.events, format),
+      opts: { ...jobOpts, jobId: b.id },
+    }));
     const job = jobs.length === 1 ? queue.add(name, jobs[0]!.data, jobs[0]!.opts) : queue.addBulk(jobs);
     job.catch(() => undefined);
     try {

@@ -18,8 +18,15 @@ import type { Metrics } from '../observe/metrics.js';
 
 export function redisConfigGauge(metrics: Metrics): Gauge<'component'> {
   const r = metrics.registry;
-  return (r.getSingleMetric('argus_redis_config_ok') as Gauge<'component'> | undefined)
-    ?? new Gauge({ name: 'argus_redis_config_ok', help: 'Redis maxmemory-policy is noeviction (1), or is not / could not be read (0)', labelNames: ['component'], registers: [r] });
+  return (
+    (r.getSingleMetric('argus_redis_config_ok') as Gauge<'component'> | undefined) ??
+    new Gauge({
+      name: 'argus_redis_config_ok',
+      help: 'Redis maxmemory-policy is noeviction (1), or is not / could not be read (0)',
+      labelNames: ['component'],
+      registers: [r],
+    })
+  );
 }
 
 /** Never rejects. Resolves with the policy read ('' when it could not be read). */
@@ -35,7 +42,10 @@ export async function checkRedisConfig(redis: Pick<Redis, 'config'>, log: Logger
     persistence = `appendonly=${aof[1] ?? '?'} save="${save[1] ?? ''}"`;
   } catch (err) {
     gauge.set({ component }, 0);
-    log.warn('redis config: could not read maxmemory-policy (CONFIG disabled?); make sure it is noeviction, or Redis may evict queued usage jobs', { err, component });
+    log.warn('redis config: could not read maxmemory-policy (CONFIG disabled?); make sure it is noeviction, or Redis may evict queued usage jobs', {
+      err,
+      component,
+    });
     return '';
   }
   if (policy === 'noeviction') {
@@ -43,7 +53,10 @@ export async function checkRedisConfig(redis: Pick<Redis, 'config'>, log: Logger
     log.info('redis config: maxmemory-policy noeviction', { component, persistence });
   } else {
     gauge.set({ component }, 0);
-    log.warn(`redis config: maxmemory-policy is "${policy}", not "noeviction": Redis may evict queued usage jobs (the spool re-sends them, but set noeviction)`, { component, policy, persistence });
+    log.warn(
+      `redis config: maxmemory-policy is "${policy}", not "noeviction": Redis may evict queued usage jobs (the spool re-sends them, but set noeviction)`,
+      { component, policy, persistence },
+    );
   }
   return policy;
 }

@@ -56,7 +56,9 @@ export function compareNames(a: string, b: string): number {
 /** Segment files of a directory, oldest first. */
 export function segmentFiles(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((f) => FILE_RE.test(f)).sort(compareNames);
+    return readdirSync(dir)
+      .filter((f) => FILE_RE.test(f))
+      .sort(compareNames);
   } catch {
     return [];
   }
@@ -135,7 +137,13 @@ export function openSpoolWriter(dir: string, fsync: SpoolFsync): SpoolWriter {
   let lastStamp = 0;
   const open = () => {
     // Names sort in write order, also across a restart within the same millisecond.
-    const stamp = Math.max(Date.now(), lastStamp, ...segmentFiles(dir).slice(-1).map((f) => Number(FILE_RE.exec(f)?.[1] ?? 0) + 1));
+    const stamp = Math.max(
+      Date.now(),
+      lastStamp,
+      ...segmentFiles(dir)
+        .slice(-1)
+        .map((f) => Number(FILE_RE.exec(f)?.[1] ?? 0) + 1),
+    );
     lastStamp = stamp;
     name = `${stamp}-${String(seq++).padStart(6, '0')}.spool`;
     fd = openSync(join(dir, name), 'a');

@@ -37,7 +37,9 @@ export function createMeterSinks(meter: Meter, cfg: Readonly<Config>, log: Logge
     request_id: ex.head.requestId,
   });
 
-  const requestSink = (checkpoint: boolean): MeterStage => (ex, route, ctx) => {
+  const requestSink =
+    (checkpoint: boolean): MeterStage =>
+    (ex, route, ctx) => {
       // Unmetered routes cost nothing here unless the upstream reported usage itself.
       if (!route.cfg.meter && ex.reportedUsage === undefined) return;
       const latencyMs = now() - ex.startedAt;
@@ -55,10 +57,11 @@ export function createMeterSinks(meter: Meter, cfg: Readonly<Config>, log: Logge
         occurredAt: Math.round(Date.now() - latencyMs),
         usageHeader: ex.reportedUsage,
       });
-      if (headerError && !checkpoint) log.warn('upstream sent an invalid x-argus-usage header; ignored', { route: route.label, reason: headerError, request_id: ex.head.requestId });
+      if (headerError && !checkpoint)
+        log.warn('upstream sent an invalid x-argus-usage header; ignored', { route: route.label, reason: headerError, request_id: ex.head.requestId });
       if (checkpoint) for (const ev of events) meter.checkpoint(ev);
       else for (const ev of events) meter.record(ev);
-  };
+    };
 
   return {
     request: requestSink(false),

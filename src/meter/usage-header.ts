@@ -17,35 +17,45 @@ export const USAGE_HEADER = 'x-argus-usage';
 export const MAX_USAGE_HEADER_BYTES = 4096;
 export const MAX_USAGE_ITEMS = 16;
 
-const name = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/, 'letters, digits and ._:/@+-');
+const name = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/, 'letters, digits and ._:/@+-');
 const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const amount = z.number().nonnegative().max(1e15);
 
-const requestItem = z.object({
-  kind: z.literal('request'),
-  quantity: amount,
-}).strict();
+const requestItem = z
+  .object({
+    kind: z.literal('request'),
+    quantity: amount,
+  })
+  .strict();
 
-const llmItem = z.object({
-  kind: z.literal('llm'),
-  provider: name,
-  model: name,
-  input_tokens: count,
-  output_tokens: count,
-  cost_usd: amount.default(0),
-  latency_ms: amount.optional(),
-}).strict();
+const llmItem = z
+  .object({
+    kind: z.literal('llm'),
+    provider: name,
+    model: name,
+    input_tokens: count,
+    output_tokens: count,
+    cost_usd: amount.default(0),
+    latency_ms: amount.optional(),
+  })
+  .strict();
 
-const tradingItem = z.object({
-  kind: z.literal('trading'),
-  exchange: name,
-  symbol: name,
-  type: z.enum(['trade', 'data_stream', 'backtest']),
-  quantity: amount.default(1),
-  value_usd: amount.default(0),
-  data_bytes: count.default(0),
-  compute_s: amount.default(0),
-}).strict();
+const tradingItem = z
+  .object({
+    kind: z.literal('trading'),
+    exchange: name,
+    symbol: name,
+    type: z.enum(['trade', 'data_stream', 'backtest']),
+    quantity: amount.default(1),
+    value_usd: amount.default(0),
+    data_bytes: count.default(0),
+    compute_s: amount.default(0),
+  })
+  .strict();
 
 const itemSchema = z.discriminatedUnion('kind', [requestItem, llmItem, tradingItem]);
 

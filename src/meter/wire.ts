@@ -221,7 +221,15 @@ export class BatchEncoder {
 
   #contextOf(e: RequestUsageEvent): number {
     const l = this.#last;
-    if (l !== undefined && l.user_id === e.user_id && l.key_id === e.key_id && l.stripe_customer === e.stripe_customer && l.service === e.service && l.route === e.route && l.method === e.method) {
+    if (
+      l !== undefined &&
+      l.user_id === e.user_id &&
+      l.key_id === e.key_id &&
+      l.stripe_customer === e.stripe_customer &&
+      l.service === e.service &&
+      l.route === e.route &&
+      l.method === e.method
+    ) {
       this.#last = e;
       return this.#lastContext;
     }
@@ -236,7 +244,14 @@ export class BatchEncoder {
     let c = level.get(e.method) as number | undefined;
     if (c === undefined) {
       c = this.#contexts++;
-      this.#newContexts.push(this.#ref(e.user_id), this.#ref(e.key_id), this.#ref(e.stripe_customer), this.#ref(e.service), this.#ref(e.route), this.#ref(e.method));
+      this.#newContexts.push(
+        this.#ref(e.user_id),
+        this.#ref(e.key_id),
+        this.#ref(e.stripe_customer),
+        this.#ref(e.service),
+        this.#ref(e.route),
+        this.#ref(e.method),
+      );
       level.set(e.method, c);
     }
     return c;

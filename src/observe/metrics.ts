@@ -28,9 +28,19 @@ export class Metrics {
     const registers = [this.registry];
     if (opts.defaultMetrics !== false) collectProcessMetrics(this.registry);
     this.perRequest = new RequestMetrics(this.registry);
-    this.upstreamErrors = new Counter({ name: 'argus_upstream_errors_total', help: 'Upstream failures by kind (refused, reset, timeout, body_timeout, protocol, other)', labelNames: ['kind'], registers });
+    this.upstreamErrors = new Counter({
+      name: 'argus_upstream_errors_total',
+      help: 'Upstream failures by kind (refused, reset, timeout, body_timeout, protocol, other)',
+      labelNames: ['kind'],
+      registers,
+    });
     this.rejected = cellCounter(this.registry, { name: 'argus_rejected_total', help: 'Requests refused by the sidecar, by error code', labelNames: ['code'] });
-    this.shadowDecisions = new Counter({ name: 'argus_auth_shadow_decisions_total', help: 'Requests a shadow / partially enforced route would have refused, by code', labelNames: ['route', 'code'], registers });
+    this.shadowDecisions = new Counter({
+      name: 'argus_auth_shadow_decisions_total',
+      help: 'Requests a shadow / partially enforced route would have refused, by code',
+      labelNames: ['route', 'code'],
+      registers,
+    });
     this.wsConnections = new Gauge({ name: 'argus_ws_connections', help: 'Open WebSocket sessions', registers });
     this.wsClosed = new Counter({ name: 'argus_ws_closed_total', help: 'WebSocket sessions closed, by close code', labelNames: ['code'], registers });
     const inflight = { read: () => 0 };

@@ -40,7 +40,13 @@ export class RequestMetrics {
       help: 'Requests answered, by route, method and status',
       type: 'counter',
       aggregator: 'sum',
-      get: async () => ({ name: counter.name, help: counter.help, type: 'counter', aggregator: 'sum', values: [...counts.values()].map((c): Sample => ({ labels: { ...c.labels }, value: c.n })) }),
+      get: async () => ({
+        name: counter.name,
+        help: counter.help,
+        type: 'counter',
+        aggregator: 'sum',
+        values: [...counts.values()].map((c): Sample => ({ labels: { ...c.labels }, value: c.n })),
+      }),
       reset: () => counts.clear(),
     };
     const histogram = {

@@ -48,8 +48,15 @@ export function gcra(tat: number, nowMs: number, rate: Rate, cost: number, mode:
 }
 
 /** The numbers a {@link Decision} reports, derived from a step's outcome. */
-export function describe(policy: Pick<LimitPolicy, 'limit' | 'burst'>, rate: Rate, step: Step, cost: number): {
-  remaining: number; resetS: number; retryAfterS: number;
+export function describe(
+  policy: Pick<LimitPolicy, 'limit' | 'burst'>,
+  rate: Rate,
+  step: Step,
+  cost: number,
+): {
+  remaining: number;
+  resetS: number;
+  retryAfterS: number;
 } {
   const debt = step.debtMs;
   // Requests of cost 1 that would still conform right now.

@@ -71,7 +71,10 @@ export function createGlobalBuckets(opts: GlobalOptions): GlobalBuckets {
     try {
       const reply = await Promise.race([
         run(args),
-        new Promise<'timeout'>((resolve) => { timer = setTimeout(resolve, timeoutMs, 'timeout'); timer.unref?.(); }),
+        new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs, 'timeout');
+          timer.unref?.();
+        }),
       ]);
       // The limiter's own latency budget, not a sign Redis is down: the shared health mark is left alone.
       if (reply === 'timeout') return failed(nowMs, new Error(`redis did not answer within ${timeoutMs} ms`), false);

@@ -17,8 +17,10 @@ import type { LimitPolicy } from './policy.js';
 export function rateLimitHeaders(policy: LimitPolicy, d: Decision): string[] {
   const c = constantsOf(policy);
   const out = [
-    'RateLimit-Policy', Math.floor(d.limit) === c.limit ? c.policyValue : `${c.id};q=${Math.floor(d.limit)};w=${Math.ceil(policy.windowS)}`,
-    'RateLimit', stateValue(c, d),
+    'RateLimit-Policy',
+    Math.floor(d.limit) === c.limit ? c.policyValue : `${c.id};q=${Math.floor(d.limit)};w=${Math.ceil(policy.windowS)}`,
+    'RateLimit',
+    stateValue(c, d),
   ];
   if (!d.allowed) out.push('Retry-After', String(Math.max(1, Math.ceil(d.retryAfterS))));
   return out;
@@ -45,7 +47,12 @@ function stateValue(c: PolicyConstants, d: Decision): string {
   return `${c.id};r=${Math.max(0, Math.floor(d.remaining))};t=${Math.max(0, Math.ceil(d.resetS))}`;
 }
 
-interface PolicyConstants { readonly id: string; readonly limit: number; readonly policyValue: string; readonly policyBytes: Uint8Array }
+interface PolicyConstants {
+  readonly id: string;
+  readonly limit: number;
+  readonly policyValue: string;
+  readonly policyBytes: Uint8Array;
+}
 
 /** What a policy's headers always say, built once per policy object (tier policies are reused). */
 const CONSTANTS = new WeakMap<LimitPolicy, PolicyConstants>();
@@ -66,7 +73,11 @@ export function limitedDenial(policy: LimitPolicy, d: Decision): Denial {
   const flat = rateLimitHeaders(policy, d);
   const headers: Array<readonly [string, string]> = [];
   for (let i = 0; i < flat.length; i += 2) headers.push([flat[i]!, flat[i + 1]!]);
-  return deny('ARGUS_RATE_LIMITED', `rate limit exceeded: ${d.limit} requests per ${policy.windowS} s, retry in ${Math.max(1, Math.ceil(d.retryAfterS))} s`, headers);
+  return deny(
+    'ARGUS_RATE_LIMITED',
+    `rate limit exceeded: ${d.limit} requests per ${policy.windowS} s, retry in ${Math.max(1, Math.ceil(d.retryAfterS))} s`,
+    headers,
+  );
 }
 
 /** RFC 8941 sf-string: printable ASCII, `"` and `\` escaped; anything else dropped. */

@@ -72,19 +72,23 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
   const count = decisionCounter(deps.metrics);
   const global: GlobalBuckets | undefined = deps.redis
     ? createGlobalBuckets({
-      redis: deps.redis,
-      keyPrefix: `${cfg.redis?.key_prefix ?? 'argus:'}rl:`,
-      timeoutMs: rl.redis_timeout_ms,
-      retryMs: rl.redis_retry_ms,
-      localClock: rl.clock === 'local',
-      log,
-    })
+        redis: deps.redis,
+        keyPrefix: `${cfg.redis?.key_prefix ?? 'argus:'}rl:`,
+        timeoutMs: rl.redis_timeout_ms,
+        retryMs: rl.redis_retry_ms,
+        localClock: rl.clock === 'local',
+        log,
+      })
     : undefined;
   if (rl.enabled && rl.scope === 'global' && !global) log.warn('ratelimit: scope global without redis, enforcing the local share', { replicas: rl.replicas });
   const pending = new Set<Promise<Decision>>();
   let closing: Promise<void> | undefined;
   // Per policy object (tier policies are reused across requests): its rate and bucket key prefixes.
-  interface Derived { readonly prefix: KeyPrefix; readonly sharePrefix: KeyPrefix; readonly rate: Rate }
+  interface Derived {
+    readonly prefix: KeyPrefix;
+    readonly sharePrefix: KeyPrefix;
+    readonly rate: Rate;
+  }
   const derived = new WeakMap<LimitPolicy, Derived>();
   function derivedOf(policy: LimitPolicy): Derived {
     let d = derived.get(policy);
@@ -112,11 +116,14 @@ export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps):
       if (!pre.allowed) return finish(policy, rate, pre, cost, false);
       if (!global) return degraded(d, subject, policy, t, cost);
       if (closing || !global.usable(t)) return failClosed ? unavailable(policy) : degraded(d, subject, policy, t, cost);
-      const p = global.take(d.prefix.text + subject, t, rate, cost).then((step) => {
-        if (!step) return failClosed ? unavailable(policy) : degraded(d, subject, policy, t, cost);
-        if (step.allowed) store.take(d.prefix, subject, t, rate, cost, 'force');
-        return finish(policy, rate, step, cost, false);
-      }).catch((err: unknown) => internalError(policy, err));
+      const p = global
+        .take(d.prefix.text + subject, t, rate, cost)
+        .then((step) => {
+          if (!step) return failClosed ? unavailable(policy) : degraded(d, subject, policy, t, cost);
+          if (step.allowed) store.take(d.prefix, subject, t, rate, cost, 'force');
+          return finish(policy, rate, step, cost, false);
+        })
+        .catch((err: unknown) => internalError(policy, err));
       pending.add(p);
       void p.finally(() => pending.delete(p));
       return p;

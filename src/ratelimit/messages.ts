@@ -37,14 +37,18 @@ const ALLOW_ALL: Decision = Object.freeze({ allowed: true, limit: 0, remaining: 
  * separates its buckets from request buckets (default "ws-msg"). Throws
  * TypeError on an invalid rate (a config bug).
  */
-export function createMessageLimiter(limiter: RateLimiter, opts: {
-  perConnection?: MessageRate; perUser?: MessageRate; tier?: string; routeClass?: string;
-}): MessageLimiter {
+export function createMessageLimiter(
+  limiter: RateLimiter,
+  opts: {
+    perConnection?: MessageRate;
+    perUser?: MessageRate;
+    tier?: string;
+    routeClass?: string;
+  },
+): MessageLimiter {
   const tier = opts.tier ?? 'ws';
   const routeClass = opts.routeClass ?? 'ws-msg';
-  const perConnection = opts.perConnection
-    ? limitPolicy({ name: `${tier}.connection`, tier, routeClass, scope: 'local', ...opts.perConnection })
-    : undefined;
+  const perConnection = opts.perConnection ? limitPolicy({ name: `${tier}.connection`, tier, routeClass, scope: 'local', ...opts.perConnection }) : undefined;
   const perUser = opts.perUser ? limitPolicy({ name: `${tier}.user`, tier, routeClass, ...opts.perUser }) : undefined;
 
   function check(connectionId: string, userId: string, cost = 1): Decision | Promise<Decision> {

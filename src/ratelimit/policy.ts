@@ -34,7 +34,13 @@ export function defaultBurst(limit: number): number {
  * or a negative burst: a bug in the caller, not a request outcome.
  */
 export function limitPolicy(p: {
-  name: string; tier?: string; routeClass?: string; limit: number; windowS?: number; burst?: number; scope?: 'local' | 'global';
+  name: string;
+  tier?: string;
+  routeClass?: string;
+  limit: number;
+  windowS?: number;
+  burst?: number;
+  scope?: 'local' | 'global';
 }): LimitPolicy {
   const windowS = p.windowS ?? 60;
   const burst = p.burst ?? defaultBurst(p.limit);
@@ -42,7 +48,12 @@ export function limitPolicy(p: {
   if (!(Number.isFinite(windowS) && windowS > 0)) throw new TypeError(`limitPolicy ${p.name}: windowS must be > 0`);
   if (!(Number.isInteger(burst) && burst >= 0)) throw new TypeError(`limitPolicy ${p.name}: burst must be an integer ≥ 0`);
   const out: LimitPolicy = {
-    name: p.name, tier: p.tier ?? p.name, routeClass: p.routeClass ?? DEFAULT_ROUTE_CLASS, limit: p.limit, windowS, burst,
+    name: p.name,
+    tier: p.tier ?? p.name,
+    routeClass: p.routeClass ?? DEFAULT_ROUTE_CLASS,
+    limit: p.limit,
+    windowS,
+    burst,
     ...(p.scope ? { scope: p.scope } : {}),
   };
   return Object.freeze(out);
@@ -57,19 +68,26 @@ export function limitPolicy(p: {
  * AuthContext, so a tier change applies on the next check after the auth cache
  * refreshes. Throws only when `tiers` is empty (config always has defaults).
  */
-export function policyFor(ctx: Pick<AuthContext, 'tier' | 'requests_per_minute'>, tiers: Config['tiers'], routeClass: string = DEFAULT_ROUTE_CLASS): LimitPolicy {
+export function policyFor(
+  ctx: Pick<AuthContext, 'tier' | 'requests_per_minute'>,
+  tiers: Config['tiers'],
+  routeClass: string = DEFAULT_ROUTE_CLASS,
+): LimitPolicy {
   let tierName = ctx.tier;
   let tier = Object.hasOwn(tiers, tierName) ? tiers[tierName] : undefined;
   if (!tier) {
     for (const [name, t] of Object.entries(tiers)) {
-      if (!tier || t.requests_per_minute < tier.requests_per_minute) { tier = t; tierName = name; }
+      if (!tier || t.requests_per_minute < tier.requests_per_minute) {
+        tier = t;
+        tierName = name;
+      }
     }
     if (!tier) throw new TypeError('policyFor: no tiers configured');
   }
   const override = ctx.requests_per_minute;
   const custom = typeof override === 'number' && Number.isFinite(override) && override > 0;
   const limit = custom ? override : tier.requests_per_minute;
-  const burst = custom ? defaultBurst(override) : tier.burst ?? defaultBurst(limit);
+  const burst = custom ? defaultBurst(override) : (tier.burst ?? defaultBurst(limit));
   const name = routeClass === DEFAULT_ROUTE_CLASS ? tierName : `${tierName}.${routeClass}`;
   return limitPolicy({ name, tier: tierName, routeClass, limit, windowS: 60, burst });
 }

@@ -13,7 +13,12 @@ import { failsClosed } from '../routes.js';
 const UNAVAILABLE = Object.freeze(deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'rate limits are unavailable: Redis is unreachable', [['retry-after', '1']]));
 
 export function createRateLimitStage(limiter: RateLimiter, tiers: Config['tiers']): RateLimitStage {
-  const outcome = (policy: LimitPolicy, d: Decision): LimitOutcome => (d.allowed ? { ok: true, headers: admittedHeaders(policy, d) } : d.unavailable ? { ok: false, denial: UNAVAILABLE } : { ok: false, denial: limitedDenial(policy, d) });
+  const outcome = (policy: LimitPolicy, d: Decision): LimitOutcome =>
+    d.allowed
+      ? { ok: true, headers: admittedHeaders(policy, d) }
+      : d.unavailable
+        ? { ok: false, denial: UNAVAILABLE }
+        : { ok: false, denial: limitedDenial(policy, d) };
   const policyOf = createPolicyLookup(tiers);
   return function rateLimit(ctx, route) {
     const policy = policyOf(ctx, route.cfg.rate_class);

@@ -91,7 +91,10 @@ export function attachBucketStore(buffer: SharedArrayBuffer): BucketStore {
       let free = -1;
       let closest = first;
       for (let s = first; s < first + WAYS; s++) {
-        if (fps[2 * s] === h1 && fps[2 * s + 1] === h2) { slot = s; break; }
+        if (fps[2 * s] === h1 && fps[2 * s + 1] === h2) {
+          slot = s;
+          break;
+        }
         const t = tats[s]!;
         if (free < 0 && t <= nowMs) free = s;
         if (t < tats[closest]!) closest = s;

@@ -45,7 +45,8 @@ function validAuthority(v: string): boolean {
 export function checkHost(count: number, value: string | undefined, allowed: ReadonlySet<string> | undefined): Denial | null {
   if (count !== 1 || value === undefined) return deny('ARGUS_BAD_HOST', count === 0 ? 'missing Host header' : 'more than one Host header');
   if (value === '' || !validAuthority(value)) return deny('ARGUS_BAD_HOST', 'Host is not a valid authority');
-  if (allowed && !allowed.has(value.toLowerCase()) && !allowed.has(hostName(value).toLowerCase())) return deny('ARGUS_HOST_NOT_ALLOWED', 'this host is not served here');
+  if (allowed && !allowed.has(value.toLowerCase()) && !allowed.has(hostName(value).toLowerCase()))
+    return deny('ARGUS_HOST_NOT_ALLOWED', 'this host is not served here');
   return null;
 }
 

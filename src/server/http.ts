@@ -10,7 +10,20 @@ import { Exchange } from './exchange.js';
 import type { HeaderStats } from './hygiene.js';
 import type { RequestHead } from './request.js';
 import type { WsUserData } from '../forward/websocket.js';
-import { closeApp, closeListenSocket, listenPort, listenOnUws, loadUws, textOf, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket, type us_socket_context_t, type UwsModule } from './uws.js';
+import {
+  closeApp,
+  closeListenSocket,
+  listenPort,
+  listenOnUws,
+  loadUws,
+  textOf,
+  type HttpRequest,
+  type HttpResponse,
+  type TemplatedApp,
+  type us_listen_socket,
+  type us_socket_context_t,
+  type UwsModule,
+} from './uws.js';
 
 export interface RequestHandler {
   handle(ex: Exchange, stats: HeaderStats): void;
@@ -51,7 +64,15 @@ export interface DrainState {
 }
 
 /** Methods as uWS reports them → the pipeline's upper-case form (the common ones without toUpperCase). */
-const UPPER_METHODS = new Map(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].flatMap((m) => [[m, m], [m.toLowerCase(), m]] as const));
+const UPPER_METHODS = new Map(
+  ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].flatMap(
+    (m) =>
+      [
+        [m, m],
+        [m.toLowerCase(), m],
+      ] as const,
+  ),
+);
 
 export class HttpServer {
   readonly uws: UwsModule;
@@ -70,7 +91,10 @@ export class HttpServer {
   private readonly idPrefix = randomBytes(6).toString('hex') + '-';
   private serial = 0;
 
-  constructor(private readonly opts: HttpServerOptions, private readonly handler: RequestHandler) {
+  constructor(
+    private readonly opts: HttpServerOptions,
+    private readonly handler: RequestHandler,
+  ) {
     this.uws = loadUws({ allowJsFallback: opts.allowJsFallback });
     this.app = this.uws.App();
     this.app.ws<WsUserData>('/*', {
@@ -121,7 +145,16 @@ export class HttpServer {
     const path = req.getUrl();
     const query = req.getQuery() ?? '';
     const headers: string[] = [];
-    const stats: HeaderStats = { bytes: method.length + path.length + query.length + 12, count: 0, contentLengths: 0, contentLength: undefined, transferEncodings: 0, transferEncoding: undefined, hosts: 0, host: undefined };
+    const stats: HeaderStats = {
+      bytes: method.length + path.length + query.length + 12,
+      count: 0,
+      contentLengths: 0,
+      contentLength: undefined,
+      transferEncodings: 0,
+      transferEncoding: undefined,
+      hosts: 0,
+      host: undefined,
+    };
     // One callback for the server's life; the scratch fields carry this request's state.
     this.scratchHeaders = headers;
     this.scratchStats = stats;
@@ -164,7 +197,6 @@ export class HttpServer {
       stats.hosts++;
       stats.host = value;
     } else if (name === 'x-request-id') this.scratchRequestId = value;
-
   };
   private readonly exchangeFinished = (ex: Exchange): void => this.finished(ex);
 

@@ -50,7 +50,7 @@ export function normalisePath(path: string, opts: PathOptions): string | Denial 
   for (; i < n; i++) {
     const c = path.charCodeAt(i);
     if (c >= 128 || PLAIN[c] === 0) break;
-    if (prev === 47 && (c === 47 || c === 46 /* . */)) break;
+    if (prev === 47 && (c === 47 || c === 46) /* . */) break;
     prev = c;
   }
   if (i === n) return path;

@@ -10,7 +10,16 @@ import { createRequire } from 'node:module';
 import type * as Uws from 'uWebSockets.js';
 import { StartupError } from '../startup.js';
 
-export type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t, RecognizedString, WebSocketBehavior } from 'uWebSockets.js';
+export type {
+  HttpRequest,
+  HttpResponse,
+  TemplatedApp,
+  WebSocket,
+  us_listen_socket,
+  us_socket_context_t,
+  RecognizedString,
+  WebSocketBehavior,
+} from 'uWebSockets.js';
 export type UwsModule = typeof Uws;
 
 const require = createRequire(import.meta.url);
@@ -77,8 +86,15 @@ export function closeListenSocket(mod: UwsModule, socket: Uws.us_listen_socket):
  * The native `listen(host, port, options, cb)` takes the options number after the
  * port (its typings list it only without a host).
  */
-export function listenOnUws(mod: UwsModule, app: Uws.TemplatedApp, host: string, port: number, share: boolean, cb: (socket: Uws.us_listen_socket | false) => void): void {
-  const options = share ? 0 : (mod as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }).LIBUS_LISTEN_EXCLUSIVE_PORT ?? 1;
+export function listenOnUws(
+  mod: UwsModule,
+  app: Uws.TemplatedApp,
+  host: string,
+  port: number,
+  share: boolean,
+  cb: (socket: Uws.us_listen_socket | false) => void,
+): void {
+  const options = share ? 0 : ((mod as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }).LIBUS_LISTEN_EXCLUSIVE_PORT ?? 1);
   (app.listen as unknown as (h: string, p: number, o: number, c: typeof cb) => void)(host, port, options, cb);
 }
 

@@ -20,10 +20,7 @@ import { createBucketStore } from '../ratelimit/index.js';
 
 /** Main → thread requests and thread → main answers. */
 export type ToThread = { type: 'metrics' | 'readiness' | 'inflight' | 'stop' | 'hurry'; id: number; plan?: DrainPlan };
-export type FromThread =
-  | { type: 'listening'; port: number }
-  | { type: 'failed'; message: string }
-  | { type: 'reply'; id: number; value: unknown };
+export type FromThread = { type: 'listening'; port: number } | { type: 'failed'; message: string } | { type: 'reply'; id: number; value: unknown };
 
 export interface ThreadData {
   readonly cfg: Readonly<Config>;
@@ -101,7 +98,8 @@ export async function startThreadPool(cfg: Readonly<Config>, threads: number, lo
         worker.once('message', resolve);
         worker.once('error', (err) => resolve({ type: 'failed', message: err.message }));
       });
-      if (first.type !== 'listening') throw new StartupError(`proxy thread ${index} failed to start: ${first.type === 'failed' ? first.message : 'unexpected message'}`);
+      if (first.type !== 'listening')
+        throw new StartupError(`proxy thread ${index} failed to start: ${first.type === 'failed' ? first.message : 'unexpected message'}`);
     }
   } catch (err) {
     await Promise.all(handles.map((h) => h.worker.terminate()));

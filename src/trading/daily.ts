@@ -61,7 +61,11 @@ export interface DailyLimits {
 }
 
 export type Reservation =
-  | { readonly ok: true; /** Value ordered today including this order. */ readonly dayValueUsd: number; /** Give the value back (the order was not sent after all). Never rejects. */ release(): Promise<void> }
+  | {
+      readonly ok: true /** Value ordered today including this order. */;
+      readonly dayValueUsd: number /** Give the value back (the order was not sent after all). Never rejects. */;
+      release(): Promise<void>;
+    }
   | { readonly ok: false; readonly denial: Denial };
 
 export interface TradingLedger {
@@ -121,8 +125,22 @@ export function createTradingLedger(opts: TradingLedgerOptions): TradingLedger {
     const reply = await run('reserve', [valueKey, lossKey], [amount(value), limit(maxValue), limit(limits.dailyLossLimitUsd), String(TTL_S)]);
     if (!Array.isArray(reply)) return { ok: false, denial: unavailable() };
     const [status, figure] = reply as [number, string];
-    if (status === 2) return { ok: false, denial: deny('ARGUS_TRADING_DAILY_LOSS_LIMIT', `daily loss limit of ${usd(limits.dailyLossLimitUsd)} USD reached (lost ${usd(Number(figure))} USD today)`) };
-    if (status === 1) return { ok: false, denial: deny('ARGUS_TRADING_DAILY_VALUE_LIMIT', `order value ${usd(value)} USD would exceed the daily limit of ${usd(maxValue)} USD (${usd(Number(figure))} USD traded today)`) };
+    if (status === 2)
+      return {
+        ok: false,
+        denial: deny(
+          'ARGUS_TRADING_DAILY_LOSS_LIMIT',
+          `daily loss limit of ${usd(limits.dailyLossLimitUsd)} USD reached (lost ${usd(Number(figure))} USD today)`,
+        ),
+      };
+    if (status === 1)
+      return {
+        ok: false,
+        denial: deny(
+          'ARGUS_TRADING_DAILY_VALUE_LIMIT',
+          `order value ${usd(value)} USD would exceed the daily limit of ${usd(maxValue)} USD (${usd(Number(figure))} USD traded today)`,
+        ),
+      };
     let released = false;
     return {
       ok: true,
@@ -152,15 +170,17 @@ export function createTradingLedger(opts: TradingLedgerOptions): TradingLedger {
     if (redis.status !== 'ready') return undefined; // known down: refuse at once instead of waiting
     const s = SCRIPTS[name];
     try {
-      return await withTimeout((async () => {
-        try {
-          return await redis.evalsha(s.sha, keys.length, ...keys, ...argv);
-        } catch (err) {
-          // First use on this Redis (or after a restart/SCRIPT FLUSH): send the body once.
-          if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
-          return await redis.eval(s.body, keys.length, ...keys, ...argv);
-        }
-      })());
+      return await withTimeout(
+        (async () => {
+          try {
+            return await redis.evalsha(s.sha, keys.length, ...keys, ...argv);
+          } catch (err) {
+            // First use on this Redis (or after a restart/SCRIPT FLUSH): send the body once.
+            if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
+            return await redis.eval(s.body, keys.length, ...keys, ...argv);
+          }
+        })(),
+      );
     } catch {
       return undefined;
     }

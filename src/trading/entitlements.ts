@@ -37,7 +37,8 @@ export function checkOrder(order: Order, trading: TradingEntitlements | undefine
   const max = trading.max_position_size_usd;
   if (max !== undefined) {
     if (order.valueUsd === undefined) return deny('ARGUS_TRADING_POSITION_LIMIT', 'order value unknown (no price or value): cannot check the position limit');
-    if (order.valueUsd > max) return deny('ARGUS_TRADING_POSITION_LIMIT', `order value ${usd(order.valueUsd)} USD is above the position limit of ${usd(max)} USD`);
+    if (order.valueUsd > max)
+      return deny('ARGUS_TRADING_POSITION_LIMIT', `order value ${usd(order.valueUsd)} USD is above the position limit of ${usd(max)} USD`);
   }
   return null;
 }

@@ -43,9 +43,18 @@ export function parseStrictJson(text: string, maxDepth = 32): JsonResult {
     if (c === 0x7b) return object(depth + 1);
     if (c === 0x5b) return array(depth + 1);
     if (c === 0x22) return string();
-    if (text.startsWith('true', i)) { i += 4; return true; }
-    if (text.startsWith('false', i)) { i += 5; return false; }
-    if (text.startsWith('null', i)) { i += 4; return null; }
+    if (text.startsWith('true', i)) {
+      i += 4;
+      return true;
+    }
+    if (text.startsWith('false', i)) {
+      i += 5;
+      return false;
+    }
+    if (text.startsWith('null', i)) {
+      i += 4;
+      return null;
+    }
     NUMBER.lastIndex = i;
     const m = NUMBER.exec(text);
     if (!m) return fail('unexpected character');
@@ -59,7 +68,10 @@ export function parseStrictJson(text: string, maxDepth = 32): JsonResult {
     const out: JsonObject = new Map();
     const seen = new Set<string>();
     skipWs();
-    if (text.charCodeAt(i) === 0x7d) { i++; return out; }
+    if (text.charCodeAt(i) === 0x7d) {
+      i++;
+      return out;
+    }
     for (;;) {
       skipWs();
       if (text.charCodeAt(i) !== 0x22) fail('expected a key');
@@ -73,8 +85,14 @@ export function parseStrictJson(text: string, maxDepth = 32): JsonResult {
       out.set(key, value(depth));
       skipWs();
       const c = text.charCodeAt(i);
-      if (c === 0x2c) { i++; continue; }
-      if (c === 0x7d) { i++; return out; }
+      if (c === 0x2c) {
+        i++;
+        continue;
+      }
+      if (c === 0x7d) {
+        i++;
+        return out;
+      }
       fail('expected "," or "}"');
     }
   }
@@ -84,13 +102,22 @@ export function parseStrictJson(text: string, maxDepth = 32): JsonResult {
     i++; // [
     const out: Json[] = [];
     skipWs();
-    if (text.charCodeAt(i) === 0x5d) { i++; return out; }
+    if (text.charCodeAt(i) === 0x5d) {
+      i++;
+      return out;
+    }
     for (;;) {
       out.push(value(depth));
       skipWs();
       const c = text.charCodeAt(i);
-      if (c === 0x2c) { i++; continue; }
-      if (c === 0x5d) { i++; return out; }
+      if (c === 0x2c) {
+        i++;
+        continue;
+      }
+      if (c === 0x5d) {
+        i++;
+        return out;
+      }
       fail('expected "," or "]"');
     }
   }
@@ -102,21 +129,44 @@ export function parseStrictJson(text: string, maxDepth = 32): JsonResult {
     for (;;) {
       if (i >= n) fail('unterminated string');
       const c = text.charCodeAt(i);
-      if (c === 0x22) { out += text.slice(start, i); i++; return out; }
+      if (c === 0x22) {
+        out += text.slice(start, i);
+        i++;
+        return out;
+      }
       if (c < 0x20) fail('control character in string');
-      if (c !== 0x5c) { i++; continue; }
+      if (c !== 0x5c) {
+        i++;
+        continue;
+      }
       out += text.slice(start, i);
       const e = text.charCodeAt(i + 1);
       i += 2;
       switch (e) {
-        case 0x22: out += '"'; break;
-        case 0x5c: out += '\\'; break;
-        case 0x2f: out += '/'; break;
-        case 0x62: out += '\b'; break;
-        case 0x66: out += '\f'; break;
-        case 0x6e: out += '\n'; break;
-        case 0x72: out += '\r'; break;
-        case 0x74: out += '\t'; break;
+        case 0x22:
+          out += '"';
+          break;
+        case 0x5c:
+          out += '\\';
+          break;
+        case 0x2f:
+          out += '/';
+          break;
+        case 0x62:
+          out += '\b';
+          break;
+        case 0x66:
+          out += '\f';
+          break;
+        case 0x6e:
+          out += '\n';
+          break;
+        case 0x72:
+          out += '\r';
+          break;
+        case 0x74:
+          out += '\t';
+          break;
         case 0x75: {
           const hex = text.slice(i, i + 4);
           if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail('bad \\u escape');
@@ -124,7 +174,9 @@ export function parseStrictJson(text: string, maxDepth = 32): JsonResult {
           i += 4;
           break;
         }
-        default: i -= 2; fail('bad escape');
+        default:
+          i -= 2;
+          fail('bad escape');
       }
       start = i;
     }

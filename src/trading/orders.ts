@@ -29,10 +29,7 @@ export interface Order {
   readonly clientOrderId?: string;
 }
 
-export type ParsedMessage =
-  | { kind: 'order'; order: Order }
-  | { kind: 'other' }
-  | { kind: 'invalid'; reason: string; clientOrderId?: string };
+export type ParsedMessage = { kind: 'order'; order: Order } | { kind: 'other' } | { kind: 'invalid'; reason: string; clientOrderId?: string };
 
 /** Largest amount (quantity, price or value) accepted: larger numbers lose cents in a double. */
 export const MAX_AMOUNT = 1e15;

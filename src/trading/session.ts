@@ -99,7 +99,10 @@ export function createTradingSession(opts: TradingSessionOptions): TradingSessio
       const verdict = judge(item.data, item.isBinary);
       if (verdict instanceof Promise) {
         waiting = verdict
-          .then((v) => settle(item, v), (err) => settle(item, failed(err)))
+          .then(
+            (v) => settle(item, v),
+            (err) => settle(item, failed(err)),
+          )
           .catch((err) => opts.log?.error('trading: relaying a checked message failed', { err: err as Error, request_id: requestId }))
           .finally(pump);
         return;
@@ -131,7 +134,8 @@ export function createTradingSession(opts: TradingSessionOptions): TradingSessio
 
   function judge(data: Buffer, isBinary: boolean): Verdict | Promise<Verdict> {
     if (isBinary && cfg.binary === 'forward') return { forward: true };
-    if (isBinary && cfg.binary === 'reject') return { forward: false, denial: deny('ARGUS_TRADING_ORDER_INVALID', 'binary messages are not accepted on this route') };
+    if (isBinary && cfg.binary === 'reject')
+      return { forward: false, denial: deny('ARGUS_TRADING_ORDER_INVALID', 'binary messages are not accepted on this route') };
     const parsed = parseOrder(data, cfg);
     if (parsed.kind === 'other') return { forward: true };
     if (parsed.kind === 'invalid') {
@@ -139,7 +143,8 @@ export function createTradingSession(opts: TradingSessionOptions): TradingSessio
       return parsed.clientOrderId === undefined ? { forward: false, denial } : { forward: false, denial, clientOrderId: parsed.clientOrderId };
     }
     const order = parsed.order;
-    const refuse = (denial: Denial): Verdict => (order.clientOrderId === undefined ? { forward: false, denial } : { forward: false, denial, clientOrderId: order.clientOrderId });
+    const refuse = (denial: Denial): Verdict =>
+      order.clientOrderId === undefined ? { forward: false, denial } : { forward: false, denial, clientOrderId: order.clientOrderId };
     const denial = checkOrder(order, ctx.trading);
     if (denial) return refuse(denial);
     return ledger.reserveOrder(ctx.user_id, order.valueUsd, limits).then((r) => (r.ok ? { forward: true, order, release: r.release } : refuse(r.denial)));
@@ -158,7 +163,8 @@ export function createTradingSession(opts: TradingSessionOptions): TradingSessio
     const report = parseReport(data, cfg);
     if (report === null) return;
     void ledger.recordPnl(ctx.user_id, report.realizedPnlUsd, report.id).then((ok) => {
-      if (!ok && report.id === undefined) opts.log?.warn('trading: P&L report not recorded (redis unavailable)', { request_id: requestId, user_id: ctx.user_id });
+      if (!ok && report.id === undefined)
+        opts.log?.warn('trading: P&L report not recorded (redis unavailable)', { request_id: requestId, user_id: ctx.user_id });
     });
   }
 

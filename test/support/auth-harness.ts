@@ -46,14 +46,17 @@ export const bearer = (token: string): Array<[string, string]> => [['authorizati
 
 /** A validated config: routes and auth given, the rest defaulted. */
 export function makeConfig(raw: { auth?: unknown; routes?: unknown[]; redis?: unknown; postgres?: unknown; tiers?: unknown }): Readonly<Config> {
-  return parseConfig({
-    upstream: { url: 'http://127.0.0.1:1' },
-    routes: raw.routes ?? [{ path: '/*', auth: 'required' }],
-    ...(raw.auth !== undefined && { auth: raw.auth }),
-    ...(raw.redis !== undefined && { redis: raw.redis }),
-    ...(raw.postgres !== undefined && { postgres: raw.postgres }),
-    ...(raw.tiers !== undefined && { tiers: raw.tiers }),
-  }, {});
+  return parseConfig(
+    {
+      upstream: { url: 'http://127.0.0.1:1' },
+      routes: raw.routes ?? [{ path: '/*', auth: 'required' }],
+      ...(raw.auth !== undefined && { auth: raw.auth }),
+      ...(raw.redis !== undefined && { redis: raw.redis }),
+      ...(raw.postgres !== undefined && { postgres: raw.postgres }),
+      ...(raw.tiers !== undefined && { tiers: raw.tiers }),
+    },
+    {},
+  );
 }
 
 export function routeOf(cfg: Readonly<Config>, path: string): RouteConfig {
@@ -124,10 +127,53 @@ export async function startPrivateRedis(): Promise<{ url: string; port: number; 
 export async function startTlsRedis(dir: string): Promise<{ url: string; caFile: string; ca: Buffer; kill: () => Promise<void> }> {
   const key = join(dir, 'redis-key.pem');
   const cert = join(dir, 'redis-cert.pem');
-  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+  const made = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { encoding: 'utf8' },
+  );
   if (made.status !== 0) throw new Error(`openssl could not make a test certificate: ${made.error?.message ?? made.stderr}`);
   const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    [
+      '--port',
+      '0',
+      '--tls-port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--tls-cert-file',
+      cert,
+      '--tls-key-file',
+      key,
+      '--tls-ca-cert-file',
+      cert,
+      '--tls-auth-clients',
+      'no',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ],
+    { stdio: 'ignore' },
+  );
   const url = `rediss://127.0.0.1:${port}`;
   const ca = readFileSync(cert);
   const probe = new Redis(url, { lazyConnect: true, tls: { ca }, retryStrategy: () => 50, maxRetriesPerRequest: 1 });

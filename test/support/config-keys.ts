@@ -4,7 +4,7 @@
  * default, effects (refine/transform/preprocess), pipelines, lazies and unions
  * are looked through. Each path comes with the default zod fills in, if any.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 
 export interface KeyPath {
   path: string;
@@ -22,7 +22,10 @@ export function configKeyPaths(schema: z.ZodTypeAny): KeyPath[] {
   return [...out.values()];
 }
 
-interface Flags { required: boolean; default?: string }
+interface Flags {
+  required: boolean;
+  default?: string;
+}
 
 function walk(s: z.ZodTypeAny, prefix: string, out: Map<string, KeyPath>, flags: Flags): void {
   const def = s._def as { typeName?: string } & Record<string, unknown>;
@@ -52,7 +55,10 @@ function walk(s: z.ZodTypeAny, prefix: string, out: Map<string, KeyPath>, flags:
     }
     case 'ZodArray': {
       const el = (s as z.ZodArray<z.ZodTypeAny>).element;
-      if (hasObject(el)) { add(out, prefix, 'array of objects', flags); return walk(el, `${prefix}[]`, out, { required: true }); }
+      if (hasObject(el)) {
+        add(out, prefix, 'array of objects', flags);
+        return walk(el, `${prefix}[]`, out, { required: true });
+      }
       return add(out, prefix, `array of ${typeOf(el)}`, flags);
     }
     case 'ZodRecord': {
@@ -89,34 +95,63 @@ function add(out: Map<string, KeyPath>, path: string, type: string, flags: Flags
 function hasObject(s: z.ZodTypeAny): boolean {
   const def = s._def as { typeName?: string } & Record<string, unknown>;
   switch (def.typeName) {
-    case 'ZodObject': return true;
-    case 'ZodOptional': case 'ZodNullable': return hasObject((s as z.ZodOptional<z.ZodTypeAny>).unwrap());
-    case 'ZodDefault': return hasObject(def.innerType as z.ZodTypeAny);
-    case 'ZodEffects': return hasObject(def.schema as z.ZodTypeAny);
-    case 'ZodPipeline': return hasObject(def.in as z.ZodTypeAny);
-    case 'ZodLazy': return hasObject((def.getter as () => z.ZodTypeAny)());
-    case 'ZodRecord': case 'ZodArray': return false;
-    case 'ZodUnion': case 'ZodDiscriminatedUnion': return [...((def.options as Iterable<z.ZodTypeAny>) ?? [])].some(hasObject);
-    default: return false;
+    case 'ZodObject':
+      return true;
+    case 'ZodOptional':
+    case 'ZodNullable':
+      return hasObject((s as z.ZodOptional<z.ZodTypeAny>).unwrap());
+    case 'ZodDefault':
+      return hasObject(def.innerType as z.ZodTypeAny);
+    case 'ZodEffects':
+      return hasObject(def.schema as z.ZodTypeAny);
+    case 'ZodPipeline':
+      return hasObject(def.in as z.ZodTypeAny);
+    case 'ZodLazy':
+      return hasObject((def.getter as () => z.ZodTypeAny)());
+    case 'ZodRecord':
+    case 'ZodArray':
+      return false;
+    case 'ZodUnion':
+    case 'ZodDiscriminatedUnion':
+      return [...((def.options as Iterable<z.ZodTypeAny>) ?? [])].some(hasObject);
+    default:
+      return false;
   }
 }
 
 function typeOf(s: z.ZodTypeAny): string {
   const def = s._def as { typeName?: string } & Record<string, unknown>;
   switch (def.typeName) {
-    case 'ZodString': return 'string';
-    case 'ZodNumber': return 'number';
-    case 'ZodBoolean': return 'boolean';
-    case 'ZodLiteral': return JSON.stringify(def.value);
-    case 'ZodEnum': return (def.values as string[]).map((v) => JSON.stringify(v)).join(' | ');
-    case 'ZodOptional': case 'ZodNullable': return typeOf((s as z.ZodOptional<z.ZodTypeAny>).unwrap());
-    case 'ZodDefault': return typeOf(def.innerType as z.ZodTypeAny);
-    case 'ZodEffects': return typeOf(def.schema as z.ZodTypeAny);
-    case 'ZodPipeline': return typeOf(def.out as z.ZodTypeAny);
-    case 'ZodArray': return `array of ${typeOf((s as z.ZodArray<z.ZodTypeAny>).element)}`;
-    case 'ZodRecord': return 'record';
-    case 'ZodObject': return 'object';
-    case 'ZodUnion': return [...(def.options as z.ZodTypeAny[])].map(typeOf).join(' | ');
-    default: return String(def.typeName ?? 'unknown').replace(/^Zod/, '').toLowerCase();
+    case 'ZodString':
+      return 'string';
+    case 'ZodNumber':
+      return 'number';
+    case 'ZodBoolean':
+      return 'boolean';
+    case 'ZodLiteral':
+      return JSON.stringify(def.value);
+    case 'ZodEnum':
+      return (def.values as string[]).map((v) => JSON.stringify(v)).join(' | ');
+    case 'ZodOptional':
+    case 'ZodNullable':
+      return typeOf((s as z.ZodOptional<z.ZodTypeAny>).unwrap());
+    case 'ZodDefault':
+      return typeOf(def.innerType as z.ZodTypeAny);
+    case 'ZodEffects':
+      return typeOf(def.schema as z.ZodTypeAny);
+    case 'ZodPipeline':
+      return typeOf(def.out as z.ZodTypeAny);
+    case 'ZodArray':
+      return `array of ${typeOf((s as z.ZodArray<z.ZodTypeAny>).element)}`;
+    case 'ZodRecord':
+      return 'record';
+    case 'ZodObject':
+      return 'object';
+    case 'ZodUnion':
+      return [...(def.options as z.ZodTypeAny[])].map(typeOf).join(' | ');
+    default:
+      return String(def.typeName ?? 'unknown')
+        .replace(/^Zod/, '')
+        .toLowerCase();
   }
 }

@@ -28,7 +28,10 @@ export async function startGate(opts: { routes?: unknown[]; server?: Record<stri
   const admin = generateApiKey();
   const user = generateApiKey();
   const file = join(dir, 'keys.yaml');
-  writeFileSync(file, `- { key_id: ${admin.key_id}, sha256: ${admin.sha256}, user_id: u_admin, tier: business, role: admin }\n- { key_id: ${user.key_id}, sha256: ${user.sha256}, user_id: u_user, tier: business }\n`);
+  writeFileSync(
+    file,
+    `- { key_id: ${admin.key_id}, sha256: ${admin.sha256}, user_id: u_admin, tier: business, role: admin }\n- { key_id: ${user.key_id}, sha256: ${user.sha256}, user_id: u_user, tier: business }\n`,
+  );
   const up = await startRawUpstream();
   const proxy = await startTestProxy({
     upstream: { url: up.url },

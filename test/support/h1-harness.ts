@@ -103,7 +103,11 @@ export interface Outcome {
 }
 
 /** Run one request and resolve when it ends (response end or error). `onChunk` may pause/abort. */
-export function send(pool: H1Pool, req: Partial<H1Request> & { path: string }, onChunk?: (c: UpstreamController, chunk: Buffer, o: Outcome) => void): Promise<Outcome> {
+export function send(
+  pool: H1Pool,
+  req: Partial<H1Request> & { path: string },
+  onChunk?: (c: UpstreamController, chunk: Buffer, o: Outcome) => void,
+): Promise<Outcome> {
   return new Promise((resolve) => {
     const parts: Buffer[] = [];
     const o: Outcome = { status: 0, headers: [], body: Buffer.alloc(0), chunks: 0, error: undefined, controller: undefined };

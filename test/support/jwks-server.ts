@@ -21,9 +21,7 @@ let kidSeq = 0;
 
 /** A fresh signing key (RSA 2048 or P-256) with a unique kid. */
 export function makeSigningKey(alg: 'RS256' | 'ES256', kid = `${alg.toLowerCase()}-${process.pid}-${++kidSeq}`): SigningKey {
-  const { privateKey, publicKey } = alg === 'RS256'
-    ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-    : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { privateKey, publicKey } = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
   return { kid, alg, privateKey, publicKey, publicJwk: { ...jwk, kid, alg, use: 'sig' } };
 }
@@ -109,9 +107,10 @@ export async function startJwksServer(): Promise<JwksServer> {
       return signCompact({ alg: key.alg, typ: 'JWT', kid: key.kid, ...opts.header }, payload, key);
     },
     writeFile: (path) => writeFileSync(path, doc()),
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -189,7 +189,13 @@ function responsesUsage(u: RecordedRequest['usage']) {
 }
 
 function anthropicUsage(u: RecordedRequest['usage'], output: number) {
-  return { input_tokens: u.input - u.cached, cache_creation_input_tokens: 0, cache_read_input_tokens: u.cached, output_tokens: output, service_tier: 'standard' };
+  return {
+    input_tokens: u.input - u.cached,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: u.cached,
+    output_tokens: output,
+    service_tier: 'standard',
+  };
 }
 
 function responseObject(model: string, text: string, status: string, usage: unknown) {
@@ -199,7 +205,9 @@ function responseObject(model: string, text: string, status: string, usage: unkn
     created_at: CREATED,
     status,
     model,
-    output: text ? [{ id: 'msg_standin', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] }] : [],
+    output: text
+      ? [{ id: 'msg_standin', type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] }]
+      : [],
     usage,
   };
 }
@@ -262,7 +270,9 @@ const STREAMS: Record<StandInFormat, (model: string, pieces: string[], rec: Reco
     const ev = (type: string, data: object) => sse({ type, ...data }, type);
     const startUsage = usage ? { usage: anthropicUsage(rec.usage, 1) } : {};
     return [
-      ev('message_start', { message: { id: 'msg_standin', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, ...startUsage } }),
+      ev('message_start', {
+        message: { id: 'msg_standin', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, ...startUsage },
+      }),
       ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
       ev('ping', {}),
       ...pieces.map((p) => ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: p } })),

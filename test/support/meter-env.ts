@@ -55,7 +55,15 @@ export async function createTestDb(): Promise<TestDb> {
 }
 
 /** A raw config object (YAML-shaped) for metering tests. */
-export function rawConfig(o: { redisUrl?: string; pgUrl?: string; queue: string; prefix: string; spoolDir: string; metering?: Record<string, unknown>; stripe?: Record<string, unknown> }): Record<string, unknown> {
+export function rawConfig(o: {
+  redisUrl?: string;
+  pgUrl?: string;
+  queue: string;
+  prefix: string;
+  spoolDir: string;
+  metering?: Record<string, unknown>;
+  stripe?: Record<string, unknown>;
+}): Record<string, unknown> {
   return {
     admin: { host: '127.0.0.1', port: 0 },
     upstream: { url: 'http://127.0.0.1:1' },
@@ -157,18 +165,22 @@ export async function privateRedis(): Promise<PrivateRedis> {
     url,
     async start() {
       proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-      await waitFor(`redis-server on ${port}`, async () => {
-        const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        c.on('error', () => undefined);
-        try {
-          await c.connect();
-          return (await c.ping()) === 'PONG';
-        } catch {
-          return false;
-        } finally {
-          c.disconnect();
-        }
-      }, 10000);
+      await waitFor(
+        `redis-server on ${port}`,
+        async () => {
+          const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+          c.on('error', () => undefined);
+          try {
+            await c.connect();
+            return (await c.ping()) === 'PONG';
+          } catch {
+            return false;
+          } finally {
+            c.disconnect();
+          }
+        },
+        10000,
+      );
     },
     async kill() {
       const p = proc;

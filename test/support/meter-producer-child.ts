@@ -16,9 +16,16 @@ const meter = createMeter(cfg, { metrics: new Metrics({ defaultMetrics: false })
 const count = Number(countArg);
 for (let i = 0; i < count; i++) {
   const { events } = buildUsageEvents({
-    requestId: `${idPrefix}-${i}`, route: { path: '/v1/predictions/*' }, service: 'sibyl',
+    requestId: `${idPrefix}-${i}`,
+    route: { path: '/v1/predictions/*' },
+    service: 'sibyl',
     auth: { method: 'session', user_id: 'u-term', tier: 'explorer', features: [], scopes: [] },
-    method: 'GET', status: 200, bytesIn: 0, bytesOut: 1, latencyMs: 1, occurredAt: Date.now(),
+    method: 'GET',
+    status: 200,
+    bytesIn: 0,
+    bytesOut: 1,
+    latencyMs: 1,
+    occurredAt: Date.now(),
   });
   for (const ev of events) meter.record(ev);
 }

@@ -60,7 +60,9 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): StartedCh
   };
   child.stdout!.on('data', onLine);
   child.stderr!.on('data', onLine);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     logs,
@@ -71,7 +73,7 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): StartedCh
           for (const line of logs) {
             try {
               const rec = JSON.parse(line) as Record<string, unknown>;
-              if (rec['msg'] === msg) return resolve(rec), true;
+              if (rec['msg'] === msg) return (resolve(rec), true);
             } catch {
               /* not JSON */
             }

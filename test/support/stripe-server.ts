@@ -48,7 +48,10 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   let held: Array<() => void> = [];
 
   const server = createServer((req, res) => {
-    readBody(req).then((body) => handle(req, res, body), () => res.destroy());
+    readBody(req).then(
+      (body) => handle(req, res, body),
+      () => res.destroy(),
+    );
   });
 
   function send(res: ServerResponse, status: number, obj: unknown): void {
@@ -80,7 +83,13 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     // Stripe meter event values are whole numbers: a decimal is refused, not rounded.
     if (!/^\d+$/.test(ev.value)) {
       rejectedValues.push(ev.value);
-      return send(res, 400, { error: { type: 'invalid_request_error', param: 'payload[value]', message: `Invalid integer: ${ev.value}. The meter event value must be a whole number.` } });
+      return send(res, 400, {
+        error: {
+          type: 'invalid_request_error',
+          param: 'payload[value]',
+          message: `Invalid integer: ${ev.value}. The meter event value must be a whole number.`,
+        },
+      });
     }
     const nowS = Math.floor(Date.now() / 1000);
     if (ev.timestamp < nowS - 35 * 86400 || ev.timestamp > nowS + 300) {
@@ -89,7 +98,9 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     const prior = events.get(ev.identifier);
     if (prior) {
       if (duplicateMode.mode === 'ok') return send(res, 200, view(prior));
-      return send(res, 400, { error: { type: 'invalid_request_error', code: 'resource_already_exists', message: `An event with identifier ${ev.identifier} already exists.` } });
+      return send(res, 400, {
+        error: { type: 'invalid_request_error', code: 'resource_already_exists', message: `An event with identifier ${ev.identifier} already exists.` },
+      });
     }
     events.set(ev.identifier, ev);
     const answer = () => send(res, 200, view(ev));
@@ -146,8 +157,13 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
 
 function view(e: StoredMeterEvent) {
   return {
-    object: 'billing.meter_event', created: Math.floor(Date.now() / 1000), event_name: e.event_name, identifier: e.identifier,
-    livemode: false, payload: { stripe_customer_id: e.customer, value: e.value }, timestamp: e.timestamp,
+    object: 'billing.meter_event',
+    created: Math.floor(Date.now() / 1000),
+    event_name: e.event_name,
+    identifier: e.identifier,
+    livemode: false,
+    payload: { stripe_customer_id: e.customer, value: e.value },
+    timestamp: e.timestamp,
   };
 }
 

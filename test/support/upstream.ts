@@ -63,7 +63,16 @@ export async function startUpstream(): Promise<RecordingUpstream> {
 
   const server: Server = createServer((req, res) => {
     const hash = createHash('sha256');
-    const rec: SeenRequest = { method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, headers: req.headers, bytes: 0, sha256: '', aborted: false, firstChunkAt: -1 };
+    const rec: SeenRequest = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      rawHeaders: req.rawHeaders,
+      headers: req.headers,
+      bytes: 0,
+      sha256: '',
+      aborted: false,
+      firstChunkAt: -1,
+    };
     seen.push(rec);
     req.on('data', (d: Buffer) => {
       if (rec.firstChunkAt < 0) rec.firstChunkAt = rec.bytes;
@@ -107,7 +116,11 @@ async function respond(req: IncomingMessage, res: ServerResponse, rec: SeenReque
   switch (kind) {
     case 'bytes': {
       const body = patternBytes(Number(arg));
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length, 'x-sha256': createHash('sha256').update(body).digest('hex') });
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': body.length,
+        'x-sha256': createHash('sha256').update(body).digest('hex'),
+      });
       res.end(body);
       return;
     }

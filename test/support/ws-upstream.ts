@@ -170,8 +170,17 @@ function parseFrames(b: Buffer): ServerFrame[] {
 
 /** A well-formed upgrade request, with headers replaced or removed (value null) as given. */
 export function upgradeRequest(path: string, overrides: Record<string, string | null> = {}, method = 'GET'): string {
-  const headers: Record<string, string | null> = { host: 'sidecar.test', upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': wsKey(), 'sec-websocket-version': '13', ...overrides };
-  const lines = Object.entries(headers).filter((e): e is [string, string] => e[1] !== null).map(([k, v]) => `${k}: ${v}`);
+  const headers: Record<string, string | null> = {
+    host: 'sidecar.test',
+    upgrade: 'websocket',
+    connection: 'Upgrade',
+    'sec-websocket-key': wsKey(),
+    'sec-websocket-version': '13',
+    ...overrides,
+  };
+  const lines = Object.entries(headers)
+    .filter((e): e is [string, string] => e[1] !== null)
+    .map(([k, v]) => `${k}: ${v}`);
   return `${method} ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`;
 }
 

@@ -12,7 +12,7 @@
  * handler that keeps one must copy it.
  */
 import net from 'node:net';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { H1Error } from './errors.js';
 import type { H1Exchange } from './exchange.js';
 import { ResponseParser, type ParserLimits, type ParserSink } from './parser.js';
@@ -54,12 +54,21 @@ export class Connection implements ParserSink {
   private executing = false;
   private readonly headOut: HeadOut = { head: '', framing: Framing.None, length: 0 };
 
-  constructor(private readonly owner: ConnectionOwner, host: string, port: number, idleLimitMs: number) {
+  constructor(
+    private readonly owner: ConnectionOwner,
+    host: string,
+    port: number,
+    idleLimitMs: number,
+  ) {
     this.idleLimitMs = idleLimitMs;
     this.parser = new ResponseParser(this, owner.limits);
     readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
     const socket = net.connect({
-      host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000,
+      host,
+      port,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: 60_000,
       onread: {
         buffer: readBuffer,
         // true: keep reading (backpressure pauses the socket itself, see pauseReading).
@@ -88,7 +97,15 @@ export class Connection implements ParserSink {
     const body = req.body;
     const out = this.headOut;
     try {
-      requestHead(req.method, req.path, req.headers, this.owner.hostHeader, body === null ? -2 : Buffer.isBuffer(body) ? body.length : -1, out, req.trusted?.lines);
+      requestHead(
+        req.method,
+        req.path,
+        req.headers,
+        this.owner.hostHeader,
+        body === null ? -2 : Buffer.isBuffer(body) ? body.length : -1,
+        out,
+        req.trusted?.lines,
+      );
     } catch (err) {
       return this.fail(err as Error, false);
     }

@@ -18,7 +18,10 @@ export type H1ErrorCode =
   | 'H1_POOL_CLOSED';
 
 export class H1Error extends Error {
-  constructor(readonly code: H1ErrorCode, message: string) {
+  constructor(
+    readonly code: H1ErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'H1Error';
   }

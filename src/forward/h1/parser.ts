@@ -71,7 +71,10 @@ export class ResponseParser {
   private trailerLine = 0;
   private trailerCr = false;
 
-  constructor(private readonly sink: ParserSink, private readonly limits: ParserLimits) {}
+  constructor(
+    private readonly sink: ParserSink,
+    private readonly limits: ParserLimits,
+  ) {}
 
   /** Prepare for the next response. `noBody`: the request was HEAD (no body whatever the headers say). */
   reset(noBody: boolean): void {
@@ -213,7 +216,8 @@ export class ResponseParser {
       for (; i < next; i++) {
         const c = text.charCodeAt(i);
         if (c === 58 /* : */) break;
-        if (c > 127 || TOKEN_CHAR[c] === 0) throw bad(i === pos && (c === 32 || c === 9) ? 'obsolete line folding in the response head' : 'invalid response header name');
+        if (c > 127 || TOKEN_CHAR[c] === 0)
+          throw bad(i === pos && (c === 32 || c === 9) ? 'obsolete line folding in the response head' : 'invalid response header name');
         if (c >= 65 && c <= 90) upper = true;
       }
       if (i === pos || i === next) throw bad('malformed response header line');

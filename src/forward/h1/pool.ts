@@ -160,7 +160,7 @@ export class H1Pool implements ConnectionOwner {
     const queued = this.queue;
     this.queue = [];
     for (const ex of queued) ex.abort(err);
-    for (const conn of [...this.conns]) (conn.ex ? conn.fail(err, false) : conn.destroy());
+    for (const conn of [...this.conns]) conn.ex ? conn.fail(err, false) : conn.destroy();
     return closing;
   }
 

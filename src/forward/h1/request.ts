@@ -53,7 +53,15 @@ function joinParts(): string {
  * no body. `out` is reused by the caller (one object per connection).
  * `trustedLines` (header lines the caller rendered and checked) go out as they are.
  */
-export function requestHead(method: string, target: string, headers: readonly string[], hostHeader: string, bodyLength: number, out: HeadOut, trustedLines = ''): void {
+export function requestHead(
+  method: string,
+  target: string,
+  headers: readonly string[],
+  hostHeader: string,
+  bodyLength: number,
+  out: HeadOut,
+  trustedLines = '',
+): void {
   if (!isToken(method)) throw new H1Error('H1_BAD_REQUEST', 'invalid request method');
   if (BAD_TARGET.test(target) || target.length === 0) throw new H1Error('H1_BAD_REQUEST', 'invalid request target');
   // Parts joined once: no chain of intermediate strings per header.

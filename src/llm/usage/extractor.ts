@@ -42,10 +42,14 @@ export type ExtractorRoute = Pick<RouteLlmConfig, 'provider' | 'format'> & { usa
 
 function readerFor(route: ExtractorRoute): FormatReader {
   switch (formatOf(route)) {
-    case 'openai-chat': return openaiChatReader();
-    case 'openai-responses': return openaiResponsesReader();
-    case 'anthropic': return anthropicReader();
-    case 'json': return jsonPathReader(route.usage ?? {});
+    case 'openai-chat':
+      return openaiChatReader();
+    case 'openai-responses':
+      return openaiResponsesReader();
+    case 'anthropic':
+      return anthropicReader();
+    case 'json':
+      return jsonPathReader(route.usage ?? {});
   }
 }
 
@@ -53,11 +57,7 @@ function readerFor(route: ExtractorRoute): FormatReader {
  * Pick the extractor for a route and the response's Content-Type
  * (`text/event-stream` → SSE, anything else → one JSON body). One per response.
  */
-export function createUsageExtractor(
-  route: ExtractorRoute,
-  contentType: string | undefined,
-  opts: UsageExtractorOptions = {},
-): UsageExtractor {
+export function createUsageExtractor(route: ExtractorRoute, contentType: string | undefined, opts: UsageExtractorOptions = {}): UsageExtractor {
   const now = opts.now ?? Date.now;
   const maxBodyBytes = opts.maxBodyBytes ?? 4 * 1024 * 1024;
   const reader = readerFor(route);

@@ -67,7 +67,7 @@ export interface FormatReader {
 /** Property access on untrusted JSON: undefined unless `v` is a plain object. */
 export function field(v: unknown, key: string): unknown {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
-  return Object.prototype.hasOwnProperty.call(v, key) ? (v as Record<string, unknown>)[key] : undefined;
+  return Object.hasOwn(v, key) ? (v as Record<string, unknown>)[key] : undefined;
 }
 
 /** A token count from untrusted JSON: a finite number ≥ 0, rounded; else undefined. */
