@@ -199,8 +199,11 @@ async function main(): Promise<void> {
     workerCfg,
     stringifyYaml({
       ...common,
-      admin: { host: '127.0.0.1', port: workerAdmin },
-      metering: { queue: 'kill-usage', spool_dir: join(dir, 'unused'), worker: { lock_ms: 2000, stalled_interval_ms: 1000, max_stalled_count: 1000 } },
+      metering: {
+        queue: 'kill-usage',
+        spool_dir: join(dir, 'unused'),
+        worker: { admin: { host: '127.0.0.1', port: workerAdmin }, lock_ms: 2000, stalled_interval_ms: 1000, max_stalled_count: 1000 },
+      },
       stripe: {
         api_key: 'sk_test_kill',
         base_url: stripe.url,
