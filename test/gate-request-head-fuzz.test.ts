@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { normalisePath } from '../src/server/path.js';
-import { startGate, type Gate } from './support/gate.js';
+import { FORGEABLE_IDENTITY_HEADERS, startGate, type Gate } from './support/gate.js';
 import { prng } from './support/prng.js';
 import type { RawSeen } from './support/raw-upstream.js';
 
@@ -28,25 +28,7 @@ const rnd = prng(SEED);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 const chance = (p: number) => rnd() < p;
 
-const STRIPPED = [
-  'X-User-Id',
-  'X-Forwarded-User',
-  'X-Auth-User',
-  'X-Auth-Request-User',
-  'X-Remote-User',
-  'Remote-User',
-  'X-Cognito-Session-Verified',
-  'X-Real-IP',
-  'X-Original-URL',
-  'X-Rewrite-URL',
-  'X-Forwarded-Port',
-  'X-Forwarded-Uri',
-  'X-Forwarded-Prefix',
-  'Forwarded',
-  'X-Argus-User-Id',
-  'X-Argus-Role',
-  'x-ARGUS-tier',
-];
+const STRIPPED = [...FORGEABLE_IDENTITY_HEADERS, 'X-Argus-User-Id', 'X-Argus-Role', 'x-ARGUS-tier'];
 const METHODS = ['GET', 'GET', 'GET', 'POST', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT', 'get', 'FOO'];
 const PATHS = ['/pub/x', '/pub/a/b', '/admin/x', '/admin', '/pub', '/nowhere', '/pub/file.json', '/admin/a/b'];
 const INSERTS = [

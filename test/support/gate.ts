@@ -18,6 +18,24 @@ export interface Gate {
   close(): Promise<void>;
 }
 
+/** The identity headers issue 20 names, spelled as a client would send them (the sidecar strips these and more: src/forward/strip.ts). */
+export const FORGEABLE_IDENTITY_HEADERS = [
+  'X-User-Id',
+  'X-Forwarded-User',
+  'X-Auth-User',
+  'X-Auth-Request-User',
+  'X-Remote-User',
+  'Remote-User',
+  'X-Cognito-Session-Verified',
+  'X-Real-IP',
+  'X-Original-URL',
+  'X-Rewrite-URL',
+  'X-Forwarded-Port',
+  'X-Forwarded-Uri',
+  'X-Forwarded-Prefix',
+  'Forwarded',
+] as const;
+
 export const GATE_ROUTES = [
   { path: '/pub/*', auth: 'none' },
   { path: '/admin/*', auth: 'required', role: 'admin' },
