@@ -16,6 +16,10 @@
  * Entries carry two deadlines (ms, injected clock): `freshUntil` (serve without a
  * re-check; never past the credential's exp) and `staleUntil` (fail-open routes may
  * still serve a positive entry this late while Redis/JWKS are unreachable).
+ *
+ * Positive entries are also indexed by owner (user, org, key id) so that a change
+ * message (`<prefix>auth:changes`) evicts what it touches without scanning the
+ * cache. The index is kept on insert and removal only; a hit never touches it.
  */
 import { LRUCache } from 'lru-cache';
 import type { Denial } from '../errors.js';
@@ -47,8 +51,41 @@ export interface L1Options {
 
 export type L1 = ReturnType<typeof createL1>;
 
+/** What a change message names: every entry of a user, of an org, or of one API key. */
+export type OwnerKind = 'user' | 'org' | 'key';
+
 export function createL1(opts: L1Options) {
-  const lru = new LRUCache<string, CacheEntry>({ max: opts.maxEntries });
+  /** owner tag (`u:`/`o:`/`k:` + id) → cache key → the entry indexed under it. */
+  const byOwner = new Map<string, Map<string, CacheEntry>>();
+  const lru = new LRUCache<string, CacheEntry>({ max: opts.maxEntries, dispose: (e, k) => unindex(k, e) });
+
+  function tagsOf(ctx: AuthContext): string[] {
+    const tags = [`u:${ctx.user_id}`];
+    if (ctx.org_id !== undefined) tags.push(`o:${ctx.org_id}`);
+    if (ctx.key_id !== undefined) tags.push(`k:${ctx.key_id}`);
+    return tags;
+  }
+
+  function put(k: string, e: CacheEntry): void {
+    lru.set(k, e);
+    if (e.ctx === null) return;
+    for (const tag of tagsOf(e.ctx)) {
+      let m = byOwner.get(tag);
+      if (m === undefined) byOwner.set(tag, (m = new Map()));
+      m.set(k, e);
+    }
+  }
+
+  function unindex(k: string, e: CacheEntry): void {
+    if (e.ctx === null) return;
+    for (const tag of tagsOf(e.ctx)) {
+      const m = byOwner.get(tag);
+      // Only this entry's own index line: a replacement under the same key may already be indexed.
+      if (m?.get(k) !== e) continue;
+      m.delete(k);
+      if (m.size === 0) byOwner.delete(tag);
+    }
+  }
 
   /** The entry for this credential (fresh or not), or undefined. Drops entries past every deadline. */
   function get(kind: CredentialKind, value: string, now: number): CacheEntry | undefined {
@@ -68,13 +105,27 @@ export function createL1(opts: L1Options) {
     const freshUntil = Math.min(now + opts.ttlMs, expMs);
     if (freshUntil <= now) return;
     const staleUntil = Math.min(now + Math.max(opts.ttlMs, opts.maxStaleMs), expMs);
-    lru.set(keyOf(value), { kind, value, ctx, denial: null, freshUntil, staleUntil });
+    put(keyOf(value), { kind, value, ctx, denial: null, freshUntil, staleUntil });
   }
 
   /** Cache a refusal briefly, so a repeated bad credential costs no crypto or Redis. */
   function putNegative(kind: CredentialKind, value: string, denial: Denial, now: number): void {
     const until = now + opts.negativeTtlMs;
     lru.set(keyOf(value), { kind, value, ctx: null, denial, freshUntil: until, staleUntil: until });
+  }
+
+  /** Drop every positive entry of a user, an org or an API key (through the index); returns how many. */
+  function evictOwner(kind: OwnerKind, id: string): number {
+    const m = byOwner.get(`${kind === 'user' ? 'u' : kind === 'org' ? 'o' : 'k'}:${id}`);
+    if (m === undefined) return 0;
+    let n = 0;
+    for (const [k, e] of [...m]) {
+      if (lru.peek(k) === e) {
+        lru.delete(k);
+        n++;
+      } else m.delete(k);
+    }
+    return n;
   }
 
   /** Drop every positive entry whose context matches; returns how many were dropped. */
@@ -98,7 +149,7 @@ export function createL1(opts: L1Options) {
     lru.forEach((e, k) => {
       if (e.freshUntil > now) due.push([k, e]);
     });
-    for (const [k, e] of due) lru.set(k, { ...e, freshUntil: now, staleUntil: Math.max(e.staleUntil, now) });
+    for (const [k, e] of due) put(k, { ...e, freshUntil: now, staleUntil: Math.max(e.staleUntil, now) });
     return due.length;
   }
 
@@ -111,5 +162,17 @@ export function createL1(opts: L1Options) {
     return out;
   }
 
-  return { get, putPositive, putNegative, evict, expireFresh, contextsOf, clear: () => lru.clear(), size: () => lru.size };
+  return {
+    get,
+    putPositive,
+    putNegative,
+    evict,
+    evictOwner,
+    expireFresh,
+    contextsOf,
+    clear: () => lru.clear(),
+    size: () => lru.size,
+    /** Owner tags indexed (tests: the index shrinks with the cache). */
+    indexSize: () => byOwner.size,
+  };
 }

@@ -49,6 +49,8 @@ export const keyRecordSchema = z
       .regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits')
       .optional(),
     user_id: name,
+    /** The owning org: the key inherits from the org's record (`<prefix>auth:org:<org_id>`) instead of the user's. */
+    org_id: name.optional(),
     tier: name,
     role: name.optional(),
     scopes: z.array(token).default([]),
@@ -65,7 +67,11 @@ export const keyRecordSchema = z
 
 export type KeyRecord = z.infer<typeof keyRecordSchema>;
 
-/** Redis `<prefix>auth:user:<user_id>`: what the control plane knows about a user. Overrides JWT claims. */
+/**
+ * Redis `<prefix>auth:user:<user_id>` and `<prefix>auth:org:<org_id>`: what the control
+ * plane knows about a user or an org. Overrides JWT claims; an API key takes tier,
+ * role, features, LLM and trading entitlements from its owner's record (claims.ts).
+ */
 export const userRecordSchema = z
   .object({
     tier: name.optional(),

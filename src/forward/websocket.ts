@@ -91,11 +91,15 @@ export interface WsPolicy {
 export interface WsGate {
   /** A refusal frame for the client when this message is over a limit, else null. */
   limit?(): string | null;
+  /** A refusal frame when the session's current entitlements (`session.ctx`) no longer allow this message, else null. */
+  check?(data: Buffer, isBinary: boolean): string | null;
   /** Trading sessions take over forwarding (orders are checked first); false → too many waiting: close 1013. */
   trading?: {
     fromClient(data: Buffer, isBinary: boolean): boolean;
     fromUpstream(data: Uint8Array, isBinary: boolean): void;
     close(): void;
+    /** The caller's record changed: a reason to close (4409) when it narrowed what this session was opened with, else null. */
+    reconnectFor?(next: AuthContext): string | null;
   };
 }
 
@@ -118,8 +122,11 @@ export class WsSession {
     private readonly limits: WsLimits,
     /** Route and request the session came from. */
     readonly meta: Readonly<Record<string, unknown>>,
-    /** Who is connected (null: anonymous route): revocations and heartbeats match on it. */
-    readonly ctx: AuthContext | null = null,
+    /**
+     * Who is connected (null: anonymous route): revocations and heartbeats match on it.
+     * A heartbeat replaces it when the owner's record changed (same caller, new entitlements).
+     */
+    public ctx: AuthContext | null = null,
     readonly policy: WsPolicy = DEFAULT_POLICY,
   ) {}
 
@@ -174,7 +181,7 @@ export class WsSession {
     const gate = this.gate;
     const data = Buffer.copyBytesFrom(new Uint8Array(message));
     if (gate) {
-      const refused = gate.limit?.();
+      const refused = gate.limit?.() ?? gate.check?.(data, isBinary);
       if (refused) return this.toClient(refused);
       if (gate.trading) {
         if (!gate.trading.fromClient(data, isBinary)) this.end(CLOSE.OVERLOADED, 'too many messages waiting');

@@ -3,6 +3,8 @@
  * per-connection and per-user message limits (the rate limiter's buckets, in
  * this sidecar), and on trading routes the trading gate (orders recognised,
  * checked against entitlements and the day's limits in Redis, metered).
+ * Every authenticated session's messages are also held to the caller's current
+ * entitlements (ws-entitlements.ts), which a heartbeat may narrow.
  * A refused message gets an error frame; the session stays open.
  */
 import type { AuthContext } from '../authenticate/context.js';
@@ -15,6 +17,8 @@ import type { TradingLedger } from '../trading/daily.js';
 import { errorFrame } from '../trading/entitlements.js';
 import type { TradingUsageEvent } from '../trading/events.js';
 import { createTradingSession } from '../trading/session.js';
+import { createMessageModelCheck } from '../llm/ws-models.js';
+import { createEntitlementCheck } from './ws-entitlements.js';
 import type { WsGate, WsSession } from './websocket.js';
 
 export interface GateDeps {
@@ -31,6 +35,7 @@ export type GateFactory = (session: WsSession, route: CompiledRoute, ctx: AuthCo
 
 export function createGateFactory(deps: GateDeps): GateFactory {
   const policies = new Map<CompiledRoute, { conn?: LimitPolicy; user?: LimitPolicy }>();
+  const model = deps.cfg.routes.some((r) => r.llm && r.websocket) ? createMessageModelCheck(deps.cfg.llm.model_tiers) : undefined;
   const policiesOf = (route: CompiledRoute) => {
     let p = policies.get(route);
     if (!p) {
@@ -57,6 +62,9 @@ export function createGateFactory(deps: GateDeps): GateFactory {
         return errorFrame(deny('ARGUS_RATE_LIMITED', `too many messages; retry in ${Math.ceil(refused.retryAfterS)} s`), requestId);
       };
     }
+    if (ctx) {
+      gate.check = createEntitlementCheck({ session, route, tiers: deps.cfg.tiers, requestId, ...(route.cfg.llm && model ? { model } : {}) });
+    }
     if (route.cfg.trading && ctx && deps.ledger) {
       gate.trading = createTradingSession({
         config: deps.cfg.trading,
@@ -71,6 +79,6 @@ export function createGateFactory(deps: GateDeps): GateFactory {
         log: deps.log,
       });
     }
-    return gate.limit || gate.trading ? gate : undefined;
+    return gate.limit || gate.check || gate.trading ? gate : undefined;
   };
 }
