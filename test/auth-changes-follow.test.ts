@@ -61,7 +61,12 @@ describe('control-plane changes reach every sidecar', () => {
     const r = await get(`${proxy.url}/echo`, { 'x-api-key': key });
     assert.equal(r.status, 200, r.body);
     const h = (JSON.parse(r.body) as { headers: Record<string, string> }).headers;
-    return { tier: h['x-argus-tier'] ?? '', features: h['x-argus-features'] ?? '', scopes: h['x-argus-scopes'] ?? '', policy: String(r.headers['ratelimit-policy']) };
+    return {
+      tier: h['x-argus-tier'] ?? '',
+      features: h['x-argus-features'] ?? '',
+      scopes: h['x-argus-scopes'] ?? '',
+      policy: String(r.headers['ratelimit-policy']),
+    };
   }
 
   async function pubsubClients(): Promise<Map<string, string>> {
@@ -89,7 +94,11 @@ describe('control-plane changes reach every sidecar', () => {
       upstream: { url: up.url },
       redis: { url: SHARED_REDIS, key_prefix: prefix },
       auth: { cache: { ttl_ms: TTL_MS }, cold: { client_failures_per_minute: 0 } },
-      tiers: { explorer: { requests_per_minute: 100, burst: 10 }, professional: { requests_per_minute: 1000, burst: 200 }, business: { requests_per_minute: 10000 } },
+      tiers: {
+        explorer: { requests_per_minute: 100, burst: 10 },
+        professional: { requests_per_minute: 1000, burst: 200 },
+        business: { requests_per_minute: 10000 },
+      },
       routes: [{ path: '/*', auth: 'required' }],
     };
     const existing = await pubsubClients();

@@ -112,16 +112,25 @@ describe('WebSocket sessions follow changes to their owner record', () => {
     await sendUntil(c, '{"type":"hello"}', (m) => m === '{"type":"hello"}', 'an echo', 2000);
     await setUser('u_jane', { tier: 'business', trading: { ...trading, exchanges: ['binance'] } });
     await changed('u_jane', 2);
-    const closed = await Promise.race([
-      c.closed,
-      new Promise<null>((r) => setTimeout(() => r(null), HEARTBEAT_MS + 1000).unref()),
-    ]);
+    const closed = await Promise.race([c.closed, new Promise<null>((r) => setTimeout(() => r(null), HEARTBEAT_MS + 1000).unref())]);
     assert.ok(closed !== null, 'closed within heartbeat_ms + 1 s');
     assert.equal(closed.code, 4409);
     assert.match(closed.reason, /entitlements changed: exchange kraken removed/);
     // Reconnecting works, under the new limits.
     const again = await open(url('/jane/stream'), janeKey.key);
-    again.ws.send(JSON.stringify({ type: 'order', exchange: 'kraken', order_type: 'limit', symbol: 'BTC', side: 'buy', quantity: 1, price: 1, mode: 'live', client_order_id: 'k1' }));
+    again.ws.send(
+      JSON.stringify({
+        type: 'order',
+        exchange: 'kraken',
+        order_type: 'limit',
+        symbol: 'BTC',
+        side: 'buy',
+        quantity: 1,
+        price: 1,
+        mode: 'live',
+        client_order_id: 'k1',
+      }),
+    );
     await sendUntil(again, '{"type":"noop"}', (m) => errorCode(m) === 'ARGUS_TRADING_EXCHANGE_NOT_ALLOWED', 'the kraken order refused', 2000);
     again.ws.close();
   });
@@ -143,7 +152,11 @@ describe('WebSocket sessions follow changes to their owner record', () => {
     const upstreamSawBig = up.messages.filter((m) => m.url.startsWith('/realtime') && m.data.toString() === big).length;
     c.ws.send(big);
     await sendUntil(c, mini, (m) => errorCode(m) === 'ARGUS_FEATURE_REQUIRED', 'still refused', 2000);
-    assert.equal(up.messages.filter((m) => m.url.startsWith('/realtime') && m.data.toString() === big).length, upstreamSawBig, 'refused messages never reach the upstream');
+    assert.equal(
+      up.messages.filter((m) => m.url.startsWith('/realtime') && m.data.toString() === big).length,
+      upstreamSawBig,
+      'refused messages never reach the upstream',
+    );
     c.ws.close();
     await c.closed;
   });
