@@ -180,11 +180,12 @@ describe('control-plane changes reach every sidecar', () => {
     const t0 = Date.now();
     assert.equal(res.at(-1)?.[1], 1, 'only sidecar a received the change');
     await poll(async () => (await through(a, userKey.key)).tier === 'business', 'a follows at once', 1000);
-    await poll(async () => (await through(b, userKey.key)).tier === 'business', 'b converges by TTL', TTL_MS + 1000 - (Date.now() - t0));
-    for (let i = 0; i < 8; i++) {
-      const now = await through(b, userKey.key);
-      assert.equal(now.tier, 'business', 'both threads of b converged');
-      assert.match(now.policy, /"business";q=10000;w=60/);
-    }
+    // Each thread of b cached the key at its own time: the sidecar has converged when every answer is the new one.
+    const allBusiness = async () => {
+      for (let i = 0; i < 6; i++) if ((await through(b, userKey.key)).tier !== 'business') return false;
+      return true;
+    };
+    await poll(allBusiness, 'every thread of b converges by TTL', TTL_MS + 1000 - (Date.now() - t0));
+    assert.match((await through(b, userKey.key)).policy, /"business";q=10000;w=60/);
   });
 });
