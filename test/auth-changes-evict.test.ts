@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { createAuthenticator, generateApiKey, signSession, type AuthOutcome, type Authenticator } from '../src/authenticate/index.js';
+import { createL1 } from '../src/authenticate/cache.js';
+import type { AuthContext } from '../src/authenticate/context.js';
 import { redisKeys } from '../src/authenticate/store.js';
 import { projectKey } from '../src/identity-admin/publish.js';
 import { Metrics } from '../src/observe/metrics.js';
@@ -138,4 +140,32 @@ describe('change messages evict what they name', () => {
     assert.ok(typeof back === 'object');
     assert.equal(back.changed.tier, 'explorer', 'no owner record: the key record applies again');
   });
+});
+
+test('the owner index follows the cache: LRU eviction, replacement and clear leave no stale lines', () => {
+  const l1 = createL1({ maxEntries: 3, ttlMs: 1000, negativeTtlMs: 100, maxStaleMs: 0 });
+  const ctx = (user: string, key?: string, org?: string): AuthContext => ({
+    method: key ? 'api_key' : 'jwt',
+    user_id: user,
+    tier: 'explorer',
+    features: [],
+    scopes: [],
+    ...(key && { key_id: key }),
+    ...(org && { org_id: org }),
+  });
+  l1.putPositive('api_key', 'ak_1', ctx('u1', 'k1', 'o1'), 0);
+  l1.putPositive('api_key', 'ak_2', ctx('u1', 'k2', 'o1'), 0);
+  l1.putPositive('jwt', 'jwt_3', ctx('u2'), 0);
+  assert.equal(l1.indexSize(), 5, 'u1, u2, o1, k1, k2');
+  l1.putPositive('jwt', 'jwt_4', ctx('u3'), 0); // evicts ak_1 (least recently used)
+  assert.equal(l1.indexSize(), 5, 'k1 gone, u3 added');
+  assert.equal(l1.evictOwner('key', 'k1'), 0);
+  l1.putNegative('api_key', 'ak_2', { code: 'ARGUS_INVALID_API_KEY', message: 'x' } as never, 0); // replaces k2's positive entry
+  assert.equal(l1.indexSize(), 2, 'only u2 and u3 remain');
+  assert.equal(l1.evictOwner('org', 'o1'), 0);
+  assert.equal(l1.evictOwner('user', 'u2'), 1);
+  assert.equal(l1.get('jwt', 'jwt_3', 0), undefined);
+  assert.equal(l1.indexSize(), 1);
+  l1.clear();
+  assert.equal(l1.indexSize(), 0);
 });

@@ -25,6 +25,7 @@ import { LRUCache } from 'lru-cache';
 import type { Denial } from '../errors.js';
 import type { AuthContext } from './context.js';
 import type { CredentialKind } from './credentials.js';
+import { createOwnerIndex, ownedBy, type OwnerKind } from './owner-index.js';
 
 /** How much of a credential's end keys the map (see the module comment). */
 export const KEY_CHARS = 32;
@@ -51,40 +52,20 @@ export interface L1Options {
 
 export type L1 = ReturnType<typeof createL1>;
 
-/** What a change message names: every entry of a user, of an org, or of one API key. */
-export type OwnerKind = 'user' | 'org' | 'key';
+export type { OwnerKind } from './owner-index.js';
 
 export function createL1(opts: L1Options) {
-  /** owner tag (`u:`/`o:`/`k:` + id) → cache key → the entry indexed under it. */
-  const byOwner = new Map<string, Map<string, CacheEntry>>();
-  const lru = new LRUCache<string, CacheEntry>({ max: opts.maxEntries, dispose: (e, k) => unindex(k, e) });
-
-  function tagsOf(ctx: AuthContext): string[] {
-    const tags = [`u:${ctx.user_id}`];
-    if (ctx.org_id !== undefined) tags.push(`o:${ctx.org_id}`);
-    if (ctx.key_id !== undefined) tags.push(`k:${ctx.key_id}`);
-    return tags;
-  }
+  const owners = createOwnerIndex();
+  const lru = new LRUCache<string, CacheEntry>({
+    max: opts.maxEntries,
+    dispose: (e, k) => {
+      if (e.ctx !== null) owners.remove(k, e.ctx);
+    },
+  });
 
   function put(k: string, e: CacheEntry): void {
     lru.set(k, e);
-    if (e.ctx === null) return;
-    for (const tag of tagsOf(e.ctx)) {
-      let m = byOwner.get(tag);
-      if (m === undefined) byOwner.set(tag, (m = new Map()));
-      m.set(k, e);
-    }
-  }
-
-  function unindex(k: string, e: CacheEntry): void {
-    if (e.ctx === null) return;
-    for (const tag of tagsOf(e.ctx)) {
-      const m = byOwner.get(tag);
-      // Only this entry's own index line: a replacement under the same key may already be indexed.
-      if (m?.get(k) !== e) continue;
-      m.delete(k);
-      if (m.size === 0) byOwner.delete(tag);
-    }
+    if (e.ctx !== null) owners.add(k, e.ctx);
   }
 
   /** The entry for this credential (fresh or not), or undefined. Drops entries past every deadline. */
@@ -116,14 +97,10 @@ export function createL1(opts: L1Options) {
 
   /** Drop every positive entry of a user, an org or an API key (through the index); returns how many. */
   function evictOwner(kind: OwnerKind, id: string): number {
-    const m = byOwner.get(`${kind === 'user' ? 'u' : kind === 'org' ? 'o' : 'k'}:${id}`);
-    if (m === undefined) return 0;
     let n = 0;
-    for (const [k, e] of [...m]) {
-      if (lru.peek(k) === e) {
-        lru.delete(k);
-        n++;
-      } else m.delete(k);
+    for (const k of owners.keysOf(kind, id)) {
+      const ctx = lru.peek(k)?.ctx;
+      if (ctx && ownedBy(ctx, kind, id) && lru.delete(k)) n++;
     }
     return n;
   }
@@ -173,6 +150,6 @@ export function createL1(opts: L1Options) {
     clear: () => lru.clear(),
     size: () => lru.size,
     /** Owner tags indexed (tests: the index shrinks with the cache). */
-    indexSize: () => byOwner.size,
+    indexSize: owners.size,
   };
 }
