@@ -14,10 +14,11 @@ import { z } from 'zod';
 import { UsageError } from './errors.js';
 import { authSchema } from './authenticate/schema.js';
 import { meteringSchema, stripeSchema } from './meter/schema.js';
-import { ratelimitSchema } from './ratelimit/schema.js';
-import { routeSchema } from './authorize/route-schema.js';
-import { llmSchema } from './llm/schema.js';
-import { tradingSchema } from './trading/schema.js';
+import { ratelimitSchema, tierSchema } from './ratelimit/schema.js';
+import { routeSchema, type RouteConfig } from './authorize/route-schema.js';
+import type { ExtensionConfigs } from './extensions/slots.js';
+import { registeredExtensions, registrationGeneration } from './extensions/registered.js';
+import './extensions/registry.js';
 import { DEFAULT_STRIP_REQUEST_HEADERS } from './forward/strip.js';
 
 /** A port; digits in a string (what `"${PORT:-8080}"` substitutes to) count as the number. */
@@ -31,18 +32,10 @@ const hostPort = (host: string, port: number) =>
     })
     .strict();
 
-const tierSchema = z
-  .object({
-    requests_per_minute: z.number().int().positive(),
-    /** Extra tokens above the per-minute rate that may be spent at once. Default: 10% of the rate. */
-    burst: z.number().int().nonnegative().optional(),
-  })
-  .strict();
-
 export const TIER_ORDER = ['explorer', 'professional', 'business', 'enterprise'] as const;
 export type TierName = (typeof TIER_ORDER)[number];
 
-export const configSchema = z
+const baseConfigSchema = z
   .object({
     listen: hostPort('0.0.0.0', 8080).default({}),
     admin: hostPort('0.0.0.0', 9090).default({}),
@@ -129,9 +122,7 @@ export const configSchema = z
     ratelimit: ratelimitSchema.default({}),
     routes: z.array(routeSchema).min(1),
     metering: meteringSchema.default({}),
-    llm: llmSchema.default({}),
     stripe: stripeSchema.optional(),
-    trading: tradingSchema.default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
       .strict()
@@ -139,8 +130,32 @@ export const configSchema = z
   })
   .strict();
 
-export type Config = z.infer<typeof configSchema>;
-export type RouteConfig = Config['routes'][number];
+/**
+ * The whole schema: the core's sections plus each registered extension's
+ * top-level section (`<name>:`) and route key (`routes[].<name>`).
+ */
+function assembleSchema(): z.ZodType<Config, z.ZodTypeDef, unknown> {
+  const sections: Record<string, z.ZodTypeAny> = {};
+  const routeKeys: Record<string, z.ZodTypeAny> = {};
+  for (const ext of registeredExtensions()) {
+    if (ext.configSchema) sections[ext.name] = ext.configSchema;
+    if (ext.routeSchema) routeKeys[ext.name] = ext.routeSchema;
+  }
+  return baseConfigSchema.extend({ routes: z.array(routeSchema.extend(routeKeys)).min(1), ...sections }) as unknown as z.ZodType<Config, z.ZodTypeDef, unknown>;
+}
+
+export type Config = Omit<z.infer<typeof baseConfigSchema>, 'routes'> & { routes: RouteConfig[] } & ExtensionConfigs;
+export type { RouteConfig };
+
+/** The schema of the registered extensions at load (the docs' key table is generated from it). */
+export const configSchema = assembleSchema();
+let schema = { generation: registrationGeneration(), zod: configSchema };
+
+function currentSchema(): z.ZodType<Config, z.ZodTypeDef, unknown> {
+  const generation = registrationGeneration();
+  if (schema.generation !== generation) schema = { generation, zod: assembleSchema() };
+  return schema.zod;
+}
 
 const DEFAULT_TIERS: Record<TierName, { requests_per_minute: number }> = {
   explorer: { requests_per_minute: 100 },
@@ -169,7 +184,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 /** Validate an already-parsed config object (used by tests and `loadConfig`). */
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const substituted = substituteEnv(raw, [], env);
-  const result = configSchema.safeParse(substituted ?? {});
+  const result = currentSchema().safeParse(substituted ?? {});
   if (!result.success) {
     const lines = result.error.issues.map((issue) => `  ${formatPath(issue.path)}: ${describeIssue(issue)}`);
     throw new UsageError(`config: invalid configuration\n${lines.join('\n')}`);

@@ -30,8 +30,7 @@ import { createWebSocketOpener } from './forward/open-websocket.js';
 import { checkHandshake, checkOrigin, refusePlainRequest } from './forward/ws-handshake.js';
 import type { WsSession } from './forward/websocket.js';
 import type { GateFactory } from './forward/ws-gates.js';
-import type { RouteLlmConfig } from './llm/schema.js';
-import type { LlmStage } from './llm/stage.js';
+import type { ExtensionRuntime, PreparedRequest } from './extensions/contract.js';
 import { createCorsStage } from './cors/stage.js';
 
 /** authenticate: who is calling (sync on a cache hit). */
@@ -63,14 +62,14 @@ export interface PipelineDeps {
   readonly meter?: MeterStage;
   /** Metering: responses' last bytes wait for their usage to be spooled (src/meter/durable.ts). */
   readonly durable?: DurableGate;
-  /** LLM routes: model entitlements, token budgets, usage metering. */
-  readonly llm?: LlmStage;
+  /** The running extensions each route uses, by route index (src/extensions/contract.ts). */
+  readonly extensions: readonly (readonly ExtensionRuntime[])[];
   /** Open WebSocket sessions (closed with 1001 on drain, 4403 on revocation). */
   readonly sessions: Set<WsSession>;
   readonly heartbeats: { watch(s: WsSession): void };
   readonly gateFor?: GateFactory;
-  /** Fail-closed dependencies of trading routes (Redis) are reachable now. */
-  readonly tradingReady: () => boolean;
+  /** An extension of this route closes its sessions when re-validation is impossible. */
+  readonly sessionsFailClosed: (route: CompiledRoute) => boolean;
 }
 
 export function createPipeline(deps: PipelineDeps) {
@@ -86,6 +85,8 @@ export function createPipeline(deps: PipelineDeps) {
   const pathOptions = { mergeSlashes: cfg.server.merge_slashes };
   const allowedHosts = allowedHostSet(cfg.server.allowed_hosts);
   const strip = cfg.routes.map((r) => stripSet(cfg.server.strip_request_headers, r.strip_request_headers));
+  // Per route: the extension that prepares its requests (reads the body, checks, reserves), if any.
+  const preparers = cfg.routes.map((_r, i) => deps.extensions[i]?.find((e) => e.prepare !== undefined));
   const onUpstreamFailure = (kind: RelayFailure, err: Error) => {
     metrics.upstreamErrors.labels(kind).inc();
     deps.log.warn('upstream request failed', { kind, err });
@@ -112,8 +113,10 @@ export function createPipeline(deps: PipelineDeps) {
   function upgrade(ex: Exchange, stats: HeaderStats, up: UpgradeInfo): void {
     const route = hygieneAndRoute(ex, stats, true);
     if (!route) return;
-    // Trading fails closed: no new session while its dependencies are down, whatever the auth cache holds.
-    if (route.cfg.trading && !deps.tradingReady()) return refuse(ex, deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'trading is unavailable: a dependency is down'));
+    // A fail-closed extension: no new session while its dependencies are down, whatever the auth cache holds.
+    for (const ext of deps.extensions[route.index] ?? NONE) {
+      if (ext.ready && !ext.ready()) return refuse(ex, ext.unavailable ?? UNAVAILABLE);
+    }
     admit(ex, route, (e, r, ctx) => websockets.open(e, r, ctx, up));
   }
 
@@ -211,7 +214,8 @@ export function createPipeline(deps: PipelineDeps) {
 
   // 6. Forward: headers rewritten, body streamed, response relayed as it arrives.
   function forward(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null): void {
-    if (route.cfg.llm && deps.llm) return forwardLlm(ex, route, ctx, route.cfg.llm, deps.llm);
+    const preparer = preparers[route.index];
+    if (preparer) return forwardPrepared(ex, route, ctx, preparer);
     const head = ex.head;
     const headers = upstreamRequestHeaders(head.headers, {
       clientAddress: head.remoteAddress,
@@ -240,41 +244,44 @@ export function createPipeline(deps: PipelineDeps) {
     else afterParse(send);
   }
 
-  // 6b. LLM routes: the body is read (bounded) for the model and budget, the response is metered as it streams.
-  function forwardLlm(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, llmRoute: RouteLlmConfig, llm: LlmStage): void {
+  // 6b. Routes of an extension that prepares requests: the body is read (bounded) and checked first, the response relayed with its options.
+  function forwardPrepared(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, ext: ExtensionRuntime): void {
     // From the check phase, like forward(): a request pipelined behind this one aborts it first.
-    llm.prepare(ex, llmRoute, ctx).then(
+    ext.prepare!(ex, route, ctx).then(
       (prepared) =>
         afterParse(() => {
           if (ex.aborted) {
-            if (!('code' in prepared)) llm.release(prepared);
+            if (!('code' in prepared)) prepared.release();
             return;
           }
           if ('code' in prepared) return refuse(ex, prepared);
-          const head = ex.head;
-          const headers = upstreamRequestHeaders(stripLlmRequestHeaders(head.headers), {
-            clientAddress: head.remoteAddress,
-            proto: 'http',
-            requestId: head.requestId,
-            trustForwarded: cfg.server.trust_forwarded,
-            strip: strip[route.index]!,
-          });
-          // Compressed responses cannot be read for usage.
-          headers.push('accept-encoding', 'identity');
-          const relay = new UpstreamRelay(ex, onUpstreamFailure, llm.relayOptions(ex, ctx, prepared));
-          upstream.forward(
-            {
-              method: head.method,
-              path: head.query ? `${head.path}?${head.query}` : head.path,
-              headers,
-              trusted: deps.identity(ctx, ex.stale ? STALE : undefined),
-              body: Buffer.from(prepared.body.buffer, prepared.body.byteOffset, prepared.body.byteLength),
-              ...(route.cfg.body_timeout_ms !== undefined ? { bodyTimeoutMs: route.cfg.body_timeout_ms } : {}),
-            },
-            relay,
-          );
+          sendPrepared(ex, route, ctx, prepared);
         }),
       (err: unknown) => internalError(ex, err),
+    );
+  }
+
+  function sendPrepared(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, prepared: PreparedRequest): void {
+    const head = ex.head;
+    const headers = upstreamRequestHeaders(prepared.clientHeaders(head.headers), {
+      clientAddress: head.remoteAddress,
+      proto: 'http',
+      requestId: head.requestId,
+      trustForwarded: cfg.server.trust_forwarded,
+      strip: strip[route.index]!,
+    });
+    headers.push(...prepared.extraHeaders);
+    const relay = new UpstreamRelay(ex, onUpstreamFailure, prepared.relayOptions());
+    upstream.forward(
+      {
+        method: head.method,
+        path: head.query ? `${head.path}?${head.query}` : head.path,
+        headers,
+        trusted: deps.identity(ctx, ex.stale ? STALE : undefined),
+        body: Buffer.from(prepared.body.buffer, prepared.body.byteOffset, prepared.body.byteLength),
+        ...(route.cfg.body_timeout_ms !== undefined ? { bodyTimeoutMs: route.cfg.body_timeout_ms } : {}),
+      },
+      relay,
     );
   }
 
@@ -305,6 +312,7 @@ export function createPipeline(deps: PipelineDeps) {
     sessions: deps.sessions,
     heartbeats: deps.heartbeats,
     ...(deps.gateFor ? { gateFor: deps.gateFor } : {}),
+    sessionsFailClosed: deps.sessionsFailClosed,
     onFailure: (kind, err) => onUpstreamFailure(kind, err),
   });
 
@@ -312,17 +320,8 @@ export function createPipeline(deps: PipelineDeps) {
 }
 
 const STALE = { stale: true };
+const NONE: readonly ExtensionRuntime[] = [];
+const UNAVAILABLE = deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'a dependency of this route is down');
 
 /** Upstreams report their own usage in `x-argus-usage`: consumed by metering, never passed to the client. */
 const usageHeaderOptions: RelayOptions = { stripHeaders: new Set([USAGE_HEADER]) };
-
-/** LLM bodies go out as one Buffer (maybe rewritten): the upstream client sets Content-Length; the sidecar picks the encoding. */
-function stripLlmRequestHeaders(headers: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i]!;
-    if (name === 'content-length' || name === 'accept-encoding' || name === 'transfer-encoding') continue;
-    out.push(name, headers[i + 1]!);
-  }
-  return out;
-}

@@ -8,7 +8,7 @@
  * state → L1. When Redis or the JWKS cannot answer, the route's
  * `on_auth_unavailable` decides: `open` serves a cached positive decision no
  * older than `auth.cache.max_stale_ms` (outcome `stale: true`), `closed` (and every
- * trading and LLM route) answers 503. A new credential is never accepted unverified.
+ * route of a fail-closed extension) answers 503. A new credential is never accepted unverified.
  *
  * Fail-closed routes do not wait for a miss to find Redis gone: while the shared
  * connection is down (clients/redis-health.ts) they answer 503 at once, even for a

@@ -8,7 +8,7 @@ import type { Config } from '../config.js';
 import { deny } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { CompiledRoute } from '../routes.js';
+import type { CompiledRoute } from '../request/route.js';
 import type { Exchange } from '../server/exchange.js';
 import type { UpgradeInfo } from '../server/http.js';
 import { isProtocolCredential } from '../authenticate/credentials.js';
@@ -29,8 +29,10 @@ export interface OpenerDeps {
   readonly identity: (ctx: AuthContext | null, opts?: { stale?: boolean }) => TrustedHeaders;
   readonly sessions: Set<WsSession>;
   readonly heartbeats: { watch(s: WsSession): void };
-  /** Message limits and the trading gate for a new session. */
+  /** Message limits and the extension's message gate for a new session. */
   readonly gateFor?: GateFactory;
+  /** An extension of this route closes its sessions when re-validation is impossible. */
+  readonly sessionsFailClosed: (route: CompiledRoute) => boolean;
   readonly onFailure: (kind: RelayFailure, err: Error) => void;
 }
 
@@ -99,7 +101,7 @@ export function createWebSocketOpener(deps: OpenerDeps) {
           const policy = {
             heartbeatMs: ws.heartbeat_ms,
             unavailableGraceMs: ws.unavailable_grace_ms,
-            failClosed: route.cfg.trading || route.cfg.on_auth_unavailable === 'closed',
+            failClosed: route.cfg.on_auth_unavailable === 'closed' || deps.sessionsFailClosed(route),
           };
           const session = new WsSession(
             upstream.ws,

@@ -8,6 +8,7 @@
  * caller may use no model.
  */
 import { deny, type Denial } from '../errors.js';
+import './errors.js';
 import type { AuthContext } from '../authenticate/context.js';
 import { compileGlob } from './glob.js';
 import type { LlmConfig } from './schema.js';

@@ -7,8 +7,12 @@
  * upstream's `x-argus-usage` header adds or refines events on any route.
  */
 import type { AuthContext } from '../authenticate/context.js';
-import { eventId, sidecarEventId, type LlmUsageEvent, type RequestUsageEvent, type TradingUsageEvent, type UsageEvent } from './events.js';
+import { eventId, sidecarEventId, type RequestUsageEvent, type UsageEvent, type UsageEventKinds } from './events.js';
 import { parseUsageHeader, type LlmUsageItem } from './usage-header.js';
+
+// The `x-argus-usage` header's item kinds (docs/metering.md): the upstream contract names them.
+type LlmUsageEvent = UsageEventKinds['llm'];
+type TradingUsageEvent = UsageEventKinds['trading'];
 
 export interface ResponseFacts {
   /** The request's x-request-id (stored in the ledger for correlation). */

@@ -24,6 +24,7 @@
  * fails it, and the failed set keeps it for `usage replay-failed`.
  */
 import type { RequestUsageEvent, UsageEvent } from './events.js';
+import '../extensions/registry.js';
 import { isUsageEvent } from './events.js';
 
 export type JobFormat = 1 | 2;

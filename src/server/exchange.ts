@@ -5,7 +5,7 @@
  */
 import { deny, errorBody, shouldRetry, statusLine, type Denial, statusOf } from '../errors.js';
 import type { AuthContext } from '../authenticate/context.js';
-import type { CompiledRoute } from '../routes.js';
+import type { CompiledRoute } from '../request/route.js';
 import type { RequestBody } from './body.js';
 import { padToClose } from './closing.js';
 import type { RequestHead } from './request.js';

@@ -12,6 +12,7 @@
  * and the session's bytes become usage events.
  */
 import { deny, type Denial } from '../errors.js';
+import './errors.js';
 import type { AuthContext } from '../authenticate/context.js';
 import type { Logger } from '../observe/log.js';
 import type { TradingConfig } from './schema.js';

@@ -4,6 +4,7 @@
  */
 import { deny, type Denial } from '../errors.js';
 import type { AuthContext } from '../authenticate/context.js';
+import './errors.js';
 
 /**
  * Null when `ctx` may use `model`. Allowed when the model is listed, or its tier
