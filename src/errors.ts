@@ -72,7 +72,7 @@ export const ERROR_STATUS = {
 
 /**
  * Codes a product extension contributes (declaration merging from its folder,
- * e.g. `src/llm/errors.ts`), registered at run time with {@link registerErrorCodes}.
+ * its `errors.ts`), registered at run time with {@link registerErrorCodes}.
  */
 // biome-ignore lint/suspicious/noEmptyInterface: augmented by each extension
 export interface ExtensionErrorCodes {}

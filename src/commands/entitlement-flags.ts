@@ -15,7 +15,7 @@ export function entitlementOptions(): Record<string, { type: 'string' }> {
   return Object.fromEntries(withEntitlements().map((e) => [e.name, { type: 'string' as const }]));
 }
 
-/** ` [--llm JSON] [--trading JSON]`: for usage lines. */
+/** ` [--<name> JSON]` per extension: for usage lines. */
 export function entitlementUsage(): string {
   return withEntitlements()
     .map((e) => ` [--${e.name} JSON]`)

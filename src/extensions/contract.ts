@@ -1,6 +1,6 @@
 /**
- * The one contract between the generic core and a product extension (LLM for
- * Prism, trading for Jane, the next vertical). The core (pipeline, authorize,
+ * The one contract between the generic core and a product extension (one per
+ * product vertical of the Argus family). The core (pipeline, authorize,
  * config, metering, WebSockets) reaches a product only through this interface;
  * the product keeps its words in its own folder and is listed once in
  * `src/extensions/registry.ts`. Steps for a new one: docs/architecture.md,

@@ -2,7 +2,7 @@
  * The places where a product extension adds its own words to the core's types,
  * by declaration merging (`declare module '…/extensions/slots.js'`), so the core
  * never names a product. Each extension augments these from its own folder, e.g.
- * `src/llm/extension.ts` adds `llm` to {@link ExtensionConfigs}. At run time the
+ * an extension's `extension.ts` adds its name to {@link ExtensionConfigs}. At run time the
  * same keys come from the extension's schemas (src/extensions/contract.ts).
  *
  * This file imports nothing: every layer may import it.

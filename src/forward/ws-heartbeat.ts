@@ -5,7 +5,7 @@
  * kill switch's fallback when a pub/sub revocation message is lost: a revoked
  * session is closed within one heartbeat plus one re-check.
  *
- * On fail-closed routes (trading, or `on_auth_unavailable: closed`), a session
+ * On fail-closed routes (a fail-closed extension's, or `on_auth_unavailable: closed`), a session
  * whose credential cannot be re-checked (Redis down) for longer than
  * `websocket.unavailable_grace_ms` is closed 1011.
  *

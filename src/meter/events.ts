@@ -45,7 +45,7 @@ export interface RequestUsageEvent extends UsageEventBase {
 
 /**
  * Every kind of usage event by its `kind`: the core's `request`, plus what each
- * extension adds by declaration merging (e.g. `llm` in src/llm/usage-event.ts).
+ * extension adds by declaration merging (in its own usage-event file).
  */
 export interface UsageEventKinds {
   request: RequestUsageEvent;

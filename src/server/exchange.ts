@@ -106,7 +106,7 @@ export class Exchange {
       this.res.close();
       this.done();
     }
-    // Stages still running for it (authentication, an LLM budget check) stop at their next `aborted` check.
+    // Stages still running for it (authentication, an extension's preparation) stop at their next `aborted` check.
     this.aborted = true;
   }
 
