@@ -9,7 +9,7 @@
  * Every hook is optional; a hook runs only on routes the extension is
  * {@link RouteExtension.usedBy used by}, so routes of other products pay nothing.
  */
-import type { ZodTypeAny } from 'zod';
+import type { AnyZodObject, ZodTypeAny } from 'zod';
 import type { AuthContext } from '../authenticate/context.js';
 import type { RouteConfig } from '../authorize/route-schema.js';
 import type { Denial } from '../errors.js';
@@ -36,6 +36,8 @@ export interface RouteExtension {
   readonly entitlementHelp?: string;
   /** Its own error codes → HTTP status, added to the one table (src/errors.ts) at registration. */
   readonly errors?: Readonly<Record<string, number>>;
+  /** Its usage kind as an upstream may report it in `x-argus-usage` (and as a measured fact). */
+  readonly reportedUsage?: ReportedUsage;
   /** Whether this route uses the extension (its `routes[].<name>` is set). */
   usedBy(route: RouteConfig): boolean;
   /** The route refuses (503) rather than trust a cache or a local share while Redis is away. */
@@ -86,6 +88,14 @@ export interface UsageBase {
   readonly service: string;
   readonly route: string;
   readonly request_id: string;
+}
+
+/** An extension's `x-argus-usage` item and the ledger event it becomes. */
+export interface ReportedUsage {
+  /** Strict object schema with `kind: z.literal(<kind>)`. */
+  readonly item: AnyZodObject;
+  /** The event for a validated item (or a measured fact of the same shape); `latencyMs`: the request's. */
+  event(base: UsageBase & { readonly occurred_at: number }, item: Readonly<Record<string, unknown>>, eventId: string, latencyMs: number): UsageEvent;
 }
 
 export interface ExtensionRuntime {

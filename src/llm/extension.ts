@@ -12,7 +12,7 @@ import { createLlmGateway, type PreparedLlmRequest } from './gateway.js';
 import { createLlmMetrics } from './metrics.js';
 import { llmSchema, routeLlmSchema, type LlmConfig, type RouteLlmConfig } from './schema.js';
 import { createLlmStage, type LlmStage } from './stage.js';
-import { llmUsageEvent } from './usage-event.js';
+import { llmReportedUsage, llmUsageEvent } from './usage-event.js';
 
 declare module '../extensions/slots.js' {
   interface ExtensionConfigs {
@@ -30,6 +30,7 @@ export const llm: RouteExtension = {
   routeSchema: routeLlmSchema.optional(),
   entitlementSchema: llmEntitlementSchema,
   entitlementHelp: 'LLM entitlements, e.g. \'{"models":["gpt-4o-mini"],"daily_token_budget":100000}\'',
+  reportedUsage: llmReportedUsage,
   errors: LLM_ERRORS,
   usedBy: (route) => route.llm !== undefined,
   // Token budgets live in Redis: no local share, no stale decision.

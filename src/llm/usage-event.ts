@@ -2,7 +2,9 @@
  * The ledger's `llm` usage event (kind `llm`, one per LLM call): the wire shape
  * the billing worker and the ledger read (src/meter/events.ts lists its columns).
  */
-import type { UsageBase } from '../extensions/contract.js';
+import { z } from 'zod';
+import type { ReportedUsage, UsageBase } from '../extensions/contract.js';
+import { usageAmount, usageCount, usageName } from '../meter/usage-fields.js';
 import type { UsageEventBase } from '../meter/events.js';
 import { registerUsageKind, sidecarEventId } from '../meter/events.js';
 import type { LlmEventFields } from './event.js';
@@ -44,6 +46,41 @@ export function llmUsageEvent(base: UsageBase, eventKey: string, e: LlmEventFiel
     partial: e.partial,
   };
 }
+
+/** An `x-argus-usage` item of kind `llm` (docs/metering.md). */
+export const llmUsageItem = z
+  .object({
+    kind: z.literal('llm'),
+    provider: usageName,
+    model: usageName,
+    input_tokens: usageCount,
+    output_tokens: usageCount,
+    cost_usd: usageAmount.default(0),
+    latency_ms: usageAmount.optional(),
+  })
+  .strict();
+
+export type LlmUsageItem = z.infer<typeof llmUsageItem>;
+
+/** The `llm` event of a reported item (or a measured fact of the same fields; a missing cost is 0). */
+export const llmReportedUsage: ReportedUsage = {
+  item: llmUsageItem,
+  event(base, fields, id, latencyMs): LlmUsageEvent {
+    const item = fields as Omit<LlmUsageItem, 'kind' | 'cost_usd'> & { cost_usd?: number };
+    return {
+      ...base,
+      event_id: id,
+      kind: 'llm',
+      quantity: item.input_tokens + item.output_tokens,
+      provider: item.provider,
+      model: item.model,
+      input_tokens: item.input_tokens,
+      output_tokens: item.output_tokens,
+      latency_ms: item.latency_ms ?? latencyMs,
+      cost_usd: item.cost_usd ?? 0,
+    };
+  },
+};
 
 registerUsageKind('llm', [
   ['provider', 'text'],

@@ -13,7 +13,7 @@ import { tradingEntitlementSchema } from './entitlement-schema.js';
 import { TRADING_ERRORS } from './errors.js';
 import { tradingSchema, type TradingConfig } from './schema.js';
 import { createTradingSession } from './session.js';
-import { tradingLedgerEvent } from './usage-event.js';
+import { tradingReportedUsage, tradingLedgerEvent } from './usage-event.js';
 
 declare module '../extensions/slots.js' {
   interface ExtensionConfigs {
@@ -31,6 +31,7 @@ export const trading: RouteExtension = {
   routeSchema: z.boolean().default(false),
   entitlementSchema: tradingEntitlementSchema,
   entitlementHelp: 'trading entitlements, e.g. \'{"exchanges":["binance"],"paper_only":true}\'',
+  reportedUsage: tradingReportedUsage,
   errors: TRADING_ERRORS,
   usedBy: (route) => route.trading === true,
   failsClosed: true,

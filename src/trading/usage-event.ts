@@ -2,7 +2,10 @@
  * The ledger's `trading` usage event (kind `trading`): the wire shape the billing
  * worker and the ledger read, built from a session's trading event.
  */
+import { z } from 'zod';
 import type { AuthContext } from '../authenticate/context.js';
+import type { ReportedUsage } from '../extensions/contract.js';
+import { usageAmount, usageCount, usageName } from '../meter/usage-fields.js';
 import { eventId, registerUsageKind, type UsageEventBase } from '../meter/events.js';
 import type { TradingUsageEvent as TradingSessionEvent } from './events.js';
 
@@ -39,6 +42,42 @@ export function tradingLedgerEvent(t: TradingSessionEvent, ctx: AuthContext | nu
     compute_s: t.trading.compute_seconds,
   };
 }
+
+/** An `x-argus-usage` item of kind `trading` (docs/metering.md). */
+export const tradingUsageItem = z
+  .object({
+    kind: z.literal('trading'),
+    exchange: usageName,
+    symbol: usageName,
+    type: z.enum(['trade', 'data_stream', 'backtest']),
+    quantity: usageAmount.default(1),
+    value_usd: usageAmount.default(0),
+    data_bytes: usageCount.default(0),
+    compute_s: usageAmount.default(0),
+  })
+  .strict();
+
+export type TradingUsageItem = z.infer<typeof tradingUsageItem>;
+
+/** The `trading` event of a reported item. */
+export const tradingReportedUsage: ReportedUsage = {
+  item: tradingUsageItem,
+  event(base, fields, id): TradingUsageEvent {
+    const item = fields as TradingUsageItem;
+    return {
+      ...base,
+      event_id: id,
+      kind: 'trading',
+      quantity: item.quantity,
+      exchange: item.exchange,
+      symbol: item.symbol,
+      trading_type: item.type,
+      value_usd: item.value_usd,
+      data_bytes: item.data_bytes,
+      compute_s: item.compute_s,
+    };
+  },
+};
 
 registerUsageKind('trading', [
   ['exchange', 'text'],
