@@ -8,8 +8,12 @@
  * infrastructure faults throw. Cheap checks come first; side effects (tokens taken,
  * usage recorded) happen only after every earlier stage passed.
  */
-import type { AuthContext } from './authenticate/context.js';
-import type { Config } from './config.js';
+import type { AuthContext } from './request/principal.js';
+import type { AuthOutcome, LimitOutcome } from './request/outcome.js';
+import type { AuthStage, AuthorizeStage, MeterStage, RateLimitStage } from './request/stages.js';
+import type { RouteConfig } from './request/route.js';
+import type { ServerConfig } from './server/schema.js';
+import type { UpstreamConfig } from './forward/upstream-schema.js';
 import { deny, statusOf, type Denial } from './errors.js';
 import { upstreamRequestHeaders } from './forward/headers.js';
 import { UpstreamRelay, USAGE_HEADER, type RelayFailure, type RelayOptions } from './forward/relay.js';
@@ -19,7 +23,7 @@ import type { Logger } from './observe/log.js';
 import type { Metrics } from './observe/metrics.js';
 import { compileRoutes, type CompiledRoute } from './routes.js';
 import { RequestBody } from './server/body.js';
-import type { DurableGate, Exchange } from './server/exchange.js';
+import type { DurableGate, Exchange } from './request/exchange.js';
 import { checkHygiene, hasBody, type HeaderStats } from './server/hygiene.js';
 import { afterParse } from './server/after-parse.js';
 import { allowedHostSet, checkHost } from './server/host.js';
@@ -33,21 +37,9 @@ import type { GateFactory } from './forward/ws-gates.js';
 import type { ExtensionRuntime, PreparedRequest } from './extensions/contract.js';
 import { createCorsStage } from './cors/stage.js';
 
-/** authenticate: who is calling (sync on a cache hit). */
-export type AuthOutcome = { readonly ok: true; readonly ctx: AuthContext | null; readonly stale?: boolean } | { readonly ok: false; readonly denial: Denial };
-export interface AuthStage {
-  authenticate(head: Exchange['head'], route: CompiledRoute['cfg']): AuthOutcome | Promise<AuthOutcome>;
-}
-/** authorize: may this caller use this route. */
-export type AuthorizeStage = (ctx: AuthContext | null, route: CompiledRoute['cfg']) => Denial | null;
-/** rate limit: take a token, or say when to come back. Extra headers go on every response. */
-export type LimitOutcome = { ok: true; headers?: ReadonlyArray<string | Uint8Array> } | { ok: false; denial: Denial };
-export type RateLimitStage = (ctx: AuthContext, route: CompiledRoute) => LimitOutcome | Promise<LimitOutcome>;
-/** meter: record what was served, after the response (never on its critical path). */
-export type MeterStage = (ex: Exchange, route: CompiledRoute, ctx: AuthContext | null) => void;
-
 export interface PipelineDeps {
-  readonly cfg: Readonly<Config>;
+  /** Its slice: the front (`server`), the upstream, the routes. */
+  readonly cfg: { readonly server: ServerConfig; readonly upstream: UpstreamConfig; readonly routes: readonly RouteConfig[] };
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly upstream: Upstream;

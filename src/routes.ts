@@ -8,7 +8,7 @@
  * not listed is remembered so an unmatched request can be told 405 (with `Allow`)
  * rather than 404. TRACE and CONNECT match only routes that list them.
  */
-import type { RouteConfig } from './authorize/route-schema.js';
+import type { RouteConfig } from './request/route-schema.js';
 import type { CompiledRoute } from './request/route.js';
 import { extensionFailsClosed } from './extensions/registered.js';
 

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseYaml } from '../yaml.js';
 import { UsageError } from '../errors.js';
-import type { AuthContext } from './context.js';
+import type { AuthContext } from '../request/principal.js';
 import { entitlementsOf, keyRecordSchema, type KeyRecord } from './records.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';

@@ -7,7 +7,7 @@
  * (visible ASCII; no commas or spaces inside list items), so a signed-but-odd
  * claim can never smuggle a header line upstream.
  */
-import type { AuthContext } from './context.js';
+import type { AuthContext } from '../request/principal.js';
 import { entitlementsOf, SAFE_NAME, SAFE_TOKEN, type UserRecord } from './records.js';
 import type { JwtConfig } from './schema.js';
 import type { SessionPayload } from './session.js';

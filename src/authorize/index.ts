@@ -4,12 +4,12 @@
  * 403 denial or null. Checks run in a fixed order (role, tier, features, scopes,
  * extensions in registration order) so the same request always gets the same code.
  */
-import type { RouteConfig } from './route-schema.js';
+import type { RouteConfig } from '../request/route-schema.js';
 import { registeredExtensions } from '../extensions/registered.js';
 import type { RouteExtension } from '../extensions/contract.js';
 import type { TiersConfig } from '../ratelimit/schema.js';
 import { deny, type Denial } from '../errors.js';
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import { DENIED } from '../authenticate/denials.js';
 
 export { shouldEnforce } from './rollout.js';

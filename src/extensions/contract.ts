@@ -10,8 +10,8 @@
  * {@link RouteExtension.usedBy used by}, so routes of other products pay nothing.
  */
 import type { AnyZodObject, ZodTypeAny } from 'zod';
-import type { AuthContext } from '../authenticate/context.js';
-import type { RouteConfig } from '../authorize/route-schema.js';
+import type { AuthContext } from '../request/principal.js';
+import type { RouteConfig } from '../request/route-schema.js';
 import type { Denial } from '../errors.js';
 import type { RelayOptions } from '../forward/relay.js';
 import type { WsMessageGate, WsSession } from '../forward/websocket.js';
@@ -20,7 +20,7 @@ import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { RateLimiter } from '../ratelimit/index.js';
 import type { CompiledRoute } from '../request/route.js';
-import type { Exchange } from '../server/exchange.js';
+import type { Exchange } from '../request/exchange.js';
 import type { Redis } from '../clients/redis.js';
 
 export interface RouteExtension {

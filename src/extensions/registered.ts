@@ -3,7 +3,7 @@
  * hooks run). The core reads this list; `src/extensions/registry.ts` fills it
  * with the product verticals, and a test may add its own.
  */
-import type { RouteConfig } from '../authorize/route-schema.js';
+import type { RouteConfig } from '../request/route-schema.js';
 import { registerErrorCodes } from '../errors.js';
 import type { RouteExtension } from './contract.js';
 

@@ -3,7 +3,8 @@
  * route uses gets its runtime (src/extensions/contract.ts), in registration
  * order; the pipeline receives them by route index.
  */
-import type { Config } from '../config.js';
+import type { RedisConfig } from '../clients/redis-schema.js';
+import type { RouteConfig } from '../request/route.js';
 import type { ExtensionDeps, ExtensionRuntime } from './contract.js';
 import { registeredExtensions } from './registered.js';
 
@@ -18,7 +19,11 @@ export interface StartedExtensions {
   readonly closers: ReadonlyArray<readonly [name: string, close: () => Promise<unknown> | unknown]>;
 }
 
-export function startExtensions(cfg: Readonly<Config>, deps: Omit<ExtensionDeps, 'config' | 'keyPrefix' | 'service'>): StartedExtensions {
+/** `cfg`: the routes, the extensions' sections (by name), Redis's key prefix, the metering service name. */
+export function startExtensions(
+  cfg: { readonly routes: readonly RouteConfig[]; readonly redis?: RedisConfig | undefined; readonly metering: { readonly service: string } },
+  deps: Omit<ExtensionDeps, 'config' | 'keyPrefix' | 'service'>,
+): StartedExtensions {
   const byRoute: ExtensionRuntime[][] = cfg.routes.map(() => []);
   const closers: Array<readonly [string, () => Promise<unknown> | unknown]> = [];
   const sections = cfg as unknown as Readonly<Record<string, unknown>>;

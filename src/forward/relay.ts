@@ -9,7 +9,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { deny, type Denial } from '../errors.js';
-import type { AbortTarget, Exchange } from '../server/exchange.js';
+import type { AbortTarget, Exchange } from '../request/exchange.js';
 import { clientResponseHeaders, headerValue } from './headers.js';
 import type { UpstreamController, UpstreamHandler } from './h1/exchange.js';
 

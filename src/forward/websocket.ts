@@ -14,7 +14,7 @@
  * messages pile up in the upstream's send buffer beyond the bound is closed 1013.
  */
 import WebSocket from 'ws';
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { WebSocket as UwsWebSocket } from '../server/uws.js';
 import { CLOSE, sendableCode } from './ws-codes.js';
 import { clientCloseForUpstreamError, upstreamCloseFor } from './ws-close.js';

@@ -5,7 +5,7 @@
  * (src/extensions/contract.ts). A refused message gets an error frame; the
  * session stays open.
  */
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import { deny } from '../errors.js';
 import type { ExtensionRuntime } from '../extensions/contract.js';
 import { limitPolicy, type RateLimiter, type Decision, type LimitPolicy } from '../ratelimit/index.js';

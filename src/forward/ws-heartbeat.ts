@@ -11,7 +11,7 @@
  *
  * One timer per distinct heartbeat interval, not one per session.
  */
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { Logger } from '../observe/log.js';
 import { CLOSE, type WsSession } from './websocket.js';
 

@@ -3,7 +3,7 @@
  * model (it is in the request body, not the head).
  */
 import { deny, type Denial } from '../errors.js';
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import './errors.js';
 
 /**

@@ -9,7 +9,7 @@
  */
 import { deny, type Denial } from '../errors.js';
 import './errors.js';
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import { compileGlob } from './glob.js';
 import type { LlmConfig } from './schema.js';
 

@@ -7,7 +7,7 @@
  * kind → its event; the upstream's `x-argus-usage` header adds or refines events
  * on any route (extension kinds: src/extensions/contract.ts `reportedUsage`).
  */
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import { eventId, sidecarEventId, type RequestUsageEvent, type UsageEvent } from './events.js';
 import { parseUsageHeader, type RequestUsageItem } from './usage-header.js';
 import type { ReportedUsage } from '../extensions/contract.js';

@@ -9,7 +9,7 @@
  * turn (src/meter/producer.ts): every response ending in the same event-loop
  * turn shares it. Routes that meter nothing are never held.
  */
-import type { DurableGate } from '../server/exchange.js';
+import type { DurableGate } from '../request/exchange.js';
 import type { Meter } from './producer.js';
 import type { MeterSinks } from './stage.js';
 

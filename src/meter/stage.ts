@@ -5,12 +5,12 @@
  * their own events through `usage` (src/extensions/contract.ts). Event ids derive from a sidecar-chosen key per request, never from a
  * client's `x-request-id` (a reused one would collapse billed events).
  */
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { MeteringConfig } from './schema.js';
 import type { UsageBase, UsageSink } from '../extensions/contract.js';
 import type { Logger } from '../observe/log.js';
-import type { MeterStage } from '../pipeline.js';
-import type { Exchange } from '../server/exchange.js';
+import type { MeterStage } from '../request/stages.js';
+import type { Exchange } from '../request/exchange.js';
 import { buildUsageEvents } from './build.js';
 import type { Meter } from './producer.js';
 

@@ -3,7 +3,7 @@
  * from the caller's tier (config `tiers`) or a per-user / per-key override in
  * its record (enterprise custom).
  */
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { TiersConfig } from './schema.js';
 
 /** A rate: `limit` requests per `windowS` seconds, plus `burst` tokens that may be spent at once. */

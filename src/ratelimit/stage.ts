@@ -4,7 +4,8 @@
  * the response whatever the outcome (so clients can pace themselves).
  */
 import type { TiersConfig } from './schema.js';
-import type { LimitOutcome, RateLimitStage } from '../pipeline.js';
+import type { LimitOutcome } from '../request/outcome.js';
+import type { RateLimitStage } from '../request/stages.js';
 import { admittedHeaders, limitedDenial, subjectOf, type Decision, type LimitPolicy, type RateLimiter } from './index.js';
 import { createPolicyLookup } from './policy.js';
 import { deny } from '../errors.js';

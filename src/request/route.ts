@@ -1,5 +1,5 @@
 /** A route of the table, compiled once from its `routes[]` entry (src/routes.ts). */
-import type { RouteConfig } from '../authorize/route-schema.js';
+import type { RouteConfig } from './route-schema.js';
 
 export type { RouteConfig };
 

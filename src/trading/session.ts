@@ -13,7 +13,7 @@
  */
 import { deny, type Denial } from '../errors.js';
 import './errors.js';
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { Logger } from '../observe/log.js';
 import type { TradingConfig } from './schema.js';
 import type { DailyLimits, TradingLedger } from './daily.js';

@@ -3,7 +3,7 @@
  * worker and the ledger read, built from a session's trading event.
  */
 import { z } from 'zod';
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { ReportedUsage } from '../extensions/contract.js';
 import { usageAmount, usageCount, usageName } from '../meter/usage-fields.js';
 import { eventId, registerUsageKind, type UsageEventBase } from '../meter/events.js';

@@ -5,7 +5,9 @@
 import { z } from 'zod';
 import type { ExtensionRouteConfigs } from '../extensions/slots.js';
 import { corsSchema } from '../cors/schema.js';
-import { ORIGIN_ENTRY } from '../forward/ws-handshake.js';
+
+/** `websocket.allowed_origins` entry syntax, for the config schema. */
+export const ORIGIN_ENTRY = /^(\*|[a-z][a-z0-9+.-]*:\/\/(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?)$/i;
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
