@@ -82,21 +82,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   let draining = false;
 
   // Redis (absent: standalone mode). One fail-fast connection shared by the stages.
-  let redis: Redis | undefined;
-  if (cfg.redis) {
-    const r = createRedis(cfg.redis.url);
-    redis = r;
-    let reported = false;
-    r.on('error', (err: Error) => {
-      if (!reported) log.warn('redis unreachable', { err });
-      reported = true;
-    });
-    r.on('ready', () => {
-      if (reported) log.info('redis reachable again');
-      reported = false;
-    });
-    closers.push(['redis', () => closeRedis(r)]);
-  }
+  const redis = cfg.redis ? connectRedis(cfg.redis.url, log, closers) : undefined;
 
   const authenticator = await createAuthenticator(cfg, { ...(redis ? { redis } : {}), metrics, log });
   closers.push(['auth', () => authenticator.close()]);
@@ -149,19 +135,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   });
   closers.push(['revocation listener', unsubscribe]);
 
-  const http = new HttpServer(
-    {
-      host: cfg.listen.host,
-      port: opts.port ?? cfg.listen.port,
-      allowJsFallback: cfg.server.allow_js_fallback,
-      now,
-      wsMaxPayloadBytes: Math.max(cfg.server.ws_max_payload_bytes, ...cfg.routes.map((r) => r.websocket?.max_message_bytes ?? 0)),
-      wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes,
-      wsIdleTimeoutS: cfg.server.ws_idle_timeout_s + 8,
-      sharePort: opts.sharePort === true,
-    },
-    pipeline,
-  );
+  const http = new HttpServer(httpOptions(cfg, opts, now), pipeline);
   let port: number;
   try {
     port = await http.listen();
@@ -219,6 +193,36 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
       hurried = true;
       endDelay();
     },
+  };
+}
+
+/** The shared Redis connection; its outages are logged once each way. */
+function connectRedis(url: string, log: Logger, closers: Closer[]): Redis {
+  const r = createRedis(url);
+  let reported = false;
+  r.on('error', (err: Error) => {
+    if (!reported) log.warn('redis unreachable', { err });
+    reported = true;
+  });
+  r.on('ready', () => {
+    if (reported) log.info('redis reachable again');
+    reported = false;
+  });
+  closers.push(['redis', () => closeRedis(r)]);
+  return r;
+}
+
+/** The uWS front's options: its port, WebSocket limits (the largest route limit wins uWS's own ceiling). */
+function httpOptions(cfg: Readonly<Config>, opts: CoreOptions, now: () => number): ConstructorParameters<typeof HttpServer>[0] {
+  return {
+    host: cfg.listen.host,
+    port: opts.port ?? cfg.listen.port,
+    allowJsFallback: cfg.server.allow_js_fallback,
+    now,
+    wsMaxPayloadBytes: Math.max(cfg.server.ws_max_payload_bytes, ...cfg.routes.map((r) => r.websocket?.max_message_bytes ?? 0)),
+    wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes,
+    wsIdleTimeoutS: cfg.server.ws_idle_timeout_s + 8,
+    sharePort: opts.sharePort === true,
   };
 }
 
