@@ -9,11 +9,11 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { deny, type Denial } from '../errors.js';
-import type { AbortTarget, Exchange } from '../server/exchange.js';
+import type { AbortTarget, Exchange } from '../request/exchange.js';
 import { clientResponseHeaders, headerValue } from './headers.js';
 import type { UpstreamController, UpstreamHandler } from './h1/exchange.js';
 
-/** Observes the response as it passes (metering, LLM usage extraction). */
+/** Observes the response as it passes (metering, an extension's usage extraction). */
 export interface ResponseObserver {
   /** Headers flat [lower-case name, value, …]. */
   onStart?(status: number, headers: readonly string[]): void;
@@ -28,7 +28,7 @@ export type RelayFailure = 'refused' | 'reset' | 'timeout' | 'body_timeout' | 'p
 
 /**
  * After a client disconnects, keep reading the upstream (bounded) instead of
- * cancelling it: an LLM provider charges for the whole generation, and its usage
+ * cancelling it: a metered upstream (e.g. a model provider) charges for the whole generation, and its usage
  * arrives at the end of the stream.
  */
 export interface DrainPolicy {
@@ -241,7 +241,7 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
     if (this.ended) return;
     ex.bytesOut += chunk.byteLength;
     const final = this.total >= 0 && ex.bytesOut >= this.total;
-    // The body's last byte: usage measured from the body (LLM JSON) is final now, and is spooled before the byte goes out.
+    // The body's last byte: usage measured from the body (an extension's JSON) is final now, and is spooled before the byte goes out.
     if (final) this.endObserver('complete');
     if (this.mustHold(final)) {
       // Kept past this call: a copy (the h1 client reuses its read buffer).

@@ -33,7 +33,7 @@
  */
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import type { Config } from '../config.js';
+import type { MeteringSlice } from './slice.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import { batchIdFor, type UsageEvent } from './events.js';
@@ -65,7 +65,7 @@ export interface Meter {
 }
 
 /** The spool directory of this thread: `<metering.spool_dir>/t<threadId>` (one owner per directory). */
-export function spoolDirFor(cfg: Readonly<Config>, thread: number = threadId): string {
+export function spoolDirFor(cfg: MeteringSlice, thread: number = threadId): string {
   return join(cfg.metering.spool_dir, `t${thread}`);
 }
 
@@ -103,7 +103,7 @@ interface Segment {
  * meter that records nothing.
  */
 export function createMeter(
-  cfg: Readonly<Config>,
+  cfg: MeteringSlice,
   deps: { metrics: Metrics; log: Logger /** Reserved: event times come from the caller. */; now?: () => number },
 ): Meter {
   const m = cfg.metering;

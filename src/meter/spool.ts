@@ -24,6 +24,7 @@
 import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
+import '../extensions/registry.js';
 import { isUsageEvent, type UsageEvent } from './events.js';
 import { encodeBatch, type RowsJobData } from './wire.js';
 

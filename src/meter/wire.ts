@@ -8,8 +8,8 @@
  *   service, route, method) once per batch as a context the rows point to; the
  *   event id left out when it is the sidecar's own (`ev_<request id>.request`);
  *   times relative to the batch's first event.
- *   `llm` and `trading` events (one per LLM call or trade, rare next to requests)
- *   ride along whole in `x`.
+ *   Extensions' events (other kinds, rare next to requests) ride along whole
+ *   in `x`.
  *
  * Why format 2: the producer serialises every batch on the request thread. A
  * request event as an object costs ~9,000 instructions of JSON.stringify (its
@@ -24,6 +24,7 @@
  * fails it, and the failed set keeps it for `usage replay-failed`.
  */
 import type { RequestUsageEvent, UsageEvent } from './events.js';
+import '../extensions/registry.js';
 import { isUsageEvent } from './events.js';
 
 export type JobFormat = 1 | 2;
