@@ -13,7 +13,7 @@ import type { Logger } from '../observe/log.js';
 import type { MeterStage } from '../pipeline.js';
 import type { Exchange } from '../server/exchange.js';
 import type { TradingUsageEvent as TradingSessionEvent } from '../trading/events.js';
-import { buildUsageEvents } from './build.js';
+import { buildUsageEvents, plainRequestEvent } from './build.js';
 import { eventId, sidecarEventId, type LlmUsageEvent, type TradingUsageEvent } from './events.js';
 import type { Meter } from './producer.js';
 
@@ -43,6 +43,25 @@ export function createMeterSinks(meter: Meter, cfg: Readonly<Config>, log: Logge
       // Unmetered routes cost nothing here unless the upstream reported usage itself.
       if (!route.cfg.meter && ex.reportedUsage === undefined) return;
       const latencyMs = now() - ex.startedAt;
+      if (ex.reportedUsage === undefined) {
+        // Nearly every metered response: its one request event, without buildUsageEvents' facts and result objects.
+        const ev = plainRequestEvent(
+          sidecarEventId(ex.eventKey(), 'request'),
+          ctx,
+          service,
+          route.label,
+          ex.head.requestId,
+          Math.round(Date.now() - latencyMs),
+          ex.head.method,
+          ex.aborted && !ex.started ? 499 : ex.status,
+          ex.body?.received ?? 0,
+          ex.bytesOut,
+          latencyMs,
+        );
+        if (checkpoint) meter.checkpoint(ev);
+        else meter.record(ev);
+        return;
+      }
       const { events, headerError } = buildUsageEvents({
         requestId: ex.head.requestId,
         eventKey: ex.eventKey(),
