@@ -70,6 +70,8 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
   private readonly observer: ResponseObserver | undefined;
   /** Writes waiting for the metering spool (Exchange.durable): later writes wait behind them. */
   private held = 0;
+  /** The held last chunk of a response of known length (written by `spooled`). */
+  private heldLast: Buffer | undefined;
 
   constructor(
     private readonly ex: Exchange,
@@ -246,12 +248,28 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
     if (this.mustHold(final)) {
       // Kept past this call: a copy (the h1 client reuses its read buffer).
       const copy = Buffer.from(chunk);
-      this.hold(() => {
-        if (!ex.aborted && !this.cut) this.writeChunk(controller, copy);
-      });
+      if (final && this.heldLast === undefined) {
+        // The response's last bytes (every metered response has them): the relay itself waits, no closures.
+        this.heldLast = copy;
+        this.controller = controller;
+        this.held++;
+        ex.durable!.after(this);
+      } else {
+        this.hold(() => {
+          if (!ex.aborted && !this.cut) this.writeChunk(controller, copy);
+        });
+      }
       return;
     }
     this.writeChunk(controller, chunk);
+  }
+
+  /** The usage is in the spool: write the held last bytes (DurableGate.after, in order with the held writes before them). */
+  spooled(): void {
+    this.held--;
+    const chunk = this.heldLast;
+    this.heldLast = undefined;
+    if (chunk && !this.ex.aborted && !this.cut) this.writeChunk(this.controller!, chunk);
   }
 
   private writeChunk(controller: UpstreamController, chunk: Buffer): void {

@@ -66,23 +66,19 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
   // The common case (no upstream report): one request event, built as a literal.
   if (f.usageHeader === undefined && measured === undefined) {
     if (f.route.meter === false) return { events: [] };
-    const ev: RequestUsageEvent = {
-      event_id: idOf(key, 'request'),
-      kind: 'request',
-      user_id: f.auth && f.auth.method !== 'none' ? f.auth.user_id : null,
-      key_id: f.auth?.key_id ?? null,
-      stripe_customer: f.auth?.stripe_customer ?? null,
-      service: f.service,
-      route: f.route.path,
-      request_id: f.requestId,
-      occurred_at: f.occurredAt,
-      quantity: 1,
-      method: f.method,
-      status: f.status,
-      bytes_in: f.bytesIn,
-      bytes_out: f.bytesOut,
-      latency_ms: f.latencyMs,
-    };
+    const ev = plainRequestEvent(
+      idOf(key, 'request'),
+      f.auth,
+      f.service,
+      f.route.path,
+      f.requestId,
+      f.occurredAt,
+      f.method,
+      f.status,
+      f.bytesIn,
+      f.bytesOut,
+      f.latencyMs,
+    );
     return { events: [ev] };
   }
   const base = {
@@ -128,4 +124,41 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
   if (measured) for (const [kind, r, fact] of measured) events.push(r.event(base, fact, idOf(key, kind), f.latencyMs));
   events.push(...extra);
   return headerError === undefined ? { events } : { events, headerError };
+}
+
+/**
+ * The `request` event of a response the upstream reported nothing about (quantity 1):
+ * the one event of nearly every metered request, so the meter stage builds it with
+ * no facts object in between (src/meter/stage.ts).
+ */
+export function plainRequestEvent(
+  eventId: string,
+  auth: AuthContext | null | undefined,
+  service: string,
+  route: string,
+  requestId: string,
+  occurredAt: number,
+  method: string,
+  status: number,
+  bytesIn: number,
+  bytesOut: number,
+  latencyMs: number,
+): RequestUsageEvent {
+  return {
+    event_id: eventId,
+    kind: 'request',
+    user_id: auth && auth.method !== 'none' ? auth.user_id : null,
+    key_id: auth?.key_id ?? null,
+    stripe_customer: auth?.stripe_customer ?? null,
+    service,
+    route,
+    request_id: requestId,
+    occurred_at: occurredAt,
+    quantity: 1,
+    method,
+    status,
+    bytes_in: bytesIn,
+    bytes_out: bytesOut,
+    latency_ms: latencyMs,
+  };
 }

@@ -11,7 +11,8 @@ import type { UsageBase, UsageSink } from '../extensions/contract.js';
 import type { Logger } from '../observe/log.js';
 import type { MeterStage } from '../request/stages.js';
 import type { Exchange } from '../request/exchange.js';
-import { buildUsageEvents } from './build.js';
+import { buildUsageEvents, plainRequestEvent } from './build.js';
+import { sidecarEventId } from './events.js';
 import type { Meter } from './producer.js';
 
 export interface MeterSinks {
@@ -39,6 +40,25 @@ export function createMeterSinks(meter: Meter, metering: Readonly<Pick<MeteringC
       // Unmetered routes cost nothing here unless the upstream reported usage itself.
       if (!route.cfg.meter && ex.reportedUsage === undefined) return;
       const latencyMs = now() - ex.startedAt;
+      if (ex.reportedUsage === undefined) {
+        // Nearly every metered response: its one request event, without buildUsageEvents' facts and result objects.
+        const ev = plainRequestEvent(
+          sidecarEventId(ex.eventKey(), 'request'),
+          ctx,
+          service,
+          route.label,
+          ex.head.requestId,
+          Math.round(Date.now() - latencyMs),
+          ex.head.method,
+          ex.aborted && !ex.started ? 499 : ex.status,
+          ex.body?.received ?? 0,
+          ex.bytesOut,
+          latencyMs,
+        );
+        if (checkpoint) meter.checkpoint(ev);
+        else meter.record(ev);
+        return;
+      }
       const { events, headerError } = buildUsageEvents({
         requestId: ex.head.requestId,
         eventKey: ex.eventKey(),

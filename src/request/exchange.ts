@@ -22,8 +22,11 @@ export interface DurableGate {
    * write must wait for `after`.
    */
   hold(ex: Exchange, final: boolean): boolean;
-  /** Run `write` once what was recorded is in the spool (at the end of this event-loop turn; in order). */
-  after(write: () => void): void;
+  /**
+   * Run `write` (or its `spooled()`) once what was recorded is in the spool (at the end of
+   * this event-loop turn; in order). An object saves a closure per held response.
+   */
+  after(write: (() => void) | { spooled(): void }): void;
 }
 
 /** Something to tell when the client disconnects. */
