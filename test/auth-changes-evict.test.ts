@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { createAuthenticator, generateApiKey, signSession, type AuthOutcome, type Authenticator } from '../src/authenticate/index.js';
 import { createL1 } from '../src/authenticate/cache.js';
-import type { AuthContext } from '../src/authenticate/context.js';
+import type { AuthContext } from '../src/request/principal.js';
 import { redisKeys } from '../src/authenticate/store.js';
 import { projectKey } from '../src/identity-admin/publish.js';
 import { Metrics } from '../src/observe/metrics.js';

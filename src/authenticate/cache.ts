@@ -23,7 +23,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Denial } from '../errors.js';
-import type { AuthContext } from './context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { CredentialKind } from './credentials.js';
 import { createOwnerIndex, ownedBy, type OwnerKind } from './owner-index.js';
 

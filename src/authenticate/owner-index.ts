@@ -8,7 +8,7 @@
  * and `delete`, so a replaced entry is removed before its successor is added);
  * never touched on a cache hit.
  */
-import type { AuthContext } from './context.js';
+import type { AuthContext } from '../request/principal.js';
 
 /** What a change message names: every entry of a user, of an org, or of one API key. */
 export type OwnerKind = 'user' | 'org' | 'key';

@@ -1,33 +1,26 @@
 /**
  * What each WebSocket session's client messages pass before the upstream:
  * per-connection and per-user message limits (the rate limiter's buckets, in
- * this sidecar), and on trading routes the trading gate (orders recognised,
- * checked against entitlements and the day's limits in Redis, metered).
- * Every authenticated session's messages are also held to the caller's current
- * entitlements (ws-entitlements.ts), which a heartbeat may narrow.
- * A refused message gets an error frame; the session stays open.
+ * this sidecar), the route's policy against the caller's current context (which a
+ * heartbeat may narrow: ws-entitlements.ts), then the message gate of the route's
+ * extension, if it has one (src/extensions/contract.ts). A refused message gets an
+ * error frame; the session stays open.
  */
-import type { AuthContext } from '../authenticate/context.js';
-import type { Config } from '../config.js';
+import type { AuthContext } from '../request/principal.js';
 import { deny } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import type { ExtensionRuntime } from '../extensions/contract.js';
 import { limitPolicy, type RateLimiter, type Decision, type LimitPolicy } from '../ratelimit/index.js';
-import type { CompiledRoute } from '../routes.js';
-import type { TradingLedger } from '../trading/daily.js';
-import { errorFrame } from '../trading/entitlements.js';
-import type { TradingUsageEvent } from '../trading/events.js';
-import { createTradingSession } from '../trading/session.js';
-import { createMessageModelCheck } from '../llm/ws-models.js';
-import { createEntitlementCheck } from './ws-entitlements.js';
+import type { CompiledRoute } from '../request/route.js';
+import { createEntitlementCheck, type RoutePolicy } from './ws-entitlements.js';
 import type { WsGate, WsSession } from './websocket.js';
+import { errorFrame } from './ws-frames.js';
 
 export interface GateDeps {
-  readonly cfg: Readonly<Config>;
   readonly limiter: RateLimiter;
-  /** Absent (no Redis): trading routes refuse upgrades before a session exists. */
-  readonly ledger?: TradingLedger;
-  readonly emitTrading?: (event: TradingUsageEvent, ctx: AuthContext | null, requestId: string) => void;
-  readonly log: Logger;
+  /** The gating extension runtimes of each route (by route index), when any. */
+  readonly extensionsOf: (route: CompiledRoute) => readonly ExtensionRuntime[];
+  /** The route policy (authorize stage) re-applied when a heartbeat changed a session's context. */
+  readonly authorize?: RoutePolicy;
 }
 
 /** `eventKey`: the sidecar-chosen id usage event ids derive from (never the client's x-request-id). */
@@ -35,7 +28,6 @@ export type GateFactory = (session: WsSession, route: CompiledRoute, ctx: AuthCo
 
 export function createGateFactory(deps: GateDeps): GateFactory {
   const policies = new Map<CompiledRoute, { conn?: LimitPolicy; user?: LimitPolicy }>();
-  const model = deps.cfg.routes.some((r) => r.llm && r.websocket) ? createMessageModelCheck(deps.cfg.llm.model_tiers) : undefined;
   const policiesOf = (route: CompiledRoute) => {
     let p = policies.get(route);
     if (!p) {
@@ -62,23 +54,14 @@ export function createGateFactory(deps: GateDeps): GateFactory {
         return errorFrame(deny('ARGUS_RATE_LIMITED', `too many messages; retry in ${Math.ceil(refused.retryAfterS)} s`), requestId);
       };
     }
-    if (ctx) {
-      gate.check = createEntitlementCheck({ session, route, tiers: deps.cfg.tiers, requestId, ...(route.cfg.llm && model ? { model } : {}) });
+    if (ctx && deps.authorize) gate.check = createEntitlementCheck({ session, route, authorize: deps.authorize, requestId });
+    for (const ext of deps.extensionsOf(route)) {
+      const messages = ext.gate?.(session, route, ctx, requestId, eventKey);
+      if (messages) {
+        gate.messages = messages;
+        break;
+      }
     }
-    if (route.cfg.trading && ctx && deps.ledger) {
-      gate.trading = createTradingSession({
-        config: deps.cfg.trading,
-        ledger: deps.ledger,
-        ctx,
-        requestId: eventKey,
-        service: deps.cfg.metering.service,
-        route: route.label,
-        forward: (data, isBinary) => session.toUpstream(data, isBinary),
-        reply: (frame) => session.toClient(frame),
-        emit: (ev) => deps.emitTrading?.(ev, ctx, requestId),
-        log: deps.log,
-      });
-    }
-    return gate.limit || gate.check || gate.trading ? gate : undefined;
+    return gate.limit || gate.check || gate.messages ? gate : undefined;
   };
 }

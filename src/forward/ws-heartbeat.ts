@@ -7,18 +7,18 @@
  *
  * The re-check also re-reads the owner's record (the user's, or an API key's
  * user or org): when it changed, the session goes on with the new context (the
- * message checks read `session.ctx`, so narrowed features or LLM models refuse the
- * next message), unless its trading gate says the change narrowed what the session
- * was opened with: then it is closed 4409 and the client reconnects under the new
- * limits.
+ * message checks read `session.ctx`, so narrowed features or models refuse the
+ * next message), unless the route extension's message gate says the change
+ * narrowed what the session was opened with (trading: an exchange removed): then
+ * it is closed 4409 and the client reconnects under the new limits.
  *
- * On fail-closed routes (trading, or `on_auth_unavailable: closed`), a session
+ * On fail-closed routes (a fail-closed extension's, or `on_auth_unavailable: closed`), a session
  * whose credential cannot be re-checked (Redis down) for longer than
  * `websocket.unavailable_grace_ms` is closed 1011.
  *
  * One timer per distinct heartbeat interval, not one per session.
  */
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { Logger } from '../observe/log.js';
 import { CLOSE, type WsSession } from './websocket.js';
 
@@ -72,7 +72,7 @@ export function createHeartbeats(deps: HeartbeatDeps) {
     if (s.closed) return;
     const now = deps.now();
     if (typeof r === 'object') {
-      const why = s.gate?.trading?.reconnectFor?.(r.changed);
+      const why = s.gate?.messages?.reconnectFor?.(r.changed);
       if (why) return s.end(CLOSE.ENTITLEMENTS_CHANGED, `entitlements changed: ${why}`);
       s.ctx = r.changed;
       s.validatedAt = now;

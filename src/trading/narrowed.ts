@@ -5,7 +5,7 @@
  * entitlement gone: the session is closed (4409) so the client reconnects under
  * the new limits. A widening never closes a session; it applies on reconnect.
  */
-import type { TradingEntitlements } from '../authenticate/context.js';
+import type { TradingEntitlements } from './entitlement-schema.js';
 
 type Limit = 'max_position_size_usd' | 'daily_loss_limit_usd' | 'max_daily_value_usd' | 'realtime_symbols_limit';
 const LIMITS: readonly Limit[] = ['max_position_size_usd', 'daily_loss_limit_usd', 'max_daily_value_usd', 'realtime_symbols_limit'];
