@@ -88,7 +88,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   // Redis (absent: standalone mode). One fail-fast connection shared by the stages.
   let redis: Redis | undefined;
   if (cfg.redis) {
-    const r = createRedis(cfg.redis.url);
+    const r = createRedis(cfg.redis);
     redis = r;
     let reported = false;
     r.on('error', (err: Error) => {

@@ -25,7 +25,7 @@ import type { Denial } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { RequestHead } from '../server/request.js';
-import { closeRedis, createRedis, type Redis } from '../clients/redis.js';
+import { closeRedis, createRedis, type Redis, type RedisTarget } from '../clients/redis.js';
 import { redisHealth } from '../clients/redis-health.js';
 import { failsClosed } from '../routes.js';
 import { API_KEY_PATTERN, hashApiKey, keyContext, loadKeyFile } from './api-keys.js';
@@ -114,7 +114,7 @@ export async function createAuthenticator(cfg: Readonly<Config>, deps: Authentic
   });
   const extract = createExtractor(auth);
   const build = createContextBuilder({ tiers: cfg.tiers, defaultTier: auth.default_tier, claims: auth.jwt?.claims });
-  const redisUrl = deps.redisUrl ?? cfg.redis?.url ?? null;
+  const redisUrl: RedisTarget | null = deps.redisUrl ?? cfg.redis ?? null;
   const prefix = cfg.redis?.key_prefix ?? 'argus:';
   const ownRedis = deps.redis === undefined && redisUrl !== null;
   const redis = deps.redis ?? (redisUrl !== null ? createRedis(redisUrl, { connectionName: 'argus-auth' }) : null);

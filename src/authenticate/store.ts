@@ -10,7 +10,8 @@
  * - channel `<prefix>auth:revocations`    JSON `{kind, id, at}` published by `revoke` / `keys revoke`
  * - `<prefix>projection:epoch`            whether Redis still holds the projection (projection.ts)
  *
- * Every read also fetches the epoch (same round trip). Once this process has
+ * Every read also fetches the epoch (same round trip: one MGET, or on a Redis
+ * Cluster one GET per key in parallel, since the keys live in different slots). Once this process has
  * seen a complete epoch (or `redis.require_projection` is set), a missing or incomplete
  * one means Redis lost its data: lookups report `projection` other than
  * `complete` and the authenticator answers 503 instead of trusting an absence.
@@ -20,7 +21,7 @@
  * Every method throws {@link StoreUnavailable} when the store cannot answer;
  * the caller applies the route's failure policy.
  */
-import type { Redis } from 'ioredis';
+import { getMany, type Redis } from '../clients/redis.js';
 import { redisKeys, type Revocation } from './deny-state.js';
 import { epochState, projectionKeys, type EpochState } from './projection.js';
 import { keyRecordSchema, parseRecord, userRecordSchema, type KeyRecord, type UserRecord } from './records.js';
@@ -84,7 +85,7 @@ export function createAuthStore(opts: {
     if (redis === null) return NO_KEY;
     let vals: Array<string | null>;
     try {
-      vals = await redis.mget(k.key(sha256), epochKey);
+      vals = await getMany(redis, [k.key(sha256), epochKey]);
     } catch (err) {
       throw new StoreUnavailable(`redis: ${(err as Error).message}`, { cause: err });
     }
@@ -98,7 +99,7 @@ export function createAuthStore(opts: {
     if (keyId !== undefined) names.push(k.deny('key', keyId));
     let vals: Array<string | null>;
     try {
-      vals = await redis.mget(names);
+      vals = await getMany(redis, names);
     } catch (err) {
       throw new StoreUnavailable(`redis: ${(err as Error).message}`, { cause: err });
     }
