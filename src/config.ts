@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { UsageError } from './errors.js';
 import { authSchema } from './authenticate/schema.js';
 import { meteringSchema, stripeSchema } from './meter/schema.js';
+import { billingSchema } from './billing/schema.js';
 import { ratelimitSchema } from './ratelimit/schema.js';
 import { routeSchema } from './authorize/route-schema.js';
 import { llmSchema } from './llm/schema.js';
@@ -146,6 +147,7 @@ export const configSchema = z
     ratelimit: ratelimitSchema.default({}),
     routes: z.array(routeSchema).min(1),
     metering: meteringSchema.default({}),
+    billing: billingSchema.default({}),
     llm: llmSchema.default({}),
     stripe: stripeSchema.optional(),
     trading: tradingSchema.default({}),
