@@ -69,7 +69,7 @@ export interface Authenticator {
 }
 
 export interface AuthenticatorDeps {
-  /** A request-path Redis connection to share; else one is opened from redisUrl / cfg.redis.url. */
+  /** A request-path Redis connection to share; else one is opened from redisUrl / cfg.redis (url or cluster). */
   readonly redis?: Redis;
   readonly redisUrl?: string;
   readonly metrics: Metrics;
