@@ -21,6 +21,23 @@ import { startUpstream, type RecordingUpstream } from './support/upstream.js';
 import { get } from './support/http.js';
 import { startTestCluster, type TestCluster } from './support/redis-cluster.js';
 import { stringifyYaml } from '../src/yaml.js';
+import { parseConfig } from '../src/config.js';
+
+describe('redis.cluster in the config', () => {
+  const base = { upstream: { url: 'http://127.0.0.1:1' }, routes: [{ path: '/*', auth: 'none' }] };
+  it('takes seed URLs instead of redis.url', () => {
+    const cfg = parseConfig({ ...base, redis: { cluster: ['redis://a:7000', 'rediss://user:pw@b:7001'] } }, {});
+    assert.deepEqual(cfg.redis?.cluster, ['redis://a:7000', 'rediss://user:pw@b:7001']);
+    assert.equal(bullPrefix(cfg), '{argus:bull}');
+    assert.equal(bullPrefix(parseConfig({ ...base, redis: { url: 'redis://a:6379' } }, {})), 'argus:bull');
+  });
+  it('refuses both, neither, and a node that is not a redis URL, naming the key', () => {
+    assert.throws(() => parseConfig({ ...base, redis: { url: 'redis://a:6379', cluster: ['redis://a:7000'] } }, {}), /redis\.cluster: set exactly one/);
+    assert.throws(() => parseConfig({ ...base, redis: { key_prefix: 'x:' } }, {}), /redis\.url: set exactly one/);
+    assert.throws(() => parseConfig({ ...base, redis: { cluster: ['http://a:7000'] } }, {}), /redis\.cluster\[0\]: a node URL/);
+    assert.throws(() => parseConfig({ ...base, redis: { cluster: [] } }, {}), /redis\.cluster/);
+  });
+});
 
 describe('on a Redis Cluster', () => {
   const prefix = `argus-test-${rand()}:`;
