@@ -16,23 +16,29 @@
  * created. Retention drops whole days ({@link dropExpiredPartitions}).
  */
 import type pg from 'pg';
-import { LEDGER_COLUMNS, isUsageEvent, toLedgerRow, type UsageEvent } from '../meter/events.js';
+import '../extensions/registry.js';
+import { isUsageEvent, ledgerColumns, toLedgerRow, type UsageEvent } from '../meter/events.js';
 
-const RECORD_TYPE = LEDGER_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ');
-const TARGET = LEDGER_COLUMNS.map(([name]) => (name === 'occurred_at_ms' ? 'occurred_at' : name)).join(', ');
-const SOURCE = LEDGER_COLUMNS.map(([name]) => (name === 'occurred_at_ms' ? 'to_timestamp(occurred_at_ms / 1000.0)' : name)).join(', ');
+let built: { columns: number; sql: string } | undefined;
 
 /** The hour (UTC, time-zone free) a timestamptz expression falls in. */
 export const HOUR_OF = (expr: string): string => `to_timestamp(floor(extract(epoch FROM ${expr}) / 3600) * 3600)`;
 
 /**
- * The one statement: the batch travels as a single jsonb parameter. The
- * aggregates are upserted in key order so concurrent workers lock them in the
- * same order (no deadlock between two batches touching the same hours).
+ * The one statement (over every registered kind's columns): the batch travels
+ * as a single jsonb parameter. The aggregates are upserted in key order so
+ * concurrent workers lock them in the same order (no deadlock between two
+ * batches touching the same hours).
  */
-export const INSERT_SQL = `WITH ins AS (
-  INSERT INTO usage_events (${TARGET})
-  SELECT ${SOURCE} FROM jsonb_to_recordset($1::jsonb) AS x(${RECORD_TYPE})
+export function insertSql(): string {
+  const columns = ledgerColumns();
+  if (built?.columns === columns.length) return built.sql;
+  const recordType = columns.map(([name, type]) => `${name} ${type}`).join(', ');
+  const target = columns.map(([name]) => (name === 'occurred_at_ms' ? 'occurred_at' : name)).join(', ');
+  const source = columns.map(([name]) => (name === 'occurred_at_ms' ? 'to_timestamp(occurred_at_ms / 1000.0)' : name)).join(', ');
+  const sql = `WITH ins AS (
+  INSERT INTO usage_events (${target})
+  SELECT ${source} FROM jsonb_to_recordset($1::jsonb) AS x(${recordType})
   ON CONFLICT (event_id, occurred_at) DO NOTHING
   RETURNING kind, user_id, stripe_customer, quantity, occurred_at
 ), agg AS (
@@ -43,6 +49,9 @@ export const INSERT_SQL = `WITH ins AS (
   DO UPDATE SET events = w.events + EXCLUDED.events, quantity = w.quantity + EXCLUDED.quantity
 )
 SELECT count(*)::int AS inserted FROM ins`;
+  built = { columns: columns.length, sql };
+  return sql;
+}
 
 export interface InsertResult {
   /** Rows newly written (duplicates of earlier deliveries are not counted). */
@@ -56,7 +65,7 @@ export async function insertEvents(db: Pick<pg.Pool, 'query'>, events: readonly 
   const valid = events.filter(isUsageEvent) as UsageEvent[];
   const invalid = events.length - valid.length;
   if (valid.length === 0) return { inserted: 0, invalid };
-  const res = await db.query<{ inserted: number }>(INSERT_SQL, [JSON.stringify(valid.map(toLedgerRow))]);
+  const res = await db.query<{ inserted: number }>(insertSql(), [JSON.stringify(valid.map(toLedgerRow))]);
   return { inserted: res.rows[0]?.inserted ?? 0, invalid };
 }
 

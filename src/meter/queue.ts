@@ -5,7 +5,7 @@
  */
 import { Job, Queue, type JobsOptions } from 'bullmq';
 import { createRedis, type RedisTarget } from '../clients/redis.js';
-import type { Config } from '../config.js';
+import type { MeteringSlice } from './slice.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { UsageEvent } from './events.js';
@@ -72,13 +72,13 @@ export interface UsageQueue {
  * the queue in one slot (the queue lives on one master; more throughput means
  * more queues, not a wider one).
  */
-export function bullPrefix(cfg: Readonly<Config>): string {
+export function bullPrefix(cfg: MeteringSlice): string {
   const p = `${cfg.redis?.key_prefix ?? 'argus:'}bull`;
   return cfg.redis?.cluster ? `{${p}}` : p;
 }
 
 /** Options stamped on every batch job: the worker's retry policy, and failed jobs kept for replay. */
-export function jobOptions(cfg: Readonly<Config>): JobsOptions {
+export function jobOptions(cfg: MeteringSlice): JobsOptions {
   const m = cfg.metering;
   return {
     attempts: m.job_attempts,
@@ -88,11 +88,7 @@ export function jobOptions(cfg: Readonly<Config>): JobsOptions {
   };
 }
 
-export function createUsageQueue(
-  cfg: Readonly<Config>,
-  redisUrl: RedisTarget,
-  opts: { onReady?: () => void; log?: Logger; metrics?: Metrics } = {},
-): UsageQueue {
+export function createUsageQueue(cfg: MeteringSlice, redisUrl: RedisTarget, opts: { onReady?: () => void; log?: Logger; metrics?: Metrics } = {}): UsageQueue {
   const onReady = opts.onReady ?? (() => undefined);
   const timeoutMs = cfg.metering.queue_timeout_ms;
   const connection = createRedis(redisUrl, {
