@@ -29,7 +29,7 @@ import type { Denial } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { RequestHead } from '../request/head.js';
-import { closeRedis, createRedis, type Redis } from '../clients/redis.js';
+import { closeRedis, createRedis, type Redis, type RedisTarget } from '../clients/redis.js';
 import { redisHealth } from '../clients/redis-health.js';
 import { failsClosed } from '../routes.js';
 import { API_KEY_PATTERN, hashApiKey, keyContext, loadKeyFile } from './api-keys.js';
@@ -82,7 +82,7 @@ export interface Authenticator extends AuthStage {
 }
 
 export interface AuthenticatorDeps {
-  /** A request-path Redis connection to share; else one is opened from redisUrl / cfg.redis.url. */
+  /** A request-path Redis connection to share; else one is opened from redisUrl / cfg.redis (url or cluster). */
   readonly redis?: Redis;
   readonly redisUrl?: string;
   readonly metrics: Metrics;
@@ -132,7 +132,7 @@ export async function createAuthenticator(
   });
   const extract = createExtractor(auth);
   const build = createContextBuilder({ tiers: cfg.tiers, defaultTier: auth.default_tier, claims: auth.jwt?.claims });
-  const redisUrl = deps.redisUrl ?? cfg.redis?.url ?? null;
+  const redisUrl: RedisTarget | null = deps.redisUrl ?? cfg.redis ?? null;
   const prefix = cfg.redis?.key_prefix ?? 'argus:';
   const ownRedis = deps.redis === undefined && redisUrl !== null;
   const redis = deps.redis ?? (redisUrl !== null ? createRedis(redisUrl, { connectionName: 'argus-auth' }) : null);

@@ -18,7 +18,7 @@
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../observe/log.js';
-import { closeRedis, createRedis } from '../clients/redis.js';
+import { closeRedis, createRedis, type RedisTarget } from '../clients/redis.js';
 import type { L1 } from './cache.js';
 import type { AuthContext } from '../request/principal.js';
 import type { AuthMetrics } from './metrics.js';
@@ -33,7 +33,7 @@ export function refusedByUserRevocation(ctx: AuthContext, revokedAt: number | nu
   return ctx.issued_at === undefined || ctx.issued_at <= revokedAt;
 }
 
-export function createRevocations(opts: { redisUrl: string | null; prefix: string; l1: L1; metrics: AuthMetrics; log: Logger }) {
+export function createRevocations(opts: { redisUrl: RedisTarget | null; prefix: string; l1: L1; metrics: AuthMetrics; log: Logger }) {
   const { l1, metrics, log } = opts;
   const users = new LRUCache<string, number>({ max: 10_000 });
   const sessions = new LRUCache<string, number>({ max: 10_000 });

@@ -12,7 +12,8 @@
  * - channel `<prefix>auth:changes`        JSON `{kind: user|org|key, id, version}` published by the control plane
  * - `<prefix>projection:epoch`            whether Redis still holds the projection (projection.ts)
  *
- * Every read also fetches the epoch (same round trip). Once this process has
+ * Every read also fetches the epoch (same round trip: one MGET, or on a Redis
+ * Cluster one GET per key in parallel, since the keys live in different slots). Once this process has
  * seen a complete epoch (or `redis.require_projection` is set), a missing or incomplete
  * one means Redis lost its data: lookups report `projection` other than
  * `complete` and the authenticator answers 503 instead of trusting an absence.
@@ -22,7 +23,7 @@
  * Every method throws {@link StoreUnavailable} when the store cannot answer;
  * the caller applies the route's failure policy.
  */
-import type { Redis } from 'ioredis';
+import { getMany, type Redis } from '../clients/redis.js';
 import { redisKeys, type Revocation } from './deny-state.js';
 import { epochState, projectionKeys, type EpochState } from './projection.js';
 import { keyRecordSchema, parseRecord, userRecordSchema, type KeyRecord, type UserRecord } from './records.js';
@@ -88,7 +89,7 @@ export function createAuthStore(opts: {
     if (redis === null) return NO_KEY;
     let vals: Array<string | null>;
     try {
-      vals = await redis.mget(k.key(sha256), epochKey);
+      vals = await getMany(redis, [k.key(sha256), epochKey]);
     } catch (err) {
       throw new StoreUnavailable(`redis: ${(err as Error).message}`, { cause: err });
     }
@@ -103,7 +104,7 @@ export function createAuthStore(opts: {
     if (orgId !== undefined) names.push(k.org(orgId));
     let vals: Array<string | null>;
     try {
-      vals = await redis.mget(names);
+      vals = await getMany(redis, names);
     } catch (err) {
       throw new StoreUnavailable(`redis: ${(err as Error).message}`, { cause: err });
     }
