@@ -19,6 +19,7 @@ import { routeSchema } from './authorize/route-schema.js';
 import { llmSchema } from './llm/schema.js';
 import { tradingSchema } from './trading/schema.js';
 import { DEFAULT_STRIP_REQUEST_HEADERS } from './forward/strip.js';
+import { parseUpstreamTarget } from './forward/h1/target.js';
 
 /** A port; digits in a string (what `"${PORT:-8080}"` substitutes to) count as the number. */
 const portNumber = z.preprocess((v) => (typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v), z.number().int().min(0).max(65535));
@@ -100,7 +101,14 @@ export const configSchema = z
       .default({}),
     upstream: z
       .object({
-        url: z.string().url(),
+        /** `http://host:port`, or `unix:/absolute/path.sock` for an app listening on a Unix domain socket. */
+        url: z.string().superRefine((url, ctx) => {
+          try {
+            parseUpstreamTarget(url);
+          } catch (err) {
+            ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+          }
+        }),
         connections: z.number().int().positive().default(128),
         headers_timeout_ms: z.number().int().positive().default(10000),
         body_timeout_ms: z.number().int().nonnegative().default(300000),
