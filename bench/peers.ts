@@ -10,7 +10,9 @@
  * - the sidecar: passthrough (`auth: none`, no limits, no metering), JWT cache hit +
  *   local limit, and the production hot path (JWT + local limit + metering to BullMQ);
  * - the same over a Unix-socket upstream (sidecar passthrough and hot path, nginx),
- *   which also gives `uds-vs-tcp` (UDS against TCP loopback, same rounds).
+ *   which also gives `uds-vs-tcp` (UDS against TCP loopback, same rounds);
+ * - a Fastify gateway (bench/fastify-gateway.ts: @fastify/jwt with its cache,
+ *   @fastify/rate-limit, @fastify/http-proxy).
  *
  * Then, with a C compiler, a fixed-rate run (BENCH_RATE, default 4500/s, C generator
  * bench/openloop.c) for p99 and p99.9 of direct, HAProxy jwt and the sidecar hot path.
@@ -23,7 +25,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { pinLocalRedis } from './harness.js';
+import { DIST, pinLocalRedis, startServer } from './harness.js';
 import { buildOpenLoop, runOpenLoop } from './openloop-native.js';
 import {
   ensurePackages,
@@ -40,7 +42,7 @@ import {
   type Target,
 } from './peers-kit.js';
 import { writeResultFiles } from './results-dir.js';
-import { makeCredentials, removeCredentials } from './scenarios.js';
+import { AUDIENCE, ISSUER, makeCredentials, removeCredentials } from './scenarios.js';
 
 const duration = Number(process.env['BENCH_DURATION'] ?? 5);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -70,6 +72,11 @@ const PASS = 'sidecar, route `auth: none`, no limits, no metering';
 const JWT = 'sidecar, JWT cache hit + local limit';
 const HOT = 'sidecar, JWT cache hit + local limit + metering to BullMQ (production hot path)';
 const HAPROXY_JWT = 'HAProxy 2.6 `jwt_verify` RS256 on every request + stick table';
+const FASTIFY = 'Fastify 4 + @fastify/jwt (cached) + @fastify/rate-limit + @fastify/http-proxy';
+const fastify = async (port: number): Promise<Target> => {
+  const s = await startServer('fastify', `${DIST}bench/fastify-gateway.js`, [String(port), `http://127.0.0.1:${UP}`, pem, ISSUER, AUDIENCE], port, 1);
+  return { name: s.name, port, pids: () => [s.pid], stop: () => s.stop() };
+};
 const sidecar = (v: Parameters<typeof startSidecar>[6]) => (port: number) => startSidecar(dir, `sidecar ${port}`, port, UP, redisUrl, creds, v);
 const ALL: Peer[] = [
   { name: 'nginx plain reverse proxy', path: '/x', pair: ['nginx', 'tcp'], start: (p) => startNginxProxy(dir, p, `127.0.0.1:${UP}`) },
@@ -86,6 +93,7 @@ const ALL: Peer[] = [
     start: sidecar({ metering: false, ratelimit: false, upstream: `unix:${SOCK}` }),
   },
   { name: `${HOT}, UDS upstream`, path: '/jwt/x', pair: ['sidecar hot path', 'uds'], start: sidecar({ upstream: `unix:${SOCK}` }) },
+  { name: FASTIFY, path: '/x', start: fastify },
 ];
 const PEERS = ALL.filter((p) => !only || only.test(p.name));
 
@@ -192,6 +200,7 @@ function report(rows: Row[], fixed: Fixed[]): void {
       : []),
     `- hot path / sidecar passthrough rps: ${ratio(HOT, PASS)} (issue 27 goal 1: ≥ 0.90)`,
     `- hot path / HAProxy jwt_verify + stick table rps: ${ratio(HOT, HAPROXY_JWT)} (goal 2: ≥ 1.25)`,
+    `- hot path / Fastify gateway rps: ${ratio(HOT, FASTIFY)} (goal 2: ≥ 2.5)`,
     `- JWT cache hit + limit / passthrough: ${ratio(JWT, PASS)}; passthrough / nginx: ${ratio(PASS, 'nginx plain reverse proxy')}`,
     `- ${layout}`,
     `- ${load}`,
