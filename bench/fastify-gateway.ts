@@ -16,7 +16,7 @@ const [port, upstream, pem, issuer, audience] = process.argv.slice(2);
 const app = Fastify({ logger: false });
 await app.register(jwt, {
   secret: { public: readFileSync(pem!, 'utf8') },
-  verify: { algorithms: ['RS256'], allowedIss: issuer, allowedAud: audience, cache: 100_000 },
+  verify: { algorithms: ['RS256'], allowedIss: issuer, allowedAud: audience, cache: true },
 });
 await app.register(rateLimit, {
   global: true,
