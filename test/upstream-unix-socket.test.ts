@@ -2,7 +2,8 @@
  * `upstream.url: unix:/path/app.sock`: an app that listens only on a Unix domain
  * socket (no TCP port at all) gets plain requests, request bodies, a streamed SSE
  * response unbuffered and a WebSocket, all through the sidecar; a relative path
- * is a config error naming the key (exit 2); a socket nobody listens on is a 502.
+ * is a config error naming the key (exit 2); a missing socket is a 502 counted as
+ * `kind="refused"`.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -146,6 +147,8 @@ describe('upstream socket missing', () => {
       const r = await get(`${proxy.url}/x`);
       assert.equal(r.status, 502, r.body);
       assert.equal(errorCode(r), 'ARGUS_UPSTREAM_UNAVAILABLE');
+      const metrics = await (await fetch(`${proxy.adminUrl}/metrics`)).text();
+      assert.match(metrics, /argus_upstream_errors_total\{kind="refused"\} 1/, 'a missing socket file counts as refused');
     } finally {
       await proxy.stop();
       rmSync(dir, { recursive: true, force: true });
