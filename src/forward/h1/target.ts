@@ -7,7 +7,7 @@
  * own (the client's Host passes through) and a WebSocket handshake (the `ws`
  * client sets it) carry `Host: localhost`.
  */
-import net from 'node:net';
+import type net from 'node:net';
 
 export type UpstreamTarget =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly hostHeader: string }
