@@ -101,6 +101,10 @@ export interface SidecarVariant {
   readonly flushMs?: number;
   /** metering.batch_max_events (default: the config's). */
   readonly batchMax?: number;
+  /** upstream.url (default: http://127.0.0.1:<upstreamPort>), e.g. unix:/path/up.sock. */
+  readonly upstream?: string;
+  /** metering.spool_dir (default /tmp/argus-bench-spool): two metered sidecars at once need one each. */
+  readonly spoolDir?: string;
 }
 
 /** The sidecar's config for the suite, one route per scenario. */
@@ -109,7 +113,7 @@ export function sidecarConfig(port: number, adminPort: number, upstreamPort: num
 admin: { host: 127.0.0.1, port: ${adminPort} }
 threads: ${v.threads ?? 1}
 log: { level: warn }
-upstream: { url: http://127.0.0.1:${upstreamPort}, connections: 128 }
+upstream: { url: "${v.upstream ?? `http://127.0.0.1:${upstreamPort}`}", connections: 128 }
 redis: { url: ${redisUrl}, key_prefix: "${creds.prefix}" }
 auth:
   jwt: { jwks_file: ${creds.jwksFile}, issuer: ${ISSUER}, audience: ${AUDIENCE}, algorithms: [RS256, ES256], verify_threads: ${v.verifyThreads ?? 0} }
@@ -120,7 +124,7 @@ tiers:
   business: { requests_per_minute: 100000000 }
   explorer: { requests_per_minute: 60, burst: 0 }
 ratelimit: { enabled: ${v.ratelimit ?? true}, scope: ${v.scope ?? 'local'} }
-metering: { enabled: ${v.metering ?? true}, queue: "bench-${creds.prefix.split(':')[1]}", spool_dir: /tmp/argus-bench-spool${v.flushMs ? `, flush_interval_ms: ${v.flushMs}` : ''}${v.batchMax ? `, batch_max_events: ${v.batchMax}` : ''} }
+metering: { enabled: ${v.metering ?? true}, queue: "bench-${creds.prefix.split(':')[1]}", spool_dir: ${v.spoolDir ?? '/tmp/argus-bench-spool'}${v.flushMs ? `, flush_interval_ms: ${v.flushMs}` : ''}${v.batchMax ? `, batch_max_events: ${v.batchMax}` : ''} }
 routes:
   - { path: /pass/*, auth: none, meter: false }
   - { path: /passm/*, auth: none }

@@ -33,6 +33,14 @@ grep -q 'native: false' "$OUT/legacy.yaml"
 "$HELM" template argus "$CHART" --namespace argus-system \
   --set injector.tls.certManager.enabled=false,injector.tls.existingSecret=argus-webhook-tls,injector.tls.caBundle=Zm9v \
   --set injector.failurePolicy=Ignore >"$OUT/provided-tls.yaml"
+# Unix-socket upstream: the injector shares the socket dir, the sidecars dial unix:${ARGUS_UPSTREAM_SOCKET}.
+"$HELM" template argus "$CHART" --namespace argus-system --set 'sidecar.namespaces={sibyl}' \
+  --set sidecar.upstreamSocket.enabled=true,sidecar.upstreamSocket.dir=/run/app >"$OUT/uds.yaml"
+grep -q 'upstream_socket: { dir: "/run/app", file: "app.sock" }' "$OUT/uds.yaml"
+grep -q 'url: unix:\${ARGUS_UPSTREAM_SOCKET}' "$OUT/uds.yaml"
+if grep -q 'upstream_socket' "$OUT/native.yaml"; then
+  echo "helm-check: upstream_socket rendered although sidecar.upstreamSocket.enabled is false" >&2; exit 1
+fi
 if "$HELM" template argus "$CHART" --set injector.tls.certManager.enabled=false >/dev/null 2>&1; then
   echo "helm-check: rendering without cert-manager and without a TLS secret must fail" >&2; exit 1
 fi

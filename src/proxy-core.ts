@@ -23,7 +23,7 @@ import { createHeartbeats } from './forward/ws-heartbeat.js';
 import { createIdleSweeper } from './forward/ws-idle.js';
 import { createGateFactory } from './forward/ws-gates.js';
 import { startExtensions } from './extensions/start.js';
-import { createMeter } from './meter/producer.js';
+import { createMeter, type MeterThread } from './meter/producer.js';
 import { createMeterSinks } from './meter/stage.js';
 import { createDurableGate } from './meter/durable.js';
 import type { Logger } from './observe/log.js';
@@ -46,6 +46,8 @@ export interface CoreOptions {
   readonly port?: number;
   /** Share the port with this sidecar's other threads (SO_REUSEPORT); else bind it exclusively. */
   readonly sharePort?: boolean;
+  /** This thread's place among the sidecar's threads (default: the only one); names its spool directory. */
+  readonly thread?: MeterThread;
 }
 
 /**
@@ -92,7 +94,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   closers.push(['ratelimit', () => limiter.close()]);
 
   // Metering: every event spooled to disk before its response completes, batched into BullMQ, kept until the ledger has it.
-  const meter = cfg.metering.enabled ? createMeter(cfg, { metrics, log }) : undefined;
+  const meter = cfg.metering.enabled ? createMeter(cfg, { metrics, log, ...(opts.thread && { thread: opts.thread }) }) : undefined;
   if (meter) closers.push(['metering', () => meter.close()]);
   const sinks = meter ? createMeterSinks(meter, cfg.metering, log, now) : undefined;
 

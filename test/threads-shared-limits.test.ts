@@ -72,3 +72,36 @@ describe('threads: 2', () => {
     assert.equal(ready.status, 200);
   });
 });
+
+describe('threads: 2, scope global without Redis (the local share)', () => {
+  let up: RecordingUpstream;
+  let proxy: TestProxy;
+  const key = generateApiKey();
+
+  before(async () => {
+    up = await startUpstream();
+    const dir = mkdtempSync(join(tmpdir(), 'argus-threads-'));
+    writeFileSync(join(dir, 'keys.yaml'), `- { key_id: ${key.key_id}, sha256: ${key.sha256}, user_id: shared, tier: explorer }\n`);
+    proxy = await startTestProxy({
+      threads: 2,
+      upstream: { url: up.url },
+      auth: { api_keys: { file: join(dir, 'keys.yaml') } },
+      tiers: { explorer: { requests_per_minute: 60, burst: 19 } },
+      // No Redis: every global check is decided by this sidecar's share, limit / replicas.
+      ratelimit: { scope: 'global', replicas: 2 },
+      routes: [{ path: '/*', auth: 'required' }],
+    });
+  });
+  after(async () => {
+    await proxy.stop();
+    await up.close();
+  });
+
+  it('admits the share once per sidecar, not once per thread', async () => {
+    const statuses = await Promise.all(Array.from({ length: 40 }, () => get(`${proxy.url}/x`, { 'x-api-key': key.key })));
+    const ok = statuses.filter((s) => s === 200).length;
+    // Share: burst floor(19 / 2) = 9, so 10 at once, plus at most one more token (one per 2 s) while the burst runs.
+    assert.ok(ok >= 10 && ok <= 11, `${ok} admitted`);
+    assert.equal(statuses.filter((s) => s === 429).length, 40 - ok);
+  });
+});

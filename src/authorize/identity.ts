@@ -48,7 +48,10 @@ export function identityBlock(ctx: AuthContext | null, opts?: { stale?: boolean 
 }
 
 function toBlock(list: readonly string[]): TrustedHeaders {
-  let lines = '';
-  for (let i = 0; i < list.length; i += 2) lines += `${list[i]}: ${list[i + 1]}\r\n`;
-  return Object.freeze({ list, lines });
+  const parts: string[] = [];
+  for (let i = 0; i < list.length; i += 2) parts.push(list[i]!, ': ', list[i + 1]!, '\r\n');
+  // join() makes one flat string. Built with `+=` it was a rope, and every request head
+  // that copied the cached block walked the rope again (perf: String::WriteToFlat,
+  // 0.5 µs per request on the JWT route).
+  return Object.freeze({ list, lines: parts.join('') });
 }

@@ -17,6 +17,7 @@ import { isProtocolCredential } from '../authenticate/credentials.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { stripSet } from './strip.js';
 import type { TrustedHeaders } from './h1/exchange.js';
+import { parseUpstreamTarget, UNIX_HOST } from './h1/target.js';
 import type { RelayFailure } from './relay.js';
 import type { GateFactory } from './ws-gates.js';
 import { connectUpstream, WsSession } from './websocket.js';
@@ -62,7 +63,10 @@ function decodedName(raw: string): string {
 export function createWebSocketOpener(deps: OpenerDeps) {
   // The same client identity headers are removed from upgrades as from plain requests (src/forward/strip.ts).
   const stripSets = deps.cfg.routes.map((r) => stripSet(deps.cfg.server.strip_request_headers, r.strip_request_headers));
-  const base = deps.cfg.upstream.url.replace(/^http/, 'ws').replace(/\/$/, '');
+  const target = parseUpstreamTarget(deps.cfg.upstream.url);
+  // Over a Unix socket the URL only carries the path; `connectUpstream` dials the socket (Host: localhost).
+  const socketPath = target.kind === 'unix' ? target.path : undefined;
+  const base = socketPath !== undefined ? `ws://${UNIX_HOST}` : deps.cfg.upstream.url.replace(/^http/, 'ws').replace(/\/$/, '');
   return {
     open(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, up: UpgradeInfo): void {
       const head = ex.head;
@@ -97,7 +101,7 @@ export function createWebSocketOpener(deps: OpenerDeps) {
       const query = route.cfg.websocket?.query_token ? withoutParam(head.query, 'access_token') : head.query;
       const url = `${base}${head.path}${query ? `?${query}` : ''}`;
       const maxMessageBytes = route.cfg.websocket?.max_message_bytes ?? deps.cfg.server.ws_max_payload_bytes;
-      connectUpstream(url, headers, protocols, deps.cfg.upstream.headers_timeout_ms, maxMessageBytes).then(
+      connectUpstream(url, headers, protocols, deps.cfg.upstream.headers_timeout_ms, maxMessageBytes, socketPath).then(
         (upstream) => {
           if (ex.aborted) return void upstream.ws.terminate();
           const ws = route.cfg.websocket!;

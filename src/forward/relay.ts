@@ -392,7 +392,8 @@ export function classify(err: Error): RelayFailure {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'H1_HEADERS_TIMEOUT' || code === 'ETIMEDOUT') return 'timeout';
   if (code === 'H1_BODY_TIMEOUT') return 'body_timeout';
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'EAI_AGAIN') return 'refused';
+  // ENOENT: a Unix-socket upstream whose socket file does not exist (the app is not listening yet).
+  if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'EAI_AGAIN') return 'refused';
   if (code === 'H1_CLOSED' || code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
   if (code === 'H1_BAD_RESPONSE') return 'protocol';
   return 'other';

@@ -1,9 +1,17 @@
 /** Config schema of the `upstream:` section: the app behind the sidecar and the h1 pool. */
 import { z } from 'zod';
+import { parseUpstreamTarget } from './h1/target.js';
 
 export const upstreamSchema = z
   .object({
-    url: z.string().url(),
+    /** `http://host:port`, or `unix:/absolute/path.sock` for an app listening on a Unix domain socket. */
+    url: z.string().superRefine((url, ctx) => {
+      try {
+        parseUpstreamTarget(url);
+      } catch (err) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+      }
+    }),
     connections: z.number().int().positive().default(128),
     headers_timeout_ms: z.number().int().positive().default(10000),
     body_timeout_ms: z.number().int().nonnegative().default(300000),

@@ -13,6 +13,7 @@
  * pause a client's reads, so client → upstream is bounded instead: a client whose
  * messages pile up in the upstream's send buffer beyond the bound is closed 1013.
  */
+import net from 'node:net';
 import WebSocket from 'ws';
 import type { AuthContext } from '../request/principal.js';
 import type { WebSocket as UwsWebSocket } from '../server/uws.js';
@@ -44,6 +45,8 @@ export function connectUpstream(
   protocols: string[],
   timeoutMs: number,
   maxMessageBytes: number,
+  /** Dial this Unix domain socket instead of the URL's host (`upstream.url: unix:…`). */
+  socketPath?: string,
 ): Promise<UpstreamSocket> {
   return new Promise((resolve, reject) => {
     // The subprotocol offer is sent and checked here, not by `ws`: `ws` fails a handshake whose answer names
@@ -51,7 +54,13 @@ export function connectUpstream(
     const offer = protocols.length > 0 ? { ...headers, 'sec-websocket-protocol': protocols.join(', ') } : headers;
     let chosen = '';
     // `ws` refuses an upstream message over maxPayload itself: it closes the upstream with 1009 and emits an error.
-    const ws = new WebSocket(url, [], { headers: offer, perMessageDeflate: false, handshakeTimeout: timeoutMs, maxPayload: maxMessageBytes });
+    const ws = new WebSocket(url, [], {
+      headers: offer,
+      perMessageDeflate: false,
+      handshakeTimeout: timeoutMs,
+      maxPayload: maxMessageBytes,
+      ...(socketPath !== undefined && { createConnection: () => net.connect({ path: socketPath }) }),
+    });
     const fail = (err: Error & { status?: number }) => {
       ws.removeAllListeners();
       ws.on('error', () => undefined);

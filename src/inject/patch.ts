@@ -4,7 +4,7 @@
  */
 import { ANNOTATION, INJECTED_LABEL, SIDECAR_NAME, readAnnotations } from './annotations.js';
 import type { InjectorConfig } from './schema.js';
-import { VOLUME, sidecarContainer, sidecarVolumes, type JsonObject } from './sidecar.js';
+import { SOCKET_ENV, VOLUME, sidecarContainer, sidecarVolumes, socketEnv, socketMount, type JsonObject } from './sidecar.js';
 
 export interface PatchOp {
   readonly op: 'add';
@@ -54,9 +54,18 @@ export function decidePod(pod: unknown, cfg: Readonly<InjectorConfig>): PodDecis
   const taken = volumes.map((v) => v.name).find((n) => Object.values(VOLUME).includes(n as never));
   if (taken !== undefined) return { kind: 'deny', message: `spec.volumes: the name ${String(taken)} is reserved for the Argus sidecar` };
 
+  const mount = socketMount(cfg.sidecar);
+  const clash = mount && containers.find((c) => Array.isArray(c.volumeMounts) && c.volumeMounts.some((m) => isObject(m) && m.mountPath === mount.mountPath));
+  if (clash)
+    return {
+      kind: 'deny',
+      message: `container ${String(clash.name)} already mounts ${String(mount!.mountPath)}, where the Argus sidecar shares the upstream socket`,
+    };
+
   const container = sidecarContainer(cfg.sidecar, options);
   // Before the sidecar is inserted: these paths use the app containers' own indexes.
-  const patch: PatchOp[] = shutdownOrder(spec, containers.length === spec.containers.length ? containers : [], cfg);
+  const apps = containers.length === spec.containers.length ? containers : [];
+  const patch: PatchOp[] = [...shutdownOrder(spec, apps, cfg), ...shareSocket(apps, cfg)];
   if (options.native) {
     // Appended: the app's own init containers (migrations, waits) run first and
     // never depend on the proxy; the app's containers then wait for its startup probe.
@@ -93,6 +102,21 @@ function shutdownOrder(spec: JsonObject, containers: JsonObject[], cfg: Readonly
   }
   const grace = typeof spec.terminationGracePeriodSeconds === 'number' ? spec.terminationGracePeriodSeconds : 30;
   if (grace < cfg.sidecar.termination_grace_period_s) ops.push(add('/spec/terminationGracePeriodSeconds', cfg.sidecar.termination_grace_period_s));
+  return ops;
+}
+
+/** With `sidecar.upstream_socket`: every app container mounts the socket volume and sees ARGUS_UPSTREAM_SOCKET. */
+function shareSocket(containers: JsonObject[], cfg: Readonly<InjectorConfig>): PatchOp[] {
+  const mount = socketMount(cfg.sidecar);
+  const env = socketEnv(cfg.sidecar);
+  if (!mount || !env) return [];
+  const ops: PatchOp[] = [];
+  containers.forEach((c, i) => {
+    ops.push(Array.isArray(c.volumeMounts) ? add(`/spec/containers/${i}/volumeMounts/-`, mount) : add(`/spec/containers/${i}/volumeMounts`, [mount]));
+    // An app that names the socket itself keeps its own value.
+    if (!Array.isArray(c.env)) ops.push(add(`/spec/containers/${i}/env`, [env]));
+    else if (!c.env.some((e) => isObject(e) && e.name === SOCKET_ENV)) ops.push(add(`/spec/containers/${i}/env/-`, env));
+  });
   return ops;
 }
 

@@ -60,6 +60,18 @@ export const sidecarSchema = z
     config_key: z.string().min(1).default('argus.yaml'),
     /** The app's port on localhost; exported as ARGUS_UPSTREAM_PORT for argus.yaml. */
     upstream_port: port.default(3000),
+    /**
+     * A Unix-domain-socket upstream: an emptyDir mounted at `dir` in the sidecar and in
+     * every app container, and ARGUS_UPSTREAM_SOCKET=`dir`/`file` exported to both, for
+     * `upstream.url: unix:${ARGUS_UPSTREAM_SOCKET}` (docs/operations.md, "Unix-socket upstream").
+     */
+    upstream_socket: z
+      .object({
+        dir: z.string().regex(/^\/[^:\0]*[^/]$/, 'expected an absolute directory path (no ":", no trailing "/")'),
+        file: z.string().regex(/^[^/\0:]+$/, 'expected a file name'),
+      })
+      .strict()
+      .optional(),
     listen_port: port.default(8080),
     admin_port: port.default(9090),
     run_as_user: z.number().int().min(1).default(10001),

@@ -14,7 +14,21 @@ export const CONFIG_DIR = '/etc/argus';
 export const DATA_DIR = '/var/lib/argus';
 
 /** Volume names the injector owns; a pod that already uses one is refused. */
-export const VOLUME = { config: 'argus-sidecar-config', data: 'argus-sidecar-data', tmp: 'argus-sidecar-tmp' } as const;
+export const VOLUME = { config: 'argus-sidecar-config', data: 'argus-sidecar-data', tmp: 'argus-sidecar-tmp', socket: 'argus-sidecar-socket' } as const;
+
+/** The variable naming the upstream socket (`sidecar.upstream_socket`), in the sidecar and the app containers. */
+export const SOCKET_ENV = 'ARGUS_UPSTREAM_SOCKET';
+
+/** The socket volume's mount, for the sidecar and every app container (none without `upstream_socket`). */
+export function socketMount(sidecar: SidecarConfig): JsonObject | undefined {
+  return sidecar.upstream_socket && { name: VOLUME.socket, mountPath: sidecar.upstream_socket.dir };
+}
+
+/** `ARGUS_UPSTREAM_SOCKET` for the sidecar and every app container (none without `upstream_socket`). */
+export function socketEnv(sidecar: SidecarConfig): JsonObject | undefined {
+  const s = sidecar.upstream_socket;
+  return s && { name: SOCKET_ENV, value: `${s.dir}/${s.file}` };
+}
 
 export type JsonObject = Record<string, unknown>;
 
@@ -36,6 +50,7 @@ export function sidecarContainer(sidecar: SidecarConfig, opts: InjectionOptions)
       { name: VOLUME.config, mountPath: CONFIG_DIR, readOnly: true },
       { name: VOLUME.data, mountPath: DATA_DIR },
       { name: VOLUME.tmp, mountPath: '/tmp' },
+      ...optional(socketMount(sidecar)),
     ],
     // Native sidecars gate the app's containers on this probe (KEP-753).
     startupProbe: { ...readyz, periodSeconds: sidecar.startup.period_s, failureThreshold: sidecar.startup.failure_threshold, timeoutSeconds: 1 },
@@ -69,7 +84,13 @@ export function sidecarVolumes(sidecar: SidecarConfig, opts: InjectionOptions): 
     { name: VOLUME.config, configMap: { name: opts.configMap, items: [{ key: sidecar.config_key, path: sidecar.config_key }] } },
     { name: VOLUME.data, emptyDir: { sizeLimit: '1Gi' } },
     { name: VOLUME.tmp, emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+    // The socket file only: tmpfs, nothing is written through it.
+    ...optional(sidecar.upstream_socket && { name: VOLUME.socket, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }),
   ];
+}
+
+function optional(v: JsonObject | undefined): JsonObject[] {
+  return v === undefined ? [] : [v];
 }
 
 function sidecarEnv(sidecar: SidecarConfig, opts: InjectionOptions): JsonObject[] {
@@ -78,6 +99,7 @@ function sidecarEnv(sidecar: SidecarConfig, opts: InjectionOptions): JsonObject[
     { name: 'ARGUS_SERVICE', value: opts.profile ?? 'default' },
     { name: 'ARGUS_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'ARGUS_POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    ...optional(socketEnv(sidecar)),
   ];
   for (const e of opts.env) env.push({ name: e.name, value: e.value });
   for (const s of sidecar.secret_env) {

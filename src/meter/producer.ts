@@ -32,7 +32,6 @@
  * error log and `ready() === false`.
  */
 import { join } from 'node:path';
-import { threadId } from 'node:worker_threads';
 import type { MeteringSlice } from './slice.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -40,6 +39,7 @@ import { batchIdFor, type UsageEvent } from './events.js';
 import { JsonBytes } from './json-bytes.js';
 import { meterMetrics } from './metrics.js';
 import { createUsageQueue, type UsageQueue } from './queue.js';
+import { adoptOrphanSpools } from './adopt.js';
 import { openSpoolWriter, readSegment, removeSegment, segmentBytes, segmentFiles, type LoggedBatch } from './spool.js';
 import { BatchEncoder, decodeBatch, encodeBatch, JOB_NAMES, type RowsJobData } from './wire.js';
 
@@ -68,9 +68,18 @@ export interface Meter {
 /** What waits for the turn's spool write: a closure, or an object (a held response, without a closure of its own). */
 export type SpoolWaiter = (() => void) | { spooled(): void };
 
-/** The spool directory of this thread: `<metering.spool_dir>/t<threadId>` (one owner per directory). */
-export function spoolDirFor(cfg: MeteringSlice, thread: number = threadId): string {
+/**
+ * The spool directory of a proxy thread: `<metering.spool_dir>/t<index>`, index 0 … threads − 1
+ * (one owner per directory; the same names whatever worker thread ids a start gets).
+ */
+export function spoolDirFor(cfg: MeteringSlice, thread = 0): string {
   return join(cfg.metering.spool_dir, `t${thread}`);
+}
+
+/** Which of the sidecar's threads a meter serves (default: the only one). */
+export interface MeterThread {
+  readonly index: number;
+  readonly count: number;
 }
 
 type State = 'unsent' | 'sent';
@@ -108,13 +117,22 @@ interface Segment {
  */
 export function createMeter(
   cfg: MeteringSlice,
-  deps: { metrics: Metrics; log: Logger /** Reserved: event times come from the caller. */; now?: () => number },
+  deps: {
+    metrics: Metrics;
+    log: Logger;
+    /** Reserved: event times come from the caller. */
+    now?: () => number;
+    /** Thread 0 also adopts the spools of threads that no longer run (./adopt.ts). */
+    thread?: MeterThread;
+  },
 ): Meter {
   const m = cfg.metering;
   if (!m.enabled) return disabledMeter();
   const log = deps.log.child({ component: 'meter' });
   const mm = meterMetrics(deps.metrics);
-  const dir = spoolDirFor(cfg);
+  const thread = deps.thread ?? { index: 0, count: 1 };
+  const dir = spoolDirFor(cfg, thread.index);
+  if (thread.index === 0) adoptOrphanSpools(m.spool_dir, dir, thread.count, log);
   const writer = openSpoolWriter(dir, m.spool_fsync);
   // On every (re)connect, ask about every sent batch at once: a Redis that restarted may have lost them.
   const onReady = () => {

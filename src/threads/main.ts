@@ -27,6 +27,8 @@ export interface ThreadData {
   readonly buffer: SharedArrayBuffer;
   readonly port: number;
   readonly index: number;
+  /** How many threads the sidecar runs. */
+  readonly count: number;
 }
 
 export interface ThreadPool {
@@ -91,7 +93,7 @@ export async function startThreadPool(cfg: Readonly<Config>, threads: number, lo
   const handles: ThreadHandle[] = [];
   try {
     for (let index = 0; index < threads; index++) {
-      const worker = new Worker(entry, { workerData: { cfg, buffer: store.buffer, port, index } satisfies ThreadData });
+      const worker = new Worker(entry, { workerData: { cfg, buffer: store.buffer, port, index, count: threads } satisfies ThreadData });
       const handle = new ThreadHandle(worker);
       handles.push(handle);
       const first = await new Promise<FromThread>((resolve) => {

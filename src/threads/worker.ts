@@ -16,7 +16,14 @@ const metrics = new Metrics({ defaultMetrics: false });
 const post = (m: FromThread) => port.postMessage(m);
 
 try {
-  const core = await startCore(data.cfg, { log, metrics, store: attachBucketStore(data.buffer), port: data.port, sharePort: true });
+  const core = await startCore(data.cfg, {
+    log,
+    metrics,
+    store: attachBucketStore(data.buffer),
+    port: data.port,
+    sharePort: true,
+    thread: { index: data.index, count: data.count },
+  });
   port.on('message', (m: ToThread) => {
     const reply = (value: unknown) => post({ type: 'reply', id: m.id, value });
     if (m.type === 'metrics') void metrics.registry.getMetricsAsJSON().then(reply, () => reply([]));

@@ -81,6 +81,10 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- $cfg := deepCopy (index . 1) -}}
 {{- $_ := set $cfg "listen" (dict "host" "0.0.0.0" "port" $ctx.Values.sidecar.listenPort) -}}
 {{- $_ := set $cfg "admin" (dict "host" "0.0.0.0" "port" $ctx.Values.sidecar.adminPort) -}}
+{{- /* Socket upstream: the injector exports ARGUS_UPSTREAM_SOCKET (\u007d is "}", kept out of the action's text). */ -}}
+{{- if $ctx.Values.sidecar.upstreamSocket.enabled -}}
+{{- $_ := set $cfg "upstream" (merge (dict "url" "unix:${ARGUS_UPSTREAM_SOCKET\u007d") (omit ($cfg.upstream | default dict) "url")) -}}
+{{- end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
 

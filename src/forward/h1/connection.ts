@@ -1,5 +1,5 @@
 /**
- * One keep-alive TCP connection to the upstream, carrying one request at a time
+ * One keep-alive connection (TCP or Unix domain socket) to the upstream, carrying one request at a time
  * (pipelining off). It writes the request (head and body, with backpressure),
  * feeds the response bytes to its parser and hands them to the exchange's
  * handler. Any fault destroys the connection; it is never reused after a
@@ -56,16 +56,15 @@ export class Connection implements ParserSink {
 
   constructor(
     private readonly owner: ConnectionOwner,
-    host: string,
-    port: number,
+    target: net.NetConnectOpts,
     idleLimitMs: number,
   ) {
     this.idleLimitMs = idleLimitMs;
     this.parser = new ResponseParser(this, owner.limits);
     readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+    // TCP or a Unix domain socket (noDelay and keepAlive apply to TCP only; net skips them on a pipe).
     const socket = net.connect({
-      host,
-      port,
+      ...target,
       noDelay: true,
       keepAlive: true,
       keepAliveInitialDelay: 60_000,

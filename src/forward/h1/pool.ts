@@ -18,14 +18,16 @@
  * upstream closed the idle socket as we wrote) is sent once more on a fresh
  * connection when it is idempotent and its body is a Buffer or absent.
  */
+import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Connection, type ConnectionOwner } from './connection.js';
 import { H1Error } from './errors.js';
 import { H1Exchange, type H1Request, type UpstreamHandler } from './exchange.js';
 import type { ParserLimits } from './parser.js';
+import { connectOptions, parseUpstreamTarget } from './target.js';
 
 export interface H1PoolOptions {
-  /** http://host:port (the origin; a path is ignored). */
+  /** http://host:port (the origin; a path is ignored) or unix:/path/to/app.sock (src/forward/h1/target.ts). */
   readonly url: string;
   readonly connections: number;
   readonly keepAliveTimeoutMs: number;
@@ -42,8 +44,8 @@ export class H1Pool implements ConnectionOwner {
   clock = performance.now();
   readonly hostHeader: string;
   readonly limits: ParserLimits;
-  private readonly host: string;
-  private readonly port: number;
+  /** Where each new connection goes (TCP host and port, or a socket path). */
+  private readonly target: net.NetConnectOpts;
   private readonly conns: Connection[] = [];
   private readonly idle: Connection[] = [];
   private queue: H1Exchange[] = [];
@@ -59,11 +61,9 @@ export class H1Pool implements ConnectionOwner {
   };
 
   constructor(private readonly opts: H1PoolOptions) {
-    const url = new URL(opts.url);
-    if (url.protocol !== 'http:') throw new Error(`upstream: only http:// is supported, got ${url.protocol}`);
-    this.host = url.hostname.replace(/^\[|\]$/g, '');
-    this.port = url.port ? Number(url.port) : 80;
-    this.hostHeader = url.host;
+    const target = parseUpstreamTarget(opts.url);
+    this.target = connectOptions(target);
+    this.hostHeader = target.hostHeader;
     this.limits = { maxHeadBytes: opts.maxHeadBytes ?? 64 * 1024, maxHeaders: opts.maxHeaders ?? 200 };
     this.defaults = { headersTimeoutMs: opts.headersTimeoutMs, bodyTimeoutMs: opts.bodyTimeoutMs };
     this.tickMs = tickFor(Math.min(opts.headersTimeoutMs, opts.keepAliveTimeoutMs, opts.bodyTimeoutMs > 0 ? opts.bodyTimeoutMs : Infinity));
@@ -95,7 +95,7 @@ export class H1Pool implements ConnectionOwner {
       if (conn) return conn.start(ex);
     }
     if (this.conns.length < this.opts.connections) {
-      const conn = new Connection(this, this.host, this.port, this.opts.keepAliveTimeoutMs);
+      const conn = new Connection(this, this.target, this.opts.keepAliveTimeoutMs);
       this.conns.push(conn);
       return conn.start(ex);
     }

@@ -1,0 +1,280 @@
+/**
+ * What bench/peers.ts and bench/threads.ts share: the Debian peers (nginx-light,
+ * HAProxy, wrk, installed with apt-get when missing), their configs, the nginx
+ * `return 200` upstream on TCP and on a Unix socket, the sidecar in a given
+ * variant, one wrk load and the CPU the processes under test spent on it.
+ *
+ * Layout: this process pins itself to core 0, so wrk (and the fixed-rate
+ * generator) run there; every server (proxy under test and upstream) starts on
+ * core 1 unless told otherwise. CPU per request comes from /proc (user and
+ * system ticks of every process of a server, its children included).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { cpuTimes, DIST, startServer, type Server } from './harness.js';
+import { AUDIENCE, ISSUER, sidecarConfig, type Credentials, type SidecarVariant } from './scenarios.js';
+
+export const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+
+/** Install the Debian packages whose commands are missing (nginx-light, haproxy, wrk); throws when apt-get fails. */
+export function ensurePackages(): void {
+  const missing = [
+    ['nginx', 'nginx-light'],
+    ['haproxy', 'haproxy'],
+    ['wrk', 'wrk'],
+    ['taskset', 'util-linux'],
+  ]
+    .filter(([cmd]) => !has(cmd!))
+    .map(([, pkg]) => pkg!);
+  if (missing.length === 0) return;
+  process.stderr.write(`installing ${missing.join(' ')} with apt-get\n`);
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
+  const run = (args: string[]) => spawnSync(sudo[0] ?? args[0]!, [...sudo.slice(1), ...(sudo.length ? args : args.slice(1))], { stdio: 'inherit' });
+  run(['apt-get', 'update']);
+  if (run(['apt-get', 'install', '-y', '--no-install-recommends', ...missing]).status !== 0) throw new Error(`apt-get install ${missing.join(' ')} failed`);
+}
+
+/** Pin this process (and so wrk and the generators it spawns) to `core`. */
+export function pinSelf(core: number): void {
+  spawnSync('taskset', ['-a', '-c', '-p', String(core), String(process.pid)], { stdio: 'ignore' });
+}
+
+/** A server under test: the pids whose CPU counts, and how to stop it. */
+export interface Target {
+  readonly name: string;
+  readonly port: number;
+  /** Every process of the server (nginx: master and workers). */
+  pids(): number[];
+  stop(): Promise<void>;
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** User and system ticks of all `pids` (processes that exited count as 0). */
+export function ticksOf(pids: number[]): { user: number; sys: number } {
+  let user = 0;
+  let sys = 0;
+  for (const pid of pids) {
+    try {
+      const t = cpuTimes(pid);
+      user += t.user;
+      sys += t.sys;
+    } catch {
+      // exited
+    }
+  }
+  return { user, sys };
+}
+
+function waitForPort(port: number, ms = 15000): Promise<void> {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const poll = () => {
+      const sock = connect(port, '127.0.0.1');
+      sock.once('error', () => (Date.now() > deadline ? reject(new Error(`nothing listens on ${port}`)) : setTimeout(poll, 50)));
+      sock.once('connect', () => {
+        sock.destroy();
+        resolve();
+      });
+    };
+    poll();
+  });
+}
+
+/** Start a daemon (nginx -g 'daemon off;', haproxy -db) on `core`; resolves once `port` accepts. */
+async function startDaemon(name: string, argv: string[], port: number, core: number, stopSignal: NodeJS.Signals): Promise<Target> {
+  const child: ChildProcess = spawn('taskset', ['-c', String(core), ...argv], { stdio: 'ignore' });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  await Promise.race([waitForPort(port), exited.then(() => Promise.reject(new Error(`${name} exited at start: ${argv.join(' ')}`)))]);
+  return {
+    name,
+    port,
+    pids: () => [child.pid!, ...childrenOf(child.pid!)],
+    stop: () => {
+      if (child.exitCode === null) child.kill(stopSignal);
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      return exited;
+    },
+  };
+}
+
+function nginxConf(dir: string, name: string, body: string): string {
+  const file = join(dir, `${name}.conf`);
+  writeFileSync(
+    file,
+    `worker_processes 1; daemon off; pid ${dir}/${name}.pid; error_log ${dir}/${name}.err;
+events { worker_connections 4096; }
+http {
+  access_log off; keepalive_requests 10000000;
+  client_body_temp_path ${dir}/${name}-body; proxy_temp_path ${dir}/${name}-proxy;
+${body}
+}
+`,
+  );
+  return file;
+}
+
+/** nginx `return 200 "ok"` on 127.0.0.1:`port` and on the Unix socket `sock`. */
+export function startNginxUpstream(dir: string, port: number, sock: string, core = 1): Promise<Target> {
+  const conf = nginxConf(dir, 'upstream', `  server { listen 127.0.0.1:${port}; listen unix:${sock}; location / { return 200 "ok"; } }`);
+  return startDaemon('nginx upstream', ['nginx', '-c', conf], port, core, 'SIGTERM');
+}
+
+/** nginx as a plain keep-alive reverse proxy to `upstream` (`127.0.0.1:port` or `unix:/path`). */
+export function startNginxProxy(dir: string, port: number, upstream: string, core = 1): Promise<Target> {
+  const conf = nginxConf(
+    dir,
+    `proxy-${port}`,
+    `  upstream app { server ${upstream}; keepalive 128; }
+  server { listen 127.0.0.1:${port}; location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+  );
+  return startDaemon('nginx proxy', ['nginx', '-c', conf], port, core, 'SIGTERM');
+}
+
+/** The RS256 public key of the bench JWKS as a PEM file (what HAProxy's jwt_verify reads). */
+export function rsaPublicPem(creds: Pick<Credentials, 'jwksFile'>, dir: string): string {
+  const jwks = JSON.parse(readFileSync(creds.jwksFile, 'utf8')) as { keys: Array<Record<string, unknown>> };
+  const jwk = jwks.keys.find((k) => k['alg'] === 'RS256');
+  if (!jwk) throw new Error('no RS256 key in the bench JWKS');
+  const file = join(dir, 'rs256.pub.pem');
+  writeFileSync(file, createPublicKey({ key: jwk as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' }));
+  return file;
+}
+
+/**
+ * HAProxy 2.6, one thread, keep-alive both ways. `jwtPem`: verify the bearer's RS256
+ * signature on every request (jwt_verify), check alg, iss, aud and exp, and count
+ * requests per `sub` in a stick table (limit far above the load, as the sidecar's).
+ */
+export function startHaproxy(dir: string, port: number, upstream: string, jwtPem?: string, core = 1): Promise<Target> {
+  const server = upstream.startsWith('unix:') ? upstream : upstream.replace(/^http:\/\//, '');
+  const jwt = jwtPem
+    ? `  stick-table type string len 64 size 100k expire 60s store http_req_rate(60s)
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('$.alg')
+  http-request deny deny_status 401 unless { var(txn.alg) -m str RS256 }
+  http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.alg,"${jwtPem}") -m int 1 }
+  http-request set-var(txn.iss) var(txn.bearer),jwt_payload_query('$.iss')
+  http-request deny deny_status 401 unless { var(txn.iss) -m str ${ISSUER} }
+  http-request set-var(txn.aud) var(txn.bearer),jwt_payload_query('$.aud')
+  http-request deny deny_status 401 unless { var(txn.aud) -m str ${AUDIENCE} }
+  http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('$.exp','int')
+  http-request set-var(txn.now) date()
+  http-request deny deny_status 401 unless { var(txn.exp),sub(txn.now) -m int gt 0 }
+  http-request set-var(txn.sub) var(txn.bearer),jwt_payload_query('$.sub')
+  http-request track-sc0 var(txn.sub)
+  http-request deny deny_status 429 if { sc_http_req_rate(0) gt 100000000 }
+`
+    : '';
+  const file = join(dir, `haproxy-${port}.cfg`);
+  writeFileSync(
+    file,
+    `global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:${port}
+${jwt}  default_backend be
+backend be
+  server app ${server} maxconn 1000
+`,
+  );
+  return startDaemon(jwtPem ? 'haproxy jwt' : 'haproxy', ['haproxy', '-db', '-f', file], port, core, 'SIGTERM');
+}
+
+/** The sidecar (`node dist/src/cli.js proxy`) in `variant`, pinned to `core` (a taskset list, e.g. "1" or "0,1"). */
+export async function startSidecar(
+  dir: string,
+  name: string,
+  port: number,
+  upstreamPort: number,
+  redisUrl: string,
+  creds: Credentials,
+  variant: SidecarVariant,
+  core: number | string = 1,
+): Promise<Target> {
+  const file = join(dir, `sidecar-${port}.yaml`);
+  writeFileSync(file, sidecarConfig(port, port + 1, upstreamPort, redisUrl, creds, { spoolDir: join(dir, `spool-${port}`), ...variant }));
+  const server: Server = await startServer(name, `${DIST}src/cli.js`, ['proxy', '--config', file], port, core as number);
+  return { name, port, pids: () => [server.pid], stop: () => server.stop() };
+}
+
+export interface WrkResult {
+  readonly rps: number;
+  readonly requests: number;
+  readonly p99_ms: number;
+  readonly non2xx: number;
+}
+
+/** One `wrk -t1 -c<connections>` load of `durationS` on this process's core. */
+export function wrk(port: number, path: string, headers: Record<string, string>, durationS: number, connections = 64): WrkResult {
+  const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const out = spawnSync('wrk', ['-t1', `-c${connections}`, `-d${durationS}s`, '--latency', ...h, `http://127.0.0.1:${port}${path}`], {
+    encoding: 'utf8',
+  }).stdout;
+  const m = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  return {
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
+    rps: Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)),
+    p99_ms: m ? Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1) : Number.NaN,
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+  };
+}
+
+export interface Measured extends WrkResult {
+  /** CPU µs per request of the server under test: user + system, and user alone. */
+  readonly cpu_us: number;
+  readonly user_us: number;
+  /** CPU µs per request of the upstream (nginx return 200). */
+  readonly upstream_us: number;
+}
+
+/** A wrk load against `target` with the CPU `target` and `upstream` spent per request. */
+export function measure(target: Target, upstream: Target, path: string, headers: Record<string, string>, durationS: number, connections = 64): Measured {
+  const pids = target.pids();
+  const upPids = upstream.pids();
+  const t0 = ticksOf(pids);
+  const u0 = ticksOf(upPids);
+  const r = wrk(target.port, path, headers, durationS, connections);
+  const t1 = ticksOf(pids);
+  const u1 = ticksOf(upPids);
+  // 100 ticks/s: µs per request = ticks × 10^4 / requests.
+  const per = (ticks: number) => Math.round(((ticks * 1e4) / Math.max(1, r.requests)) * 10) / 10;
+  return {
+    ...r,
+    cpu_us: per(t1.user - t0.user + t1.sys - t0.sys),
+    user_us: per(t1.user - t0.user),
+    upstream_us: per(u1.user - u0.user + u1.sys - u0.sys),
+  };
+}
+
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** The 1/5/15-minute load averages, for the result file (other work on the machine moves every number). */
+export const loadAverage = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' / ');
