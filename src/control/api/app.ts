@@ -8,8 +8,8 @@ import type { ServiceDeps } from '../services/deps.js';
 import type { UserCache } from '../services/user-cache.js';
 import { authenticate, requestIdOf, sendError, type Api, type ApiEnv } from './http.js';
 import { authRoutes, meRoutes } from './routes-auth.js';
-import { orgRoutes } from './routes-orgs.js';
-import { userRoutes } from './routes-users.js';
+import { invitationRoutes, memberRoutes, orgRoutes } from './routes-orgs.js';
+import { keyRoutes, userRoutes } from './routes-users.js';
 
 export type ApiDeps = ServiceDeps & { userCache: UserCache };
 
@@ -57,7 +57,10 @@ export function createApi(deps: () => ApiDeps, hooks: ApiHooks = {}): Api {
   });
   app.use('/v1/*', authenticate(deps));
   userRoutes(app, deps);
+  keyRoutes(app, deps);
   orgRoutes(app, deps);
+  memberRoutes(app, deps);
+  invitationRoutes(app, deps);
   authRoutes(app, deps);
   meRoutes(app, deps);
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'x-api-key' });
