@@ -14,6 +14,7 @@
  *
  * `node dist/bench/control.js` writes bench/results/<date>-<sha>/control.json and .md.
  */
+import { cpus, loadavg } from 'node:os';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { controlRaw, startControlEnv, writeRaw, type ControlEnv } from '../test/support/control.js';
@@ -34,9 +35,16 @@ interface Load {
   non2xx: number;
 }
 
-async function load(name: string, url: string, headers: Record<string, string>, body: unknown): Promise<Load> {
+async function load(name: string, url: string, headers: Record<string, string>, body?: unknown): Promise<Load> {
   const run = (duration: number) =>
-    autocannon({ url, method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body), connections: 16, duration });
+    autocannon({
+      url,
+      connections: 16,
+      duration,
+      ...(body === undefined
+        ? { method: 'GET' as const, headers }
+        : { method: 'POST' as const, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
   await run(1); // warm: the decision and the row are cached
   const r = await run(DURATION);
   return { name, rps: Math.round(r.requests.average), p50_ms: r.latency.p50, p99_ms: r.latency.p99, non2xx: r.non2xx };
@@ -82,6 +90,7 @@ async function changes(env: ControlEnv, sidecar: string, key: string) {
 }
 
 async function main(): Promise<void> {
+  const load0 = loadavg()[0]!;
   const up = await startIdentityUpstream();
   const env = await startControlEnv({ upstream: up.url });
   const proxyCfg = writeRaw({ ...controlRaw({ pgUrl: env.db.url, prefix: env.prefix, upstream: up.url }), ratelimit: { enabled: true } });
@@ -92,6 +101,8 @@ async function main(): Promise<void> {
     const key = (await env.api('POST', '/v1/users/bench1/keys', { body: {} })).body.key as string;
     const admin = { 'x-api-key': env.adminKey };
     const loads = [
+      // The same HTTP stack without authentication or a service: the floor on this machine.
+      await load('GET /healthz (public listener)', `${env.publicUrl}/healthz`, {}),
       await load('POST /v1/auth/validate', `${env.url}/v1/auth/validate`, admin, { api_key: key }),
       await load('POST /v1/entitlements/check', `${env.url}/v1/entitlements/check`, admin, {
         user_id: 'bench1',
@@ -104,7 +115,8 @@ async function main(): Promise<void> {
     const md = [
       '# Control plane: API throughput and change propagation',
       '',
-      `autocannon, 16 connections, ${DURATION} s after a 1 s warm-up; control and proxy are separate processes on this machine.`,
+      `autocannon, 16 connections, ${DURATION} s after a 1 s warm-up; control and proxy are separate processes on this machine`,
+      `(load average at the start: ${load0.toFixed(1)} on ${cpus().length} CPUs, shared with other work).`,
       '',
       '| operation | req/s | p50 ms | p99 ms | non-2xx |',
       '|---|---|---|---|---|',
