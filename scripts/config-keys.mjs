@@ -20,6 +20,7 @@ const FILES = {
   ratelimit: ['src/ratelimit/schema.ts'],
   llm: ['src/llm/schema.ts'],
   trading: ['src/trading/schema.ts'],
+  billing: ['src/billing/schema.ts'],
   control: ['src/control-schema.ts'],
 };
 const docs = new Map();

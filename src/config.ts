@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { UsageError } from './errors.js';
 import { authSchema } from './authenticate/schema.js';
 import { meteringSchema, stripeSchema } from './meter/schema.js';
+import { billingSchema } from './billing/schema.js';
 import { ratelimitSchema, tierSchema } from './ratelimit/schema.js';
 import { routeSchema, type RouteConfig } from './request/route-schema.js';
 import type { ExtensionConfigs } from './extensions/slots.js';
@@ -56,6 +57,7 @@ const baseConfigSchema = z
     ratelimit: ratelimitSchema.default({}),
     routes: z.array(routeSchema).min(1),
     metering: meteringSchema.default({}),
+    billing: billingSchema.default({}),
     stripe: stripeSchema.optional(),
     /** `argus-sidecar control` (src/control/): listeners, reconciler, API limits. Ignored by the proxy. */
     control: controlSchema.default({}),
