@@ -1,6 +1,6 @@
 /**
  * Ledger at scale: one billing worker's sustained insert rate (events/s) into the
- * partitioned `usage_events` (migration 007), on an empty ledger and on one
+ * partitioned `usage_events` (migration 009), on an empty ledger and on one
  * already holding BENCH_LEDGER_ROWS rows (default 50 million) in daily
  * partitions, through the real worker code path: batches added by the sidecar's
  * queue client (src/meter/queue.ts, job format 2) → BullMQ → createBillingWorker

@@ -21,6 +21,7 @@ const FILES = {
   llm: ['src/llm/schema.ts'],
   trading: ['src/trading/schema.ts'],
   billing: ['src/billing/schema.ts'],
+  control: ['src/control-schema.ts'],
 };
 const docs = new Map();
 for (const file of new Set(['src/config.ts', ...Object.values(FILES).flat()])) {

@@ -23,6 +23,7 @@ import './extensions/registry.js';
 import { serverSchema } from './server/schema.js';
 import { upstreamSchema } from './forward/upstream-schema.js';
 import { redisSchema } from './clients/redis-schema.js';
+import { controlSchema } from './control-schema.js';
 
 /** A port; digits in a string (what `"${PORT:-8080}"` substitutes to) count as the number. */
 const portNumber = z.preprocess((v) => (typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v), z.number().int().min(0).max(65535));
@@ -58,6 +59,8 @@ const baseConfigSchema = z
     metering: meteringSchema.default({}),
     billing: billingSchema.default({}),
     stripe: stripeSchema.optional(),
+    /** `argus-sidecar control` (src/control/): listeners, reconciler, API limits. Ignored by the proxy. */
+    control: controlSchema.default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
       .strict()

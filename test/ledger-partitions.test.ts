@@ -1,5 +1,5 @@
 /**
- * The partitioned ledger (migration 007, src/billing/ledger.ts): an existing
+ * The partitioned ledger (migration 009, src/billing/ledger.ts): an existing
  * install's rows move into the partitioned table with their report state and
  * are aggregated into usage_windows; an event delivered twice is one row and
  * counts once in its hour; the worker's upkeep creates days ahead (moving rows
@@ -71,7 +71,7 @@ const where = async (pool: Pool) =>
 describe('an existing install migrated to the partitioned ledger', () => {
   let db: Awaited<ReturnType<typeof schemaDb>>;
   before(async () => {
-    db = await schemaDb('007');
+    db = await schemaDb('009');
     const old = Date.parse('2026-01-10T10:15:00Z');
     await db.pool.query(
       `INSERT INTO usage_events (event_id, kind, user_id, stripe_customer, service, route, request_id, quantity, occurred_at, stripe_identifier, reported_at)
@@ -80,7 +80,7 @@ describe('an existing install migrated to the partitioned ledger', () => {
               ('old-3', 'llm', 'u2', NULL, 's', '/x', 'r3', 100, to_timestamp($1 / 1000.0 + 7200), NULL, NULL)`,
       [old],
     );
-    assert.deepEqual(await migrate(db.pool), ['007_partitioned_ledger']);
+    assert.deepEqual(await migrate(db.pool), ['009_partitioned_ledger']);
   });
   after(() => db?.drop());
 

@@ -93,7 +93,7 @@ export async function ensurePartitions(pool: pg.Pool, o: { daysAhead: number; no
     try {
       await client.query('BEGIN');
       const range = [new Date(from).toISOString(), new Date(from + DAY_MS).toISOString()];
-      // Today, on the day migration 007 ran, is inside its old-rows partition's range: nothing to create.
+      // Today, on the day migration 009 ran, is inside its old-rows partition's range: nothing to create.
       const overlaps = await client.query<{ n: number }>(OVERLAP_SQL, range);
       if ((overlaps.rows[0]?.n ?? 0) > 0) {
         await client.query('ROLLBACK');
