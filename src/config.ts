@@ -19,6 +19,7 @@ import { routeSchema } from './authorize/route-schema.js';
 import { llmSchema } from './llm/schema.js';
 import { tradingSchema } from './trading/schema.js';
 import { DEFAULT_STRIP_REQUEST_HEADERS } from './forward/strip.js';
+import { observabilitySchema, resolveTracing, tracingEnabled } from './observe/schema.js';
 
 /** A port; digits in a string (what `"${PORT:-8080}"` substitutes to) count as the number. */
 const portNumber = z.preprocess((v) => (typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v), z.number().int().min(0).max(65535));
@@ -132,6 +133,8 @@ export const configSchema = z
     llm: llmSchema.default({}),
     stripe: stripeSchema.optional(),
     trading: tradingSchema.default({}),
+    /** Tracing, access log, auth event stream (docs/observability.md). */
+    observability: observabilitySchema.default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
       .strict()
@@ -176,6 +179,18 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   }
   const cfg = result.data;
   cfg.tiers = { ...DEFAULT_TIERS, ...cfg.tiers };
+  // Tracing keys left out of the file take the standard OTEL_* variables (read here, the only reader of the environment).
+  const t = cfg.observability.tracing;
+  const s = resolveTracing(t, env);
+  cfg.observability.tracing = {
+    ...t,
+    enabled: tracingEnabled(t, env),
+    endpoint: s.endpoint,
+    headers: { ...s.headers },
+    sample_ratio: s.sampleRatio,
+    service_name: s.serviceName,
+    resource_attributes: { ...s.resourceAttributes },
+  };
   return deepFreeze(cfg);
 }
 

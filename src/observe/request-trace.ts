@@ -1,0 +1,71 @@
+/**
+ * One request's place in a trace, as the pipeline sees it. Free of OpenTelemetry
+ * at run time (type imports only): the SDK lives in ./tracing.ts, loaded with a
+ * dynamic import only when tracing is on, so a sidecar without tracing loads
+ * none of it and pays nothing.
+ *
+ * A request that is not sampled still gets a trace id and a span id of its own
+ * (the upstream's parent), but no span object: `span` stays undefined and
+ * {@link RequestTrace.mark} is one property test.
+ */
+import type { Attributes, Span } from '@opentelemetry/api';
+import { formatTraceparent, type TraceParent } from './trace-context.js';
+
+export class RequestTrace {
+  /** The recording span, when this request is sampled (set by the tracer). */
+  span: Span | undefined = undefined;
+
+  constructor(
+    /** The trace: the caller's, or new. */
+    readonly traceId: string,
+    /** The sidecar's span for this request: the upstream's parent. */
+    readonly spanId: string,
+    /** The caller's span, when it sent a valid `traceparent`. */
+    readonly parent: TraceParent | null,
+    /** The caller's `tracestate`, validated (null: none or invalid). */
+    readonly state: string | null,
+    /** Head sampling decision. */
+    readonly sampled: boolean,
+  ) {}
+
+  /** Record a stage's timing as a span event (sampled requests only). `time`: performance.now() milliseconds, default now. */
+  mark(name: string, attributes?: Attributes, time?: number): void {
+    const span = this.span;
+    if (span !== undefined) span.addEvent(name, attributes, time);
+  }
+
+  /** The `traceparent` the upstream gets: this trace, the sidecar's span. */
+  traceparent(): string {
+    return formatTraceparent(this.traceId, this.spanId, this.sampled);
+  }
+}
+
+/** What a request ended as, for its span and the access log. */
+export interface RequestSummary {
+  readonly method: string;
+  /** The matched route's pattern, or "unmatched". */
+  readonly route: string;
+  /** Normalised path, no query (a query may carry a credential). */
+  readonly path: string;
+  readonly status: number;
+  /** The sidecar's refusal code (`ARGUS_*`), when it refused. */
+  readonly code: string | undefined;
+  readonly userId: string | undefined;
+  readonly keyId: string | undefined;
+  readonly authKind: string | undefined;
+  readonly tier: string | undefined;
+  readonly clientAddress: string;
+  /** performance.now() milliseconds. */
+  readonly startedAt: number;
+  readonly endedAt: number;
+}
+
+/** The tracer the pipeline holds (src/observe/tracing.ts implements it). */
+export interface RequestTracer {
+  /** A request arrived: read its trace context (headers flat [lower-case name, value, …]), decide sampling, maybe start its span. */
+  begin(headers: readonly string[], startTime: number): RequestTrace;
+  /** Append `traceparent` (and `tracestate`) for the upstream to a flat header list. */
+  propagate(trace: RequestTrace, out: string[]): void;
+  /** End the request's span (a refused request not head-sampled is sampled here at `refused_ratio`). */
+  finish(trace: RequestTrace, summary: RequestSummary): void;
+}

@@ -1,0 +1,201 @@
+/**
+ * W3C Trace Context (https://www.w3.org/TR/trace-context/): the `traceparent` and
+ * `tracestate` request headers, parsed without regular expressions or allocation
+ * beyond the result, because every traced request runs through here and the
+ * bytes come from the client.
+ *
+ * A header that breaks the grammar is ignored as a whole (§3.2.2.x: "the vendor
+ * MUST ignore the traceparent"): the sidecar then starts a new trace and never
+ * forwards what it could not parse. Two `traceparent` headers are as bad as a
+ * malformed one (§3.2: a request carries exactly one).
+ */
+
+/** A parsed `traceparent`: who called, and whether the caller records the trace. */
+export interface TraceParent {
+  /** 32 lower-case hex digits, not all zero. */
+  readonly traceId: string;
+  /** The caller's span: 16 lower-case hex digits, not all zero. */
+  readonly spanId: string;
+  /** The trace-flags byte (bit 0: sampled). */
+  readonly flags: number;
+}
+
+/** What a request brought: a valid parent (or none), and its `tracestate` when the parent is valid. */
+export interface IncomingTrace {
+  readonly parent: TraceParent | null;
+  readonly state: string | null;
+}
+
+const NO_TRACE: IncomingTrace = Object.freeze({ parent: null, state: null });
+
+/** 0–15 for a lower-case hex digit, else -1 (upper case is invalid in both ids and flags). */
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/** True when value[from, from + len) is lower-case hex and not all zero. */
+function nonZeroHex(value: string, from: number, len: number): boolean {
+  let any = false;
+  for (let i = from; i < from + len; i++) {
+    const v = hexValue(value.charCodeAt(i));
+    if (v < 0) return false;
+    if (v !== 0) any = true;
+  }
+  return any;
+}
+
+/**
+ * Parse one `traceparent` value; null when it breaks the grammar:
+ * `version "-" trace-id "-" parent-id "-" trace-flags`. Version `ff` is invalid;
+ * version `00` is exactly 55 characters; a later version may append fields after
+ * a `-` (§3.2.4, parsed as 00 and re-sent as 00).
+ */
+export function parseTraceparent(value: string): TraceParent | null {
+  const n = value.length;
+  if (n < 55) return null;
+  const v0 = hexValue(value.charCodeAt(0));
+  const v1 = hexValue(value.charCodeAt(1));
+  if (v0 < 0 || v1 < 0) return null;
+  const version = v0 * 16 + v1;
+  if (version === 0xff) return null;
+  if (version === 0 ? n !== 55 : n > 55 && value.charCodeAt(55) !== 45) return null;
+  if (value.charCodeAt(2) !== 45 || value.charCodeAt(35) !== 45 || value.charCodeAt(52) !== 45) return null;
+  if (!nonZeroHex(value, 3, 32) || !nonZeroHex(value, 36, 16)) return null;
+  const f0 = hexValue(value.charCodeAt(53));
+  const f1 = hexValue(value.charCodeAt(54));
+  if (f0 < 0 || f1 < 0) return null;
+  return { traceId: value.slice(3, 35), spanId: value.slice(36, 52), flags: f0 * 16 + f1 };
+}
+
+const MAX_MEMBERS = 32;
+const MAX_STATE_BYTES = 512;
+
+/** key = simple-key / multi-tenant-key (§3.3.1.3.1): lcalpha (lcalpha / DIGIT / "_" / "-"/ "*" / "/"){0,255}, or tenant@system. */
+function validKey(s: string, from: number, to: number): boolean {
+  const len = to - from;
+  if (len < 1 || len > 256) return false;
+  let at = -1;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 64 /* @ */) {
+      if (at >= 0 || i === from || to - i - 1 < 1 || to - i - 1 > 14 || i - from > 241) return false;
+      at = i;
+      continue;
+    }
+    const lower = c >= 97 && c <= 122;
+    const digit = c >= 48 && c <= 57;
+    // The first character of a key, or of the system after "@", is a letter (a tenant id may start with a digit).
+    if (i === from && !lower && !digit) return false;
+    if (i === at + 1 && at >= 0 && !lower) return false;
+    if (!lower && !digit && c !== 95 && c !== 45 && c !== 42 && c !== 47) return false;
+  }
+  // A simple key starts with a letter; only a multi-tenant key's tenant may start with a digit.
+  const first = s.charCodeAt(from);
+  return at >= 0 || (first >= 97 && first <= 122);
+}
+
+/** value = 0*255(chr) nblk-chr; chr = %x20 / nblk-chr; nblk-chr = %x21-2B / %x2D-3C / %x3E-7E. */
+function validValue(s: string, from: number, to: number): boolean {
+  const len = to - from;
+  if (len < 1 || len > 256) return false;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x20 && i < to - 1) continue;
+    if (c < 0x21 || c > 0x7e || c === 0x2c || c === 0x3d) return false;
+  }
+  return true;
+}
+
+/**
+ * Validate a `tracestate` (the values of every such header joined with ","):
+ * at most 32 list members of `key=value`, unique keys, empty members and
+ * optional whitespace around commas allowed. Returns the normalised list, or
+ * null when anything is invalid (the whole header is then dropped, §3.3.1.1).
+ */
+export function parseTracestate(value: string): string | null {
+  if (value.length > MAX_STATE_BYTES) return null;
+  const members: string[] = [];
+  const keys = new Set<string>();
+  let i = 0;
+  const n = value.length;
+  while (i <= n) {
+    let end = value.indexOf(',', i);
+    if (end < 0) end = n;
+    let a = i;
+    let b = end;
+    while (a < b && (value.charCodeAt(a) === 32 || value.charCodeAt(a) === 9)) a++;
+    while (b > a && (value.charCodeAt(b - 1) === 32 || value.charCodeAt(b - 1) === 9)) b--;
+    if (b > a) {
+      const eq = value.indexOf('=', a);
+      if (eq < 0 || eq >= b || !validKey(value, a, eq) || !validValue(value, eq + 1, b)) return null;
+      const key = value.slice(a, eq);
+      if (keys.has(key) || members.length === MAX_MEMBERS) return null;
+      keys.add(key);
+      members.push(value.slice(a, b));
+    }
+    i = end + 1;
+  }
+  return members.length > 0 ? members.join(',') : null;
+}
+
+/**
+ * The trace context of a request's headers (flat [lower-case name, value, …]).
+ * Exactly one valid `traceparent`, else no parent; `tracestate` only beside a valid parent.
+ */
+export function incomingTrace(headers: readonly string[]): IncomingTrace {
+  let parent: string | undefined;
+  let count = 0;
+  let state: string | undefined;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    // Both names start with "trace": one character compare rules out almost every header.
+    if (name.charCodeAt(0) !== 116 /* t */ || name.length < 10) continue;
+    if (name === 'traceparent') {
+      parent = headers[i + 1];
+      count++;
+    } else if (name === 'tracestate') state = state === undefined ? headers[i + 1] : `${state},${headers[i + 1]}`;
+  }
+  if (count !== 1) return NO_TRACE;
+  const p = parseTraceparent(parent!);
+  if (!p) return NO_TRACE;
+  return { parent: p, state: state === undefined ? null : parseTracestate(state) };
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** 8 hex digits of Math.random (span ids need uniqueness, not secrecy: the OpenTelemetry SDK's own generator does the same). */
+function hex32(): string {
+  const r = (Math.random() * 0x100000000) >>> 0;
+  return HEX[r >>> 24]! + HEX[(r >>> 16) & 0xff]! + HEX[(r >>> 8) & 0xff]! + HEX[r & 0xff]!;
+}
+
+/** A random span id (16 hex digits, never all zero). */
+export function newSpanId(): string {
+  const id = hex32() + hex32();
+  return id === '0000000000000000' ? '0000000000000001' : id;
+}
+
+/** A random trace id (32 hex digits, never all zero). */
+export function newTraceId(): string {
+  const id = hex32() + hex32() + hex32() + hex32();
+  return id === '00000000000000000000000000000000' ? '00000000000000000000000000000001' : id;
+}
+
+/** `00-<trace>-<span>-<flags>`: always version 00, whatever version came in (§3.2.4). */
+export function formatTraceparent(traceId: string, spanId: string, sampled: boolean): string {
+  return `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`;
+}
+
+/**
+ * Head sampling by trace id: the id's last 8 hex digits (random in every W3C
+ * trace id) read as a fraction of 2^32, below `ratio`. The same trace gets the
+ * same answer on every sidecar with the same ratio.
+ */
+export function sampledByRatio(traceId: string, ratio: number): boolean {
+  if (ratio >= 1) return true;
+  if (ratio <= 0) return false;
+  const x = Number.parseInt(traceId.slice(24, 32), 16);
+  return x < ratio * 0x100000000;
+}
