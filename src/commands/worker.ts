@@ -22,6 +22,9 @@ import { createBillingWorker } from '../billing/billing-worker.js';
 import { startProjectionWatch } from '../identity-admin/projection-watch.js';
 import { createStripeSender } from '../billing/stripe-client.js';
 import { createStripeReporter } from '../billing/stripe-reporter.js';
+import { startAuthEventsConsumer } from '../billing/auth-events-consumer.js';
+import { loadTracing } from '../observe/tracing-loader.js';
+import { SIDECAR_ID } from '../observe/auth-events.js';
 
 export async function runWorkerCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('worker', argv, CONFIG_OPTION);
@@ -46,7 +49,11 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
 
   const pool = createPool(cfg.postgres.url, { max: cfg.metering.worker.concurrency + 2 });
   pool.on('error', (err) => log.warn('worker: postgres connection error', { err }));
-  const worker = createBillingWorker(cfg, { pool, metrics, log });
+  // Tracing (off: no OpenTelemetry module loaded): a span per usage batch and per auth event batch.
+  const tracing = await loadTracing(cfg, SIDECAR_ID);
+  const worker = createBillingWorker(cfg, { pool, metrics, log, tracing });
+  // Auth events: the Redis Stream into the auth_events table (src/billing/auth-events-consumer.ts).
+  const authEvents = cfg.observability.auth_events.enabled ? startAuthEventsConsumer(cfg, { pool, metrics, log, tracing }) : null;
   // Re-projects keys, revocations and users when Redis lost them (src/identity-admin/projection-watch.ts).
   const projection = startProjectionWatch(cfg, { pool, metrics, log });
   ready = () => worker.ready();
@@ -59,7 +66,9 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   // Reverse order of startup, each step awaited: no new work, finish running work, then connections.
   await reporter?.close();
   await projection.close();
+  await authEvents?.close();
   await worker.close();
+  await tracing?.close();
   await pool.end().catch(() => undefined);
   await admin.close();
   log.info('worker: stopped');
