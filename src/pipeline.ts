@@ -33,6 +33,7 @@ import type { GateFactory } from './forward/ws-gates.js';
 import type { RouteLlmConfig } from './llm/schema.js';
 import type { LlmStage } from './llm/stage.js';
 import { createCorsStage } from './cors/stage.js';
+import type { RequestObserver } from './observe/request-observer.js';
 
 /** authenticate: who is calling (sync on a cache hit). */
 export type AuthOutcome = { readonly ok: true; readonly ctx: AuthContext | null; readonly stale?: boolean } | { readonly ok: false; readonly denial: Denial };
@@ -71,10 +72,14 @@ export interface PipelineDeps {
   readonly gateFor?: GateFactory;
   /** Fail-closed dependencies of trading routes (Redis) are reachable now. */
   readonly tradingReady: () => boolean;
+  /** Tracing, access log, auth events (src/observe/request-observer.ts); absent when all are off. */
+  readonly observe?: RequestObserver | undefined;
 }
 
 export function createPipeline(deps: PipelineDeps) {
   const { cfg, metrics, upstream } = deps;
+  const obs = deps.observe;
+  const tracer = obs?.tracer;
   const matchRoute = compileRoutes(cfg.routes);
   const cors = createCorsStage(matchRoute);
   const limits = {
@@ -85,7 +90,9 @@ export function createPipeline(deps: PipelineDeps) {
   };
   const pathOptions = { mergeSlashes: cfg.server.merge_slashes };
   const allowedHosts = allowedHostSet(cfg.server.allowed_hosts);
-  const strip = cfg.routes.map((r) => stripSet(cfg.server.strip_request_headers, r.strip_request_headers));
+  // With tracing on, the client's trace headers are replaced by the sidecar's (W3C Trace Context; src/observe/trace-context.ts).
+  const traceHeaders = tracer ? TRACE_HEADERS : [];
+  const strip = cfg.routes.map((r) => stripSet(cfg.server.strip_request_headers, [...r.strip_request_headers, ...traceHeaders]));
   const onUpstreamFailure = (kind: RelayFailure, err: Error) => {
     metrics.upstreamErrors.labels(kind).inc();
     deps.log.warn('upstream request failed', { kind, err });
@@ -122,6 +129,7 @@ export function createPipeline(deps: PipelineDeps) {
   function hygieneAndRoute(ex: Exchange, stats: HeaderStats, websocket: boolean): CompiledRoute | undefined {
     ex.onDone = finished;
     if (deps.durable) ex.durable = deps.durable;
+    obs?.begin(ex);
     const bad = checkHygiene(stats, limits) ?? checkHost(stats.hosts, stats.host, allowedHosts);
     if (bad) return void refuse(ex, bad, true);
     // One normalised path is matched, metered and forwarded (src/server/path.ts).
@@ -150,6 +158,7 @@ export function createPipeline(deps: PipelineDeps) {
     }
     ex.route = route;
     ex.routeLabel = route.label;
+    ex.trace?.mark('route');
     cors.decorate(ex, route);
     return route;
   }
@@ -161,10 +170,16 @@ export function createPipeline(deps: PipelineDeps) {
     const outcome = deps.authenticate.authenticate(ex.head, route.cfg);
     if (outcome instanceof Promise) {
       outcome.then(
-        (o) => afterAuthenticate(ex, route, o, next),
+        (o) => {
+          ex.trace?.mark('authenticate', CACHE_MISS);
+          afterAuthenticate(ex, route, o, next);
+        },
         (err: unknown) => internalError(ex, err),
       );
-    } else afterAuthenticate(ex, route, outcome, next);
+    } else {
+      ex.trace?.mark('authenticate', CACHE_HIT);
+      afterAuthenticate(ex, route, outcome, next);
+    }
   }
 
   function afterAuthenticate(ex: Exchange, route: CompiledRoute, outcome: AuthOutcome, next: Next): void {
@@ -172,6 +187,7 @@ export function createPipeline(deps: PipelineDeps) {
     const ctx = outcome.ok ? outcome.ctx : null;
     // 4. Authorize: tier, features, scopes, role.
     const denial = outcome.ok ? deps.authorize(ctx, route.cfg) : outcome.denial;
+    ex.trace?.mark('authorize');
     if (denial) {
       // Phased migration: a shadow (or not-yet-enforced) route records the decision and forwards anyway, as anonymous.
       if (route.cfg.mode === 'shadow' || route.cfg.enforce_percent < 100) {
@@ -182,7 +198,7 @@ export function createPipeline(deps: PipelineDeps) {
           return next(ex, route, null);
         }
       }
-      return refuse(ex, denial);
+      return refuse(ex, denial, false, ctx);
     }
     ex.ctx = ctx;
     ex.stale = outcome.ok && outcome.stale === true;
@@ -204,7 +220,8 @@ export function createPipeline(deps: PipelineDeps) {
 
   function afterRateLimit(ex: Exchange, route: CompiledRoute, ctx: AuthContext, outcome: LimitOutcome, next: Next): void {
     if (ex.aborted) return;
-    if (!outcome.ok) return refuse(ex, outcome.denial);
+    ex.trace?.mark('rate_limit');
+    if (!outcome.ok) return refuse(ex, outcome.denial, false, ctx);
     if (outcome.headers) ex.responseHeaders = outcome.headers;
     next(ex, route, ctx);
   }
@@ -220,6 +237,7 @@ export function createPipeline(deps: PipelineDeps) {
       trustForwarded: cfg.server.trust_forwarded,
       strip: strip[route.index]!,
     });
+    if (tracer && ex.trace) tracer.propagate(ex.trace, headers);
     const trusted = deps.identity(ctx, ex.stale ? STALE : undefined);
     const body = ex.body;
     const relay = new UpstreamRelay(ex, onUpstreamFailure, usageHeaderOptions);
@@ -227,6 +245,7 @@ export function createPipeline(deps: PipelineDeps) {
     const bodyTimeoutMs = route.cfg.body_timeout_ms;
     const send = () => {
       if (ex.aborted || ex.started) return;
+      ex.trace?.mark('upstream.request');
       upstream.forward({ method: head.method, path, headers, trusted, body: body ? (body.whole() ?? body.toStream()) : null, bodyTimeoutMs }, relay);
     };
     // A small body that is still arriving is awaited, so it goes out as one Buffer.
@@ -261,6 +280,8 @@ export function createPipeline(deps: PipelineDeps) {
           });
           // Compressed responses cannot be read for usage.
           headers.push('accept-encoding', 'identity');
+          if (tracer && ex.trace) tracer.propagate(ex.trace, headers);
+          ex.trace?.mark('upstream.request');
           const relay = new UpstreamRelay(ex, onUpstreamFailure, llm.relayOptions(ex, ctx, prepared));
           upstream.forward(
             {
@@ -282,18 +303,26 @@ export function createPipeline(deps: PipelineDeps) {
   function finished(ex: Exchange): void {
     // 499: the client went away before any response (nginx's convention).
     const status = ex.aborted && !ex.started ? 499 : ex.status;
-    metrics.observeRequest(ex.routeLabel, ex.head.method, status, (deps.now() - ex.startedAt) / 1000);
-    if (ex.route && deps.meter && !ex.denied && !ex.metered) deps.meter(ex, ex.route, ex.ctx);
+    const ended = deps.now();
+    metrics.observeRequest(ex.routeLabel, ex.head.method, status, (ended - ex.startedAt) / 1000);
+    if (ex.route && deps.meter && !ex.denied && !ex.metered) {
+      deps.meter(ex, ex.route, ex.ctx);
+      ex.trace?.mark('meter');
+    }
+    obs?.finish(ex, status, ended);
   }
 
-  function refuse(ex: Exchange, denial: Denial, close = false): void {
+  function refuse(ex: Exchange, denial: Denial, close = false, ctx: AuthContext | null = null): void {
     metrics.rejected(denial.code).n++;
     ex.denied = true;
+    ex.code = denial.code;
+    obs?.refused(ex, denial.code, statusOf(denial.code), ctx);
     ex.replyError(denial, close);
   }
 
   function internalError(ex: Exchange, err: unknown): void {
     deps.log.error('request failed', { err: err as Error, request_id: ex.head.requestId });
+    ex.code = 'ARGUS_INTERNAL';
     ex.replyError(deny('ARGUS_INTERNAL', 'internal error'));
   }
 
@@ -305,6 +334,7 @@ export function createPipeline(deps: PipelineDeps) {
     sessions: deps.sessions,
     heartbeats: deps.heartbeats,
     ...(deps.gateFor ? { gateFor: deps.gateFor } : {}),
+    ...(obs ? { observe: obs } : {}),
     onFailure: (kind, err) => onUpstreamFailure(kind, err),
   });
 
@@ -312,6 +342,9 @@ export function createPipeline(deps: PipelineDeps) {
 }
 
 const STALE = { stale: true };
+const TRACE_HEADERS = ['traceparent', 'tracestate'];
+const CACHE_HIT = { 'argus.auth.cache': 'hit' };
+const CACHE_MISS = { 'argus.auth.cache': 'miss' };
 
 /** Upstreams report their own usage in `x-argus-usage`: consumed by metering, never passed to the client. */
 const usageHeaderOptions: RelayOptions = { stripHeaders: new Set([USAGE_HEADER]) };

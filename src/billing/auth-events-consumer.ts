@@ -43,7 +43,11 @@ export function startAuthEventsConsumer(
   const log = deps.log.child({ component: 'auth-events' });
   const key = authEventStreamKey(cfg.redis.key_prefix, cfg.observability.auth_events.stream);
   const consumer = `${hostname()}-${process.pid}`;
-  const written = new Counter({ name: 'argus_auth_events_written_total', help: 'Auth events written to the auth_events table', registers: [deps.metrics.registry] });
+  const written = new Counter({
+    name: 'argus_auth_events_written_total',
+    help: 'Auth events written to the auth_events table',
+    registers: [deps.metrics.registry],
+  });
   const redis: Redis = createBullRedis(cfg.redis.url);
   redis.on('error', () => undefined);
   const months = new Set<string>();
@@ -56,7 +60,9 @@ export function startAuthEventsConsumer(
       const d = new Date(e.at);
       const month = `${d.getUTCFullYear()}-${d.getUTCMonth()}`;
       if (months.has(month)) continue;
-      await ensureMonthPartition(deps.pool, e.at).catch((err: unknown) => log.warn('auth events: could not create a month partition (rows go to the default one)', { err: err as Error }));
+      await ensureMonthPartition(deps.pool, e.at).catch((err: unknown) =>
+        log.warn('auth events: could not create a month partition (rows go to the default one)', { err: err as Error }),
+      );
       months.add(month);
     }
   }
@@ -103,7 +109,9 @@ export function startAuthEventsConsumer(
     }
     // After a failure, this consumer's own pending entries first ("0"), then new ones (">").
     const from = retryPending ? '0' : '>';
-    const reply = (await redis.xreadgroup('GROUP', AUTH_EVENTS_GROUP, consumer, 'COUNT', BATCH, 'BLOCK', 1000, 'STREAMS', key, from)) as Array<[string, Entry[]]> | null;
+    const reply = (await redis.xreadgroup('GROUP', AUTH_EVENTS_GROUP, consumer, 'COUNT', BATCH, 'BLOCK', 1000, 'STREAMS', key, from)) as Array<
+      [string, Entry[]]
+    > | null;
     const entries = reply?.[0]?.[1] ?? [];
     await store(entries);
     if (retryPending && entries.length === 0) retryPending = false;

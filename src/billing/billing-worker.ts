@@ -30,7 +30,10 @@ export interface BillingWorker {
   close(): Promise<void>;
 }
 
-export function createBillingWorker(cfg: Readonly<Config>, deps: { pool: Pool; metrics: Metrics; log: Logger; now?: () => number; tracing?: Tracing | undefined }): BillingWorker {
+export function createBillingWorker(
+  cfg: Readonly<Config>,
+  deps: { pool: Pool; metrics: Metrics; log: Logger; now?: () => number; tracing?: Tracing | undefined },
+): BillingWorker {
   if (!cfg.redis) throw new Error('billing worker: redis is required');
   const now = deps.now ?? Date.now;
   const log = deps.log.child({ component: 'billing-worker' });

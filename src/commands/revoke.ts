@@ -18,6 +18,7 @@ import { connectResp, parseRedisUrl, RespError, type RespClient } from '../clien
 import { redisKeys, revocationCommands, type Revocation, type RevocationKind } from '../authenticate/deny-state.js';
 import type { KeyRecord } from '../authenticate/records.js';
 import { SAFE_NAME } from '../authenticate/records.js';
+import { authEventStreamKey, completeEvent, eventIds, xaddArgs } from '../observe/auth-event.js';
 
 export async function runRevokeCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('revoke', argv, { ...CONFIG_OPTION, user: { type: 'string' }, session: { type: 'string' }, key: { type: 'string' } });
@@ -30,11 +31,24 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
   if (!cfg.redis) throw new UsageError('config: redis.url: required for revoke (sidecars learn revocations through Redis)');
   const { url, key_prefix: prefix } = cfg.redis;
   const r: Revocation = { kind, id, at: Date.now() / 1000 };
+  // The auth event log records the revocation itself (each sidecar adds one event per WebSocket it closes).
+  const ae = cfg.observability.auth_events;
+  const event = ae.enabled
+    ? xaddArgs(
+        authEventStreamKey(prefix, ae.stream),
+        ae.max_len,
+        completeEvent(
+          { kind: 'revocation', code: `REVOKE_${kind.toUpperCase()}`, credential_id: id, credential_kind: kind, ...(kind === 'user' ? { user_id: id } : {}) },
+          eventIds()(),
+          Date.now(),
+        ),
+      )
+    : null;
   // The kill switch takes effect when the deny state is published, so Redis goes
   // first; Postgres (the source of truth; loading pg alone takes ~50 ms here) is
   // written next, whatever Redis did, and the command succeeds only when both did.
   // A revoked key's re-projected record needs its Postgres row, so it comes last.
-  const writer = await settle(openWriter(url, prefix));
+  const writer = await settle(openWriter(url, prefix, event));
   const published = writer.ok ? await settle(writer.value.publish(r)) : writer;
   const recorded = cfg.postgres ? await settle(recordInPostgres(cfg.postgres.url, kind, id, r.at)) : null;
   try {
@@ -98,13 +112,14 @@ interface RedisWriter {
 }
 
 /** The lean RESP client (one MULTI/EXEC per write); ioredis for URL forms it does not read (unix socket, query options). */
-async function openWriter(url: string, prefix: string): Promise<RedisWriter> {
+async function openWriter(url: string, prefix: string, event: string[] | null): Promise<RedisWriter> {
   const target = parseRedisUrl(url);
-  if (!target) return openIoredisWriter(url, prefix);
+  if (!target) return openIoredisWriter(url, prefix, event);
   const client: RespClient = await connectResp(target);
   return {
     async publish(r) {
-      const replies = await client.transaction(revocationCommands(prefix, r));
+      // The event's XADD goes first: PUBLISH stays last, its reply is the subscriber count.
+      const replies = await client.transaction([...(event ? [event] : []), ...revocationCommands(prefix, r)]);
       const subscribers = replies[replies.length - 1];
       if (typeof subscribers !== 'number') throw new RespError('RESP_PROTOCOL', `redis: PUBLISH answered ${JSON.stringify(subscribers)}`);
       return subscribers;
@@ -116,7 +131,7 @@ async function openWriter(url: string, prefix: string): Promise<RedisWriter> {
   };
 }
 
-async function openIoredisWriter(url: string, prefix: string): Promise<RedisWriter> {
+async function openIoredisWriter(url: string, prefix: string, event: string[] | null): Promise<RedisWriter> {
   const [{ closeRedis, createRedis }, { projectKey, publishRevocation }] = await Promise.all([
     import('../clients/redis.js'),
     import('../identity-admin/publish.js'),
@@ -125,7 +140,10 @@ async function openIoredisWriter(url: string, prefix: string): Promise<RedisWrit
   const redis = createRedis(url, { enableOfflineQueue: true, retryStrategy: (n) => (n > 3 ? null : 200) });
   redis.on('error', () => undefined);
   return {
-    publish: (r) => publishRevocation(redis, prefix, r),
+    publish: async (r) => {
+      if (event) await redis.call(event[0]!, ...event.slice(1));
+      return publishRevocation(redis, prefix, r);
+    },
     project: (p) => projectKey(redis, prefix, p.sha256, p.record),
     close: () => closeRedis(redis),
   };

@@ -18,6 +18,7 @@ import type { TrustedHeaders } from './h1/exchange.js';
 import type { RelayFailure } from './relay.js';
 import type { GateFactory } from './ws-gates.js';
 import { connectUpstream, WsSession } from './websocket.js';
+import type { RequestObserver } from '../observe/request-observer.js';
 
 /** Handshake headers the `ws` client sets itself. */
 const HANDSHAKE = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'host']);
@@ -32,6 +33,8 @@ export interface OpenerDeps {
   /** Message limits and the trading gate for a new session. */
   readonly gateFor?: GateFactory;
   readonly onFailure: (kind: RelayFailure, err: Error) => void;
+  /** Tracing: the upstream's traceparent. */
+  readonly observe?: RequestObserver;
 }
 
 /** The subprotocol a browser offers next to `bearer.<token>` (answered when the upstream picks none). */
@@ -56,7 +59,9 @@ function decodedName(raw: string): string {
 
 export function createWebSocketOpener(deps: OpenerDeps) {
   // The same client identity headers are removed from upgrades as from plain requests (src/forward/strip.ts).
-  const stripSets = deps.cfg.routes.map((r) => stripSet(deps.cfg.server.strip_request_headers, r.strip_request_headers));
+  const tracer = deps.observe?.tracer;
+  const traceHeaders = tracer ? ['traceparent', 'tracestate'] : [];
+  const stripSets = deps.cfg.routes.map((r) => stripSet(deps.cfg.server.strip_request_headers, [...r.strip_request_headers, ...traceHeaders]));
   const base = deps.cfg.upstream.url.replace(/^http/, 'ws').replace(/\/$/, '');
   return {
     open(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, up: UpgradeInfo): void {
@@ -72,6 +77,7 @@ export function createWebSocketOpener(deps: OpenerDeps) {
         },
         deps.identity(ctx, ex.stale ? { stale: true } : undefined).list,
       );
+      if (tracer && ex.trace) tracer.propagate(ex.trace, flat);
       const headers: Record<string, string> = {};
       for (let i = 0; i < flat.length; i += 2) {
         const name = flat[i]!;

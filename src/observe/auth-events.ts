@@ -16,71 +16,18 @@
  * event-loop turn, in one pipeline; at most `buffer` wait, and what does not fit,
  * or finds Redis down, is dropped and counted (`argus_auth_events_total{outcome}`).
  */
-import { hostname } from 'node:os';
-import { threadId } from 'node:worker_threads';
 import type { Redis } from '../clients/redis.js';
 import { cellCounter, type Cell } from './cells.js';
 import type { Metrics } from './metrics.js';
+import { completeEvent, eventIds, type AuthEvent, type AuthEventInput } from './auth-event.js';
 
-export type AuthEventKind = 'refusal' | 'ws_close' | 'revocation' | 'tier_change';
-
-/** One event; ids only (key id, session id), never a credential. */
-export interface AuthEvent {
-  /** Unique: `<sidecar>/<pid>/<thread>/<start>/<seq>` (the table's key with `at`). */
-  readonly id: string;
-  readonly kind: AuthEventKind;
-  /** The decision: an `ARGUS_*` code, a WebSocket close code (`WS_4403`), or the revocation kind. */
-  readonly code: string;
-  readonly status?: number;
-  readonly user_id?: string;
-  /** The credential's id: API key id, session id; for revocations the revoked id. */
-  readonly credential_id?: string;
-  /** key | session | jwt | user. */
-  readonly credential_kind?: string;
-  readonly route?: string;
-  /** The sidecar (host name: the pod) that saw it, or the CLI host. */
-  readonly sidecar: string;
-  /** Epoch milliseconds. */
-  readonly at: number;
-  readonly request_id?: string;
-  readonly trace_id?: string;
-  readonly span_id?: string;
-  /** Small extra facts (old and new tier, close reason). */
-  readonly detail?: Readonly<Record<string, string | number>>;
-}
-
-export type AuthEventInput = Omit<AuthEvent, 'id' | 'sidecar' | 'at'> & { readonly at?: number };
+export { authEventStreamKey, SIDECAR_ID, type AuthEvent, type AuthEventInput, type AuthEventKind } from './auth-event.js';
 
 export interface AuthEventSink {
   /** Queue an event for this turn's write; never blocks, never throws. */
   emit(e: AuthEventInput): void;
   /** Write what is queued now, then stop. Idempotent. */
   close(): Promise<void>;
-}
-
-/** The sidecar's name in events: the host name (in Kubernetes, the pod). */
-export const SIDECAR_ID = hostname();
-
-/** An id generator for events from this process and thread. */
-export function eventIds(): () => string {
-  const base = `${SIDECAR_ID}/${process.pid}/${threadId}/${Date.now().toString(36)}/`;
-  let seq = 0;
-  return () => base + (seq++).toString(36);
-}
-
-/** The stream key: `<redis.key_prefix><observability.auth_events.stream>`. */
-export function authEventStreamKey(prefix: string, stream: string): string {
-  return prefix + stream;
-}
-
-/** The XADD of one event (RESP argument list), for producers outside the proxy (the revoke and users CLIs). */
-export function xaddArgs(key: string, maxLen: number, e: AuthEvent): string[] {
-  return ['XADD', key, 'MAXLEN', '~', String(maxLen), '*', 'e', JSON.stringify(e)];
-}
-
-/** A complete event from an input (id, sidecar and time filled in). */
-export function completeEvent(e: AuthEventInput, id: string, now: number): AuthEvent {
-  return { ...e, id, sidecar: SIDECAR_ID, at: e.at ?? now };
 }
 
 export interface RedisSinkOptions {
