@@ -16,6 +16,7 @@ const FILES = {
   ratelimit: ['src/ratelimit/schema.ts'],
   llm: ['src/llm/schema.ts'],
   trading: ['src/trading/schema.ts'],
+  observability: ['src/observe/schema.ts'],
 };
 const docs = new Map();
 for (const file of new Set(['src/config.ts', ...Object.values(FILES).flat()])) {
