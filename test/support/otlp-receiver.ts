@@ -31,7 +31,7 @@ export interface OtlpReceiver {
 type AnyValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number };
 type KeyValue = { key: string; value: AnyValue };
 
-function valueOf(v: AnyValue): unknown {
+function decodeValue(v: AnyValue): unknown {
   if (v.stringValue !== undefined) return v.stringValue;
   if (v.intValue !== undefined) return Number(v.intValue);
   if (v.boolValue !== undefined) return v.boolValue;
@@ -40,7 +40,7 @@ function valueOf(v: AnyValue): unknown {
 
 function attrs(list: KeyValue[] | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const kv of list ?? []) out[kv.key] = valueOf(kv.value);
+  for (const kv of list ?? []) out[kv.key] = decodeValue(kv.value);
   return out;
 }
 
