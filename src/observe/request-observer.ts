@@ -75,7 +75,8 @@ export function createRequestObserver(o: {
     finish(r, status, endedAt) {
       const trace = r.trace;
       const ctx = r.ctx;
-      if (trace && tracer) {
+      // Not sampled and not refused: the span's summary is not even built (the hot path of tracing at ratio 0).
+      if (trace && tracer && (trace.span !== undefined || r.code !== undefined)) {
         tracer.finish(trace, {
           method: r.head.method,
           route: r.routeLabel,
