@@ -167,8 +167,10 @@ describe('tracing: sampling 0 exports nothing for successful requests', () => {
       const r = await get(`${proxy.url}/pub/ok/${i}`, i % 2 ? { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` } : {});
       assert.equal(r.status, 200);
     }
-    // Not sampled, still propagated: the upstream's parent is the sidecar's (unrecorded) span, flag 00.
-    assert.match(String(up.seen[1]?.headers['traceparent']), new RegExp(`^00-${CLIENT_TRACE}-[0-9a-f]{16}-00$`));
+    // Not sampled, still propagated: a new trace (flag 00) when none came in; the caller's traceparent,
+    // unchanged, when one did (the sidecar recorded nothing to be a parent of).
+    assert.match(String(up.seen[0]?.headers['traceparent']), /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    assert.equal(up.seen[1]?.headers['traceparent'], `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`);
     // Spans leave in the order they ended: once the refusal's span is in, any earlier one would be too.
     assert.equal((await get(`${proxy.url}/private`, {})).status, 401);
     await until(() => otlp.spans.length > 0, 'the refusal span', 10000);

@@ -4,29 +4,37 @@
  * dynamic import only when tracing is on, so a sidecar without tracing loads
  * none of it and pays nothing.
  *
- * A request that is not sampled still gets a trace id and a span id of its own
- * (the upstream's parent), but no span object: `span` stays undefined and
- * {@link RequestTrace.mark} is one property test.
+ * A request that is not sampled gets no span object: `span` stays undefined,
+ * {@link RequestTrace.mark} is one property test, and ids are made only when
+ * something reads them.
  */
 import type { Attributes, Span } from '@opentelemetry/api';
-import { formatTraceparent, type TraceParent } from './trace-context.js';
+import { formatTraceparent, newSpanId, type TraceParent } from './trace-context.js';
 
 export class RequestTrace {
   /** The recording span, when this request is sampled (set by the tracer). */
   span: Span | undefined = undefined;
+  private sid: string | undefined;
 
   constructor(
     /** The trace: the caller's, or new. */
     readonly traceId: string,
-    /** The sidecar's span for this request: the upstream's parent. */
-    readonly spanId: string,
+    /** The sidecar's span id; undefined: made on first use (see {@link spanId}). */
+    spanId: string | undefined,
     /** The caller's span, when it sent a valid `traceparent`. */
     readonly parent: TraceParent | null,
     /** The caller's `tracestate`, validated (null: none or invalid). */
     readonly state: string | null,
     /** Head sampling decision. */
     readonly sampled: boolean,
-  ) {}
+  ) {
+    this.sid = spanId;
+  }
+
+  /** The sidecar's span for this request. Made on first use: a request that is neither sampled nor refused never needs one. */
+  get spanId(): string {
+    return (this.sid ??= newSpanId());
+  }
 
   /** Record a stage's timing as a span event (sampled requests only). `time`: performance.now() milliseconds, default now. */
   mark(name: string, attributes?: Attributes, time?: number): void {
@@ -34,8 +42,16 @@ export class RequestTrace {
     if (span !== undefined) span.addEvent(name, attributes, time);
   }
 
-  /** The `traceparent` the upstream gets: this trace, the sidecar's span. */
+  /**
+   * The `traceparent` the upstream gets: this trace and the sidecar's span. A
+   * request that is not sampled and came with a version-00 `traceparent` passes
+   * the caller's on unchanged: the sidecar records nothing, and W3C Trace Context
+   * lets a participant leave parent-id and flags as they are (§3.2.x,
+   * "Mutating the traceparent field"), so the app's spans hang off the caller's.
+   */
   traceparent(): string {
+    const p = this.parent;
+    if (!this.sampled && p !== null && p.header !== null && this.span === undefined) return p.header;
     return formatTraceparent(this.traceId, this.spanId, this.sampled);
   }
 }

@@ -9,7 +9,6 @@
  * forwards what it could not parse. Two `traceparent` headers are as bad as a
  * malformed one (§3.2: a request carries exactly one).
  */
-import { randomFillSync } from 'node:crypto';
 
 /** A parsed `traceparent`: who called, and whether the caller records the trace. */
 export interface TraceParent {
@@ -19,6 +18,8 @@ export interface TraceParent {
   readonly spanId: string;
   /** The trace-flags byte (bit 0: sampled). */
   readonly flags: number;
+  /** The header itself when it is version 00 (it may then be passed on unchanged), else null. */
+  readonly header: string | null;
 }
 
 /** What a request brought: a valid parent (or none), and its `tracestate` when the parent is valid. */
@@ -59,7 +60,7 @@ export function parseTraceparent(value: string): TraceParent | null {
     const traceId = value.slice(3, 35);
     const spanId = value.slice(36, 52);
     if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return null;
-    return { traceId, spanId, flags: hexValue(value.charCodeAt(53)) * 16 + hexValue(value.charCodeAt(54)) };
+    return { traceId, spanId, flags: hexValue(value.charCodeAt(53)) * 16 + hexValue(value.charCodeAt(54)), header: value };
   }
   const n = value.length;
   if (n < 55) return null;
@@ -74,7 +75,7 @@ export function parseTraceparent(value: string): TraceParent | null {
   const f0 = hexValue(value.charCodeAt(53));
   const f1 = hexValue(value.charCodeAt(54));
   if (f0 < 0 || f1 < 0) return null;
-  return { traceId: value.slice(3, 35), spanId: value.slice(36, 52), flags: f0 * 16 + f1 };
+  return { traceId: value.slice(3, 35), spanId: value.slice(36, 52), flags: f0 * 16 + f1, header: null };
 }
 
 const V00 = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -162,8 +163,9 @@ export function incomingTrace(headers: readonly string[]): IncomingTrace {
   let state: string | undefined;
   for (let i = 0; i < headers.length; i += 2) {
     const name = headers[i]!;
-    // Both names start with "trace": one character compare rules out almost every header.
-    if (name.charCodeAt(0) !== 116 /* t */ || name.length < 10) continue;
+    // Only names of 10 or 11 characters can match: one length check rules out almost every header.
+    const len = name.length;
+    if (len !== 11 && len !== 10) continue;
     if (name === 'traceparent') {
       parent = headers[i + 1];
       count++;
@@ -176,32 +178,49 @@ export function incomingTrace(headers: readonly string[]): IncomingTrace {
 }
 
 /**
- * Random bytes for ids, drawn from a pool refilled by the CSPRNG 1,024 requests at a
- * time: one native hex conversion per id instead of a string built digit by digit
- * (measured in bench/tracing-micro.ts).
+ * Id randomness: xorshift128 (Marsaglia) seeded from the CSPRNG per thread. Ids
+ * need uniqueness, not secrecy (the OpenTelemetry SDK uses Math.random); a call
+ * into Math.random, a Buffer's hex conversion or String.fromCharCode per digit
+ * each cost several times more per request (bench/tracing-micro.ts).
  */
-const POOL = Buffer.allocUnsafe(24 * 1024);
-let poolAt = POOL.length;
+const seed = new Uint32Array(4);
+let x = 0;
+let y = 0;
+let z = 0;
+let w = 0;
+function reseed(): void {
+  do crypto.getRandomValues(seed);
+  while ((seed[0]! | seed[1]! | seed[2]! | seed[3]!) === 0);
+  [x, y, z, w] = [seed[0]!, seed[1]!, seed[2]!, seed[3]!];
+}
+reseed();
 
-function randomHex(bytes: number): string {
-  if (poolAt + bytes > POOL.length) {
-    randomFillSync(POOL);
-    poolAt = 0;
-  }
-  const hex = POOL.toString('hex', poolAt, poolAt + bytes);
-  poolAt += bytes;
-  return hex;
+function next16(): number {
+  const t = x ^ (x << 11);
+  x = y;
+  y = z;
+  z = w;
+  w = (w ^ (w >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
+  return w & 0xffff;
+}
+
+/** The 65,536 four-digit hex strings (built on first use: ~2 MB, only in processes that trace). */
+let HEX4: string[] | undefined;
+function hex4(): string[] {
+  return (HEX4 ??= Array.from({ length: 0x10000 }, (_, i) => i.toString(16).padStart(4, '0')));
 }
 
 /** A random span id (16 hex digits, never all zero). */
 export function newSpanId(): string {
-  const id = randomHex(8);
+  const h = hex4();
+  const id = h[next16()]! + h[next16()]! + h[next16()]! + h[next16()]!;
   return id === ZERO_SPAN ? '0000000000000001' : id;
 }
 
 /** A random trace id (32 hex digits, never all zero). */
 export function newTraceId(): string {
-  const id = randomHex(16);
+  const h = hex4();
+  const id = h[next16()]! + h[next16()]! + h[next16()]! + h[next16()]! + h[next16()]! + h[next16()]! + h[next16()]! + h[next16()]!;
   return id === ZERO_TRACE ? '00000000000000000000000000000001' : id;
 }
 

@@ -128,7 +128,10 @@ function createRequestTracer(s: TracingSettings, start: StartWithIds): RequestTr
       const p = incoming.parent;
       const traceId = p ? p.traceId : newTraceId();
       const sampled = p && parentBased ? (p.flags & 1) === 1 : sampledByRatio(traceId, sampleRatio);
-      const t = new RequestTrace(traceId, newSpanId(), p, incoming.state, sampled);
+      // Unsampled new traces take their span id from the trace id's random bits (one id made, not two);
+      // unsampled children of a caller make theirs only if something needs it.
+      const spanId = sampled ? newSpanId() : p ? undefined : traceId.slice(16);
+      const t = new RequestTrace(traceId, spanId, p, incoming.state, sampled);
       if (sampled) t.span = open(t, startTime);
       return t;
     },
