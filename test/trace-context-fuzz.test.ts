@@ -7,7 +7,18 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatTraceparent, incomingTrace, newSpanId, newTraceId, parseTraceparent, parseTracestate, sampledByRatio } from '../src/observe/trace-context.js';
+import {
+  formatTraceparent,
+  incomingTrace,
+  lastTraceWord,
+  newSpanId,
+  newTraceId,
+  newTraceparent,
+  parseTraceparent,
+  parseTracestate,
+  sampledByRatio,
+  sampledWord,
+} from '../src/observe/trace-context.js';
 import { prng } from './support/prng.js';
 
 const seed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 1e9);
@@ -113,6 +124,18 @@ describe(`trace context parser (FUZZ_SEED=${seed})`, () => {
     assert.deepEqual(incomingTrace(['tracestate', 'a=1']), { parent: null, state: null });
     assert.equal(incomingTrace(['traceparent', tp, 'tracestate', 'BAD=1']).state, null);
     assert.equal(incomingTrace(['traceparent', tp])?.parent?.traceId, tp.slice(3, 35));
+  });
+
+  it('makes valid, distinct new trace headers whose sampling word matches their trace id', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 5000; i++) {
+      const h = newTraceparent();
+      assert.ok(referenceTraceparent(h) && h.endsWith('-00'), h);
+      for (const ratio of [0.1, 0.5, 0.9]) assert.equal(sampledWord(lastTraceWord(), ratio), sampledByRatio(h.slice(3, 35), ratio), h);
+      seen.add(h.slice(3, 35));
+      seen.add(h.slice(36, 52));
+    }
+    assert.equal(seen.size, 10000);
   });
 
   it('samples by trace id: the same id always gets the same answer, the ratio holds roughly', () => {

@@ -14,12 +14,13 @@ import { formatTraceparent, newSpanId, type TraceParent } from './trace-context.
 export class RequestTrace {
   /** The recording span, when this request is sampled (set by the tracer). */
   span: Span | undefined = undefined;
+  private tid: string | undefined;
   private sid: string | undefined;
 
   constructor(
-    /** The trace: the caller's, or new. */
-    readonly traceId: string,
-    /** The sidecar's span id; undefined: made on first use (see {@link spanId}). */
+    /** The caller's trace id; undefined for a new trace (read from `header`). */
+    traceId: string | undefined,
+    /** The sidecar's span id when already chosen; else made on first use (see {@link spanId}). */
     spanId: string | undefined,
     /** The caller's span, when it sent a valid `traceparent`. */
     readonly parent: TraceParent | null,
@@ -27,13 +28,21 @@ export class RequestTrace {
     readonly state: string | null,
     /** Head sampling decision. */
     readonly sampled: boolean,
+    /** A `traceparent` ready to send while nothing is recorded: a new trace's, or the caller's (version 00). */
+    private readonly header: string | undefined,
   ) {
+    this.tid = traceId;
     this.sid = spanId;
+  }
+
+  /** The trace: the caller's, or new. */
+  get traceId(): string {
+    return (this.tid ??= this.header!.slice(3, 35));
   }
 
   /** The sidecar's span for this request. Made on first use: a request that is neither sampled nor refused never needs one. */
   get spanId(): string {
-    return (this.sid ??= newSpanId());
+    return (this.sid ??= this.parent === null && this.header !== undefined ? this.header.slice(36, 52) : newSpanId());
   }
 
   /** Record a stage's timing as a span event (sampled requests only). `time`: performance.now() milliseconds, default now. */
@@ -44,14 +53,13 @@ export class RequestTrace {
 
   /**
    * The `traceparent` the upstream gets: this trace and the sidecar's span. A
-   * request that is not sampled and came with a version-00 `traceparent` passes
-   * the caller's on unchanged: the sidecar records nothing, and W3C Trace Context
-   * lets a participant leave parent-id and flags as they are (§3.2.x,
+   * request that is not sampled records nothing: it sends the new trace's header
+   * as made, or passes the caller's version-00 `traceparent` on unchanged (W3C
+   * Trace Context lets a participant leave parent-id and flags as they are,
    * "Mutating the traceparent field"), so the app's spans hang off the caller's.
    */
   traceparent(): string {
-    const p = this.parent;
-    if (!this.sampled && p !== null && p.header !== null && this.span === undefined) return p.header;
+    if (this.span === undefined && this.header !== undefined) return this.header;
     return formatTraceparent(this.traceId, this.spanId, this.sampled);
   }
 }

@@ -30,7 +30,7 @@ import {
   ATTR_URL_PATH,
 } from '@opentelemetry/semantic-conventions';
 import { RequestTrace, type RequestSummary, type RequestTracer } from './request-trace.js';
-import { incomingTrace, newSpanId, newTraceId, sampledByRatio } from './trace-context.js';
+import { incomingTrace, lastTraceWord, newSpanId, newTraceparent, sampledByRatio, sampledWord } from './trace-context.js';
 import type { TracingSettings } from './schema.js';
 
 /** The SDK's id generator, except that the next ids can be set by the caller (the ids already sent upstream). */
@@ -126,13 +126,16 @@ function createRequestTracer(s: TracingSettings, start: StartWithIds): RequestTr
     begin(headers, startTime) {
       const incoming = incomingTrace(headers);
       const p = incoming.parent;
-      const traceId = p ? p.traceId : newTraceId();
-      const sampled = p && parentBased ? (p.flags & 1) === 1 : sampledByRatio(traceId, sampleRatio);
-      // Unsampled new traces take their span id from the trace id's random bits (one id made, not two);
-      // unsampled children of a caller make theirs only if something needs it.
-      const spanId = sampled ? newSpanId() : p ? undefined : traceId.slice(16);
-      const t = new RequestTrace(traceId, spanId, p, incoming.state, sampled);
-      if (sampled) t.span = open(t, startTime);
+      let t: RequestTrace;
+      if (p) {
+        const sampled = parentBased ? (p.flags & 1) === 1 : sampledByRatio(p.traceId, sampleRatio);
+        // Unsampled: no id is made; the caller's header goes on as it came (version 00).
+        t = new RequestTrace(p.traceId, sampled ? newSpanId() : undefined, p, incoming.state, sampled, sampled ? undefined : (p.header ?? undefined));
+      } else {
+        const header = newTraceparent();
+        t = new RequestTrace(undefined, undefined, null, null, sampledWord(lastTraceWord(), sampleRatio), header);
+      }
+      if (t.sampled) t.span = open(t, startTime);
       return t;
     },
     propagate(t, out) {
