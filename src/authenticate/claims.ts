@@ -7,8 +7,8 @@
  * (visible ASCII; no commas or spaces inside list items), so a signed-but-odd
  * claim can never smuggle a header line upstream.
  */
-import type { AuthContext } from './context.js';
-import { SAFE_NAME, SAFE_TOKEN, type UserRecord } from './records.js';
+import type { AuthContext } from '../request/principal.js';
+import { entitlementsOf, SAFE_NAME, SAFE_TOKEN, type UserRecord } from './records.js';
 import type { JwtConfig } from './schema.js';
 import type { SessionPayload } from './session.js';
 
@@ -76,8 +76,7 @@ export function createContextBuilder(opts: { tiers: Readonly<Record<string, unkn
       // A token's scopes are what the token grants; the record fills in only for scope-less credentials.
       scopes: ctx.scopes.length > 0 ? ctx.scopes : (rec.scopes ?? []),
       ...(rec.requests_per_minute !== undefined && { requests_per_minute: rec.requests_per_minute }),
-      ...(rec.llm !== undefined && { llm: rec.llm }),
-      ...(rec.trading !== undefined && { trading: rec.trading }),
+      ...entitlementsOf(rec),
       ...(rec.stripe_customer !== undefined && { stripe_customer: rec.stripe_customer }),
     };
   }

@@ -10,7 +10,7 @@
  * of replicas may run.
  */
 import { Worker, type Job } from 'bullmq';
-import type { Config } from '../config.js';
+import type { MeteringSlice } from '../meter/slice.js';
 import type { BatchJobData } from '../meter/queue.js';
 import { bullPrefix } from '../meter/queue.js';
 import { decodeBatch } from '../meter/wire.js';
@@ -31,7 +31,7 @@ export interface BillingWorker {
 }
 
 export function createBillingWorker(
-  cfg: Readonly<Config>,
+  cfg: MeteringSlice,
   deps: { pool: Pool; metrics: Metrics; log: Logger; now?: () => number; tracing?: Tracing | undefined },
 ): BillingWorker {
   if (!cfg.redis) throw new Error('billing worker: redis is required');

@@ -1,7 +1,7 @@
 /**
  * `argus-sidecar keys …` (README.md, "Command line" and "API keys"):
  * - `keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y]
- *    [--requests-per-minute N] [--llm JSON] [--trading JSON] --config FILE`
+ *    [--requests-per-minute N] [--<extension> JSON …] --config FILE`
  *   prints `{"key_id":…,"key":…}` once: the key is never shown again.
  * - `keys create --standalone FILE …` (no Postgres; `--config` optional, for its
  *   tiers): appends the key's record to the standalone key file instead.
@@ -20,12 +20,13 @@ import { createPool, type Pool } from '../clients/postgres.js';
 import { closeRedis, createRedis, type Redis } from '../clients/redis.js';
 import { generateApiKey } from '../authenticate/api-keys.js';
 import { deleteKey, describeKey, insertKey, listKeys, recordRevocation, revokeKeyRow, rowToRecord } from '../identity-admin/keystore.js';
-import { keyRecordSchema, llmSchema, tradingSchema, type KeyRecord } from '../authenticate/records.js';
+import { keyRecordSchema, type KeyRecord } from '../authenticate/records.js';
+import { entitlementOptions, entitlementUsage, entitlementValues } from './entitlement-flags.js';
 import { reproject } from '../identity-admin/projection.js';
 import { projectKey, publishRevocation } from '../identity-admin/publish.js';
 
-const USAGE =
-  'usage: keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y] [--requests-per-minute N] [--llm JSON] [--trading JSON] (--config FILE | --standalone FILE) | keys revoke KEY_ID --config FILE | keys list --user ID --config FILE | keys sync --config FILE';
+const usage = () =>
+  `usage: keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y] [--requests-per-minute N]${entitlementUsage()} (--config FILE | --standalone FILE) | keys revoke KEY_ID --config FILE | keys list --user ID --config FILE | keys sync --config FILE`;
 
 export async function runKeysCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -33,7 +34,7 @@ export async function runKeysCommand(argv: string[]): Promise<number> {
   if (sub === 'revoke') return revoke(rest);
   if (sub === 'list') return list(rest);
   if (sub === 'sync') return sync(rest);
-  throw new UsageError(USAGE);
+  throw new UsageError(usage());
 }
 
 /** Open Postgres (required) and Redis (when configured), run, close both. */
@@ -59,8 +60,7 @@ async function create(argv: string[]): Promise<number> {
     scopes: { type: 'string' },
     features: { type: 'string' },
     'requests-per-minute': { type: 'string' },
-    llm: { type: 'string' },
-    trading: { type: 'string' },
+    ...entitlementOptions(),
     standalone: { type: 'string' },
   });
   const standalone = values.standalone;
@@ -79,8 +79,7 @@ async function create(argv: string[]): Promise<number> {
     scopes: splitList(values.scopes),
     features: splitList(values.features),
     ...(rpm !== undefined && { requests_per_minute: Number(rpm) }),
-    ...(values.llm !== undefined && { llm: parseJsonFlag('--llm', values.llm, llmSchema) }),
-    ...(values.trading !== undefined && { trading: parseJsonFlag('--trading', values.trading, tradingSchema) }),
+    ...entitlementValues(values),
   };
   const parsed = keyRecordSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -165,24 +164,6 @@ export function splitList(v: string | undefined): string[] {
         .split(',')
         .map((s) => s.trim())
         .filter((s) => s.length > 0);
-}
-
-export function parseJsonFlag<T>(
-  flag: string,
-  text: string,
-  schema: {
-    safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: Array<string | number>; message: string }> } };
-  },
-): T {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new UsageError(`${flag}: not valid JSON`);
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) throw new UsageError(`${flag}: ${r.error.issues[0]?.path.join('.') ?? ''}: ${r.error.issues[0]?.message ?? 'invalid'}`);
-  return r.data;
 }
 
 function flagOf(field: string): string {

@@ -6,7 +6,7 @@
  * tracing, the access log and auth events are all off, so the pipeline's
  * `obs?.…` calls cost nothing then.
  */
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { AccessLog } from './access-log.js';
 import type { AuthEventSink } from './auth-events.js';
 import type { RequestTrace, RequestTracer } from './request-trace.js';
