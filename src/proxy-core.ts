@@ -105,7 +105,11 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   // Product extensions (src/extensions/registry.ts): each started when some route uses it.
   const extensions = startExtensions(cfg, { ...(redis ? { redis } : {}), limiter, metrics, log, now, ...(sinks ? { usage: sinks.usage } : {}) });
   closers.push(...extensions.closers);
-  const gateFor = createGateFactory({ limiter, extensionsOf: (route) => extensions.byRoute[route.index] ?? [] });
+  const gateFor = createGateFactory({
+    limiter,
+    extensionsOf: (route) => extensions.byRoute[route.index] ?? [],
+    authorize: (ctx, route) => authorize(ctx, route, cfg.tiers),
+  });
 
   const upstream = new Upstream(cfg.upstream);
   closers.push(['upstream', () => upstream.close()]);

@@ -29,6 +29,8 @@ const keyRecordBase = z
       .regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits')
       .optional(),
     user_id: name,
+    /** The owning org: the key inherits from the org's record (`<prefix>auth:org:<org_id>`) instead of the user's. */
+    org_id: name.optional(),
     tier: name,
     role: name.optional(),
     scopes: z.array(token).default([]),
@@ -44,7 +46,11 @@ const keyRecordBase = z
 /** A key record: identity plus each extension's entitlements under its name (src/extensions/slots.ts). */
 export type KeyRecord = z.infer<typeof keyRecordBase> & ExtensionEntitlements;
 
-/** Redis `<prefix>auth:user:<user_id>`: what the control plane knows about a user. Overrides JWT claims. */
+/**
+ * Redis `<prefix>auth:user:<user_id>` and `<prefix>auth:org:<org_id>`: what the control
+ * plane knows about a user or an org. Overrides JWT claims; an API key takes tier,
+ * role, features and every extension's entitlements from its owner's record (claims.ts).
+ */
 const userRecordBase = z
   .object({
     tier: name.optional(),
