@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { DIST, machine, startServer } from './harness.js';
-import { costRoutes, costVariants, makeCredentials, measuredRoutes, removeCredentials, sidecarConfig } from './scenarios.js';
+import { costRoutes, costVariants, makeCredentials, measuredRoutes, removeCredentials, sidecarConfig, type SidecarVariant } from './scenarios.js';
 import { profile } from './callgrind-profile.js';
 import { writeResultFiles } from './results-dir.js';
 
@@ -56,7 +56,12 @@ const creds = await makeCredentials(dir, redisUrl, 1);
 const routes = costRoutes(creds);
 // BENCH_ONLY_METERED=1: only the defaults (metering on), without the API key route (a shorter run).
 const only = process.env['BENCH_ONLY_METERED'] === '1';
-const variants = costVariants({ flushMs: 3000 }).filter(([, v]) => !only || v.metering !== false);
+// BENCH_TRACING=<ratio>: every variant with tracing on at that sampling ratio; BENCH_TRACEPARENT=1: every request carries a client traceparent (not sampled).
+const tracing = process.env['BENCH_TRACING'] === undefined ? undefined : Number(process.env['BENCH_TRACING']);
+const variants = costVariants({ flushMs: 3000 })
+  .filter(([, v]) => !only || v.metering !== false)
+  .map(([name, v]): [string, SidecarVariant] => (tracing === undefined ? [name, v] : [`${name}, tracing ${tracing}`, { ...v, tracing }]));
+if (process.env['BENCH_TRACEPARENT'] === '1') for (const r of routes) r[2]['traceparent'] = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00';
 
 interface Row {
   variant: string;
@@ -212,7 +217,8 @@ try {
   admin.disconnect();
 }
 
-const command = `node dist/bench/instructions.js (BENCH_REQUESTS=${N} BENCH_ROUNDS=${ROUNDS}${process.env['BENCH_CLI'] ? ` BENCH_CLI=${CLI}` : ''})`;
+const extra = ['BENCH_TRACING', 'BENCH_TRACEPARENT', 'BENCH_ONLY_METERED'].map((k) => (process.env[k] !== undefined ? ` ${k}=${process.env[k]}` : '')).join('');
+const command = `node dist/bench/instructions.js (BENCH_REQUESTS=${N} BENCH_ROUNDS=${ROUNDS}${extra}${process.env['BENCH_CLI'] ? ' BENCH_CLI=OTHER' : ''})`;
 const table = rows.map((r) => `| ${r.variant} | ${r.route} | ${r.instructions} | ${r.overPassthrough} | ${r.ratio}% |`).join('\n');
 const md = `# instructions\n\nUser-space instructions per request (callgrind), lowest of ${ROUNDS} rounds of ${N} requests over ${CONNECTIONS} keep-alive connections; "ratio" is passthrough ÷ route (what the rps ratio would be if kernel time were zero: the real ratio is closer to 100%, since socket syscalls cost every route the same).\n\n| variant | route | instructions/request | over passthrough | ratio |\n|---|---|---:|---:|---:|\n${table}\n\n${contributors.map((c) => `- ${c}`).join('\n')}\n`;
 process.stdout.write(`${command}\n${JSON.stringify(machine())}\n\n${md}`);

@@ -22,6 +22,7 @@ const FILES = {
   trading: ['src/trading/schema.ts'],
   billing: ['src/billing/schema.ts'],
   control: ['src/control-schema.ts'],
+  observability: ['src/observe/schema.ts'],
 };
 const docs = new Map();
 for (const file of new Set(['src/config.ts', ...Object.values(FILES).flat()])) {

@@ -36,6 +36,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'usage: failed | replay-failed | unbillable | review | resolve ID (--config FILE)',
     load: async () => (await import('./commands/usage.js')).runUsageCommand,
   },
+  'auth-events': {
+    summary: 'auth event log: refusals, revocations, closes (--user U --from T --to T --config FILE)',
+    load: async () => (await import('./commands/auth-events.js')).runAuthEventsCommand,
+  },
   demo: { summary: 'standalone demo: upstream + sidecar + a demo API key', load: async () => (await import('./commands/demo.js')).runDemoCommand },
 };
 
@@ -62,6 +66,8 @@ const COMMAND_USAGE: Record<string, string> = {
   'inject-webhook': 'argus-sidecar inject-webhook --config FILE\n  The Kubernetes sidecar injection webhook (HTTPS; see helm/argus-sidecar/README.md).',
   usage:
     'argus-sidecar usage failed [--limit N] --config FILE\nargus-sidecar usage replay-failed [--limit N] --config FILE\n  List / replay usage batches that failed for good.',
+  'auth-events':
+    'argus-sidecar auth-events [--user U] [--from T] [--to T] [--kind refusal|ws_close|revocation|tier_change] [--limit N] --config FILE\n  The auth event log from Postgres, oldest first, JSON lines (T: ISO 8601 or epoch ms; --to exclusive).',
   demo: 'argus-sidecar demo\n  Standalone demo: a demo upstream behind the sidecar, a demo API key and curl lines.',
 };
 

@@ -24,6 +24,7 @@ import { serverSchema } from './server/schema.js';
 import { upstreamSchema } from './forward/upstream-schema.js';
 import { redisSchema } from './clients/redis-schema.js';
 import { controlSchema } from './control-schema.js';
+import { observabilitySchema, resolveTracing, tracingEnabled } from './observe/schema.js';
 
 /** A port; digits in a string (what `"${PORT:-8080}"` substitutes to) count as the number. */
 const portNumber = z.preprocess((v) => (typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v), z.number().int().min(0).max(65535));
@@ -61,6 +62,8 @@ const baseConfigSchema = z
     stripe: stripeSchema.optional(),
     /** `argus-sidecar control` (src/control/): listeners, reconciler, API limits. Ignored by the proxy. */
     control: controlSchema.default({}),
+    /** Tracing, access log, auth event stream (docs/observability.md). */
+    observability: observabilitySchema.default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
       .strict()
@@ -129,6 +132,18 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   }
   const cfg = result.data;
   cfg.tiers = { ...DEFAULT_TIERS, ...cfg.tiers };
+  // Tracing keys left out of the file take the standard OTEL_* variables (read here, the only reader of the environment).
+  const t = cfg.observability.tracing;
+  const s = resolveTracing(t, env);
+  cfg.observability.tracing = {
+    ...t,
+    enabled: tracingEnabled(t, env),
+    endpoint: s.endpoint,
+    headers: { ...s.headers },
+    sample_ratio: s.sampleRatio,
+    service_name: s.serviceName,
+    resource_attributes: { ...s.resourceAttributes },
+  };
   return deepFreeze(cfg);
 }
 

@@ -46,6 +46,8 @@ export interface StartOptions {
   readonly now?: () => number;
   /** Collect prom-client default process metrics (off in tests running several proxies). */
   readonly defaultMetrics?: boolean;
+  /** Where access log lines go (default stdout; `observability.access_log`). */
+  readonly accessLog?: (line: string) => void;
 }
 
 /** `threads: auto` → the cores this process may use. */
@@ -96,7 +98,7 @@ export async function startProxy(cfg: Readonly<Config>, opts: StartOptions = {})
   try {
     if (threads === 1) {
       const metrics = new Metrics({ defaultMetrics: opts.defaultMetrics ?? true });
-      const core = await startCore(cfg, { log, metrics, now: opts.now ?? (() => performance.now()) });
+      const core = await startCore(cfg, { log, metrics, now: opts.now ?? (() => performance.now()), ...(opts.accessLog ? { accessLog: opts.accessLog } : {}) });
       proxy = core;
       features = featuresRoute(core.authenticator);
       jwksStatus = () => core.authenticator.jwksStatus();

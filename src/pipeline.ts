@@ -19,7 +19,7 @@ import type { CompiledRoute, RouteConfig } from './request/route.js';
 import type { DurableGate, Exchange } from './request/exchange.js';
 import type { ServerConfig } from './server/schema.js';
 import type { UpstreamConfig } from './forward/upstream-schema.js';
-import { deny, type Denial } from './errors.js';
+import { deny, statusOf, type Denial } from './errors.js';
 import type { ExtensionRuntime } from './extensions/contract.js';
 import type { RelayFailure } from './forward/relay.js';
 import type { Upstream } from './forward/upstream.js';
@@ -37,6 +37,7 @@ import { createWebSocketOpener } from './forward/open-websocket.js';
 import type { WsSession } from './forward/websocket.js';
 import type { GateFactory } from './forward/ws-gates.js';
 import { createCorsStage } from './cors/stage.js';
+import type { RequestObserver } from './observe/request-observer.js';
 
 export interface PipelineDeps {
   /** Its slice: the front (`server`), the upstream, the routes. */
@@ -63,10 +64,13 @@ export interface PipelineDeps {
   readonly gateFor?: GateFactory;
   /** An extension of this route closes its sessions when re-validation is impossible. */
   readonly sessionsFailClosed: (route: CompiledRoute) => boolean;
+  /** Tracing, access log, auth events (src/observe/request-observer.ts); absent when all are off. */
+  readonly observe?: RequestObserver | undefined;
 }
 
 export function createPipeline(deps: PipelineDeps) {
   const { cfg, metrics } = deps;
+  const obs = deps.observe;
   const matchRoute = compileRoutes(cfg.routes);
   const front = createFront(cfg.server, matchRoute, createCorsStage(matchRoute));
   const authorize = createAdmission(deps);
@@ -79,7 +83,7 @@ export function createPipeline(deps: PipelineDeps) {
     if (!route) return;
     const tooLarge = claimBody(ex, route, stats, cfg.server.max_body_bytes, refuseAndClose);
     if (tooLarge) return refuse(ex, tooLarge, true);
-    authenticated(ex, route, deps.authenticate.authenticate(ex.head, route.cfg), forward);
+    authenticated(ex, route, authenticate(ex, route), forward);
   }
 
   /** A WebSocket upgrade: the same checks, then the upstream socket instead of a request. */
@@ -88,13 +92,14 @@ export function createPipeline(deps: PipelineDeps) {
     if (!route) return;
     const unavailable = extensionUnavailable(route);
     if (unavailable) return refuse(ex, unavailable);
-    authenticated(ex, route, deps.authenticate.authenticate(ex.head, route.cfg), (e, r, ctx) => websockets.open(e, r, ctx, up));
+    authenticated(ex, route, authenticate(ex, route), (e, r, ctx) => websockets.open(e, r, ctx, up));
   }
 
-  /** Every exchange reports its end (metrics, metering) and holds its last bytes for the spool. */
+  /** Every exchange reports its end (metrics, metering) and holds its last bytes for the spool; its trace starts here. */
   function watch(ex: Exchange): Exchange {
     ex.onDone = finished;
     if (deps.durable) ex.durable = deps.durable;
+    obs?.begin(ex);
     return ex;
   }
 
@@ -102,6 +107,14 @@ export function createPipeline(deps: PipelineDeps) {
   function routed(ex: Exchange, outcome: FrontOutcome): CompiledRoute | undefined {
     if (outcome === ANSWERED) return undefined;
     if ('denial' in outcome) return void refuse(ex, outcome.denial, outcome.close);
+    ex.trace?.mark('route');
+    return outcome;
+  }
+
+  // 3. Authenticate: an L1 hit answers now (traced as a cache hit), anything else later.
+  function authenticate(ex: Exchange, route: CompiledRoute): AuthOutcome | Promise<AuthOutcome> {
+    const outcome = deps.authenticate.authenticate(ex.head, route.cfg);
+    if (!(outcome instanceof Promise)) ex.trace?.mark('authenticate', CACHE_HIT);
     return outcome;
   }
 
@@ -117,15 +130,19 @@ export function createPipeline(deps: PipelineDeps) {
   function authenticated(ex: Exchange, route: CompiledRoute, outcome: AuthOutcome | Promise<AuthOutcome>, next: Next): void {
     if (outcome instanceof Promise) {
       outcome.then(
-        (o) => authenticated(ex, route, o, next),
+        (o) => {
+          ex.trace?.mark('authenticate', CACHE_MISS);
+          authenticated(ex, route, o, next);
+        },
         (err: unknown) => internalError(ex, err),
       );
       return;
     }
     if (ex.aborted) return;
     const verdict = authorize(ex, route, outcome);
+    ex.trace?.mark('authorize');
     if (verdict === SHADOW) return next(ex, route, null);
-    if (verdict) return refuse(ex, verdict);
+    if (verdict) return refuse(ex, verdict, false, outcome.ok ? outcome.ctx : null);
     const ctx = outcome.ok ? outcome.ctx : null;
     ex.ctx = ctx;
     ex.stale = outcome.ok && outcome.stale === true;
@@ -144,7 +161,8 @@ export function createPipeline(deps: PipelineDeps) {
       return;
     }
     if (ex.aborted) return;
-    if (!outcome.ok) return refuse(ex, outcome.denial);
+    ex.trace?.mark('rate_limit');
+    if (!outcome.ok) return refuse(ex, outcome.denial, false, ctx);
     if (outcome.headers) ex.responseHeaders = outcome.headers;
     next(ex, route, ctx);
   }
@@ -153,13 +171,21 @@ export function createPipeline(deps: PipelineDeps) {
   function finished(ex: Exchange): void {
     // 499: the client went away before any response (nginx's convention).
     const status = ex.aborted && !ex.started ? 499 : ex.status;
-    metrics.observeRequest(ex.routeLabel, ex.head.method, status, (deps.now() - ex.startedAt) / 1000);
-    if (ex.route && deps.meter && !ex.denied && !ex.metered) deps.meter(ex, ex.route, ex.ctx);
+    const ended = deps.now();
+    metrics.observeRequest(ex.routeLabel, ex.head.method, status, (ended - ex.startedAt) / 1000);
+    if (ex.route && deps.meter && !ex.denied && !ex.metered) {
+      deps.meter(ex, ex.route, ex.ctx);
+      ex.trace?.mark('meter');
+    }
+    obs?.finish(ex, status, ended);
   }
 
-  function refuse(ex: Exchange, denial: Denial, close = false): void {
+  /** `ctx`: the caller, when known (a 403 or 429 names who was refused). */
+  function refuse(ex: Exchange, denial: Denial, close = false, ctx: AuthContext | null = null): void {
     metrics.rejected(denial.code).n++;
     ex.denied = true;
+    ex.code = denial.code;
+    obs?.refused(ex, denial.code, statusOf(denial.code), ctx);
     ex.replyError(denial, close);
   }
 
@@ -169,6 +195,7 @@ export function createPipeline(deps: PipelineDeps) {
 
   function internalError(ex: Exchange, err: unknown): void {
     deps.log.error('request failed', { err: err as Error, request_id: ex.head.requestId });
+    ex.code = 'ARGUS_INTERNAL';
     ex.replyError(deny('ARGUS_INTERNAL', 'internal error'));
   }
 
@@ -181,4 +208,6 @@ export function createPipeline(deps: PipelineDeps) {
 }
 
 const NONE: readonly ExtensionRuntime[] = [];
+const CACHE_HIT = { 'argus.auth.cache': 'hit' };
+const CACHE_MISS = { 'argus.auth.cache': 'miss' };
 const UNAVAILABLE = deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'a dependency of this route is down');

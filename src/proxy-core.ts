@@ -34,6 +34,10 @@ import { createRateLimitStage } from './ratelimit/stage.js';
 import { HttpServer } from './server/http.js';
 import { explainListenFailure } from './startup.js';
 import { closeRedis, createRedis, type Redis, type RedisTarget } from './clients/redis.js';
+import { loadTracing } from './observe/tracing-loader.js';
+import { createAccessLog, writeStdout } from './observe/access-log.js';
+import { authEventStreamKey, createMemoryAuthEvents, createRedisAuthEvents, SIDECAR_ID, type AuthEventSink } from './observe/auth-events.js';
+import { createRequestObserver } from './observe/request-observer.js';
 
 export interface CoreOptions {
   readonly log: Logger;
@@ -48,6 +52,8 @@ export interface CoreOptions {
   readonly sharePort?: boolean;
   /** This thread's place among the sidecar's threads (default: the only one); names its spool directory. */
   readonly thread?: MeterThread;
+  /** Where access log lines go (default stdout). */
+  readonly accessLog?: (line: string) => void;
 }
 
 /**
@@ -110,8 +116,29 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   const upstream = new Upstream(cfg.upstream);
   closers.push(['upstream', () => upstream.close()]);
 
+  // Observability: tracing (off: no OpenTelemetry module loaded), access log, auth events (docs/observability.md).
+  const tracing = await loadTracing(cfg, SIDECAR_ID);
+  if (tracing) closers.push(['tracing', () => tracing.close()]);
+  const ae = cfg.observability.auth_events;
+  let authEvents: AuthEventSink | undefined;
+  if (ae.enabled) {
+    const sink = redis
+      ? createRedisAuthEvents({ redis, key: authEventStreamKey(cfg.redis!.key_prefix, ae.stream), maxLen: ae.max_len, buffer: ae.buffer, metrics })
+      : createMemoryAuthEvents({ buffer: ae.buffer, metrics });
+    authEvents = sink;
+    closers.push(['auth events', () => sink.close()]);
+  }
+  const observe = createRequestObserver({
+    tracer: tracing?.requests,
+    accessLog: createAccessLog(cfg.observability.access_log, opts.accessLog ?? writeStdout),
+    authEvents,
+  });
+  const killSwitchClosed = (s: WsSession) => {
+    if (s.ctx) observe?.killSwitchClose(s.ctx, String(s.meta['route']), String(s.meta['requestId']), CLOSE.REVOKED);
+  };
+
   const sessions = new Set<WsSession>();
-  const heartbeats = createHeartbeats({ sessions, revalidate: (ctx) => authenticator.revalidate(ctx), now: Date.now, log });
+  const heartbeats = createHeartbeats({ sessions, revalidate: (ctx) => authenticator.revalidate(ctx), now: Date.now, log, onRevoked: killSwitchClosed });
   closers.push(['heartbeats', () => heartbeats.stop()]);
   // Silent clients get a close frame from the sidecar; uWS's own idle timeout (8 s later) is the backstop.
   const idle = createIdleSweeper({ sessions, idleMs: cfg.server.ws_idle_timeout_s * 1000, now: () => performance.now() });
@@ -133,11 +160,16 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
     shouldEnforce,
     ...(cfg.ratelimit.enabled ? { rateLimit: createRateLimitStage(limiter, cfg.tiers) } : {}),
     ...(sinks && meter ? { meter: sinks.request, durable: createDurableGate(meter, sinks, extensions.meters) } : {}),
+    observe,
   });
 
   // Kill switch: a revocation closes the caller's WebSocket sessions at once (4403).
   const unsubscribe = authenticator.onRevoke((r) => {
-    for (const session of [...sessions]) if (session.matches(r.kind, r.id)) session.end(CLOSE.REVOKED, 'revoked');
+    for (const session of [...sessions]) {
+      if (!session.matches(r.kind, r.id) || session.closed) continue;
+      session.end(CLOSE.REVOKED, 'revoked');
+      killSwitchClosed(session);
+    }
   });
   closers.push(['revocation listener', unsubscribe]);
 

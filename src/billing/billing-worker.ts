@@ -21,6 +21,7 @@ import type { Metrics } from '../observe/metrics.js';
 import type { Pool } from '../clients/postgres.js';
 import { closeRedis, createBullRedis } from '../clients/redis.js';
 import { insertEvents } from './ledger.js';
+import type { Tracing } from '../observe/tracing-loader.js';
 
 export interface BillingWorker {
   /** True once connected to Redis and taking jobs. */
@@ -29,7 +30,10 @@ export interface BillingWorker {
   close(): Promise<void>;
 }
 
-export function createBillingWorker(cfg: MeteringSlice, deps: { pool: Pool; metrics: Metrics; log: Logger; now?: () => number }): BillingWorker {
+export function createBillingWorker(
+  cfg: MeteringSlice,
+  deps: { pool: Pool; metrics: Metrics; log: Logger; now?: () => number; tracing?: Tracing | undefined },
+): BillingWorker {
   if (!cfg.redis) throw new Error('billing worker: redis is required');
   const now = deps.now ?? Date.now;
   const log = deps.log.child({ component: 'billing-worker' });
@@ -42,7 +46,23 @@ export function createBillingWorker(cfg: MeteringSlice, deps: { pool: Pool; metr
   let ready = false;
   let closing: Promise<void> | null = null;
 
+  // With tracing on, each batch is a span (usage events carry no trace ids, so no links to requests).
   async function processBatch(job: Job<BatchJobData>): Promise<{ inserted: number }> {
+    const span = deps.tracing?.tracer.startSpan('usage batch', { attributes: { 'messaging.system': 'bullmq', 'messaging.message.id': job.id ?? '' } });
+    try {
+      const out = await writeBatch(job);
+      span?.setAttribute('argus.inserted', out.inserted);
+      return out;
+    } catch (err) {
+      // 2: SpanStatusCode.ERROR (importing the enum would load @opentelemetry/api with tracing off).
+      span?.setStatus({ code: 2, message: (err as Error).message });
+      throw err;
+    } finally {
+      span?.end();
+    }
+  }
+
+  async function writeBatch(job: Job<BatchJobData>): Promise<{ inserted: number }> {
     // An unreadable job throws: it fails (and stays for replay) instead of completing with nothing written.
     const events = decodeBatch(job.name, job.data);
     const res = await insertEvents(deps.pool, events);

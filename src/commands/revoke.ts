@@ -19,6 +19,7 @@ import type { RedisTarget } from '../clients/redis.js';
 import { redisKeys, revocationCommands, type Revocation, type RevocationKind } from '../authenticate/deny-state.js';
 import type { KeyRecord } from '../authenticate/records.js';
 import { SAFE_NAME } from '../authenticate/records.js';
+import { authEventStreamKey, completeEvent, eventIds, xaddArgs } from '../observe/auth-event.js';
 
 export async function runRevokeCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('revoke', argv, { ...CONFIG_OPTION, user: { type: 'string' }, session: { type: 'string' }, key: { type: 'string' } });
@@ -31,11 +32,24 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
   if (!cfg.redis) throw new UsageError('config: redis.url: required for revoke (sidecars learn revocations through Redis)');
   const { key_prefix: prefix } = cfg.redis;
   const r: Revocation = { kind, id, at: Date.now() / 1000 };
+  // The auth event log records the revocation itself (each sidecar adds one event per WebSocket it closes).
+  const ae = cfg.observability.auth_events;
+  const event = ae.enabled
+    ? xaddArgs(
+        authEventStreamKey(prefix, ae.stream),
+        ae.max_len,
+        completeEvent(
+          { kind: 'revocation', code: `REVOKE_${kind.toUpperCase()}`, credential_id: id, credential_kind: kind, ...(kind === 'user' ? { user_id: id } : {}) },
+          eventIds()(),
+          Date.now(),
+        ),
+      )
+    : null;
   // The kill switch takes effect when the deny state is published, so Redis goes
   // first; Postgres (the source of truth; loading pg alone takes ~50 ms here) is
   // written next, whatever Redis did, and the command succeeds only when both did.
   // A revoked key's re-projected record needs its Postgres row, so it comes last.
-  const writer = await settle(openWriter(cfg.redis, prefix));
+  const writer = await settle(openWriter(cfg.redis, prefix, event));
   const published = writer.ok ? await settle(writer.value.publish(r)) : writer;
   const recorded = cfg.postgres ? await settle(recordInPostgres(cfg.postgres.url, kind, id, r.at)) : null;
   try {
@@ -119,13 +133,14 @@ interface RedisWriter {
  * The lean RESP client (one MULTI/EXEC per write); ioredis for URL forms it does
  * not read (unix socket, query options) and for a Redis Cluster (slot routing).
  */
-async function openWriter(redis: Exclude<RedisTarget, string>, prefix: string): Promise<RedisWriter> {
+async function openWriter(redis: Exclude<RedisTarget, string>, prefix: string, event: string[] | null): Promise<RedisWriter> {
   const target = redis.url !== undefined && !redis.cluster ? parseRedisUrl(redis.url) : null;
-  if (!target) return openIoredisWriter(redis, prefix);
+  if (!target) return openIoredisWriter(redis, prefix, event);
   const client: RespClient = await connectResp(target);
   return {
     async publish(r) {
-      const replies = await client.transaction(revocationCommands(prefix, r));
+      // The event's XADD goes first: PUBLISH stays last, its reply is the subscriber count.
+      const replies = await client.transaction([...(event ? [event] : []), ...revocationCommands(prefix, r)]);
       const subscribers = replies[replies.length - 1];
       if (typeof subscribers !== 'number') throw new RespError('RESP_PROTOCOL', `redis: PUBLISH answered ${JSON.stringify(subscribers)}`);
       return subscribers;
@@ -137,7 +152,7 @@ async function openWriter(redis: Exclude<RedisTarget, string>, prefix: string): 
   };
 }
 
-async function openIoredisWriter(url: RedisTarget, prefix: string): Promise<RedisWriter> {
+async function openIoredisWriter(url: RedisTarget, prefix: string, event: string[] | null): Promise<RedisWriter> {
   const [{ closeRedis, createRedis }, { projectKey, publishRevocation }] = await Promise.all([
     import('../clients/redis.js'),
     import('../identity-admin/publish.js'),
@@ -146,7 +161,10 @@ async function openIoredisWriter(url: RedisTarget, prefix: string): Promise<Redi
   const redis = createRedis(url, { enableOfflineQueue: true, retryStrategy: (n) => (n > 3 ? null : 200) });
   redis.on('error', () => undefined);
   return {
-    publish: (r) => publishRevocation(redis, prefix, r),
+    publish: async (r) => {
+      if (event) await redis.call(event[0]!, ...event.slice(1));
+      return publishRevocation(redis, prefix, r);
+    },
     project: (p) => projectKey(redis, prefix, p.sha256, p.record),
     close: () => closeRedis(redis),
   };

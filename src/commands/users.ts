@@ -20,6 +20,8 @@ import { SAFE_NAME, userRecordSchema, type UserRecord } from '../authenticate/re
 import { entitlementOptions, entitlementUsage, entitlementValues } from './entitlement-flags.js';
 import { redisKeys } from '../authenticate/store.js';
 import { deleteUser, describeUser, getUser, upsertUser, userRowToRecord } from '../identity-admin/userstore.js';
+import type { Config } from '../config.js';
+import { authEventStreamKey, completeEvent, eventIds, xaddArgs } from '../observe/auth-event.js';
 
 const usage = () =>
   `usage: users set --user ID [--tier T] [--role R] [--features a,b] [--scopes a,b] [--requests-per-minute N]${entitlementUsage()} [--stripe-customer C] --config FILE | users get --user ID --config FILE | users delete --user ID --config FILE`;
@@ -73,8 +75,13 @@ async function set(argv: string[]): Promise<number> {
   }
   const rec: UserRecord = parsed.data;
   const out = await withStores(cfg, true, async (pool, redis) => {
+    const before = cfg.observability.auth_events.enabled ? await getUser(pool as Pool, userId) : null;
     const row = await upsertUser(pool as Pool, userId, rec);
-    if (redis && cfg.redis) await project(redis, cfg.redis.key_prefix, userId, userRowToRecord(row));
+    if (redis && cfg.redis) {
+      await project(redis, cfg.redis.key_prefix, userId, userRowToRecord(row));
+      if (cfg.observability.auth_events.enabled && (before?.tier ?? null) !== (row.tier ?? null))
+        await tierChanged(redis, cfg, userId, before?.tier ?? null, row.tier ?? null);
+    }
     return describeUser(row);
   });
   process.stdout.write(JSON.stringify(out) + '\n');
@@ -106,6 +113,18 @@ async function remove(argv: string[]): Promise<number> {
   });
   process.stdout.write(JSON.stringify(out) + '\n');
   return 0;
+}
+
+/** A tier change is an auth event (docs/observability.md); a Redis that refuses it fails the command like the projection would. */
+async function tierChanged(redis: Redis, cfg: Readonly<Config>, userId: string, from: string | null, to: string | null): Promise<void> {
+  const ae = cfg.observability.auth_events;
+  const e = completeEvent(
+    { kind: 'tier_change', code: 'TIER_CHANGE', user_id: userId, credential_kind: 'user', detail: { from: from ?? '', to: to ?? '' } },
+    eventIds()(),
+    Date.now(),
+  );
+  const args = xaddArgs(authEventStreamKey(cfg.redis!.key_prefix, ae.stream), ae.max_len, e);
+  await redis.call(args[0]!, ...args.slice(1));
 }
 
 async function project(redis: Redis, prefix: string, userId: string, rec: UserRecord | null): Promise<void> {

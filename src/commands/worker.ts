@@ -23,6 +23,9 @@ import { startProjectionWatch } from '../identity-admin/projection-watch.js';
 import { createStripeSender } from '../billing/stripe-client.js';
 import { createStripeReporter } from '../billing/stripe-reporter.js';
 import { startLedgerMaintenance } from '../billing/ledger-maintenance.js';
+import { startAuthEventsConsumer } from '../billing/auth-events-consumer.js';
+import { loadTracing } from '../observe/tracing-loader.js';
+import { SIDECAR_ID } from '../observe/auth-events.js';
 
 export async function runWorkerCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('worker', argv, CONFIG_OPTION);
@@ -49,7 +52,11 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   pool.on('error', (err) => log.warn('worker: postgres connection error', { err }));
   // Daily partitions ahead and retention (src/billing/ledger-maintenance.ts), before the first batch needs them.
   const maintenance = startLedgerMaintenance(cfg.billing.ledger, { pool, metrics, log });
-  const worker = createBillingWorker(cfg, { pool, metrics, log });
+  // Tracing (off: no OpenTelemetry module loaded): a span per usage batch and per auth event batch.
+  const tracing = await loadTracing(cfg, SIDECAR_ID);
+  const worker = createBillingWorker(cfg, { pool, metrics, log, tracing });
+  // Auth events: the Redis Stream into the auth_events table (src/billing/auth-events-consumer.ts).
+  const authEvents = cfg.observability.auth_events.enabled ? startAuthEventsConsumer(cfg, { pool, metrics, log, tracing }) : null;
   // Re-projects keys, revocations and users when Redis lost them (src/identity-admin/projection-watch.ts).
   const projection = startProjectionWatch(cfg, { pool, metrics, log });
   ready = () => worker.ready();
@@ -62,8 +69,10 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   // Reverse order of startup, each step awaited: no new work, finish running work, then connections.
   await reporter?.close();
   await projection.close();
+  await authEvents?.close();
   await worker.close();
   await maintenance.close();
+  await tracing?.close();
   await pool.end().catch(() => undefined);
   await admin.close();
   log.info('worker: stopped');

@@ -21,6 +21,7 @@ import { parseUpstreamTarget, UNIX_HOST } from './h1/target.js';
 import type { RelayFailure } from './relay.js';
 import type { GateFactory } from './ws-gates.js';
 import { connectUpstream, WsSession } from './websocket.js';
+import type { RequestObserver } from '../observe/request-observer.js';
 
 /** Handshake headers the `ws` client sets itself. */
 const HANDSHAKE = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'host']);
@@ -38,6 +39,8 @@ export interface OpenerDeps {
   /** An extension of this route closes its sessions when re-validation is impossible. */
   readonly sessionsFailClosed: (route: CompiledRoute) => boolean;
   readonly onFailure: (kind: RelayFailure, err: Error) => void;
+  /** Tracing: the upstream's traceparent. */
+  readonly observe?: RequestObserver;
 }
 
 /** The subprotocol a browser offers next to `bearer.<token>` (answered when the upstream picks none). */
@@ -62,7 +65,9 @@ function decodedName(raw: string): string {
 
 export function createWebSocketOpener(deps: OpenerDeps) {
   // The same client identity headers are removed from upgrades as from plain requests (src/forward/strip.ts).
-  const stripSets = deps.cfg.routes.map((r) => stripSet(deps.cfg.server.strip_request_headers, r.strip_request_headers));
+  const tracer = deps.observe?.tracer;
+  const traceHeaders = tracer ? ['traceparent', 'tracestate'] : [];
+  const stripSets = deps.cfg.routes.map((r) => stripSet(deps.cfg.server.strip_request_headers, [...r.strip_request_headers, ...traceHeaders]));
   const target = parseUpstreamTarget(deps.cfg.upstream.url);
   // Over a Unix socket the URL only carries the path; `connectUpstream` dials the socket (Host: localhost).
   const socketPath = target.kind === 'unix' ? target.path : undefined;
@@ -81,6 +86,7 @@ export function createWebSocketOpener(deps: OpenerDeps) {
         },
         deps.identity(ctx, ex.stale ? { stale: true } : undefined).list,
       );
+      if (tracer && ex.trace) tracer.propagate(ex.trace, flat);
       const headers: Record<string, string> = {};
       for (let i = 0; i < flat.length; i += 2) {
         const name = flat[i]!;

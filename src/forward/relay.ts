@@ -116,6 +116,8 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
 
   onResponseStart(_controller: UpstreamController, statusCode: number, headers: string[]): void {
     const ex = this.ex;
+    // Time to first byte: the upstream's response head arrived.
+    ex.trace?.mark('upstream.first_byte', { 'http.response.status_code': statusCode });
     this.observer?.onStart?.(statusCode, headers);
     if (ex.aborted) return;
     const res = ex.res;

@@ -16,6 +16,7 @@ import { upstreamRequestHeaders } from './headers.js';
 import { UpstreamRelay, USAGE_HEADER, type RelayFailure, type RelayOptions } from './relay.js';
 import { stripSet } from './strip.js';
 import type { Upstream } from './upstream.js';
+import type { RequestObserver } from '../observe/request-observer.js';
 
 export interface ForwardDeps {
   readonly server: ServerConfig;
@@ -28,12 +29,17 @@ export interface ForwardDeps {
   readonly onUpstreamFailure: (kind: RelayFailure, err: Error) => void;
   readonly refuse: (ex: Exchange, denial: Denial) => void;
   readonly internalError: (ex: Exchange, err: unknown) => void;
+  /** Tracing: the client's trace headers are replaced by the sidecar's `traceparent`. */
+  readonly observe?: RequestObserver | undefined;
 }
 
 /** `preparers`: per route, the extension that prepares its requests, if any. */
 export function createForwardStage(deps: ForwardDeps) {
   const { upstream, onUpstreamFailure, refuse, internalError } = deps;
-  const strip = deps.routes.map((r) => stripSet(deps.server.strip_request_headers, r.strip_request_headers));
+  const tracer = deps.observe?.tracer;
+  // With tracing on, the client's trace headers never reach the upstream as sent (W3C Trace Context; src/observe/trace-context.ts).
+  const traceHeaders = tracer ? TRACE_HEADERS : [];
+  const strip = deps.routes.map((r) => stripSet(deps.server.strip_request_headers, [...r.strip_request_headers, ...traceHeaders]));
   const preparers = deps.routes.map((_r, i) => deps.extensions[i]?.find((e) => e.prepare !== undefined));
 
   /** Headers rewritten, body streamed, response relayed as it arrives. */
@@ -48,6 +54,7 @@ export function createForwardStage(deps: ForwardDeps) {
       trustForwarded: deps.server.trust_forwarded,
       strip: strip[route.index]!,
     });
+    if (tracer && ex.trace) tracer.propagate(ex.trace, headers);
     const trusted = deps.identity(ctx, ex.stale ? STALE : undefined);
     const body = ex.body;
     const relay = new UpstreamRelay(ex, onUpstreamFailure, usageHeaderOptions);
@@ -55,6 +62,7 @@ export function createForwardStage(deps: ForwardDeps) {
     const bodyTimeoutMs = route.cfg.body_timeout_ms;
     const send = () => {
       if (ex.aborted || ex.started) return;
+      ex.trace?.mark('upstream.request');
       upstream.forward({ method: head.method, path, headers, trusted, body: body ? (body.whole() ?? body.toStream()) : null, bodyTimeoutMs }, relay);
     };
     // A small body that is still arriving is awaited, so it goes out as one Buffer.
@@ -95,6 +103,8 @@ export function createForwardStage(deps: ForwardDeps) {
       strip: strip[route.index]!,
     });
     headers.push(...prepared.extraHeaders);
+    if (tracer && ex.trace) tracer.propagate(ex.trace, headers);
+    ex.trace?.mark('upstream.request');
     const relay = new UpstreamRelay(ex, onUpstreamFailure, prepared.relayOptions());
     upstream.forward(
       {
@@ -113,6 +123,7 @@ export function createForwardStage(deps: ForwardDeps) {
 }
 
 const STALE = { stale: true };
+const TRACE_HEADERS = ['traceparent', 'tracestate'];
 
 /** Upstreams report their own usage in `x-argus-usage`: consumed by metering, never passed to the client. */
 const usageHeaderOptions: RelayOptions = { stripHeaders: new Set([USAGE_HEADER]) };

@@ -31,6 +31,8 @@ export interface HeartbeatDeps {
   /** Milliseconds, wall clock (credential expiry is wall-clock time). */
   readonly now: () => number;
   readonly log: Logger;
+  /** A session was closed 4403 because its credential was revoked (the kill switch's fallback path). */
+  readonly onRevoked?: (s: WsSession) => void;
 }
 
 export function createHeartbeats(deps: HeartbeatDeps) {
@@ -78,8 +80,10 @@ export function createHeartbeats(deps: HeartbeatDeps) {
       s.validatedAt = now;
     } else if (r === 'ok') s.validatedAt = now;
     else if (r === 'expired') s.end(CLOSE.REAUTHENTICATE, 'credential expired');
-    else if (r === 'revoked') s.end(CLOSE.REVOKED, 'revoked');
-    else if (s.policy.failClosed && now - s.validatedAt > s.policy.unavailableGraceMs) {
+    else if (r === 'revoked') {
+      s.end(CLOSE.REVOKED, 'revoked');
+      deps.onRevoked?.(s);
+    } else if (s.policy.failClosed && now - s.validatedAt > s.policy.unavailableGraceMs) {
       deps.log.warn('closing a WebSocket session that cannot be re-validated', { route: s.meta['route'] });
       s.end(CLOSE.UPSTREAM_ERROR, 'authorization unavailable');
     }

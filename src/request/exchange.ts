@@ -10,6 +10,7 @@ import type { RequestBody } from '../server/body.js';
 import { padToClose } from '../server/closing.js';
 import type { RequestHead } from './head.js';
 import type { HttpResponse } from '../server/uws.js';
+import type { RequestTrace } from '../observe/request-trace.js';
 
 /**
  * Holds a response's last bytes (and a stream's bytes) until the usage they
@@ -68,6 +69,10 @@ export class Exchange {
   reportedUsage: string | undefined;
   /** The sidecar refused the request itself (nothing was forwarded). */
   denied = false;
+  /** The refusal's code (`ARGUS_*`), when the sidecar refused or failed it itself. */
+  code: string | undefined;
+  /** The request's trace context and span, when tracing is on (src/observe/request-trace.ts). */
+  trace: RequestTrace | undefined;
   /** Metering: see {@link DurableGate}. */
   durable: DurableGate | undefined;
   /** The final usage events were recorded (before the last byte, by the durable gate). */

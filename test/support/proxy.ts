@@ -8,6 +8,8 @@ export interface TestProxy extends RunningProxy {
   readonly adminUrl: string;
   readonly cfg: Readonly<Config>;
   readonly logs: string[];
+  /** Access log lines (observability.access_log). */
+  readonly access: string[];
 }
 
 /**
@@ -17,6 +19,7 @@ export interface TestProxy extends RunningProxy {
 export async function startTestProxy(raw: Record<string, unknown>): Promise<TestProxy> {
   const cfg = parseConfig({ listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, metering: { enabled: false }, threads: 1, ...raw });
   const logs: string[] = [];
-  const proxy = await startProxy(cfg, { log: createLogger('debug', {}, (l) => logs.push(l)), defaultMetrics: false });
-  return { ...proxy, url: `http://127.0.0.1:${proxy.port}`, adminUrl: `http://127.0.0.1:${proxy.adminPort}`, cfg, logs };
+  const access: string[] = [];
+  const proxy = await startProxy(cfg, { log: createLogger('debug', {}, (l) => logs.push(l)), defaultMetrics: false, accessLog: (l) => access.push(l) });
+  return { ...proxy, url: `http://127.0.0.1:${proxy.port}`, adminUrl: `http://127.0.0.1:${proxy.adminPort}`, cfg, logs, access };
 }

@@ -1,0 +1,144 @@
+/**
+ * The `auth_events` table (src/clients/migrations/010_auth_events.ts): monthly
+ * partitions, the idempotent batch insert, and the listing the CLI (and the
+ * control plane's `GET /v1/auth-events`) reads.
+ */
+import type pg from 'pg';
+import type { AuthEvent } from '../observe/auth-events.js';
+
+type Db = Pick<pg.Pool, 'query'>;
+
+/** `auth_events_y2026m12`: the partition holding month `m` (0-based) of year `y`. */
+function partitionName(y: number, m: number): string {
+  return `auth_events_y${y}m${String(m + 1).padStart(2, '0')}`;
+}
+
+/** First instant of the month `offset` months after the one holding `at` (UTC). */
+function monthStart(at: number, offset: number): Date {
+  const d = new Date(at);
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + offset, 1));
+}
+
+/**
+ * Create the partition of the month holding `at` if it is missing. Several
+ * workers may race: a concurrent creation is not an error. Rows already in the
+ * default partition for that month make it fail (Postgres refuses to attach
+ * over them): logged by the caller, the rows stay readable there.
+ */
+export async function ensureMonthPartition(db: Db, at: number): Promise<string> {
+  const from = monthStart(at, 0);
+  const to = monthStart(at, 1);
+  const name = partitionName(from.getUTCFullYear(), from.getUTCMonth());
+  try {
+    await db.query(`CREATE TABLE IF NOT EXISTS ${name} PARTITION OF auth_events FOR VALUES FROM ('${from.toISOString()}') TO ('${to.toISOString()}')`);
+  } catch (err) {
+    // 42P07 duplicate table / 23505 unique violation on the catalog: another worker made it in between.
+    const code = (err as { code?: string }).code;
+    if (code !== '42P07' && code !== '23505') throw err;
+  }
+  return name;
+}
+
+const COLUMNS = [
+  ['event_id', 'text'],
+  ['occurred_at_ms', 'double precision'],
+  ['kind', 'text'],
+  ['code', 'text'],
+  ['status', 'integer'],
+  ['user_id', 'text'],
+  ['credential_id', 'text'],
+  ['credential_kind', 'text'],
+  ['route', 'text'],
+  ['sidecar', 'text'],
+  ['request_id', 'text'],
+  ['trace_id', 'text'],
+  ['span_id', 'text'],
+  ['detail', 'jsonb'],
+] as const;
+
+const INSERT_SQL = `INSERT INTO auth_events (${COLUMNS.map(([c]) => (c === 'occurred_at_ms' ? 'occurred_at' : c)).join(', ')})
+SELECT ${COLUMNS.map(([c]) => (c === 'occurred_at_ms' ? 'to_timestamp(occurred_at_ms / 1000.0)' : c)).join(', ')}
+FROM jsonb_to_recordset($1::jsonb) AS x(${COLUMNS.map(([c, t]) => `${c} ${t}`).join(', ')})
+ON CONFLICT (event_id, occurred_at) DO NOTHING`;
+
+const KINDS = new Set(['refusal', 'ws_close', 'revocation', 'tier_change']);
+
+/** An event as read from the stream: shape-checked (a bad entry is skipped, never retried forever). */
+export function isAuthEvent(v: unknown): v is AuthEvent {
+  const e = v as Partial<AuthEvent> | null;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.id === 'string' &&
+    typeof e.code === 'string' &&
+    typeof e.sidecar === 'string' &&
+    typeof e.at === 'number' &&
+    Number.isFinite(e.at) &&
+    KINDS.has(e.kind as string)
+  );
+}
+
+/** Insert a batch in one statement; duplicates (a redelivered entry) are skipped. Resolves with the rows written. */
+export async function insertAuthEvents(db: Db, events: readonly AuthEvent[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const rows = events.map((e) => ({
+    event_id: e.id,
+    occurred_at_ms: e.at,
+    kind: e.kind,
+    code: e.code,
+    status: e.status ?? null,
+    user_id: e.user_id ?? null,
+    credential_id: e.credential_id ?? null,
+    credential_kind: e.credential_kind ?? null,
+    route: e.route ?? null,
+    sidecar: e.sidecar,
+    request_id: e.request_id ?? null,
+    trace_id: e.trace_id ?? null,
+    span_id: e.span_id ?? null,
+    detail: e.detail ?? null,
+  }));
+  const res = await db.query(INSERT_SQL, [JSON.stringify(rows)]);
+  return res.rowCount ?? 0;
+}
+
+export interface AuthEventQuery {
+  readonly user?: string;
+  /** Inclusive, epoch ms. */
+  readonly from?: number;
+  /** Exclusive, epoch ms. */
+  readonly to?: number;
+  readonly kind?: string;
+  readonly limit: number;
+}
+
+export interface AuthEventRow {
+  readonly event_id: string;
+  readonly occurred_at: string;
+  readonly kind: string;
+  readonly code: string;
+  readonly status: number | null;
+  readonly user_id: string | null;
+  readonly credential_id: string | null;
+  readonly credential_kind: string | null;
+  readonly route: string | null;
+  readonly sidecar: string;
+  readonly request_id: string | null;
+  readonly trace_id: string | null;
+  readonly detail: Record<string, unknown> | null;
+}
+
+/** Events in a time range, oldest first; only the months in the range are read. */
+export async function listAuthEvents(db: Db, q: AuthEventQuery): Promise<AuthEventRow[]> {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (q.user !== undefined) where.push(`user_id = $${args.push(q.user)}`);
+  if (q.from !== undefined) where.push(`occurred_at >= to_timestamp($${args.push(q.from / 1000)})`);
+  if (q.to !== undefined) where.push(`occurred_at < to_timestamp($${args.push(q.to / 1000)})`);
+  if (q.kind !== undefined) where.push(`kind = $${args.push(q.kind)}`);
+  const res = await db.query<AuthEventRow & { occurred_at: Date }>(
+    `SELECT event_id, occurred_at, kind, code, status, user_id, credential_id, credential_kind, route, sidecar, request_id, trace_id, detail
+     FROM auth_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY occurred_at, event_id LIMIT $${args.push(q.limit)}`,
+    args,
+  );
+  return res.rows.map((r) => ({ ...r, occurred_at: new Date(r.occurred_at).toISOString() }));
+}
