@@ -80,7 +80,8 @@ describe('an existing install migrated to the partitioned ledger', () => {
               ('old-3', 'llm', 'u2', NULL, 's', '/x', 'r3', 100, to_timestamp($1 / 1000.0 + 7200), NULL, NULL)`,
       [old],
     );
-    assert.deepEqual(await migrate(db.pool), ['009_partitioned_ledger']);
+    // Later migrations (auth events, billing) follow it in the same run.
+    assert.equal((await migrate(db.pool))[0], '009_partitioned_ledger');
   });
   after(() => db?.drop());
 
