@@ -19,6 +19,7 @@ import { routeSchema } from './authorize/route-schema.js';
 import { llmSchema } from './llm/schema.js';
 import { tradingSchema } from './trading/schema.js';
 import { DEFAULT_STRIP_REQUEST_HEADERS } from './forward/strip.js';
+import { billingProblems, billingSchema } from './billing/plans.js';
 
 /** A port; digits in a string (what `"${PORT:-8080}"` substitutes to) count as the number. */
 const portNumber = z.preprocess((v) => (typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v), z.number().int().min(0).max(65535));
@@ -39,7 +40,8 @@ const tierSchema = z
   })
   .strict();
 
-export const TIER_ORDER = ['explorer', 'professional', 'business', 'enterprise'] as const;
+/** Built-in tiers, lowest first. `none` is what a lapsed subscription falls to (`billing.inactive_tier`). */
+export const TIER_ORDER = ['none', 'explorer', 'professional', 'business', 'enterprise'] as const;
 export type TierName = (typeof TIER_ORDER)[number];
 
 export const configSchema = z
@@ -132,6 +134,7 @@ export const configSchema = z
     llm: llmSchema.default({}),
     stripe: stripeSchema.optional(),
     trading: tradingSchema.default({}),
+    billing: billingSchema.default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
       .strict()
@@ -143,6 +146,8 @@ export type Config = z.infer<typeof configSchema>;
 export type RouteConfig = Config['routes'][number];
 
 const DEFAULT_TIERS: Record<TierName, { requests_per_minute: number }> = {
+  // Below every plan: a small allowance, no features (routes with a `tier` minimum refuse it).
+  none: { requests_per_minute: 10 },
   explorer: { requests_per_minute: 100 },
   professional: { requests_per_minute: 1000 },
   business: { requests_per_minute: 10000 },
@@ -176,6 +181,8 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   }
   const cfg = result.data;
   cfg.tiers = { ...DEFAULT_TIERS, ...cfg.tiers };
+  const problems = billingProblems(cfg.billing, Object.keys(cfg.tiers));
+  if (problems.length > 0) throw new UsageError(`config: invalid configuration\n${problems.map(([k, m]) => `  ${k}: ${m}`).join('\n')}`);
   return deepFreeze(cfg);
 }
 
