@@ -65,9 +65,27 @@ export function createContextBuilder(opts: { tiers: Readonly<Record<string, unkn
     };
   }
 
-  /** Overlay the user's record: tier, role, features and entitlements come from it when present. */
+  /**
+   * Overlay the user's record: tier, role, features and entitlements come from it
+   * when present; then the record's `org` (their highest org) when its tier ranks
+   * higher: a member gets the higher of their own and their org's plan.
+   */
   function withUser(ctx: AuthContext, rec: UserRecord | null): AuthContext {
     if (rec === null) return ctx;
+    const own = withOwn(ctx, rec);
+    const org = rec.org;
+    if (org === undefined || !rank.has(org.tier) || (rank.get(org.tier) ?? -1) <= (rank.get(own.tier) ?? -1)) return own;
+    const { llm: _llm, trading: _trading, ...rest } = own;
+    return {
+      ...rest,
+      tier: org.tier,
+      features: org.features,
+      ...(org.llm !== undefined && { llm: org.llm }),
+      ...(org.trading !== undefined && { trading: org.trading }),
+    };
+  }
+
+  function withOwn(ctx: AuthContext, rec: UserRecord): AuthContext {
     return {
       ...ctx,
       tier: rec.tier !== undefined && rank.has(rec.tier) ? rec.tier : ctx.tier,

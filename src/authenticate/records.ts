@@ -65,6 +65,21 @@ export const keyRecordSchema = z
 
 export type KeyRecord = z.infer<typeof keyRecordSchema>;
 
+/**
+ * `org` in a user record: the entitlements of the highest-tier org the user
+ * belongs to (control plane, `users.org_lift`). Applied in place of the user's
+ * own tier, features, LLM and trading entitlements when its tier ranks higher.
+ */
+export const orgLiftSchema = z
+  .object({
+    org_id: name,
+    tier: name,
+    features: z.array(token).default([]),
+    llm: llmSchema.optional(),
+    trading: tradingSchema.optional(),
+  })
+  .strict();
+
 /** Redis `<prefix>auth:user:<user_id>`: what the control plane knows about a user. Overrides JWT claims. */
 export const userRecordSchema = z
   .object({
@@ -76,6 +91,7 @@ export const userRecordSchema = z
     llm: llmSchema.optional(),
     trading: tradingSchema.optional(),
     stripe_customer: z.string().min(1).optional(),
+    org: orgLiftSchema.optional(),
   })
   .passthrough();
 
