@@ -23,6 +23,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Kubernetes sidecar injection webhook, HTTPS (--config FILE)',
     load: async () => (await import('./commands/inject-webhook.js')).runInjectWebhookCommand,
   },
+  control: {
+    summary: 'run the control plane: REST API, reconciler (--config FILE)',
+    load: async () => (await import('./commands/control.js')).runControlCommand,
+  },
   worker: {
     summary: 'run the billing workers: usage queue -> ledger -> Stripe (--config FILE)',
     load: async () => (await import('./commands/worker.js')).runWorkerCommand,
@@ -38,6 +42,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 const COMMAND_USAGE: Record<string, string> = {
   proxy: 'argus-sidecar proxy --config FILE\n  Run the sidecar: listen.port for clients, admin.port for /healthz, /readyz, /metrics.',
   worker: 'argus-sidecar worker --config FILE\n  Run the billing workers: usage queue -> Postgres ledger -> Stripe meter events.',
+  control:
+    'argus-sidecar control --config FILE\n  Run the control plane: /v1 REST API and /openapi.json on control.internal, control.public, /healthz /readyz /metrics on control.admin.',
   migrate: 'argus-sidecar migrate --config FILE\n  Create or upgrade the Postgres schema (postgres.url).',
   keys: [
     'argus-sidecar keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y]',

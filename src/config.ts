@@ -20,6 +20,7 @@ import { llmSchema } from './llm/schema.js';
 import { tradingSchema } from './trading/schema.js';
 import { DEFAULT_STRIP_REQUEST_HEADERS } from './forward/strip.js';
 import { billingProblems, billingSchema } from './billing/plans.js';
+import { controlSchema } from './control-schema.js';
 
 /** A port; digits in a string (what `"${PORT:-8080}"` substitutes to) count as the number. */
 const portNumber = z.preprocess((v) => (typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v), z.number().int().min(0).max(65535));
@@ -134,6 +135,8 @@ export const configSchema = z
     llm: llmSchema.default({}),
     stripe: stripeSchema.optional(),
     trading: tradingSchema.default({}),
+    /** `argus-sidecar control` (src/control/): listeners, reconciler, API limits. Ignored by the proxy. */
+    control: controlSchema.default({}),
     billing: billingSchema.default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })

@@ -78,6 +78,13 @@ export const ERROR_STATUS = {
   ARGUS_DEPENDENCY_UNAVAILABLE: 503,
   ARGUS_DRAINING: 503,
   ARGUS_INTERNAL: 500,
+  // control plane API (src/control/)
+  ARGUS_INVALID_REQUEST: 400,
+  ARGUS_CONFLICT: 409,
+  ARGUS_IDEMPOTENCY_KEY_REUSED: 422,
+  ARGUS_INVITATION_EXPIRED: 410,
+  ARGUS_INVITATION_USED: 409,
+  ARGUS_NOT_CONFIGURED: 501,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -90,13 +97,17 @@ const STATUS_TEXT: Record<number, string> = {
   403: '403 Forbidden',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
+  409: '409 Conflict',
+  410: '410 Gone',
   411: '411 Length Required',
   413: '413 Payload Too Large',
+  422: '422 Unprocessable Content',
   421: '421 Misdirected Request',
   426: '426 Upgrade Required',
   429: '429 Too Many Requests',
   431: '431 Request Header Fields Too Large',
   500: '500 Internal Server Error',
+  501: '501 Not Implemented',
   502: '502 Bad Gateway',
   503: '503 Service Unavailable',
   504: '504 Gateway Timeout',

@@ -20,6 +20,10 @@ export interface KeyRow {
   status: 'active' | 'revoked';
   created_at: Date;
   revoked_at: Date | null;
+  /** Migration 007_orgs: the org the key belongs to (its owner for inheritance), and the projection's bookkeeping. */
+  org_id?: string | null;
+  version?: string;
+  projected_version?: string;
 }
 
 /** A row as the key record projected into Redis. */

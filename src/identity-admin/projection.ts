@@ -10,7 +10,7 @@
  *
  *   phase "deny"      revocations (deny keys)   → proxies may trust deny state after this
  *   phase "keys"      API key records
- *   phase "users"     user records
+ *   phase "users"     user records, then org records
  *   phase "complete"  everything is back
  *
  * While the epoch is missing or not complete, proxies answer 503 (never 401) for
@@ -24,8 +24,10 @@ import type { Redis } from 'ioredis';
 import type { Pool } from '../clients/postgres.js';
 import { epochState, projectionKeys, type EpochPhase } from '../authenticate/projection.js';
 import { redisKeys, SESSION_DENY_TTL_S, type Revocation, type RevocationKind } from '../authenticate/deny-state.js';
-import { rowToRecord, type KeyRow } from './keystore.js';
+import type { KeyRow } from './keystore.js';
 import { userRowToRecord, type UserRow } from './userstore.js';
+import { keyRecordOf, projectionOf } from './changes.js';
+import type { OrgRow } from './orgstore.js';
 
 export interface ReprojectResult {
   /** False when another run held the lock (nothing was done). */
@@ -88,15 +90,17 @@ export async function reproject(pool: Pool, redis: Redis, prefix: string, opts: 
     await write(revs.flatMap((r) => denyCommand(k, r, nowS())));
     await advance('keys');
     const keys = await keysSince(pool);
-    await write(keys.map((row) => ['set', k.key(row.sha256), JSON.stringify(rowToRecord(row))]));
+    await write(keys.map((row) => ['set', k.key(row.sha256), JSON.stringify(keyRecordOf(row))]));
     await advance('users');
     const users = await usersSince(pool);
     await write(users.map(userCommand(k)));
+    await write((await orgsSince(pool)).map(orgCommand(prefix)));
 
     const lateRevs = await revocationsSince(pool, since);
     await write(lateRevs.flatMap((r) => denyCommand(k, r, nowS())));
-    await write((await keysSince(pool, since)).map((row) => ['set', k.key(row.sha256), JSON.stringify(rowToRecord(row))]));
+    await write((await keysSince(pool, since)).map((row) => ['set', k.key(row.sha256), JSON.stringify(keyRecordOf(row))]));
     await write((await usersSince(pool, since)).map(userCommand(k)));
+    await write((await orgsSince(pool, since)).map(orgCommand(prefix)));
     await advance('complete');
     return { ran: true, complete: !lost, revocations: revs.length, keys: keys.length, users: users.length };
   } finally {
@@ -116,6 +120,20 @@ function denyCommand(k: ReturnType<typeof redisKeys>, r: Revocation, nowS: numbe
 function userCommand(k: ReturnType<typeof redisKeys>) {
   return (row: UserRow): Command =>
     row.status === 'active' ? ['set', k.user(row.user_id), JSON.stringify(userRowToRecord(row))] : ['del', k.user(row.user_id)];
+}
+
+function orgCommand(prefix: string) {
+  return (row: OrgRow): Command => {
+    const p = projectionOf(prefix, { kind: 'org', row });
+    return p.value === '' ? ['del', p.key] : ['set', p.key, p.value];
+  };
+}
+
+/** Org records (migration 007_orgs; none before it), the control plane's. */
+async function orgsSince(pool: Pool, since?: Date): Promise<OrgRow[]> {
+  const exists = (await pool.query<{ t: string | null }>("SELECT to_regclass('orgs')::text AS t")).rows[0]?.t;
+  if (!exists) return [];
+  return (await pool.query<OrgRow>(`SELECT * FROM orgs${since ? ' WHERE updated_at >= $1' : ''} ORDER BY org_id`, since ? [since] : [])).rows;
 }
 
 async function revocationsSince(pool: Pool, since?: Date): Promise<Revocation[]> {

@@ -19,6 +19,12 @@ export interface UserRow {
   status: 'active' | 'deleted';
   version: string;
   updated_at: Date;
+  /** Migration 007_orgs: profile and the projection's bookkeeping. */
+  email?: string | null;
+  name?: string | null;
+  preferences?: Record<string, unknown>;
+  created_at?: Date;
+  projected_version?: string;
 }
 
 /** A row as the user record projected into Redis: only the fields records.ts reads, absent when null. */
