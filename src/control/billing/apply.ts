@@ -11,6 +11,9 @@
  */
 import { ownerVerdict, type Entitlements, type SubscriptionState } from '../../billing/effective-tier.js';
 import { planForLookupKey, type BillingConfig } from '../../billing/plans.js';
+import type { Change } from '../../identity-admin/changes.js';
+import type { OrgRow } from '../../identity-admin/orgstore.js';
+import type { UserRow } from '../../identity-admin/userstore.js';
 import { lockOwner, storeSubscriptions, type Queryable, type SubscriptionRow } from './store.js';
 import type { Owner, StripeSubscription } from './stripe-api.js';
 
@@ -25,10 +28,8 @@ export interface OwnerRow {
   [column: string]: unknown;
 }
 
-/** A committed row to project: the same shape as src/identity-admin/changes.ts `Change` for users and orgs. */
-export type OwnerChange =
-  | { readonly kind: 'user'; readonly row: OwnerRow & { user_id: string } }
-  | { readonly kind: 'org'; readonly row: OwnerRow & { org_id: string } };
+/** A committed user or org row to project (src/identity-admin/changes.ts). */
+export type OwnerChange = Extract<Change, { kind: 'user' | 'org' }>;
 
 export interface ApplyContext {
   readonly billing: BillingConfig;
@@ -73,11 +74,7 @@ export async function refreshOwner(
   let after: OwnerRow = before;
   if (verdict.kind !== 'unchanged' && differs(before, verdict.entitlements)) {
     after = await writeOwner(q, owner, verdict.entitlements);
-    changes.push(
-      owner.kind === 'user'
-        ? { kind: 'user', row: after as OwnerChange['row'] & { user_id: string } }
-        : { kind: 'org', row: after as OwnerChange['row'] & { org_id: string } },
-    );
+    changes.push(owner.kind === 'user' ? { kind: 'user', row: after as unknown as UserRow } : { kind: 'org', row: after as unknown as OrgRow });
     if (owner.kind === 'org') changes.push(...(await refreshMemberLifts(q, owner.id, ctx.rank)));
   }
   const changed = changes.length > 0 || stored.changed;
@@ -126,7 +123,7 @@ export async function refreshMemberLifts(q: Queryable, orgId: string, rank: Read
 }
 
 /** Set the user's `org_lift` to their highest-tier org's entitlements; the updated row, or null when nothing changed. */
-export async function liftUser(q: Queryable, userId: string, rank: ReadonlyMap<string, number>): Promise<(OwnerRow & { user_id: string }) | null> {
+export async function liftUser(q: Queryable, userId: string, rank: ReadonlyMap<string, number>): Promise<UserRow | null> {
   const orgs = (
     await q.query<{ org_id: string; tier: string | null; features: string[] | null; llm: unknown; trading: unknown }>(
       `SELECT o.org_id, o.tier, o.features, o.llm, o.trading FROM org_members m JOIN orgs o ON o.org_id = m.org_id
@@ -148,10 +145,10 @@ export async function liftUser(q: Queryable, userId: string, rank: ReadonlyMap<s
         };
   const cur = await q.query<{ org_lift: unknown }>("SELECT org_lift FROM users WHERE user_id = $1 AND status = 'active' FOR UPDATE", [userId]);
   if (cur.rows.length === 0 || canonical(cur.rows[0]!.org_lift ?? null) === canonical(lift)) return null;
-  const r = await q.query<OwnerRow & { user_id: string }>(
-    'UPDATE users SET org_lift = $2, version = version + 1, updated_at = now() WHERE user_id = $1 RETURNING *',
-    [userId, lift === null ? null : JSON.stringify(lift)],
-  );
+  const r = await q.query<UserRow>('UPDATE users SET org_lift = $2, version = version + 1, updated_at = now() WHERE user_id = $1 RETURNING *', [
+    userId,
+    lift === null ? null : JSON.stringify(lift),
+  ]);
   return r.rows[0] ?? null;
 }
 

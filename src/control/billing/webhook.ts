@@ -17,9 +17,9 @@
  * A failure inside the transaction rolls it back (the event id too) and answers
  * 500, so Stripe's redelivery processes the event again.
  */
-import type { Pool } from '../../clients/postgres.js';
-import type { BillingConfig } from '../../billing/plans.js';
-import type { Logger } from '../../observe/log.js';
+import { tierRanks } from '../../billing/effective-tier.js';
+import type { ServiceDeps } from '../services/deps.js';
+import { afterCommit } from '../services/tx.js';
 import { refreshOwner, type OwnerChange } from './apply.js';
 import { bindCustomer, finishEvent, ownerOfCustomer, recordEvent } from './store.js';
 import { parseOwnerRef, type BillingStripe, type Owner, type VerifiedEvent } from './stripe-api.js';
@@ -46,29 +46,15 @@ export interface WebhookAnswer {
   readonly body: { received: boolean; outcome: WebhookOutcome; error?: string };
 }
 
-/** What the billing service needs from the control process. */
-export interface BillingDeps {
-  readonly billing: BillingConfig;
-  readonly rank: ReadonlyMap<string, number>;
-  readonly pool: Pool;
-  readonly stripe: BillingStripe;
-  readonly log: Logger;
-  /** Clock in ms. */
-  readonly now: () => number;
-  /** Project and publish committed rows (part 1's after-commit step); failures are the reconciler's. */
-  readonly project: (changes: readonly OwnerChange[]) => Promise<void>;
-  /** Told each webhook's outcome, and the seconds from receipt to projection for processed ones. */
-  readonly onWebhook?: (outcome: WebhookOutcome, projectedAfterS?: number) => void;
-}
-
-export async function handleWebhook(deps: BillingDeps, raw: Buffer, signature: string | undefined): Promise<WebhookAnswer> {
+export async function handleWebhook(deps: ServiceDeps, raw: Buffer, signature: string | undefined): Promise<WebhookAnswer> {
   const received = deps.now();
   const answer = (status: WebhookAnswer['status'], outcome: WebhookOutcome, error?: string, projectedAfterS?: number): WebhookAnswer => {
-    deps.onWebhook?.(outcome, projectedAfterS);
+    deps.billing?.onWebhook?.(outcome, projectedAfterS);
     return { status, outcome, body: { received: status === 200, outcome, ...(error !== undefined && { error }) } };
   };
-  if (deps.billing.webhook_secret === '') return answer(503, 'not_configured', 'billing.webhook_secret is not set');
-  const v = deps.stripe.verify(raw, signature);
+  const stripe = deps.billing?.stripe ?? null;
+  if (deps.cfg.billing.webhook_secret === '' || stripe === null) return answer(503, 'not_configured', 'billing.webhook_secret and stripe.api_key must be set');
+  const v = stripe.verify(raw, signature);
   if (!v.ok) {
     deps.log.warn('billing: webhook signature refused', { reason: v.reason });
     return answer(400, 'bad_signature', 'signature verification failed');
@@ -77,17 +63,18 @@ export async function handleWebhook(deps: BillingDeps, raw: Buffer, signature: s
   if (!TRACKED_EVENTS.has(ev.type)) return answer(200, 'ignored');
   let result: { outcome: 'processed' | 'duplicate' | 'ignored'; changes: readonly OwnerChange[] };
   try {
-    result = await processEvent(deps, ev);
+    result = await processEvent(deps, stripe, ev);
   } catch (err) {
     deps.log.error('billing: webhook processing failed; Stripe will redeliver', { err, event_id: ev.id, type: ev.type });
     return answer(500, 'failed', 'processing failed');
   }
-  if (result.changes.length > 0) await deps.project(result.changes);
+  if (result.changes.length > 0) await afterCommit(deps, [], result.changes);
   return answer(200, result.outcome, undefined, result.outcome === 'processed' ? (deps.now() - received) / 1000 : undefined);
 }
 
 async function processEvent(
-  deps: BillingDeps,
+  deps: ServiceDeps,
+  stripe: BillingStripe,
   ev: VerifiedEvent,
 ): Promise<{ outcome: 'processed' | 'duplicate' | 'ignored'; changes: readonly OwnerChange[] }> {
   const tx = await deps.pool.connect();
@@ -105,9 +92,9 @@ async function processEvent(
       return { outcome: 'ignored', changes: [] };
     }
     const customer = ev.customer;
-    const applied = await refreshOwner(tx, owner, customer, () => deps.stripe.subscriptions(customer), {
-      billing: deps.billing,
-      rank: deps.rank,
+    const applied = await refreshOwner(tx, owner, customer, () => stripe.subscriptions(customer), {
+      billing: deps.cfg.billing,
+      rank: tierRanks(deps.cfg.tiers),
       now: new Date(deps.now()),
       actor: `stripe:${ev.id}`,
       action: `billing.${ev.type}`,
