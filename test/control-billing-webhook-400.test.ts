@@ -45,7 +45,12 @@ describe('Stripe webhook signature: 400 and no side effect', () => {
     // The refused deliveries published nothing: the only new version of u1 announced is the valid delivery's.
     // (The reconciler may announce a version again; a change is a new version.)
     await waitFor(() => b.changes.some((m) => m.id === 'u1' && m.version > v0), 1000, 'the change published');
-    const versions = new Set(b.changes.slice(seenBefore).filter((m) => m.kind === 'user' && m.id === 'u1' && m.version > v0).map((m) => m.version));
+    const versions = new Set(
+      b.changes
+        .slice(seenBefore)
+        .filter((m) => m.kind === 'user' && m.id === 'u1' && m.version > v0)
+        .map((m) => m.version),
+    );
     assert.deepEqual([...versions], [v0 + 1]);
     assert.equal(await version(), v0 + 1);
     assert.equal(await events(), 1);

@@ -43,7 +43,9 @@ export interface BillingEnv {
   stop(): Promise<void>;
 }
 
-export async function startBillingEnv(opts: { upstream?: string; billing?: Record<string, unknown>; extra?: Record<string, unknown> } = {}): Promise<BillingEnv> {
+export async function startBillingEnv(
+  opts: { upstream?: string; billing?: Record<string, unknown>; extra?: Record<string, unknown> } = {},
+): Promise<BillingEnv> {
   const stripe = await startStripeStandIn();
   stripe.billing.webhook.secret = WEBHOOK_SECRET;
   stripe.billing.addPrice('argus_explorer_monthly', 2900);
