@@ -17,6 +17,7 @@ const FILES = {
   llm: ['src/llm/schema.ts'],
   trading: ['src/trading/schema.ts'],
   billing: ['src/billing/plans.ts'],
+  control: ['src/control-schema.ts'],
 };
 const docs = new Map();
 for (const file of new Set(['src/config.ts', ...Object.values(FILES).flat()])) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # promtool on what Prometheus will really see: starts the built proxy (one
-# thread, then two: the threads' metrics are summed on scrape) and the billing
-# worker briefly on free ports with a throwaway config, scrapes each /metrics,
+# thread, then two: the threads' metrics are summed on scrape), the billing
+# worker and the control process briefly on free ports with a throwaway config, scrapes each /metrics,
 # and runs `promtool check metrics` on the scrape; then `promtool check rules`
 # on the chart's PrometheusRule spec (helm/argus-sidecar/files/prometheus-rules.yaml).
 # Needs `npm run build` first, promtool on PATH, and for the worker Redis on
@@ -66,6 +66,20 @@ routes:
 metering: { queue: "$SUFFIX", spool_dir: "$TMP/spool" }
 YAML
 scrape worker "$TMP/worker.yaml" worker
+# The control process: a search_path with no tables, so its reconciler and projection
+# watch touch nothing shared (their queries fail and are logged; the metrics are there).
+cat >"$TMP/control.yaml" <<YAML
+upstream: { url: "http://127.0.0.1:9" }
+redis: { url: "redis://127.0.0.1:6379", key_prefix: "$SUFFIX:" }
+postgres: { url: "postgres://postgres@127.0.0.1:5432/postgres?options=-c%20search_path%3D$SUFFIX" }
+routes:
+  - path: /*
+control:
+  internal: { host: 127.0.0.1, port: 0 }
+  public: { host: 127.0.0.1, port: 0 }
+  admin: { host: 127.0.0.1, port: 0 }
+YAML
+scrape control "$TMP/control.yaml" control
 
 redis-cli -h 127.0.0.1 --scan --pattern "*$SUFFIX*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null 2>&1 || true
 promtool check rules "$ROOT/helm/argus-sidecar/files/prometheus-rules.yaml"

@@ -1,8 +1,6 @@
-/**
- * Config schema of the `control:` section (keys: docs/configuration.md), read
- * only by `argus-sidecar control` (src/control/). It lives outside src/control/
- * so that validating a proxy's config loads no control-plane module.
- */
+// Config schema of the `control:` section (keys: docs/configuration.md), read
+// only by `argus-sidecar control` (src/control/). It lives outside src/control/
+// so that validating a proxy's config loads no control-plane module.
 import { z } from 'zod';
 
 const portNumber = z.preprocess((v) => (typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v), z.number().int().min(0).max(65535));

@@ -94,20 +94,8 @@ export function startReconciler(deps: ServiceDeps, opts: { intervalMs: number; s
     return restored;
   }
 
-  const single = <T>(fn: () => Promise<T>, fallback: T) => {
-    let running: Promise<T> | null = null;
-    return () =>
-      (running ??= fn()
-        .catch((err: unknown) => {
-          log.warn('reconciler: pass failed; retrying on the next tick', { err });
-          return fallback;
-        })
-        .finally(() => {
-          running = null;
-        }));
-  };
-  const reconcileOnce = single(reconcile, 0);
-  const sweepOnce = single(sweep, 0);
+  const reconcileOnce = single(reconcile, log);
+  const sweepOnce = single(sweep, log);
   const timers = [setInterval(() => void reconcileOnce(), opts.intervalMs), setInterval(() => void sweepOnce(), opts.sweepMs)];
   for (const t of timers) t.unref();
 
@@ -123,4 +111,18 @@ export function startReconciler(deps: ServiceDeps, opts: { intervalMs: number; s
       return closing;
     },
   };
+}
+
+/** One run at a time: a call while one runs gets its promise; a failure is logged and counts as 0. */
+function single(fn: () => Promise<number>, log: ServiceDeps['log']): () => Promise<number> {
+  let running: Promise<number> | null = null;
+  return () =>
+    (running ??= fn()
+      .catch((err: unknown) => {
+        log.warn('reconciler: pass failed; retrying on the next tick', { err });
+        return 0;
+      })
+      .finally(() => {
+        running = null;
+      }));
 }

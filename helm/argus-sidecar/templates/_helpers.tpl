@@ -75,6 +75,17 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- toYaml $cfg -}}
 {{- end -}}
 
+{{/* The control process's argus.yaml with its listeners from values. */}}
+{{- define "argus.controlConfig" -}}
+{{- $cfg := deepCopy .Values.control.config -}}
+{{- $control := get $cfg "control" | default dict -}}
+{{- $_ := set $control "internal" (dict "host" "0.0.0.0" "port" .Values.control.internalPort) -}}
+{{- $_ := set $control "public" (dict "host" "0.0.0.0" "port" .Values.control.publicPort) -}}
+{{- $_ := set $control "admin" (dict "host" "0.0.0.0" "port" .Values.control.adminPort) -}}
+{{- $_ := set $cfg "control" $control -}}
+{{- toYaml $cfg -}}
+{{- end -}}
+
 {{/* A sidecar argus.yaml with listen/admin ports from values: include "argus.sidecarConfig" (list . $config) */}}
 {{- define "argus.sidecarConfig" -}}
 {{- $ctx := index . 0 -}}

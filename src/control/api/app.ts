@@ -9,8 +9,8 @@ import type { UserCache } from '../services/user-cache.js';
 import { authenticate, requestIdOf, sendError, type Api, type ApiEnv } from './http.js';
 import { authRoutes, meRoutes } from './routes-auth.js';
 import { billingRoutes } from './routes-billing.js';
-import { orgRoutes } from './routes-orgs.js';
-import { userRoutes } from './routes-users.js';
+import { invitationRoutes, memberRoutes, orgRoutes } from './routes-orgs.js';
+import { keyRoutes, userRoutes } from './routes-users.js';
 
 export type ApiDeps = ServiceDeps & { userCache: UserCache };
 
@@ -58,7 +58,10 @@ export function createApi(deps: () => ApiDeps, hooks: ApiHooks = {}): Api {
   });
   app.use('/v1/*', authenticate(deps));
   userRoutes(app, deps);
+  keyRoutes(app, deps);
   orgRoutes(app, deps);
+  memberRoutes(app, deps);
+  invitationRoutes(app, deps);
   authRoutes(app, deps);
   meRoutes(app, deps);
   billingRoutes(app, deps);

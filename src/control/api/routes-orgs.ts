@@ -42,6 +42,11 @@ export function orgRoutes(app: Api, deps: () => ServiceDeps): void {
     { method: 'patch', path: '/v1/orgs/{org_id}', operationId: 'updateOrg', summary: 'Update an org', tag, params: OrgId, body: s.OrgUpdate, response: s.Org },
     (i) => orgs.updateOrg(i.deps, i.actor, i.params['org_id']!, i.body as s.OrgUpdateInput),
   );
+}
+
+/** `/v1/orgs/{org_id}/members`. */
+export function memberRoutes(app: Api, deps: () => ServiceDeps): void {
+  const tag = 'identity';
   op(
     app,
     deps,
@@ -101,6 +106,11 @@ export function orgRoutes(app: Api, deps: () => ServiceDeps): void {
     },
     (i) => orgs.removeMember(i.deps, i.actor, i.params['org_id']!, i.params['user_id']!),
   );
+}
+
+/** `/v1/orgs/{org_id}/invitations`, `/v1/invitations/accept`. */
+export function invitationRoutes(app: Api, deps: () => ServiceDeps): void {
+  const tag = 'identity';
   op(
     app,
     deps,

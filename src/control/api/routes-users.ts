@@ -84,6 +84,11 @@ export function userRoutes(app: Api, deps: () => ServiceDeps): void {
     },
     (i) => users.deleteUser(i.deps, i.actor, i.params['user_id']!),
   );
+}
+
+/** `/v1/users/{user_id}/keys`, `/v1/keys/{key_id}`, `/v1/revocations`. */
+export function keyRoutes(app: Api, deps: () => ServiceDeps): void {
+  const tag = 'identity';
   op(
     app,
     deps,
