@@ -44,7 +44,7 @@ export interface BillingEnv {
 }
 
 export async function startBillingEnv(
-  opts: { upstream?: string; billing?: Record<string, unknown>; extra?: Record<string, unknown> } = {},
+  opts: { upstream?: string; billing?: Record<string, unknown>; extra?: Record<string, unknown>; stripeExtra?: Record<string, unknown> } = {},
 ): Promise<BillingEnv> {
   const stripe = await startStripeStandIn();
   stripe.billing.webhook.secret = WEBHOOK_SECRET;
@@ -56,7 +56,7 @@ export async function startBillingEnv(
   const env = await startControlEnv({
     ...(opts.upstream !== undefined && { upstream: opts.upstream }),
     extra: {
-      stripe: { api_key: 'sk_test_control', base_url: stripe.url },
+      stripe: { api_key: 'sk_test_control', base_url: stripe.url, ...opts.stripeExtra },
       billing: { webhook_secret: WEBHOOK_SECRET, plans: PLANS, sweep_interval_ms: 200, ...opts.billing },
       ...opts.extra,
     },
