@@ -67,15 +67,22 @@ export function createContextBuilder(opts: { tiers: Readonly<Record<string, unkn
 
   /**
    * Overlay the user's record: tier, role, features and entitlements come from it
-   * when present; then the record's `org` (their highest org) when its tier ranks
-   * higher: a member gets the higher of their own and their org's plan.
+   * when present; then the record's `org` (their highest org, {@link withOrgLift}).
    */
   function withUser(ctx: AuthContext, rec: UserRecord | null): AuthContext {
     if (rec === null) return ctx;
-    const own = withOwn(ctx, rec);
+    return withOrgLift(withOwn(ctx, rec), rec);
+  }
+
+  /**
+   * A member gets the higher of their own and their org's plan: the record's `org`
+   * replaces tier, features, LLM and trading entitlements when its tier ranks
+   * higher than `ctx.tier`; role, scopes and a rate override stay.
+   */
+  function withOrgLift(ctx: AuthContext, rec: UserRecord): AuthContext {
     const org = rec.org;
-    if (org === undefined || !rank.has(org.tier) || (rank.get(org.tier) ?? -1) <= (rank.get(own.tier) ?? -1)) return own;
-    const { llm: _llm, trading: _trading, ...rest } = own;
+    if (org === undefined || !rank.has(org.tier) || (rank.get(org.tier) ?? -1) <= (rank.get(ctx.tier) ?? -1)) return ctx;
+    const { llm: _llm, trading: _trading, ...rest } = ctx;
     return {
       ...rest,
       tier: org.tier,
