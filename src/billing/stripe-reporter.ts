@@ -18,9 +18,10 @@
  * double the pause (up to `max_backoff_ms`); other 4xx mark the report rejected
  * (error log; rows stay unreported for an operator).
  *
- * Customer mapping: the row's `stripe_customer` (from the AuthContext), else
- * `billing_customers.stripe_customer` for the row's user_id. Rows with neither
- * are never reported.
+ * Customer mapping: the row's `stripe_customer` (from the AuthContext), else the
+ * customer bound to the org its API key belongs to (`api_keys.org_id`), else
+ * `billing_customers.stripe_customer` for the row's user_id. Rows with none are
+ * never reported.
  *
  * Whole units: Stripe meter event values are integers. A claim adds the
  * (customer, meter)'s carried remainder to its rows' sum, reports the whole part
@@ -76,7 +77,10 @@ export function meterIdentifier(customer: string, meter: string, windowStartS: n
   return n <= 1 ? `am_${h}` : `am_${h}_${n}`;
 }
 
-const CUSTOMER = `COALESCE(e.stripe_customer, (SELECT bc.stripe_customer FROM billing_customers bc WHERE bc.user_id = e.user_id))`;
+// An org's key bills the org's customer (the org pays), before the user's own.
+const CUSTOMER = `COALESCE(e.stripe_customer,
+  (SELECT bc.stripe_customer FROM api_keys k JOIN billing_customers bc ON bc.org_id = k.org_id WHERE k.key_id = e.key_id),
+  (SELECT bc.stripe_customer FROM billing_customers bc WHERE bc.user_id = e.user_id))`;
 
 export function createStripeReporter(
   cfg: StripeConfig,

@@ -39,7 +39,7 @@ export async function runUsageLedgerCommand(argv: string[]): Promise<number> {
 
 async function unbillable(pool: Pool, limit: number): Promise<number> {
   const rows = await pool.query(
-    `SELECT event_id, kind, user_id, COALESCE(stripe_customer, (SELECT bc.stripe_customer FROM billing_customers bc WHERE bc.user_id = e.user_id)) AS stripe_customer,
+    `SELECT event_id, kind, user_id, COALESCE(stripe_customer, (SELECT bc.stripe_customer FROM api_keys k JOIN billing_customers bc ON bc.org_id = k.org_id WHERE k.key_id = e.key_id), (SELECT bc.stripe_customer FROM billing_customers bc WHERE bc.user_id = e.user_id)) AS stripe_customer,
             quantity::text AS quantity, occurred_at, unbillable_reason AS reason, unbillable_at
        FROM usage_events e WHERE unbillable_at IS NOT NULL ORDER BY occurred_at, event_id LIMIT $1`,
     [limit],
