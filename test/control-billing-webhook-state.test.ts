@@ -57,6 +57,29 @@ describe('webhook state: duplicates, order, lapses', () => {
     assert.deepEqual([rec?.['features'], rec?.['llm']?.['daily_token_budget']], [['basic_predictions', 'predictions'], 1000000]);
   });
 
+  it('5 different events for one owner at once apply in turn: one change, the current state', async () => {
+    const customer = await user('u6');
+    const sub = b.stripe.billing.setSubscription(customer, { status: 'active', lookupKey: 'argus_enterprise_monthly' });
+    const v0 = await version('u6');
+    const types = [
+      'customer.subscription.created',
+      'customer.subscription.updated',
+      'invoice.paid',
+      'invoice.payment_succeeded',
+      'customer.subscription.resumed',
+    ];
+    const answers = await Promise.all(
+      types.map((t) => b.stripe.billing.deliver(b.stripe.billing.event(t, t.startsWith('invoice') ? { id: `in_${t}`, object: 'invoice', customer } : sub))),
+    );
+    assert.deepEqual(
+      answers.map((r) => [r.status, JSON.parse(r.body).outcome]),
+      types.map(() => [200, 'processed']),
+    );
+    await waitForTier(b, 'u6', 'enterprise');
+    assert.equal(await version('u6'), v0 + 1, 'the owner lock serialises them: the first applies, the rest find nothing to change');
+    assert.equal((await q("SELECT count(*)::int AS n FROM audit_log WHERE subject_id = 'u6' AND actor LIKE 'stripe:%'"))[0].n, 1);
+  });
+
   it('an older event (business) after a newer one (professional): Stripe says professional, u1 stays professional', async () => {
     const customer = await user('u2');
     const sub = b.stripe.billing.setSubscription(customer, { status: 'active', lookupKey: 'argus_business_monthly' });
