@@ -24,13 +24,14 @@
  * (default 3931) moves its ports.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { DIST, machine, startServer } from './harness.js';
 import { costRoutes, costVariants, makeCredentials, measuredRoutes, removeCredentials, sidecarConfig } from './scenarios.js';
+import { profile } from './callgrind-profile.js';
 import { writeResultFiles } from './results-dir.js';
 
 const N = Number(process.env['BENCH_REQUESTS'] ?? 2000);
@@ -42,6 +43,8 @@ const UP = Number(process.env['BENCH_PORT'] ?? 3931);
 const SIDE = UP + 2;
 const CONNECTIONS = 16;
 const CLI = process.env['BENCH_CLI'] ?? `${DIST}src/cli.js`;
+// BENCH_KEEP_DIR=DIR: keep each variant's best dump per route and its perf map there (to diff two builds' profiles).
+const KEEP = process.env['BENCH_KEEP_DIR'];
 
 if (spawnSync('valgrind', ['--version']).status !== 0) {
   process.stderr.write('instructions: valgrind is not installed (apt-get install valgrind)\n');
@@ -71,13 +74,17 @@ async function load(path: string, headers: Record<string, string>, n: number): P
   let sent = 0;
   let bad = 0;
   const one = () =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<void>((resolve) => {
       const req = request({ host: '127.0.0.1', port: SIDE, path, headers, agent }, (res) => {
         if (res.statusCode !== 200) bad++;
         res.resume();
         res.on('end', resolve);
       });
-      req.on('error', reject);
+      // A reset on a starved machine counts as a bad answer (BENCH_MAX_BAD), not as the end of the run.
+      req.on('error', () => {
+        bad++;
+        resolve();
+      });
       req.end();
     });
   const worker = async () => {
@@ -88,45 +95,6 @@ async function load(path: string, headers: Record<string, string>, n: number): P
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, worker));
   return bad;
-}
-
-/** Per function: instructions in one dump, JIT addresses named from the perf map. */
-function profile(dump: string, perfMap: string): Map<string, number> {
-  const jit = readFileSync(perfMap, 'utf8')
-    .split('\n')
-    .map((l) => l.split(' '))
-    .filter((p) => p.length >= 3)
-    .map(([a, len, ...name]) => ({ start: parseInt(a!, 16), end: parseInt(a!, 16) + parseInt(len!, 16), name: name.join(' ') }))
-    .sort((x, y) => x.start - y.start);
-  const nameOf = (addr: number) => {
-    let lo = 0;
-    let hi = jit.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (jit[mid]!.start <= addr) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    const e = jit[hi];
-    return e && addr < e.end ? e.name : undefined;
-  };
-  const out = new Map<string, number>();
-  const text = spawnSync('callgrind_annotate', ['--threshold=100', dump], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).stdout;
-  for (const line of text.split('\n')) {
-    const m = /^\s*([\d,]+) \([ \d.]+%\)\s+(.*)$/.exec(line);
-    if (!m || m[2]!.includes('PROGRAM TOTALS')) continue;
-    const addr = /^\?\?\?:0x([0-9a-f]+) \[\?\?\?\]/.exec(m[2]!);
-    let name = addr ? (nameOf(parseInt(addr[1]!, 16)) ?? m[2]!) : m[2]!;
-    // Short names: no "???:" / "[object]", C++ without its parameter list, JS without the checkout's path.
-    name = name
-      .replace(/^\?\?\?:/, '')
-      .replace(/ \[[^\]]*\]$/, '')
-      .replace(/file:\/\/\/\S*?\/dist\//, '')
-      .replace(/^\.\/\S*:/, '');
-    if (name.includes('::')) name = name.replace(/\(.*$/, '').replace(/^.* (?=\S*::)/, '');
-    name = name.slice(0, 90);
-    out.set(name, (out.get(name) ?? 0) + Number(m[1]!.replace(/,/g, '')));
-  }
-  return out;
 }
 
 const admin = new Redis(redisUrl);
@@ -201,6 +169,12 @@ try {
       }
       const base = best.get(routes[0]![0])!;
       const perfMap = `/tmp/perf-${vg.pid}.map`;
+      if (KEEP) {
+        mkdirSync(KEEP, { recursive: true });
+        const tag = `${variant}`.replace(/[^a-z0-9]+/gi, '_');
+        copyFileSync(perfMap, join(KEEP, `${tag}.perf.map`));
+        for (const [route, b] of best) copyFileSync(b.dump, join(KEEP, `${tag}.${route.replace(/[^a-z0-9]+/gi, '_')}.${Math.round(b.instructions)}.cg`));
+      }
       const baseProfile = profile(base.dump, perfMap);
       for (const [route] of measured) {
         const b = best.get(route)!;

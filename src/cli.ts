@@ -6,6 +6,7 @@
  */
 import { UsageError } from './errors.js';
 import { StartupError } from './startup.js';
+import { entitlementHelp, entitlementUsage } from './commands/entitlement-flags.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -47,10 +48,9 @@ const COMMAND_USAGE: Record<string, string> = {
   migrate: 'argus-sidecar migrate --config FILE\n  Create or upgrade the Postgres schema (postgres.url).',
   keys: [
     'argus-sidecar keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y]',
-    '                          [--requests-per-minute N] [--llm JSON] [--trading JSON] --config FILE',
+    `                          [--requests-per-minute N]${entitlementUsage()} --config FILE`,
     '  Create a key in Postgres (and Redis); prints {"key_id":…,"key":…} once.',
-    '  --llm JSON      LLM entitlements, e.g. \'{"models":["gpt-4o-mini"],"daily_token_budget":100000}\'',
-    '  --trading JSON  trading entitlements, e.g. \'{"exchanges":["binance"],"paper_only":true}\'',
+    ...entitlementHelp(),
     'argus-sidecar keys create --standalone FILE --user ID --tier TIER [same options, no --config]',
     "  Standalone mode (auth.api_keys.file): append the key's record (SHA-256 only) to FILE and print the key once.",
     'argus-sidecar keys revoke KEY_ID --config FILE',

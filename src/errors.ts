@@ -55,17 +55,7 @@ export const ERROR_STATUS = {
   ARGUS_FEATURE_REQUIRED: 403,
   ARGUS_SCOPE_REQUIRED: 403,
   ARGUS_ROLE_REQUIRED: 403,
-  ARGUS_MODEL_NOT_ALLOWED: 403,
-  ARGUS_TRADING_NOT_ALLOWED: 403,
   ARGUS_CORS_NOT_ALLOWED: 403,
-  // trading messages (sent as WebSocket error frames; the status classifies them)
-  ARGUS_TRADING_EXCHANGE_NOT_ALLOWED: 403,
-  ARGUS_TRADING_ORDER_TYPE_NOT_ALLOWED: 403,
-  ARGUS_TRADING_PAPER_ONLY: 403,
-  ARGUS_TRADING_POSITION_LIMIT: 403,
-  ARGUS_TRADING_DAILY_VALUE_LIMIT: 403,
-  ARGUS_TRADING_DAILY_LOSS_LIMIT: 403,
-  ARGUS_TRADING_ORDER_INVALID: 400,
   // limits
   ARGUS_RATE_LIMITED: 429,
   ARGUS_QUOTA_EXCEEDED: 429,
@@ -87,7 +77,32 @@ export const ERROR_STATUS = {
   ARGUS_NOT_CONFIGURED: 501,
 } as const;
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+/**
+ * Codes a product extension contributes (declaration merging from its folder,
+ * its `errors.ts`), registered at run time with {@link registerErrorCodes}.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: augmented by each extension
+export interface ExtensionErrorCodes {}
+
+export type ErrorCode = keyof typeof ERROR_STATUS | keyof ExtensionErrorCodes;
+
+/** The one table: the core's codes plus every registered extension's. */
+const TABLE: Record<string, number> = { ...ERROR_STATUS };
+
+/**
+ * Add an extension's codes to the table (at module load of its `errors.ts`).
+ * Registering a code again with the same status is a no-op; with another
+ * status, or a core code, it throws (a bug: codes are a contract).
+ */
+export function registerErrorCodes<T extends Readonly<Record<string, number>>>(codes: T): T {
+  for (const [code, status] of Object.entries(codes)) {
+    const have = TABLE[code];
+    if (have === status && !(code in ERROR_STATUS)) continue;
+    if (have !== undefined) throw new Error(`error code ${code} is already registered (status ${have})`);
+    TABLE[code] = status;
+  }
+  return codes;
+}
 
 /** Status line text for the statuses above (uWS wants "401 Unauthorized"). */
 const STATUS_TEXT: Record<number, string> = {
@@ -114,7 +129,9 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 export function statusOf(code: ErrorCode): number {
-  return ERROR_STATUS[code];
+  const status = TABLE[code];
+  if (status === undefined) throw new Error(`error code ${code} is not registered`);
+  return status;
 }
 
 export function statusLine(status: number): string {
@@ -140,7 +157,7 @@ export function deny(code: ErrorCode, message: string, headers?: ReadonlyArray<r
  * for rate limits, whose Retry-After is the real wait. Absent otherwise.
  */
 export function shouldRetry(code: ErrorCode): 'true' | 'false' | undefined {
-  if (code === 'ARGUS_QUOTA_EXCEEDED' || ERROR_STATUS[code] === 403) return 'false';
+  if (code === 'ARGUS_QUOTA_EXCEEDED' || TABLE[code] === 403) return 'false';
   if (code === 'ARGUS_RATE_LIMITED') return 'true';
   return undefined;
 }

@@ -1,54 +1,46 @@
 /**
  * The data path, top to bottom — read this file first.
  *
- *   uWS request ─► hygiene ─► route match ─► authenticate ─► authorize ─► rate limit
- *       ─► forward (h1 client, streamed both ways) ─► respond ─► meter (async, off the response path)
+ *   uWS request ─► front: hygiene, path, route (src/server/front.ts) ─► body claimed
+ *       ─► authenticate (src/authenticate/) ─► authorize (src/authorize/stage.ts)
+ *       ─► rate limit (src/ratelimit/stage.ts) ─► forward (src/forward/stage.ts: h1 client,
+ *          streamed both ways) ─► respond ─► meter (src/meter/stage.ts, off the response path)
  *
- * Each stage returns a value (ok, or a Denial with a stable code); only bugs and
- * infrastructure faults throw. Cheap checks come first; side effects (tokens taken,
- * usage recorded) happen only after every earlier stage passed.
+ * Each stage returns a value (ok, or a Denial with a stable code; src/request/outcome.ts);
+ * only bugs and infrastructure faults throw. Cheap checks come first; side effects
+ * (tokens taken, usage recorded) happen only after every earlier stage passed.
+ * Authentication and rate limiting answer synchronously when they can (an L1 hit, a
+ * local bucket): the request then runs to the upstream in one call, no Promise made.
  */
-import type { AuthContext } from './authenticate/context.js';
-import type { Config } from './config.js';
-import { deny, statusOf, type Denial } from './errors.js';
-import { upstreamRequestHeaders } from './forward/headers.js';
-import { UpstreamRelay, USAGE_HEADER, type RelayFailure, type RelayOptions } from './forward/relay.js';
+import type { AuthContext } from './request/principal.js';
+import type { AuthOutcome, LimitOutcome } from './request/outcome.js';
+import type { AuthStage, AuthorizeStage, MeterStage, RateLimitStage } from './request/stages.js';
+import type { CompiledRoute, RouteConfig } from './request/route.js';
+import type { DurableGate, Exchange } from './request/exchange.js';
+import type { ServerConfig } from './server/schema.js';
+import type { UpstreamConfig } from './forward/upstream-schema.js';
+import { deny, type Denial } from './errors.js';
+import type { ExtensionRuntime } from './extensions/contract.js';
+import type { RelayFailure } from './forward/relay.js';
 import type { Upstream } from './forward/upstream.js';
 import type { TrustedHeaders } from './forward/h1/exchange.js';
 import type { Logger } from './observe/log.js';
 import type { Metrics } from './observe/metrics.js';
-import { compileRoutes, type CompiledRoute } from './routes.js';
-import { RequestBody } from './server/body.js';
-import type { DurableGate, Exchange } from './server/exchange.js';
-import { checkHygiene, hasBody, type HeaderStats } from './server/hygiene.js';
-import { afterParse } from './server/after-parse.js';
-import { allowedHostSet, checkHost } from './server/host.js';
-import { normalisePath } from './server/path.js';
-import { stripSet } from './forward/strip.js';
+import { compileRoutes } from './routes.js';
+import type { HeaderStats } from './server/hygiene.js';
 import type { UpgradeInfo } from './server/http.js';
+import { ANSWERED, createFront, type FrontOutcome } from './server/front.js';
+import { claimBody } from './server/claim-body.js';
+import { createAdmission, SHADOW } from './authorize/stage.js';
+import { createForwardStage } from './forward/stage.js';
 import { createWebSocketOpener } from './forward/open-websocket.js';
-import { checkHandshake, checkOrigin, refusePlainRequest } from './forward/ws-handshake.js';
 import type { WsSession } from './forward/websocket.js';
 import type { GateFactory } from './forward/ws-gates.js';
-import type { RouteLlmConfig } from './llm/schema.js';
-import type { LlmStage } from './llm/stage.js';
 import { createCorsStage } from './cors/stage.js';
 
-/** authenticate: who is calling (sync on a cache hit). */
-export type AuthOutcome = { readonly ok: true; readonly ctx: AuthContext | null; readonly stale?: boolean } | { readonly ok: false; readonly denial: Denial };
-export interface AuthStage {
-  authenticate(head: Exchange['head'], route: CompiledRoute['cfg']): AuthOutcome | Promise<AuthOutcome>;
-}
-/** authorize: may this caller use this route. */
-export type AuthorizeStage = (ctx: AuthContext | null, route: CompiledRoute['cfg']) => Denial | null;
-/** rate limit: take a token, or say when to come back. Extra headers go on every response. */
-export type LimitOutcome = { ok: true; headers?: ReadonlyArray<string | Uint8Array> } | { ok: false; denial: Denial };
-export type RateLimitStage = (ctx: AuthContext, route: CompiledRoute) => LimitOutcome | Promise<LimitOutcome>;
-/** meter: record what was served, after the response (never on its critical path). */
-export type MeterStage = (ex: Exchange, route: CompiledRoute, ctx: AuthContext | null) => void;
-
 export interface PipelineDeps {
-  readonly cfg: Readonly<Config>;
+  /** Its slice: the front (`server`), the upstream, the routes. */
+  readonly cfg: { readonly server: ServerConfig; readonly upstream: UpstreamConfig; readonly routes: readonly RouteConfig[] };
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly upstream: Upstream;
@@ -63,219 +55,98 @@ export interface PipelineDeps {
   readonly meter?: MeterStage;
   /** Metering: responses' last bytes wait for their usage to be spooled (src/meter/durable.ts). */
   readonly durable?: DurableGate;
-  /** LLM routes: model entitlements, token budgets, usage metering. */
-  readonly llm?: LlmStage;
+  /** The running extensions each route uses, by route index (src/extensions/contract.ts). */
+  readonly extensions: readonly (readonly ExtensionRuntime[])[];
   /** Open WebSocket sessions (closed with 1001 on drain, 4403 on revocation). */
   readonly sessions: Set<WsSession>;
   readonly heartbeats: { watch(s: WsSession): void };
   readonly gateFor?: GateFactory;
-  /** Fail-closed dependencies of trading routes (Redis) are reachable now. */
-  readonly tradingReady: () => boolean;
+  /** An extension of this route closes its sessions when re-validation is impossible. */
+  readonly sessionsFailClosed: (route: CompiledRoute) => boolean;
 }
 
 export function createPipeline(deps: PipelineDeps) {
-  const { cfg, metrics, upstream } = deps;
+  const { cfg, metrics } = deps;
   const matchRoute = compileRoutes(cfg.routes);
-  const cors = createCorsStage(matchRoute);
-  const limits = {
-    maxHeaderBytes: cfg.server.max_header_bytes,
-    maxHeaders: cfg.server.max_headers,
-    maxBodyBytes: cfg.server.max_body_bytes,
-    chunkedBodies: cfg.server.chunked_request_bodies,
-  };
-  const pathOptions = { mergeSlashes: cfg.server.merge_slashes };
-  const allowedHosts = allowedHostSet(cfg.server.allowed_hosts);
-  const strip = cfg.routes.map((r) => stripSet(cfg.server.strip_request_headers, r.strip_request_headers));
-  const onUpstreamFailure = (kind: RelayFailure, err: Error) => {
-    metrics.upstreamErrors.labels(kind).inc();
-    deps.log.warn('upstream request failed', { kind, err });
-  };
+  const front = createFront(cfg.server, matchRoute, createCorsStage(matchRoute));
+  const authorize = createAdmission(deps);
+  const forward = createForwardStage({ ...cfg, ...deps, onUpstreamFailure, refuse, internalError });
+  const websockets = createWebSocketOpener({ ...deps, onFailure: onUpstreamFailure });
 
+  /** A request, stage by stage; each stage either hands on or refuses. */
   function handle(ex: Exchange, stats: HeaderStats): void {
-    const route = hygieneAndRoute(ex, stats, false);
+    const route = routed(ex, front(watch(ex), stats, false));
     if (!route) return;
-
-    // The body must be claimed now (uWS delivers it only to handlers registered
-    // synchronously); it buffers a little, then pauses the socket until forwarded.
-    if (hasBody(stats)) {
-      const maxBody = route.cfg.max_body_bytes ?? cfg.server.max_body_bytes;
-      if (stats.contentLength !== undefined && Number(stats.contentLength) > maxBody) {
-        return refuse(ex, deny('ARGUS_PAYLOAD_TOO_LARGE', `request body exceeds ${maxBody} bytes`), true);
-      }
-      ex.body = new RequestBody(ex.res, maxBody, () => refuse(ex, deny('ARGUS_PAYLOAD_TOO_LARGE', `request body exceeds ${maxBody} bytes`), true));
-    }
-
-    admit(ex, route, forward);
+    const tooLarge = claimBody(ex, route, stats, cfg.server.max_body_bytes, refuseAndClose);
+    if (tooLarge) return refuse(ex, tooLarge, true);
+    authenticated(ex, route, deps.authenticate.authenticate(ex.head, route.cfg), forward);
   }
 
   /** A WebSocket upgrade: the same checks, then the upstream socket instead of a request. */
   function upgrade(ex: Exchange, stats: HeaderStats, up: UpgradeInfo): void {
-    const route = hygieneAndRoute(ex, stats, true);
+    const route = routed(ex, front(watch(ex), stats, true));
     if (!route) return;
-    // Trading fails closed: no new session while its dependencies are down, whatever the auth cache holds.
-    if (route.cfg.trading && !deps.tradingReady()) return refuse(ex, deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'trading is unavailable: a dependency is down'));
-    admit(ex, route, (e, r, ctx) => websockets.open(e, r, ctx, up));
+    const unavailable = extensionUnavailable(route);
+    if (unavailable) return refuse(ex, unavailable);
+    authenticated(ex, route, deps.authenticate.authenticate(ex.head, route.cfg), (e, r, ctx) => websockets.open(e, r, ctx, up));
   }
 
-  // 1–2. Hygiene (ambiguous framing or oversized heads go no further), then the
-  // first matching route. Refuses and returns undefined when either fails.
-  function hygieneAndRoute(ex: Exchange, stats: HeaderStats, websocket: boolean): CompiledRoute | undefined {
+  /** Every exchange reports its end (metrics, metering) and holds its last bytes for the spool. */
+  function watch(ex: Exchange): Exchange {
     ex.onDone = finished;
     if (deps.durable) ex.durable = deps.durable;
-    const bad = checkHygiene(stats, limits) ?? checkHost(stats.hosts, stats.host, allowedHosts);
-    if (bad) return void refuse(ex, bad, true);
-    // One normalised path is matched, metered and forwarded (src/server/path.ts).
-    const path = normalisePath(ex.head.path, pathOptions);
-    if (typeof path !== 'string') return void refuse(ex, path, true);
-    ex.head.path = path;
-    // A CORS preflight for a route with `cors:` is answered here, before authentication.
-    const preflight = websocket ? null : cors.preflight(ex);
-    if (preflight === true) return undefined;
-    if (preflight) return void refuse(ex, preflight);
-    const match = matchRoute(ex.head.method, path);
-    const route = match.route;
-    if (!route)
-      return void refuse(
-        ex,
-        match.methodMismatch
-          ? deny('ARGUS_METHOD_NOT_ALLOWED', `${ex.head.method} is not allowed here`, [['allow', match.allow!]])
-          : deny('ARGUS_NOT_FOUND', 'no route matches this path'),
-      );
-    ex.head.path = route.caseInsensitive ? path.toLowerCase() : path;
-    if (websocket && !route.cfg.websocket) return void refuse(ex, deny('ARGUS_NOT_FOUND', 'no WebSocket route matches this path'));
-    // WebSocket routes: a valid RFC 6455 handshake from an allowed Origin, or nothing reaches the upstream.
-    if (route.cfg.websocket) {
-      const bad = websocket ? (checkHandshake(ex.head) ?? checkOrigin(ex.head, route.cfg.websocket)) : refusePlainRequest(ex.head);
-      if (bad) return void refuse(ex, bad, statusOf(bad.code) === 400 || hasBody(stats));
-    }
-    ex.route = route;
-    ex.routeLabel = route.label;
-    cors.decorate(ex, route);
-    return route;
+    return ex;
+  }
+
+  // 1–2. The front's verdict: a route, or a refusal (the preflight already answered).
+  function routed(ex: Exchange, outcome: FrontOutcome): CompiledRoute | undefined {
+    if (outcome === ANSWERED) return undefined;
+    if ('denial' in outcome) return void refuse(ex, outcome.denial, outcome.close);
+    return outcome;
+  }
+
+  // A fail-closed extension: no new session while its dependencies are down, whatever the auth cache holds.
+  function extensionUnavailable(route: CompiledRoute): Denial | undefined {
+    for (const ext of deps.extensions[route.index] ?? NONE) if (ext.ready && !ext.ready()) return ext.unavailable ?? UNAVAILABLE;
+    return undefined;
   }
 
   type Next = (ex: Exchange, route: CompiledRoute, ctx: AuthContext | null) => void;
 
-  // 3. Authenticate (synchronous on a cache hit), then 4–5, then `next`.
-  function admit(ex: Exchange, route: CompiledRoute, next: Next): void {
-    const outcome = deps.authenticate.authenticate(ex.head, route.cfg);
+  // 3. Authenticated (synchronous on a cache hit) → 4. authorize → 5. rate limit → next.
+  function authenticated(ex: Exchange, route: CompiledRoute, outcome: AuthOutcome | Promise<AuthOutcome>, next: Next): void {
     if (outcome instanceof Promise) {
       outcome.then(
-        (o) => afterAuthenticate(ex, route, o, next),
+        (o) => authenticated(ex, route, o, next),
         (err: unknown) => internalError(ex, err),
       );
-    } else afterAuthenticate(ex, route, outcome, next);
-  }
-
-  function afterAuthenticate(ex: Exchange, route: CompiledRoute, outcome: AuthOutcome, next: Next): void {
-    if (ex.aborted) return;
-    const ctx = outcome.ok ? outcome.ctx : null;
-    // 4. Authorize: tier, features, scopes, role.
-    const denial = outcome.ok ? deps.authorize(ctx, route.cfg) : outcome.denial;
-    if (denial) {
-      // Phased migration: a shadow (or not-yet-enforced) route records the decision and forwards anyway, as anonymous.
-      if (route.cfg.mode === 'shadow' || route.cfg.enforce_percent < 100) {
-        const subject = ctx?.user_id ?? ex.head.remoteAddress;
-        if (!deps.shouldEnforce(route.cfg, subject)) {
-          metrics.shadowDecisions.labels(route.label, denial.code).inc();
-          deps.log.info('shadow: would refuse', { route: route.label, code: denial.code, request_id: ex.head.requestId });
-          return next(ex, route, null);
-        }
-      }
-      return refuse(ex, denial);
+      return;
     }
+    if (ex.aborted) return;
+    const verdict = authorize(ex, route, outcome);
+    if (verdict === SHADOW) return next(ex, route, null);
+    if (verdict) return refuse(ex, verdict);
+    const ctx = outcome.ok ? outcome.ctx : null;
     ex.ctx = ctx;
     ex.stale = outcome.ok && outcome.stale === true;
-
-    // 5. Rate limit: only callers that passed everything above take a token.
-    if (deps.rateLimit && ctx) {
-      const limited = deps.rateLimit(ctx, route);
-      if (limited instanceof Promise) {
-        limited.then(
-          (l) => afterRateLimit(ex, route, ctx, l, next),
-          (err: unknown) => internalError(ex, err),
-        );
-        return;
-      }
-      return afterRateLimit(ex, route, ctx, limited, next);
-    }
+    // Only callers that passed everything above take a token.
+    if (deps.rateLimit && ctx) return limited(ex, route, ctx, deps.rateLimit(ctx, route), next);
     next(ex, route, ctx);
   }
 
-  function afterRateLimit(ex: Exchange, route: CompiledRoute, ctx: AuthContext, outcome: LimitOutcome, next: Next): void {
+  // 5. Rate limited (synchronous for local buckets) → next.
+  function limited(ex: Exchange, route: CompiledRoute, ctx: AuthContext, outcome: LimitOutcome | Promise<LimitOutcome>, next: Next): void {
+    if (outcome instanceof Promise) {
+      outcome.then(
+        (o) => limited(ex, route, ctx, o, next),
+        (err: unknown) => internalError(ex, err),
+      );
+      return;
+    }
     if (ex.aborted) return;
     if (!outcome.ok) return refuse(ex, outcome.denial);
     if (outcome.headers) ex.responseHeaders = outcome.headers;
     next(ex, route, ctx);
-  }
-
-  // 6. Forward: headers rewritten, body streamed, response relayed as it arrives.
-  function forward(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null): void {
-    if (route.cfg.llm && deps.llm) return forwardLlm(ex, route, ctx, route.cfg.llm, deps.llm);
-    const head = ex.head;
-    const headers = upstreamRequestHeaders(head.headers, {
-      clientAddress: head.remoteAddress,
-      proto: 'http',
-      requestId: head.requestId,
-      trustForwarded: cfg.server.trust_forwarded,
-      strip: strip[route.index]!,
-    });
-    const trusted = deps.identity(ctx, ex.stale ? STALE : undefined);
-    const body = ex.body;
-    const relay = new UpstreamRelay(ex, onUpstreamFailure, usageHeaderOptions);
-    const path = head.query ? `${head.path}?${head.query}` : head.path;
-    const bodyTimeoutMs = route.cfg.body_timeout_ms;
-    const send = () => {
-      if (ex.aborted || ex.started) return;
-      upstream.forward({ method: head.method, path, headers, trusted, body: body ? (body.whole() ?? body.toStream()) : null, bodyTimeoutMs }, relay);
-    };
-    // A small body that is still arriving is awaited, so it goes out as one Buffer.
-    // Sent from the check phase either way: a request pipelined behind it must be able to abort it first (src/server/after-parse.ts).
-    const pending = body?.settled();
-    if (pending)
-      pending.then(
-        () => afterParse(send),
-        (err: unknown) => internalError(ex, err),
-      );
-    else afterParse(send);
-  }
-
-  // 6b. LLM routes: the body is read (bounded) for the model and budget, the response is metered as it streams.
-  function forwardLlm(ex: Exchange, route: CompiledRoute, ctx: AuthContext | null, llmRoute: RouteLlmConfig, llm: LlmStage): void {
-    // From the check phase, like forward(): a request pipelined behind this one aborts it first.
-    llm.prepare(ex, llmRoute, ctx).then(
-      (prepared) =>
-        afterParse(() => {
-          if (ex.aborted) {
-            if (!('code' in prepared)) llm.release(prepared);
-            return;
-          }
-          if ('code' in prepared) return refuse(ex, prepared);
-          const head = ex.head;
-          const headers = upstreamRequestHeaders(stripLlmRequestHeaders(head.headers), {
-            clientAddress: head.remoteAddress,
-            proto: 'http',
-            requestId: head.requestId,
-            trustForwarded: cfg.server.trust_forwarded,
-            strip: strip[route.index]!,
-          });
-          // Compressed responses cannot be read for usage.
-          headers.push('accept-encoding', 'identity');
-          const relay = new UpstreamRelay(ex, onUpstreamFailure, llm.relayOptions(ex, ctx, prepared));
-          upstream.forward(
-            {
-              method: head.method,
-              path: head.query ? `${head.path}?${head.query}` : head.path,
-              headers,
-              trusted: deps.identity(ctx, ex.stale ? STALE : undefined),
-              body: Buffer.from(prepared.body.buffer, prepared.body.byteOffset, prepared.body.byteLength),
-              ...(route.cfg.body_timeout_ms !== undefined ? { bodyTimeoutMs: route.cfg.body_timeout_ms } : {}),
-            },
-            relay,
-          );
-        }),
-      (err: unknown) => internalError(ex, err),
-    );
   }
 
   // 7. After the response: metrics, then metering (async, never on the response path).
@@ -292,37 +163,22 @@ export function createPipeline(deps: PipelineDeps) {
     ex.replyError(denial, close);
   }
 
+  function refuseAndClose(ex: Exchange, denial: Denial): void {
+    refuse(ex, denial, true);
+  }
+
   function internalError(ex: Exchange, err: unknown): void {
     deps.log.error('request failed', { err: err as Error, request_id: ex.head.requestId });
     ex.replyError(deny('ARGUS_INTERNAL', 'internal error'));
   }
 
-  const websockets = createWebSocketOpener({
-    cfg,
-    log: deps.log,
-    metrics,
-    identity: deps.identity,
-    sessions: deps.sessions,
-    heartbeats: deps.heartbeats,
-    ...(deps.gateFor ? { gateFor: deps.gateFor } : {}),
-    onFailure: (kind, err) => onUpstreamFailure(kind, err),
-  });
+  function onUpstreamFailure(kind: RelayFailure, err: Error): void {
+    metrics.upstreamErrors.labels(kind).inc();
+    deps.log.warn('upstream request failed', { kind, err });
+  }
 
   return { handle, upgrade };
 }
 
-const STALE = { stale: true };
-
-/** Upstreams report their own usage in `x-argus-usage`: consumed by metering, never passed to the client. */
-const usageHeaderOptions: RelayOptions = { stripHeaders: new Set([USAGE_HEADER]) };
-
-/** LLM bodies go out as one Buffer (maybe rewritten): the upstream client sets Content-Length; the sidecar picks the encoding. */
-function stripLlmRequestHeaders(headers: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i]!;
-    if (name === 'content-length' || name === 'accept-encoding' || name === 'transfer-encoding') continue;
-    out.push(name, headers[i + 1]!);
-  }
-  return out;
-}
+const NONE: readonly ExtensionRuntime[] = [];
+const UNAVAILABLE = deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'a dependency of this route is down');

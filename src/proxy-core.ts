@@ -2,7 +2,7 @@
  * One sidecar thread's proxy: everything but the admin port. Startup builds each
  * part in order; shutdown runs in reverse, each step time-boxed:
  *
- *   start: Redis → auth → rate limit → metering → LLM → trading → upstream pool
+ *   start: Redis → auth → rate limit → metering → extensions (registry order) → upstream pool
  *          → pipeline → uWS listener
  *   stop:  Connection: close on every response, still accepting (drain_delay_ms)
  *          → stop accepting, WebSockets 1001 → drain in-flight (until the
@@ -22,10 +22,7 @@ import { CLOSE, type WsSession } from './forward/websocket.js';
 import { createHeartbeats } from './forward/ws-heartbeat.js';
 import { createIdleSweeper } from './forward/ws-idle.js';
 import { createGateFactory } from './forward/ws-gates.js';
-import { createLlmGateway } from './llm/gateway.js';
-import { createMemoryBudget, createRedisBudget } from './llm/budget.js';
-import { createLlmMetrics } from './llm/metrics.js';
-import { createLlmStage, type LlmStage } from './llm/stage.js';
+import { startExtensions } from './extensions/start.js';
 import { createMeter } from './meter/producer.js';
 import { createMeterSinks } from './meter/stage.js';
 import { createDurableGate } from './meter/durable.js';
@@ -37,7 +34,6 @@ import { createRateLimitStage } from './ratelimit/stage.js';
 import { HttpServer } from './server/http.js';
 import { explainListenFailure } from './startup.js';
 import { closeRedis, createRedis, type Redis } from './clients/redis.js';
-import { createTradingLedger } from './trading/daily.js';
 
 export interface CoreOptions {
   readonly log: Logger;
@@ -86,21 +82,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   let draining = false;
 
   // Redis (absent: standalone mode). One fail-fast connection shared by the stages.
-  let redis: Redis | undefined;
-  if (cfg.redis) {
-    const r = createRedis(cfg.redis.url);
-    redis = r;
-    let reported = false;
-    r.on('error', (err: Error) => {
-      if (!reported) log.warn('redis unreachable', { err });
-      reported = true;
-    });
-    r.on('ready', () => {
-      if (reported) log.info('redis reachable again');
-      reported = false;
-    });
-    closers.push(['redis', () => closeRedis(r)]);
-  }
+  const redis = cfg.redis ? connectRedis(cfg.redis.url, log, closers) : undefined;
 
   const authenticator = await createAuthenticator(cfg, { ...(redis ? { redis } : {}), metrics, log });
   closers.push(['auth', () => authenticator.close()]);
@@ -112,26 +94,12 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   // Metering: every event spooled to disk before its response completes, batched into BullMQ, kept until the ledger has it.
   const meter = cfg.metering.enabled ? createMeter(cfg, { metrics, log }) : undefined;
   if (meter) closers.push(['metering', () => meter.close()]);
-  const sinks = meter ? createMeterSinks(meter, cfg, log, now) : undefined;
+  const sinks = meter ? createMeterSinks(meter, cfg.metering, log, now) : undefined;
 
-  // LLM routes: token budgets in Redis (fail closed), or in process when standalone.
-  let llm: LlmStage | undefined;
-  if (cfg.routes.some((r) => r.llm)) {
-    const llmMetrics = createLlmMetrics(metrics.registry);
-    const budget = redis
-      ? createRedisBudget(redis, { prefix: cfg.redis!.key_prefix, onDecision: llmMetrics.quotaDecision })
-      : createMemoryBudget({ onDecision: llmMetrics.quotaDecision });
-    const gateway = createLlmGateway({ llm: cfg.llm, budget, metrics: llmMetrics, now });
-    llm = createLlmStage(gateway, sinks ? sinks.llm : () => undefined, limiter);
-  }
-
-  // Trading (Jane): the day's traded value and losses live in Redis; without it trading routes stay closed.
-  const ledger =
-    redis && cfg.routes.some((r) => r.trading)
-      ? createTradingLedger({ redis, prefix: cfg.redis!.key_prefix, timeoutMs: cfg.trading.redis_timeout_ms })
-      : undefined;
-  if (ledger) closers.push(['trading ledger', () => ledger.close()]);
-  const gateFor = createGateFactory({ cfg, limiter, ...(ledger ? { ledger } : {}), ...(sinks ? { emitTrading: sinks.trading } : {}), log });
+  // Product extensions (src/extensions/registry.ts): each started when some route uses it.
+  const extensions = startExtensions(cfg, { ...(redis ? { redis } : {}), limiter, metrics, log, now, ...(sinks ? { usage: sinks.usage } : {}) });
+  closers.push(...extensions.closers);
+  const gateFor = createGateFactory({ limiter, extensionsOf: (route) => extensions.byRoute[route.index] ?? [] });
 
   const upstream = new Upstream(cfg.upstream);
   closers.push(['upstream', () => upstream.close()]);
@@ -146,8 +114,8 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
     sessions,
     heartbeats,
     gateFor,
-    // Trading fails closed: it needs Redis (the day's limits), so standalone sidecars refuse it too.
-    tradingReady: () => redis !== undefined && redis.status === 'ready',
+    extensions: extensions.byRoute,
+    sessionsFailClosed: (route) => extensions.sessionsFailClosed[route.index] === true,
     cfg,
     metrics,
     log,
@@ -158,8 +126,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
     identity: identityBlock,
     shouldEnforce,
     ...(cfg.ratelimit.enabled ? { rateLimit: createRateLimitStage(limiter, cfg.tiers) } : {}),
-    ...(llm ? { llm } : {}),
-    ...(sinks && meter ? { meter: sinks.request, durable: createDurableGate(meter, sinks) } : {}),
+    ...(sinks && meter ? { meter: sinks.request, durable: createDurableGate(meter, sinks, extensions.meters) } : {}),
   });
 
   // Kill switch: a revocation closes the caller's WebSocket sessions at once (4403).
@@ -168,19 +135,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   });
   closers.push(['revocation listener', unsubscribe]);
 
-  const http = new HttpServer(
-    {
-      host: cfg.listen.host,
-      port: opts.port ?? cfg.listen.port,
-      allowJsFallback: cfg.server.allow_js_fallback,
-      now,
-      wsMaxPayloadBytes: Math.max(cfg.server.ws_max_payload_bytes, ...cfg.routes.map((r) => r.websocket?.max_message_bytes ?? 0)),
-      wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes,
-      wsIdleTimeoutS: cfg.server.ws_idle_timeout_s + 8,
-      sharePort: opts.sharePort === true,
-    },
-    pipeline,
-  );
+  const http = new HttpServer(httpOptions(cfg, opts, now), pipeline);
   let port: number;
   try {
     port = await http.listen();
@@ -238,6 +193,36 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
       hurried = true;
       endDelay();
     },
+  };
+}
+
+/** The shared Redis connection; its outages are logged once each way. */
+function connectRedis(url: string, log: Logger, closers: Closer[]): Redis {
+  const r = createRedis(url);
+  let reported = false;
+  r.on('error', (err: Error) => {
+    if (!reported) log.warn('redis unreachable', { err });
+    reported = true;
+  });
+  r.on('ready', () => {
+    if (reported) log.info('redis reachable again');
+    reported = false;
+  });
+  closers.push(['redis', () => closeRedis(r)]);
+  return r;
+}
+
+/** The uWS front's options: its port, WebSocket limits (the largest route limit wins uWS's own ceiling). */
+function httpOptions(cfg: Readonly<Config>, opts: CoreOptions, now: () => number): ConstructorParameters<typeof HttpServer>[0] {
+  return {
+    host: cfg.listen.host,
+    port: opts.port ?? cfg.listen.port,
+    allowJsFallback: cfg.server.allow_js_fallback,
+    now,
+    wsMaxPayloadBytes: Math.max(cfg.server.ws_max_payload_bytes, ...cfg.routes.map((r) => r.websocket?.max_message_bytes ?? 0)),
+    wsMaxBufferedBytes: cfg.server.ws_max_buffered_bytes,
+    wsIdleTimeoutS: cfg.server.ws_idle_timeout_s + 8,
+    sharePort: opts.sharePort === true,
   };
 }
 

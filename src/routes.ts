@@ -8,18 +8,11 @@
  * not listed is remembered so an unmatched request can be told 405 (with `Allow`)
  * rather than 404. TRACE and CONNECT match only routes that list them.
  */
-import type { RouteConfig } from './config.js';
+import type { RouteConfig } from './request/route-schema.js';
+import type { CompiledRoute } from './request/route.js';
+import { extensionFailsClosed } from './extensions/registered.js';
 
-export interface CompiledRoute {
-  readonly cfg: RouteConfig;
-  /** Metrics label: the configured pattern (bounded cardinality). */
-  readonly label: string;
-  readonly index: number;
-  readonly exact: string | undefined;
-  readonly prefix: string | undefined;
-  readonly methods: ReadonlySet<string> | undefined;
-  readonly caseInsensitive: boolean;
-}
+export type { CompiledRoute };
 
 export type RouteMatch = { route: CompiledRoute } | { route: undefined; methodMismatch: boolean; allow?: string };
 
@@ -69,9 +62,9 @@ function pathMatches(r: CompiledRoute, path: string): boolean {
 
 /**
  * Routes that refuse (503) rather than trust a cache or a local share while Redis
- * is away: `on_auth_unavailable: closed`, every trading route and every LLM route
- * (token budgets live in Redis).
+ * is away: `on_auth_unavailable: closed`, and every route of an extension that
+ * fails closed (src/extensions/contract.ts `failsClosed`).
  */
 export function failsClosed(route: RouteConfig): boolean {
-  return route.on_auth_unavailable === 'closed' || route.trading || route.llm !== undefined;
+  return route.on_auth_unavailable === 'closed' || extensionFailsClosed(route);
 }

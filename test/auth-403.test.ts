@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { AuthContext } from '../src/authenticate/context.js';
-import { authorize, authorizeModel, identityBlock, identityHeaders, shouldEnforce } from '../src/authorize/index.js';
+import type { AuthContext } from '../src/request/principal.js';
+import { authorize, identityBlock, identityHeaders, shouldEnforce } from '../src/authorize/index.js';
+import { authorizeModel } from '../src/llm/authorize-model.js';
 import { statusOf } from '../src/errors.js';
 import { makeConfig, routeOf } from './support/auth-harness.js';
 

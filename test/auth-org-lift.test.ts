@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import '../src/extensions/registry.js';
 import { createContextBuilder } from '../src/authenticate/claims.js';
 import { parseRecord, userRecordSchema } from '../src/authenticate/records.js';
-import type { AuthContext } from '../src/authenticate/context.js';
+import type { AuthContext } from '../src/request/principal.js';
 
 const tiers = { none: {}, explorer: {}, professional: {}, business: {}, enterprise: {} };
 const build = createContextBuilder({ tiers, defaultTier: 'explorer', claims: undefined });

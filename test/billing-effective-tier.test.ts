@@ -52,12 +52,15 @@ describe('status → effective tier', () => {
     for (const status of ['active', 'trialing']) {
       const v = subscriptionVerdict(sub(status), billing, NOW);
       assert.equal(v.kind, 'plan');
-      assert.deepEqual(v.kind === 'plan' && [v.entitlements.tier, v.entitlements.plan, v.entitlements.features, v.entitlements.llm?.daily_token_budget], [
-        'professional',
-        'professional',
-        ['basic', 'pro'],
-        1000,
-      ]);
+      assert.deepEqual(
+        v.kind === 'plan' && [
+          v.entitlements.tier,
+          v.entitlements.plan,
+          v.entitlements.features,
+          (v.entitlements.entitlements['llm'] as { daily_token_budget?: number } | undefined)?.daily_token_budget,
+        ],
+        ['professional', 'professional', ['basic', 'pro'], 1000],
+      );
     }
   });
 
@@ -66,7 +69,7 @@ describe('status → effective tier', () => {
     assert.equal(kept.kind === 'plan' && kept.entitlements.tier, 'professional');
     assert.equal(kept.kind === 'plan' && kept.until, NOW + 1);
     const fell = subscriptionVerdict(sub('past_due', 'pro_m', NOW - 100), billing, NOW);
-    assert.deepEqual(fell.kind === 'inactive' && [fell.entitlements.tier, fell.entitlements.features, fell.entitlements.llm], ['none', [], null]);
+    assert.deepEqual(fell.kind === 'inactive' && [fell.entitlements.tier, fell.entitlements.features, fell.entitlements.entitlements], ['none', [], {}]);
     // First seen past due now (no recorded start): the grace starts now.
     assert.equal(subscriptionVerdict(sub('past_due', 'pro_m', null), billing, NOW).kind, 'plan');
   });

@@ -95,6 +95,13 @@ describe('control API authorization', () => {
     assert.equal(r.status, 400);
     assert.equal(r.body.error.code, 'ARGUS_INVALID_REQUEST');
     assert.match(r.body.error.message, /user_id/);
+    const notJson = await fetch(`${env.url}/v1/users`, {
+      method: 'POST',
+      headers: { 'x-api-key': env.adminKey, 'content-type': 'application/json' },
+      body: '{"user_id":',
+    });
+    assert.equal(notJson.status, 400);
+    assert.equal(((await notJson.json()) as { error: { code: string } }).error.code, 'ARGUS_INVALID_REQUEST');
   });
 
   it('every successful mutation left exactly one audit row naming its actor', async () => {

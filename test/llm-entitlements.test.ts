@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AuthContext, LlmEntitlements } from '../src/authenticate/context.js';
+import type { AuthContext } from '../src/request/principal.js';
+import type { LlmEntitlements } from '../src/llm/entitlement-schema.js';
 import { parseConfig } from '../src/config.js';
 import { statusOf } from '../src/errors.js';
 import { createModelCheck } from '../src/llm/entitlements.js';

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Registry } from 'prom-client';
-import type { AuthContext } from '../src/authenticate/context.js';
+import type { AuthContext } from '../src/request/principal.js';
 import type { Denial } from '../src/errors.js';
 import { createRedisBudget } from '../src/llm/budget.js';
 import { createLlmGateway, type PreparedLlmRequest } from '../src/llm/gateway.js';

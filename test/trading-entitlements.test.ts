@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { statusOf } from '../src/errors.js';
-import type { TradingEntitlements } from '../src/authenticate/context.js';
+import type { TradingEntitlements } from '../src/trading/entitlement-schema.js';
 import { checkOrder, errorFrame } from '../src/trading/entitlements.js';
 import type { Order } from '../src/trading/orders.js';
 

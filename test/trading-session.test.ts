@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
-import type { AuthContext } from '../src/authenticate/context.js';
+import type { AuthContext } from '../src/request/principal.js';
 import { closeRedis, createRedis, type Redis } from '../src/clients/redis.js';
 import { tradingSchema } from '../src/trading/schema.js';
 import { createTradingLedger, type TradingLedger } from '../src/trading/daily.js';

@@ -6,8 +6,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseYaml } from '../yaml.js';
 import { UsageError } from '../errors.js';
-import type { AuthContext } from './context.js';
-import { keyRecordSchema, type KeyRecord } from './records.js';
+import type { AuthContext } from '../request/principal.js';
+import { entitlementsOf, keyRecordSchema, type KeyRecord } from './records.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 /** Shape check before any lookup: prefix, environment, then base62 only. */
@@ -78,8 +78,7 @@ export function keyContext(rec: KeyRecord, tier: string): AuthContext {
     key_id: rec.key_id,
     ...(rec.created_at !== undefined && { issued_at: rec.created_at }),
     ...(rec.requests_per_minute !== undefined && { requests_per_minute: rec.requests_per_minute }),
-    ...(rec.llm !== undefined && { llm: rec.llm }),
-    ...(rec.trading !== undefined && { trading: rec.trading }),
+    ...entitlementsOf(rec),
     ...(rec.stripe_customer !== undefined && { stripe_customer: rec.stripe_customer }),
   };
 }

@@ -19,7 +19,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Denial } from '../errors.js';
-import type { AuthContext } from './context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { CredentialKind } from './credentials.js';
 
 /** How much of a credential's end keys the map (see the module comment). */

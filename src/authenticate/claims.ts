@@ -7,8 +7,8 @@
  * (visible ASCII; no commas or spaces inside list items), so a signed-but-odd
  * claim can never smuggle a header line upstream.
  */
-import type { AuthContext } from './context.js';
-import { SAFE_NAME, SAFE_TOKEN, type UserRecord } from './records.js';
+import type { AuthContext } from '../request/principal.js';
+import { entitlementNames, entitlementsOf, SAFE_NAME, SAFE_TOKEN, type UserRecord } from './records.js';
 import type { JwtConfig } from './schema.js';
 import type { SessionPayload } from './session.js';
 
@@ -76,20 +76,16 @@ export function createContextBuilder(opts: { tiers: Readonly<Record<string, unkn
 
   /**
    * A member gets the higher of their own and their org's plan: the record's `org`
-   * replaces tier, features, LLM and trading entitlements when its tier ranks
+   * replaces tier, features and every extension's entitlements when its tier ranks
    * higher than `ctx.tier`; role, scopes and a rate override stay.
    */
   function withOrgLift(ctx: AuthContext, rec: UserRecord): AuthContext {
     const org = rec.org;
     if (org === undefined || !rank.has(org.tier) || (rank.get(org.tier) ?? -1) <= (rank.get(ctx.tier) ?? -1)) return ctx;
-    const { llm: _llm, trading: _trading, ...rest } = ctx;
-    return {
-      ...rest,
-      tier: org.tier,
-      features: org.features,
-      ...(org.llm !== undefined && { llm: org.llm }),
-      ...(org.trading !== undefined && { trading: org.trading }),
-    };
+    // The org's entitlements replace the user's, extension by extension (an extension the org lacks: none).
+    const out: Record<string, unknown> = { ...ctx, tier: org.tier, features: org.features };
+    for (const name of entitlementNames()) delete out[name];
+    return { ...(out as unknown as AuthContext), ...entitlementsOf(org) };
   }
 
   function withOwn(ctx: AuthContext, rec: UserRecord): AuthContext {
@@ -101,8 +97,7 @@ export function createContextBuilder(opts: { tiers: Readonly<Record<string, unkn
       // A token's scopes are what the token grants; the record fills in only for scope-less credentials.
       scopes: ctx.scopes.length > 0 ? ctx.scopes : (rec.scopes ?? []),
       ...(rec.requests_per_minute !== undefined && { requests_per_minute: rec.requests_per_minute }),
-      ...(rec.llm !== undefined && { llm: rec.llm }),
-      ...(rec.trading !== undefined && { trading: rec.trading }),
+      ...entitlementsOf(rec),
       ...(rec.stripe_customer !== undefined && { stripe_customer: rec.stripe_customer }),
     };
   }

@@ -11,7 +11,7 @@
  * `access_token` in the query only where the route sets `websocket.query_token`.
  */
 import type { Denial } from '../errors.js';
-import type { RequestHead } from '../server/request.js';
+import type { RequestHead } from '../request/head.js';
 import type { AuthConfig } from './schema.js';
 import { DENIED } from './denials.js';
 

@@ -8,7 +8,7 @@
  * state → L1. When Redis or the JWKS cannot answer, the route's
  * `on_auth_unavailable` decides: `open` serves a cached positive decision no
  * older than `auth.cache.max_stale_ms` (outcome `stale: true`), `closed` (and every
- * trading and LLM route) answers 503. A new credential is never accepted unverified.
+ * route of a fail-closed extension) answers 503. A new credential is never accepted unverified.
  *
  * Fail-closed routes do not wait for a miss to find Redis gone: while the shared
  * connection is down (clients/redis-health.ts) they answer 503 at once, even for a
@@ -20,11 +20,14 @@
  * serve a cached decision once the deny state is back and does not refuse it.
  */
 import { once } from 'node:events';
-import type { Config, RouteConfig } from '../config.js';
+import type { RedisConfig } from '../clients/redis-schema.js';
+import type { TiersConfig } from '../ratelimit/schema.js';
+import type { RouteConfig } from '../request/route.js';
+import type { AuthConfig } from './schema.js';
 import type { Denial } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { RequestHead } from '../server/request.js';
+import type { RequestHead } from '../request/head.js';
 import { closeRedis, createRedis, type Redis } from '../clients/redis.js';
 import { redisHealth } from '../clients/redis-health.js';
 import { failsClosed } from '../routes.js';
@@ -32,7 +35,7 @@ import { API_KEY_PATTERN, hashApiKey, keyContext, loadKeyFile } from './api-keys
 import { createL1 } from './cache.js';
 import { createContextBuilder } from './claims.js';
 import { createColdGate, createFailureWindow } from './cold-gate.js';
-import type { AuthContext } from './context.js';
+import type { AuthContext } from '../request/principal.js';
 import { createExtractor, type Credential } from './credentials.js';
 import { DENIED, throttled } from './denials.js';
 import { createJwksStore, type JwksStatus } from './jwks.js';
@@ -41,15 +44,17 @@ import { createAuthMetrics } from './metrics.js';
 import { createRevocations, refusedByUserRevocation, type RevokeListener } from './revocation.js';
 import { createSessionVerifier } from './session.js';
 import type { EpochState } from './projection.js';
+import type { AuthOutcome } from '../request/outcome.js';
+import type { AuthStage } from '../request/stages.js';
 import { createAuthStore, StoreUnavailable, type RevocationKind, type SubjectState } from './store.js';
 
-export type { AuthContext } from './context.js';
+export type { AuthContext } from '../request/principal.js';
 export { generateApiKey, hashApiKey } from './api-keys.js';
 export { signSession } from './session.js';
 
-export type AuthOutcome = { readonly ok: true; readonly ctx: AuthContext | null; readonly stale?: boolean } | { readonly ok: false; readonly denial: Denial };
+export type { AuthOutcome } from '../request/outcome.js';
 
-export interface Authenticator {
+export interface Authenticator extends AuthStage {
   /** Fast path: synchronous on an L1 hit, a Promise on a miss. Never throws for bad credentials. */
   authenticate(head: RequestHead, route: RouteConfig): AuthOutcome | Promise<AuthOutcome>;
   /** Re-check a live session's credential (WebSocket heartbeats): never throws. */
@@ -101,7 +106,11 @@ const revokedBy = (ctx: AuthContext, s: SubjectState): boolean => s.sessionRevok
  * first JWKS fetch and subscribes to revocations (each waits at most ~2 s; failures
  * are logged and retried in the background, `ready()` tells).
  */
-export async function createAuthenticator(cfg: Readonly<Config>, deps: AuthenticatorDeps): Promise<Authenticator> {
+/** `cfg`: its slice: `auth`, `tiers`, and `redis` when configured. */
+export async function createAuthenticator(
+  cfg: { readonly auth: AuthConfig; readonly tiers: TiersConfig; readonly redis?: RedisConfig | undefined },
+  deps: AuthenticatorDeps,
+): Promise<Authenticator> {
   const auth = cfg.auth;
   const now = deps.now ?? Date.now;
   const log = deps.log.child({ stage: 'auth' });

@@ -9,7 +9,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Metrics } from '../observe/metrics.js';
-import type { AuthMethod } from './context.js';
+import type { AuthMethod } from '../request/principal.js';
 
 export type Outcome = 'ok' | 'denied' | 'unavailable' | 'stale';
 

@@ -4,7 +4,9 @@
  * plane). Parsed with zod at every trust boundary; a malformed record is treated
  * as absent and logged, never half-trusted.
  */
-import { z } from 'zod';
+import { z, type ZodTypeAny } from 'zod';
+import type { ExtensionEntitlements } from '../extensions/slots.js';
+import { registeredExtensions, registrationGeneration } from '../extensions/registered.js';
 
 const name = z
   .string()
@@ -18,29 +20,7 @@ const token = z
   .max(128)
   .regex(/^[\x21-\x2b\x2d-\x7e]+$/, 'visible ASCII without "," or spaces');
 
-export const llmSchema = z
-  .object({
-    models: z.array(z.string().min(1)).default([]),
-    model_tiers: z.array(z.string().min(1)).default([]),
-    daily_token_budget: z.number().int().nonnegative().optional(),
-    requests_per_minute: z.number().int().positive().optional(),
-  })
-  .strict();
-
-export const tradingSchema = z
-  .object({
-    exchanges: z.array(z.string().min(1)).default([]),
-    order_types: z.array(z.string().min(1)).default([]),
-    max_position_size_usd: z.number().nonnegative().optional(),
-    daily_loss_limit_usd: z.number().nonnegative().optional(),
-    max_daily_value_usd: z.number().nonnegative().optional(),
-    /** Safer default: a record that does not say otherwise may only paper-trade. */
-    paper_only: z.boolean().default(true),
-    realtime_symbols_limit: z.number().int().nonnegative().optional(),
-  })
-  .strict();
-
-export const keyRecordSchema = z
+const keyRecordBase = z
   .object({
     key_id: name,
     /** Hex SHA-256 of the full key. Optional in Redis (it is the Redis key itself), required in the file. */
@@ -57,45 +37,66 @@ export const keyRecordSchema = z
     /** Unix seconds; `revoke --user` refuses keys created at or before the revocation. */
     created_at: z.number().optional(),
     requests_per_minute: z.number().int().positive().optional(),
-    llm: llmSchema.optional(),
-    trading: tradingSchema.optional(),
     stripe_customer: z.string().min(1).optional(),
   })
   .strict();
 
-export type KeyRecord = z.infer<typeof keyRecordSchema>;
+/** A key record: identity plus each extension's entitlements under its name (src/extensions/slots.ts). */
+export type KeyRecord = z.infer<typeof keyRecordBase> & ExtensionEntitlements;
 
 /**
  * `org` in a user record: the entitlements of the highest-tier org the user
  * belongs to (control plane, `users.org_lift`). Applied in place of the user's
  * own tier, features, LLM and trading entitlements when its tier ranks higher.
  */
-export const orgLiftSchema = z
+const orgLiftBase = z
   .object({
     org_id: name,
     tier: name,
     features: z.array(token).default([]),
-    llm: llmSchema.optional(),
-    trading: tradingSchema.optional(),
   })
   .strict();
 
+/** The org lift: its tier and features plus each extension's entitlements under its name. */
+export type OrgLift = z.infer<typeof orgLiftBase> & ExtensionEntitlements;
+export const orgLiftSchema: z.ZodType<OrgLift, z.ZodTypeDef, unknown> = z.lazy(withEntitlements<OrgLift>(orgLiftBase));
+
 /** Redis `<prefix>auth:user:<user_id>`: what the control plane knows about a user. Overrides JWT claims. */
-export const userRecordSchema = z
+const userRecordBase = z
   .object({
     tier: name.optional(),
     role: name.optional(),
     features: z.array(token).optional(),
     scopes: z.array(token).optional(),
     requests_per_minute: z.number().int().positive().optional(),
-    llm: llmSchema.optional(),
-    trading: tradingSchema.optional(),
     stripe_customer: z.string().min(1).optional(),
     org: orgLiftSchema.optional(),
   })
   .passthrough();
 
-export type UserRecord = z.infer<typeof userRecordSchema>;
+export type UserRecord = z.infer<typeof userRecordBase> & ExtensionEntitlements;
+
+/** Each registered extension's entitlements, as optional record fields under its name. */
+function entitlementShape(): Record<string, ZodTypeAny> {
+  const shape: Record<string, ZodTypeAny> = {};
+  for (const ext of registeredExtensions()) if (ext.entitlementSchema) shape[ext.name] = ext.entitlementSchema.optional();
+  return shape;
+}
+
+/** Rebuilt only when an extension is registered. */
+function withEntitlements<T>(base: z.AnyZodObject): () => z.ZodType<T, z.ZodTypeDef, unknown> {
+  let built: { generation: number; schema: z.ZodType<T, z.ZodTypeDef, unknown> } | undefined;
+  return () => {
+    const generation = registrationGeneration();
+    if (built?.generation !== generation) built = { generation, schema: base.extend(entitlementShape()) as unknown as z.ZodType<T, z.ZodTypeDef, unknown> };
+    return built.schema;
+  };
+}
+
+/** Key records: the base fields plus every extension's entitlements (unknown fields are errors). */
+export const keyRecordSchema: z.ZodType<KeyRecord, z.ZodTypeDef, unknown> = z.lazy(withEntitlements<KeyRecord>(keyRecordBase));
+/** User records: the base fields plus every extension's entitlements (other fields pass through). */
+export const userRecordSchema: z.ZodType<UserRecord, z.ZodTypeDef, unknown> = z.lazy(withEntitlements<UserRecord>(userRecordBase));
 
 /** Parse JSON text into a record, or null when absent/malformed. */
 export function parseRecord<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, text: string | null | undefined): T | null {
@@ -111,3 +112,23 @@ export function parseRecord<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, text
 /** Visible ASCII without spaces/commas: safe as (part of) an upstream header value. */
 export const SAFE_NAME = /^[\x21-\x7e]{1,256}$/;
 export const SAFE_TOKEN = /^[\x21-\x2b\x2d-\x7e]{1,128}$/;
+
+const NONE: Readonly<ExtensionEntitlements> = Object.freeze({});
+
+/** The extensions' entitlements in a record, under their names: copied for the AuthContext, never read here. */
+export function entitlementsOf(rec: object): Readonly<ExtensionEntitlements> {
+  let out: Record<string, unknown> | undefined;
+  for (const ext of registeredExtensions()) {
+    if (!ext.entitlementSchema) continue;
+    const v = (rec as Record<string, unknown>)[ext.name];
+    if (v !== undefined) (out ??= {})[ext.name] = v;
+  }
+  return out ?? NONE;
+}
+
+/** Names under which extensions keep entitlements in records and contexts. */
+export function entitlementNames(): string[] {
+  return registeredExtensions()
+    .filter((e) => e.entitlementSchema !== undefined)
+    .map((e) => e.name);
+}

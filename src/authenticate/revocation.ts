@@ -13,7 +13,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from '../observe/log.js';
 import { closeRedis, createRedis } from '../clients/redis.js';
 import type { L1 } from './cache.js';
-import type { AuthContext } from './context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { AuthMetrics } from './metrics.js';
 import { parseRevocation, redisKeys, type Revocation, type RevocationKind } from './store.js';
 

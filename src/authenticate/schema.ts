@@ -14,8 +14,7 @@
  *   features: [predictions]      # optional, default []
  *   status: active               # optional: active (default) | revoked
  *   requests_per_minute: 5000    # optional per-key override of the tier rate
- *   llm: { models: [gpt-4o-mini], model_tiers: [], daily_token_budget: 100000 }   # optional
- *   trading: { exchanges: [binance], order_types: [limit], paper_only: true }      # optional
+ *   <extension>: {…}             # optional: a product extension's entitlements (its entitlementSchema)
  * ```
  * The key itself never appears in the file; `generateApiKey()` returns key, key_id
  * and sha256 together. The file is read once at startup; a malformed file is a

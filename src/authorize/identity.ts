@@ -4,7 +4,7 @@
  * context was built (authenticate/claims.ts, records.ts). Built once per context
  * and shared: callers must not mutate the returned array.
  */
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { TrustedHeaders } from '../forward/h1/exchange.js';
 
 const ANONYMOUS: readonly string[] = Object.freeze(['x-argus-auth', 'none']);

@@ -1,22 +1,32 @@
 /**
  * Authorization stage: route policy (contract: `auth`, `tier` minimum, `features`,
- * `scopes`, `role`, `trading`) against an AuthContext → a 403 denial or null.
- * Checks run in a fixed order (role, tier, features, scopes, trading) so the
- * same request always gets the same code.
+ * `scopes`, `role`, then each extension's admission) against an AuthContext → a
+ * 403 denial or null. Checks run in a fixed order (role, tier, features, scopes,
+ * extensions in registration order) so the same request always gets the same code.
  */
-import type { Config, RouteConfig } from '../config.js';
+import type { RouteConfig } from '../request/route-schema.js';
+import { registeredExtensions } from '../extensions/registered.js';
+import type { RouteExtension } from '../extensions/contract.js';
+import type { TiersConfig } from '../ratelimit/schema.js';
 import { deny, type Denial } from '../errors.js';
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import { DENIED } from '../authenticate/denials.js';
 
 export { shouldEnforce } from './rollout.js';
 export { identityBlock, identityHeaders } from './identity.js';
-export { authorizeModel } from './entitlements.js';
 
 const rankCache = new WeakMap<object, Map<string, number>>();
+/** Per route: the admissions of the extensions it uses (computed once; routes are frozen config). */
+const admissionCache = new WeakMap<RouteConfig, readonly RouteExtension[]>();
+
+function admissionsOf(route: RouteConfig): readonly RouteExtension[] {
+  let a = admissionCache.get(route);
+  if (a === undefined) admissionCache.set(route, (a = registeredExtensions().filter((e) => e.authorize !== undefined && e.usedBy(route))));
+  return a;
+}
 
 /** Tier rank: position in the tiers table (defaults first: explorer < professional < business < enterprise, then custom tiers). */
-function tierRank(tiers: Config['tiers']): Map<string, number> {
+function tierRank(tiers: TiersConfig): Map<string, number> {
   let r = rankCache.get(tiers);
   if (r === undefined) rankCache.set(tiers, (r = new Map(Object.keys(tiers).map((t, i) => [t, i]))));
   return r;
@@ -27,9 +37,10 @@ function tierRank(tiers: Config['tiers']): Map<string, number> {
  * (ARGUS_UNAUTHENTICATED): there is nothing to forbid yet. `admin` satisfies any
  * `role` requirement. A route tier missing from `tiers` forbids everyone (fail closed).
  */
-export function authorize(ctx: AuthContext | null, route: RouteConfig, tiers: Config['tiers']): Denial | null {
+export function authorize(ctx: AuthContext | null, route: RouteConfig, tiers: TiersConfig): Denial | null {
   if (route.auth === 'none') return null;
-  const needsSomething = route.tier !== undefined || route.role !== undefined || route.features.length > 0 || route.scopes.length > 0 || route.trading;
+  const admissions = admissionsOf(route);
+  const needsSomething = route.tier !== undefined || route.role !== undefined || route.features.length > 0 || route.scopes.length > 0 || admissions.length > 0;
   if (ctx === null) return needsSomething ? DENIED.missing : null;
   if (!needsSomething) return null;
   if (route.role !== undefined && ctx.role !== route.role && ctx.role !== 'admin') {
@@ -49,8 +60,9 @@ export function authorize(ctx: AuthContext | null, route: RouteConfig, tiers: Co
   for (const s of route.scopes) {
     if (!ctx.scopes.includes(s)) return deny('ARGUS_SCOPE_REQUIRED', `this route requires the ${s} scope`);
   }
-  if (route.trading && (ctx.trading === undefined || ctx.trading.exchanges.length === 0)) {
-    return deny('ARGUS_TRADING_NOT_ALLOWED', 'no trading entitlement for this account');
+  for (const ext of admissions) {
+    const denial = ext.authorize!(ctx, route);
+    if (denial) return denial;
   }
   return null;
 }

@@ -4,7 +4,7 @@
  * hash-selected share of subjects, so one user sees one behaviour across
  * requests and sidecars.
  */
-import type { RouteConfig } from '../config.js';
+import type { RouteConfig } from '../request/route.js';
 
 /** FNV-1a 32-bit: stable across processes and versions, cheap, well spread for ids. */
 function fnv1a(s: string): number {

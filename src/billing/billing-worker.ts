@@ -10,7 +10,7 @@
  * of replicas may run.
  */
 import { Worker, type Job } from 'bullmq';
-import type { Config } from '../config.js';
+import type { MeteringSlice } from '../meter/slice.js';
 import type { BatchJobData } from '../meter/queue.js';
 import { bullPrefix } from '../meter/queue.js';
 import { decodeBatch } from '../meter/wire.js';
@@ -29,7 +29,7 @@ export interface BillingWorker {
   close(): Promise<void>;
 }
 
-export function createBillingWorker(cfg: Readonly<Config>, deps: { pool: Pool; metrics: Metrics; log: Logger; now?: () => number }): BillingWorker {
+export function createBillingWorker(cfg: MeteringSlice, deps: { pool: Pool; metrics: Metrics; log: Logger; now?: () => number }): BillingWorker {
   if (!cfg.redis) throw new Error('billing worker: redis is required');
   const now = deps.now ?? Date.now;
   const log = deps.log.child({ component: 'billing-worker' });

@@ -14,7 +14,7 @@
  * granted, any lapsed one means inactive; with no opinion at all, unchanged.
  */
 import type { BillingConfig, PlanConfig } from './plans.js';
-import { planForLookupKey } from './plans.js';
+import { planEntitlements, planForLookupKey } from './plans.js';
 
 export type SubscriptionStatus = 'active' | 'trialing' | 'past_due' | 'unpaid' | 'canceled' | 'incomplete' | 'incomplete_expired' | 'paused';
 
@@ -32,8 +32,8 @@ export interface Entitlements {
   readonly tier: string;
   readonly plan: string | null;
   readonly features: readonly string[];
-  readonly llm: PlanConfig['llm'] | null;
-  readonly trading: PlanConfig['trading'] | null;
+  /** Each product extension's entitlements under its name (`llm`, `trading`, …); none when lapsed. */
+  readonly entitlements: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -50,7 +50,7 @@ const LAPSED: ReadonlySet<string> = new Set(['unpaid', 'canceled', 'incomplete_e
 
 /** The inactive tier's entitlements: no plan, no features, no LLM or trading. */
 export function inactiveEntitlements(billing: Pick<BillingConfig, 'inactive_tier'>): Entitlements {
-  return { tier: billing.inactive_tier, plan: null, features: [], llm: null, trading: null };
+  return { tier: billing.inactive_tier, plan: null, features: [], entitlements: {} };
 }
 
 /** One subscription's verdict at `nowS`. */
@@ -103,8 +103,6 @@ export function higherTier(own: string, other: string | null | undefined, rank: 
 export interface OwnerEntitlements {
   readonly tier: string;
   readonly features?: readonly string[] | null;
-  readonly llm?: PlanConfig['llm'] | null;
-  readonly trading?: PlanConfig['trading'] | null;
 }
 
 /**
@@ -129,5 +127,5 @@ export function tierRanks(tiers: Readonly<Record<string, unknown>>): Map<string,
 }
 
 function grant(name: string, plan: PlanConfig): Entitlements {
-  return { tier: plan.tier, plan: name, features: plan.features, llm: plan.llm ?? null, trading: plan.trading ?? null };
+  return { tier: plan.tier, plan: name, features: plan.features, entitlements: planEntitlements(plan) };
 }

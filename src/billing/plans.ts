@@ -15,13 +15,15 @@
  *   webhook_secret: "${STRIPE_WEBHOOK_SECRET}"
  * ```
  *
- * A plan's `llm` and `trading` blocks have the shape of a user record's
- * (src/authenticate/records.ts). Cross-checks that need the merged `tiers:`
+ * Besides tier, prices and features, a plan grants each product extension's
+ * entitlements under the extension's name (`llm`, `trading`, …), in the shape a
+ * user record holds them (src/authenticate/records.ts): the core names no product. Cross-checks that need the merged `tiers:`
  * table (a plan's tier and `inactive_tier` must name a tier; a price lookup key
  * buys one plan only) run in src/config.ts after defaults are applied.
  */
-import { z } from 'zod';
-import { llmSchema as recordLlmSchema, tradingSchema as recordTradingSchema } from '../authenticate/records.js';
+import { z, type ZodTypeAny } from 'zod';
+import type { ExtensionEntitlements } from '../extensions/slots.js';
+import { registeredExtensions, registrationGeneration } from '../extensions/registered.js';
 
 /** Features travel upstream comma-separated: no commas, no spaces. */
 const feature = z
@@ -30,7 +32,7 @@ const feature = z
   .max(128)
   .regex(/^[\x21-\x2b\x2d-\x7e]+$/, 'visible ASCII without "," or spaces');
 
-const planSchema = z
+const planBase = z
   .object({
     /** The tier a subscriber to this plan gets (a name from `tiers:`). */
     tier: z.string().min(1),
@@ -44,12 +46,32 @@ const planSchema = z
       .default({}),
     /** Features a subscriber gets. */
     features: z.array(feature).default([]),
-    /** LLM entitlements (model tiers, daily token budget, rpm) in a user record's shape. */
-    llm: recordLlmSchema.optional(),
-    /** Trading entitlements in a user record's shape. */
-    trading: recordTradingSchema.optional(),
   })
   .strict();
+
+export type PlanConfig = z.infer<typeof planBase> & ExtensionEntitlements;
+
+let built: { generation: number; schema: ZodTypeAny } | undefined;
+/** The plan schema with each registered extension's entitlements (rebuilt when one registers). */
+const planSchema: z.ZodType<PlanConfig, z.ZodTypeDef, unknown> = z.lazy(() => {
+  const generation = registrationGeneration();
+  if (built?.generation !== generation) {
+    const shape: Record<string, ZodTypeAny> = {};
+    for (const ext of registeredExtensions()) if (ext.entitlementSchema) shape[ext.name] = ext.entitlementSchema.optional();
+    built = { generation, schema: planBase.extend(shape) };
+  }
+  return built.schema as z.ZodType<PlanConfig, z.ZodTypeDef, unknown>;
+});
+
+/** A plan's extension entitlements, under their names. */
+export function planEntitlements(plan: PlanConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const ext of registeredExtensions()) {
+    const v = (plan as unknown as Record<string, unknown>)[ext.name];
+    if (ext.entitlementSchema && v !== undefined) out[ext.name] = v;
+  }
+  return out;
+}
 
 export const billingSchema = z
   .object({
@@ -69,7 +91,6 @@ export const billingSchema = z
   .strict();
 
 export type BillingConfig = z.infer<typeof billingSchema>;
-export type PlanConfig = BillingConfig['plans'][string];
 
 /**
  * Problems a valid-looking billing section can still have against the tiers

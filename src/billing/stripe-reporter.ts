@@ -34,7 +34,8 @@
 import { createHash } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { StripeConfig } from '../meter/schema.js';
-import { USAGE_KINDS, type UsageKind } from '../meter/events.js';
+import '../extensions/registry.js';
+import { usageKinds, type UsageKind } from '../meter/events.js';
 import { workerMetrics } from '../meter/metrics.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -91,7 +92,7 @@ export function createStripeReporter(
   const wm = workerMetrics(deps.metrics);
   const lm = stripeLimitMetrics(deps.metrics);
   const meters = new Map<UsageKind, string>();
-  for (const kind of USAGE_KINDS) {
+  for (const kind of usageKinds()) {
     const name = cfg.meters[kind];
     if (name) meters.set(kind, name);
   }

@@ -1,11 +1,13 @@
 /**
  * `argus-sidecar keys …` (README.md, "Command line" and "API keys"):
  * - `keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y]
- *    [--requests-per-minute N] [--llm JSON] [--trading JSON] --config FILE`
+ *    [--requests-per-minute N] [--<extension> JSON …] --config FILE`
  *   prints `{"key_id":…,"key":…}` once: the key is never shown again.
  * - `keys create --standalone FILE …` (no Postgres; `--config` optional, for its
  *   tiers): appends the key's record to the standalone key file instead.
- * - `keys revoke KEY_ID --config FILE`: Postgres + Redis deny state + publish.
+ * - `keys revoke KEY_ID --config FILE`: through the control plane's service
+ *   (src/control/services/keys.ts: row, revocation, audit row in one transaction),
+ *   then the key record and the deny state into Redis, published.
  * - `keys list --user ID --config FILE`: JSON array, no digests.
  * - `keys sync --config FILE`: re-project every revocation, key and user record
  *   from Postgres into Redis and mark the projection epoch complete (projection.ts;
@@ -19,13 +21,16 @@ import { UsageError } from '../errors.js';
 import { createPool, type Pool } from '../clients/postgres.js';
 import { closeRedis, createRedis, type Redis } from '../clients/redis.js';
 import { generateApiKey } from '../authenticate/api-keys.js';
-import { deleteKey, describeKey, insertKey, listKeys, recordRevocation, revokeKeyRow, rowToRecord } from '../identity-admin/keystore.js';
-import { keyRecordSchema, llmSchema, tradingSchema, type KeyRecord } from '../authenticate/records.js';
+import { deleteKey, describeKey, insertKey, listKeys, rowToRecord, type KeyRow } from '../identity-admin/keystore.js';
+import { markProjected, projectChange } from '../identity-admin/changes.js';
+import { createLogger } from '../observe/log.js';
+import { keyRecordSchema, type KeyRecord } from '../authenticate/records.js';
+import { entitlementOptions, entitlementUsage, entitlementValues } from './entitlement-flags.js';
 import { reproject } from '../identity-admin/projection.js';
 import { projectKey, publishRevocation } from '../identity-admin/publish.js';
 
-const USAGE =
-  'usage: keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y] [--requests-per-minute N] [--llm JSON] [--trading JSON] (--config FILE | --standalone FILE) | keys revoke KEY_ID --config FILE | keys list --user ID --config FILE | keys sync --config FILE';
+const usage = () =>
+  `usage: keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y] [--requests-per-minute N]${entitlementUsage()} (--config FILE | --standalone FILE) | keys revoke KEY_ID --config FILE | keys list --user ID --config FILE | keys sync --config FILE`;
 
 export async function runKeysCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -33,7 +38,7 @@ export async function runKeysCommand(argv: string[]): Promise<number> {
   if (sub === 'revoke') return revoke(rest);
   if (sub === 'list') return list(rest);
   if (sub === 'sync') return sync(rest);
-  throw new UsageError(USAGE);
+  throw new UsageError(usage());
 }
 
 /** Open Postgres (required) and Redis (when configured), run, close both. */
@@ -59,8 +64,7 @@ async function create(argv: string[]): Promise<number> {
     scopes: { type: 'string' },
     features: { type: 'string' },
     'requests-per-minute': { type: 'string' },
-    llm: { type: 'string' },
-    trading: { type: 'string' },
+    ...entitlementOptions(),
     standalone: { type: 'string' },
   });
   const standalone = values.standalone;
@@ -79,8 +83,7 @@ async function create(argv: string[]): Promise<number> {
     scopes: splitList(values.scopes),
     features: splitList(values.features),
     ...(rpm !== undefined && { requests_per_minute: Number(rpm) }),
-    ...(values.llm !== undefined && { llm: parseJsonFlag('--llm', values.llm, llmSchema) }),
-    ...(values.trading !== undefined && { trading: parseJsonFlag('--trading', values.trading, tradingSchema) }),
+    ...entitlementValues(values),
   };
   const parsed = keyRecordSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -118,13 +121,30 @@ async function revoke(argv: string[]): Promise<number> {
   const keyId = positionals[0];
   if (positionals.length !== 1 || !keyId) throw new UsageError('usage: keys revoke KEY_ID --config FILE');
   const out = await withStores(cfg, true, async (pool, redis) => {
-    const row = await revokeKeyRow(pool as Pool, keyId);
-    if (row === null) throw new UsageError(`keys revoke: no key with id "${keyId}"`);
-    const at = Date.now() / 1000;
-    await recordRevocation(pool as Pool, 'key', keyId, at);
+    // The control plane's service (src/control/services/keys.ts): the row, the
+    // revocation record and the audit row in one transaction. Redis is written
+    // here, as before, to report how many sidecars heard the revocation.
+    const { cliActor } = await import('../control/services/actor.js');
+    const { revokeKey } = await import('../control/services/keys.js');
+    const log = createLogger(cfg.log.level, { command: 'keys revoke' });
+    const done = await revokeKey(
+      { cfg, pool: pool as Pool, redis: null, prefix: cfg.redis?.key_prefix ?? 'argus:', log, authn: null, now: Date.now },
+      cliActor(),
+      keyId,
+    );
+    if (!done.ok) throw new UsageError(`keys revoke: no key with id "${keyId}"`);
+    const row = (await (pool as Pool).query<KeyRow>('SELECT * FROM api_keys WHERE key_id = $1', [keyId])).rows[0] as KeyRow;
+    const at =
+      (
+        await (pool as Pool).query<{ at: number }>(
+          `SELECT extract(epoch FROM revoked_at)::float8 AS at FROM auth_revocations WHERE kind = 'key' AND subject_id = $1`,
+          [keyId],
+        )
+      ).rows[0]?.at ?? Date.now() / 1000;
     let published = 0;
     if (redis && cfg.redis) {
-      await projectKey(redis, cfg.redis.key_prefix, row.sha256, rowToRecord(row));
+      await projectChange(redis, cfg.redis.key_prefix, { kind: 'key', row });
+      await markProjected(pool as Pool, { kind: 'key', id: keyId, version: Number(row.version ?? 1) });
       published = await publishRevocation(redis, cfg.redis.key_prefix, { kind: 'key', id: keyId, at });
     }
     return { revoked: { kind: 'key', id: keyId }, subscribers: published };
@@ -165,24 +185,6 @@ export function splitList(v: string | undefined): string[] {
         .split(',')
         .map((s) => s.trim())
         .filter((s) => s.length > 0);
-}
-
-export function parseJsonFlag<T>(
-  flag: string,
-  text: string,
-  schema: {
-    safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Array<{ path: Array<string | number>; message: string }> } };
-  },
-): T {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new UsageError(`${flag}: not valid JSON`);
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) throw new UsageError(`${flag}: ${r.error.issues[0]?.path.join('.') ?? ''}: ${r.error.issues[0]?.message ?? 'invalid'}`);
-  return r.data;
 }
 
 function flagOf(field: string): string {

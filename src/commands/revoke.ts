@@ -81,12 +81,29 @@ async function recordInPostgres(url: string, kind: RevocationKind, id: string, a
   const pool = createPool(url, { max: 2 });
   try {
     await recordRevocation(pool, kind, id, at);
+    await auditRevocation(pool, kind, id, at);
     if (kind !== 'key') return null;
     const row = await revokeKeyRow(pool, id);
     return row === null ? null : { sha256: row.sha256, record: rowToRecord(row) };
   } finally {
     await pool.end().catch(() => undefined);
   }
+}
+
+/**
+ * The audit row the control plane writes for every revocation (src/control/services/revocations.ts),
+ * actor `cli:<login>`; skipped before migration 008_audit.
+ */
+async function auditRevocation(pool: import('../clients/postgres.js').Pool, kind: RevocationKind, id: string, at: number): Promise<void> {
+  const exists = (await pool.query<{ t: string | null }>("SELECT to_regclass('audit_log')::text AS t")).rows[0]?.t;
+  if (!exists) return;
+  const { cliActor } = await import('../control/services/actor.js');
+  await pool.query(`INSERT INTO audit_log (actor, action, subject_kind, subject_id, before, after) VALUES ($1, 'revocation.create', $2, $3, NULL, $4)`, [
+    cliActor().id,
+    kind,
+    id,
+    JSON.stringify({ kind, id, at }),
+  ]);
 }
 
 /** Where the CLI writes deny state and key projections in Redis. */

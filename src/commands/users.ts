@@ -1,9 +1,9 @@
 /**
  * `argus-sidecar users …`: user records (tier, role, features, scopes, rate
- * override, LLM and trading entitlements) in Postgres `users`, projected into
+ * override, each extension's entitlements) in Postgres `users`, projected into
  * Redis `<prefix>auth:user:<id>` in the format records.ts reads.
  * - `users set --user ID [--tier T] [--role R] [--features a,b] [--scopes a,b]
- *    [--requests-per-minute N] [--llm JSON] [--trading JSON] [--stripe-customer C] --config FILE`
+ *    [--requests-per-minute N] [--<extension> JSON …] [--stripe-customer C] --config FILE`
  *   replaces the record (fields not given are cleared), prints it.
  * - `users get --user ID --config FILE`: the stored record as JSON (exit 1 when unknown).
  * - `users delete --user ID --config FILE`: marks it deleted, removes the projection.
@@ -15,20 +15,21 @@ import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
 import { UsageError } from '../errors.js';
 import type { Pool } from '../clients/postgres.js';
 import type { Redis } from '../clients/redis.js';
-import { parseJsonFlag, splitList, withStores } from './keys.js';
-import { llmSchema, SAFE_NAME, tradingSchema, userRecordSchema, type UserRecord } from '../authenticate/records.js';
+import { splitList, withStores } from './keys.js';
+import { SAFE_NAME, userRecordSchema, type UserRecord } from '../authenticate/records.js';
+import { entitlementOptions, entitlementUsage, entitlementValues } from './entitlement-flags.js';
 import { redisKeys } from '../authenticate/store.js';
 import { deleteUser, describeUser, getUser, upsertUser, userRowToRecord } from '../identity-admin/userstore.js';
 
-const USAGE =
-  'usage: users set --user ID [--tier T] [--role R] [--features a,b] [--scopes a,b] [--requests-per-minute N] [--llm JSON] [--trading JSON] [--stripe-customer C] --config FILE | users get --user ID --config FILE | users delete --user ID --config FILE';
+const usage = () =>
+  `usage: users set --user ID [--tier T] [--role R] [--features a,b] [--scopes a,b] [--requests-per-minute N]${entitlementUsage()} [--stripe-customer C] --config FILE | users get --user ID --config FILE | users delete --user ID --config FILE`;
 
 export async function runUsersCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'set') return set(rest);
   if (sub === 'get') return get(rest);
   if (sub === 'delete') return remove(rest);
-  throw new UsageError(USAGE);
+  throw new UsageError(usage());
 }
 
 function userFlag(values: { user?: string | boolean | undefined }): string {
@@ -47,8 +48,7 @@ async function set(argv: string[]): Promise<number> {
     features: { type: 'string' },
     scopes: { type: 'string' },
     'requests-per-minute': { type: 'string' },
-    llm: { type: 'string' },
-    trading: { type: 'string' },
+    ...entitlementOptions(),
     'stripe-customer': { type: 'string' },
   });
   const cfg = configFromArgs(values);
@@ -62,8 +62,7 @@ async function set(argv: string[]): Promise<number> {
     ...(values.features !== undefined && { features: splitList(values.features) }),
     ...(values.scopes !== undefined && { scopes: splitList(values.scopes) }),
     ...(rpm !== undefined && { requests_per_minute: Number(rpm) }),
-    ...(values.llm !== undefined && { llm: parseJsonFlag('--llm', values.llm, llmSchema) }),
-    ...(values.trading !== undefined && { trading: parseJsonFlag('--trading', values.trading, tradingSchema) }),
+    ...entitlementValues(values),
     ...(values['stripe-customer'] !== undefined && { stripe_customer: values['stripe-customer'] }),
   };
   const parsed = userRecordSchema.safeParse(candidate);

@@ -7,7 +7,7 @@
 import type { Denial } from '../errors.js';
 import { headerValue } from '../forward/headers.js';
 import type { CompiledRoute, RouteMatch } from '../routes.js';
-import type { Exchange } from '../server/exchange.js';
+import type { Exchange } from '../request/exchange.js';
 import { compileCors, type CorsPolicy } from './policy.js';
 
 export interface CorsStage {

@@ -3,13 +3,15 @@
  * (same path and query, the client's subprotocols, identity headers), then answer
  * the client's upgrade with the protocol the upstream chose.
  */
-import type { AuthContext } from '../authenticate/context.js';
-import type { Config } from '../config.js';
+import type { AuthContext } from '../request/principal.js';
+import type { RouteConfig } from '../request/route.js';
+import type { ServerConfig } from '../server/schema.js';
+import type { UpstreamConfig } from './upstream-schema.js';
 import { deny } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
-import type { CompiledRoute } from '../routes.js';
-import type { Exchange } from '../server/exchange.js';
+import type { CompiledRoute } from '../request/route.js';
+import type { Exchange } from '../request/exchange.js';
 import type { UpgradeInfo } from '../server/http.js';
 import { isProtocolCredential } from '../authenticate/credentials.js';
 import { upstreamRequestHeaders } from './headers.js';
@@ -23,14 +25,17 @@ import { connectUpstream, WsSession } from './websocket.js';
 const HANDSHAKE = new Set(['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol', 'sec-websocket-extensions', 'host']);
 
 export interface OpenerDeps {
-  readonly cfg: Readonly<Config>;
+  /** Its config slice: the front's WebSocket limits and header rules, the upstream, the routes. */
+  readonly cfg: { readonly server: ServerConfig; readonly upstream: UpstreamConfig; readonly routes: readonly RouteConfig[] };
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly identity: (ctx: AuthContext | null, opts?: { stale?: boolean }) => TrustedHeaders;
   readonly sessions: Set<WsSession>;
   readonly heartbeats: { watch(s: WsSession): void };
-  /** Message limits and the trading gate for a new session. */
+  /** Message limits and the extension's message gate for a new session. */
   readonly gateFor?: GateFactory;
+  /** An extension of this route closes its sessions when re-validation is impossible. */
+  readonly sessionsFailClosed: (route: CompiledRoute) => boolean;
   readonly onFailure: (kind: RelayFailure, err: Error) => void;
 }
 
@@ -99,7 +104,7 @@ export function createWebSocketOpener(deps: OpenerDeps) {
           const policy = {
             heartbeatMs: ws.heartbeat_ms,
             unavailableGraceMs: ws.unavailable_grace_ms,
-            failClosed: route.cfg.trading || route.cfg.on_auth_unavailable === 'closed',
+            failClosed: route.cfg.on_auth_unavailable === 'closed' || deps.sessionsFailClosed(route),
           };
           const session = new WsSession(
             upstream.ws,

@@ -9,11 +9,11 @@
  */
 import { STATUS_CODES } from 'node:http';
 import { deny, type Denial } from '../errors.js';
-import type { AbortTarget, Exchange } from '../server/exchange.js';
+import type { AbortTarget, Exchange } from '../request/exchange.js';
 import { clientResponseHeaders, headerValue } from './headers.js';
 import type { UpstreamController, UpstreamHandler } from './h1/exchange.js';
 
-/** Observes the response as it passes (metering, LLM usage extraction). */
+/** Observes the response as it passes (metering, an extension's usage extraction). */
 export interface ResponseObserver {
   /** Headers flat [lower-case name, value, …]. */
   onStart?(status: number, headers: readonly string[]): void;
@@ -28,7 +28,7 @@ export type RelayFailure = 'refused' | 'reset' | 'timeout' | 'body_timeout' | 'p
 
 /**
  * After a client disconnects, keep reading the upstream (bounded) instead of
- * cancelling it: an LLM provider charges for the whole generation, and its usage
+ * cancelling it: a metered upstream (e.g. a model provider) charges for the whole generation, and its usage
  * arrives at the end of the stream.
  */
 export interface DrainPolicy {
@@ -70,6 +70,8 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
   private readonly observer: ResponseObserver | undefined;
   /** Writes waiting for the metering spool (Exchange.durable): later writes wait behind them. */
   private held = 0;
+  /** The held last chunk of a response of known length (written by `spooled`). */
+  private heldLast: Buffer | undefined;
 
   constructor(
     private readonly ex: Exchange,
@@ -241,17 +243,33 @@ export class UpstreamRelay implements UpstreamHandler, AbortTarget {
     if (this.ended) return;
     ex.bytesOut += chunk.byteLength;
     const final = this.total >= 0 && ex.bytesOut >= this.total;
-    // The body's last byte: usage measured from the body (LLM JSON) is final now, and is spooled before the byte goes out.
+    // The body's last byte: usage measured from the body (an extension's JSON) is final now, and is spooled before the byte goes out.
     if (final) this.endObserver('complete');
     if (this.mustHold(final)) {
       // Kept past this call: a copy (the h1 client reuses its read buffer).
       const copy = Buffer.from(chunk);
-      this.hold(() => {
-        if (!ex.aborted && !this.cut) this.writeChunk(controller, copy);
-      });
+      if (final && this.heldLast === undefined) {
+        // The response's last bytes (every metered response has them): the relay itself waits, no closures.
+        this.heldLast = copy;
+        this.controller = controller;
+        this.held++;
+        ex.durable!.after(this);
+      } else {
+        this.hold(() => {
+          if (!ex.aborted && !this.cut) this.writeChunk(controller, copy);
+        });
+      }
       return;
     }
     this.writeChunk(controller, chunk);
+  }
+
+  /** The usage is in the spool: write the held last bytes (DurableGate.after, in order with the held writes before them). */
+  spooled(): void {
+    this.held--;
+    const chunk = this.heldLast;
+    this.heldLast = undefined;
+    if (chunk && !this.ex.aborted && !this.cut) this.writeChunk(this.controller!, chunk);
   }
 
   private writeChunk(controller: UpstreamController, chunk: Buffer): void {

@@ -3,7 +3,7 @@
  * keep-alive HTTP/1.1 client (src/forward/h1).
  */
 import type { Readable } from 'node:stream';
-import type { Config } from '../config.js';
+import type { UpstreamConfig } from './upstream-schema.js';
 import type { TrustedHeaders, UpstreamHandler } from './h1/exchange.js';
 import { H1Pool } from './h1/pool.js';
 
@@ -23,7 +23,7 @@ export class Upstream {
   private readonly client: H1Pool;
   private closing: Promise<void> | undefined;
 
-  constructor(cfg: Config['upstream']) {
+  constructor(cfg: UpstreamConfig) {
     const opts = {
       connections: cfg.connections,
       keepAliveTimeoutMs: cfg.keep_alive_timeout_ms,

@@ -14,7 +14,7 @@
  * messages pile up in the upstream's send buffer beyond the bound is closed 1013.
  */
 import WebSocket from 'ws';
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { WebSocket as UwsWebSocket } from '../server/uws.js';
 import { CLOSE, sendableCode } from './ws-codes.js';
 import { clientCloseForUpstreamError, upstreamCloseFor } from './ws-close.js';
@@ -79,24 +79,30 @@ export function connectUpstream(
   });
 }
 
-/** How a session's route wants it watched (from `routes[].websocket`, `trading`, `on_auth_unavailable`). */
+/** How a session's route wants it watched (from `routes[].websocket`, `on_auth_unavailable`, its extensions). */
 export interface WsPolicy {
   readonly heartbeatMs: number;
   readonly unavailableGraceMs: number;
-  /** Trading routes and `on_auth_unavailable: closed`: close when re-validation is impossible. */
+  /** `on_auth_unavailable: closed` and fail-closed extensions: close when re-validation is impossible. */
   readonly failClosed: boolean;
 }
 
-/** What inspects client messages before they are relayed (message limits, trading orders). */
+/**
+ * An extension's message gate: it takes over forwarding client messages (checks
+ * them first, forwards through `session.toUpstream`); false → too many waiting:
+ * close 1013. It sees upstream messages as they pass and the session's end.
+ */
+export interface WsMessageGate {
+  fromClient(data: Buffer, isBinary: boolean): boolean;
+  fromUpstream(data: Uint8Array, isBinary: boolean): void;
+  close(): void;
+}
+
+/** What inspects client messages before they are relayed (message limits, an extension's gate). */
 export interface WsGate {
   /** A refusal frame for the client when this message is over a limit, else null. */
   limit?(): string | null;
-  /** Trading sessions take over forwarding (orders are checked first); false → too many waiting: close 1013. */
-  trading?: {
-    fromClient(data: Buffer, isBinary: boolean): boolean;
-    fromUpstream(data: Uint8Array, isBinary: boolean): void;
-    close(): void;
-  };
+  messages?: WsMessageGate;
 }
 
 const DEFAULT_POLICY: WsPolicy = { heartbeatMs: 1000, unavailableGraceMs: 5000, failClosed: true };
@@ -126,7 +132,7 @@ export class WsSession {
   /** Set once, before the client is attached. */
   gate: WsGate | undefined;
 
-  /** Relay to the upstream (also the trading gate's forward callback). */
+  /** Relay to the upstream (also a message gate's forward callback). */
   toUpstream(data: Buffer, isBinary: boolean): void {
     if (this.closed) return;
     this.upstream.send(data, { binary: isBinary });
@@ -152,7 +158,7 @@ export class WsSession {
     up.on('message', (data: Buffer, isBinary: boolean) => {
       if (this.closed) return;
       this.bytesFromUpstream += data.byteLength;
-      this.gate?.trading?.fromUpstream(data, isBinary);
+      this.gate?.messages?.fromUpstream(data, isBinary);
       client.send(data, isBinary);
       if (client.getBufferedAmount() > this.limits.maxBufferedBytes && !up.isPaused) up.pause();
     });
@@ -176,8 +182,8 @@ export class WsSession {
     if (gate) {
       const refused = gate.limit?.();
       if (refused) return this.toClient(refused);
-      if (gate.trading) {
-        if (!gate.trading.fromClient(data, isBinary)) this.end(CLOSE.OVERLOADED, 'too many messages waiting');
+      if (gate.messages) {
+        if (!gate.messages.fromClient(data, isBinary)) this.end(CLOSE.OVERLOADED, 'too many messages waiting');
         return;
       }
     }
@@ -239,7 +245,7 @@ export class WsSession {
   }
 
   private notify(code: number): void {
-    this.gate?.trading?.close();
+    this.gate?.messages?.close();
     const listeners = this.onClosed;
     this.onClosed = [];
     for (const l of listeners) l(code);

@@ -1,29 +1,22 @@
 /**
  * What each WebSocket session's client messages pass before the upstream:
  * per-connection and per-user message limits (the rate limiter's buckets, in
- * this sidecar), and on trading routes the trading gate (orders recognised,
- * checked against entitlements and the day's limits in Redis, metered).
- * A refused message gets an error frame; the session stays open.
+ * this sidecar), then the message gate of the route's extension, if it has one
+ * (src/extensions/contract.ts). A refused message gets an error frame; the
+ * session stays open.
  */
-import type { AuthContext } from '../authenticate/context.js';
-import type { Config } from '../config.js';
+import type { AuthContext } from '../request/principal.js';
 import { deny } from '../errors.js';
-import type { Logger } from '../observe/log.js';
+import type { ExtensionRuntime } from '../extensions/contract.js';
 import { limitPolicy, type RateLimiter, type Decision, type LimitPolicy } from '../ratelimit/index.js';
-import type { CompiledRoute } from '../routes.js';
-import type { TradingLedger } from '../trading/daily.js';
-import { errorFrame } from '../trading/entitlements.js';
-import type { TradingUsageEvent } from '../trading/events.js';
-import { createTradingSession } from '../trading/session.js';
+import type { CompiledRoute } from '../request/route.js';
 import type { WsGate, WsSession } from './websocket.js';
+import { errorFrame } from './ws-frames.js';
 
 export interface GateDeps {
-  readonly cfg: Readonly<Config>;
   readonly limiter: RateLimiter;
-  /** Absent (no Redis): trading routes refuse upgrades before a session exists. */
-  readonly ledger?: TradingLedger;
-  readonly emitTrading?: (event: TradingUsageEvent, ctx: AuthContext | null, requestId: string) => void;
-  readonly log: Logger;
+  /** The gating extension runtimes of each route (by route index), when any. */
+  readonly extensionsOf: (route: CompiledRoute) => readonly ExtensionRuntime[];
 }
 
 /** `eventKey`: the sidecar-chosen id usage event ids derive from (never the client's x-request-id). */
@@ -57,20 +50,13 @@ export function createGateFactory(deps: GateDeps): GateFactory {
         return errorFrame(deny('ARGUS_RATE_LIMITED', `too many messages; retry in ${Math.ceil(refused.retryAfterS)} s`), requestId);
       };
     }
-    if (route.cfg.trading && ctx && deps.ledger) {
-      gate.trading = createTradingSession({
-        config: deps.cfg.trading,
-        ledger: deps.ledger,
-        ctx,
-        requestId: eventKey,
-        service: deps.cfg.metering.service,
-        route: route.label,
-        forward: (data, isBinary) => session.toUpstream(data, isBinary),
-        reply: (frame) => session.toClient(frame),
-        emit: (ev) => deps.emitTrading?.(ev, ctx, requestId),
-        log: deps.log,
-      });
+    for (const ext of deps.extensionsOf(route)) {
+      const messages = ext.gate?.(session, route, ctx, requestId, eventKey);
+      if (messages) {
+        gate.messages = messages;
+        break;
+      }
     }
-    return gate.limit || gate.trading ? gate : undefined;
+    return gate.limit || gate.messages ? gate : undefined;
   };
 }

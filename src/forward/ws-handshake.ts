@@ -21,7 +21,7 @@
  * Origin is not from a browser and cannot be a hijack: it passes.
  */
 import { deny, type Denial } from '../errors.js';
-import type { RequestHead } from '../server/request.js';
+import type { RequestHead } from '../request/head.js';
 
 /** The route's `websocket:` block, as far as the handshake cares. */
 export interface HandshakePolicy {
@@ -121,5 +121,4 @@ export function checkOrigin(head: RequestHead, policy: HandshakePolicy): Denial 
   return deny('ARGUS_WS_ORIGIN_FORBIDDEN', 'a cross-origin WebSocket needs the route to list its Origin in websocket.allowed_origins');
 }
 
-/** `websocket.allowed_origins` entry syntax, for the config schema. */
-export const ORIGIN_ENTRY = /^(\*|[a-z][a-z0-9+.-]*:\/\/(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?)$/i;
+export { ORIGIN_ENTRY } from '../request/route-schema.js';

@@ -5,13 +5,13 @@
  * kill switch's fallback when a pub/sub revocation message is lost: a revoked
  * session is closed within one heartbeat plus one re-check.
  *
- * On fail-closed routes (trading, or `on_auth_unavailable: closed`), a session
+ * On fail-closed routes (a fail-closed extension's, or `on_auth_unavailable: closed`), a session
  * whose credential cannot be re-checked (Redis down) for longer than
  * `websocket.unavailable_grace_ms` is closed 1011.
  *
  * One timer per distinct heartbeat interval, not one per session.
  */
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { Logger } from '../observe/log.js';
 import { CLOSE, type WsSession } from './websocket.js';
 

@@ -76,7 +76,7 @@ export function projectionOf(prefix: string, change: Change): { key: string; val
  * schema knows it: an older sidecar would otherwise treat the record as malformed.
  */
 export function keyRecordOf(r: KeyRow & { org_id?: string | null }): Record<string, unknown> {
-  const rec = rowToRecord(r);
+  const rec: Record<string, unknown> = { ...rowToRecord(r) };
   if (r.org_id == null) return rec;
   const withOrg = { ...rec, org_id: r.org_id };
   return keyRecordSchema.safeParse(withOrg).success ? withOrg : rec;

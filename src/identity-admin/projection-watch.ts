@@ -15,7 +15,7 @@
 import { Counter, Gauge } from 'prom-client';
 import { epochState, projectionKeys } from '../authenticate/projection.js';
 import { reproject } from './projection.js';
-import type { Config } from '../config.js';
+import type { RedisConfig } from '../clients/redis-schema.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Pool } from '../clients/postgres.js';
@@ -27,7 +27,10 @@ export interface ProjectionWatch {
   close(): Promise<void>;
 }
 
-export function startProjectionWatch(cfg: Readonly<Config>, deps: { pool: Pool; metrics: Metrics; log: Logger; intervalMs?: number }): ProjectionWatch {
+export function startProjectionWatch(
+  cfg: { readonly redis?: RedisConfig | undefined },
+  deps: { pool: Pool; metrics: Metrics; log: Logger; intervalMs?: number },
+): ProjectionWatch {
   if (!cfg.redis) throw new Error('projection watch: redis is required');
   const prefix = cfg.redis.key_prefix;
   const log = deps.log.child({ component: 'projection' });

@@ -8,7 +8,8 @@
  * caller may use no model.
  */
 import { deny, type Denial } from '../errors.js';
-import type { AuthContext } from '../authenticate/context.js';
+import './errors.js';
+import type { AuthContext } from '../request/principal.js';
 import { compileGlob } from './glob.js';
 import type { LlmConfig } from './schema.js';
 

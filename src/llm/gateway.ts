@@ -13,7 +13,7 @@
  *    reservation in the background. `release(prepared)` instead when no response
  *    came (upstream refused or timed out before the head).
  */
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { Denial } from '../errors.js';
 import { reservationTokens, type BudgetReservation, type TokenBudget } from './budget.js';
 import { createModelCheck, type ModelCheck } from './entitlements.js';

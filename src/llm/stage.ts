@@ -5,11 +5,11 @@
  * (usage extraction), draining or cancelling per `on_client_abort` when the
  * client leaves, and hand one `llm` event to metering when the upstream is done.
  */
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import { deny, type Denial } from '../errors.js';
 import type { RelayOptions } from '../forward/relay.js';
 import { headerValue } from '../forward/headers.js';
-import type { Exchange } from '../server/exchange.js';
+import type { Exchange } from '../request/exchange.js';
 import type { LlmEventFields } from './event.js';
 import type { LlmGateway, PreparedLlmRequest } from './gateway.js';
 import type { RouteLlmConfig } from './schema.js';

@@ -3,12 +3,15 @@
  * calls, then hands each event to `Meter.record`).
  *
  * Which routes meter what is the route's config: `meter: true` → a `request`
- * event; `llm: {provider}` → the `llm` usage the forwarder measured; the
- * upstream's `x-argus-usage` header adds or refines events on any route.
+ * event; an extension's route key (`<kind>: {…}`) with a measured fact of that
+ * kind → its event; the upstream's `x-argus-usage` header adds or refines events
+ * on any route (extension kinds: src/extensions/contract.ts `reportedUsage`).
  */
-import type { AuthContext } from '../authenticate/context.js';
-import { eventId, sidecarEventId, type LlmUsageEvent, type RequestUsageEvent, type TradingUsageEvent, type UsageEvent } from './events.js';
-import { parseUsageHeader, type LlmUsageItem } from './usage-header.js';
+import type { AuthContext } from '../request/principal.js';
+import { eventId, sidecarEventId, type RequestUsageEvent, type UsageEvent } from './events.js';
+import { parseUsageHeader, type RequestUsageItem } from './usage-header.js';
+import type { ReportedUsage } from '../extensions/contract.js';
+import { registeredExtensions, registrationGeneration } from '../extensions/registered.js';
 
 export interface ResponseFacts {
   /** The request's x-request-id (stored in the ledger for correlation). */
@@ -16,7 +19,7 @@ export interface ResponseFacts {
   /** Sidecar-generated id unique to this request, event ids derive from it (see {@link eventId}); default requestId. */
   readonly eventKey?: string;
   /** The matched route's config: its pattern and what it meters. */
-  readonly route: { readonly path: string; readonly meter?: boolean; readonly llm?: { readonly provider: string } | undefined };
+  readonly route: { readonly path: string; readonly meter?: boolean; readonly [extension: string]: unknown };
   readonly service: string;
   readonly auth: AuthContext | undefined;
   readonly method: string;
@@ -28,8 +31,28 @@ export interface ResponseFacts {
   readonly occurredAt: number;
   /** The upstream's `x-argus-usage` value, if it sent one (strip it from the response). */
   readonly usageHeader?: string | undefined;
-  /** LLM usage measured by the forwarder (e.g. from the provider's `usage` object). */
-  readonly llm?: (Omit<LlmUsageItem, 'kind' | 'cost_usd'> & { cost_usd?: number }) | undefined;
+  /** `<kind>`: usage of an extension's kind measured by the forwarder (its item's fields), metered when the route has that key. */
+  readonly [kind: string]: unknown;
+}
+
+let cached: { generation: number; list: ReadonlyArray<readonly [string, ReportedUsage]> } | undefined;
+
+/** The extensions whose kinds an upstream may report, with their names (rebuilt only when one is registered). */
+function reporters(): ReadonlyArray<readonly [string, ReportedUsage]> {
+  const generation = registrationGeneration();
+  if (cached?.generation !== generation)
+    cached = { generation, list: registeredExtensions().flatMap((e) => (e.reportedUsage ? [[e.name, e.reportedUsage] as const] : [])) };
+  return cached.list;
+}
+
+/** The measured facts of this response that its route meters. */
+function measuredOf(f: ResponseFacts): Array<readonly [string, ReportedUsage, Readonly<Record<string, unknown>>]> | undefined {
+  let out: Array<readonly [string, ReportedUsage, Readonly<Record<string, unknown>>]> | undefined;
+  for (const [kind, r] of reporters()) {
+    const fact = f[kind];
+    if (fact && f.route[kind]) (out ??= []).push([kind, r, fact as Readonly<Record<string, unknown>>]);
+  }
+  return out;
 }
 
 /**
@@ -39,26 +62,23 @@ export interface ResponseFacts {
 export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; headerError?: string } {
   const key = f.eventKey ?? f.requestId;
   const idOf = f.eventKey !== undefined ? sidecarEventId : eventId;
+  const measured = measuredOf(f);
   // The common case (no upstream report): one request event, built as a literal.
-  if (f.usageHeader === undefined && !(f.llm && f.route.llm)) {
+  if (f.usageHeader === undefined && measured === undefined) {
     if (f.route.meter === false) return { events: [] };
-    const ev: RequestUsageEvent = {
-      event_id: idOf(key, 'request'),
-      kind: 'request',
-      user_id: f.auth && f.auth.method !== 'none' ? f.auth.user_id : null,
-      key_id: f.auth?.key_id ?? null,
-      stripe_customer: f.auth?.stripe_customer ?? null,
-      service: f.service,
-      route: f.route.path,
-      request_id: f.requestId,
-      occurred_at: f.occurredAt,
-      quantity: 1,
-      method: f.method,
-      status: f.status,
-      bytes_in: f.bytesIn,
-      bytes_out: f.bytesOut,
-      latency_ms: f.latencyMs,
-    };
+    const ev = plainRequestEvent(
+      idOf(key, 'request'),
+      f.auth,
+      f.service,
+      f.route.path,
+      f.requestId,
+      f.occurredAt,
+      f.method,
+      f.status,
+      f.bytesIn,
+      f.bytesOut,
+      f.latencyMs,
+    );
     return { events: [ev] };
   }
   const base = {
@@ -79,23 +99,10 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
     if (!parsed.ok) headerError = parsed.reason;
     else {
       parsed.usage.forEach((item, i) => {
-        const disc = `h${i}`;
-        if (item.kind === 'request') requestQuantity = item.quantity;
-        else if (item.kind === 'llm') extra.push(llmEvent(base, f, item, idOf(key, 'llm', disc)));
+        if (item.kind === 'request') requestQuantity = (item as RequestUsageItem).quantity;
         else {
-          const ev: TradingUsageEvent = {
-            ...base,
-            event_id: idOf(key, 'trading', disc),
-            kind: 'trading',
-            quantity: item.quantity,
-            exchange: item.exchange,
-            symbol: item.symbol,
-            trading_type: item.type,
-            value_usd: item.value_usd,
-            data_bytes: item.data_bytes,
-            compute_s: item.compute_s,
-          };
-          extra.push(ev);
+          const r = reporters().find(([kind]) => kind === item.kind);
+          if (r) extra.push(r[1].event(base, item, idOf(key, item.kind, `h${i}`), f.latencyMs));
         }
       });
     }
@@ -114,22 +121,44 @@ export function buildUsageEvents(f: ResponseFacts): { events: UsageEvent[]; head
     };
     events.push(ev);
   }
-  if (f.llm && f.route.llm) events.push(llmEvent(base, f, { ...f.llm, cost_usd: f.llm.cost_usd ?? 0 }, idOf(key, 'llm')));
+  if (measured) for (const [kind, r, fact] of measured) events.push(r.event(base, fact, idOf(key, kind), f.latencyMs));
   events.push(...extra);
   return headerError === undefined ? { events } : { events, headerError };
 }
 
-function llmEvent(base: Omit<UsageEvent, 'event_id' | 'kind' | 'quantity'>, f: ResponseFacts, item: Omit<LlmUsageItem, 'kind'>, id: string): LlmUsageEvent {
+/**
+ * The `request` event of a response the upstream reported nothing about (quantity 1):
+ * the one event of nearly every metered request, so the meter stage builds it with
+ * no facts object in between (src/meter/stage.ts).
+ */
+export function plainRequestEvent(
+  eventId: string,
+  auth: AuthContext | null | undefined,
+  service: string,
+  route: string,
+  requestId: string,
+  occurredAt: number,
+  method: string,
+  status: number,
+  bytesIn: number,
+  bytesOut: number,
+  latencyMs: number,
+): RequestUsageEvent {
   return {
-    ...base,
-    event_id: id,
-    kind: 'llm',
-    quantity: item.input_tokens + item.output_tokens,
-    provider: item.provider,
-    model: item.model,
-    input_tokens: item.input_tokens,
-    output_tokens: item.output_tokens,
-    latency_ms: item.latency_ms ?? f.latencyMs,
-    cost_usd: item.cost_usd,
+    event_id: eventId,
+    kind: 'request',
+    user_id: auth && auth.method !== 'none' ? auth.user_id : null,
+    key_id: auth?.key_id ?? null,
+    stripe_customer: auth?.stripe_customer ?? null,
+    service,
+    route,
+    request_id: requestId,
+    occurred_at: occurredAt,
+    quantity: 1,
+    method,
+    status,
+    bytes_in: bytesIn,
+    bytes_out: bytesOut,
+    latency_ms: latencyMs,
   };
 }

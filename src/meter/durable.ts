@@ -4,20 +4,21 @@
  * and a stream's start record / checkpoints before its bytes are.
  *
  * `hold` records the events (the final ones before the last byte, a start record
- * and the LLM checkpoints before stream bytes) and says whether the write must
+ * and extensions' checkpoints before stream bytes) and says whether the write must
  * wait; `after` runs the held write right after the producer's one write(2) of the
  * turn (src/meter/producer.ts): every response ending in the same event-loop
  * turn shares it. Routes that meter nothing are never held.
  */
-import type { DurableGate } from '../server/exchange.js';
+import type { DurableGate } from '../request/exchange.js';
 import type { Meter } from './producer.js';
 import type { MeterSinks } from './stage.js';
 
-export function createDurableGate(meter: Meter, sinks: MeterSinks): DurableGate {
+/** `meters`: by route index, whether the route records usage (its `meter`, or an extension that meters). */
+export function createDurableGate(meter: Meter, sinks: MeterSinks, meters: readonly boolean[]): DurableGate {
   return {
     hold(ex, final) {
       const route = ex.route;
-      if (!route || ex.denied || !(route.cfg.meter || route.cfg.llm || ex.reportedUsage !== undefined)) return false;
+      if (!route || ex.denied || !(meters[route.index] || ex.reportedUsage !== undefined)) return false;
       if (final) {
         if (!ex.metered) {
           ex.metered = true;

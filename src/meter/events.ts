@@ -8,9 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 
-export type UsageKind = 'request' | 'llm' | 'trading';
-export const USAGE_KINDS: readonly UsageKind[] = ['request', 'llm', 'trading'];
-export type TradingType = 'trade' | 'data_stream' | 'backtest';
+export type UsageKind = keyof UsageEventKinds;
 
 /** Columns every event has. */
 export interface UsageEventBase {
@@ -29,8 +27,7 @@ export interface UsageEventBase {
   readonly request_id: string;
   /**
    * Billable units, summed per Stripe window: requests → 1 (or what the upstream
-   * reported, e.g. predictions), llm → input + output tokens, trading → the
-   * event's quantity.
+   * reported, e.g. predictions); an extension's kind defines its own (e.g. tokens).
    */
   readonly quantity: number;
   /** Epoch milliseconds. */
@@ -46,34 +43,15 @@ export interface RequestUsageEvent extends UsageEventBase {
   readonly latency_ms: number;
 }
 
-export interface LlmUsageEvent extends UsageEventBase {
-  readonly kind: 'llm';
-  readonly provider: string;
-  readonly model: string;
-  readonly input_tokens: number;
-  readonly output_tokens: number;
-  readonly latency_ms: number;
-  readonly cost_usd: number;
-  readonly cached_input_tokens?: number;
-  /** Request start → first output content. */
-  readonly ttft_ms?: number;
-  /** Counts estimated (the provider reported none). */
-  readonly estimated?: boolean;
-  /** The response was not read to its end (client abort, drain limit, upstream cut). */
-  readonly partial?: boolean;
+/**
+ * Every kind of usage event by its `kind`: the core's `request`, plus what each
+ * extension adds by declaration merging (in its own usage-event file).
+ */
+export interface UsageEventKinds {
+  request: RequestUsageEvent;
 }
 
-export interface TradingUsageEvent extends UsageEventBase {
-  readonly kind: 'trading';
-  readonly exchange: string;
-  readonly symbol: string;
-  readonly trading_type: TradingType;
-  readonly value_usd: number;
-  readonly data_bytes: number;
-  readonly compute_s: number;
-}
-
-export type UsageEvent = RequestUsageEvent | LlmUsageEvent | TradingUsageEvent;
+export type UsageEvent = UsageEventKinds[keyof UsageEventKinds];
 
 /**
  * Deterministic event id: the same (request, kind, discriminator) always gives
@@ -117,8 +95,10 @@ export function batchIdFor(firstEventId: string): string {
   return 'b_' + firstEventId.slice(3);
 }
 
-/** Every ledger column an event can fill, in insert order (the worker's INSERT uses this list). */
-export const LEDGER_COLUMNS = [
+export type LedgerColumn = readonly [name: string, sqlType: string];
+
+/** The ledger columns every kind shares, and the `request` kind's (src/clients/migrations/001_usage_events.ts). */
+const CORE_COLUMNS: readonly LedgerColumn[] = [
   ['event_id', 'text'],
   ['kind', 'text'],
   ['user_id', 'text'],
@@ -134,22 +114,31 @@ export const LEDGER_COLUMNS = [
   ['bytes_in', 'bigint'],
   ['bytes_out', 'bigint'],
   ['latency_ms', 'double precision'],
-  ['provider', 'text'],
-  ['model', 'text'],
-  ['input_tokens', 'bigint'],
-  ['output_tokens', 'bigint'],
-  ['cost_usd', 'numeric'],
-  ['exchange', 'text'],
-  ['symbol', 'text'],
-  ['trading_type', 'text'],
-  ['value_usd', 'numeric'],
-  ['data_bytes', 'bigint'],
-  ['compute_s', 'double precision'],
-  ['cached_input_tokens', 'bigint'],
-  ['ttft_ms', 'double precision'],
-  ['estimated', 'boolean'],
-  ['partial', 'boolean'],
-] as const;
+];
+
+const kinds = new Set<string>(['request']);
+const columns: LedgerColumn[] = [...CORE_COLUMNS];
+
+/**
+ * An extension's event kind and the ledger columns it fills (created by its
+ * migration). Called at module load of the extension's usage-event file;
+ * registering a kind again is a no-op.
+ */
+export function registerUsageKind(kind: string, extra: readonly LedgerColumn[]): void {
+  if (kinds.has(kind)) return;
+  kinds.add(kind);
+  for (const c of extra) if (!columns.some(([name]) => name === c[0])) columns.push(c);
+}
+
+/** Every registered kind, `request` first. */
+export function usageKinds(): readonly UsageKind[] {
+  return [...kinds] as UsageKind[];
+}
+
+/** Every ledger column an event can fill, in insert order (the worker's INSERT uses this list). */
+export function ledgerColumns(): readonly LedgerColumn[] {
+  return columns;
+}
 
 /** Row for `jsonb_to_recordset`: the event with occurred_at renamed (the column is a timestamptz). */
 export function toLedgerRow(ev: UsageEvent): Record<string, unknown> {
@@ -166,7 +155,8 @@ export function isUsageEvent(v: unknown): v is UsageEvent {
     typeof e.event_id === 'string' &&
     e.event_id.length > 0 &&
     e.event_id.length <= 128 &&
-    (e.kind === 'request' || e.kind === 'llm' || e.kind === 'trading') &&
+    typeof e.kind === 'string' &&
+    kinds.has(e.kind) &&
     typeof e.occurred_at === 'number' &&
     Number.isFinite(e.occurred_at) &&
     typeof e.quantity === 'number' &&

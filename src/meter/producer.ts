@@ -33,10 +33,11 @@
  */
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import type { Config } from '../config.js';
+import type { MeteringSlice } from './slice.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import { batchIdFor, type UsageEvent } from './events.js';
+import { JsonBytes } from './json-bytes.js';
 import { meterMetrics } from './metrics.js';
 import { createUsageQueue, type UsageQueue } from './queue.js';
 import { openSpoolWriter, readSegment, removeSegment, segmentBytes, segmentFiles, type LoggedBatch } from './spool.js';
@@ -54,8 +55,8 @@ export interface Meter {
   checkpoint(ev: UsageEvent): void;
   /** Something recorded is not in the spool yet. */
   dirty(): boolean;
-  /** Run `fn` once everything recorded so far is in the spool (at the end of this turn; in order). */
-  afterSpooled(fn: () => void): void;
+  /** Run `fn` (or `fn.spooled()`) once everything recorded so far is in the spool (at the end of this turn; in order). */
+  afterSpooled(fn: SpoolWaiter): void;
   /** Spool, cut and send the buffered batch now. Resolves when it was handed to the queue (or the send failed). */
   flush(): Promise<void>;
   /** False once closed, or while the disk refuses spool writes. */
@@ -64,8 +65,11 @@ export interface Meter {
   close(): Promise<void>;
 }
 
+/** What waits for the turn's spool write: a closure, or an object (a held response, without a closure of its own). */
+export type SpoolWaiter = (() => void) | { spooled(): void };
+
 /** The spool directory of this thread: `<metering.spool_dir>/t<threadId>` (one owner per directory). */
-export function spoolDirFor(cfg: Readonly<Config>, thread: number = threadId): string {
+export function spoolDirFor(cfg: MeteringSlice, thread: number = threadId): string {
   return join(cfg.metering.spool_dir, `t${thread}`);
 }
 
@@ -103,7 +107,7 @@ interface Segment {
  * meter that records nothing.
  */
 export function createMeter(
-  cfg: Readonly<Config>,
+  cfg: MeteringSlice,
   deps: { metrics: Metrics; log: Logger /** Reserved: event times come from the caller. */; now?: () => number },
 ): Meter {
   const m = cfg.metering;
@@ -124,13 +128,15 @@ export function createMeter(
   /** Event id → segment of its latest checkpoint, while the event has no final record. */
   const openCheckpoints = new Map<string, string>();
   let buffer = new BatchEncoder(2);
+  /** The turn's spool line(s), built in place and written with one write(2) (reused: no garbage per turn). */
+  const line = new JsonBytes(4096);
   /** Segment the buffered batch's lines are in ('' before its first line). */
   let bufferFile = '';
   let checkpointLines: string[] = [];
   let checkpointIds: string[] = [];
   /** Final events recorded this turn for which a checkpoint is open. */
   let finals: string[] = [];
-  let waiters: Array<() => void> = [];
+  let waiters: SpoolWaiter[] = [];
   let scheduled = false;
   let inMemory = 0;
   let timer: NodeJS.Timeout | null = null;
@@ -191,7 +197,9 @@ export function createMeter(
       if (!batches.has(id)) {
         const enc = new BatchEncoder(2);
         for (const e of orphans) enc.add(e);
-        writer.append(enc.spoolLine(id));
+        line.len = 0;
+        enc.spoolLineTo(id, line);
+        writer.append(line.buf, line.len);
         const file = writer.file();
         batches.set(id, { id, file, size: enc.size, data: enc.json(), state: 'unsent', sentAt: 0, sends: 0, nextCheck: 0, backoff: 0 });
         inMemory += enc.size;
@@ -232,10 +240,11 @@ export function createMeter(
     scheduled = false;
     spoolNow();
     const run = waiters;
-    waiters = [];
+    if (run.length > 0) waiters = [];
     for (const fn of run) {
       try {
-        fn();
+        if (typeof fn === 'function') fn();
+        else fn.spooled();
       } catch (err) {
         log.error('meter: a held response write failed', { err });
       }
@@ -245,18 +254,21 @@ export function createMeter(
 
   function spoolNow(): void {
     const batchId = buffer.size > 0 && !bufferBroken ? batchIdFor(buffer.firstEventId) : '';
-    let text = batchId ? buffer.spoolLine(batchId) : '';
-    if (checkpointLines.length > 0) text += checkpointLines.join('');
+    line.len = 0;
+    if (batchId) buffer.spoolLineTo(batchId, line);
+    for (const cp of checkpointLines) line.utf8(cp);
     const cps = checkpointIds;
     const fin = finals;
-    checkpointLines = [];
-    checkpointIds = [];
-    finals = [];
-    if (text === '') return;
+    if (checkpointLines.length > 0) {
+      checkpointLines = [];
+      checkpointIds = [];
+    }
+    if (fin.length > 0) finals = [];
+    if (line.len === 0) return;
     let file = '';
     try {
       file = writer.file();
-      writer.append(text);
+      writer.append(line.buf, line.len);
       mm.spoolWrites.inc();
       if (diskFull) log.info('meter: spool writable again');
       diskFull = false;
@@ -546,7 +558,7 @@ function disabledMeter(): Meter {
     record: () => undefined,
     checkpoint: () => undefined,
     dirty: () => false,
-    afterSpooled: (fn) => fn(),
+    afterSpooled: (fn) => (typeof fn === 'function' ? fn() : fn.spooled()),
     flush: async () => undefined,
     ready: () => true,
     close: async () => undefined,

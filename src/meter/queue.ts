@@ -5,7 +5,7 @@
  */
 import { Job, Queue, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Config } from '../config.js';
+import type { MeteringSlice } from './slice.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { UsageEvent } from './events.js';
@@ -66,12 +66,12 @@ export interface UsageQueue {
 }
 
 /** BullMQ key prefix: the config's Redis key prefix + "bull". */
-export function bullPrefix(cfg: Readonly<Config>): string {
+export function bullPrefix(cfg: MeteringSlice): string {
   return `${cfg.redis?.key_prefix ?? 'argus:'}bull`;
 }
 
 /** Options stamped on every batch job: the worker's retry policy, and failed jobs kept for replay. */
-export function jobOptions(cfg: Readonly<Config>): JobsOptions {
+export function jobOptions(cfg: MeteringSlice): JobsOptions {
   const m = cfg.metering;
   return {
     attempts: m.job_attempts,
@@ -81,7 +81,7 @@ export function jobOptions(cfg: Readonly<Config>): JobsOptions {
   };
 }
 
-export function createUsageQueue(cfg: Readonly<Config>, redisUrl: string, opts: { onReady?: () => void; log?: Logger; metrics?: Metrics } = {}): UsageQueue {
+export function createUsageQueue(cfg: MeteringSlice, redisUrl: string, opts: { onReady?: () => void; log?: Logger; metrics?: Metrics } = {}): UsageQueue {
   const onReady = opts.onReady ?? (() => undefined);
   const timeoutMs = cfg.metering.queue_timeout_ms;
   const connection = new Redis(redisUrl, {

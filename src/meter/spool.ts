@@ -24,6 +24,7 @@
 import { closeSync, fdatasync, fdatasyncSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../observe/log.js';
+import '../extensions/registry.js';
 import { isUsageEvent, type UsageEvent } from './events.js';
 import { encodeBatch, type RowsJobData } from './wire.js';
 
@@ -119,8 +120,8 @@ export interface SpoolWriter {
   readonly current: () => string;
   /** Bytes in the current file. */
   readonly size: () => number;
-  /** write(2) `text` to the current file (and fdatasync under `always`). Throws on fs errors. */
-  append(text: string): void;
+  /** write(2) the first `length` bytes of `bytes` to the current file (and fdatasync under `always`). Throws on fs errors. */
+  append(bytes: Uint8Array, length: number): void;
   /** fdatasync the current file in the background (`batch`); resolves at once under `none`/`always`. */
   syncBatch(): Promise<void>;
   /** Start a new file for the next append. */
@@ -156,17 +157,19 @@ export function openSpoolWriter(dir: string, fsync: SpoolFsync): SpoolWriter {
     },
     current: () => (fd >= 0 ? name : ''),
     size: () => (fd >= 0 ? size : 0),
-    append(text) {
+    append(bytes, length) {
       if (fd < 0) open();
       try {
-        writeSync(fd, text);
+        let off = 0;
+        // A short write (a signal, a nearly full disk) is finished, not taken for the whole line.
+        while (off < length) off += writeSync(fd, bytes, off, length - off);
         if (fsync === 'always') fdatasyncSync(fd);
       } catch (err) {
         // A partial line may now end the file: never append after it.
         this.rotate();
         throw err;
       }
-      size += text.length;
+      size += length;
     },
     syncBatch() {
       if (fsync !== 'batch' || fd < 0) return Promise.resolve();

@@ -1,34 +1,31 @@
 /**
  * The pipeline's metering step: after a response, build its usage events
  * (`request`, plus whatever the upstream reported in `x-argus-usage`) and hand
- * them to the producer, which batches them off the response path. LLM routes add
- * one `llm` event when the upstream is done; trading sessions add `trading`
- * events. Event ids derive from a sidecar-chosen key per request, never from a
+ * them to the producer, which batches them off the response path. Extensions add
+ * their own events through `usage` (src/extensions/contract.ts). Event ids derive from a sidecar-chosen key per request, never from a
  * client's `x-request-id` (a reused one would collapse billed events).
  */
-import type { AuthContext } from '../authenticate/context.js';
-import type { Config } from '../config.js';
-import type { LlmEventFields } from '../llm/event.js';
+import type { AuthContext } from '../request/principal.js';
+import type { MeteringConfig } from './schema.js';
+import type { UsageBase, UsageSink } from '../extensions/contract.js';
 import type { Logger } from '../observe/log.js';
-import type { MeterStage } from '../pipeline.js';
-import type { Exchange } from '../server/exchange.js';
-import type { TradingUsageEvent as TradingSessionEvent } from '../trading/events.js';
-import { buildUsageEvents } from './build.js';
-import { eventId, sidecarEventId, type LlmUsageEvent, type TradingUsageEvent } from './events.js';
+import type { MeterStage } from '../request/stages.js';
+import type { Exchange } from '../request/exchange.js';
+import { buildUsageEvents, plainRequestEvent } from './build.js';
+import { sidecarEventId } from './events.js';
 import type { Meter } from './producer.js';
 
 export interface MeterSinks {
   readonly request: MeterStage;
   /** A streamed response's start record: its request events as they stand (superseded by `request`). */
   readonly requestCheckpoint: MeterStage;
-  /** `checkpoint`: the usage so far of a response still streaming (superseded by the final call). */
-  readonly llm: (ex: Exchange, ctx: AuthContext | null, event: LlmEventFields, checkpoint?: boolean) => void;
-  readonly trading: (event: TradingSessionEvent, ctx: AuthContext | null, requestId: string) => void;
+  /** Where extensions' events go (src/extensions/contract.ts). */
+  readonly usage: UsageSink;
 }
 
-export function createMeterSinks(meter: Meter, cfg: Readonly<Config>, log: Logger, now: () => number): MeterSinks {
-  const service = cfg.metering.service;
-  const base = (ex: Exchange, ctx: AuthContext | null) => ({
+export function createMeterSinks(meter: Meter, metering: Readonly<Pick<MeteringConfig, 'service'>>, log: Logger, now: () => number): MeterSinks {
+  const service = metering.service;
+  const base = (ex: Exchange, ctx: AuthContext | null): UsageBase => ({
     user_id: ctx && ctx.method !== 'none' ? ctx.user_id : null,
     key_id: ctx?.key_id ?? null,
     stripe_customer: ctx?.stripe_customer ?? null,
@@ -43,6 +40,25 @@ export function createMeterSinks(meter: Meter, cfg: Readonly<Config>, log: Logge
       // Unmetered routes cost nothing here unless the upstream reported usage itself.
       if (!route.cfg.meter && ex.reportedUsage === undefined) return;
       const latencyMs = now() - ex.startedAt;
+      if (ex.reportedUsage === undefined) {
+        // Nearly every metered response: its one request event, without buildUsageEvents' facts and result objects.
+        const ev = plainRequestEvent(
+          sidecarEventId(ex.eventKey(), 'request'),
+          ctx,
+          service,
+          route.label,
+          ex.head.requestId,
+          Math.round(Date.now() - latencyMs),
+          ex.head.method,
+          ex.aborted && !ex.started ? 499 : ex.status,
+          ex.body?.received ?? 0,
+          ex.bytesOut,
+          latencyMs,
+        );
+        if (checkpoint) meter.checkpoint(ev);
+        else meter.record(ev);
+        return;
+      }
       const { events, headerError } = buildUsageEvents({
         requestId: ex.head.requestId,
         eventKey: ex.eventKey(),
@@ -67,48 +83,12 @@ export function createMeterSinks(meter: Meter, cfg: Readonly<Config>, log: Logge
     request: requestSink(false),
     requestCheckpoint: requestSink(true),
 
-    llm(ex, ctx, e, checkpoint) {
-      const ev: LlmUsageEvent = {
-        ...base(ex, ctx),
-        event_id: sidecarEventId(ex.eventKey(), 'llm'),
-        kind: 'llm',
-        occurred_at: Math.round(Date.now() - e.latency_ms),
-        quantity: e.input_tokens + e.output_tokens,
-        provider: e.provider,
-        model: e.model,
-        input_tokens: e.input_tokens,
-        output_tokens: e.output_tokens,
-        latency_ms: e.latency_ms,
-        cost_usd: e.cost_usd,
-        ...(e.cached_input_tokens !== undefined ? { cached_input_tokens: e.cached_input_tokens } : {}),
-        ...(e.ttft_ms !== undefined ? { ttft_ms: e.ttft_ms } : {}),
-        estimated: e.estimated,
-        partial: e.partial,
-      };
-      if (checkpoint) meter.checkpoint(ev);
-      else meter.record(ev);
-    },
-
-    trading(t, ctx, requestId) {
-      const ev: TradingUsageEvent = {
-        event_id: eventId(t.event_id, 'trading'),
-        kind: 'trading',
-        user_id: t.user_id,
-        key_id: t.key_id ?? null,
-        stripe_customer: ctx?.stripe_customer ?? null,
-        service: t.service,
-        route: t.route,
-        request_id: requestId,
-        occurred_at: Date.parse(t.occurred_at),
-        quantity: t.quantity,
-        exchange: t.trading.exchange,
-        symbol: t.trading.symbol,
-        trading_type: t.trading.event_type,
-        value_usd: t.trading.value_usd,
-        data_bytes: t.trading.data_bytes,
-        compute_s: t.trading.compute_seconds,
-      };
-      meter.record(ev);
+    usage: {
+      base,
+      record(ev, checkpoint) {
+        if (checkpoint) meter.checkpoint(ev);
+        else meter.record(ev);
+      },
     },
   };
 }

@@ -8,8 +8,8 @@
  *   service, route, method) once per batch as a context the rows point to; the
  *   event id left out when it is the sidecar's own (`ev_<request id>.request`);
  *   times relative to the batch's first event.
- *   `llm` and `trading` events (one per LLM call or trade, rare next to requests)
- *   ride along whole in `x`.
+ *   Extensions' events (other kinds, rare next to requests) ride along whole
+ *   in `x`.
  *
  * Why format 2: the producer serialises every batch on the request thread. A
  * request event as an object costs ~9,000 instructions of JSON.stringify (its
@@ -24,7 +24,9 @@
  * fails it, and the failed set keeps it for `usage replay-failed`.
  */
 import type { RequestUsageEvent, UsageEvent } from './events.js';
+import '../extensions/registry.js';
 import { isUsageEvent } from './events.js';
+import { JsonBytes } from './json-bytes.js';
 
 export type JobFormat = 1 | 2;
 
@@ -91,21 +93,23 @@ export class BatchEncoder {
   readonly #contextIndex = new Map<string | null, unknown>();
   #contexts = 0;
   /**
-   * Format 2 keeps no rows past the turn they were added in: what was added since
-   * the last {@link spoolLine} waits here, is serialised once for the spool line,
-   * and that same text (the arrays' contents) is what the job carries (`json()`).
-   * Rows held as arrays until the flush survived a scavenge or two and were
-   * serialised twice (once per spool line, once by BullMQ): ~3,500 instructions
-   * per request event (callgrind, bench/instructions.ts).
+   * Format 2 keeps no rows as values: each is written as JSON text, once, into the
+   * batch's bytes (`s`, `c` and `r` without their brackets, ./json-bytes.ts). A
+   * spool line copies what was added since the last line; the job data is the
+   * whole text. Rows held as arrays survived a scavenge or two and were
+   * serialised twice (~3,500 instructions per request event); rows serialised
+   * with JSON.stringify into strings cost ~3,000 more in the stringifier and in
+   * flattening the concatenated line for write(2) (callgrind, bench/instructions.ts).
    */
-  #newStrings: string[] = [];
-  #newContexts: number[] = [];
-  #newRows: Array<string | number> = [];
+  readonly #s = new JsonBytes(256);
+  readonly #c = new JsonBytes(256);
+  readonly #r = new JsonBytes(4096);
+  /** Where this turn's part of s, c and r starts (-1: nothing added since the last spool line). */
+  #sTurn = -1;
+  #cTurn = -1;
+  #rTurn = -1;
   #newOther: UsageEvent[] = [];
-  /** Serialised contents (no brackets) of s, c, r and x so far. */
-  #sJson = '';
-  #cJson = '';
-  #rJson = '';
+  /** Serialised contents (no brackets) of x so far. */
   #xJson = '';
   #size = 0;
   #firstId = '';
@@ -136,41 +140,54 @@ export class BatchEncoder {
     return out;
   }
 
-  /** Serialise what was added since the last call: the JSON arrays of new strings, contexts, rows, others ('' when none). */
-  #serialise(): [string, string, string, string] | null {
-    if (this.#newRows.length === 0 && this.#newOther.length === 0) return null;
-    const s = this.#newStrings.length > 0 ? JSON.stringify(this.#newStrings) : '[]';
-    const c = this.#newContexts.length > 0 ? JSON.stringify(this.#newContexts) : '[]';
-    const r = this.#newRows.length > 0 ? JSON.stringify(this.#newRows) : '[]';
-    const x = this.#newOther.length > 0 ? JSON.stringify(this.#newOther) : '';
-    if (s.length > 2) this.#sJson = this.#sJson === '' ? s.slice(1, -1) : `${this.#sJson},${s.slice(1, -1)}`;
-    if (c.length > 2) this.#cJson = this.#cJson === '' ? c.slice(1, -1) : `${this.#cJson},${c.slice(1, -1)}`;
-    if (r.length > 2) this.#rJson = this.#rJson === '' ? r.slice(1, -1) : `${this.#rJson},${r.slice(1, -1)}`;
-    if (x !== '') this.#xJson = this.#xJson === '' ? x.slice(1, -1) : `${this.#xJson},${x.slice(1, -1)}`;
-    if (this.#newStrings.length > 0) this.#newStrings = [];
-    if (this.#newContexts.length > 0) this.#newContexts = [];
-    if (this.#newRows.length > 0) this.#newRows = [];
-    if (this.#newOther.length > 0) this.#newOther = [];
-    return [s, c, r, x];
+  /** The other events added since the last call, as a JSON array ('' when none); kept for the job data. */
+  #otherJson(): string {
+    if (this.#newOther.length === 0) return '';
+    const x = JSON.stringify(this.#newOther);
+    this.#newOther = [];
+    this.#xJson = this.#xJson === '' ? x.slice(1, -1) : `${this.#xJson},${x.slice(1, -1)}`;
+    return x;
   }
 
   /**
-   * The spool line (./spool.ts) for what was added since the last call, or '' when
-   * nothing was: `{"b":id,"t":…,"s":[new strings],"c":[new contexts],"r":[new rows],"x":[…]}`.
-   * Format 2 only.
+   * Append to `out` the spool line (./spool.ts) for what was added since the last
+   * call: `{"b":id,"t":…,"s":[new strings],"c":[new contexts],"r":[new rows],"x":[…]}`
+   * and a newline. False (nothing appended) when nothing was added. Format 2 only.
    */
+  spoolLineTo(id: string, out: JsonBytes): boolean {
+    if (this.#rTurn < 0 && this.#newOther.length === 0) return false;
+    out.raw('{"b":');
+    out.str(id);
+    out.raw(',"t":');
+    out.num(this.#t);
+    out.raw(',"s":[');
+    if (this.#sTurn >= 0) out.append(this.#s, this.#sTurn);
+    out.raw('],"c":[');
+    if (this.#cTurn >= 0) out.append(this.#c, this.#cTurn);
+    out.raw('],"r":[');
+    if (this.#rTurn >= 0) out.append(this.#r, this.#rTurn);
+    out.byte(0x5d);
+    const x = this.#otherJson();
+    if (x !== '') {
+      out.raw(',"x":');
+      out.utf8(x);
+    }
+    out.raw('}\n');
+    this.#sTurn = this.#cTurn = this.#rTurn = -1;
+    return true;
+  }
+
+  /** {@link spoolLineTo} as a string ('' when nothing was added). */
   spoolLine(id: string): string {
-    const parts = this.#serialise();
-    if (!parts) return '';
-    const [s, c, r, x] = parts;
-    return `{"b":${JSON.stringify(id)},"t":${this.#t},"s":${s},"c":${c},"r":${r}${x !== '' ? `,"x":${x}` : ''}}\n`;
+    const out = new JsonBytes(256);
+    return this.spoolLineTo(id, out) ? out.text() : '';
   }
 
   /** The job data of the events added so far, as JSON text (format 2; what {@link data} parses). */
   json(): string {
-    this.#serialise();
+    this.#otherJson();
     const x = this.#xJson !== '' ? `,"x":[${this.#xJson}]` : '';
-    return `{"s":[${this.#sJson}],"c":[${this.#cJson}],"t":${this.#size > 0 ? this.#t : 0},"r":[${this.#rJson}]${x}}`;
+    return `{"s":[${this.#s.text()}],"c":[${this.#c.text()}],"t":${this.#size > 0 ? this.#t : 0},"r":[${this.#r.text()}]${x}}`;
   }
 
   add(e: UsageEvent): void {
@@ -185,17 +202,38 @@ export class BatchEncoder {
     const id = e.event_id;
     const rid = e.request_id;
     const derived = id.length === rid.length + 11 && id.endsWith('.request') && id.startsWith('ev_') && id.startsWith(rid, 3);
-    this.#newRows.push(
-      this.#contextOf(e),
-      rid,
-      derived ? DERIVED_ID : id,
-      Math.round(e.occurred_at) - this.#t,
-      e.quantity,
-      e.status,
-      e.bytes_in,
-      e.bytes_out,
-      Math.round(e.latency_ms * 1000),
-    );
+    const ctx = this.#contextOf(e);
+    const r = this.#r;
+    if (this.#rTurn < 0) this.#rTurn = r.len === 0 ? 0 : r.len + 1;
+    const at = r.len;
+    if (
+      !rowFast(
+        r,
+        ctx,
+        rid,
+        derived ? '' : id,
+        Math.round(e.occurred_at) - this.#t,
+        e.quantity,
+        e.status,
+        e.bytes_in,
+        e.bytes_out,
+        Math.round(e.latency_ms * 1000),
+      )
+    ) {
+      // A string to escape or a number that is not a small whole one: the general writer.
+      r.len = at;
+      if (at > 0) r.byte(0x2c);
+      r.num(ctx);
+      r.byte(0x2c);
+      r.str(rid);
+      r.byte(0x2c);
+      if (derived) r.byte(0x30);
+      else r.str(id);
+      for (const v of [Math.round(e.occurred_at) - this.#t, e.quantity, e.status, e.bytes_in, e.bytes_out, Math.round(e.latency_ms * 1000)]) {
+        r.byte(0x2c);
+        r.num(v);
+      }
+    }
   }
 
   /** The job data of the events added so far (a fresh object). */
@@ -209,7 +247,10 @@ export class BatchEncoder {
     let i = this.#stringIndex.get(v);
     if (i === undefined) {
       i = this.#strings++;
-      this.#newStrings.push(v);
+      const s = this.#s;
+      if (this.#sTurn < 0) this.#sTurn = s.len === 0 ? 0 : s.len + 1;
+      if (s.len > 0) s.byte(0x2c);
+      s.str(v);
       this.#stringIndex.set(v, i);
     }
     return i;
@@ -244,18 +285,97 @@ export class BatchEncoder {
     let c = level.get(e.method) as number | undefined;
     if (c === undefined) {
       c = this.#contexts++;
-      this.#newContexts.push(
-        this.#ref(e.user_id),
-        this.#ref(e.key_id),
-        this.#ref(e.stripe_customer),
-        this.#ref(e.service),
-        this.#ref(e.route),
-        this.#ref(e.method),
-      );
+      const refs = [this.#ref(e.user_id), this.#ref(e.key_id), this.#ref(e.stripe_customer), this.#ref(e.service), this.#ref(e.route), this.#ref(e.method)];
+      const out = this.#c;
+      if (this.#cTurn < 0) this.#cTurn = out.len === 0 ? 0 : out.len + 1;
+      for (const ref of refs) {
+        if (out.len > 0) out.byte(0x2c);
+        out.num(ref);
+      }
       level.set(e.method, c);
     }
     return c;
   }
+}
+
+/**
+ * Append one row (`,` first unless it is the first) when every string is plain
+ * ASCII and every number a whole one below 2^31, the usual case, written in one
+ * pass with no call per value; false (with garbage past `out.len`) otherwise.
+ * `id` '' stands for the derived event id (0).
+ */
+function rowFast(
+  out: JsonBytes,
+  ctx: number,
+  rid: string,
+  id: string,
+  offset: number,
+  quantity: number,
+  status: number,
+  bytesIn: number,
+  bytesOut: number,
+  latencyUs: number,
+): boolean {
+  out.ensure(100 + rid.length + id.length);
+  const b = out.buf;
+  let p = out.len;
+  if (p > 0) b[p++] = 0x2c;
+  if ((p = putInt(b, p, ctx)) < 0) return false;
+  b[p++] = 0x2c;
+  if ((p = putStr(b, p, rid)) < 0) return false;
+  b[p++] = 0x2c;
+  if (id === '') b[p++] = 0x30;
+  else if ((p = putStr(b, p, id)) < 0) return false;
+  b[p++] = 0x2c;
+  if ((p = putInt(b, p, offset)) < 0) return false;
+  b[p++] = 0x2c;
+  if ((p = putInt(b, p, quantity)) < 0) return false;
+  b[p++] = 0x2c;
+  if ((p = putInt(b, p, status)) < 0) return false;
+  b[p++] = 0x2c;
+  if ((p = putInt(b, p, bytesIn)) < 0) return false;
+  b[p++] = 0x2c;
+  if ((p = putInt(b, p, bytesOut)) < 0) return false;
+  b[p++] = 0x2c;
+  if ((p = putInt(b, p, latencyUs)) < 0) return false;
+  out.len = p;
+  return true;
+}
+
+/** A whole number in (-2^31, 2^31) at `p` (room assumed): the next position, or -1 for any other number. */
+function putInt(b: Buffer, p: number, v: number): number {
+  let n = v | 0;
+  if (n !== v || n === -2147483648) return -1;
+  if (n < 0) {
+    b[p++] = 0x2d;
+    n = -n;
+  }
+  let end = p + 1;
+  for (let m = n; m >= 10; m = (m / 10) | 0) end++;
+  let q = end;
+  do {
+    const d = (n / 10) | 0;
+    b[--q] = 0x30 + n - d * 10;
+    n = d;
+  } while (n > 0);
+  return end;
+}
+
+/**
+ * `s` as a JSON string at `p` (room assumed) when it is printable ASCII without `"` or `\`: the next
+ * position, else -1. Copied natively, then checked byte by byte: charCodeAt on a request id (a
+ * concatenation, not yet flat) costs ~50 instructions a character.
+ */
+function putStr(b: Buffer, p: number, s: string): number {
+  b[p++] = 0x22;
+  const n = b.write(s, p, 'utf8');
+  if (n !== s.length) return -1;
+  for (const end = p + n; p < end; p++) {
+    const c = b[p]!;
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return -1;
+  }
+  b[p++] = 0x22;
+  return p;
 }
 
 function step(level: Map<string | null, unknown>, v: string | null): Map<string | null, unknown> {

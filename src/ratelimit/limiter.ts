@@ -4,7 +4,7 @@
  * with the local bucket as a pre-check. Redis trouble never opens the gates:
  * each sidecar then enforces its share, limit ÷ `ratelimit.replicas`.
  */
-import type { Config } from '../config.js';
+import type { RatelimitConfig } from './schema.js';
 import type { Logger } from '../observe/log.js';
 import { cellCounter } from '../observe/cells.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -64,7 +64,11 @@ type Outcome = 'allowed' | 'limited' | 'degraded' | 'unavailable';
 const SHARE_PREFIX = '~share:';
 
 /** Build a limiter from the frozen config. Throws only on a bug (invalid options). */
-export function createRateLimiter(cfg: Readonly<Config>, deps: RateLimiterDeps): RateLimiter {
+/** `cfg`: its slice of the config: `ratelimit`, and the Redis key prefix. */
+export function createRateLimiter(
+  cfg: { readonly ratelimit: RatelimitConfig; readonly redis?: { readonly key_prefix: string } | undefined },
+  deps: RateLimiterDeps,
+): RateLimiter {
   const rl = cfg.ratelimit;
   const now = deps.now ?? Date.now;
   const log = deps.log;

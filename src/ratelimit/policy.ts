@@ -3,8 +3,8 @@
  * from the caller's tier (config `tiers`) or a per-user / per-key override in
  * its record (enterprise custom).
  */
-import type { AuthContext } from '../authenticate/context.js';
-import type { Config } from '../config.js';
+import type { AuthContext } from '../request/principal.js';
+import type { TiersConfig } from './schema.js';
 
 /** The built-in tier below every plan (src/config.ts TIER_ORDER). */
 const NO_PLAN_TIER = 'none';
@@ -71,11 +71,7 @@ export function limitPolicy(p: {
  * AuthContext, so a tier change applies on the next check after the auth cache
  * refreshes. Throws only when `tiers` is empty (config always has defaults).
  */
-export function policyFor(
-  ctx: Pick<AuthContext, 'tier' | 'requests_per_minute'>,
-  tiers: Config['tiers'],
-  routeClass: string = DEFAULT_ROUTE_CLASS,
-): LimitPolicy {
+export function policyFor(ctx: Pick<AuthContext, 'tier' | 'requests_per_minute'>, tiers: TiersConfig, routeClass: string = DEFAULT_ROUTE_CLASS): LimitPolicy {
   let tierName = ctx.tier;
   let tier = Object.hasOwn(tiers, tierName) ? tiers[tierName] : undefined;
   if (!tier) {
@@ -103,7 +99,7 @@ export function policyFor(
  * headers derive from a policy is derived once too. Config tiers do not change
  * while the process runs; there is one entry per distinct combination seen.
  */
-export function createPolicyLookup(tiers: Config['tiers']): (ctx: Pick<AuthContext, 'tier' | 'requests_per_minute'>, routeClass?: string) => LimitPolicy {
+export function createPolicyLookup(tiers: TiersConfig): (ctx: Pick<AuthContext, 'tier' | 'requests_per_minute'>, routeClass?: string) => LimitPolicy {
   const byTier = new Map<string, Map<string, LimitPolicy>>();
   return (ctx, routeClass = DEFAULT_ROUTE_CLASS) => {
     let policies = byTier.get(ctx.tier);

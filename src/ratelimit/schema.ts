@@ -27,3 +27,15 @@ export const ratelimitSchema = z
   .strict();
 
 export type RatelimitConfig = z.infer<typeof ratelimitSchema>;
+
+/** One entry of `tiers:` (the defaults are added by config.ts). */
+export const tierSchema = z
+  .object({
+    requests_per_minute: z.number().int().positive(),
+    /** Extra tokens above the per-minute rate that may be spent at once. Default: 10% of the rate. */
+    burst: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+
+/** `tiers:` after defaults: tier name → its rate. */
+export type TiersConfig = Record<string, z.infer<typeof tierSchema>>;

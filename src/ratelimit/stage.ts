@@ -3,8 +3,9 @@
  * override) on the route's class, one check, and the IETF RateLimit headers for
  * the response whatever the outcome (so clients can pace themselves).
  */
-import type { Config } from '../config.js';
-import type { LimitOutcome, RateLimitStage } from '../pipeline.js';
+import type { TiersConfig } from './schema.js';
+import type { LimitOutcome } from '../request/outcome.js';
+import type { RateLimitStage } from '../request/stages.js';
 import { admittedHeaders, limitedDenial, subjectOf, type Decision, type LimitPolicy, type RateLimiter } from './index.js';
 import { createPolicyLookup } from './policy.js';
 import { deny } from '../errors.js';
@@ -12,7 +13,7 @@ import { failsClosed } from '../routes.js';
 
 const UNAVAILABLE = Object.freeze(deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'rate limits are unavailable: Redis is unreachable', [['retry-after', '1']]));
 
-export function createRateLimitStage(limiter: RateLimiter, tiers: Config['tiers']): RateLimitStage {
+export function createRateLimitStage(limiter: RateLimiter, tiers: TiersConfig): RateLimitStage {
   const outcome = (policy: LimitPolicy, d: Decision): LimitOutcome =>
     d.allowed
       ? { ok: true, headers: admittedHeaders(policy, d) }

@@ -98,7 +98,7 @@ export class RequestBody {
   }
 
   /**
-   * Read the whole body into memory, up to `max` bytes (LLM requests, whose JSON
+   * Read the whole body into memory, up to `max` bytes (requests an extension inspects, whose JSON
    * must be inspected before forwarding). Resolves null when it is larger.
    */
   collect(max: number): Promise<Buffer | null> {

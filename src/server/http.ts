@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { deny } from '../errors.js';
 import { isWellFormedRequestId } from '../forward/headers.js';
 import { ClosingConnections } from './closing.js';
-import { Exchange } from './exchange.js';
+import { Exchange } from '../request/exchange.js';
 import type { HeaderStats } from './hygiene.js';
-import type { RequestHead } from './request.js';
+import type { RequestHead } from '../request/head.js';
 import type { WsUserData } from '../forward/websocket.js';
 import {
   closeApp,

@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { deny, type Denial } from '../errors.js';
+import './errors.js';
 import { closeRedis, createRedis, type Redis } from '../clients/redis.js';
 
 const TTL_S = 2 * 24 * 3600;

@@ -4,8 +4,9 @@
  * A refused order is not forwarded; the client receives a JSON error message on
  * the same WebSocket and the session stays open.
  */
-import { deny, statusOf, type Denial } from '../errors.js';
-import type { TradingEntitlements } from '../authenticate/context.js';
+import { deny, type Denial } from '../errors.js';
+import './errors.js';
+import type { TradingEntitlements } from './entitlement-schema.js';
 import type { Order } from './orders.js';
 
 const fold = (s: string) => s.trim().toLowerCase();
@@ -43,19 +44,7 @@ export function checkOrder(order: Order, trading: TradingEntitlements | undefine
   return null;
 }
 
-/**
- * The WebSocket error message for a refused client message (a JSON text frame):
- * `{"type":"error","error":{"code","message","status","request_id"},"client_order_id"?}`.
- * `status` is the code's HTTP-status class (403, 400, 503), for clients that branch on it.
- */
-export function errorFrame(denial: Denial, requestId: string, clientOrderId?: string): string {
-  const frame: Record<string, unknown> = {
-    type: 'error',
-    error: { code: denial.code, message: denial.message, status: statusOf(denial.code), request_id: requestId },
-  };
-  if (clientOrderId !== undefined) frame['client_order_id'] = clientOrderId;
-  return JSON.stringify(frame);
-}
+export { errorFrame } from '../forward/ws-frames.js';
 
 /** Client text in a message: bounded and JSON-quoted so it cannot break the frame or a log line. */
 function quote(s: string): string {

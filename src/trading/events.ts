@@ -7,7 +7,7 @@
  * the same ids when re-sent, so the ledger's unique `event_id` drops duplicates.
  */
 import { createHash } from 'node:crypto';
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
 import type { Order } from './orders.js';
 
 export type TradingEventType = 'trade' | 'data_stream';

@@ -12,7 +12,8 @@
  * and the session's bytes become usage events.
  */
 import { deny, type Denial } from '../errors.js';
-import type { AuthContext } from '../authenticate/context.js';
+import './errors.js';
+import type { AuthContext } from '../request/principal.js';
 import type { Logger } from '../observe/log.js';
 import type { TradingConfig } from './schema.js';
 import type { DailyLimits, TradingLedger } from './daily.js';

@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { parseConfig, type Config, type RouteConfig } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/observe/log.js';
-import type { RequestHead } from '../../src/server/request.js';
+import type { RequestHead } from '../../src/request/head.js';
 
 export const SHARED_REDIS = 'redis://127.0.0.1:6379';
 export const ISSUER = 'https://cognito-idp.test.example/pool1';

@@ -4,6 +4,7 @@
  * the route definitions (checked in as docs/openapi.json: `npm run openapi`).
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
 import type { ServiceDeps } from '../services/deps.js';
 import type { UserCache } from '../services/user-cache.js';
 import { authenticate, requestIdOf, sendError, type Api, type ApiEnv } from './http.js';
@@ -68,9 +69,16 @@ export function createApi(deps: () => ApiDeps, hooks: ApiHooks = {}): Api {
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'x-api-key' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'session', { type: 'apiKey', in: 'header', name: 'x-cognito-session' });
-  app.doc31('/openapi.json', DOCUMENT_INFO);
+  // Generated once (tens of ms), then served from memory.
+  let document: string | null = null;
+  app.get('/openapi.json', (c) => {
+    document ??= JSON.stringify(app.getOpenAPI31Document(DOCUMENT_INFO));
+    return c.body(document, 200, { 'content-type': 'application/json' });
+  });
   app.notFound((c) => sendError(c, 'ARGUS_NOT_FOUND', 'no such endpoint'));
   app.onError((err, c) => {
+    // The validator's own refusals (a body that is not JSON, a wrong content type).
+    if (err instanceof HTTPException && err.status === 400) return sendError(c, 'ARGUS_INVALID_REQUEST', err.message || 'invalid request');
     hooks.onError?.(err);
     return sendError(c, 'ARGUS_INTERNAL', 'internal error');
   });

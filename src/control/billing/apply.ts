@@ -95,12 +95,22 @@ function stateOf(r: SubscriptionRow): SubscriptionState {
   return { status: r.status, lookup_key: r.price_lookup_key, past_due_since: r.past_due_since ? Math.floor(r.past_due_since.getTime() / 1000) : null };
 }
 
+/**
+ * The owner tables' entitlement columns (migration 007_orgs, 005_users): where the
+ * control plane stores each extension's entitlements. A plan's entitlements for
+ * an extension without a column are not stored.
+ */
+const ENTITLEMENT_COLUMNS = ['llm', 'trading'] as const;
+
+const column = (e: Entitlements, name: string): unknown => e.entitlements[name] ?? null;
+
 async function writeOwner(q: Queryable, owner: Owner, e: Entitlements): Promise<OwnerRow> {
   const table = owner.kind === 'user' ? 'users' : 'orgs';
   const id = owner.kind === 'user' ? 'user_id' : 'org_id';
   const r = await q.query<OwnerRow>(
-    `UPDATE ${table} SET tier = $2, features = $3, llm = $4, trading = $5, plan = $6, version = version + 1, updated_at = now() WHERE ${id} = $1 RETURNING *`,
-    [owner.id, e.tier, [...e.features], e.llm === null ? null : JSON.stringify(e.llm), e.trading === null ? null : JSON.stringify(e.trading), e.plan],
+    `UPDATE ${table} SET tier = $2, features = $3, plan = $4, ${ENTITLEMENT_COLUMNS.map((c, i) => `${c} = $${i + 5}`).join(', ')},
+       version = version + 1, updated_at = now() WHERE ${id} = $1 RETURNING *`,
+    [owner.id, e.tier, [...e.features], e.plan, ...ENTITLEMENT_COLUMNS.map((c) => (column(e, c) === null ? null : JSON.stringify(column(e, c))))],
   );
   return r.rows[0]!;
 }
@@ -157,8 +167,7 @@ function differs(row: OwnerRow, e: Entitlements): boolean {
     row.tier !== e.tier ||
     (row.plan ?? null) !== e.plan ||
     canonical(row.features ?? []) !== canonical(e.features) ||
-    canonical(row.llm ?? null) !== canonical(e.llm) ||
-    canonical(row.trading ?? null) !== canonical(e.trading)
+    ENTITLEMENT_COLUMNS.some((c) => canonical(row[c] ?? null) !== canonical(column(e, c)))
   );
 }
 

@@ -8,7 +8,7 @@
  * where they are owner or admin.
  */
 import { userInfo } from 'node:os';
-import type { AuthContext } from '../../authenticate/context.js';
+import type { AuthContext } from '../../request/principal.js';
 import { fail, type Result } from './result.js';
 
 export const ADMIN_SCOPE = 'argus:admin';

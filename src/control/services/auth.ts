@@ -6,9 +6,9 @@
  * Admin only, except that a user may check their own entitlements.
  */
 import { randomBytes } from 'node:crypto';
-import { routeSchema } from '../../authorize/route-schema.js';
+import { routeSchema } from '../../request/route-schema.js';
 import { signSession } from '../../authenticate/session.js';
-import type { AuthContext } from '../../authenticate/context.js';
+import type { AuthContext } from '../../request/principal.js';
 import { statusOf } from '../../errors.js';
 import { createModelCheck, type ModelCheck } from '../../llm/entitlements.js';
 import type { RouteConfig } from '../../config.js';

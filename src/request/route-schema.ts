@@ -1,8 +1,13 @@
-/** Config schema of one `routes[]` entry. First match wins. */
+/**
+ * Config schema of one `routes[]` entry, without the extensions' keys (config.ts
+ * adds each extension's `routes[].<name>`). First match wins.
+ */
 import { z } from 'zod';
-import { routeLlmSchema } from '../llm/schema.js';
+import type { ExtensionRouteConfigs } from '../extensions/slots.js';
 import { corsSchema } from '../cors/schema.js';
-import { ORIGIN_ENTRY } from '../forward/ws-handshake.js';
+
+/** `websocket.allowed_origins` entry syntax, for the config schema. */
+export const ORIGIN_ENTRY = /^(\*|[a-z][a-z0-9+.-]*:\/\/(\*\.)?[a-z0-9-]+(\.[a-z0-9-]+)*(:\d{1,5})?)$/i;
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT'] as const;
 
@@ -26,8 +31,6 @@ export const routeSchema = z
     enforce_percent: z.number().min(0).max(100).default(100),
     max_body_bytes: z.number().int().positive().optional(),
     body_timeout_ms: z.number().int().nonnegative().optional(),
-    /** LLM gateway route: usage metering, model entitlements, token budgets (src/llm/schema.ts). */
-    llm: routeLlmSchema.optional(),
     websocket: z
       .object({
         /** Re-check each session's credential this often (expired → 4401, revoked → 4403). */
@@ -47,7 +50,6 @@ export const routeSchema = z
       })
       .strict()
       .optional(),
-    trading: z.boolean().default(false),
     /** Rate-limit class: routes sharing a class share a caller's bucket. Default: one bucket per caller. */
     rate_class: z.string().min(1).default('default'),
     /** Browser cross-origin access: preflights answered by the sidecar (src/cors/schema.ts). */
@@ -58,3 +60,6 @@ export const routeSchema = z
   .strict();
 
 export type RouteConfigSchema = z.infer<typeof routeSchema>;
+
+/** One parsed `routes[]` entry: the core's keys plus each extension's (src/extensions/slots.ts). */
+export type RouteConfig = RouteConfigSchema & ExtensionRouteConfigs;

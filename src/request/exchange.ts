@@ -4,12 +4,12 @@
  * object is gone), so every write goes through here and checks `aborted` first.
  */
 import { deny, errorBody, shouldRetry, statusLine, type Denial, statusOf } from '../errors.js';
-import type { AuthContext } from '../authenticate/context.js';
-import type { CompiledRoute } from '../routes.js';
-import type { RequestBody } from './body.js';
-import { padToClose } from './closing.js';
-import type { RequestHead } from './request.js';
-import type { HttpResponse } from './uws.js';
+import type { AuthContext } from './principal.js';
+import type { CompiledRoute } from './route.js';
+import type { RequestBody } from '../server/body.js';
+import { padToClose } from '../server/closing.js';
+import type { RequestHead } from './head.js';
+import type { HttpResponse } from '../server/uws.js';
 
 /**
  * Holds a response's last bytes (and a stream's bytes) until the usage they
@@ -22,8 +22,11 @@ export interface DurableGate {
    * write must wait for `after`.
    */
   hold(ex: Exchange, final: boolean): boolean;
-  /** Run `write` once what was recorded is in the spool (at the end of this event-loop turn; in order). */
-  after(write: () => void): void;
+  /**
+   * Run `write` (or its `spooled()`) once what was recorded is in the spool (at the end of
+   * this event-loop turn; in order). An object saves a closure per held response.
+   */
+  after(write: (() => void) | { spooled(): void }): void;
 }
 
 /** Something to tell when the client disconnects. */
@@ -106,7 +109,7 @@ export class Exchange {
       this.res.close();
       this.done();
     }
-    // Stages still running for it (authentication, an LLM budget check) stop at their next `aborted` check.
+    // Stages still running for it (authentication, an extension's preparation) stop at their next `aborted` check.
     this.aborted = true;
   }
 

@@ -2,29 +2,16 @@
  * AuthContext: who the caller is and what it may do, built once per credential
  * and cached. Sent upstream as the contract's `x-argus-*` headers.
  */
+import type { ExtensionEntitlements } from '../extensions/slots.js';
+
 export type AuthMethod = 'jwt' | 'api_key' | 'session' | 'none';
 
-export interface LlmEntitlements {
-  /** Allowed model names; empty = any model in the allowed tiers. */
-  readonly models: readonly string[];
-  /** Allowed model tiers (economy, balanced, reasoning). */
-  readonly model_tiers: readonly string[];
-  readonly daily_token_budget?: number;
-  readonly requests_per_minute?: number;
-}
-
-export interface TradingEntitlements {
-  readonly exchanges: readonly string[];
-  readonly order_types: readonly string[];
-  readonly max_position_size_usd?: number;
-  readonly daily_loss_limit_usd?: number;
-  /** Most order value (USD) per UTC day; checked in Redis before an order is forwarded. */
-  readonly max_daily_value_usd?: number;
-  readonly paper_only: boolean;
-  readonly realtime_symbols_limit?: number;
-}
-
-export interface AuthContext {
+/**
+ * Identity, plus the entitlements each product extension reads under its own
+ * name (`ExtensionEntitlements`, src/extensions/slots.ts): the core copies them
+ * from key and user records without looking inside.
+ */
+export interface AuthContext extends ExtensionEntitlements {
   readonly method: AuthMethod;
   readonly user_id: string;
   readonly tier: string;
@@ -44,8 +31,6 @@ export interface AuthContext {
   readonly issued_at?: number;
   /** Per-subject override of the tier's requests per minute (enterprise custom). */
   readonly requests_per_minute?: number;
-  readonly llm?: LlmEntitlements;
-  readonly trading?: TradingEntitlements;
   /** Stripe customer id for billing, when known. */
   readonly stripe_customer?: string;
 }

@@ -3,7 +3,8 @@
  * model (it is in the request body, not the head).
  */
 import { deny, type Denial } from '../errors.js';
-import type { AuthContext } from '../authenticate/context.js';
+import type { AuthContext } from '../request/principal.js';
+import './errors.js';
 
 /**
  * Null when `ctx` may use `model`. Allowed when the model is listed, or its tier
