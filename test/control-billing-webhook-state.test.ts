@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import Stripe from 'stripe';
 import { startBillingEnv, waitForTier, type BillingEnv } from './support/billing-env.js';
 import { waitFor } from './support/raw.js';
 
@@ -102,6 +103,24 @@ describe('webhook state: duplicates, order, lapses', () => {
     await waitForTier(b, 'u3', 'none', 1000);
     const rec = await b.userRecord('u3');
     assert.deepEqual([rec?.['features'], rec?.['trading']], [[], undefined]);
+  });
+
+  it('checkout.session.completed for an unbound customer: the owner comes from client_reference_id, and is bound', async () => {
+    assert.equal((await b.env.api('POST', '/v1/users', { body: { user_id: 'u7', tier: 'explorer' } })).status, 201);
+    const u = new URL(b.stripe.url);
+    const stripe = new Stripe('sk_test_elsewhere', { host: u.hostname, port: Number(u.port), protocol: 'http', maxNetworkRetries: 0, telemetry: false });
+    const customer = await stripe.customers.create({});
+    const price = [...b.stripe.billing.prices.values()].find((p) => p.lookup_key === 'argus_professional_monthly')!;
+    const session = await stripe.checkout.sessions.create({
+      mode: 'subscription',
+      customer: customer.id,
+      client_reference_id: 'user:u7',
+      line_items: [{ price: price.id, quantity: 1 }],
+      success_url: 'https://app.example/ok',
+    });
+    assert.equal((await b.stripe.billing.completeCheckout(session.id)).status, 200);
+    await waitForTier(b, 'u7', 'professional');
+    assert.equal((await q("SELECT stripe_customer FROM billing_customers WHERE user_id = 'u7'"))[0]?.stripe_customer, customer.id);
   });
 
   it('incomplete changes nothing', async () => {
