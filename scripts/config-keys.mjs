@@ -20,7 +20,7 @@ const FILES = {
   ratelimit: ['src/ratelimit/schema.ts'],
   llm: ['src/llm/schema.ts'],
   trading: ['src/trading/schema.ts'],
-  billing: ['src/billing/plans.ts'],
+  billing: ['src/billing/schema.ts', 'src/billing/plans.ts'],
   control: ['src/control-schema.ts'],
 };
 const docs = new Map();

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { UsageError } from './errors.js';
 import { authSchema } from './authenticate/schema.js';
 import { meteringSchema, stripeSchema } from './meter/schema.js';
+import { billingSchema } from './billing/schema.js';
 import { ratelimitSchema, tierSchema } from './ratelimit/schema.js';
 import { routeSchema, type RouteConfig } from './request/route-schema.js';
 import type { ExtensionConfigs } from './extensions/slots.js';
@@ -22,7 +23,7 @@ import './extensions/registry.js';
 import { serverSchema } from './server/schema.js';
 import { upstreamSchema } from './forward/upstream-schema.js';
 import { redisSchema } from './clients/redis-schema.js';
-import { billingProblems, billingSchema } from './billing/plans.js';
+import { billingPlansSchema, billingProblems } from './billing/plans.js';
 import { controlSchema } from './control-schema.js';
 
 /** A port; digits in a string (what `"${PORT:-8080}"` substitutes to) count as the number. */
@@ -61,7 +62,8 @@ const baseConfigSchema = z
     stripe: stripeSchema.optional(),
     /** `argus-sidecar control` (src/control/): listeners, reconciler, API limits. Ignored by the proxy. */
     control: controlSchema.default({}),
-    billing: billingSchema.default({}),
+    /** The worker's ledger storage (src/billing/schema.ts) and, for the control process, plans and subscription rules (src/billing/plans.ts). */
+    billing: billingSchema.merge(billingPlansSchema).default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
       .strict()

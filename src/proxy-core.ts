@@ -33,7 +33,7 @@ import { createRateLimiter, type BucketStore } from './ratelimit/index.js';
 import { createRateLimitStage } from './ratelimit/stage.js';
 import { HttpServer } from './server/http.js';
 import { explainListenFailure } from './startup.js';
-import { closeRedis, createRedis, type Redis } from './clients/redis.js';
+import { closeRedis, createRedis, type Redis, type RedisTarget } from './clients/redis.js';
 
 export interface CoreOptions {
   readonly log: Logger;
@@ -82,7 +82,7 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   let draining = false;
 
   // Redis (absent: standalone mode). One fail-fast connection shared by the stages.
-  const redis = cfg.redis ? connectRedis(cfg.redis.url, log, closers) : undefined;
+  const redis = cfg.redis ? connectRedis(cfg.redis, log, closers) : undefined;
 
   const authenticator = await createAuthenticator(cfg, { ...(redis ? { redis } : {}), metrics, log });
   closers.push(['auth', () => authenticator.close()]);
@@ -99,7 +99,11 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
   // Product extensions (src/extensions/registry.ts): each started when some route uses it.
   const extensions = startExtensions(cfg, { ...(redis ? { redis } : {}), limiter, metrics, log, now, ...(sinks ? { usage: sinks.usage } : {}) });
   closers.push(...extensions.closers);
-  const gateFor = createGateFactory({ limiter, extensionsOf: (route) => extensions.byRoute[route.index] ?? [] });
+  const gateFor = createGateFactory({
+    limiter,
+    extensionsOf: (route) => extensions.byRoute[route.index] ?? [],
+    authorize: (ctx, route) => authorize(ctx, route, cfg.tiers),
+  });
 
   const upstream = new Upstream(cfg.upstream);
   closers.push(['upstream', () => upstream.close()]);
@@ -197,8 +201,8 @@ export async function startCore(cfg: Readonly<Config>, opts: CoreOptions): Promi
 }
 
 /** The shared Redis connection; its outages are logged once each way. */
-function connectRedis(url: string, log: Logger, closers: Closer[]): Redis {
-  const r = createRedis(url);
+function connectRedis(target: RedisTarget, log: Logger, closers: Closer[]): Redis {
+  const r = createRedis(target);
   let reported = false;
   r.on('error', (err: Error) => {
     if (!reported) log.warn('redis unreachable', { err });

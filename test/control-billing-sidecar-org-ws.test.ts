@@ -6,8 +6,6 @@
  * - `customer.subscription.deleted` for u1 (Business, trading): u1's open trading
  *   WebSocket session is closed with the entitlement-change code (4409) within
  *   `heartbeat_ms` + 1 s.
- *
- * Needs the sidecar side of the change channel (control plane part 1).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -22,8 +20,6 @@ import { startCli, type StartedChild } from './support/spawn.js';
 const HEARTBEAT_MS = 200;
 const urls = { success_url: 'https://app.example/ok', cancel_url: 'https://app.example/no' };
 
-// todo until the sidecar evicts on <prefix>auth:changes and keys inherit their owner (control plane part 1).
-const TODO = { todo: 'needs the sidecar side of the change channel (control plane part 1)' };
 describe('org plans and trading sessions follow subscriptions at the sidecar', () => {
   let b: BillingEnv;
   let up: IdentityUpstream;
@@ -51,7 +47,7 @@ describe('org plans and trading sessions follow subscriptions at the sidecar', (
 
   const policy = async (key: string) => String((await get(`http://127.0.0.1:${port}/v1/x`, { 'x-api-key': key })).headers['ratelimit-policy']);
 
-  it('org Business lifts the member within 1 s; removal drops it within 1 s', TODO, async () => {
+  it('org Business lifts the member within 1 s; removal drops it within 1 s', async () => {
     assert.match(await policy(keys['m1']!), /^"explorer"/);
     await b.env.api('POST', '/v1/orgs', { key: keys['owner1']!, body: { org_id: 'o1', name: 'Org One' } });
     await b.env.api('POST', '/v1/orgs/o1/members', { key: keys['owner1']!, body: { user_id: 'm1', role: 'member' } });
@@ -64,7 +60,7 @@ describe('org plans and trading sessions follow subscriptions at the sidecar', (
     assert.match(await policy(keys['owner1']!), /^"business"/);
   });
 
-  it('deleted: the open trading session is closed 4409 within heartbeat_ms + 1 s', TODO, async () => {
+  it('deleted: the open trading session is closed 4409 within heartbeat_ms + 1 s', async () => {
     const customer = await b.bindCustomer({ user_id: 'u1' });
     const sub = b.stripe.billing.setSubscription(customer, { status: 'active', lookupKey: 'argus_business_monthly' });
     await b.stripe.billing.deliver(b.stripe.billing.event('customer.subscription.created', sub));

@@ -5,9 +5,6 @@
  * request with K is 200 with the professional `RateLimit-Policy`, and so is a
  * JWT caller of u1. `deleted` → within 1 s the inactive tier: a route with a
  * tier minimum answers 403 ARGUS_TIER_REQUIRED.
- *
- * Needs the sidecar side of the change channel and keys inheriting their
- * owner's tier (control plane part 1).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -22,8 +19,6 @@ import { startCli, type StartedChild } from './support/spawn.js';
 const ISSUER = 'https://issuer.example';
 const AUDIENCE = 'argus';
 
-// todo until the sidecar evicts on <prefix>auth:changes and keys inherit their owner (control plane part 1).
-const TODO = { todo: 'needs the sidecar side of the change channel (control plane part 1)' };
 describe('a subscription change reaches the sidecar within 1 s', () => {
   let b: BillingEnv;
   let up: IdentityUpstream;
@@ -48,7 +43,7 @@ describe('a subscription change reaches the sidecar within 1 s', () => {
     await jwks?.close();
   });
 
-  it('explorer 11 × 200 then 429; professional within 1 s for the key and a JWT caller; deleted → 403 tier', TODO, async () => {
+  it('explorer 11 × 200 then 429; professional within 1 s for the key and a JWT caller; deleted → 403 tier', async () => {
     assert.equal((await b.env.api('POST', '/v1/users', { body: { user_id: 'u1', tier: 'explorer' } })).status, 201);
     const key = (await b.env.api('POST', '/v1/users/u1/keys', { body: {} })).body.key as string;
     const customer = await b.bindCustomer({ user_id: 'u1' });

@@ -165,6 +165,18 @@ test('windows are aggregated per customer and meter; 429/5xx leave rows unreport
 
   r = await reporter.runOnce();
   assert.deepEqual([r.claimed, r.accepted], [0, 0], 'nothing left to send');
+  // Reporting finds its work in the hourly aggregates: what it claimed is settled there, what it cannot bill is not.
+  const pending = await db.pool.query<{ user_id: string; left: number }>(
+    'SELECT user_id, (events - settled_events)::int AS left FROM usage_windows WHERE events > settled_events ORDER BY user_id',
+  );
+  assert.deepEqual(
+    pending.rows.map((p) => ({ ...p })),
+    [
+      { user_id: 'u-a', left: 1 },
+      { user_id: 'u-unmapped', left: 1 },
+    ],
+    'only the open window and the unmapped user are pending',
+  );
   await reporter.close();
   await reporter.close();
 });

@@ -138,13 +138,13 @@ test('killed after fetching the job, before the insert: the restarted worker ins
   await waitFor(
     'its INSERT waits on the lock',
     async () =>
-      (await fx.db.pool.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO usage_events%'")).rowCount === 1,
+      (await fx.db.pool.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO usage_events%'")).rowCount === 1,
     15000,
     20,
   );
   await kill9(w);
   // The process is gone; end its backend too, so the insert it started never happens.
-  await fx.db.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO usage_events%'");
+  await fx.db.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO usage_events%'");
   await lock.query('ROLLBACK');
   lock.release();
   await locker.end();

@@ -76,6 +76,7 @@ export function keyContext(rec: KeyRecord, tier: string): AuthContext {
     features: rec.features,
     scopes: rec.scopes,
     key_id: rec.key_id,
+    ...(rec.org_id !== undefined && { org_id: rec.org_id }),
     ...(rec.created_at !== undefined && { issued_at: rec.created_at }),
     ...(rec.requests_per_minute !== undefined && { requests_per_minute: rec.requests_per_minute }),
     ...entitlementsOf(rec),

@@ -16,11 +16,16 @@
  * Entries carry two deadlines (ms, injected clock): `freshUntil` (serve without a
  * re-check; never past the credential's exp) and `staleUntil` (fail-open routes may
  * still serve a positive entry this late while Redis/JWKS are unreachable).
+ *
+ * Positive entries are also indexed by owner (user, org, key id) so that a change
+ * message (`<prefix>auth:changes`) evicts what it touches without scanning the
+ * cache. The index is kept on insert and removal only; a hit never touches it.
  */
 import { LRUCache } from 'lru-cache';
 import type { Denial } from '../errors.js';
 import type { AuthContext } from '../request/principal.js';
 import type { CredentialKind } from './credentials.js';
+import { createOwnerIndex, ownedBy, type OwnerKind } from './owner-index.js';
 
 /** How much of a credential's end keys the map (see the module comment). */
 export const KEY_CHARS = 32;
@@ -47,8 +52,21 @@ export interface L1Options {
 
 export type L1 = ReturnType<typeof createL1>;
 
+export type { OwnerKind } from './owner-index.js';
+
 export function createL1(opts: L1Options) {
-  const lru = new LRUCache<string, CacheEntry>({ max: opts.maxEntries });
+  const owners = createOwnerIndex();
+  const lru = new LRUCache<string, CacheEntry>({
+    max: opts.maxEntries,
+    dispose: (e, k) => {
+      if (e.ctx !== null) owners.remove(k, e.ctx);
+    },
+  });
+
+  function put(k: string, e: CacheEntry): void {
+    lru.set(k, e);
+    if (e.ctx !== null) owners.add(k, e.ctx);
+  }
 
   /** The entry for this credential (fresh or not), or undefined. Drops entries past every deadline. */
   function get(kind: CredentialKind, value: string, now: number): CacheEntry | undefined {
@@ -68,13 +86,23 @@ export function createL1(opts: L1Options) {
     const freshUntil = Math.min(now + opts.ttlMs, expMs);
     if (freshUntil <= now) return;
     const staleUntil = Math.min(now + Math.max(opts.ttlMs, opts.maxStaleMs), expMs);
-    lru.set(keyOf(value), { kind, value, ctx, denial: null, freshUntil, staleUntil });
+    put(keyOf(value), { kind, value, ctx, denial: null, freshUntil, staleUntil });
   }
 
   /** Cache a refusal briefly, so a repeated bad credential costs no crypto or Redis. */
   function putNegative(kind: CredentialKind, value: string, denial: Denial, now: number): void {
     const until = now + opts.negativeTtlMs;
     lru.set(keyOf(value), { kind, value, ctx: null, denial, freshUntil: until, staleUntil: until });
+  }
+
+  /** Drop every positive entry of a user, an org or an API key (through the index); returns how many. */
+  function evictOwner(kind: OwnerKind, id: string): number {
+    let n = 0;
+    for (const k of owners.keysOf(kind, id)) {
+      const ctx = lru.peek(k)?.ctx;
+      if (ctx && ownedBy(ctx, kind, id) && lru.delete(k)) n++;
+    }
+    return n;
   }
 
   /** Drop every positive entry whose context matches; returns how many were dropped. */
@@ -98,7 +126,7 @@ export function createL1(opts: L1Options) {
     lru.forEach((e, k) => {
       if (e.freshUntil > now) due.push([k, e]);
     });
-    for (const [k, e] of due) lru.set(k, { ...e, freshUntil: now, staleUntil: Math.max(e.staleUntil, now) });
+    for (const [k, e] of due) put(k, { ...e, freshUntil: now, staleUntil: Math.max(e.staleUntil, now) });
     return due.length;
   }
 
@@ -111,5 +139,17 @@ export function createL1(opts: L1Options) {
     return out;
   }
 
-  return { get, putPositive, putNegative, evict, expireFresh, contextsOf, clear: () => lru.clear(), size: () => lru.size };
+  return {
+    get,
+    putPositive,
+    putNegative,
+    evict,
+    evictOwner,
+    expireFresh,
+    contextsOf,
+    clear: () => lru.clear(),
+    size: () => lru.size,
+    /** Owner tags indexed (tests: the index shrinks with the cache). */
+    indexSize: owners.size,
+  };
 }

@@ -102,7 +102,27 @@ export function createContextBuilder(opts: { tiers: Readonly<Record<string, unkn
     };
   }
 
-  return { fromJwt, fromSession, withUser, tierOf };
+  /**
+   * An API key under its owner's record (the user's, or the org's when the key has
+   * `org_id`): tier, role, features and each extension's entitlements (LLM, trading) come from the owner
+   * when its record has them; the key keeps its own scopes and requests-per-minute
+   * override. No owner record: the key's own fields (the key is returned as it is).
+   */
+  function withOwner(key: AuthContext, owner: UserRecord | null): AuthContext {
+    if (owner === null) return key;
+    const inherited: AuthContext = {
+      ...key,
+      tier: owner.tier !== undefined && rank.has(owner.tier) ? owner.tier : key.tier,
+      ...(owner.role !== undefined && { role: owner.role }),
+      features: owner.features ?? key.features,
+      ...(key.requests_per_minute === undefined && owner.requests_per_minute !== undefined && { requests_per_minute: owner.requests_per_minute }),
+      ...entitlementsOf(owner),
+    };
+    // A user's key gets their org's plan too when it ranks higher (an org's own record has no `org`).
+    return withOrgLift(inherited, owner);
+  }
+
+  return { fromJwt, fromSession, withUser, withOwner, tierOf };
 }
 
 /** A claim as a list of safe tokens: arrays, or comma/space-separated strings. Unsafe items are dropped. */

@@ -17,8 +17,11 @@ export function redisKeys(prefix: string) {
   return {
     key: (sha: string) => `${prefix}auth:key:${sha}`,
     user: (id: string) => `${prefix}auth:user:${id}`,
+    org: (id: string) => `${prefix}auth:org:${id}`,
     deny: (kind: RevocationKind, id: string) => `${prefix}auth:deny:${kind}:${id}`,
     channel: `${prefix}auth:revocations`,
+    /** JSON `{kind: user|org|key, id, version}` published by the control plane after each commit. */
+    changes: `${prefix}auth:changes`,
   };
 }
 

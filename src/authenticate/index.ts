@@ -20,6 +20,7 @@
  * serve a cached decision once the deny state is back and does not refuse it.
  */
 import { once } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
 import type { RedisConfig } from '../clients/redis-schema.js';
 import type { TiersConfig } from '../ratelimit/schema.js';
 import type { RouteConfig } from '../request/route.js';
@@ -28,7 +29,7 @@ import type { Denial } from '../errors.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { RequestHead } from '../request/head.js';
-import { closeRedis, createRedis, type Redis } from '../clients/redis.js';
+import { closeRedis, createRedis, type Redis, type RedisTarget } from '../clients/redis.js';
 import { redisHealth } from '../clients/redis-health.js';
 import { failsClosed } from '../routes.js';
 import { API_KEY_PATTERN, hashApiKey, keyContext, loadKeyFile } from './api-keys.js';
@@ -54,11 +55,18 @@ export { signSession } from './session.js';
 
 export type { AuthOutcome } from '../request/outcome.js';
 
+/**
+ * A live session's re-check: still valid as it is (`ok`), `expired`, `revoked`,
+ * `unavailable`, or valid with a changed context (its owner's record changed:
+ * tier, features, or an extension's entitlements).
+ */
+export type Revalidation = 'ok' | 'expired' | 'revoked' | 'unavailable' | { readonly changed: AuthContext };
+
 export interface Authenticator extends AuthStage {
   /** Fast path: synchronous on an L1 hit, a Promise on a miss. Never throws for bad credentials. */
   authenticate(head: RequestHead, route: RouteConfig): AuthOutcome | Promise<AuthOutcome>;
-  /** Re-check a live session's credential (WebSocket heartbeats): never throws. */
-  revalidate(ctx: AuthContext): Promise<'ok' | 'expired' | 'revoked' | 'unavailable'>;
+  /** Re-check a live session's credential and re-read its owner's record (WebSocket heartbeats): never throws. */
+  revalidate(ctx: AuthContext): Promise<Revalidation>;
   /** Revocations from Redis pub/sub (or {@link applyRevocation}); returns an unsubscribe function. */
   onRevoke(listener: RevokeListener): () => void;
   /** Apply a revocation in this process only (standalone admin use); Redis-backed sidecars get them by pub/sub. */
@@ -74,7 +82,7 @@ export interface Authenticator extends AuthStage {
 }
 
 export interface AuthenticatorDeps {
-  /** A request-path Redis connection to share; else one is opened from redisUrl / cfg.redis.url. */
+  /** A request-path Redis connection to share; else one is opened from redisUrl / cfg.redis (url or cluster). */
   readonly redis?: Redis;
   readonly redisUrl?: string;
   readonly metrics: Metrics;
@@ -84,7 +92,8 @@ export interface AuthenticatorDeps {
 }
 
 type Verdict =
-  | { readonly kind: 'ok'; readonly ctx: AuthContext }
+  /** `seq`: the change count when the verification started (revocation.ts changedSince). */
+  | { readonly kind: 'ok'; readonly ctx: AuthContext; seq?: number }
   | { readonly kind: 'denied'; readonly denial: Denial }
   | { readonly kind: 'unavailable' | 'overloaded' }
   /** Redis answered but lost its projection; `denyReady`: its deny state is back. */
@@ -123,7 +132,7 @@ export async function createAuthenticator(
   });
   const extract = createExtractor(auth);
   const build = createContextBuilder({ tiers: cfg.tiers, defaultTier: auth.default_tier, claims: auth.jwt?.claims });
-  const redisUrl = deps.redisUrl ?? cfg.redis?.url ?? null;
+  const redisUrl: RedisTarget | null = deps.redisUrl ?? cfg.redis ?? null;
   const prefix = cfg.redis?.key_prefix ?? 'argus:';
   const ownRedis = deps.redis === undefined && redisUrl !== null;
   const redis = deps.redis ?? (redisUrl !== null ? createRedis(redisUrl, { connectionName: 'argus-auth' }) : null);
@@ -145,6 +154,8 @@ export async function createAuthenticator(
   const gate = createColdGate({ maxConcurrent: auth.cold.max_concurrent, maxQueue: auth.cold.max_queue });
   const failures = createFailureWindow({ perMinute: auth.cold.client_failures_per_minute, now });
   const inflight = new Map<string, Promise<Verdict>>();
+  /** A verified context → the one it was built from before the owner's record was applied (heartbeats rebuild it). */
+  const bases = new WeakMap<AuthContext, AuthContext>();
   let projectionLost = false;
   /** Track the projection; on losing it, every cached decision is re-checked before it is served again. */
   function sawProjection(state: EpochState): Verdict | null {
@@ -226,7 +237,8 @@ export async function createAuthenticator(
     if (v.kind === 'ok') {
       // A revocation may have arrived while we were verifying: never put it back into L1.
       if (revocations.locallyRevoked(v.ctx)) return finish(denied(DENIED.revoked), cred, head, route);
-      l1.putPositive(cred.kind, cred.value, v.ctx, now());
+      // A change arrived while we were verifying: the records read may be the old ones; answer, but do not cache.
+      if (v.seq === undefined || !revocations.changedSince(v.ctx, v.seq)) l1.putPositive(cred.kind, cred.value, v.ctx, now());
       metrics.decision(cred.kind, 'ok').n++;
       return { ok: true, ctx: v.ctx };
     }
@@ -278,10 +290,11 @@ export async function createAuthenticator(
 
   async function verifyCold(cred: Credential): Promise<Verdict> {
     const started = performance.now();
+    const seq = revocations.changeSeq();
     try {
-      if (cred.kind === 'jwt') return await coldJwt(cred.value);
-      if (cred.kind === 'api_key') return await coldKey(cred.value);
-      return await coldSession(cred.value);
+      const v = cred.kind === 'jwt' ? await coldJwt(cred.value) : cred.kind === 'api_key' ? await coldKey(cred.value) : await coldSession(cred.value);
+      if (v.kind === 'ok') v.seq = seq;
+      return v;
     } catch (err) {
       if (!(err instanceof StoreUnavailable)) log.error('auth: cold verification failed', { err, method: cred.kind });
       else health?.failed((err as StoreUnavailable).cause);
@@ -320,25 +333,40 @@ export async function createAuthenticator(
     return base === null ? denied(DENIED.invalidSession) : checkSubject(base, true);
   }
 
-  /** Deny state (and, for user credentials, the user's record) from L2. */
+  /**
+   * Deny state and the owner's record from L2, in one round trip: the user's record
+   * for user credentials (`enrich`), the user's or the org's for an API key.
+   */
   async function checkSubject(base: AuthContext, enrich: boolean): Promise<Verdict> {
-    const s = await store.subject(base.user_id, base.session_id, base.key_id);
+    const s = await store.subject(base.user_id, base.session_id, base.key_id, base.org_id);
     if (revokedBy(base, s)) return denied(DENIED.revoked);
     // No user record may mean "lost with Redis": do not fall back to the token's claims.
     const lost = sawProjection(s.projection);
     if (lost !== null) return lost;
-    if (!enrich) return { kind: 'ok', ctx: base };
-    if (redis !== null) (s.user === null ? metrics.l2Miss : metrics.l2Hit).n++;
-    return { kind: 'ok', ctx: build.withUser(base, s.user) };
+    if (enrich && redis !== null) (s.user === null ? metrics.l2Miss : metrics.l2Hit).n++;
+    const ctx = withRecord(base, s);
+    if (ctx !== base) bases.set(ctx, base);
+    return { kind: 'ok', ctx };
   }
 
-  async function revalidate(ctx: AuthContext): Promise<'ok' | 'expired' | 'revoked' | 'unavailable'> {
+  /** The context under its owner's current record (an API key's owner is its org when it has one). */
+  function withRecord(base: AuthContext, s: SubjectState): AuthContext {
+    if (base.method !== 'api_key') return build.withUser(base, s.user);
+    return build.withOwner(base, base.org_id !== undefined ? s.org : s.user);
+  }
+
+  async function revalidate(ctx: AuthContext): Promise<Revalidation> {
     if (ctx.expires_at !== undefined && ctx.expires_at * 1000 <= now()) return 'expired';
     if (revocations.locallyRevoked(ctx)) return 'revoked';
     try {
-      const s = await store.subject(ctx.user_id, ctx.session_id, ctx.key_id);
+      const base = bases.get(ctx) ?? ctx;
+      const s = await store.subject(ctx.user_id, ctx.session_id, ctx.key_id, ctx.org_id);
       if (revokedBy(ctx, s)) return 'revoked';
-      return s.projection === 'complete' ? 'ok' : 'unavailable';
+      if (s.projection !== 'complete') return 'unavailable';
+      const next = withRecord(base, s);
+      if (next === ctx || isDeepStrictEqual(next, ctx)) return 'ok';
+      if (next !== base) bases.set(next, base);
+      return { changed: next };
     } catch {
       return 'unavailable';
     }

@@ -29,6 +29,7 @@ interface Shared {
   readonly jwksDuplicateKids: Counter;
   readonly failOpen: Counter<'route'>;
   readonly revocations: Counter<'kind'>;
+  readonly changes: Counter<'kind'>;
 }
 
 const byRegistry = new WeakMap<Registry, Shared>();
@@ -100,6 +101,12 @@ function register(registry: Registry): Shared {
       registers,
     }),
     revocations: new Counter({ name: 'argus_revocations_total', help: 'Revocations received and applied, by kind', labelNames: ['kind'], registers }),
+    changes: new Counter({
+      name: 'argus_auth_changes_total',
+      help: 'Control-plane changes received over Redis pub/sub and applied (cache evictions), by kind',
+      labelNames: ['kind'],
+      registers,
+    }),
   };
 }
 
@@ -133,6 +140,7 @@ export function createAuthMetrics(metrics: Metrics) {
     jwksDuplicateKids: shared.jwksDuplicateKids,
     failOpen: shared.failOpen,
     revocations: shared.revocations,
+    changes: shared.changes,
     /** Report a JWKS store's key-set age (seconds); returns the unregister function. */
     addJwksAgeSource(fn: () => number): () => void {
       shared.ageSources.add(fn);

@@ -29,6 +29,8 @@ const keyRecordBase = z
       .regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits')
       .optional(),
     user_id: name,
+    /** The owning org: the key inherits from the org's record (`<prefix>auth:org:<org_id>`) instead of the user's. */
+    org_id: name.optional(),
     tier: name,
     role: name.optional(),
     scopes: z.array(token).default([]),
@@ -61,7 +63,11 @@ const orgLiftBase = z
 export type OrgLift = z.infer<typeof orgLiftBase> & ExtensionEntitlements;
 export const orgLiftSchema: z.ZodType<OrgLift, z.ZodTypeDef, unknown> = z.lazy(withEntitlements<OrgLift>(orgLiftBase));
 
-/** Redis `<prefix>auth:user:<user_id>`: what the control plane knows about a user. Overrides JWT claims. */
+/**
+ * Redis `<prefix>auth:user:<user_id>` and `<prefix>auth:org:<org_id>`: what the control
+ * plane knows about a user or an org. Overrides JWT claims; an API key takes tier,
+ * role, features and every extension's entitlements from its owner's record (claims.ts).
+ */
 const userRecordBase = z
   .object({
     tier: name.optional(),

@@ -35,7 +35,7 @@ export function createBillingWorker(cfg: MeteringSlice, deps: { pool: Pool; metr
   const log = deps.log.child({ component: 'billing-worker' });
   const wm = workerMetrics(deps.metrics);
   const w = cfg.metering.worker;
-  const connection = createBullRedis(cfg.redis.url);
+  const connection = createBullRedis(cfg.redis);
   connection.on('error', () => undefined);
   // At start and on every reconnect: a Redis that evicts keys can drop queued jobs (see src/meter/redis-config.ts).
   connection.on('ready', () => void checkRedisConfig(connection, log, deps.metrics, 'worker'));

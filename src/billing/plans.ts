@@ -73,7 +73,7 @@ export function planEntitlements(plan: PlanConfig): Record<string, unknown> {
   return out;
 }
 
-export const billingSchema = z
+export const billingPlansSchema = z
   .object({
     /** Plan name → what its subscription buys. */
     plans: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, "_" and "-"'), planSchema).default({}),
@@ -90,7 +90,7 @@ export const billingSchema = z
   })
   .strict();
 
-export type BillingConfig = z.infer<typeof billingSchema>;
+export type BillingConfig = z.infer<typeof billingPlansSchema>;
 
 /**
  * Problems a valid-looking billing section can still have against the tiers

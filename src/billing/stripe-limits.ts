@@ -19,6 +19,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { PoolClient } from 'pg';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
+import { countUnbillable, deadLetterRows } from './ledger.js';
 
 export const STRIPE_MAX_AGE_S = 35 * 86400;
 export const STRIPE_MAX_AHEAD_S = 5 * 60;
@@ -74,29 +75,12 @@ export function stripeLimitMetrics(metrics: Metrics): StripeLimitMetrics {
 
 /**
  * Dead-letter unreported, unclaimed rows Stripe would refuse for their
- * timestamp. `customer` is the SQL expression of a row's Stripe customer: rows
- * without one are never billed and are left alone. Returns rows marked.
+ * timestamp. Rows without a Stripe customer are never billed and are left alone. Returns rows marked.
  */
-export async function deadLetter(
-  client: PoolClient,
-  o: { nowS: number; kinds: string[]; customer: string; log: Logger; m: StripeLimitMetrics },
-): Promise<number> {
-  const res = await client.query<{ reason: string; n: string; first: string; customers: string[]; sample: string[] }>(
-    `WITH d AS (
-       UPDATE usage_events e
-          SET unbillable_at = to_timestamp($1::float8),
-              unbillable_reason = CASE WHEN e.occurred_at < to_timestamp($1::float8 - $3::float8) THEN 'too_old' ELSE 'future_timestamp' END
-        WHERE e.reported_at IS NULL AND e.stripe_identifier IS NULL AND e.unbillable_at IS NULL AND e.kind = ANY($2)
-          AND (e.occurred_at < to_timestamp($1::float8 - $3::float8) OR e.occurred_at > to_timestamp($1::float8 + $4::float8))
-          AND ${o.customer} IS NOT NULL
-       RETURNING e.unbillable_reason, e.event_id, e.occurred_at, ${o.customer} AS customer)
-     SELECT unbillable_reason AS reason, count(*) AS n, min(occurred_at)::text AS first,
-            array_agg(DISTINCT customer) AS customers, (array_agg(event_id ORDER BY occurred_at))[1:5] AS sample
-       FROM d GROUP BY 1`,
-    [o.nowS, o.kinds, SENDABLE_AGE_S, STRIPE_MAX_AHEAD_S],
-  );
+export async function deadLetter(client: PoolClient, o: { nowS: number; kinds: string[]; log: Logger; m: StripeLimitMetrics }): Promise<number> {
+  const groups = await deadLetterRows(client, { nowS: o.nowS, kinds: o.kinds, maxAgeS: SENDABLE_AGE_S, maxAheadS: STRIPE_MAX_AHEAD_S });
   let total = 0;
-  for (const g of res.rows) {
+  for (const g of groups) {
     const n = Number(g.n);
     total += n;
     o.m.unbillable.inc({ reason: g.reason }, n);
@@ -113,10 +97,7 @@ export async function deadLetter(
 
 /** Refresh the dead-letter and review gauges (one indexed count each). */
 export async function updateLimitGauges(client: PoolClient, m: StripeLimitMetrics): Promise<void> {
-  const r = await client.query<{ unbillable: string; review: string }>(
-    `SELECT (SELECT count(*) FROM usage_events WHERE unbillable_at IS NOT NULL) AS unbillable,
-            (SELECT count(*) FROM stripe_meter_reports WHERE review_at IS NOT NULL AND accepted_at IS NULL) AS review`,
-  );
-  m.unbillableEvents.set(Number(r.rows[0]?.unbillable ?? 0));
+  m.unbillableEvents.set(await countUnbillable(client));
+  const r = await client.query<{ review: string }>('SELECT count(*) AS review FROM stripe_meter_reports WHERE review_at IS NOT NULL AND accepted_at IS NULL');
   m.reviewReports.set(Number(r.rows[0]?.review ?? 0));
 }

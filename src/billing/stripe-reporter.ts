@@ -1,7 +1,9 @@
 /**
  * Periodic Stripe reporting: aggregate unreported ledger rows per (Stripe
  * customer, meter, window), send one Billing meter event each, and mark rows
- * reported only after Stripe accepted.
+ * reported only after Stripe accepted. Which windows have work comes from the
+ * hourly aggregates in `usage_windows` (src/billing/ledger.ts), never from a
+ * scan of raw rows; a claim then touches only its window's rows.
  *
  * Crash safety is an outbox. A cycle first *claims* rows in one transaction:
  * it writes a `stripe_meter_reports` row (identifier, value) and stamps the
@@ -41,6 +43,7 @@ import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { Pool } from '../clients/postgres.js';
 import type { MeterEventSender } from './stripe-client.js';
+import { claimRows, markReported, pendingWindows, reportLagS } from './ledger.js';
 import { deadLetter, REVIEW_AFTER_S, SENDABLE_AGE_S, stripeLimitMetrics, updateLimitGauges } from './stripe-limits.js';
 
 const REPORT_LOCK = 0x4152_5354; // "ARST"
@@ -78,11 +81,6 @@ export function meterIdentifier(customer: string, meter: string, windowStartS: n
   return n <= 1 ? `am_${h}` : `am_${h}_${n}`;
 }
 
-// An org's key bills the org's customer (the org pays), before the user's own.
-const CUSTOMER = `COALESCE(e.stripe_customer,
-  (SELECT bc.stripe_customer FROM api_keys k JOIN billing_customers bc ON bc.org_id = k.org_id WHERE k.key_id = e.key_id),
-  (SELECT bc.stripe_customer FROM billing_customers bc WHERE bc.user_id = e.user_id))`;
-
 export function createStripeReporter(
   cfg: StripeConfig,
   deps: { pool: Pool; sender: MeterEventSender; metrics: Metrics; log: Logger; now?: () => number },
@@ -108,20 +106,11 @@ export function createStripeReporter(
     const cutoffS = Math.floor((nowS - cfg.settle_s) / cfg.window_s) * cfg.window_s;
     const kinds = [...meters.keys()];
     if (kinds.length === 0) return 0;
-    const groups = await client.query<{ customer: string; kind: UsageKind; window_start: string }>(
-      `SELECT customer, kind, window_start FROM (
-         SELECT ${CUSTOMER} AS customer, e.kind, (floor(extract(epoch FROM e.occurred_at) / $1) * $1)::bigint AS window_start
-           FROM usage_events e
-          WHERE e.reported_at IS NULL AND e.stripe_identifier IS NULL AND e.unbillable_at IS NULL AND e.kind = ANY($2)
-            AND e.occurred_at < to_timestamp($3) AND e.occurred_at >= to_timestamp($4)) s
-        WHERE customer IS NOT NULL
-        GROUP BY 1, 2, 3 ORDER BY 3, 1, 2 LIMIT $5`,
-      [cfg.window_s, kinds, cutoffS, nowS - SENDABLE_AGE_S, cfg.batch_limit],
-    );
+    const groups = await pendingWindows(client, { windowS: cfg.window_s, kinds, cutoffS, oldestS: nowS - SENDABLE_AGE_S, limit: cfg.batch_limit });
     let created = 0;
-    for (const g of groups.rows) {
+    for (const g of groups) {
       if (!g.customer) continue;
-      const meter = meters.get(g.kind);
+      const meter = meters.get(g.kind as UsageKind);
       if (!meter) continue;
       const ws = Number(g.window_start);
       await client.query('BEGIN');
@@ -131,23 +120,20 @@ export function createStripeReporter(
           [g.customer, meter, ws],
         );
         const identifier = meterIdentifier(g.customer, meter, ws, Number(prior.rows[0]?.n ?? 0) + 1);
-        const stamped = await client.query<{ n: string; total: string }>(
-          `WITH u AS (
-             UPDATE usage_events e SET stripe_identifier = $1
-              WHERE e.reported_at IS NULL AND e.stripe_identifier IS NULL AND e.unbillable_at IS NULL AND e.kind = $2
-                AND e.occurred_at >= to_timestamp($3) AND e.occurred_at < to_timestamp($3 + $4)
-                AND e.occurred_at >= to_timestamp($6)
-                AND ${CUSTOMER} = $5
-             RETURNING e.quantity)
-           SELECT count(*) AS n, COALESCE(sum(quantity), 0)::text AS total FROM u`,
-          [identifier, g.kind, ws, cfg.window_s, g.customer, nowS - SENDABLE_AGE_S],
-        );
-        if (Number(stamped.rows[0]?.n ?? 0) > 0) {
+        const stamped = await claimRows(client, {
+          identifier,
+          kind: g.kind,
+          windowStartS: ws,
+          windowS: cfg.window_s,
+          customer: g.customer,
+          oldestS: nowS - SENDABLE_AGE_S,
+        });
+        if (stamped.n > 0) {
           // Whole units to Stripe, the fraction carried to the customer's next window (exact numeric arithmetic).
           const split = await client.query<{ carried: string; value: string; rest: string }>(
             `WITH c AS (SELECT COALESCE((SELECT remainder FROM stripe_meter_remainders WHERE stripe_customer = $1 AND meter = $2 FOR UPDATE), 0) AS carried)
              SELECT carried::text, floor($3::numeric + carried)::text AS value, (($3::numeric + carried) - floor($3::numeric + carried))::text AS rest FROM c`,
-            [g.customer, meter, stamped.rows[0]?.total ?? '0'],
+            [g.customer, meter, stamped.total],
           );
           const { carried, value, rest } = split.rows[0]!;
           await client.query(
@@ -159,10 +145,10 @@ export function createStripeReporter(
           await client.query(
             `INSERT INTO stripe_meter_reports (identifier, stripe_customer, meter, kind, window_start, value, ledger_total, carried_in, accepted_at)
              VALUES ($1, $2, $3, $4, to_timestamp($5), $6, $7, $8, ${nothingToSend ? 'now()' : 'NULL'})`,
-            [identifier, g.customer, meter, g.kind, ws, value, stamped.rows[0]?.total ?? '0', carried],
+            [identifier, g.customer, meter, g.kind, ws, value, stamped.total, carried],
           );
           // All of it carried on: the rows are accounted for, Stripe has nothing to take.
-          if (nothingToSend) await client.query('UPDATE usage_events SET reported_at = now() WHERE stripe_identifier = $1', [identifier]);
+          if (nothingToSend) await markReported(client, identifier);
           else created++;
         }
         await client.query('COMMIT');
@@ -217,7 +203,7 @@ export function createStripeReporter(
           await client.query('UPDATE stripe_meter_reports SET accepted_at = now(), attempts = attempts + 1, last_error = NULL WHERE identifier = $1', [
             r.identifier,
           ]);
-          await client.query('UPDATE usage_events SET reported_at = now() WHERE stripe_identifier = $1 AND reported_at IS NULL', [r.identifier]);
+          await markReported(client, r.identifier);
           await client.query('COMMIT');
         } catch (err) {
           await client.query('ROLLBACK').catch(() => undefined);
@@ -251,13 +237,7 @@ export function createStripeReporter(
 
   async function updateLag(client: PoolClient): Promise<void> {
     await updateLimitGauges(client, lm);
-    const r = await client.query<{ lag: string | null }>(
-      `SELECT extract(epoch FROM (to_timestamp($1) - min(e.occurred_at))) AS lag FROM usage_events e
-        WHERE e.reported_at IS NULL AND e.unbillable_at IS NULL AND e.kind = ANY($2) AND ${CUSTOMER} IS NOT NULL`,
-      [now() / 1000, [...meters.keys()]],
-    );
-    const lag = r.rows[0]?.lag;
-    wm.lag.set({ stage: 'stripe' }, lag === null || lag === undefined ? 0 : Math.max(0, Number(lag)));
+    wm.lag.set({ stage: 'stripe' }, await reportLagS(client, { nowS: now() / 1000, kinds: [...meters.keys()] }));
   }
 
   async function cycle(): Promise<CycleResult> {
@@ -269,8 +249,7 @@ export function createStripeReporter(
         // Resend what a crashed cycle left pending before claiming more.
         const first = await sendPending(client);
         if (first.retry) return { locked: true, claimed: 0, ...first };
-        const unbillable =
-          meters.size > 0 ? await deadLetter(client, { nowS: Math.floor(now() / 1000), kinds: [...meters.keys()], customer: CUSTOMER, log, m: lm }) : 0;
+        const unbillable = meters.size > 0 ? await deadLetter(client, { nowS: Math.floor(now() / 1000), kinds: [...meters.keys()], log, m: lm }) : 0;
         const claimed = await claim(client);
         const second = claimed > 0 ? await sendPending(client) : { accepted: 0, duplicate: 0, rejected: 0, review: 0, retry: false };
         await updateLag(client);

@@ -46,7 +46,7 @@ export async function withStores<T>(cfg: Readonly<Config>, needPostgres: boolean
   if (needPostgres && !cfg.postgres) throw new UsageError('config: postgres.url: required for this command');
   const pool = cfg.postgres ? createPool(cfg.postgres.url, { max: 2 }) : null;
   // The CLI may wait for a connection (offline queue on) but gives up after a few attempts.
-  const redis = cfg.redis ? createRedis(cfg.redis.url, { enableOfflineQueue: true, retryStrategy: (n) => (n > 3 ? null : 200) }) : null;
+  const redis = cfg.redis ? createRedis(cfg.redis, { enableOfflineQueue: true, retryStrategy: (n) => (n > 3 ? null : 200) }) : null;
   redis?.on('error', () => undefined);
   try {
     return await fn(pool, redis);

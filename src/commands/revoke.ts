@@ -15,6 +15,7 @@
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
 import { UsageError } from '../errors.js';
 import { connectResp, parseRedisUrl, RespError, type RespClient } from '../clients/resp.js';
+import type { RedisTarget } from '../clients/redis.js';
 import { redisKeys, revocationCommands, type Revocation, type RevocationKind } from '../authenticate/deny-state.js';
 import type { KeyRecord } from '../authenticate/records.js';
 import { SAFE_NAME } from '../authenticate/records.js';
@@ -28,13 +29,13 @@ export async function runRevokeCommand(argv: string[]): Promise<number> {
   const id = values[kind] as string;
   if (!SAFE_NAME.test(id)) throw new UsageError(`--${kind}: expected visible ASCII without spaces`);
   if (!cfg.redis) throw new UsageError('config: redis.url: required for revoke (sidecars learn revocations through Redis)');
-  const { url, key_prefix: prefix } = cfg.redis;
+  const { key_prefix: prefix } = cfg.redis;
   const r: Revocation = { kind, id, at: Date.now() / 1000 };
   // The kill switch takes effect when the deny state is published, so Redis goes
   // first; Postgres (the source of truth; loading pg alone takes ~50 ms here) is
   // written next, whatever Redis did, and the command succeeds only when both did.
   // A revoked key's re-projected record needs its Postgres row, so it comes last.
-  const writer = await settle(openWriter(url, prefix));
+  const writer = await settle(openWriter(cfg.redis, prefix));
   const published = writer.ok ? await settle(writer.value.publish(r)) : writer;
   const recorded = cfg.postgres ? await settle(recordInPostgres(cfg.postgres.url, kind, id, r.at)) : null;
   try {
@@ -114,10 +115,13 @@ interface RedisWriter {
   close(): Promise<void>;
 }
 
-/** The lean RESP client (one MULTI/EXEC per write); ioredis for URL forms it does not read (unix socket, query options). */
-async function openWriter(url: string, prefix: string): Promise<RedisWriter> {
-  const target = parseRedisUrl(url);
-  if (!target) return openIoredisWriter(url, prefix);
+/**
+ * The lean RESP client (one MULTI/EXEC per write); ioredis for URL forms it does
+ * not read (unix socket, query options) and for a Redis Cluster (slot routing).
+ */
+async function openWriter(redis: Exclude<RedisTarget, string>, prefix: string): Promise<RedisWriter> {
+  const target = redis.url !== undefined && !redis.cluster ? parseRedisUrl(redis.url) : null;
+  if (!target) return openIoredisWriter(redis, prefix);
   const client: RespClient = await connectResp(target);
   return {
     async publish(r) {
@@ -133,7 +137,7 @@ async function openWriter(url: string, prefix: string): Promise<RedisWriter> {
   };
 }
 
-async function openIoredisWriter(url: string, prefix: string): Promise<RedisWriter> {
+async function openIoredisWriter(url: RedisTarget, prefix: string): Promise<RedisWriter> {
   const [{ closeRedis, createRedis }, { projectKey, publishRevocation }] = await Promise.all([
     import('../clients/redis.js'),
     import('../identity-admin/publish.js'),

@@ -10,6 +10,7 @@
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
 import { UsageError } from '../errors.js';
 import { createPool, type Pool } from '../clients/postgres.js';
+import { listUnbillable, markReported } from '../billing/ledger.js';
 
 export const LEDGER_SUBCOMMANDS = ['unbillable', 'review', 'resolve'] as const;
 const USAGE = 'usage: argus-sidecar usage (unbillable | review) [--limit N] --config FILE | usage resolve IDENTIFIER (--sent | --resend) --config FILE';
@@ -38,13 +39,7 @@ export async function runUsageLedgerCommand(argv: string[]): Promise<number> {
 }
 
 async function unbillable(pool: Pool, limit: number): Promise<number> {
-  const rows = await pool.query(
-    `SELECT event_id, kind, user_id, COALESCE(stripe_customer, (SELECT bc.stripe_customer FROM api_keys k JOIN billing_customers bc ON bc.org_id = k.org_id WHERE k.key_id = e.key_id), (SELECT bc.stripe_customer FROM billing_customers bc WHERE bc.user_id = e.user_id)) AS stripe_customer,
-            quantity::text AS quantity, occurred_at, unbillable_reason AS reason, unbillable_at
-       FROM usage_events e WHERE unbillable_at IS NOT NULL ORDER BY occurred_at, event_id LIMIT $1`,
-    [limit],
-  );
-  for (const r of rows.rows) process.stdout.write(JSON.stringify(r) + '\n');
+  for (const r of await listUnbillable(pool, limit)) process.stdout.write(JSON.stringify(r) + '\n');
   return 0;
 }
 
@@ -75,7 +70,7 @@ async function resolve(pool: Pool, identifier: string, sent: boolean): Promise<n
       await client.query('ROLLBACK');
       throw new UsageError(`usage resolve: no report "${identifier}" in review`);
     }
-    if (sent) await client.query('UPDATE usage_events SET reported_at = now() WHERE stripe_identifier = $1 AND reported_at IS NULL', [identifier]);
+    if (sent) await markReported(client, identifier);
     await client.query('COMMIT');
   } finally {
     client.release();

@@ -27,7 +27,7 @@ export async function runUsageCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit: expected a positive integer');
   const cfg = configFromArgs(values);
   if (!cfg.redis) throw new UsageError('config: redis.url: required for usage');
-  const connection = createBullRedis(cfg.redis.url, { maxRetriesPerRequest: 3 });
+  const connection = createBullRedis(cfg.redis, { maxRetriesPerRequest: 3 });
   // A one-shot command: Redis down is a one-line failure, not a wait forever.
   await whenReady(connection, 5000).catch(async (err: Error) => {
     await closeRedis(connection);

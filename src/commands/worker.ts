@@ -22,6 +22,7 @@ import { createBillingWorker } from '../billing/billing-worker.js';
 import { startProjectionWatch } from '../identity-admin/projection-watch.js';
 import { createStripeSender } from '../billing/stripe-client.js';
 import { createStripeReporter } from '../billing/stripe-reporter.js';
+import { startLedgerMaintenance } from '../billing/ledger-maintenance.js';
 
 export async function runWorkerCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('worker', argv, CONFIG_OPTION);
@@ -46,6 +47,8 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
 
   const pool = createPool(cfg.postgres.url, { max: cfg.metering.worker.concurrency + 2 });
   pool.on('error', (err) => log.warn('worker: postgres connection error', { err }));
+  // Daily partitions ahead and retention (src/billing/ledger-maintenance.ts), before the first batch needs them.
+  const maintenance = startLedgerMaintenance(cfg.billing.ledger, { pool, metrics, log });
   const worker = createBillingWorker(cfg, { pool, metrics, log });
   // Re-projects keys, revocations and users when Redis lost them (src/identity-admin/projection-watch.ts).
   const projection = startProjectionWatch(cfg, { pool, metrics, log });
@@ -60,6 +63,7 @@ export async function runWorkerCommand(argv: string[]): Promise<number> {
   await reporter?.close();
   await projection.close();
   await worker.close();
+  await maintenance.close();
   await pool.end().catch(() => undefined);
   await admin.close();
   log.info('worker: stopped');

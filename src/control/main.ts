@@ -65,7 +65,7 @@ export async function startControl(cfg: Readonly<Config>, opts: { log: Logger; d
   });
   const pool = createPool(cfg.postgres.url, { max: c.max_connections });
   pool.on('error', (err) => log.warn('control: postgres connection error', { err }));
-  const redis: Redis | null = cfg.redis ? createRedis(cfg.redis.url, { connectionName: 'argus-control' }) : null;
+  const redis: Redis | null = cfg.redis ? createRedis(cfg.redis, { connectionName: 'argus-control' }) : null;
   redis?.on('error', (err: Error) => log.debug('control: redis error', { err }));
   const authn = await createAuthenticator(cfg, { ...(redis && { redis }), metrics, log });
   const prefix = cfg.redis?.key_prefix ?? 'argus:';

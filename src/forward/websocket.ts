@@ -96,12 +96,19 @@ export interface WsMessageGate {
   fromClient(data: Buffer, isBinary: boolean): boolean;
   fromUpstream(data: Uint8Array, isBinary: boolean): void;
   close(): void;
+  /**
+   * The caller's record changed (heartbeat re-check): a reason to close the session
+   * (4409) when the change narrowed what it was opened with, else null (go on).
+   */
+  reconnectFor?(next: AuthContext): string | null;
 }
 
 /** What inspects client messages before they are relayed (message limits, an extension's gate). */
 export interface WsGate {
   /** A refusal frame for the client when this message is over a limit, else null. */
   limit?(): string | null;
+  /** A refusal frame when the session's current entitlements (`session.ctx`) no longer allow this message, else null. */
+  check?(data: Buffer, isBinary: boolean): string | null;
   messages?: WsMessageGate;
 }
 
@@ -124,8 +131,11 @@ export class WsSession {
     private readonly limits: WsLimits,
     /** Route and request the session came from. */
     readonly meta: Readonly<Record<string, unknown>>,
-    /** Who is connected (null: anonymous route): revocations and heartbeats match on it. */
-    readonly ctx: AuthContext | null = null,
+    /**
+     * Who is connected (null: anonymous route): revocations and heartbeats match on it.
+     * A heartbeat replaces it when the owner's record changed (same caller, new entitlements).
+     */
+    public ctx: AuthContext | null = null,
     readonly policy: WsPolicy = DEFAULT_POLICY,
   ) {}
 
@@ -180,7 +190,7 @@ export class WsSession {
     const gate = this.gate;
     const data = Buffer.copyBytesFrom(new Uint8Array(message));
     if (gate) {
-      const refused = gate.limit?.();
+      const refused = gate.limit?.() ?? gate.check?.(data, isBinary);
       if (refused) return this.toClient(refused);
       if (gate.messages) {
         if (!gate.messages.fromClient(data, isBinary)) this.end(CLOSE.OVERLOADED, 'too many messages waiting');

@@ -11,6 +11,8 @@ export const CLOSE = {
   OVERLOADED: 1013,
   REAUTHENTICATE: 4401,
   REVOKED: 4403,
+  /** The caller's trading entitlements narrowed: reconnect under the new limits (docs/websockets.md). */
+  ENTITLEMENTS_CHANGED: 4409,
 } as const;
 
 /** A code the sidecar may send in a close frame (1005/1006/1015 are reserved). */

@@ -1,15 +1,17 @@
 /**
  * What each WebSocket session's client messages pass before the upstream:
  * per-connection and per-user message limits (the rate limiter's buckets, in
- * this sidecar), then the message gate of the route's extension, if it has one
- * (src/extensions/contract.ts). A refused message gets an error frame; the
- * session stays open.
+ * this sidecar), the route's policy against the caller's current context (which a
+ * heartbeat may narrow: ws-entitlements.ts), then the message gate of the route's
+ * extension, if it has one (src/extensions/contract.ts). A refused message gets an
+ * error frame; the session stays open.
  */
 import type { AuthContext } from '../request/principal.js';
 import { deny } from '../errors.js';
 import type { ExtensionRuntime } from '../extensions/contract.js';
 import { limitPolicy, type RateLimiter, type Decision, type LimitPolicy } from '../ratelimit/index.js';
 import type { CompiledRoute } from '../request/route.js';
+import { createEntitlementCheck, type RoutePolicy } from './ws-entitlements.js';
 import type { WsGate, WsSession } from './websocket.js';
 import { errorFrame } from './ws-frames.js';
 
@@ -17,6 +19,8 @@ export interface GateDeps {
   readonly limiter: RateLimiter;
   /** The gating extension runtimes of each route (by route index), when any. */
   readonly extensionsOf: (route: CompiledRoute) => readonly ExtensionRuntime[];
+  /** The route policy (authorize stage) re-applied when a heartbeat changed a session's context. */
+  readonly authorize?: RoutePolicy;
 }
 
 /** `eventKey`: the sidecar-chosen id usage event ids derive from (never the client's x-request-id). */
@@ -50,6 +54,7 @@ export function createGateFactory(deps: GateDeps): GateFactory {
         return errorFrame(deny('ARGUS_RATE_LIMITED', `too many messages; retry in ${Math.ceil(refused.retryAfterS)} s`), requestId);
       };
     }
+    if (ctx && deps.authorize) gate.check = createEntitlementCheck({ session, route, authorize: deps.authorize, requestId });
     for (const ext of deps.extensionsOf(route)) {
       const messages = ext.gate?.(session, route, ctx, requestId, eventKey);
       if (messages) {
@@ -57,6 +62,6 @@ export function createGateFactory(deps: GateDeps): GateFactory {
         break;
       }
     }
-    return gate.limit || gate.messages ? gate : undefined;
+    return gate.limit || gate.check || gate.messages ? gate : undefined;
   };
 }

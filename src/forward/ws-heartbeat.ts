@@ -5,6 +5,13 @@
  * kill switch's fallback when a pub/sub revocation message is lost: a revoked
  * session is closed within one heartbeat plus one re-check.
  *
+ * The re-check also re-reads the owner's record (the user's, or an API key's
+ * user or org): when it changed, the session goes on with the new context (the
+ * message checks read `session.ctx`, so narrowed features or models refuse the
+ * next message), unless the route extension's message gate says the change
+ * narrowed what the session was opened with (trading: an exchange removed): then
+ * it is closed 4409 and the client reconnects under the new limits.
+ *
  * On fail-closed routes (a fail-closed extension's, or `on_auth_unavailable: closed`), a session
  * whose credential cannot be re-checked (Redis down) for longer than
  * `websocket.unavailable_grace_ms` is closed 1011.
@@ -15,7 +22,8 @@ import type { AuthContext } from '../request/principal.js';
 import type { Logger } from '../observe/log.js';
 import { CLOSE, type WsSession } from './websocket.js';
 
-export type Revalidation = 'ok' | 'expired' | 'revoked' | 'unavailable';
+/** `changed`: valid, with a new context (the owner's record changed). */
+export type Revalidation = 'ok' | 'expired' | 'revoked' | 'unavailable' | { readonly changed: AuthContext };
 
 export interface HeartbeatDeps {
   readonly sessions: ReadonlySet<WsSession>;
@@ -63,7 +71,12 @@ export function createHeartbeats(deps: HeartbeatDeps) {
   function apply(s: WsSession, r: Revalidation): void {
     if (s.closed) return;
     const now = deps.now();
-    if (r === 'ok') s.validatedAt = now;
+    if (typeof r === 'object') {
+      const why = s.gate?.messages?.reconnectFor?.(r.changed);
+      if (why) return s.end(CLOSE.ENTITLEMENTS_CHANGED, `entitlements changed: ${why}`);
+      s.ctx = r.changed;
+      s.validatedAt = now;
+    } else if (r === 'ok') s.validatedAt = now;
     else if (r === 'expired') s.end(CLOSE.REAUTHENTICATE, 'credential expired');
     else if (r === 'revoked') s.end(CLOSE.REVOKED, 'revoked');
     else if (s.policy.failClosed && now - s.validatedAt > s.policy.unavailableGraceMs) {

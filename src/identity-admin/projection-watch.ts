@@ -35,7 +35,7 @@ export function startProjectionWatch(
   const prefix = cfg.redis.key_prefix;
   const log = deps.log.child({ component: 'projection' });
   const intervalMs = deps.intervalMs ?? 2000;
-  const redis = createRedis(cfg.redis.url, { connectionName: 'argus-projection' });
+  const redis = createRedis(cfg.redis, { connectionName: 'argus-projection' });
   redis.on('error', () => undefined);
   const registers = [deps.metrics.registry];
   const runs =

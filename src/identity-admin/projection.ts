@@ -20,7 +20,7 @@
  * run wrote: if Redis lost its data again mid-run, the run does not claim success.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { runEach, type Redis } from '../clients/redis.js';
 import type { Pool } from '../clients/postgres.js';
 import { epochState, projectionKeys, type EpochPhase } from '../authenticate/projection.js';
 import { redisKeys, SESSION_DENY_TTL_S, type Revocation, type RevocationKind } from '../authenticate/deny-state.js';
@@ -77,9 +77,7 @@ export async function reproject(pool: Pool, redis: Redis, prefix: string, opts: 
     const write = async (cmds: Array<[string, ...Array<string | number>]>): Promise<void> => {
       for (let i = 0; i < cmds.length; i += BATCH) {
         if (Number(await redis.eval(RENEW, 1, pk.lock, token, String(lockMs))) !== 1) throw new Error('projection: lost the lock (took longer than lock_ms?)');
-        const res = await redis.pipeline(cmds.slice(i, i + BATCH)).exec();
-        const err = res?.find(([e]) => e !== null)?.[0];
-        if (err) throw err;
+        await runEach(redis, cmds.slice(i, i + BATCH));
       }
     };
 

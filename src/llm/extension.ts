@@ -13,6 +13,7 @@ import { createLlmMetrics } from './metrics.js';
 import { llmSchema, routeLlmSchema, type LlmConfig, type RouteLlmConfig } from './schema.js';
 import { createLlmStage, type LlmStage } from './stage.js';
 import { llmReportedUsage, llmUsageEvent } from './usage-event.js';
+import { createMessageModelCheck, modelGate } from './ws-models.js';
 
 declare module '../extensions/slots.js' {
   interface ExtensionConfigs {
@@ -51,12 +52,15 @@ function startLlm(deps: ExtensionDeps): ExtensionRuntime {
     usage ? (ex, ctx, e, checkpoint) => usage.record(llmUsageEvent(usage.base(ex, ctx), ex.eventKey(), e), checkpoint) : () => undefined,
     deps.limiter,
   );
+  const models = createMessageModelCheck((deps.config as LlmConfig).model_tiers);
   return {
     async prepare(ex, route, ctx) {
       const prepared = await stage.prepare(ex, route.cfg.llm!, ctx);
       if ('code' in prepared) return prepared;
       return preparedRequest(stage, prepared, () => stage.relayOptions(ex, ctx, prepared));
     },
+    // WebSocket routes: messages naming a model are held to the caller's current LLM entitlements.
+    gate: (session, route, ctx, requestId) => (ctx && route.cfg.websocket ? modelGate(session, models, requestId) : undefined),
   };
 }
 

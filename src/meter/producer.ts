@@ -121,7 +121,7 @@ export function createMeter(
     for (const b of batches.values()) b.nextCheck = 0;
     void ackRound();
   };
-  const queue: UsageQueue | null = cfg.redis ? createUsageQueue(cfg, cfg.redis.url, { log, metrics: deps.metrics, onReady }) : null;
+  const queue: UsageQueue | null = cfg.redis ? createUsageQueue(cfg, cfg.redis, { log, metrics: deps.metrics, onReady }) : null;
 
   const batches = new Map<string, Batch>();
   const segments = new Map<string, Segment>();

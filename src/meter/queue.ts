@@ -4,7 +4,7 @@
  * instead of waiting, and the batch goes to the spool.
  */
 import { Job, Queue, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import { createRedis, type RedisTarget } from '../clients/redis.js';
 import type { MeteringSlice } from './slice.js';
 import type { Logger } from '../observe/log.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -65,9 +65,16 @@ export interface UsageQueue {
   close(): Promise<void>;
 }
 
-/** BullMQ key prefix: the config's Redis key prefix + "bull". */
+/**
+ * BullMQ key prefix: the config's Redis key prefix + "bull". On a Redis Cluster
+ * the prefix is a hash tag, `{argus:bull}`, as BullMQ documents for clusters: its
+ * scripts touch several keys of a queue at once, and the tag keeps every key of
+ * the queue in one slot (the queue lives on one master; more throughput means
+ * more queues, not a wider one).
+ */
 export function bullPrefix(cfg: MeteringSlice): string {
-  return `${cfg.redis?.key_prefix ?? 'argus:'}bull`;
+  const p = `${cfg.redis?.key_prefix ?? 'argus:'}bull`;
+  return cfg.redis?.cluster ? `{${p}}` : p;
 }
 
 /** Options stamped on every batch job: the worker's retry policy, and failed jobs kept for replay. */
@@ -81,15 +88,16 @@ export function jobOptions(cfg: MeteringSlice): JobsOptions {
   };
 }
 
-export function createUsageQueue(cfg: MeteringSlice, redisUrl: string, opts: { onReady?: () => void; log?: Logger; metrics?: Metrics } = {}): UsageQueue {
+export function createUsageQueue(cfg: MeteringSlice, redisUrl: RedisTarget, opts: { onReady?: () => void; log?: Logger; metrics?: Metrics } = {}): UsageQueue {
   const onReady = opts.onReady ?? (() => undefined);
   const timeoutMs = cfg.metering.queue_timeout_ms;
-  const connection = new Redis(redisUrl, {
+  const connection = createRedis(redisUrl, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: Math.max(timeoutMs, 1000),
     commandTimeout: timeoutMs,
     retryStrategy: (times) => Math.min(100 * times, 1000),
+    lazyConnect: false,
   });
   // Errors are reported through rejected adds; an unhandled 'error' event would crash the process.
   connection.on('error', () => undefined);

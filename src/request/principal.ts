@@ -20,6 +20,8 @@ export interface AuthContext extends ExtensionEntitlements {
   readonly scopes: readonly string[];
   /** API key id when authenticated by key. */
   readonly key_id?: string;
+  /** The org that owns the API key, when an org does (its record is the key's owner record). */
+  readonly org_id?: string;
   /** Session id (session header `sid`, JWT `jti`/`origin_jti`/`sid`). */
   readonly session_id?: string;
   /** Unix seconds when the credential expires (JWT exp, session exp). */

@@ -4,6 +4,8 @@
  * Keys: `<prefix>trading:<user>:<yyyymmdd>:value` (USD ordered today),
  * `…:loss` (USD lost today; negative = net gain) and, when reports carry ids,
  * `…:reports` (ids already counted). All expire two days after their last write.
+ * On a Redis Cluster the user and day are a hash tag, `<prefix>trading:{<user>:<yyyymmdd>}:value`,
+ * so each script's keys share a slot.
  *
  * One Lua script per order checks the loss limit, checks the value limit and
  * adds the order's value, atomically: concurrent orders on any number of
@@ -112,7 +114,10 @@ export function createTradingLedger(opts: TradingLedgerOptions): TradingLedger {
   if (!(timeoutMs > 0)) throw new Error('createTradingLedger: timeoutMs must be positive');
   let closing: Promise<void> | undefined;
 
-  const keyOf = (user: string, what: 'value' | 'loss' | 'reports') => `${prefix}trading:${user}:${utcDay(now())}:${what}`;
+  // A Redis Cluster runs a script only on keys of one slot: the user's day is the hash tag there.
+  const keyOf = redis.isCluster
+    ? (user: string, what: 'value' | 'loss' | 'reports') => `${prefix}trading:{${user}:${utcDay(now())}}:${what}`
+    : (user: string, what: 'value' | 'loss' | 'reports') => `${prefix}trading:${user}:${utcDay(now())}:${what}`;
   const unavailable = () => deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'trading limits cannot be checked right now; the order was not sent');
 
   async function reserveOrder(userId: string, valueUsd: number | undefined, limits: DailyLimits): Promise<Reservation> {

@@ -21,6 +21,7 @@ import { parseOrder, type Order } from './orders.js';
 import { parseReport } from './reports.js';
 import { checkOrder, errorFrame } from './entitlements.js';
 import { createTradingMeter, type TradingUsageEvent } from './events.js';
+import { tradingNarrowed } from './narrowed.js';
 
 export interface TradingSessionOptions {
   readonly config: TradingConfig;
@@ -58,6 +59,11 @@ export interface TradingSession {
   idle(): Promise<void>;
   /** Client messages waiting behind an order. */
   readonly pending: number;
+  /**
+   * The caller's record changed (heartbeat re-check): why this session must end so
+   * the client reconnects under narrower trading entitlements, or null to go on.
+   */
+  reconnectFor(next: AuthContext): string | null;
 }
 
 /** The caller's daily limits: its entitlement's, else the config's defaults. */
@@ -195,5 +201,6 @@ export function createTradingSession(opts: TradingSessionOptions): TradingSessio
     get pending() {
       return queue.length;
     },
+    reconnectFor: (next) => tradingNarrowed(ctx.trading, next.trading),
   };
 }
