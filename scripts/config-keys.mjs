@@ -20,7 +20,7 @@ const FILES = {
   ratelimit: ['src/ratelimit/schema.ts'],
   llm: ['src/llm/schema.ts'],
   trading: ['src/trading/schema.ts'],
-  billing: ['src/billing/schema.ts'],
+  billing: ['src/billing/schema.ts', 'src/billing/plans.ts'],
   control: ['src/control-schema.ts'],
   observability: ['src/observe/schema.ts'],
 };
@@ -28,7 +28,7 @@ const docs = new Map();
 for (const file of new Set(['src/config.ts', ...Object.values(FILES).flat()])) {
   const text = readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');
   const byLeaf = new Map();
-  for (const m of text.matchAll(/\/\*\*([\s\S]*?)\*\/\s*\n\s*([a-z_]+)\s*:/g)) {
+  for (const m of text.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*\n\s*([a-z_]+)\s*:/g)) {
     const doc = m[1]
       .split('\n')
       .map((l) => l.replace(/^\s*\*\s?/, '').trim())

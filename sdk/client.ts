@@ -158,6 +158,16 @@ export function createArgusClient(opts: ArgusClientOptions) {
     },
     billing: {
       getUsage: (query: Query<'getUsage'> = {}) => call<Schemas['Usage']>({ method: 'GET', path: '/v1/usage', query }),
+      /** The seeds' `create_checkout_session`: open `data.url` in the browser. Never retried (each call is a new session). */
+      createCheckoutSession: (body: Schemas['CheckoutRequest']) => call<Schemas['CheckoutSession']>({ method: 'POST', path: '/v1/billing/checkout', body }),
+      createPortalSession: (body: Schemas['PortalRequest']) => call<Schemas['PortalSession']>({ method: 'POST', path: '/v1/billing/portal', body }),
+      /** The seeds' `get_subscription`. */
+      getSubscription: (query: Query<'getSubscription'> = {}) => call<Schemas['Subscription']>({ method: 'GET', path: '/v1/billing/subscription', query }),
+      /** Apply the subscription now (checkout success page); safe to retry: it re-reads Stripe's state. */
+      syncSubscription: (body: Schemas['SyncRequest'] = {}) => call<Schemas['Subscription']>({ method: 'POST', path: '/v1/billing/sync', body, safe: true }),
+      /** The seeds' `batch_record_usage` (and `record_usage`, `record_llm_usage`, `record_trading_usage` as one-event batches); safe to retry: event ids dedupe. */
+      recordUsage: (body: Schemas['UsageEventsRequest']) =>
+        call<Schemas['UsageEventsAccepted']>({ method: 'POST', path: '/v1/usage/events', body, safe: true }),
     },
     config: {
       listTiers: () => call<Schemas['Tiers']>({ method: 'GET', path: '/v1/config/tiers' }),

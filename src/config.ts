@@ -23,6 +23,7 @@ import './extensions/registry.js';
 import { serverSchema } from './server/schema.js';
 import { upstreamSchema } from './forward/upstream-schema.js';
 import { redisSchema } from './clients/redis-schema.js';
+import { billingPlansSchema, billingProblems } from './billing/plans.js';
 import { controlSchema } from './control-schema.js';
 import { observabilitySchema, resolveTracing, tracingEnabled } from './observe/schema.js';
 
@@ -37,7 +38,8 @@ const hostPort = (host: string, port: number) =>
     })
     .strict();
 
-export const TIER_ORDER = ['explorer', 'professional', 'business', 'enterprise'] as const;
+/** Built-in tiers, lowest first. `none` is what a lapsed subscription falls to (`billing.inactive_tier`). */
+export const TIER_ORDER = ['none', 'explorer', 'professional', 'business', 'enterprise'] as const;
 export type TierName = (typeof TIER_ORDER)[number];
 
 const baseConfigSchema = z
@@ -58,12 +60,13 @@ const baseConfigSchema = z
     ratelimit: ratelimitSchema.default({}),
     routes: z.array(routeSchema).min(1),
     metering: meteringSchema.default({}),
-    billing: billingSchema.default({}),
     stripe: stripeSchema.optional(),
     /** `argus-sidecar control` (src/control/): listeners, reconciler, API limits. Ignored by the proxy. */
     control: controlSchema.default({}),
     /** Tracing, access log, auth event stream (docs/observability.md). */
     observability: observabilitySchema.default({}),
+    /** The worker's ledger storage (src/billing/schema.ts) and, for the control process, plans and subscription rules (src/billing/plans.ts). */
+    billing: billingSchema.merge(billingPlansSchema).default({}),
     log: z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
       .strict()
@@ -99,6 +102,8 @@ function currentSchema(): z.ZodType<Config, z.ZodTypeDef, unknown> {
 }
 
 const DEFAULT_TIERS: Record<TierName, { requests_per_minute: number }> = {
+  // Below every plan: a small allowance, no features (routes with a `tier` minimum refuse it).
+  none: { requests_per_minute: 10 },
   explorer: { requests_per_minute: 100 },
   professional: { requests_per_minute: 1000 },
   business: { requests_per_minute: 10000 },
@@ -132,6 +137,8 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   }
   const cfg = result.data;
   cfg.tiers = { ...DEFAULT_TIERS, ...cfg.tiers };
+  const problems = billingProblems(cfg.billing, Object.keys(cfg.tiers));
+  if (problems.length > 0) throw new UsageError(`config: invalid configuration\n${problems.map(([k, m]) => `  ${k}: ${m}`).join('\n')}`);
   // Tracing keys left out of the file take the standard OTEL_* variables (read here, the only reader of the environment).
   const t = cfg.observability.tracing;
   const s = resolveTracing(t, env);

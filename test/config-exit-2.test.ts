@@ -15,6 +15,7 @@ describe('config errors exit 2 naming the key', () => {
     ['out of range port', base + 'listen: { port: 70000 }\n', /listen\.port:/],
     ['missing env reference', base + 'redis: { url: "${ARGUS_TEST_UNSET_VAR}" }\n', /redis\.url: environment variable ARGUS_TEST_UNSET_VAR is not set/],
     ['invalid YAML', 'routes: [\n', /not valid YAML/],
+    ['billing plan naming an unknown tier', base + 'billing: { plans: { gold: { tier: golden } } }\n', /billing\.plans\.gold\.tier: unknown tier "golden"/],
   ];
   for (const [name, yaml, message] of cases) {
     it(name, async () => {

@@ -78,6 +78,13 @@ describe('SDK contract against a running control process', () => {
     assert.equal(ok(await user.me.listApiKeys()).items.length, 2);
     assert.equal(ok(await user.me.revokeApiKey(mine.api_key.key_id)).status, 'revoked');
     assert.equal(ok(await billing.getUsage({ user_id: 'sdk1', period: 'month' })).items.length, 0);
+    // Billing without Stripe configured (test/control-billing-*.test.ts run it against the Stripe stand-in).
+    assert.equal(ok(await billing.getSubscription({ user_id: 'sdk1' })).subscriptions.length, 0);
+    const urls = { success_url: 'https://app.example/ok', cancel_url: 'https://app.example/no' };
+    assert.equal((await billing.createCheckoutSession({ plan: 'explorer', ...urls })).error?.code, 'ARGUS_NOT_CONFIGURED');
+    assert.equal((await billing.createPortalSession({ return_url: 'https://app.example/' })).error?.code, 'ARGUS_NOT_CONFIGURED');
+    assert.equal((await billing.syncSubscription({})).error?.code, 'ARGUS_NOT_CONFIGURED');
+    assert.equal((await billing.recordUsage({ events: [{ id: 'e1', kind: 'request', user_id: 'sdk1' }] })).error?.code, 'ARGUS_DEPENDENCY_UNAVAILABLE');
     assert.ok(ok(await config.listTiers()).items.some((t) => t.name === 'explorer' && t.requests_per_minute === 100));
     assert.ok(Array.isArray(ok(await config.listFeatures()).items));
     assert.ok(ok(await config.getRateLimits()).tiers.length >= 4);

@@ -8,7 +8,7 @@
  * claim can never smuggle a header line upstream.
  */
 import type { AuthContext } from '../request/principal.js';
-import { entitlementsOf, SAFE_NAME, SAFE_TOKEN, type UserRecord } from './records.js';
+import { entitlementNames, entitlementsOf, SAFE_NAME, SAFE_TOKEN, type UserRecord } from './records.js';
 import type { JwtConfig } from './schema.js';
 import type { SessionPayload } from './session.js';
 
@@ -65,9 +65,30 @@ export function createContextBuilder(opts: { tiers: Readonly<Record<string, unkn
     };
   }
 
-  /** Overlay the user's record: tier, role, features and entitlements come from it when present. */
+  /**
+   * Overlay the user's record: tier, role, features and entitlements come from it
+   * when present; then the record's `org` (their highest org, {@link withOrgLift}).
+   */
   function withUser(ctx: AuthContext, rec: UserRecord | null): AuthContext {
     if (rec === null) return ctx;
+    return withOrgLift(withOwn(ctx, rec), rec);
+  }
+
+  /**
+   * A member gets the higher of their own and their org's plan: the record's `org`
+   * replaces tier, features and every extension's entitlements when its tier ranks
+   * higher than `ctx.tier`; role, scopes and a rate override stay.
+   */
+  function withOrgLift(ctx: AuthContext, rec: UserRecord): AuthContext {
+    const org = rec.org;
+    if (org === undefined || !rank.has(org.tier) || (rank.get(org.tier) ?? -1) <= (rank.get(ctx.tier) ?? -1)) return ctx;
+    // The org's entitlements replace the user's, extension by extension (an extension the org lacks: none).
+    const out: Record<string, unknown> = { ...ctx, tier: org.tier, features: org.features };
+    for (const name of entitlementNames()) delete out[name];
+    return { ...(out as unknown as AuthContext), ...entitlementsOf(org) };
+  }
+
+  function withOwn(ctx: AuthContext, rec: UserRecord): AuthContext {
     return {
       ...ctx,
       tier: rec.tier !== undefined && rank.has(rec.tier) ? rec.tier : ctx.tier,
@@ -89,7 +110,7 @@ export function createContextBuilder(opts: { tiers: Readonly<Record<string, unkn
    */
   function withOwner(key: AuthContext, owner: UserRecord | null): AuthContext {
     if (owner === null) return key;
-    return {
+    const inherited: AuthContext = {
       ...key,
       tier: owner.tier !== undefined && rank.has(owner.tier) ? owner.tier : key.tier,
       ...(owner.role !== undefined && { role: owner.role }),
@@ -97,6 +118,8 @@ export function createContextBuilder(opts: { tiers: Readonly<Record<string, unkn
       ...(key.requests_per_minute === undefined && owner.requests_per_minute !== undefined && { requests_per_minute: owner.requests_per_minute }),
       ...entitlementsOf(owner),
     };
+    // A user's key gets their org's plan too when it ranks higher (an org's own record has no `org`).
+    return withOrgLift(inherited, owner);
   }
 
   return { fromJwt, fromSession, withUser, withOwner, tierOf };

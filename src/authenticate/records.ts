@@ -47,6 +47,23 @@ const keyRecordBase = z
 export type KeyRecord = z.infer<typeof keyRecordBase> & ExtensionEntitlements;
 
 /**
+ * `org` in a user record: the entitlements of the highest-tier org the user
+ * belongs to (control plane, `users.org_lift`). Applied in place of the user's
+ * own tier, features, LLM and trading entitlements when its tier ranks higher.
+ */
+const orgLiftBase = z
+  .object({
+    org_id: name,
+    tier: name,
+    features: z.array(token).default([]),
+  })
+  .strict();
+
+/** The org lift: its tier and features plus each extension's entitlements under its name. */
+export type OrgLift = z.infer<typeof orgLiftBase> & ExtensionEntitlements;
+export const orgLiftSchema: z.ZodType<OrgLift, z.ZodTypeDef, unknown> = z.lazy(withEntitlements<OrgLift>(orgLiftBase));
+
+/**
  * Redis `<prefix>auth:user:<user_id>` and `<prefix>auth:org:<org_id>`: what the control
  * plane knows about a user or an org. Overrides JWT claims; an API key takes tier,
  * role, features and every extension's entitlements from its owner's record (claims.ts).
@@ -59,6 +76,7 @@ const userRecordBase = z
     scopes: z.array(token).optional(),
     requests_per_minute: z.number().int().positive().optional(),
     stripe_customer: z.string().min(1).optional(),
+    org: orgLiftSchema.optional(),
   })
   .passthrough();
 
@@ -112,4 +130,11 @@ export function entitlementsOf(rec: object): Readonly<ExtensionEntitlements> {
     if (v !== undefined) (out ??= {})[ext.name] = v;
   }
   return out ?? NONE;
+}
+
+/** Names under which extensions keep entitlements in records and contexts. */
+export function entitlementNames(): string[] {
+  return registeredExtensions()
+    .filter((e) => e.entitlementSchema !== undefined)
+    .map((e) => e.name);
 }

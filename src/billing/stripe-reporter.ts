@@ -20,9 +20,10 @@
  * double the pause (up to `max_backoff_ms`); other 4xx mark the report rejected
  * (error log; rows stay unreported for an operator).
  *
- * Customer mapping: the row's `stripe_customer` (from the AuthContext), else
- * `billing_customers.stripe_customer` for the row's user_id. Rows with neither
- * are never reported.
+ * Customer mapping: the row's `stripe_customer` (from the AuthContext), else the
+ * customer bound to the org its API key belongs to (`api_keys.org_id`), else
+ * `billing_customers.stripe_customer` for the row's user_id. Rows with none are
+ * never reported.
  *
  * Whole units: Stripe meter event values are integers. A claim adds the
  * (customer, meter)'s carried remainder to its rows' sum, reports the whole part

@@ -11,6 +11,7 @@
  * watch, the authenticator, Redis, Postgres and the admin port, in that order.
  */
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -25,7 +26,12 @@ import { startProjectionWatch } from '../identity-admin/projection-watch.js';
 import type { Logger } from '../observe/log.js';
 import { Metrics } from '../observe/metrics.js';
 import { portFailure } from '../startup.js';
+import { createMeter, type Meter } from '../meter/producer.js';
 import { createApi, type ApiDeps } from './api/app.js';
+import { billingPublicRoutes } from './api/routes-billing.js';
+import { createBillingMetrics } from './billing/metrics.js';
+import { createBillingStripe } from './billing/stripe-api.js';
+import { startGraceSweeper, type Sweeper } from './billing/sweeper.js';
 import { createControlMetrics } from './metrics.js';
 import { startReconciler, type Reconciler } from './reconciler.js';
 import { createUserCache } from './services/user-cache.js';
@@ -36,6 +42,7 @@ export interface RunningControl {
   readonly adminPort: number;
   readonly deps: ApiDeps;
   readonly reconciler: Reconciler | null;
+  readonly sweeper: Sweeper;
   /** Drain and close everything; idempotent. */
   stop(): Promise<void>;
 }
@@ -63,16 +70,26 @@ export async function startControl(cfg: Readonly<Config>, opts: { log: Logger; d
   const authn = await createAuthenticator(cfg, { ...(redis && { redis }), metrics, log });
   const prefix = cfg.redis?.key_prefix ?? 'argus:';
   const userCache = createUserCache(pool, { ttlMs: cfg.auth.cache.ttl_ms });
-  const deps: ApiDeps = { cfg, pool, redis, prefix, log, authn, now: Date.now, onProjection: cm.projection, userCache };
+  const bm = createBillingMetrics(metrics);
+  const stripe = cfg.stripe?.api_key
+    ? createBillingStripe({ stripe: cfg.stripe, webhookSecret: cfg.billing.webhook_secret, toleranceS: cfg.billing.webhook_tolerance_s })
+    : null;
+  // `POST /v1/usage/events` spools in its own directory: never one a proxy thread owns.
+  const meter: Meter | null = cfg.metering.enabled
+    ? createMeter({ ...cfg, metering: { ...cfg.metering, spool_dir: join(cfg.metering.spool_dir, 'control') } }, { metrics, log })
+    : null;
+  const billing = { stripe, meter, onWebhook: bm.webhook };
+  const deps: ApiDeps = { cfg, pool, redis, prefix, log, authn, now: Date.now, onProjection: cm.projection, userCache, billing };
   const subscriber = redis ? await subscribeChanges(redis, prefix, (m) => m.kind === 'user' && userCache.evict(m.id), log) : null;
   const reconciler = redis ? startReconciler(deps, { intervalMs: c.reconcile_interval_ms, sweepMs: c.sweep_interval_ms, metrics: cm }) : null;
   const watch = redis ? startProjectionWatch(cfg, { pool, metrics, log }) : null;
+  const sweeper = startGraceSweeper(deps, bm, cfg.billing.sweep_interval_ms);
 
   const api = createApi(() => deps, { observe: cm.observe, onError: (err) => log.error('control: request failed', { err }) });
   const internal = createServer(getRequestListener(api.fetch));
-  const pub = new Hono()
-    .get('/healthz', (ctx) => ctx.json({ status: 'ok' }))
-    .notFound((ctx) => ctx.json({ error: { code: 'ARGUS_NOT_FOUND', message: 'no such endpoint', request_id: '' } }, 404));
+  const pub = new Hono().get('/healthz', (ctx) => ctx.json({ status: 'ok' }));
+  billingPublicRoutes(pub, () => deps);
+  pub.notFound((ctx) => ctx.json({ error: { code: 'ARGUS_NOT_FOUND', message: 'no such endpoint', request_id: '' } }, 404));
   const publicServer = createServer(getRequestListener(pub.fetch));
   const internalPort = await listen(internal, 'control.internal.port', c.internal.host, c.internal.port);
   const publicPort = await listen(publicServer, 'control.public.port', c.public.host, c.public.port);
@@ -86,11 +103,15 @@ export async function startControl(cfg: Readonly<Config>, opts: { log: Logger; d
     adminPort,
     deps,
     reconciler,
+    sweeper,
     stop() {
       stopping ??= (async () => {
         ready = false;
         await Promise.all([drain(internal, c.drain_timeout_ms), drain(publicServer, c.drain_timeout_ms)]);
+        await sweeper.close();
         await reconciler?.close();
+        await meter?.close();
+        await stripe?.close();
         await watch?.close();
         await authn.close();
         if (subscriber) await closeRedis(subscriber);

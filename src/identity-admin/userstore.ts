@@ -25,6 +25,9 @@ export interface UserRow {
   preferences?: Record<string, unknown>;
   created_at?: Date;
   projected_version?: string;
+  /** Migration 011_billing: the plan the entitlements came from; the highest org's entitlements (projected as `org`). */
+  plan?: string | null;
+  org_lift?: UserRecord['org'] | null;
 }
 
 /** A row as the user record projected into Redis: only the fields records.ts reads, absent when null. */
@@ -38,6 +41,7 @@ export function userRowToRecord(r: UserRow): UserRecord {
     ...(r.llm !== null && { llm: r.llm }),
     ...(r.trading !== null && { trading: r.trading }),
     ...(r.stripe_customer !== null && { stripe_customer: r.stripe_customer }),
+    ...(r.org_lift != null && { org: r.org_lift }),
   };
 }
 

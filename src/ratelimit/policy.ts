@@ -6,6 +6,9 @@
 import type { AuthContext } from '../request/principal.js';
 import type { TiersConfig } from './schema.js';
 
+/** The built-in tier below every plan (src/config.ts TIER_ORDER). */
+const NO_PLAN_TIER = 'none';
+
 /** A rate: `limit` requests per `windowS` seconds, plus `burst` tokens that may be spent at once. */
 export interface LimitPolicy {
   /** Policy identifier in the RateLimit-Policy / RateLimit headers (tier, or tier.route_class). */
@@ -63,7 +66,7 @@ export function limitPolicy(p: {
  * The policy for an authenticated caller on a route class: its tier's
  * requests per minute and burst, or `ctx.requests_per_minute` when the record
  * overrides it (burst then defaults to 10% of the override). A tier missing from
- * config falls back to the tier with the lowest rate, so an unknown tier never
+ * config falls back to the tier with the lowest rate other than `none`, so an unknown tier never
  * gets more than the smallest plan. Pure: call it per request with the current
  * AuthContext, so a tier change applies on the next check after the auth cache
  * refreshes. Throws only when `tiers` is empty (config always has defaults).
@@ -73,6 +76,8 @@ export function policyFor(ctx: Pick<AuthContext, 'tier' | 'requests_per_minute'>
   let tier = Object.hasOwn(tiers, tierName) ? tiers[tierName] : undefined;
   if (!tier) {
     for (const [name, t] of Object.entries(tiers)) {
+      // `none` (a lapsed subscription's tier) is not a plan: an unknown tier gets the smallest plan.
+      if (name === NO_PLAN_TIER && Object.keys(tiers).length > 1) continue;
       if (!tier || t.requests_per_minute < tier.requests_per_minute) {
         tier = t;
         tierName = name;

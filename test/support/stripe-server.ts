@@ -11,9 +11,14 @@
  * `failNext(n, status)` answers the next n calls with 429/500 without storing;
  * `hold(true)` stores events but keeps their responses pending until `hold(false)`
  * (a client killed meanwhile never learns Stripe accepted).
+ *
+ * Billing objects (customers, prices, subscriptions, Checkout and Portal sessions,
+ * signed webhook deliveries) live in `billing` (test/support/stripe-billing.ts);
+ * the hosted pages a session URL points at are plain HTML served here.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createBillingStandIn, type BillingStandIn } from './stripe-billing.js';
 
 export interface StoredMeterEvent {
   readonly event_name: string;
@@ -34,6 +39,8 @@ export interface StripeStandIn {
   hold(on: boolean): void;
   /** Values refused because they were not whole numbers. */
   readonly rejectedValues: string[];
+  /** Customers, prices, subscriptions, sessions and webhook deliveries. */
+  readonly billing: BillingStandIn;
   /** Sum of accepted values per (event_name, customer). */
   totals(): Map<string, number>;
   close(): Promise<void>;
@@ -46,6 +53,8 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   let holding = false;
   const rejectedValues: string[] = [];
   let held: Array<() => void> = [];
+  const billing = createBillingStandIn();
+  let baseUrl = '';
 
   const server = createServer((req, res) => {
     readBody(req).then(
@@ -60,11 +69,21 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   }
 
   function handle(req: IncomingMessage, res: ServerResponse, body: string): void {
-    if (req.method !== 'POST' || req.url !== '/v1/billing/meter_events') {
-      return send(res, 404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${req.url})` } });
+    const [path = '', query = ''] = (req.url ?? '').split('?', 2);
+    if (req.method === 'GET' && /^\/(checkout\/pay|portal)\/[A-Za-z0-9_]+$/.test(path)) {
+      // The hosted page a session URL opens (what a browser would see).
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return void res.end(
+        `<!doctype html><title>Stripe stand-in</title><p>${path.startsWith('/portal') ? 'Billing portal' : 'Checkout'} ${path.split('/').pop()}</p>`,
+      );
     }
     if (!/^Bearer sk_/.test(req.headers.authorization ?? '')) {
       return send(res, 401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } });
+    }
+    if (req.method !== 'POST' || path !== '/v1/billing/meter_events') {
+      const answer = billing.handle(req.method ?? '', path, query, body, baseUrl);
+      if (answer) return send(res, answer.status, answer.body);
+      return send(res, 404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${req.url})` } });
     }
     const form = new URLSearchParams(body);
     const ev: StoredMeterEvent = {
@@ -111,11 +130,13 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   const duplicateMode = { mode: 'error' as 'error' | 'ok' };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
+  baseUrl = `http://127.0.0.1:${port}`;
   let closing: Promise<void> | null = null;
   return {
     url: `http://127.0.0.1:${port}`,
     events,
     attempts,
+    billing,
     rejectedValues,
     get duplicateMode() {
       return duplicateMode.mode;

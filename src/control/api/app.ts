@@ -9,6 +9,7 @@ import type { ServiceDeps } from '../services/deps.js';
 import type { UserCache } from '../services/user-cache.js';
 import { authenticate, requestIdOf, sendError, type Api, type ApiEnv } from './http.js';
 import { authRoutes, meRoutes } from './routes-auth.js';
+import { billingRoutes } from './routes-billing.js';
 import { invitationRoutes, memberRoutes, orgRoutes } from './routes-orgs.js';
 import { keyRoutes, userRoutes } from './routes-users.js';
 
@@ -26,7 +27,7 @@ export const DOCUMENT_INFO = {
   tags: [
     { name: 'identity', description: 'Users, API keys, revocations, orgs, members, invitations' },
     { name: 'auth', description: 'Credential validation, entitlement checks, sessions' },
-    { name: 'billing', description: 'Usage from the ledger' },
+    { name: 'billing', description: 'Usage (from the ledger; recording), Stripe checkout, portal and subscriptions' },
     { name: 'config', description: 'Read-only views of the validated config' },
     { name: 'me', description: "The caller's own record, preferences and keys" },
   ],
@@ -64,6 +65,7 @@ export function createApi(deps: () => ApiDeps, hooks: ApiHooks = {}): Api {
   invitationRoutes(app, deps);
   authRoutes(app, deps);
   meRoutes(app, deps);
+  billingRoutes(app, deps);
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'x-api-key' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'session', { type: 'apiKey', in: 'header', name: 'x-cognito-session' });

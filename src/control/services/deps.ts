@@ -8,6 +8,18 @@ import type { Config } from '../../config.js';
 import type { Pool } from '../../clients/postgres.js';
 import type { Logger } from '../../observe/log.js';
 import type { Authenticator } from '../../authenticate/index.js';
+import type { Meter } from '../../meter/producer.js';
+import type { BillingStripe } from '../billing/stripe-api.js';
+
+/** Billing's outside systems (src/control/billing/): absent in the CLI. */
+export interface BillingRuntime {
+  /** Null when `stripe.api_key` is not configured (billing operations answer 501). */
+  readonly stripe: BillingStripe | null;
+  /** The usage producer for `POST /v1/usage/events` (src/meter/producer.ts); null when metering is off. */
+  readonly meter: Meter | null;
+  /** Each webhook's outcome; for processed ones, seconds from receipt to projection. */
+  readonly onWebhook?: (outcome: string, projectedAfterS?: number) => void;
+}
 
 export interface ServiceDeps {
   readonly cfg: Readonly<Config>;
@@ -21,4 +33,5 @@ export interface ServiceDeps {
   readonly now: () => number;
   /** Told about every projection attempt after a commit (metrics). */
   readonly onProjection?: (outcome: 'ok' | 'failed') => void;
+  readonly billing?: BillingRuntime;
 }

@@ -16,6 +16,8 @@ import { requireOrgRole } from './orgs.js';
 import { fail, notFound, ok, type Result } from './result.js';
 import { audit, mutate } from './tx.js';
 import { invitationView, memberView, type InvitationRow, type InvitationView, type MemberRow, type MemberView } from './views.js';
+import { tierRanks } from '../../billing/effective-tier.js';
+import { refreshMemberLifts } from '../billing/apply.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -100,6 +102,6 @@ export async function acceptInvitation(deps: ServiceDeps, actor: Actor, token: s
       )
     ).rows[0] as MemberRow;
     await audit(tx, actor, 'invitation.accept', { kind: 'org', id: inv.org_id }, invitationView(inv), memberView(row));
-    return { result: ok(memberView(row), 201) };
+    return { result: ok(memberView(row), 201), changes: await refreshMemberLifts(tx, inv.org_id, tierRanks(deps.cfg.tiers), actor.id) };
   });
 }

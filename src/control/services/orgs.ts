@@ -14,6 +14,8 @@ import { idempotent } from './idempotency.js';
 import { fail, notFound, ok, type Result } from './result.js';
 import { audit, mutate } from './tx.js';
 import { unknownTier } from './users.js';
+import { tierRanks } from '../../billing/effective-tier.js';
+import { refreshMemberLifts } from '../billing/apply.js';
 import { memberView, orgView, type MemberRow, type MemberView, type OrgView } from './views.js';
 
 type Queryable = { query: ServiceDeps['pool']['query'] };
@@ -90,7 +92,8 @@ export async function updateOrg(deps: ServiceDeps, actor: Actor, orgId: string, 
       await tx.query<OrgRow>(`UPDATE orgs SET ${[...sets, 'version = version + 1', 'updated_at = now()'].join(', ')} WHERE org_id = $1 RETURNING *`, args)
     ).rows[0] as OrgRow;
     await audit(tx, actor, 'org.update', { kind: 'org', id: orgId }, orgView(before), orgView(row));
-    return { result: ok(orgView(row)), changes: [{ kind: 'org', row }] };
+    // Members get the higher of their own and the org's entitlements (src/control/billing/apply.ts).
+    return { result: ok(orgView(row)), changes: [{ kind: 'org', row }, ...(await refreshMemberLifts(tx, orgId, tierRanks(deps.cfg.tiers)))] };
   });
 }
 
@@ -123,7 +126,7 @@ export async function addMember(deps: ServiceDeps, actor: Actor, orgId: string, 
     ).rows[0];
     if (row === undefined) return { result: fail<MemberView>('ARGUS_CONFLICT', 'already a member') };
     await audit(tx, actor, 'member.add', { kind: 'org', id: orgId }, null, memberView(row));
-    return { result: ok(memberView(row), 201) };
+    return { result: ok(memberView(row), 201), changes: await refreshMemberLifts(tx, orgId, tierRanks(deps.cfg.tiers), input.user_id) };
   });
 }
 
@@ -149,7 +152,7 @@ export async function removeMember(deps: ServiceDeps, actor: Actor, orgId: strin
     const row = (await tx.query<MemberRow>('DELETE FROM org_members WHERE org_id = $1 AND user_id = $2 RETURNING *', [orgId, userId])).rows[0];
     if (row === undefined) return { result: notFound<MemberView>('member') };
     await audit(tx, actor, 'member.remove', { kind: 'org', id: orgId }, memberView(row), null);
-    return { result: ok(memberView(row)) };
+    return { result: ok(memberView(row)), changes: await refreshMemberLifts(tx, orgId, tierRanks(deps.cfg.tiers), userId) };
   });
 }
 
