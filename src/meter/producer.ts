@@ -398,6 +398,7 @@ export function createMeter(
     if (!queue) return Promise.resolve();
     pumping ??= pumpAll().finally(() => {
       pumping = null;
+      readBack = null;
       gauges();
     });
     return pumping;
@@ -464,10 +465,23 @@ export function createMeter(
     }
   }
 
+  /**
+   * The segment last read back by {@link jobData}, by batch id: a backlog re-sent after
+   * Redis lost it (or after a restart) comes from a few large segments, and reading
+   * the whole file again for each of its thousands of batches stalled the event loop
+   * (O(batches × segment size)). Dropped when a pump ends.
+   */
+  let readBack: { file: string; byId: Map<string, LoggedBatch> } | null = null;
+
   /** The batch's job data as JSON text: in memory, or read back from its segment (null: gone from disk too). */
   function jobData(b: Batch): string | null {
     if (b.data) return b.data;
-    const found = readSegment(dir, b.file, log).batches.find((x) => x.id === b.id);
+    let found = readBack?.file === b.file ? readBack.byId.get(b.id) : undefined;
+    if (found === undefined) {
+      // Not read yet, or the segment grew since (the current one is still appended to).
+      readBack = { file: b.file, byId: new Map(readSegment(dir, b.file, log).batches.map((x) => [x.id, x])) };
+      found = readBack.byId.get(b.id);
+    }
     if (!found) {
       log.error('meter: a spooled batch is missing from its file; dropped', { batch: b.id, file: b.file });
       forget(b);

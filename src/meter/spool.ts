@@ -67,8 +67,13 @@ export function segmentFiles(dir: string): string[] {
 
 type Mutable = { t: number; s: string[]; c: number[]; r: Array<string | number>; x?: UsageEvent[] };
 
+/** Segment files read back since the process started (a test checks a backlog's re-send reads each once). */
+export const segmentReads = { count: 0 };
+
 /** Parse one segment file (unreadable lines are skipped with a warning). */
+
 export function readSegment(dir: string, file: string, log: Logger): SegmentContents {
+  segmentReads.count++;
   let text: string;
   try {
     text = readFileSync(join(dir, file), 'utf8');
