@@ -104,7 +104,7 @@ export function createContextBuilder(opts: { tiers: Readonly<Record<string, unkn
 
   /**
    * An API key under its owner's record (the user's, or the org's when the key has
-   * `org_id`): tier, role, features and each extension's entitlements (LLM, trading) come from the owner
+   * `org_id`): tier, role, features and each extension's entitlements come from the owner
    * when its record has them; the key keeps its own scopes and requests-per-minute
    * override. No owner record: the key's own fields (the key is returned as it is).
    */

@@ -49,7 +49,7 @@ export type KeyRecord = z.infer<typeof keyRecordBase> & ExtensionEntitlements;
 /**
  * `org` in a user record: the entitlements of the highest-tier org the user
  * belongs to (control plane, `users.org_lift`). Applied in place of the user's
- * own tier, features, LLM and trading entitlements when its tier ranks higher.
+ * own tier, features and extension entitlements when its tier ranks higher.
  */
 const orgLiftBase = z
   .object({

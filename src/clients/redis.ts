@@ -9,7 +9,7 @@
  * ioredis gives both the same command interface, and the few places where the
  * cluster differs check `redis.isCluster` — commands touching several keys
  * ({@link getMany}, {@link runEach}), the usage queue's hash-tagged prefix
- * (src/meter/queue.ts) and multi-key scripts (src/trading/daily.ts).
+ * (src/meter/queue.ts) and multi-key scripts (an extension's daily counters).
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 

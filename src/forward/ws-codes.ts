@@ -11,7 +11,7 @@ export const CLOSE = {
   OVERLOADED: 1013,
   REAUTHENTICATE: 4401,
   REVOKED: 4403,
-  /** The caller's trading entitlements narrowed: reconnect under the new limits (docs/websockets.md). */
+  /** The caller's entitlements narrowed in a way an extension cannot apply in place: reconnect under the new limits (docs/websockets.md). */
   ENTITLEMENTS_CHANGED: 4409,
 } as const;
 

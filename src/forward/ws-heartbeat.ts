@@ -9,7 +9,7 @@
  * user or org): when it changed, the session goes on with the new context (the
  * message checks read `session.ctx`, so narrowed features or models refuse the
  * next message), unless the route extension's message gate says the change
- * narrowed what the session was opened with (trading: an exchange removed): then
+ * narrowed what the session was opened with (e.g. an exchange removed): then
  * it is closed 4409 and the client reconnects under the new limits.
  *
  * On fail-closed routes (a fail-closed extension's, or `on_auth_unavailable: closed`), a session
