@@ -83,7 +83,7 @@ export function sidecarEventId(key: string, kind: string, discriminator?: string
   return discriminator === undefined ? `ev_${key}.${kind}` : `ev_${key}.${kind}.${discriminator}`;
 }
 
-/** Queue job id for a batch: derived from its first event, so a replayed batch is the same job. */
+/** The start of a batch's queue job id: derived from its first event (the producer appends `~<nonce><n>`, unique per batch; a replay reads the whole id from the spool). */
 export function batchJobId(events: readonly UsageEvent[]): string {
   const first = events[0];
   if (!first) throw new Error('batchJobId: empty batch');

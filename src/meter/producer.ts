@@ -31,6 +31,7 @@
  * are not crash-safe: metric `argus_usage_events_total{outcome="unspooled"}`, an
  * error log and `ready() === false`.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { MeteringSlice } from './slice.js';
 import type { Logger } from '../observe/log.js';
@@ -146,6 +147,10 @@ export function createMeter(
   /** Event id → segment of its latest checkpoint, while the event has no final record. */
   const openCheckpoints = new Map<string, string>();
   let buffer = new BatchEncoder(2);
+  /** The buffered batch's job id (see `record`): its first event's, this process's nonce and a counter. */
+  let bufferId = '';
+  const batchNonce = randomBytes(4).toString('hex');
+  let batchSeq = 0;
   /** The turn's spool line(s), built in place and written with one write(2) (reused: no garbage per turn). */
   const line = new JsonBytes(4096);
   /** Segment the buffered batch's lines are in ('' before its first line). */
@@ -237,6 +242,11 @@ export function createMeter(
   }
 
   function record(ev: UsageEvent): void {
+    // The batch's job id is fixed by its first event and made unique to this batch: two
+    // batches that start with the same event (a client re-sending usage through
+    // `POST /v1/usage/events` next to new events) must not share a job id, or the queue
+    // keeps the first and drops the second's other events. Replays read the id from the spool.
+    if (buffer.size === 0) bufferId = `${batchIdFor(ev.event_id)}~${batchNonce}${(batchSeq++).toString(36)}`;
     buffer.add(ev);
     if (openCheckpoints.size > 0 && openCheckpoints.has(ev.event_id)) finals.push(ev.event_id);
     schedule();
@@ -271,7 +281,7 @@ export function createMeter(
   }
 
   function spoolNow(): void {
-    const batchId = buffer.size > 0 && !bufferBroken ? batchIdFor(buffer.firstEventId) : '';
+    const batchId = buffer.size > 0 && !bufferBroken ? bufferId : '';
     line.len = 0;
     if (batchId) buffer.spoolLineTo(batchId, line);
     for (const cp of checkpointLines) line.utf8(cp);
@@ -339,7 +349,7 @@ export function createMeter(
   function cut(): Batch | null {
     spoolNow();
     if (buffer.size === 0) return null;
-    const id = batchIdFor(buffer.firstEventId);
+    const id = bufferId;
     const b: Batch = {
       id,
       file: bufferBroken ? '' : bufferFile,
