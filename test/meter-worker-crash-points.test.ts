@@ -80,7 +80,12 @@ async function batchOf(customer: string, n: number): Promise<string> {
   }));
   for (const e of events) meter.record(e);
   await meter.flush();
-  return batchIdFor(events[0]!.event_id);
+  // The job id starts with the first event's batch id; the producer makes it unique with `~<nonce><n>`.
+  const start = `${batchIdFor(events[0]!.event_id)}~`;
+  return waitFor(
+    'the batch queued',
+    async () => (await jobs.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed'])).find((j) => j.id?.startsWith(start))?.id,
+  );
 }
 
 async function ledger(customer: string): Promise<{ rows: number; distinct: number; unreported: number }> {
