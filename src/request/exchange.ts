@@ -188,6 +188,7 @@ export class Exchange {
   private writeReply(status: number, headers: ReadonlyArray<readonly [string, string]> | undefined, sent: string, close: boolean, head: boolean): void {
     const res = this.res;
     const requestId = this.head.requestId;
+    const closeConnection = close || this.drain.closeConnections;
     res.cork(() => {
       res.writeStatus(statusLine(status));
       res.writeHeader('content-type', 'application/json');
@@ -197,13 +198,13 @@ export class Exchange {
       if (extra) for (let i = 0; i < extra.length; i += 2) res.writeHeader(extra[i]!, extra[i + 1]!);
       const cors = this.corsHeaders;
       if (cors) for (let i = 0; i < cors.length; i += 2) res.writeHeader(cors[i]!, cors[i + 1]!);
-      const closeConnection = close || this.drain.closeConnections;
       // A response to HEAD carries no body (RFC 9110 §9.3.2), the sidecar's own refusals included.
       // (endWithoutBody with a non-zero length would leave uWS waiting for that many bytes.)
       if (head) res.endWithoutBody(0, closeConnection);
       else res.end(sent, closeConnection);
     });
-    if (close && head) this.closing = true;
+    // No body to pad: what follows from this address in this turn is held instead (during a drain too).
+    if (closeConnection && head) this.closing = true;
   }
 
   /** Mark the exchange complete (response ended, or aborted). Idempotent. */
