@@ -1,6 +1,6 @@
 /**
  * Identity headers the app might trust never reach it from the client: the
- * default `server.strip_request_headers` list (X-User-Id, X-Real-IP, Forwarded…)
+ * built-in strip list (src/forward/strip.ts: X-User-Id, X-Real-IP, Forwarded…)
  * and `x-argus-*` are removed on auth-none, optional and required routes, a route
  * can add names, and X-Forwarded-* carry only what the sidecar itself knows.
  */
@@ -71,19 +71,20 @@ describe('server.strip_request_headers and trust_forwarded', () => {
   let gate: Gate;
   before(async () => {
     gate = await startGate({
-      server: { trust_forwarded: true, strip_request_headers: ['X-Custom-Identity', 'Forwarded', 'X-Real-IP'] },
+      server: { trust_forwarded: true, strip_request_headers: ['X-Custom-Identity'], forward_request_headers: ['X-Real-IP'] },
       routes: [{ path: '/*', auth: 'none' }],
     });
   });
   after(() => gate.close());
 
-  it('a configured list replaces the default; matching is case-insensitive; x-argus-* always goes', async () => {
+  it('a configured list adds to the built-in one; forward_request_headers lets only the named one through', async () => {
     const { seen } = await send(gate, '/x', '', 'x-CUSTOM-identity: me\r\n');
     assert.equal(seen!.headers['x-custom-identity'], undefined);
-    assert.equal(seen!.headers['forwarded'], undefined);
-    assert.equal(seen!.headers['x-real-ip'], undefined);
     assert.equal(seen!.headers['x-argus-user-id'], undefined);
-    assert.ok(seen!.headers['x-user-id']?.startsWith('forged'), 'x-user-id is not on this list');
+    // Naming headers of its own does not forward the built-in identity headers.
+    assert.equal(seen!.headers['x-user-id'], undefined);
+    assert.equal(seen!.headers['forwarded'], undefined);
+    assert.ok(seen!.headers['x-real-ip']?.startsWith('forged'), 'forward_request_headers names x-real-ip');
   });
 
   it('trust_forwarded extends X-Forwarded-For and keeps the proto; X-Forwarded-Host is still the Host', async () => {

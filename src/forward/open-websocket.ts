@@ -67,7 +67,7 @@ export function createWebSocketOpener(deps: OpenerDeps) {
   // The same client identity headers are removed from upgrades as from plain requests (src/forward/strip.ts).
   const tracer = deps.observe?.tracer;
   const traceHeaders = tracer ? ['traceparent', 'tracestate'] : [];
-  const stripSets = deps.cfg.routes.map((r) => stripSet(deps.cfg.server.strip_request_headers, [...r.strip_request_headers, ...traceHeaders]));
+  const stripSets = deps.cfg.routes.map((r) => stripSet(deps.cfg.server, [...r.strip_request_headers, ...traceHeaders]));
   const target = parseUpstreamTarget(deps.cfg.upstream.url);
   // Over a Unix socket the URL only carries the path; `connectUpstream` dials the socket (Host: localhost).
   const socketPath = target.kind === 'unix' ? target.path : undefined;

@@ -39,7 +39,7 @@ export function createForwardStage(deps: ForwardDeps) {
   const tracer = deps.observe?.tracer;
   // With tracing on, the client's trace headers never reach the upstream as sent (W3C Trace Context; src/observe/trace-context.ts).
   const traceHeaders = tracer ? TRACE_HEADERS : [];
-  const strip = deps.routes.map((r) => stripSet(deps.server.strip_request_headers, [...r.strip_request_headers, ...traceHeaders]));
+  const strip = deps.routes.map((r) => stripSet(deps.server, [...r.strip_request_headers, ...traceHeaders]));
   const preparers = deps.routes.map((_r, i) => deps.extensions[i]?.find((e) => e.prepare !== undefined));
 
   /** Headers rewritten, body streamed, response relayed as it arrives. */

@@ -1,8 +1,9 @@
 /**
  * Client request headers an app behind the sidecar might take as a statement of
  * identity, client address or original URL. Only the sidecar may make such
- * statements, so these never reach the upstream (`server.strip_request_headers`,
- * extended per route by `routes[].strip_request_headers`); `x-argus-*` is removed
+ * statements, so these never reach the upstream (extended by `server.strip_request_headers`
+ * and per route by `routes[].strip_request_headers`; `server.forward_request_headers`
+ * lets named ones through); `x-argus-*` is removed
  * separately, whatever the list says (src/forward/headers.ts).
  */
 export const DEFAULT_STRIP_REQUEST_HEADERS = [
@@ -64,7 +65,20 @@ export const DEFAULT_STRIP_REQUEST_HEADERS = [
   'x-original-method',
 ] as const;
 
-/** The lower-cased set a route strips: the server's list plus the route's own. */
-export function stripSet(server: readonly string[], route: readonly string[]): ReadonlySet<string> {
-  return new Set([...server, ...route].map((h) => h.toLowerCase()));
+/** What `server.strip_request_headers` and `server.forward_request_headers` say. */
+export interface StripConfig {
+  readonly strip_request_headers: readonly string[];
+  readonly forward_request_headers: readonly string[];
+}
+
+/**
+ * The lower-cased set a route strips: the built-in list, plus the server's and the
+ * route's additions, minus what the server explicitly forwards. A configured list
+ * adds to the built-in one, so naming one header never forwards the others.
+ */
+export function stripSet(server: StripConfig, route: readonly string[]): ReadonlySet<string> {
+  const set = new Set([...DEFAULT_STRIP_REQUEST_HEADERS, ...server.strip_request_headers].map((h) => h.toLowerCase()));
+  for (const h of server.forward_request_headers) set.delete(h.toLowerCase());
+  for (const h of route) set.add(h.toLowerCase());
+  return set;
 }

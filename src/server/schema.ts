@@ -1,6 +1,5 @@
 /** Config schema of the `server:` section: the front's limits, drain, WebSocket and header rules. */
 import { z } from 'zod';
-import { DEFAULT_STRIP_REQUEST_HEADERS } from '../forward/strip.js';
 
 export const serverSchema = z
   .object({
@@ -40,8 +39,10 @@ export const serverSchema = z
     chunked_request_bodies: z.boolean().default(false),
     /** Merge repeated slashes in the request path before routing (src/server/path.ts). */
     merge_slashes: z.boolean().default(true),
-    /** Client request headers never forwarded (case-insensitive); x-argus-* is always removed too. */
-    strip_request_headers: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'a header name')).default([...DEFAULT_STRIP_REQUEST_HEADERS]),
+    /** Client request headers never forwarded, added to the built-in list (case-insensitive); x-argus-* is always removed too. */
+    strip_request_headers: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'a header name')).default([]),
+    /** Names from the built-in strip list to forward anyway (a trusted proxy in front sets them). */
+    forward_request_headers: z.array(z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'a header name')).default([]),
     /** When set, only these Host values (name or name:port, case-insensitive) are served; others get 421. */
     allowed_hosts: z.array(z.string().min(1)).min(1).optional(),
   })
