@@ -4,40 +4,17 @@
  * definitions; the services import only their inferred types.
  */
 import { z } from '@hono/zod-openapi';
+import { SAFE_NAME, SAFE_TOKEN } from '../../authenticate/records.js';
+import { llmEntitlementSchema } from '../../llm/entitlement-schema.js';
+import { tradingEntitlementSchema } from '../../trading/entitlement-schema.js';
 
-const name = z
-  .string()
-  .min(1)
-  .max(256)
-  .regex(/^[\x21-\x7e]+$/, 'visible ASCII, no spaces');
-const token = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[\x21-\x2b\x2d-\x7e]+$/, 'visible ASCII without "," or spaces');
+// The same rules as the records the sidecar reads (src/authenticate/records.ts, the extensions' schemas).
+const name = z.string().min(1).max(256).regex(SAFE_NAME, 'visible ASCII, no spaces');
+const token = z.string().min(1).max(128).regex(SAFE_TOKEN, 'visible ASCII without "," or spaces');
 
-export const Llm = z
-  .object({
-    models: z.array(z.string().min(1)).default([]),
-    model_tiers: z.array(z.string().min(1)).default([]),
-    daily_token_budget: z.number().int().nonnegative().optional(),
-    requests_per_minute: z.number().int().positive().optional(),
-  })
-  .strict()
-  .openapi('LlmEntitlements');
+export const Llm = llmEntitlementSchema.openapi('LlmEntitlements');
 
-export const Trading = z
-  .object({
-    exchanges: z.array(z.string().min(1)).default([]),
-    order_types: z.array(z.string().min(1)).default([]),
-    max_position_size_usd: z.number().nonnegative().optional(),
-    daily_loss_limit_usd: z.number().nonnegative().optional(),
-    max_daily_value_usd: z.number().nonnegative().optional(),
-    paper_only: z.boolean().default(true),
-    realtime_symbols_limit: z.number().int().nonnegative().optional(),
-  })
-  .strict()
-  .openapi('TradingEntitlements');
+export const Trading = tradingEntitlementSchema.openapi('TradingEntitlements');
 
 /** Entitlement fields shared by users and orgs; null clears a field on update. */
 const entitlements = {
