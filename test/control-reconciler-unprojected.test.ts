@@ -38,8 +38,10 @@ describe('reconciler: committed but not projected', () => {
     const version = Number(row.version);
     await waitFor(async () => JSON.parse((await env.redis.get(`${env.prefix}auth:user:r1`)) ?? '{}').tier === 'business', 10000, 'the reconciler');
     await waitFor(() => messages.some((m) => m.kind === 'user' && m.id === 'r1' && m.version === version), 5000, 'the change message');
-    const projected = (await env.db.pool.query(`SELECT projected_version FROM users WHERE user_id = 'r1'`)).rows[0].projected_version;
-    assert.equal(Number(projected), version);
+    // The reconciler marks the row after it has projected and published it: wait for that commit too.
+    const projected = async () => Number((await env.db.pool.query(`SELECT projected_version FROM users WHERE user_id = 'r1'`)).rows[0].projected_version);
+    await waitFor(async () => (await projected()) === version, 5000, 'projected_version to catch up');
+    assert.equal(await projected(), version);
   });
 
   it('an org row likewise (the record sidecars read for org keys)', async () => {
