@@ -99,7 +99,10 @@ describe('MCP over stdio', () => {
     assert.equal((created.structuredContent as { user_id: string }).user_id, 'u2');
     assert.equal((await env.api('GET', '/v1/users/u2')).body.email, 'u2@example.com');
     const rows = (await auditRows(env)).filter((r) => r.action === 'user.create' && r.subject_id === 'u2');
-    assert.deepEqual(rows.map((r) => r.actor), ['agent']);
+    assert.deepEqual(
+      rows.map((r) => r.actor),
+      ['agent'],
+    );
     const again = await client.callTool({ name: 'create_user', arguments: { user_id: 'u2' } });
     assert.equal((textOf(again) as { error: { code: string } }).error.code, 'ARGUS_CONFLICT');
   });

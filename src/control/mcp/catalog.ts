@@ -9,7 +9,13 @@ import { featuresView, rateLimitsView, tiersView } from '../services/config-view
 
 export const RESOURCES = [
   { name: 'tiers', uri: 'argus://config/tiers', title: 'Tiers', description: 'Tiers and their rate limits (GET /v1/config/tiers)', view: tiersView },
-  { name: 'features', uri: 'argus://config/features', title: 'Features', description: 'Features the routes require (GET /v1/config/features)', view: featuresView },
+  {
+    name: 'features',
+    uri: 'argus://config/features',
+    title: 'Features',
+    description: 'Features the routes require (GET /v1/config/features)',
+    view: featuresView,
+  },
   {
     name: 'rate-limits',
     uri: 'argus://config/rate-limits',
@@ -35,7 +41,10 @@ export function registerPrompts(server: McpServer): void {
     {
       title: 'Check user access',
       description: 'Decide whether a user may use a feature, model, exchange or order type, and why not',
-      argsSchema: { user_id: z.string().describe('The user'), wanted: z.string().describe('What they want to use, e.g. "feature predictions" or "model gpt-4o"') },
+      argsSchema: {
+        user_id: z.string().describe('The user'),
+        wanted: z.string().describe('What they want to use, e.g. "feature predictions" or "model gpt-4o"'),
+      },
     },
     ({ user_id, wanted }) =>
       text(

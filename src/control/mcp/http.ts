@@ -55,6 +55,7 @@ export function mcpRoutes(app: Api, deps: () => McpDeps): void {
     const d = deps();
     const who = await authenticateHeaders(d, flatHeaders(c), c.env?.incoming?.socket?.remoteAddress ?? 'unknown');
     if (!who.ok) return sendDenial(c, statusOf(who.denial.code) === 401 ? withResourceMetadata(who.denial, resourceOf(d, c).metadata) : who.denial);
+    if (Number(c.req.header('content-length') ?? '0') > MAX_BODY_BYTES) return rpcError(c, 413, -32600, 'request body too large');
     const text = await c.req.text();
     if (Buffer.byteLength(text) > MAX_BODY_BYTES) return rpcError(c, 413, -32600, 'request body too large');
     let body: unknown;

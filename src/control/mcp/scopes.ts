@@ -34,7 +34,9 @@ export const hasAnyMcpScope = (actor: Actor): boolean => hasScope(actor, MCP_REA
 
 /** The denial of a call without the scope (RFC 6750 §3.1 `insufficient_scope`). */
 export function insufficientScope(scope: string): Denial {
-  return deny('ARGUS_FORBIDDEN', `insufficient_scope: this needs scope ${scope}`, [['www-authenticate', `Bearer error="insufficient_scope", scope="${scope}"`]]);
+  return deny('ARGUS_FORBIDDEN', `insufficient_scope: this needs scope ${scope}`, [
+    ['www-authenticate', `Bearer error="insufficient_scope", scope="${scope}"`],
+  ]);
 }
 
 /** Header name/value pairs → the Actor the authenticator makes of them, or its denial (401 when there is no credential). */

@@ -43,7 +43,9 @@ export async function serveStdio(cfg: Readonly<Config>, credential: StdioCredent
     ? createBillingStripe({ stripe: cfg.stripe, webhookSecret: cfg.billing.webhook_secret, toleranceS: cfg.billing.webhook_tolerance_s })
     : null;
   // Its own spool directory: one owner per directory (one `mcp --stdio` per metering.spool_dir).
-  const meter = cfg.metering.enabled ? createMeter({ ...cfg, metering: { ...cfg.metering, spool_dir: join(cfg.metering.spool_dir, 'mcp-stdio') } }, { metrics, log }) : null;
+  const meter = cfg.metering.enabled
+    ? createMeter({ ...cfg, metering: { ...cfg.metering, spool_dir: join(cfg.metering.spool_dir, 'mcp-stdio') } }, { metrics, log })
+    : null;
   const prefix = cfg.redis?.key_prefix ?? 'argus:';
   // No change subscription here: entitlement checks read Postgres every time (ttl 0), so tier changes show at once.
   const userCache = createUserCache(pool, { ttlMs: 0 });

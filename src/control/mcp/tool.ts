@@ -27,7 +27,9 @@ export interface ToolSpec {
 }
 
 /** Declare a tool with `run` typed by its input schema. */
-export function tool<I extends z.AnyZodObject>(spec: Omit<ToolSpec, 'input' | 'run'> & { input: I; run(deps: McpDeps, actor: Actor, input: z.infer<I>): Promise<Result<unknown>> }): ToolSpec {
+export function tool<I extends z.AnyZodObject>(
+  spec: Omit<ToolSpec, 'input' | 'run'> & { input: I; run(deps: McpDeps, actor: Actor, input: z.infer<I>): Promise<Result<unknown>> },
+): ToolSpec {
   return spec as ToolSpec;
 }
 

@@ -15,9 +15,7 @@ import * as users from '../services/users.js';
 import type { UserView } from '../services/views.js';
 import { READ, tool, type McpDeps, type ToolSpec } from './tool.js';
 
-const UserRef = z
-  .object({ user_id: z.string().min(1).max(256).optional().describe('The user; default: the caller (others need role admin)') })
-  .strict();
+const UserRef = z.object({ user_id: z.string().min(1).max(256).optional().describe('The user; default: the caller (others need role admin)') }).strict();
 
 /** `GET /v1/me` for the caller, `GET /v1/users/{id}` (admins) for anyone else. */
 export function profileOf(deps: McpDeps, actor: Actor, userId: string | undefined): Promise<Result<UserView>> {
@@ -34,7 +32,7 @@ export const READ_TOOLS: readonly ToolSpec[] = [
   tool({
     name: 'validate_token',
     title: 'Validate a credential',
-    description: "A JWT, API key or signed session → the AuthContext a sidecar would build, or the denial it would give (POST /v1/auth/validate; admin).",
+    description: 'A JWT, API key or signed session → the AuthContext a sidecar would build, or the denial it would give (POST /v1/auth/validate; admin).',
     input: s.ValidateRequest,
     output: s.ValidateResponse,
     annotations: READ,

@@ -67,7 +67,8 @@ export const WRITE_TOOLS: readonly ToolSpec[] = [
   tool({
     name: 'record_usage',
     title: 'Record usage',
-    description: 'Record one usage event metered outside the sidecar into the ledger and Stripe meters; the same `id` is the same event (POST /v1/usage/events).',
+    description:
+      'Record one usage event metered outside the sidecar into the ledger and Stripe meters; the same `id` is the same event (POST /v1/usage/events).',
     input: UsageEventIn,
     output: UsageEventsAccepted,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
