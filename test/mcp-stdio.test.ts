@@ -7,7 +7,9 @@
  * reports, before and after a tier change made over REST; `resources/read
  * argus://config/rate-limits` equals the validated config's view; a denial is
  * a tool error with the ARGUS code; create_user writes its audit row; stdout
- * carries only the protocol (the client would fail on anything else).
+ * carries only the protocol (the client would fail on anything else). The
+ * credential is re-verified per call: once the key is revoked over REST, the
+ * next calls are tool errors; closing stdin stops the process cleanly.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +17,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { parseConfig } from '../src/config.js';
 import { rateLimitsView } from '../src/control/services/config-views.js';
 import { auditRows, startControlEnv, type ControlEnv } from './support/control.js';
-import { READ, WRITE, agentKey, stdioClient, textOf } from './support/mcp.js';
+import { READ, WRITE, agentKeyWithId, stdioClient, textOf } from './support/mcp.js';
+import { waitFor } from './support/meter-env.js';
 import { runCli } from './support/spawn.js';
 
 const TOOLS = [
@@ -37,9 +40,11 @@ describe('MCP over stdio', () => {
   let env: ControlEnv;
   let client: Client;
   let stderr: () => string;
+  let keyId: string;
   before(async () => {
     env = await startControlEnv();
-    const key = await agentKey(env, 'agent', [READ, WRITE]);
+    const { key, keyId: id } = await agentKeyWithId(env, 'agent', [READ, WRITE]);
+    keyId = id;
     assert.equal((await env.api('POST', '/v1/users', { body: { user_id: 'u1', tier: 'explorer' } })).status, 201);
     ({ client, stderr } = await stdioClient(env.configFile, { ARGUS_MCP_API_KEY: key }));
   });
@@ -107,8 +112,19 @@ describe('MCP over stdio', () => {
     assert.equal((textOf(again) as { error: { code: string } }).error.code, 'ARGUS_CONFLICT');
   });
 
-  it('logs go to stderr', () => {
+  it('a revoked key: the next tool calls are tool errors', async () => {
+    assert.equal((await env.api('DELETE', `/v1/keys/${keyId}`)).status, 200);
+    const code = await waitFor('a refused call', async () => {
+      const r = await client.callTool({ name: 'get_user_tier', arguments: { user_id: 'u1' } });
+      return r.isError ? (textOf(r) as { error: { code: string } }).error.code : undefined;
+    });
+    assert.match(code, /^ARGUS_(REVOKED|INVALID_API_KEY)$/);
+  });
+
+  it('logs go to stderr; closing stdin stops it cleanly', async () => {
     assert.match(stderr(), /"msg":"mcp: serving on stdio"/);
+    await client.close();
+    await waitFor('mcp: stopped', () => (stderr().includes('"msg":"mcp: stopped"') ? true : undefined));
   });
 });
 

@@ -14,11 +14,20 @@ export const WRITE = 'argus:mcp:write';
 
 /** A user (role admin unless told) and an API key of theirs with `scopes`; returns the key. */
 export async function agentKey(env: ControlEnv, userId: string, scopes: string[], role: string | null = 'admin'): Promise<string> {
+  return (await agentKeyWithId(env, userId, scopes, role)).key;
+}
+
+export async function agentKeyWithId(
+  env: ControlEnv,
+  userId: string,
+  scopes: string[],
+  role: string | null = 'admin',
+): Promise<{ key: string; keyId: string }> {
   const u = await env.api('POST', '/v1/users', { body: { user_id: userId, tier: 'business', ...(role !== null && { role }) } });
   if (u.status !== 201) throw new Error(`agent user: ${u.status} ${JSON.stringify(u.body)}`);
   const k = await env.api('POST', `/v1/users/${userId}/keys`, { body: { scopes, ...(role !== null && { role }) } });
   if (k.status !== 201) throw new Error(`agent key: ${k.status} ${JSON.stringify(k.body)}`);
-  return k.body.key as string;
+  return { key: k.body.key as string, keyId: k.body.api_key.key_id as string };
 }
 
 /** An SDK Client on a spawned `argus-sidecar mcp --stdio --config FILE`; its stderr is collected. */
