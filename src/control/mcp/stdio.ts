@@ -21,7 +21,7 @@ import { StartupError } from '../../startup.js';
 import { createBillingStripe } from '../billing/stripe-api.js';
 import { createUserCache } from '../services/user-cache.js';
 import { authenticateHeaders } from './scopes.js';
-import { createMcpServer } from './server.js';
+import { createMcpServer, TOOLS } from './server.js';
 import type { McpDeps } from './tool.js';
 
 export interface StdioCredential {
@@ -73,7 +73,7 @@ export async function serveStdio(cfg: Readonly<Config>, credential: StdioCredent
     process.stdin.once('end', resolve);
   });
   await server.connect(transport);
-  log.info('mcp: serving on stdio', { user_id: first.value.id, tools: 11 });
+  log.info('mcp: serving on stdio', { user_id: first.value.id, tools: TOOLS.length });
   await Promise.race([closed, opts.stop]);
   await server.close();
   await close();
