@@ -36,6 +36,7 @@ function resourceOf(deps: McpDeps, c: ApiContext): { resource: string; metadata:
 
 export function mcpRoutes(app: Api, deps: () => McpDeps): void {
   app.get(METADATA_PATH, (c) => {
+    c.set('operation', 'mcpMetadata');
     const d = deps();
     const issuer = d.cfg.auth.jwt?.issuer;
     return c.json({
