@@ -28,6 +28,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'run the control plane: REST API, reconciler (--config FILE)',
     load: async () => (await import('./commands/control.js')).runControlCommand,
   },
+  mcp: {
+    summary: 'MCP server for a local agent on stdio (--stdio --config FILE; ARGUS_MCP_TOKEN)',
+    load: async () => (await import('./commands/mcp.js')).runMcpCommand,
+  },
   worker: {
     summary: 'run the billing workers: usage queue -> ledger -> Stripe (--config FILE)',
     load: async () => (await import('./commands/worker.js')).runWorkerCommand,
@@ -49,6 +53,11 @@ const COMMAND_USAGE: Record<string, string> = {
   worker: 'argus-sidecar worker --config FILE\n  Run the billing workers: usage queue -> Postgres ledger -> Stripe meter events.',
   control:
     'argus-sidecar control --config FILE\n  Run the control plane: /v1 REST API and /openapi.json on control.internal, control.public, /healthz /readyz /metrics on control.admin.',
+  mcp: [
+    'argus-sidecar mcp --stdio --config FILE',
+    '  The MCP server (tools, resources, prompts: docs/mcp.md) on stdin/stdout for a local agent, acting with',
+    '  ARGUS_MCP_TOKEN (a JWT or ak_ key, sent as a bearer) or ARGUS_MCP_API_KEY. Logs go to stderr.',
+  ].join('\n'),
   migrate: 'argus-sidecar migrate --config FILE\n  Create or upgrade the Postgres schema (postgres.url).',
   keys: [
     'argus-sidecar keys create --user ID --tier TIER [--role R] [--scopes a,b] [--features x,y]',

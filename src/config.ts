@@ -154,6 +154,18 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   return deepFreeze(cfg);
 }
 
+/**
+ * The credential `argus-sidecar mcp --stdio` acts with: `ARGUS_MCP_TOKEN` (a
+ * JWT or an `ak_` key, sent as a bearer) or `ARGUS_MCP_API_KEY` (sent in the
+ * API-key header). Undefined when neither is set; the token wins when both are.
+ */
+export function mcpCredential(env: NodeJS.ProcessEnv = process.env): { readonly token?: string; readonly api_key?: string } | undefined {
+  const token = env['ARGUS_MCP_TOKEN'];
+  if (token) return { token };
+  const key = env['ARGUS_MCP_API_KEY'];
+  return key ? { api_key: key } : undefined;
+}
+
 /** Cores this process may use: the default for `threads`-like settings. */
 export function availableCores(): number {
   return availableParallelism();

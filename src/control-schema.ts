@@ -41,6 +41,16 @@ export const controlSchema = z
     idempotency_ttl_s: z.number().int().positive().default(86400),
     /** Requests the API serves at once; more wait (Postgres pool size). */
     max_connections: z.number().int().positive().default(10),
+    /** The MCP server (`/mcp` on the internal listener, `argus-sidecar mcp --stdio`): docs/mcp.md. */
+    mcp: z
+      .object({
+        /** The URL agents reach `/mcp` at (the RFC 9728 `resource`); default: the request's own origin + `/mcp`. */
+        resource_url: z.string().url().optional(),
+        /** RFC 9728 `authorization_servers`; default: `[auth.jwt.issuer]` when set (Cognito). */
+        authorization_servers: z.array(z.string().url()).optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runCli } from './support/spawn.js';
 
-const COMMANDS = ['proxy', 'worker', 'migrate', 'keys', 'revoke', 'inject-webhook', 'usage', 'demo'];
+const COMMANDS = ['proxy', 'worker', 'migrate', 'keys', 'revoke', 'inject-webhook', 'usage', 'demo', 'mcp'];
 
 test('every command answers --help and -h with its usage, exit 0', async () => {
   for (const command of COMMANDS) {

@@ -3,7 +3,7 @@
  * runs under a module-load recorder (`node --import`, a resolve hook that logs
  * every module URL) and serves a request; then no module under src/control/,
  * no hono / @hono/*, no OpenAPI tooling (zod-to-openapi, openapi3-ts,
- * openapi-typescript, @readme/openapi-parser) was loaded. The same recorder
+ * openapi-typescript, @readme/openapi-parser), no MCP SDK was loaded. The same recorder
  * on `control` does see them (the recorder works).
  */
 import assert from 'node:assert/strict';
@@ -27,6 +27,7 @@ const FORBIDDEN = [
   /openapi3-ts/,
   /openapi-typescript/,
   /openapi-parser/,
+  /\/node_modules\/@modelcontextprotocol\//,
 ];
 
 function runRecorded(args: string[], logFile: string, until: (line: string) => boolean): Promise<() => Promise<void>> {
@@ -90,5 +91,6 @@ describe('the proxy loads no control-plane module', () => {
     const loaded = readFileSync(log, 'utf8');
     assert.match(loaded, /\/src\/control\/main\.js/);
     assert.match(loaded, /node_modules\/hono\//);
+    assert.match(loaded, /node_modules\/@modelcontextprotocol\/sdk\//);
   });
 });

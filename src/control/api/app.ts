@@ -1,10 +1,12 @@
 /**
  * The internal listener's app: `/v1/*` (authenticated with the sidecar's
  * authenticator) and `/openapi.json`, the OpenAPI 3.1 document generated from
- * the route definitions (checked in as docs/openapi.json: `npm run openapi`).
+ * the route definitions (checked in as docs/openapi.json: `npm run openapi`),
+ * and `/mcp`, the MCP server over Streamable HTTP (src/control/mcp/).
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
+import { mcpRoutes } from '../mcp/http.js';
 import type { ServiceDeps } from '../services/deps.js';
 import type { UserCache } from '../services/user-cache.js';
 import { authenticate, requestIdOf, sendError, type Api, type ApiEnv } from './http.js';
@@ -66,6 +68,8 @@ export function createApi(deps: () => ApiDeps, hooks: ApiHooks = {}): Api {
   authRoutes(app, deps);
   meRoutes(app, deps);
   billingRoutes(app, deps);
+  // `/mcp` and its protected-resource metadata: not REST, so not in the OpenAPI document (docs/mcp.md).
+  mcpRoutes(app, deps);
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'x-api-key' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'session', { type: 'apiKey', in: 'header', name: 'x-cognito-session' });

@@ -15,12 +15,12 @@ import { op, type Api } from './http.js';
 const id = z.string().min(1).max(256);
 const url = z.string().url().max(2048);
 
-const OwnerQuery = z.object({
+export const OwnerQuery = z.object({
   org_id: id.optional().openapi({ description: 'Act for this org (caller: its owner or admin)' }),
   user_id: id.optional().openapi({ description: 'Act for this user (platform admins); default: the caller' }),
 });
 
-const CheckoutRequest = OwnerQuery.extend({
+export const CheckoutRequest = OwnerQuery.extend({
   plan: z.string().min(1).max(63).openapi({ description: 'A plan name from billing.plans' }),
   interval: z.enum(['monthly', 'yearly']).optional(),
   success_url: url,
@@ -28,12 +28,12 @@ const CheckoutRequest = OwnerQuery.extend({
 })
   .strict()
   .openapi('CheckoutRequest');
-const CheckoutSession = z
+export const CheckoutSession = z
   .object({ url: z.string(), session_id: z.string(), stripe_customer: z.string() })
   .openapi('CheckoutSession', { description: 'Open `url` in the browser: Stripe-hosted checkout' });
 const PortalRequest = OwnerQuery.extend({ return_url: url }).strict().openapi('PortalRequest');
 const PortalSession = z.object({ url: z.string() }).openapi('PortalSession');
-const Subscription = z
+export const Subscription = z
   .object({
     owner: z.object({ kind: z.enum(['user', 'org']), id: z.string() }),
     stripe_customer: z.string().nullable(),
@@ -53,7 +53,7 @@ const Subscription = z
   })
   .openapi('Subscription');
 
-const UsageEventIn = z
+export const UsageEventIn = z
   .object({
     id: z.string().min(1).max(128).openapi({ description: 'Your id for this event, unique per user: a retry with the same id is the same event' }),
     kind: z.enum(['request', 'llm', 'trading']),
@@ -78,7 +78,7 @@ const UsageEventsRequest = z
   .object({ events: z.array(UsageEventIn).min(1).max(1000) })
   .strict()
   .openapi('UsageEventsRequest');
-const UsageEventsAccepted = z.object({ accepted: z.number().int(), event_ids: z.array(z.string()) }).openapi('UsageEventsAccepted');
+export const UsageEventsAccepted = z.object({ accepted: z.number().int(), event_ids: z.array(z.string()) }).openapi('UsageEventsAccepted');
 
 export function billingRoutes(app: Api, deps: () => ServiceDeps): void {
   const tag = 'billing';
