@@ -134,7 +134,9 @@ describe("an org key's usage reaches the org's Stripe customer", () => {
     await waitFor('all rows in the ledger', async () => (await ledger('true')) === orgRows + m1Rows, 30000).catch(diagnostics);
     await waitFor(
       'the org and m1 billed for all their rows',
-      async () => total(cusOrg) === (await ledger("org_id = 'o1'")) && total(cusM1) === (await ledger("user_id = 'm1'")),
+      // Stripe accepts before the worker marks the rows reported: wait for both.
+      async () =>
+        total(cusOrg) === (await ledger("org_id = 'o1'")) && total(cusM1) === (await ledger("user_id = 'm1'")) && (await ledger('reported_at IS NULL')) === 0,
       90000,
       100,
     ).catch(diagnostics);
