@@ -156,7 +156,7 @@ async function fill(pool: Pool, rows: number): Promise<{ seconds: number; table_
          SELECT to_timestamp(floor(extract(epoch FROM occurred_at) / 3600) * 3600), kind, user_id, stripe_customer, count(*), sum(quantity),
                 count(*) FILTER (WHERE stripe_identifier IS NOT NULL)
            FROM ${name} GROUP BY 1, 2, 3, 4
-         ON CONFLICT (hour_start, kind, user_id, stripe_customer) DO UPDATE SET events = usage_windows.events + EXCLUDED.events,
+         ON CONFLICT (hour_start, kind, user_id, stripe_customer, org_id) DO UPDATE SET events = usage_windows.events + EXCLUDED.events,
            quantity = usage_windows.quantity + EXCLUDED.quantity, settled_events = usage_windows.settled_events + EXCLUDED.settled_events`,
       );
       say(`filled ${name}: ${perDay} rows in ${((Date.now() - t) / 1000).toFixed(0)} s`);

@@ -889,6 +889,8 @@ export interface components {
       /** @enum {string} */
       kind: 'request' | 'llm' | 'trading';
       user_id: string;
+      /** @description The API key the usage was made with (the sidecar sends it upstream as `x-argus-key-id`); it must be the user's. Usage of an org's key is billed to the org */
+      key_id?: string;
       quantity?: number;
       occurred_at?: string | number;
       service?: string;

@@ -4,14 +4,17 @@
  * plan until the grace ends, lapsed → inactive, incomplete → unchanged); the
  * highest plan wins across subscriptions; a member gets the higher of their own
  * and their org's entitlements; the `none` tier is refused by every route with a
- * tier minimum and has its own small limit; bad billing config names the key.
+ * tier minimum and has its own small limit; bad billing config names the key;
+ * the example config (config/argus.yaml) is the seeds' tier table as plans.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { authorize } from '../src/authorize/index.js';
 import { higherTier, memberEntitlements, ownerVerdict, subscriptionVerdict, tierRanks, type SubscriptionState } from '../src/billing/effective-tier.js';
 import { planForLookupKey } from '../src/billing/plans.js';
-import { parseConfig } from '../src/config.js';
+import { loadConfig, parseConfig } from '../src/config.js';
 import { UsageError } from '../src/errors.js';
 import { policyFor } from '../src/ratelimit/policy.js';
 
@@ -144,5 +147,41 @@ describe('billing config errors name the key', () => {
   it('a custom inactive tier may be configured', () => {
     const c = parseConfig({ ...base, tiers: { lapsed: { requests_per_minute: 5 } }, billing: { inactive_tier: 'lapsed' } });
     assert.equal(c.billing.inactive_tier, 'lapsed');
+  });
+});
+
+describe("config/argus.yaml: the seeds' tier table as plans", () => {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const env = { ARGUS_REDIS_URL: 'redis://127.0.0.1:1', ARGUS_POSTGRES_URL: 'postgres://127.0.0.1:1/x', ARGUS_SESSION_SECRET: 'x'.repeat(32) };
+  const example = loadConfig(join(root, 'config/argus.yaml'), env);
+  const plans = ['explorer', 'professional', 'business', 'enterprise'] as const;
+
+  it('Explorer 100, Professional 1,000, Business 10,000 rpm, Enterprise above; lapsed: none at 10', () => {
+    const rpm = (t: string) => (example.tiers as Record<string, { requests_per_minute: number }>)[t]?.requests_per_minute;
+    assert.deepEqual(['none', 'explorer', 'professional', 'business'].map(rpm), [10, 100, 1000, 10000]);
+    assert.ok((rpm('enterprise') ?? 0) > 10000);
+    assert.equal(example.billing.inactive_tier, 'none');
+    assert.ok(example.billing.past_due_grace_s > 0);
+  });
+
+  it('each plan: its tier, monthly and yearly lookup keys, features, LLM and trading entitlements; higher plans include lower ones', () => {
+    let prev: string[] = [];
+    for (const name of plans) {
+      const plan = example.billing.plans[name];
+      assert.ok(plan, name);
+      assert.equal(plan.tier, name);
+      assert.deepEqual(
+        [planForLookupKey(example.billing, plan.prices.monthly)?.name, planForLookupKey(example.billing, plan.prices.yearly)?.name],
+        [name, name],
+      );
+      const llm = plan.llm as { model_tiers?: string[]; daily_token_budget?: number; requests_per_minute?: number } | undefined;
+      assert.ok((llm?.model_tiers?.length ?? 0) > 0 && (llm?.daily_token_budget ?? 0) > 0 && (llm?.requests_per_minute ?? 0) > 0, `${name}: llm`);
+      assert.ok(((plan.trading as { exchanges?: string[] } | undefined)?.exchanges?.length ?? 0) > 0, `${name}: trading`);
+      assert.ok(
+        prev.every((f) => plan.features.includes(f)),
+        `${name} keeps the features of the plan below`,
+      );
+      prev = plan.features;
+    }
   });
 });

@@ -6,6 +6,8 @@
  * delivers `checkout.session.completed`) makes u1 professional; the portal,
  * subscription and sync operations work for the same customer. An org bought on
  * Business lifts its members within 1 s; a member removed falls back within 1 s.
+ * The org's owner and admins (not its members) check out, read, sync and open
+ * the portal for the org's customer.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -19,7 +21,7 @@ describe('checkout, portal, subscription, sync; org plans', () => {
   const keys: Record<string, string> = {};
   before(async () => {
     b = await startBillingEnv();
-    for (const id of ['u1', 'u2', 'owner1', 'm1']) {
+    for (const id of ['u1', 'u2', 'owner1', 'm1', 'adm1']) {
       assert.equal((await b.env.api('POST', '/v1/users', { body: { user_id: id, tier: 'explorer', email: `${id}@example.com` } })).status, 201);
       keys[id] = (await b.env.api('POST', `/v1/users/${id}/keys`, { body: {} })).body.key;
     }
@@ -90,6 +92,30 @@ describe('checkout, portal, subscription, sync; org plans', () => {
     }
     const rec = await b.userRecord('m1');
     assert.deepEqual([rec?.['tier'], rec?.['org']?.['org_id'], rec?.['org']?.['trading']?.['exchanges']], ['explorer', 'o1', ['binance']]);
+
+    // An org admin (not its owner) acts for the org too: subscription, sync, portal, another checkout; a member does not.
+    const orgCustomer = (await b.env.db.pool.query("SELECT stripe_customer FROM billing_customers WHERE org_id = 'o1'")).rows[0]?.stripe_customer;
+    assert.equal(orgCustomer, r.body.stripe_customer);
+    assert.equal((await b.env.api('POST', '/v1/orgs/o1/members', { key: keys['owner1']!, body: { user_id: 'adm1', role: 'admin' } })).status, 201);
+    const sub = await b.env.api('GET', '/v1/billing/subscription?org_id=o1', { key: keys['adm1']! });
+    assert.deepEqual(
+      [sub.status, sub.body.owner, sub.body.stripe_customer, sub.body.tier, sub.body.subscriptions[0]?.status],
+      [200, { kind: 'org', id: 'o1' }, orgCustomer, 'business', 'active'],
+    );
+    const synced = await b.env.api('POST', '/v1/billing/sync', { key: keys['adm1']!, body: { org_id: 'o1' } });
+    assert.deepEqual([synced.status, synced.body.tier], [200, 'business']);
+    const portal = await b.env.api('POST', '/v1/billing/portal', { key: keys['adm1']!, body: { org_id: 'o1', return_url: 'https://app.example/org' } });
+    assert.equal(portal.status, 201, JSON.stringify(portal.body));
+    assert.equal([...b.stripe.billing.portalSessions.values()].find((p) => p.url === portal.body.url)?.customer, orgCustomer, "the org's customer's portal");
+    const again = await b.env.api('POST', '/v1/billing/checkout', { key: keys['adm1']!, body: { plan: 'enterprise', org_id: 'o1', ...urls } });
+    assert.deepEqual([again.status, again.body.stripe_customer], [201, orgCustomer], 'the org admin reuses the org customer');
+    for (const [method, path, body] of [
+      ['POST', '/v1/billing/portal', { org_id: 'o1', return_url: 'https://app.example/org' }],
+      ['POST', '/v1/billing/sync', { org_id: 'o1' }],
+      ['GET', '/v1/billing/subscription?org_id=o1', undefined],
+    ] as const) {
+      assert.equal((await b.env.api(method, path, { key: keys['m1']!, ...(body !== undefined && { body }) })).status, 403, `a member: ${method} ${path}`);
+    }
     assert.equal((await b.env.api('DELETE', '/v1/orgs/o1/members/m1', { key: keys['owner1']! })).status, 200);
     await waitFor(async () => (await b.userRecord('m1'))?.['org'] === undefined, 1000, 'm1 back to their own within 1 s');
     assert.equal((await b.userRecord('owner1'))?.['org']?.['tier'], 'business');

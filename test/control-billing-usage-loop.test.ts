@@ -5,7 +5,9 @@
  * per day) goes through the control process's spool, BullMQ and a spawned
  * `argus-sidecar worker` into the ledger, and reaches the Stripe stand-in's
  * meter events for u1's customer with Σ per meter equal to the ledger's Σ. A
- * retried batch (same ids) is not counted twice.
+ * retried batch (same ids) is not counted twice. Recording needs role admin or
+ * scope `argus:usage:write`; an event that names an org's API key (`key_id`)
+ * is billed to the org's customer, and a key of another user is refused.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -99,5 +101,46 @@ describe('a month of usage reaches Stripe for the customer checkout bound', () =
     assert.equal(t.get(`${meters.llm}/${customer}`), 30 * 120 + 435);
     assert.equal(t.get(`${meters.trading}/${customer}`), 60);
     assert.deepEqual(b.stripe.rejectedValues, []);
+  });
+  it("scope argus:usage:write records; an org key's events go to the org's customer", async () => {
+    for (const id of ['svc', 'ow']) assert.equal((await b.env.api('POST', '/v1/users', { body: { user_id: id, tier: 'explorer' } })).status, 201);
+    const svc = (await b.env.api('POST', '/v1/users/svc/keys', { body: { scopes: ['argus:usage:write'] } })).body.key as string;
+    const own = (await b.env.api('POST', '/v1/users/ow/keys', { body: {} })).body;
+    assert.equal((await b.env.api('POST', '/v1/orgs', { key: own.key, body: { org_id: 'o9', name: 'Org Nine' } })).status, 201);
+    const orgKeyId = (await b.env.api('POST', '/v1/users/ow/keys', { key: own.key, body: { org_id: 'o9' } })).body.api_key.key_id as string;
+    const orgCustomer = await b.bindCustomer({ org_id: 'o9' });
+    const at = Date.now() - 2 * 3600_000;
+    const event = (id: string, key_id: string, quantity: number) => ({ id, kind: 'request', user_id: 'ow', key_id, quantity, occurred_at: at });
+
+    const denied = await b.env.api('POST', '/v1/usage/events', { key: own.key, body: { events: [event('x', orgKeyId, 1)] } });
+    assert.deepEqual([denied.status, denied.body.error.code], [403, 'ARGUS_FORBIDDEN']);
+    const foreign = await b.env.api('POST', '/v1/usage/events', {
+      key: svc,
+      body: { events: [event('y', own.api_key.key_id, 1), { ...event('z', orgKeyId, 1), user_id: 'u1' }] },
+    });
+    assert.deepEqual([foreign.status, foreign.body.error.code], [400, 'ARGUS_INVALID_REQUEST'], "u1's event names ow's org key");
+    const r = await b.env.api('POST', '/v1/usage/events', {
+      key: svc,
+      body: { events: [event('o-1', orgKeyId, 5), event('o-2', orgKeyId, 6), event('own-1', own.api_key.key_id, 7)] },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const reported = async () =>
+      (await b.env.db.pool.query("SELECT count(*)::int AS n FROM usage_events WHERE user_id = 'ow' AND reported_at IS NOT NULL")).rows[0].n === 2;
+    // Stripe accepts before the worker marks the rows: wait for both.
+    await waitFor('the org billed 11', async () => b.stripe.totals().get(`${meters.request}/${orgCustomer}`) === 11 && (await reported()), 60000, 100).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}\nworker: ${worker.stderr().slice(-2000)}`);
+      },
+    );
+    const rows = await b.env.db.pool.query("SELECT request_id, org_id, reported_at IS NOT NULL AS reported FROM usage_events WHERE user_id = 'ow' ORDER BY 1");
+    assert.deepEqual(
+      rows.rows.map((x) => ({ ...x })),
+      [
+        { request_id: 'o-1', org_id: 'o9', reported: true },
+        { request_id: 'o-2', org_id: 'o9', reported: true },
+        { request_id: 'own-1', org_id: null, reported: false },
+      ],
+      "ow's own usage waits for ow's own customer",
+    );
   });
 });

@@ -7,6 +7,11 @@
  * - `deleted` → the inactive tier (`none`, no features) within 1 s.
  * - `past_due` keeps the tier until the grace ends, then the sweeper drops it.
  * - `incomplete` changes nothing.
+ * - `paused` → the inactive tier; `trial_will_end` while trialing keeps the plan.
+ * - Stripe failing while an event is processed → 500 `failed`, nothing recorded;
+ *   Stripe's redelivery then applies it.
+ * - The outcomes (processed, duplicate, ignored, failed), the subscriptions by
+ *   status and the sweeper's lapses are in the control process's metrics.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -149,5 +154,58 @@ describe('webhook state: duplicates, order, lapses', () => {
     // The sweeper (every 200 ms here) drops it; allow a sweep interval and a projection.
     await waitForTier(b, 'u5', 'none', 1500);
     assert.ok((await q("SELECT 1 FROM audit_log WHERE subject_id = 'u5' AND actor = 'billing:sweeper'")).length === 1);
+  });
+  it('paused → inactive tier; trial_will_end while trialing keeps the plan', async () => {
+    const customer = await user('u8');
+    const sub = b.stripe.billing.setSubscription(customer, { status: 'trialing', lookupKey: 'argus_business_monthly' });
+    assert.equal((await b.stripe.billing.deliver(b.stripe.billing.event('customer.subscription.trial_will_end', sub))).status, 200);
+    await waitForTier(b, 'u8', 'business');
+    const paused = b.stripe.billing.setSubscription(customer, { status: 'paused' });
+    const r = await b.stripe.billing.deliver(b.stripe.billing.event('customer.subscription.paused', paused));
+    assert.deepEqual([r.status, JSON.parse(r.body).outcome], [200, 'processed']);
+    await waitForTier(b, 'u8', 'none');
+  });
+
+  it('Stripe failing mid-event → 500 failed, nothing recorded; the redelivery applies it', async () => {
+    const customer = await user('u9');
+    const v0 = await version('u9');
+    const sub = b.stripe.billing.setSubscription(customer, { status: 'active', lookupKey: 'argus_professional_monthly' });
+    const ev = b.stripe.billing.event('customer.subscription.created', sub);
+    // More than the control process's one network retry.
+    b.stripe.billing.failNext(5);
+    const r = await b.stripe.billing.deliver(ev);
+    b.stripe.billing.failNext(0);
+    assert.deepEqual([r.status, JSON.parse(r.body).outcome], [500, 'failed']);
+    assert.equal((await q('SELECT count(*)::int AS n FROM stripe_events WHERE event_id = $1', [ev.id]))[0].n, 0, 'the event id rolled back with the rest');
+    assert.equal(await version('u9'), v0);
+    const again = await b.stripe.billing.deliver(ev);
+    assert.deepEqual([again.status, JSON.parse(again.body).outcome], [200, 'processed']);
+    await waitForTier(b, 'u9', 'professional');
+  });
+
+  it('metrics: outcomes, subscriptions by status, grace lapses', async () => {
+    const metric = (text: string, name: string) =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(`${name} `))
+          ?.slice(name.length + 1) ?? NaN,
+      );
+    const byStatus = new Map((await q('SELECT status, count(*)::int AS n FROM subscriptions GROUP BY 1')).map((r) => [r.status as string, r.n as number]));
+    assert.ok((byStatus.get('active') ?? 0) > 0 && (byStatus.get('canceled') ?? 0) > 0, JSON.stringify([...byStatus]));
+    // The sweeper refreshes the gauge every sweep (200 ms here).
+    let text = '';
+    await waitFor(
+      async () => {
+        text = await (await fetch(`${b.env.adminUrl}/metrics`)).text();
+        return [...byStatus].every(([status, n]) => metric(text, `argus_billing_subscriptions{status="${status}"}`) === n);
+      },
+      2000,
+      'argus_billing_subscriptions equal to the stored subscriptions by status',
+    );
+    assert.equal(metric(text, 'argus_billing_webhooks_total{outcome="duplicate"}'), 5, 'the 5 concurrent redeliveries');
+    assert.equal(metric(text, 'argus_billing_webhooks_total{outcome="failed"}'), 1);
+    assert.ok(metric(text, 'argus_billing_webhooks_total{outcome="processed"}') >= 10);
+    assert.equal(metric(text, 'argus_billing_grace_lapsed_total'), 1, "u5's grace");
   });
 });

@@ -8,7 +8,9 @@
  * Insert: one statement per batch, `ON CONFLICT (event_id, occurred_at) DO
  * NOTHING` (the partition key must be in the key; an event's time never changes
  * between deliveries, so this is exactly once), and in the same statement the
- * newly inserted rows' counts added to their hour in `usage_windows`.
+ * newly inserted rows' counts added to their hour in `usage_windows`. A row
+ * made with an org's API key gets the org's id (`org_id`, from `api_keys`, at
+ * insert: migration 015): its usage is the org's, billed to the org's customer.
  *
  * Storage: one range partition per UTC day, `usage_events_pYYYYMMDD`, created
  * ahead by {@link ensurePartitions}; rows outside every partition land in
@@ -37,15 +39,15 @@ export function insertSql(): string {
   const target = columns.map(([name]) => (name === 'occurred_at_ms' ? 'occurred_at' : name)).join(', ');
   const source = columns.map(([name]) => (name === 'occurred_at_ms' ? 'to_timestamp(occurred_at_ms / 1000.0)' : name)).join(', ');
   const sql = `WITH ins AS (
-  INSERT INTO usage_events (${target})
-  SELECT ${source} FROM jsonb_to_recordset($1::jsonb) AS x(${recordType})
+  INSERT INTO usage_events (${target}, org_id)
+  SELECT ${source}, (SELECT k.org_id FROM api_keys k WHERE k.key_id = x.key_id) FROM jsonb_to_recordset($1::jsonb) AS x(${recordType})
   ON CONFLICT (event_id, occurred_at) DO NOTHING
-  RETURNING kind, user_id, stripe_customer, quantity, occurred_at
+  RETURNING kind, user_id, stripe_customer, org_id, quantity, occurred_at
 ), agg AS (
-  INSERT INTO usage_windows AS w (hour_start, kind, user_id, stripe_customer, events, quantity)
-  SELECT ${HOUR_OF('occurred_at')}, kind, COALESCE(user_id, ''), COALESCE(stripe_customer, ''), count(*), sum(quantity)
-    FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-  ON CONFLICT (hour_start, kind, user_id, stripe_customer)
+  INSERT INTO usage_windows AS w (hour_start, kind, user_id, stripe_customer, org_id, events, quantity)
+  SELECT ${HOUR_OF('occurred_at')}, kind, COALESCE(user_id, ''), COALESCE(stripe_customer, ''), COALESCE(org_id, ''), count(*), sum(quantity)
+    FROM ins GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+  ON CONFLICT (hour_start, kind, user_id, stripe_customer, org_id)
   DO UPDATE SET events = w.events + EXCLUDED.events, quantity = w.quantity + EXCLUDED.quantity
 )
 SELECT count(*)::int AS inserted FROM ins`;
@@ -153,17 +155,27 @@ export async function dropExpiredPartitions(pool: pg.Pool, o: { retentionDays: n
 }
 
 /**
- * A row's Stripe customer as SQL (alias `e` for usage_events): its own, else the
- * one `billing_customers` maps its user to; null: never billed.
+ * The Stripe customer of an owner as SQL: the org's binding in `billing_customers`
+ * when `org` (an SQL expression) is not null, else the user's. Read when a row is
+ * reported, never copied onto it: a binding made after the usage still gets it.
  */
-export const CUSTOMER = `COALESCE(e.stripe_customer, (SELECT bc.stripe_customer FROM billing_customers bc WHERE bc.user_id = e.user_id))`;
+export const ownerCustomer = (org: string, user: string): string =>
+  `CASE WHEN ${org} IS NOT NULL THEN (SELECT bc.stripe_customer FROM billing_customers bc WHERE bc.org_id = ${org})
+        ELSE (SELECT bc.stripe_customer FROM billing_customers bc WHERE bc.user_id = ${user}) END`;
 
-/** Add the rows a CTE named `u` returned (with kind, user_id, stripe_customer, occurred_at) to their hours' settled counts. */
+/**
+ * A row's Stripe customer as SQL (alias `e` for usage_events): its own (from
+ * the credential), else its owner's binding: the org's for a row made with an
+ * org's key, else its user's. Null: not billed (yet).
+ */
+export const CUSTOMER = `COALESCE(e.stripe_customer, ${ownerCustomer('e.org_id', 'e.user_id')})`;
+
+/** Add the rows a CTE named `u` returned (with kind, user_id, stripe_customer, org_id, occurred_at) to their hours' settled counts. */
 const SETTLE_CTE = `settle AS (
   UPDATE usage_windows w SET settled_events = w.settled_events + g.n
-    FROM (SELECT ${HOUR_OF('occurred_at')} AS h, kind, COALESCE(user_id, '') AS uid, COALESCE(stripe_customer, '') AS cus, count(*) AS n
-            FROM u GROUP BY 1, 2, 3, 4) g
-   WHERE w.hour_start = g.h AND w.kind = g.kind AND w.user_id = g.uid AND w.stripe_customer = g.cus)`;
+    FROM (SELECT ${HOUR_OF('occurred_at')} AS h, kind, COALESCE(user_id, '') AS uid, COALESCE(stripe_customer, '') AS cus, COALESCE(org_id, '') AS org, count(*) AS n
+            FROM u GROUP BY 1, 2, 3, 4, 5) g
+   WHERE w.hour_start = g.h AND w.kind = g.kind AND w.user_id = g.uid AND w.stripe_customer = g.cus AND w.org_id = g.org)`;
 
 export interface PendingWindow {
   readonly customer: string;
@@ -184,7 +196,7 @@ export async function pendingWindows(
 ): Promise<PendingWindow[]> {
   const res = await db.query<PendingWindow>(
     `SELECT customer, kind, window_start FROM (
-       SELECT COALESCE(NULLIF(w.stripe_customer, ''), (SELECT bc.stripe_customer FROM billing_customers bc WHERE bc.user_id = NULLIF(w.user_id, ''))) AS customer,
+       SELECT COALESCE(NULLIF(w.stripe_customer, ''), ${ownerCustomer("NULLIF(w.org_id, '')", "NULLIF(w.user_id, '')")}) AS customer,
               w.kind, ws::bigint AS window_start
          FROM usage_windows w
         CROSS JOIN LATERAL generate_series(floor(extract(epoch FROM w.hour_start) / $1) * $1, extract(epoch FROM w.hour_start) + 3599, $1) AS ws
@@ -212,7 +224,7 @@ export async function claimRows(
           AND e.occurred_at >= to_timestamp($3) AND e.occurred_at < to_timestamp($3 + $4)
           AND e.occurred_at >= to_timestamp($6)
           AND ${CUSTOMER} = $5
-       RETURNING e.quantity, e.kind, e.user_id, e.stripe_customer, e.occurred_at), ${SETTLE_CTE}
+       RETURNING e.quantity, e.kind, e.user_id, e.stripe_customer, e.org_id, e.occurred_at), ${SETTLE_CTE}
      SELECT count(*) AS n, COALESCE(sum(quantity), 0)::text AS total FROM u`,
     [o.identifier, o.kind, o.windowStartS, o.windowS, o.customer, o.oldestS],
   );
@@ -240,7 +252,7 @@ export async function deadLetterRows(
         WHERE e.reported_at IS NULL AND e.stripe_identifier IS NULL AND e.unbillable_at IS NULL AND e.kind = ANY($2)
           AND (e.occurred_at < to_timestamp($1::float8 - $3::float8) OR e.occurred_at > to_timestamp($1::float8 + $4::float8))
           AND ${CUSTOMER} IS NOT NULL
-       RETURNING e.unbillable_reason, e.event_id, e.occurred_at, e.kind, e.user_id, e.stripe_customer, ${CUSTOMER} AS customer), ${SETTLE_CTE}
+       RETURNING e.unbillable_reason, e.event_id, e.occurred_at, e.kind, e.user_id, e.stripe_customer, e.org_id, ${CUSTOMER} AS customer), ${SETTLE_CTE}
      SELECT unbillable_reason AS reason, count(*) AS n, min(occurred_at)::text AS first,
             array_agg(DISTINCT customer) AS customers, (array_agg(event_id ORDER BY occurred_at))[1:5] AS sample
        FROM u GROUP BY 1`,

@@ -20,10 +20,11 @@
  * double the pause (up to `max_backoff_ms`); other 4xx mark the report rejected
  * (error log; rows stay unreported for an operator).
  *
- * Customer mapping: the row's `stripe_customer` (from the AuthContext), else the
- * customer bound to the org its API key belongs to (`api_keys.org_id`), else
- * `billing_customers.stripe_customer` for the row's user_id. Rows with none are
- * never reported.
+ * Customer mapping (ledger.ts `CUSTOMER`), read at claim time: the row's
+ * `stripe_customer` (from the AuthContext), else the `billing_customers` binding
+ * of its owner: the org whose API key made it (the row's `org_id`), else its
+ * user. Rows with none wait unreported; a binding made later claims them (back to
+ * Stripe's 35-day limit).
  *
  * Whole units: Stripe meter event values are integers. A claim adds the
  * (customer, meter)'s carried remainder to its rows' sum, reports the whole part

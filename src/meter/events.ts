@@ -18,7 +18,7 @@ export interface UsageEventBase {
   /** Authenticated user, null for anonymous traffic. */
   readonly user_id: string | null;
   readonly key_id: string | null;
-  /** Stripe customer from the AuthContext when known (else the worker maps user_id via `billing_customers`). */
+  /** Stripe customer from the AuthContext when known (else the worker maps the owner, the key's org or the user, via `billing_customers`). */
   readonly stripe_customer: string | null;
   /** Service that served the request (config `metering.service`). */
   readonly service: string;

@@ -102,6 +102,8 @@ export interface BillingStandIn {
   event(type: string, object: object, created?: number): StripeEvent;
   /** POST an event to `webhook.url`, signed. */
   deliver(event: StripeEvent | string, opts?: DeliverOptions): Promise<{ status: number; body: string }>;
+  /** The next `n` billing API calls answer `status` with Stripe's `api_error` (an outage; 0 ends it). */
+  failNext(n: number, status?: 500 | 503): void;
   /** The customer pays: the session's subscription becomes active and `checkout.session.completed` is delivered. */
   completeCheckout(sessionId: string): Promise<{ status: number; body: string; subscription: SubscriptionObject }>;
   /** Answer an API request; undefined when the path is not a billing path. */
@@ -132,6 +134,7 @@ export function createBillingStandIn(): BillingStandIn {
   const portalSessions = new Map<string, { id: string; customer: string; return_url: string | null; url: string }>();
   const calls: StripeCall[] = [];
   const webhook = { url: '', secret: 'whsec_test_standin' };
+  let failures: { n: number; status: 500 | 503 } = { n: 0, status: 500 };
 
   function addPrice(lookupKey: string, unitAmount: number, interval: 'month' | 'year' = 'month'): PriceObject {
     const price: PriceObject = {
@@ -264,6 +267,10 @@ export function createBillingStandIn(): BillingStandIn {
     ];
     if (!known.includes(route)) return undefined;
     calls.push({ method, path, params });
+    if (failures.n > 0) {
+      failures.n--;
+      return { status: failures.status, body: { error: { type: 'api_error', message: 'stand-in: injected outage' } } };
+    }
     switch (route) {
       case 'POST /v1/customers': {
         const c = addCustomer(strings(params['metadata']), str(params['email']), str(params['name']));
@@ -375,6 +382,9 @@ export function createBillingStandIn(): BillingStandIn {
     setSubscription,
     event,
     deliver,
+    failNext(n, status = 500) {
+      failures = { n, status };
+    },
     completeCheckout,
     handle,
   };

@@ -3,7 +3,8 @@
  * - `billing_customers` binds a Stripe customer to a user or (new) an org:
  *   exactly one of `user_id`, `org_id`; one customer per owner and one owner per
  *   customer. The worker still reads `stripe_customer` by `user_id`
- *   (src/billing/stripe-reporter.ts); rows without `org_id` are what they were.
+ *   (src/billing/stripe-reporter.ts; by org too since 015_billing_org); rows
+ *   without `org_id` are what they were.
  * - `subscriptions`: Stripe's state of each subscription as last re-read, with
  *   the owner it belongs to, the plan its price buys, and `past_due_since` (when
  *   it was first seen past due: the grace counts from there).

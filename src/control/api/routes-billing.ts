@@ -58,6 +58,10 @@ export const UsageEventIn = z
     id: z.string().min(1).max(128).openapi({ description: 'Your id for this event, unique per user: a retry with the same id is the same event' }),
     kind: z.enum(['request', 'llm', 'trading']),
     user_id: id,
+    key_id: id.optional().openapi({
+      description:
+        "The API key the usage was made with (the sidecar sends it upstream as `x-argus-key-id`); it must be the user's. Usage of an org's key is billed to the org",
+    }),
     quantity: z.number().nonnegative().finite().optional(),
     occurred_at: z.union([z.string().datetime({ offset: true }), z.number().int().nonnegative()]).optional(),
     service: z.string().min(1).max(100).optional(),

@@ -8,6 +8,11 @@
  * caller's `id` and the user (src/meter/events.ts `eventId`), so a retried
  * request is the same ledger row, never a second charge.
  *
+ * An event may name the API key the usage was made with (`key_id`, what the
+ * sidecar sends upstream as `x-argus-key-id`); it must be a key of the event's
+ * user. The billing worker bills usage of an org's key to the org
+ * (docs/billing.md, "Whose customer is billed").
+ *
  * Recording usage is a service operation: role admin or scope
  * `argus:usage:write`.
  */
@@ -24,6 +29,8 @@ export interface UsageEventInput {
   readonly id: string;
   readonly kind: 'request' | 'llm' | 'trading';
   readonly user_id: string;
+  /** The API key the usage was made with: one of `user_id`'s keys. */
+  readonly key_id?: string | undefined;
   /** Billable units; default: 1 (request, trading), input + output tokens (llm). */
   readonly quantity?: number | undefined;
   /** ISO 8601 time or epoch ms; default now. */
@@ -51,6 +58,8 @@ export async function recordUsageEvents(
   }
   const meter = deps.billing?.meter ?? null;
   if (meter === null || !meter.ready()) return fail('ARGUS_DEPENDENCY_UNAVAILABLE', 'the usage spool is not available');
+  const badKey = await foreignKey(deps, input.events);
+  if (badKey !== null) return fail('ARGUS_INVALID_REQUEST', `events.${badKey}.key_id: not an API key of the event's user`);
   const now = deps.now();
   const events: UsageEvent[] = [];
   for (const [i, e] of input.events.entries()) {
@@ -64,11 +73,21 @@ export async function recordUsageEvents(
   return ok({ accepted: events.length, event_ids: events.map((e) => e.event_id) }, 201);
 }
 
+/** The index of the first event whose `key_id` is not a key of its user (null: none). */
+async function foreignKey(deps: ServiceDeps, events: readonly UsageEventInput[]): Promise<number | null> {
+  const ids = [...new Set(events.flatMap((e) => (e.key_id === undefined ? [] : [e.key_id])))];
+  if (ids.length === 0) return null;
+  const rows = (await deps.pool.query<{ key_id: string; user_id: string }>('SELECT key_id, user_id FROM api_keys WHERE key_id = ANY($1)', [ids])).rows;
+  const owner = new Map(rows.map((r) => [r.key_id, r.user_id]));
+  const i = events.findIndex((e) => e.key_id !== undefined && owner.get(e.key_id) !== e.user_id);
+  return i < 0 ? null : i;
+}
+
 function toEvent(e: UsageEventInput, at: number, defaultService: string): UsageEvent {
   const base = {
     event_id: eventId(`api\0${e.user_id}\0${e.id}`, e.kind),
     user_id: e.user_id,
-    key_id: null,
+    key_id: e.key_id ?? null,
     stripe_customer: null,
     service: e.service ?? defaultService,
     route: e.route ?? '/v1/usage/events',
