@@ -2,6 +2,7 @@
 // only by `argus-sidecar control` (src/control/). It lives outside src/control/
 // so that validating a proxy's config loads no control-plane module.
 import { z } from 'zod';
+import { dashboardSchema } from './dashboard-schema.js';
 
 const portNumber = z.preprocess((v) => (typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v), z.number().int().min(0).max(65535));
 const listener = (host: string, port: number) =>
@@ -41,6 +42,8 @@ export const controlSchema = z
     idempotency_ttl_s: z.number().int().positive().default(86400),
     /** Requests the API serves at once; more wait (Postgres pool size). */
     max_connections: z.number().int().positive().default(10),
+    /** Sign-in and account pages on the public listener (docs/dashboard.md); absent: no dashboard. */
+    dashboard: dashboardSchema.optional(),
   })
   .strict();
 
