@@ -29,6 +29,8 @@ export interface AccountData {
   tier: string;
   plan: string | null;
   month: string;
+  /** Days in this month (the charts' axis). */
+  monthDays: number;
   requests: Series;
   tokens: Series;
   keys: KeyView[];
@@ -73,6 +75,7 @@ export async function loadAccount(deps: ServiceDeps, actor: Actor, userId: strin
     tier: (sub.ok ? sub.value.tier : user.tier) ?? deps.cfg.auth.default_tier,
     plan: sub.ok ? sub.value.plan : null,
     month: monthStart.toLocaleString('en', { month: 'short', timeZone: 'UTC' }),
+    monthDays: new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 0)).getUTCDate(),
     requests,
     tokens,
     keys: keys.ok ? keys.value.items : [],

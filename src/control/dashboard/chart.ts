@@ -38,20 +38,21 @@ const W = 10;
 const H = 60;
 const fmt = new Intl.NumberFormat('en');
 
-export function barChart(s: Series, id: string, month: string): Markup {
+/** `days`: bars drawn (the month so far); the axis spans `span` days (the whole month), so a chart keeps its shape all month. */
+export function barChart(s: Series, id: string, month: string, span = 31): Markup {
   const max = Math.max(1, ...s.values);
   const total = s.values.reduce((a, b) => a + b, 0);
   const bars = s.values.map((v, i) => {
     const h = v === 0 ? 0 : Math.max(1, Math.round((v / max) * (H - 12)));
     return html`<rect class="${s.cls}" x="${i * W + 1}" y="${H - 10 - h}" width="${W - 2}" height="${h}"><title>${month} ${i + 1}: ${fmt.format(v)} ${s.unit}</title></rect>`;
   });
-  const width = Math.max(1, s.values.length) * W;
+  const width = Math.max(span, s.values.length) * W;
   return html`<figure>
 <figcaption id="${id}">${s.label}: ${fmt.format(total)} ${s.unit} this month, at most ${fmt.format(Math.max(0, ...s.values))} in a day</figcaption>
 <svg class="chart" viewBox="0 0 ${width} ${H}" role="img" aria-labelledby="${id}">
 ${bars}
 <line class="axis" x1="0" y1="${H - 10}" x2="${width}" y2="${H - 10}"></line>
-<text x="0" y="${H - 1}">1</text><text x="${width - W}" y="${H - 1}">${s.values.length}</text>
+<text x="0" y="${H - 1}">${month} 1</text><text x="${(s.values.length - 1) * W}" y="${H - 1}">${s.values.length}</text>
 </svg>
 </figure>`;
 }

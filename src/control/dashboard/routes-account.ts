@@ -5,6 +5,7 @@
  * to Stripe), Manage billing (a portal session, 303).
  */
 import type { Hono } from 'hono';
+import { tierRanks } from '../../billing/effective-tier.js';
 import { checkout, portal } from '../billing/service.js';
 import { createKey, revokeKey } from '../services/keys.js';
 import { type Dash, type DashContext, type DashEnv, publicUrl } from './context.js';
@@ -20,7 +21,8 @@ const NOTICES: Record<string, string> = {
 };
 
 export function accountRoutes(app: Hono<DashEnv>, dash: Dash): void {
-  const plans = Object.keys(dash.deps.cfg.billing.plans);
+  const rank = tierRanks(dash.deps.cfg.tiers);
+  const plans = Object.entries(dash.deps.cfg.billing.plans).map(([name, p]) => ({ name, rank: rank.get(p.tier) ?? -1 }));
   const billing = dash.deps.billing?.stripe != null;
 
   const render = async (c: DashContext, extras: Partial<AccountExtras>) => {
@@ -28,7 +30,7 @@ export function accountRoutes(app: Hono<DashEnv>, dash: Dash): void {
     const data = await loadAccount(dash.deps, s.actor, s.actor.id);
     if (data === null) return c.html(problem('No account', 'This account no longer exists.'), 404);
     const viewer = { name: data.user.name ?? data.user.user_id, admin: s.actor.admin, csrf: c.get('csrf') };
-    return c.html(page('Account', accountBody(data, viewer.csrf, { plans, billing, ...extras }), viewer));
+    return c.html(page('Account', accountBody(data, viewer.csrf, { plans, rank, billing, ...extras }), viewer));
   };
 
   app.get('/account', (c) => {

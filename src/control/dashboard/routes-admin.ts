@@ -62,7 +62,7 @@ ${results}</section>`;
 <div><label for="tier">Tier</label><select id="tier" name="tier">${tiers.map((t) => html`<option value="${t}" ${t === a.tier ? 'selected' : ''}>${t}</option>`)}</select></div>
 <button type="submit">Set tier</button></form>
 <p>${postButton(`${base}/revoke`, 'Revoke every credential', csrf, 'danger')}</p></section>
-<section aria-labelledby="u"><h2 id="u">Usage this month</h2>${barChart(a.requests, 'chart-requests', a.month)}${barChart(a.tokens, 'chart-tokens', a.month)}</section>
+<section aria-labelledby="u"><h2 id="u">Usage this month</h2>${barChart(a.requests, 'chart-requests', a.month, a.monthDays)}${barChart(a.tokens, 'chart-tokens', a.month, a.monthDays)}</section>
 <section aria-labelledby="k"><h2 id="k">API keys</h2>${a.keys.length > 0 ? html`<table><tbody>${keys}</tbody></table>` : html`<p class="muted">No keys.</p>`}</section>`;
     return frame(c, 'Admin', body);
   });

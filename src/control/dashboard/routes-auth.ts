@@ -26,8 +26,8 @@ export function authRoutes(app: Hono<DashEnv>, dash: Dash): void {
 
   app.get('/login', (c) => {
     const buttons = dash.providers.enabled.map((p) => html`<a class="btn provider ${p}" href="/auth/${p}">${LABELS[p]}</a>`);
-    const body = html`<section aria-labelledby="signin"><h2 id="signin">Sign in</h2>
-<p class="muted">Use your Google or GitHub account. Accounts with the same verified email are the same Argus account.</p>
+    const body = html`<section aria-label="Sign-in providers">
+<p>Use your Google or GitHub account. Accounts with the same verified email are the same Argus account.</p>
 <div class="providers">${buttons}</div></section>`;
     return c.html(page('Sign in', body));
   });

@@ -32,7 +32,8 @@ table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:6px 4px;
 .secret{display:block;word-break:break-all;background:#fff8e1;border:1px solid #f4b400;padding:8px;border-radius:6px}
 .notice{background:#e8f0fe;border:1px solid #0b57d0;border-radius:6px;padding:8px}
 .chart{width:100%;height:auto;display:block}.chart .bar{fill:#0b57d0}.chart .bar.tokens{fill:#137333}.chart .axis{stroke:#5f6368}
-.chart text{font-size:8px;fill:#3c4043}
+.chart text{font-size:10px;fill:#3c4043}
+figure{margin:0 0 12px}figcaption{margin:0 0 4px}
 .muted{color:#4a5565}
 @media (max-width:480px){main{padding:8px}section{padding:12px}th:nth-child(3),td:nth-child(3){display:none}}
 `;

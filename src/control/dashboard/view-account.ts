@@ -13,8 +13,10 @@ export interface AccountExtras {
   /** A key just created: shown once. */
   readonly newKey?: string;
   readonly notice?: string;
-  /** Plans "Upgrade" offers (billing.plans); empty: no Upgrade form. */
-  readonly plans: readonly string[];
+  /** Plans "Upgrade" offers: name → tier (billing.plans); those above the user's tier are offered. */
+  readonly plans: ReadonlyArray<{ name: string; rank: number }>;
+  /** The tiers' order (`tiers`, lowest first). */
+  readonly rank: ReadonlyMap<string, number>;
   readonly billing: boolean;
 }
 
@@ -22,8 +24,8 @@ export function accountBody(a: AccountData, csrf: string, x: AccountExtras): Mar
   return html`${x.notice ? html`<p class="notice" role="status">${x.notice}</p>` : ''}
 ${planSection(a, csrf, x)}
 <section aria-labelledby="usage"><h2 id="usage">Usage this month</h2>
-${barChart(a.requests, 'chart-requests', a.month)}
-${barChart(a.tokens, 'chart-tokens', a.month)}
+${barChart(a.requests, 'chart-requests', a.month, a.monthDays)}
+${barChart(a.tokens, 'chart-tokens', a.month, a.monthDays)}
 </section>
 ${keysSection(a, csrf, x.newKey)}
 ${orgsSection(a)}
@@ -33,13 +35,15 @@ ${orgsSection(a)}
 }
 
 function planSection(a: AccountData, csrf: string, x: AccountExtras): Markup {
+  const current = x.rank.get(a.tier) ?? -1;
+  const offered = x.plans.filter((p) => p.rank > current);
   const upgrade =
-    x.billing && x.plans.length > 0
+    x.billing && offered.length > 0
       ? html`<form method="post" action="/account/checkout" class="row">${csrfField(csrf)}
-<div><label for="plan">Plan</label><select id="plan" name="plan">${x.plans.map((p) => html`<option value="${p}">${p}</option>`)}</select></div>
+<div><label for="plan">Plan</label><select id="plan" name="plan">${offered.map((p) => html`<option value="${p.name}">${p.name}</option>`)}</select></div>
 <button type="submit">Upgrade</button></form>`
       : '';
-  return html`<section aria-labelledby="plan-h"><h2 id="plan-h">Plan</h2>
+  return html`<section aria-labelledby="plan-h"><h2 id="plan-h">Subscription</h2>
 <p>Tier <span class="tier" data-testid="tier">${a.tier}</span>${a.plan ? html` · plan ${a.plan}` : ''}</p>
 <p class="muted">${a.user.email ?? 'no verified email'} · user ${a.user.user_id}</p>
 ${upgrade}
