@@ -5,8 +5,9 @@
  * the page and use it through a running sidecar (200), and the session cookie
  * itself passes the sidecar too (200); choose a plan and click "Upgrade",
  * follow the stand-in's checkout, deliver its signed webhook, and the page
- * shows the new tier; log out, and the old cookie is refused by the sidecar
- * (401) and by the dashboard (back to /login).
+ * shows the new tier; revoke the key on the page (the sidecar refuses it); log
+ * out, and the old cookie is refused by the sidecar (401) and by the dashboard
+ * (back to /login).
  *
  * Screenshots of /login and /account go to test-results/screenshots/ (kept by
  * CI; docs/img/ holds a copy for the README). The page runs at a phone's width.
@@ -120,6 +121,12 @@ describe('the dashboard in a browser: GitHub sign-in, a key, an upgrade, sign-ou
     );
     await page.screenshot({ path: join(SHOTS, 'account.png'), fullPage: true });
 
+    // Revoke the key on the page: the sidecar refuses it.
+    const keyId = (await page.locator('section[aria-labelledby="keys"] tbody code').first().textContent()) ?? '';
+    await page.getByRole('button', { name: `Revoke ${keyId}` }).click();
+    await page.getByText(`Key ${keyId} revoked.`).waitFor();
+    await waitFor(async () => (await get(`${sidecar}/v1/hello`, { 'x-api-key': key })).status === 401, 5000, 'the revoked key refused by the sidecar');
+
     // Log out: the session is revoked everywhere.
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(`${d.url}/login`);
@@ -132,7 +139,6 @@ describe('the dashboard in a browser: GitHub sign-in, a key, an upgrade, sign-ou
     const back = await fetch(`${d.url}/account`, { redirect: 'manual', headers: header });
     assert.equal(back.status, 303);
     assert.equal(back.headers.get('location'), '/login');
-    assert.equal((await get(`${sidecar}/v1/hello`, { 'x-api-key': key })).status, 200, 'the key outlives the session');
     await context.close();
   });
 });

@@ -53,9 +53,11 @@ export function csrfField(token: string): Markup {
   return html`<input type="hidden" name="csrf" value="${token}">`;
 }
 
-/** A one-button POST form (revoke, manage billing, ...). */
-export function postButton(action: string, label: string, csrf: string, cls = 'secondary'): Markup {
-  return html`<form method="post" action="${action}" class="inline">${csrfField(csrf)}<button type="submit" class="${cls}">${label}</button></form>`;
+/** A one-button POST form (revoke, manage billing, ...); `name`: the accessible name when the label alone is ambiguous. */
+export function postButton(action: string, label: string, csrf: string, cls = 'secondary', name?: string): Markup {
+  return html`<form method="post" action="${action}" class="inline">${csrfField(csrf)}<button type="submit" class="${cls}"${
+    name === undefined ? '' : html` aria-label="${name}"`
+  }>${label}</button></form>`;
 }
 
 /** A page for an error outcome (400, 403, 502): what happened and where to go. */

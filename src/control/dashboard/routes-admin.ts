@@ -54,7 +54,7 @@ ${results}</section>`;
     const base = `/admin/users/${encodeURIComponent(a.user.user_id)}`;
     const keys = a.keys.map(
       (k) => html`<tr><td><code>${k.key_id}</code></td><td>${k.status}</td><td>${when(k.created_at)}</td>
-<td>${k.status === 'active' ? postButton(`${base}/keys/${encodeURIComponent(k.key_id)}/revoke`, 'Revoke', csrf, 'danger') : ''}</td></tr>`,
+<td>${k.status === 'active' ? postButton(`${base}/keys/${encodeURIComponent(k.key_id)}/revoke`, 'Revoke', csrf, 'danger', `Revoke ${k.key_id}`) : ''}</td></tr>`,
     );
     const body = html`<section aria-labelledby="who"><h2 id="who">${a.user.email ?? a.user.user_id}</h2>
 <p>User <code>${a.user.user_id}</code> · tier <span class="tier">${a.tier}</span>${a.plan ? html` · plan ${a.plan}` : ''} · ${a.user.status}</p>

@@ -58,7 +58,7 @@ function keysSection(a: AccountData, csrf: string, newKey: string | undefined): 
     : '';
   const rows = a.keys.map(
     (k) => html`<tr><td><code>${k.key_id}</code></td><td>${k.status}</td><td>${when(k.created_at)}</td>
-<td>${k.status === 'active' ? postButton(`/account/keys/${encodeURIComponent(k.key_id)}/revoke`, 'Revoke', csrf, 'danger') : ''}</td></tr>`,
+<td>${k.status === 'active' ? postButton(`/account/keys/${encodeURIComponent(k.key_id)}/revoke`, 'Revoke', csrf, 'danger', `Revoke ${k.key_id}`) : ''}</td></tr>`,
   );
   return html`<section aria-labelledby="keys"><h2 id="keys">API keys</h2>
 ${shown}
