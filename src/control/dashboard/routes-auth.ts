@@ -35,7 +35,15 @@ export function authRoutes(app: Hono<DashEnv>, dash: Dash): void {
   app.get('/auth/:provider', async (c) => {
     const provider = c.req.param('provider');
     if (!enabled.has(provider)) return c.html(problem('Unknown provider', 'This sign-in provider is not configured.'), 404);
-    const { url, flow } = await dash.providers.begin(provider as ProviderName, callbackUrl(dash, provider));
+    let started: Awaited<ReturnType<typeof dash.providers.begin>>;
+    try {
+      started = await dash.providers.begin(provider as ProviderName, callbackUrl(dash, provider));
+    } catch (err) {
+      // Google's discovery document unreachable or invalid: nothing to redirect to.
+      dash.deps.log.warn('dashboard: sign-in start failed', { provider, err: (err as Error).message });
+      return c.html(problem('Sign-in unavailable', 'The provider cannot be reached. Please try again later.'), 502);
+    }
+    const { url, flow } = started;
     const sealed = sealJson(dash.flowKey, { ...flow, exp: Math.floor(dash.deps.now() / 1000) + FLOW_TTL_S });
     c.header('Set-Cookie', setCookie(FLOW_COOKIE, sealed, { path: '/auth/', maxAgeS: FLOW_TTL_S }));
     return c.redirect(url, 302);
