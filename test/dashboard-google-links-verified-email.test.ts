@@ -4,7 +4,8 @@
  * same (any case) signs in as A (two provider accounts, one user, an
  * `identity.link` audit row); a Google account claiming that email unverified
  * gets a new user B without an email; signing in again with the same provider
- * account is the same user with no new link.
+ * account is the same user with no new link. An ID token whose signature is
+ * not the issuer's (JWKS) is refused: 502, no session, no user.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -73,5 +74,19 @@ describe('Google sign-in links to a GitHub-linked user only through a verified e
     const res = await fetch(`${d.url}/account`, { redirect: 'manual', headers: { cookie: `argus_session=${forged}` } });
     assert.equal(res.status, 303);
     assert.equal(res.headers.get('location'), '/login');
+  });
+
+  it('an ID token not signed with the issuer’s key → 502, no session, no user', async () => {
+    const users = async () => Number((await d.b.env.db.pool.query('SELECT count(*) AS n FROM users')).rows[0].n);
+    const before = await users();
+    d.google.forgeIdTokens = true;
+    try {
+      const r = await d.signIn('google', { id: 'g-forged', email: 'forged@example.com', email_verified: true, name: 'Forged' });
+      assert.equal(r.status, 502);
+      assert.equal(r.cookie, null);
+    } finally {
+      d.google.forgeIdTokens = false;
+    }
+    assert.equal(await users(), before);
   });
 });

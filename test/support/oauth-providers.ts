@@ -30,6 +30,8 @@ export interface OAuthStandIn {
   readonly clientSecret: string;
   /** Who signs in next. */
   account: StandInAccount;
+  /** Google: sign ID tokens with a key that is not in the JWKS (same kid): a forged token. */
+  forgeIdTokens: boolean;
   /** Token requests seen (for assertions: PKCE verifier present). */
   readonly tokenRequests: Array<Record<string, string>>;
   /** The consent form's POST, as the "Allow" button sends it: the provider's redirect (Location) back to the app. */
@@ -47,6 +49,7 @@ interface Grant {
 
 export async function startOAuthStandIn(kind: 'google' | 'github', account: StandInAccount): Promise<OAuthStandIn> {
   const { privateKey, publicKey } = await generateKeyPair('RS256');
+  const forger = (await generateKeyPair('RS256')).privateKey;
   const jwk = { ...(await exportJWK(publicKey)), kid: 'standin-1', alg: 'RS256', use: 'sig' };
   const codes = new Map<string, Grant>();
   const tokens = new Map<string, StandInAccount>();
@@ -145,7 +148,7 @@ export async function startOAuthStandIn(kind: 'google' | 'github', account: Stan
       .setSubject(a.id)
       .setIssuedAt()
       .setExpirationTime('5m')
-      .sign(privateKey);
+      .sign(standIn.forgeIdTokens ? forger : privateKey);
     send(res, 200, { access_token: access, token_type: 'Bearer', expires_in: 3599, scope: 'openid email profile', id_token: idToken });
   }
 
@@ -157,6 +160,7 @@ export async function startOAuthStandIn(kind: 'google' | 'github', account: Stan
     clientId,
     clientSecret,
     account,
+    forgeIdTokens: false,
     tokenRequests,
     async consent(authorizeUrl) {
       const q = new URL(authorizeUrl).searchParams;

@@ -2,7 +2,7 @@
  * Google (OpenID Connect) and GitHub (OAuth 2) sign-in through `openid-client`
  * (panva): the library builds the authorization URL, checks the callback's
  * state, exchanges the code with the PKCE verifier, validates Google's ID token
- * (issuer, audience, nonce, expiry) and calls the userinfo and GitHub APIs.
+ * (signature against the JWKS, issuer, audience, nonce, expiry) and calls the userinfo and GitHub APIs.
  * This file only says which endpoints and which profile fields.
  *
  * {@link begin} returns the URL to send the browser to and the secrets the
@@ -49,7 +49,10 @@ export function createProviders(cfg: DashboardConfig): Providers {
   const googleClient = () => {
     if (google === undefined) throw new Error('google sign-in is not configured');
     googleConfig ??= oidc
-      .discovery(new URL(google.issuer), google.client_id, google.client_secret, undefined, { execute: insecure(google.issuer) })
+      .discovery(new URL(google.issuer), google.client_id, google.client_secret, undefined, {
+        // Also verify the ID token's signature against the issuer's JWKS (TLS alone would satisfy OIDC Core §3.1.3.7).
+        execute: [oidc.enableNonRepudiationChecks, ...insecure(google.issuer)],
+      })
       .catch((err) => {
         googleConfig = null;
         throw err;
