@@ -21,6 +21,7 @@ const FILES = {
   llm: ['src/llm/schema.ts'],
   trading: ['src/trading/schema.ts'],
   billing: ['src/billing/schema.ts', 'src/billing/plans.ts'],
+  'control.dashboard': ['src/dashboard-schema.ts'],
   control: ['src/control-schema.ts'],
   observability: ['src/observe/schema.ts'],
 };

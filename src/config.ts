@@ -25,6 +25,7 @@ import { upstreamSchema } from './forward/upstream-schema.js';
 import { redisSchema } from './clients/redis-schema.js';
 import { billingPlansSchema, billingProblems } from './billing/plans.js';
 import { controlSchema } from './control-schema.js';
+import { dashboardProblems } from './dashboard-schema.js';
 import { observabilitySchema, resolveTracing, tracingEnabled } from './observe/schema.js';
 
 /** A port; digits in a string (what `"${PORT:-8080}"` substitutes to) count as the number. */
@@ -137,7 +138,7 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   }
   const cfg = result.data;
   cfg.tiers = { ...DEFAULT_TIERS, ...cfg.tiers };
-  const problems = billingProblems(cfg.billing, Object.keys(cfg.tiers));
+  const problems = [...billingProblems(cfg.billing, Object.keys(cfg.tiers)), ...dashboardProblems(cfg)];
   if (problems.length > 0) throw new UsageError(`config: invalid configuration\n${problems.map(([k, m]) => `  ${k}: ${m}`).join('\n')}`);
   // Tracing keys left out of the file take the standard OTEL_* variables (read here, the only reader of the environment).
   const t = cfg.observability.tracing;

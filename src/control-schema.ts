@@ -2,6 +2,7 @@
 // only by `argus-sidecar control` (src/control/). It lives outside src/control/
 // so that validating a proxy's config loads no control-plane module.
 import { z } from 'zod';
+import { dashboardSchema } from './dashboard-schema.js';
 
 const portNumber = z.preprocess((v) => (typeof v === 'string' && /^\d{1,5}$/.test(v) ? Number(v) : v), z.number().int().min(0).max(65535));
 const listener = (host: string, port: number) =>
@@ -51,6 +52,8 @@ export const controlSchema = z
       })
       .strict()
       .default({}),
+    /** Sign-in and account pages on the public listener (docs/dashboard.md); absent: no dashboard. */
+    dashboard: dashboardSchema.optional(),
   })
   .strict();
 

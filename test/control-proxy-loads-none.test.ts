@@ -3,7 +3,8 @@
  * runs under a module-load recorder (`node --import`, a resolve hook that logs
  * every module URL) and serves a request; then no module under src/control/,
  * no hono / @hono/*, no OpenAPI tooling (zod-to-openapi, openapi3-ts,
- * openapi-typescript, @readme/openapi-parser), no MCP SDK was loaded. The same recorder
+ * openapi-typescript, @readme/openapi-parser), no MCP SDK and no OAuth client
+ * (openid-client, oauth4webapi: the dashboard's) was loaded. The same recorder
  * on `control` does see them (the recorder works).
  */
 import assert from 'node:assert/strict';
@@ -28,6 +29,8 @@ const FORBIDDEN = [
   /openapi-typescript/,
   /openapi-parser/,
   /\/node_modules\/@modelcontextprotocol\//,
+  /\/node_modules\/openid-client\//,
+  /\/node_modules\/oauth4webapi\//,
 ];
 
 function runRecorded(args: string[], logFile: string, until: (line: string) => boolean): Promise<() => Promise<void>> {

@@ -9,6 +9,11 @@
  * bearer credential as a `Sec-WebSocket-Protocol` entry `bearer.<token>` (the
  * sidecar removes it before the protocol list reaches the upstream), and
  * `access_token` in the query only where the route sets `websocket.query_token`.
+ *
+ * With `auth.session.cookie` set, a session may also come in that cookie (the
+ * dashboard's sign-in sets it, docs/dashboard.md). A cookie is ambient: the
+ * browser sends it with every request, so it counts only when the request
+ * carries no other credential; an explicit header always wins over it.
  */
 import type { Denial } from '../errors.js';
 import type { RequestHead } from '../request/head.js';
@@ -36,6 +41,7 @@ export function createExtractor(auth: AuthConfig) {
   const keyHeader = auth.api_keys.header.toLowerCase();
   const sessionHeader = (auth.session?.header ?? 'x-cognito-session').toLowerCase();
   const sessionsOn = auth.session !== undefined;
+  const cookieName = auth.session?.cookie;
   const maxBytes = auth.cache.max_credential_bytes;
   const queryNames = new Set([...QUERY_NAMES, keyHeader, sessionHeader]);
   // Cheap pre-filter so ordinary query strings are not split and decoded on every request;
@@ -48,6 +54,7 @@ export function createExtractor(auth: AuthConfig) {
     let authz: string | undefined;
     let key: string | undefined;
     let session: string | undefined;
+    let cookies: string | undefined;
     for (let i = 0; i < h.length; i += 2) {
       const name = h[i];
       if (websocket && name === 'sec-websocket-protocol') {
@@ -64,6 +71,9 @@ export function createExtractor(auth: AuthConfig) {
       } else if (name === sessionHeader && sessionsOn) {
         if (session !== undefined) return DENIED.twoSameHeader;
         session = (h[i + 1] ?? '').trim();
+      } else if (name === 'cookie' && cookieName !== undefined) {
+        // HTTP/2 may split the Cookie header (RFC 9113 §8.2.3): join them back.
+        cookies = cookies === undefined ? (h[i + 1] ?? '') : `${cookies}; ${h[i + 1] ?? ''}`;
       }
     }
     let found: Credential | null = null;
@@ -89,6 +99,11 @@ export function createExtractor(auth: AuthConfig) {
         if (found && !(found.kind === c.kind && found.value === c.value)) return DENIED.twoCredentials;
         found = c;
       }
+    }
+    if (found === null && cookies !== undefined && cookieName !== undefined) {
+      const value = cookieValue(cookies, cookieName);
+      if (value === DUPLICATE) return DENIED.twoSameHeader;
+      if (value !== undefined) found = { kind: 'session', value };
     }
     if (found === null) return null;
     if (found.value.length === 0)
@@ -171,6 +186,26 @@ function isBearerScheme(v: string): boolean {
     (v.charCodeAt(4) | 0x20) === 0x65 &&
     (v.charCodeAt(5) | 0x20) === 0x72
   );
+}
+
+const DUPLICATE = Symbol('duplicate cookie');
+
+/**
+ * The value of cookie `name` in a Cookie header (RFC 6265 §5.4: `name=value`
+ * pairs joined by "; "), undefined when absent, DUPLICATE when it appears twice
+ * (a cookie planted for a parent domain or path must not be picked silently).
+ */
+export function cookieValue(header: string, name: string): string | undefined | typeof DUPLICATE {
+  let found: string | undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== name) continue;
+    if (found !== undefined) return DUPLICATE;
+    let v = part.slice(eq + 1).trim();
+    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+    found = v;
+  }
+  return found;
 }
 
 function classify(token: string): Credential {

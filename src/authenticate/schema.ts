@@ -87,6 +87,11 @@ export const authSchema = z
     session: z
       .object({
         header: z.string().min(1).default('x-cognito-session'),
+        /** Also accept the session from this cookie (the dashboard's); only when the request has no other credential. */
+        cookie: z
+          .string()
+          .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'a cookie name (RFC 6265 token)')
+          .optional(),
         secret: z.string().min(16),
         /** Rotation: sessions signed with this secret are still accepted. */
         previous_secret: z.string().min(16).optional(),

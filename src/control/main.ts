@@ -89,6 +89,8 @@ export async function startControl(cfg: Readonly<Config>, opts: { log: Logger; d
   const internal = createServer(getRequestListener(api.fetch));
   const pub = new Hono().get('/healthz', (ctx) => ctx.json({ status: 'ok' }));
   billingPublicRoutes(pub, () => deps);
+  // Imported only when configured: without a dashboard the OAuth client is never loaded.
+  if (c.dashboard) (await import('./dashboard/index.js')).mountDashboard(pub, { ...deps, authn }, c.dashboard);
   pub.notFound((ctx) => ctx.json({ error: { code: 'ARGUS_NOT_FOUND', message: 'no such endpoint', request_id: '' } }, 404));
   const publicServer = createServer(getRequestListener(pub.fetch));
   const internalPort = await listen(internal, 'control.internal.port', c.internal.host, c.internal.port);
