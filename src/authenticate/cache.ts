@@ -38,6 +38,8 @@ export interface CacheEntry {
   readonly value: string;
   /** null on a negative entry. */
   readonly ctx: AuthContext | null;
+  /** A positive entry's fresh outcome, made once: a cache hit returns it as it is (null on a negative entry). */
+  readonly hit: { readonly ok: true; readonly ctx: AuthContext } | null;
   readonly denial: Denial | null;
   readonly freshUntil: number;
   readonly staleUntil: number;
@@ -86,13 +88,13 @@ export function createL1(opts: L1Options) {
     const freshUntil = Math.min(now + opts.ttlMs, expMs);
     if (freshUntil <= now) return;
     const staleUntil = Math.min(now + Math.max(opts.ttlMs, opts.maxStaleMs), expMs);
-    put(keyOf(value), { kind, value, ctx, denial: null, freshUntil, staleUntil });
+    put(keyOf(value), { kind, value, ctx, hit: Object.freeze({ ok: true as const, ctx }), denial: null, freshUntil, staleUntil });
   }
 
   /** Cache a refusal briefly, so a repeated bad credential costs no crypto or Redis. */
   function putNegative(kind: CredentialKind, value: string, denial: Denial, now: number): void {
     const until = now + opts.negativeTtlMs;
-    lru.set(keyOf(value), { kind, value, ctx: null, denial, freshUntil: until, staleUntil: until });
+    lru.set(keyOf(value), { kind, value, ctx: null, hit: null, denial, freshUntil: until, staleUntil: until });
   }
 
   /** Drop every positive entry of a user, an org or an API key (through the index); returns how many. */
