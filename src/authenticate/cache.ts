@@ -54,6 +54,9 @@ export interface L1Options {
 
 export type L1 = ReturnType<typeof createL1>;
 
+/** The options of every L1 lookup (lru-cache sets `status` in it when its metrics channel has subscribers; reset before each get). */
+const GET_OPTIONS: LRUCache.GetOptions<string, CacheEntry, unknown> = {};
+
 export type { OwnerKind } from './owner-index.js';
 
 export function createL1(opts: L1Options) {
@@ -73,7 +76,9 @@ export function createL1(opts: L1Options) {
   /** The entry for this credential (fresh or not), or undefined. Drops entries past every deadline. */
   function get(kind: CredentialKind, value: string, now: number): CacheEntry | undefined {
     const key = keyOf(value);
-    const e = lru.get(key);
+    // lru-cache's get(k) makes an options object per call (and writes `status` into it): one reused instead.
+    GET_OPTIONS.status = undefined;
+    const e = lru.get(key, GET_OPTIONS);
     if (e === undefined || e.kind !== kind || e.value !== value) return undefined;
     if (now >= e.staleUntil && now >= e.freshUntil) {
       lru.delete(key);
