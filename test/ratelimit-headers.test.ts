@@ -8,7 +8,16 @@ import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/observe/log.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { statusOf } from '../src/errors.js';
-import { createRateLimiter, limitedDenial, limitPolicy, policyFor, rateLimitHeaders, subjectOf, type Decision } from '../src/ratelimit/index.js';
+import {
+  admittedOutcome,
+  createRateLimiter,
+  limitedDenial,
+  limitPolicy,
+  policyFor,
+  rateLimitHeaders,
+  subjectOf,
+  type Decision,
+} from '../src/ratelimit/index.js';
 
 const cfg = parseConfig({
   upstream: { url: 'http://127.0.0.1:1' },
@@ -38,6 +47,24 @@ test('allowed: RateLimit-Policy and RateLimit, no Retry-After', () => {
   assert.equal(h.get('RateLimit-Policy'), '"explorer";q=100;w=60');
   assert.equal(h.get('RateLimit'), '"explorer";r=10;t=1', 'burst 10 (10% default) + 1 minus the one just taken; full again in 0.6 s');
   assert.equal(h.has('Retry-After'), false);
+});
+
+test('admitted outcomes: the headers of rateLimitHeaders as bytes, one frozen outcome per (r, t), fresh for a degraded limit', () => {
+  const { check } = setup();
+  const policy = policyFor({ tier: 'explorer' }, cfg.tiers);
+  const text = (o: ReturnType<typeof admittedOutcome>) => (o.ok ? (o.headers ?? []).map((v) => (typeof v === 'string' ? v : Buffer.from(v).toString())) : []);
+  const d1 = check('u:h9', policy);
+  const o1 = admittedOutcome(policy, d1);
+  assert.deepEqual(text(o1), rateLimitHeaders(policy, d1));
+  assert.equal(Object.isFrozen(o1), true);
+  const d2 = check('u:h9', policy);
+  const o2 = admittedOutcome(policy, d2);
+  assert.deepEqual(text(o2), ['RateLimit-Policy', '"explorer";q=100;w=60', 'RateLimit', '"explorer";r=9;t=2']);
+  assert.notEqual(o2, o1, 'another r: another outcome');
+  assert.equal(admittedOutcome(policy, { ...d2 }), o2, 'the same r and t: the same outcome');
+  const degraded = { ...d2, limit: 50, degraded: true };
+  assert.deepEqual(text(admittedOutcome(policy, degraded)), rateLimitHeaders(policy, degraded));
+  assert.notEqual(admittedOutcome(policy, degraded), admittedOutcome(policy, degraded), 'a degraded decision names its own limit: built each time');
 });
 
 test('limited: r=0, t = seconds to a full bucket, Retry-After = seconds to the next token', () => {

@@ -38,6 +38,8 @@ export interface CacheEntry {
   readonly value: string;
   /** null on a negative entry. */
   readonly ctx: AuthContext | null;
+  /** A positive entry's fresh outcome, made once: a cache hit returns it as it is (null on a negative entry). */
+  readonly hit: { readonly ok: true; readonly ctx: AuthContext } | null;
   readonly denial: Denial | null;
   readonly freshUntil: number;
   readonly staleUntil: number;
@@ -51,6 +53,9 @@ export interface L1Options {
 }
 
 export type L1 = ReturnType<typeof createL1>;
+
+/** The options of every L1 lookup (lru-cache sets `status` in it when its metrics channel has subscribers; reset before each get). */
+const GET_OPTIONS: LRUCache.GetOptions<string, CacheEntry, unknown> = {};
 
 export type { OwnerKind } from './owner-index.js';
 
@@ -71,7 +76,9 @@ export function createL1(opts: L1Options) {
   /** The entry for this credential (fresh or not), or undefined. Drops entries past every deadline. */
   function get(kind: CredentialKind, value: string, now: number): CacheEntry | undefined {
     const key = keyOf(value);
-    const e = lru.get(key);
+    // lru-cache's get(k) makes an options object per call (and writes `status` into it): one reused instead.
+    GET_OPTIONS.status = undefined;
+    const e = lru.get(key, GET_OPTIONS);
     if (e === undefined || e.kind !== kind || e.value !== value) return undefined;
     if (now >= e.staleUntil && now >= e.freshUntil) {
       lru.delete(key);
@@ -86,13 +93,13 @@ export function createL1(opts: L1Options) {
     const freshUntil = Math.min(now + opts.ttlMs, expMs);
     if (freshUntil <= now) return;
     const staleUntil = Math.min(now + Math.max(opts.ttlMs, opts.maxStaleMs), expMs);
-    put(keyOf(value), { kind, value, ctx, denial: null, freshUntil, staleUntil });
+    put(keyOf(value), { kind, value, ctx, hit: Object.freeze({ ok: true as const, ctx }), denial: null, freshUntil, staleUntil });
   }
 
   /** Cache a refusal briefly, so a repeated bad credential costs no crypto or Redis. */
   function putNegative(kind: CredentialKind, value: string, denial: Denial, now: number): void {
     const until = now + opts.negativeTtlMs;
-    lru.set(keyOf(value), { kind, value, ctx: null, denial, freshUntil: until, staleUntil: until });
+    lru.set(keyOf(value), { kind, value, ctx: null, hit: null, denial, freshUntil: until, staleUntil: until });
   }
 
   /** Drop every positive entry of a user, an org or an API key (through the index); returns how many. */

@@ -200,9 +200,9 @@ export async function createAuthenticator(
     const e = l1.get(cred.kind, cred.value, t);
     if (e !== undefined && t < e.freshUntil) {
       metrics.l1Hit.n++;
-      if (e.ctx !== null) {
+      if (e.hit !== null) {
         metrics.decision(cred.kind, 'ok').n++;
-        return { ok: true, ctx: e.ctx };
+        return e.hit;
       }
       metrics.decision(cred.kind, 'denied').n++;
       return { ok: false, denial: e.denial ?? DENIED.invalidToken };

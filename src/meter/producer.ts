@@ -50,8 +50,11 @@ const MAX_EVENTS_PER_ADD = 1000;
 const MAX_ACK_CHECKS = 2000;
 
 export interface Meter {
-  /** Never throws: the event joins the buffered batch; it is spooled at the end of this event-loop turn. */
-  record(ev: UsageEvent): void;
+  /**
+   * Never throws: the event joins the buffered batch; it is spooled at the end of this event-loop turn.
+   * `idDerived`: the caller knows `ev.event_id` is `ev_<request_id>.request` (the encoder then never reads the id).
+   */
+  record(ev: UsageEvent, idDerived?: boolean): void;
   /** A stream's usage so far (spooled like `record`); the event's `record` supersedes it. */
   checkpoint(ev: UsageEvent): void;
   /** Something recorded is not in the spool yet. */
@@ -241,13 +244,13 @@ export function createMeter(
     setImmediate(spoolTurn);
   }
 
-  function record(ev: UsageEvent): void {
+  function record(ev: UsageEvent, idDerived = false): void {
     // The batch's job id is fixed by its first event and made unique to this batch: two
     // batches that start with the same event (a client re-sending usage through
     // `POST /v1/usage/events` next to new events) must not share a job id, or the queue
     // keeps the first and drops the second's other events. Replays read the id from the spool.
     if (buffer.size === 0) bufferId = `${batchIdFor(ev.event_id)}~${batchNonce}${(batchSeq++).toString(36)}`;
-    buffer.add(ev);
+    buffer.add(ev, idDerived);
     if (openCheckpoints.size > 0 && openCheckpoints.has(ev.event_id)) finals.push(ev.event_id);
     schedule();
     if (buffer.size >= m.batch_max_events) {

@@ -42,8 +42,9 @@ export function createMeterSinks(meter: Meter, metering: Readonly<Pick<MeteringC
       const latencyMs = now() - ex.startedAt;
       if (ex.reportedUsage === undefined) {
         // Nearly every metered response: its one request event, without buildUsageEvents' facts and result objects.
+        const key = ex.eventKey();
         const ev = plainRequestEvent(
-          sidecarEventId(ex.eventKey(), 'request'),
+          sidecarEventId(key, 'request'),
           ctx,
           service,
           route.label,
@@ -56,7 +57,8 @@ export function createMeterSinks(meter: Meter, metering: Readonly<Pick<MeteringC
           latencyMs,
         );
         if (checkpoint) meter.checkpoint(ev);
-        else meter.record(ev);
+        // Without a client x-request-id the request id is the event key: the id is `ev_<request id>.request`.
+        else meter.record(ev, key === ex.head.requestId);
         return;
       }
       const { events, headerError } = buildUsageEvents({

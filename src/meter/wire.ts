@@ -190,7 +190,8 @@ export class BatchEncoder {
     return `{"s":[${this.#s.text()}],"c":[${this.#c.text()}],"t":${this.#size > 0 ? this.#t : 0},"r":[${this.#r.text()}]${x}}`;
   }
 
-  add(e: UsageEvent): void {
+  /** `idDerived`: the caller knows the event id is `ev_<request_id>.request` (it is then never read: a fresh id is a rope, and checking it would flatten it). */
+  add(e: UsageEvent, idDerived = false): void {
     if (this.#size++ === 0) {
       this.#t = Math.round(e.occurred_at);
       this.#firstId = e.event_id;
@@ -201,7 +202,7 @@ export class BatchEncoder {
     }
     const id = e.event_id;
     const rid = e.request_id;
-    const derived = id.length === rid.length + 11 && id.endsWith('.request') && id.startsWith('ev_') && id.startsWith(rid, 3);
+    const derived = idDerived || (id.length === rid.length + 11 && id.endsWith('.request') && id.startsWith('ev_') && id.startsWith(rid, 3));
     const ctx = this.#contextOf(e);
     const r = this.#r;
     if (this.#rTurn < 0) this.#rTurn = r.len === 0 ? 0 : r.len + 1;

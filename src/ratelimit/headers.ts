@@ -10,6 +10,7 @@
  * the bucket is full again. Sent on 2xx too so clients can pace themselves.
  */
 import { deny, type Denial } from '../errors.js';
+import type { LimitOutcome } from '../request/outcome.js';
 import type { Decision } from './limiter.js';
 import type { LimitPolicy } from './policy.js';
 
@@ -42,6 +43,55 @@ export function admittedHeaders(policy: LimitPolicy, d: Decision): Array<string 
   return [POLICY_NAME, c.policyBytes, STATE_NAME, stateValue(c, d)];
 }
 
+/**
+ * The outcome of an admitted request: {@link admittedHeaders} in a frozen
+ * outcome, the same object for every request the policy admits with the same
+ * `r` and `t` (no header list, value string or outcome made per request, and
+ * the value as bytes). At most {@link MAX_ADMITTED} of them per policy; past
+ * that, or for a degraded decision, a fresh one.
+ */
+export function admittedOutcome(policy: LimitPolicy, d: Decision): LimitOutcome {
+  const c = constantsOf(policy);
+  const r = Math.max(0, Math.floor(d.remaining));
+  const t = Math.max(0, Math.ceil(d.resetS));
+  if (Math.floor(d.limit) !== c.limit) return { ok: true, headers: admittedHeaders(policy, d) };
+  if (t >= MAX_T) return fresh(c, r, t);
+  // Indexed [t][r] (arrays: no hashing per request); a larger r (a big burst) by r × MAX_T + t in a Map.
+  if (r < MAX_R) {
+    const row = (c.admitted[t] ??= []);
+    let o = row[r];
+    if (o === undefined) {
+      o = fresh(c, r, t);
+      if (c.cached < MAX_ADMITTED) {
+        row[r] = o;
+        c.cached++;
+      }
+    }
+    return o;
+  }
+  const key = r * MAX_T + t;
+  let o = c.large.get(key);
+  if (o === undefined) {
+    o = fresh(c, r, t);
+    if (c.cached < MAX_ADMITTED) {
+      c.large.set(key, o);
+      c.cached++;
+    }
+  }
+  return o;
+}
+
+function fresh(c: PolicyConstants, r: number, t: number): LimitOutcome {
+  return Object.freeze({ ok: true as const, headers: Object.freeze([POLICY_NAME, c.policyBytes, STATE_NAME, Buffer.from(`${c.id};r=${r};t=${t}`)]) });
+}
+
+/** Cached admitted outcomes per policy: a caller far below its limit uses one or two, one near it up to burst + 1 times the window's seconds. */
+const MAX_ADMITTED = 256;
+/** Outcomes with `t` this large or larger are built each time. */
+const MAX_T = 64;
+/** `r` below this: in the arrays. */
+const MAX_R = 1024;
+
 /** The RateLimit value: what would pass now and when the bucket is full again. */
 function stateValue(c: PolicyConstants, d: Decision): string {
   return `${c.id};r=${Math.max(0, Math.floor(d.remaining))};t=${Math.max(0, Math.ceil(d.resetS))}`;
@@ -52,6 +102,12 @@ interface PolicyConstants {
   readonly limit: number;
   readonly policyValue: string;
   readonly policyBytes: Uint8Array;
+  /** Admitted outcomes by `t`, then `r` (see {@link admittedOutcome}). */
+  readonly admitted: Array<Array<LimitOutcome | undefined> | undefined>;
+  /** Admitted outcomes with r ≥ MAX_R, by r × MAX_T + t. */
+  readonly large: Map<number, LimitOutcome>;
+  /** How many {@link admitted} and {@link large} hold. */
+  cached: number;
 }
 
 /** What a policy's headers always say, built once per policy object (tier policies are reused). */
@@ -62,7 +118,7 @@ function constantsOf(policy: LimitPolicy): PolicyConstants {
     const id = sfString(policy.name);
     const limit = Math.floor(policy.limit);
     const policyValue = `${id};q=${limit};w=${Math.ceil(policy.windowS)}`;
-    c = { id, limit, policyValue, policyBytes: Buffer.from(policyValue) };
+    c = { id, limit, policyValue, policyBytes: Buffer.from(policyValue), admitted: [], large: new Map(), cached: 0 };
     CONSTANTS.set(policy, c);
   }
   return c;

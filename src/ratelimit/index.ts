@@ -5,6 +5,6 @@
  */
 export { createRateLimiter, type Decision, type RateLimiter, type RateLimiterDeps } from './limiter.js';
 export { policyFor, subjectOf, limitPolicy, defaultBurst, DEFAULT_ROUTE_CLASS, type LimitPolicy } from './policy.js';
-export { admittedHeaders, rateLimitHeaders, limitedDenial } from './headers.js';
+export { admittedHeaders, admittedOutcome, rateLimitHeaders, limitedDenial } from './headers.js';
 export { createMessageLimiter, type MessageLimiter, type MessageRate } from './messages.js';
 export { createBucketStore, attachBucketStore, type BucketStore } from './store.js';

@@ -6,7 +6,7 @@
 import type { TiersConfig } from './schema.js';
 import type { LimitOutcome } from '../request/outcome.js';
 import type { RateLimitStage } from '../request/stages.js';
-import { admittedHeaders, limitedDenial, subjectOf, type Decision, type LimitPolicy, type RateLimiter } from './index.js';
+import { admittedOutcome, limitedDenial, subjectOf, type Decision, type LimitPolicy, type RateLimiter } from './index.js';
 import { createPolicyLookup } from './policy.js';
 import { deny } from '../errors.js';
 import { failsClosed } from '../routes.js';
@@ -15,11 +15,7 @@ const UNAVAILABLE = Object.freeze(deny('ARGUS_DEPENDENCY_UNAVAILABLE', 'rate lim
 
 export function createRateLimitStage(limiter: RateLimiter, tiers: TiersConfig): RateLimitStage {
   const outcome = (policy: LimitPolicy, d: Decision): LimitOutcome =>
-    d.allowed
-      ? { ok: true, headers: admittedHeaders(policy, d) }
-      : d.unavailable
-        ? { ok: false, denial: UNAVAILABLE }
-        : { ok: false, denial: limitedDenial(policy, d) };
+    d.allowed ? admittedOutcome(policy, d) : d.unavailable ? { ok: false, denial: UNAVAILABLE } : { ok: false, denial: limitedDenial(policy, d) };
   const policyOf = createPolicyLookup(tiers);
   return function rateLimit(ctx, route) {
     const policy = policyOf(ctx, route.cfg.rate_class);
