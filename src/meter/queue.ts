@@ -50,6 +50,17 @@ class RawQueue extends Queue<unknown> {
   protected override get Job(): typeof Job {
     return RawJob as unknown as typeof Job;
   }
+
+  /**
+   * BullMQ 5.81's close removes every listener of its connection wrapper; if Redis
+   * never answered, the wrapper's start-up still waits, and when the connection
+   * then ends it emits 'error' with no listener: an unhandled rejection, which
+   * ends a Node process. Keep one listener for that late error.
+   */
+  override async close(): Promise<void> {
+    await super.close();
+    this.connection.on('error', () => undefined);
+  }
 }
 
 export interface UsageQueue {
