@@ -8,6 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ServiceDeps } from '../services/deps.js';
 import type { UserCache } from '../services/user-cache.js';
 import { authenticate, requestIdOf, sendError, type Api, type ApiEnv } from './http.js';
+import { auditRoutes } from './routes-audit.js';
 import { authRoutes, meRoutes } from './routes-auth.js';
 import { billingRoutes } from './routes-billing.js';
 import { invitationRoutes, memberRoutes, orgRoutes } from './routes-orgs.js';
@@ -30,6 +31,7 @@ export const DOCUMENT_INFO = {
     { name: 'billing', description: 'Usage (from the ledger; recording), Stripe checkout, portal and subscriptions' },
     { name: 'config', description: 'Read-only views of the validated config' },
     { name: 'me', description: "The caller's own record, preferences and keys" },
+    { name: 'audit', description: 'The auth event log: refusals, kill-switch closes, revocations, tier changes' },
   ],
 };
 
@@ -66,6 +68,7 @@ export function createApi(deps: () => ApiDeps, hooks: ApiHooks = {}): Api {
   authRoutes(app, deps);
   meRoutes(app, deps);
   billingRoutes(app, deps);
+  auditRoutes(app, deps);
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'x-api-key' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'session', { type: 'apiKey', in: 'header', name: 'x-cognito-session' });
