@@ -41,20 +41,22 @@ function hexValue(c: number): number {
 }
 
 /**
- * True when value[from, to) is lower-case hex and not all zero. No early exit
- * and no table: range compares on each character code, OR-ed together, were the
- * cheapest form measured (bench/tracing-micro.ts); `charCodeAt` itself is most of
- * the cost, so fewer characters read would be the only further saving.
+ * True when value[from, to) is lower-case hex and not all zero: one table load
+ * per character. Most of the cost is `charCodeAt` itself (~30 instructions a
+ * character in V8's optimized code); a regular expression, range compares
+ * without the table, or a copy into a buffer first all measured the same or
+ * more (bench/tracing-micro.ts; bench/results, tracing-cost.md).
  */
 function nonZeroHex(value: string, from: number, to: number): boolean {
-  let bad = 0;
   let any = 0;
   for (let i = from; i < to; i++) {
     const c = value.charCodeAt(i);
-    bad |= (c - 48) >>> 0 > 9 && (c - 97) >>> 0 > 5 ? 1 : 0;
-    any |= c ^ 48;
+    if (c >= 128) return false;
+    const v = HEXV[c]!;
+    if (v < 0) return false;
+    any |= v;
   }
-  return bad === 0 && any !== 0;
+  return any !== 0;
 }
 
 /**
