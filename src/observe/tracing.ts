@@ -8,9 +8,10 @@
  *
  * Sampling is decided before any span exists (parent-based ratio on the trace
  * id, src/observe/trace-context.ts), so a request that is not sampled costs a
- * header scan and the caller's header's validation (or one pooled id), never an SDK call. The SDK runs with AlwaysOn; the
- * span and trace ids are handed to it through {@link PresetIds}, so the span
- * exported is the one named in the upstream's `traceparent`.
+ * header scan and the caller's `traceparent` validated (or one pooled id),
+ * never an SDK call. The SDK runs with AlwaysOn; the span and trace ids are
+ * handed to it through {@link PresetIds}, so the span exported is the one named
+ * in the upstream's `traceparent`.
  *
  * Export never blocks a request: the processor's queue is bounded (`max_queue`),
  * overflow is dropped by the SDK, and an unreachable collector only fails exports.
