@@ -69,8 +69,13 @@ const BASE = [
 const WITH_PARENT = [...BASE, 'traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00'];
 const AUTH = { 'argus.auth.cache': 'hit' };
 
-/** One request's worth of the pipeline's observability calls (src/pipeline.ts). */
-function request(obs: RequestObserver | undefined, headers: string[], out: string[]): number {
+/**
+ * One request's worth of the pipeline's observability calls (src/pipeline.ts).
+ * The upstream's header list is a new array per request, as the forwarder's is
+ * (src/forward/stage.ts): resetting one reused array instead cost ~300
+ * instructions a request through V8's length setter, a cost of the harness only.
+ */
+function request(obs: RequestObserver | undefined, headers: string[]): number {
   const ex: ObservedRequest = {
     head: { method: 'GET', path: '/v1/x', headers, remoteAddress: '127.0.0.1', requestId: 'r1' },
     startedAt: 1,
@@ -86,7 +91,7 @@ function request(obs: RequestObserver | undefined, headers: string[], out: strin
   ex.trace?.mark('authenticate', AUTH);
   ex.trace?.mark('authorize');
   ex.trace?.mark('rate_limit');
-  out.length = 0;
+  const out = ['x-forwarded-for', '127.0.0.1', 'x-request-id', 'r1'];
   const tracer = obs?.tracer;
   if (tracer && ex.trace) tracer.propagate(ex.trace, out);
   ex.trace?.mark('upstream.request');
@@ -97,10 +102,9 @@ function request(obs: RequestObserver | undefined, headers: string[], out: strin
 }
 
 function loop(obs: RequestObserver | undefined, headers: string[]): number {
-  const out: string[] = [];
   let sink = 0;
   const t0 = performance.now();
-  for (let i = 0; i < N; i++) sink += request(obs, headers, out);
+  for (let i = 0; i < N; i++) sink += request(obs, headers);
   const ns = ((performance.now() - t0) * 1e6) / N;
   if (sink < 0) throw new Error('unreachable');
   return ns;
@@ -118,9 +122,8 @@ if (childArg > 0) {
   const n = Number(process.argv[childArg + 2]);
   const obs = which === 'off' ? undefined : on;
   const headers = which === 'parent' ? WITH_PARENT : BASE;
-  const out: string[] = [];
   const run = (k: number) => {
-    for (let i = 0; i < k; i++) request(obs, headers, out);
+    for (let i = 0; i < k; i++) request(obs, headers);
   };
   run(3 * n);
   const lines = createInterface({ input: process.stdin });

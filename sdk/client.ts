@@ -174,6 +174,10 @@ export function createArgusClient(opts: ArgusClientOptions) {
       listFeatures: () => call<Schemas['Features']>({ method: 'GET', path: '/v1/config/features' }),
       getRateLimits: () => call<Schemas['RateLimits']>({ method: 'GET', path: '/v1/config/rate-limits' }),
     },
+    audit: {
+      /** Auth events, oldest first; pass `next_cursor` back as `cursor` for the next page. An admin reads anyone's, a user their own. */
+      listAuthEvents: (query: Query<'listAuthEvents'> = {}) => call<Schemas['AuthEventList']>({ method: 'GET', path: '/v1/auth-events', query }),
+    },
     me: {
       get: () => call<Schemas['User']>({ method: 'GET', path: '/v1/me' }),
       getPreferences: () => call<Schemas['Preferences']>({ method: 'GET', path: '/v1/me/preferences' }),

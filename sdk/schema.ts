@@ -490,6 +490,23 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/auth-events': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Auth events (refusals, kill-switch closes, revocations, tier changes), oldest first, cursor pagination */
+    get: operations['listAuthEvents'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -908,6 +925,31 @@ export interface components {
     };
     UsageEventsRequest: {
       events: components['schemas']['UsageEventInput'][];
+    };
+    AuthEvent: {
+      event_id: string;
+      /** @description ISO 8601, UTC */
+      occurred_at: string;
+      /** @enum {string} */
+      kind: 'refusal' | 'ws_close' | 'revocation' | 'tier_change';
+      /** @description The refusal code (`ARGUS_*`), `WS_4403`, `REVOKE_*` or `TIER_CHANGE` */
+      code: string;
+      status: number | null;
+      user_id: string | null;
+      /** @description API key id or session id; never the credential itself */
+      credential_id: string | null;
+      credential_kind: string | null;
+      route: string | null;
+      sidecar: string;
+      request_id: string | null;
+      trace_id: string | null;
+      detail: {
+        [key: string]: unknown;
+      } | null;
+    };
+    AuthEventList: {
+      items: components['schemas']['AuthEvent'][];
+      next_cursor: string | null;
     };
   };
   responses: never;
@@ -3991,6 +4033,87 @@ export interface operations {
         };
         content: {
           'application/json': components['schemas']['UsageEventsAccepted'];
+        };
+      };
+      /** @description Invalid request (ARGUS_INVALID_REQUEST) */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No or invalid credential */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Not allowed for this caller */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description No such resource (ARGUS_NOT_FOUND) */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Conflict */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+      /** @description Authentication or a dependency is unavailable */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['Error'];
+        };
+      };
+    };
+  };
+  listAuthEvents: {
+    parameters: {
+      query?: {
+        user?: string;
+        from?: string;
+        to?: string;
+        kind?: 'refusal' | 'ws_close' | 'revocation' | 'tier_change';
+        limit?: number;
+        cursor?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description OK */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': components['schemas']['AuthEventList'];
         };
       };
       /** @description Invalid request (ARGUS_INVALID_REQUEST) */

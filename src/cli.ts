@@ -76,7 +76,7 @@ const COMMAND_USAGE: Record<string, string> = {
   usage:
     'argus-sidecar usage failed [--limit N] --config FILE\nargus-sidecar usage replay-failed [--limit N] --config FILE\n  List / replay usage batches that failed for good.',
   'auth-events':
-    'argus-sidecar auth-events [--user U] [--from T] [--to T] [--kind refusal|ws_close|revocation|tier_change] [--limit N] --config FILE\n  The auth event log from Postgres, oldest first, JSON lines (T: ISO 8601 or epoch ms; --to exclusive).',
+    'argus-sidecar auth-events [--user U] [--from T] [--to T] [--kind refusal|ws_close|revocation|tier_change] [--limit N] [--cursor C] --config FILE\n  The auth event log from Postgres, oldest first, JSON lines (T: ISO 8601 or epoch ms; --to exclusive; more rows: next_cursor C on stderr).',
   demo: 'argus-sidecar demo\n  Standalone demo: a demo upstream behind the sidecar, a demo API key and curl lines.',
 };
 

@@ -78,6 +78,8 @@ describe('SDK contract against a running control process', () => {
     assert.equal(ok(await user.me.listApiKeys()).items.length, 2);
     assert.equal(ok(await user.me.revokeApiKey(mine.api_key.key_id)).status, 'revoked');
     assert.equal(ok(await billing.getUsage({ user_id: 'sdk1', period: 'month' })).items.length, 0);
+    assert.deepEqual(ok(await admin.audit.listAuthEvents({ user: 'sdk1', limit: 10 })), { items: [], next_cursor: null });
+    assert.equal((await admin.audit.listAuthEvents({ from: 'yesterday' })).error?.code, 'ARGUS_INVALID_REQUEST');
     // Billing without Stripe configured (test/control-billing-*.test.ts run it against the Stripe stand-in).
     assert.equal(ok(await billing.getSubscription({ user_id: 'sdk1' })).subscriptions.length, 0);
     const urls = { success_url: 'https://app.example/ok', cancel_url: 'https://app.example/no' };

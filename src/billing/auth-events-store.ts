@@ -1,7 +1,7 @@
 /**
  * The `auth_events` table (src/clients/migrations/010_auth_events.ts): monthly
- * partitions, the idempotent batch insert, and the listing the CLI (and the
- * control plane's `GET /v1/auth-events`) reads.
+ * partitions and the idempotent batch insert (the worker's side); the listing both
+ * readers share is src/billing/auth-events-list.ts.
  */
 import type pg from 'pg';
 import type { AuthEvent } from '../observe/auth-events.js';
@@ -99,46 +99,4 @@ export async function insertAuthEvents(db: Db, events: readonly AuthEvent[]): Pr
   }));
   const res = await db.query(INSERT_SQL, [JSON.stringify(rows)]);
   return res.rowCount ?? 0;
-}
-
-export interface AuthEventQuery {
-  readonly user?: string;
-  /** Inclusive, epoch ms. */
-  readonly from?: number;
-  /** Exclusive, epoch ms. */
-  readonly to?: number;
-  readonly kind?: string;
-  readonly limit: number;
-}
-
-export interface AuthEventRow {
-  readonly event_id: string;
-  readonly occurred_at: string;
-  readonly kind: string;
-  readonly code: string;
-  readonly status: number | null;
-  readonly user_id: string | null;
-  readonly credential_id: string | null;
-  readonly credential_kind: string | null;
-  readonly route: string | null;
-  readonly sidecar: string;
-  readonly request_id: string | null;
-  readonly trace_id: string | null;
-  readonly detail: Record<string, unknown> | null;
-}
-
-/** Events in a time range, oldest first; only the months in the range are read. */
-export async function listAuthEvents(db: Db, q: AuthEventQuery): Promise<AuthEventRow[]> {
-  const where: string[] = [];
-  const args: unknown[] = [];
-  if (q.user !== undefined) where.push(`user_id = $${args.push(q.user)}`);
-  if (q.from !== undefined) where.push(`occurred_at >= to_timestamp($${args.push(q.from / 1000)})`);
-  if (q.to !== undefined) where.push(`occurred_at < to_timestamp($${args.push(q.to / 1000)})`);
-  if (q.kind !== undefined) where.push(`kind = $${args.push(q.kind)}`);
-  const res = await db.query<AuthEventRow & { occurred_at: Date }>(
-    `SELECT event_id, occurred_at, kind, code, status, user_id, credential_id, credential_kind, route, sidecar, request_id, trace_id, detail
-     FROM auth_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY occurred_at, event_id LIMIT $${args.push(q.limit)}`,
-    args,
-  );
-  return res.rows.map((r) => ({ ...r, occurred_at: new Date(r.occurred_at).toISOString() }));
 }

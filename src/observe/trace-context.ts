@@ -42,8 +42,10 @@ function hexValue(c: number): number {
 
 /**
  * True when value[from, to) is lower-case hex and not all zero: one table load
- * per character (a regular expression and string compares for the zero check
- * cost several times more, measured with bench/tracing-micro.ts).
+ * per character. Most of the cost is `charCodeAt` itself (~30 instructions a
+ * character in V8's optimized code); a regular expression, range compares
+ * without the table, or a copy into a buffer first all measured the same or
+ * more (bench/tracing-micro.ts; bench/results, tracing-cost.md).
  */
 function nonZeroHex(value: string, from: number, to: number): boolean {
   let any = 0;
@@ -177,63 +179,50 @@ export function incomingTrace(headers: readonly string[]): IncomingTrace {
 }
 
 /**
- * New trace contexts come from a pool made 1,024 at a time off the per-request
- * path's arithmetic: one CSPRNG fill, the hex digits written as bytes, one
- * latin1 decode into a single string of `00-<trace>-<span>-00` headers. A request
- * takes the next header as one substring (and its ids as substrings only when
- * something reads them). Measured alternatives (bench/tracing-micro.ts): a
- * Buffer hex conversion per id, String.fromCharCode per digit, or concatenating
- * digits each cost several times more per request.
+ * New trace contexts come from random bytes drawn 1,024 ids at a time: one
+ * CSPRNG fill and one native hex encoding of the whole batch; a request takes
+ * two substrings of that hex and joins them with the fixed parts. Every
+ * per-character alternative measured costs more: writing the header's bytes
+ * in a JavaScript loop (V8's `charCodeAt`/typed-array work is 25–35
+ * instructions a character even in optimized code), or joining the batch's
+ * headers into one flat string (bench/tracing-micro.ts; bench/results,
+ * tracing-cost.md).
  */
 const BATCH = 1024;
-const HEADER = 55;
-const RANDOM = Buffer.allocUnsafe(BATCH * 24);
-const TEXT = Buffer.allocUnsafe(BATCH * HEADER);
-const HEXC = Buffer.from('0123456789abcdef', 'latin1');
-/** Sampling words: the last 4 bytes of each pooled trace id (what {@link sampledByRatio} reads from the text). */
-const WORDS = new Uint32Array(BATCH);
+const RANDOM = new Uint8Array(BATCH * 24);
+const RANDOM_HEX = Buffer.from(RANDOM.buffer, RANDOM.byteOffset, RANDOM.byteLength);
+/** The same bytes as words, for the all-zero check (alignment: RANDOM owns its buffer). */
+const WORDS = new Uint32Array(RANDOM.buffer, RANDOM.byteOffset, BATCH * 6);
 let pool = '';
 let next = BATCH;
+/** Where the last id's random bytes start in RANDOM (for {@link lastTraceWord}). */
+let last = 0;
 
 function refill(): void {
   randomFillSync(RANDOM);
+  // All-zero ids are invalid (probability 2^-128 and 2^-64, but never sent): make them 1.
   for (let i = 0; i < BATCH; i++) {
-    const r = i * 24;
-    let o = i * HEADER;
-    TEXT[o++] = 48;
-    TEXT[o++] = 48;
-    TEXT[o++] = 45;
-    for (let k = 0; k < 24; k++) {
-      if (k === 16) TEXT[o++] = 45;
-      const b = RANDOM[r + k]!;
-      TEXT[o++] = HEXC[b >> 4]!;
-      TEXT[o++] = HEXC[b & 15]!;
-    }
-    TEXT[o++] = 45;
-    TEXT[o++] = 48;
-    TEXT[o] = 48;
-    // All-zero ids are invalid (probability 2^-64 and 2^-128, but never sent).
-    if ((RANDOM.readUInt32BE(r + 16) | RANDOM.readUInt32BE(r + 20)) === 0) TEXT[i * HEADER + 51] = 49;
-    if ((RANDOM.readUInt32BE(r) | RANDOM.readUInt32BE(r + 4) | RANDOM.readUInt32BE(r + 8) | RANDOM.readUInt32BE(r + 12)) === 0) TEXT[i * HEADER + 34] = 49;
-    WORDS[i] = RANDOM.readUInt32BE(r + 12);
+    const w = i * 6;
+    if ((WORDS[w]! | WORDS[w + 1]! | WORDS[w + 2]! | WORDS[w + 3]!) === 0) RANDOM[w * 4 + 15] = 1;
+    if ((WORDS[w + 4]! | WORDS[w + 5]!) === 0) RANDOM[w * 4 + 23] = 1;
   }
-  pool = TEXT.toString('latin1');
+  pool = RANDOM_HEX.toString('hex');
   next = 0;
 }
-
-let lastWord = 0;
 
 /** A new trace context: `00-<trace>-<span>-00` with random ids. */
 export function newTraceparent(): string {
   if (next === BATCH) refill();
   const i = next++;
-  lastWord = WORDS[i]!;
-  return pool.slice(i * HEADER, i * HEADER + HEADER);
+  last = i * 24;
+  const o = i * 48;
+  return `00-${pool.slice(o, o + 32)}-${pool.slice(o + 32, o + 48)}-00`;
 }
 
 /** The word {@link sampledByRatio} would read from the last {@link newTraceparent}'s trace id (to decide without parsing it). */
 export function lastTraceWord(): number {
-  return lastWord;
+  const r = last;
+  return ((RANDOM[r + 12]! << 24) | (RANDOM[r + 13]! << 16) | (RANDOM[r + 14]! << 8) | RANDOM[r + 15]!) >>> 0;
 }
 
 /** A random span id (16 hex digits, never all zero). */

@@ -8,9 +8,10 @@
  *
  * Sampling is decided before any span exists (parent-based ratio on the trace
  * id, src/observe/trace-context.ts), so a request that is not sampled costs a
- * header scan and two ids, never an SDK call. The SDK runs with AlwaysOn; the
- * span and trace ids are handed to it through {@link PresetIds}, so the span
- * exported is the one named in the upstream's `traceparent`.
+ * header scan and the caller's `traceparent` validated (or one pooled id),
+ * never an SDK call. The SDK runs with AlwaysOn; the span and trace ids are
+ * handed to it through {@link PresetIds}, so the span exported is the one named
+ * in the upstream's `traceparent`.
  *
  * Export never blocks a request: the processor's queue is bounded (`max_queue`),
  * overflow is dropped by the SDK, and an unreachable collector only fails exports.
@@ -133,7 +134,8 @@ function createRequestTracer(s: TracingSettings, start: StartWithIds): RequestTr
         t = new RequestTrace(p.traceId, sampled ? newSpanId() : undefined, p, incoming.state, sampled, sampled ? undefined : (p.header ?? undefined));
       } else {
         const header = newTraceparent();
-        t = new RequestTrace(undefined, undefined, null, null, sampledWord(lastTraceWord(), sampleRatio), header);
+        const sampled = sampleRatio >= 1 || (sampleRatio > 0 && sampledWord(lastTraceWord(), sampleRatio));
+        t = new RequestTrace(undefined, undefined, null, null, sampled, header);
       }
       if (t.sampled) t.span = open(t, startTime);
       return t;

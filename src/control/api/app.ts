@@ -10,6 +10,7 @@ import { mcpRoutes } from '../mcp/http.js';
 import type { ServiceDeps } from '../services/deps.js';
 import type { UserCache } from '../services/user-cache.js';
 import { authenticate, requestIdOf, sendError, type Api, type ApiEnv } from './http.js';
+import { auditRoutes } from './routes-audit.js';
 import { authRoutes, meRoutes } from './routes-auth.js';
 import { billingRoutes } from './routes-billing.js';
 import { invitationRoutes, memberRoutes, orgRoutes } from './routes-orgs.js';
@@ -32,6 +33,7 @@ export const DOCUMENT_INFO = {
     { name: 'billing', description: 'Usage (from the ledger; recording), Stripe checkout, portal and subscriptions' },
     { name: 'config', description: 'Read-only views of the validated config' },
     { name: 'me', description: "The caller's own record, preferences and keys" },
+    { name: 'audit', description: 'The auth event log: refusals, kill-switch closes, revocations, tier changes' },
   ],
 };
 
@@ -70,6 +72,7 @@ export function createApi(deps: () => ApiDeps, hooks: ApiHooks = {}): Api {
   billingRoutes(app, deps);
   // `/mcp` and its protected-resource metadata: not REST, so not in the OpenAPI document (docs/mcp.md).
   mcpRoutes(app, deps);
+  auditRoutes(app, deps);
   app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', { type: 'apiKey', in: 'header', name: 'x-api-key' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.openAPIRegistry.registerComponent('securitySchemes', 'session', { type: 'apiKey', in: 'header', name: 'x-cognito-session' });
