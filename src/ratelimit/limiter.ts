@@ -85,7 +85,10 @@ export function createRateLimiter(
       })
     : undefined;
   if (rl.enabled && rl.scope === 'global' && !global) log.warn('ratelimit: scope global without redis, enforcing the local share', { replicas: rl.replicas });
-  const pending = new Set<Promise<Decision>>();
+  // Global checks still waiting for Redis: a count, not a Set of promises (a Set with this much churn
+  // keeps every request's objects alive until a full GC: src/server/live-exchanges.ts says why).
+  let pending = 0;
+  let whenIdle: (() => void) | undefined;
   let closing: Promise<void> | undefined;
   // Per policy object (tier policies are reused across requests): its rate and bucket key prefixes.
   interface Derived {
@@ -128,8 +131,10 @@ export function createRateLimiter(
           return finish(policy, rate, step, cost, false);
         })
         .catch((err: unknown) => internalError(policy, err));
-      pending.add(p);
-      void p.finally(() => pending.delete(p));
+      pending++;
+      void p.finally(() => {
+        if (--pending === 0) whenIdle?.();
+      });
       return p;
     } catch (err) {
       return internalError(policy, err);
@@ -169,7 +174,7 @@ export function createRateLimiter(
   }
 
   function close(): Promise<void> {
-    closing ??= Promise.allSettled([...pending]).then(() => undefined);
+    closing ??= pending === 0 ? Promise.resolve() : new Promise<void>((resolve) => (whenIdle = resolve));
     return closing;
   }
 

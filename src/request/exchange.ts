@@ -45,6 +45,8 @@ export interface DrainFlag {
 const NOT_DRAINING: DrainFlag = { closeConnections: false };
 
 export class Exchange {
+  /** Index in the server's list of exchanges in flight (src/server/live-exchanges.ts), -1 when not in it. */
+  liveSlot = -1;
   aborted = false;
   /** Status line written (headers sent). */
   started = false;

@@ -2,6 +2,7 @@
  * The uWS HTTP front: listens, copies each request head out of uWS, and hands
  * the exchange to the pipeline. One instance per thread; nothing module-global.
  */
+import { LiveExchanges } from './live-exchanges.js';
 import { randomBytes } from 'node:crypto';
 import { deny } from '../errors.js';
 import { isWellFormedRequestId } from '../forward/headers.js';
@@ -82,7 +83,7 @@ export class HttpServer {
   /** Shared with every exchange (one object, read per response). */
   readonly drain: DrainState = { closeConnections: false };
   /** Exchanges in flight, so a drain that runs out of time can end each one honestly. */
-  private readonly live = new Set<Exchange>();
+  private readonly live = new LiveExchanges<Exchange>();
   /** Past the drain: the upstream pool is closing, a late request is refused with 503. */
   private closed = false;
   private listenSocket: us_listen_socket | undefined;
@@ -238,7 +239,7 @@ export class HttpServer {
    */
   cutInflight(): number {
     this.closed = true;
-    const cut = [...this.live];
+    const cut = this.live.snapshot();
     for (const ex of cut) ex.cutForShutdown();
     return cut.length;
   }
