@@ -218,8 +218,33 @@ export async function startSidecar(
 ): Promise<Target> {
   const file = join(dir, `sidecar-${port}.yaml`);
   writeFileSync(file, sidecarConfig(port, port + 1, upstreamPort, redisUrl, creds, { spoolDir: join(dir, `spool-${port}`), ...variant }));
-  const server: Server = await startServer(name, `${DIST}src/cli.js`, ['proxy', '--config', file], port, core as number);
+  // BENCH_NODE_FLAGS: node flags for every sidecar (e.g. --trace-gc, with BENCH_SERVER_LOG_DIR to keep their output).
+  const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+  const server: Server = await startServer(name, `${DIST}src/cli.js`, ['proxy', '--config', file], port, core as number, {}, flags);
   return { name, port, pids: () => [server.pid], stop: () => server.stop() };
+}
+
+/**
+ * bench/drainer.ts on `core`: completes the usage queue's jobs as a billing worker
+ * would (without a ledger), so metered sidecars see their batches acknowledged.
+ */
+export async function startDrainer(redisUrl: string, creds: Credentials, core = 0): Promise<{ stop(): Promise<void> }> {
+  const queue = `bench-${creds.prefix.split(':')[1]}`;
+  const child = spawn('taskset', ['-c', String(core), process.execPath, `${DIST}bench/drainer.js`, redisUrl, queue, `${creds.prefix}bull`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    void exited.then(() => reject(new Error('bench drainer exited at start')));
+  });
+  return {
+    stop: () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      return exited;
+    },
+  };
 }
 
 export interface WrkResult {

@@ -17,8 +17,15 @@
  * Then, with a C compiler, a fixed-rate run (BENCH_RATE, default 4500/s, C generator
  * bench/openloop.c) for p99 and p99.9 of direct, HAProxy jwt and the sidecar hot path.
  *
+ * - the hot path with tracing configured and nothing sampled (ratio 0), with and
+ *   without a client `traceparent`: issue 28's cost of tracing, paired per round.
+ *
+ * Metered configs' batches are completed by bench/drainer.ts on core 0 (a billing
+ * worker without a ledger), so the proxies see them acknowledged as in production;
+ * BENCH_DRAIN=0 runs without it (batches then stay unacknowledged and are polled).
+ *
  * Options: BENCH_DURATION (s, default 5), BENCH_ROUNDS (3), BENCH_ONLY (regex on the
- * config name), BENCH_RATE (0: no fixed-rate rows), BENCH_REDIS.
+ * config name), BENCH_RATE (0: no fixed-rate rows), BENCH_REDIS, BENCH_DRAIN.
  * Results: bench/results/<date>-<sha>/peers.{json,md} and uds-vs-tcp.{json,md}. Needs Redis.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -37,6 +44,7 @@ import {
   startHaproxy,
   startNginxProxy,
   startNginxUpstream,
+  startDrainer,
   startSidecar,
   type Measured,
   type Target,
@@ -49,6 +57,7 @@ const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const rate = Number(process.env['BENCH_RATE'] ?? 4500);
 const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
 const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
+const drain = process.env['BENCH_DRAIN'] !== '0';
 
 ensurePackages();
 pinSelf(0);
@@ -65,6 +74,8 @@ interface Peer {
   readonly path: string;
   /** Key of the UDS/TCP pair this row belongs to, and which side. */
   readonly pair?: readonly [string, 'tcp' | 'uds'];
+  /** Request headers beyond the bearer. */
+  readonly headers?: Record<string, string>;
   start(port: number): Promise<Target>;
 }
 
@@ -72,6 +83,10 @@ const PASS = 'sidecar, route `auth: none`, no limits, no metering';
 const JWT = 'sidecar, JWT cache hit + local limit';
 const HOT = 'sidecar, JWT cache hit + local limit + metering to BullMQ (production hot path)';
 const HAPROXY_JWT = 'HAProxy 2.6 `jwt_verify` RS256 on every request + stick table';
+const TRACE0 = `${HOT}, tracing configured, ratio 0`;
+const TRACE0_TP = `${TRACE0}, client traceparent`;
+/** A client's trace context, flags 01 (sampled upstream of us); ratio 0 with parent_based off samples none of it. */
+const TRACEPARENT = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
 const FASTIFY = 'Fastify 4 + @fastify/jwt (cached) + @fastify/rate-limit + @fastify/http-proxy';
 const fastify = async (port: number): Promise<Target> => {
   const s = await startServer('fastify', `${DIST}bench/fastify-gateway.js`, [String(port), `http://127.0.0.1:${UP}`, pem, ISSUER, AUDIENCE], port, 1);
@@ -85,6 +100,8 @@ const ALL: Peer[] = [
   { name: PASS, path: '/pass/x', pair: ['sidecar passthrough', 'tcp'], start: sidecar({ metering: false, ratelimit: false }) },
   { name: JWT, path: '/jwt/x', start: sidecar({ metering: false }) },
   { name: HOT, path: '/jwt/x', pair: ['sidecar hot path', 'tcp'], start: sidecar({}) },
+  { name: TRACE0, path: '/jwt/x', start: sidecar({ tracing: 0 }) },
+  { name: TRACE0_TP, path: '/jwt/x', headers: TRACEPARENT, start: sidecar({ tracing: 0 }) },
   { name: 'nginx plain reverse proxy, UDS upstream', path: '/x', pair: ['nginx', 'uds'], start: (p) => startNginxProxy(dir, p, `unix:${SOCK}`) },
   {
     name: `${PASS}, UDS upstream`,
@@ -105,12 +122,14 @@ interface Row {
 const targets: Target[] = [];
 let upstream: Target | undefined;
 let restoreRedis = (): void => undefined;
+let drainer: { stop(): Promise<void> } | undefined;
 const loadAtStart = loadAverage();
 try {
   const redis = new Redis(redisUrl);
   restoreRedis = await pinLocalRedis(redis);
   redis.disconnect();
   upstream = await startNginxUpstream(dir, UP, SOCK);
+  if (drain) drainer = await startDrainer(redisUrl, creds, 0);
   const started: Array<{ peer: Peer; target: Target }> = [];
   let port = 3970;
   for (const peer of PEERS) {
@@ -120,10 +139,10 @@ try {
     started.push({ peer, target });
   }
   const rows = started.map(({ peer }) => ({ peer, runs: [] as Measured[] }));
-  for (const { peer, target } of started) measure(target, upstream, peer.path, bearer, 2); // warm-up (JIT, caches, pools)
+  for (const { peer, target } of started) measure(target, upstream, peer.path, { ...bearer, ...peer.headers }, 2); // warm-up (JIT, caches, pools)
   for (let round = 0; round < rounds; round++) {
     started.forEach(({ peer, target }, i) => {
-      const m = measure(target, upstream!, peer.path, bearer, duration);
+      const m = measure(target, upstream!, peer.path, { ...bearer, ...peer.headers }, duration);
       if (m.non2xx > 0) throw new Error(`${peer.name}: ${m.non2xx} non-2xx answers`);
       rows[i]!.runs.push(m);
       process.stderr.write(
@@ -136,6 +155,7 @@ try {
 } finally {
   for (const t of targets.reverse()) await t.stop();
   await upstream?.stop();
+  await drainer?.stop();
   restoreRedis();
   const r = new Redis(redisUrl);
   await removeCredentials(r, creds);
@@ -151,7 +171,7 @@ interface Fixed {
   readonly max_ms: number;
 }
 
-/** p50/p99/p99.9 at a fixed rate (C generator): direct, HAProxy jwt, the sidecar hot path. */
+/** p50/p99/p99.9 at a fixed rate (C generator): direct, nginx, HAProxy jwt, the sidecar's passthrough and hot path. */
 function fixedRate(started: Array<{ peer: Peer; target: Target }>): Fixed[] {
   const binary = rate > 0 ? buildOpenLoop() : undefined;
   if (binary === undefined || binary instanceof Error) {
@@ -160,7 +180,8 @@ function fixedRate(started: Array<{ peer: Peer; target: Target }>): Fixed[] {
   }
   const picks: Array<[string, number, string]> = [['direct (nginx upstream)', UP, '/x']];
   for (const { peer, target } of started)
-    if (peer.name === HAPROXY_JWT || peer.name === HOT || peer.name === 'nginx plain reverse proxy') picks.push([peer.name, target.port, peer.path]);
+    if (peer.name === HAPROXY_JWT || peer.name === HOT || peer.name === PASS || peer.name === 'nginx plain reverse proxy')
+      picks.push([peer.name, target.port, peer.path]);
   return picks.map(([name, port, path]) => {
     const r = runOpenLoop(binary, { url: `http://127.0.0.1:${port}${path}`, rate, connections: 32, durationS: duration * 2, headers: bearer, warmupS: 2 });
     process.stderr.write(`fixed ${rate}/s ${name}: p99 ${r.latency.p99} p99.9 ${r.latency.p99_9} ms\n`);
@@ -175,7 +196,15 @@ function report(rows: Row[], fixed: Fixed[]): void {
     const x = med(byName(a), 'rps') / med(byName(b), 'rps');
     return Number.isFinite(x) ? x.toFixed(2) : 'n/a';
   };
-  const command = `npm run bench:peers (BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds} BENCH_RATE=${rate}${only ? ` BENCH_ONLY=${only.source}` : ''})`;
+  /** Per round, this config's CPU per request minus the hot path's (the two ran back to back). */
+  const paired = (name: string): string => {
+    const a = byName(name);
+    const b = byName(HOT);
+    if (!a || !b) return 'n/a';
+    const d = (k: 'cpu_us' | 'user_us') => median(a.runs.map((r, i) => r[k] - b.runs[i]![k])).toFixed(1);
+    return `${d('cpu_us')} (${d('user_us')}) [rounds ${a.runs.map((r, i) => (r.cpu_us - b.runs[i]!.cpu_us).toFixed(1)).join(' / ')}]`;
+  };
+  const command = `npm run bench:peers (BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds} BENCH_RATE=${rate}${only ? ` BENCH_ONLY=${only.source}` : ''}${drain ? '' : ' BENCH_DRAIN=0'})`;
   const load = `load average at start ${loadAtStart}, at end ${loadAverage()} (1/5/15 min; 2 vCPUs shared with other work)`;
   const layout = `wrk -t1 -c64 on core 0, proxy under test and nginx upstream on core 1, Redis on core 0; ${rounds} rounds of ${duration} s alternating configs after a 2 s warm-up each, medians; CPU from /proc of the proxy's processes (user + system, and user) and of the upstream`;
   const md = [
@@ -202,6 +231,8 @@ function report(rows: Row[], fixed: Fixed[]): void {
     `- hot path / HAProxy jwt_verify + stick table rps: ${ratio(HOT, HAPROXY_JWT)} (goal 2: ≥ 1.25)`,
     `- hot path / Fastify gateway rps: ${ratio(HOT, FASTIFY)} (goal 2: ≥ 2.5)`,
     `- JWT cache hit + limit / passthrough: ${ratio(JWT, PASS)}; passthrough / nginx: ${ratio(PASS, 'nginx plain reverse proxy')}`,
+    `- tracing configured at ratio 0, CPU µs/req added over the hot path (issue 28: ≤ 0.5), median of the rounds' paired differences, total (user): no client traceparent ${paired(TRACE0)}; client traceparent ${paired(TRACE0_TP)}`,
+    `- metered batches ${drain ? 'completed by bench/drainer.ts on core 0 (a billing worker without a ledger)' : 'never acknowledged (BENCH_DRAIN=0)'}`,
     `- ${layout}`,
     `- ${load}`,
     '',
