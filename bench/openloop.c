@@ -181,6 +181,21 @@ int main(int argc, char **argv) {
       int ci = (int)evs[e].data.u32;
       conn_t *c = &conns[ci];
       ssize_t r = read(c->fd, c->buf + c->have, BUF - 1 - c->have);
+      if (r <= 0 && !c->busy) {
+        /* An idle keep-alive connection closed by the server (uWS closes after 10 s idle;
+           the free list is LIFO, so at a low rate most connections idle): open it again. */
+        epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) die("reconnect");
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->fd = fd;
+        c->have = 0;
+        struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)ci};
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl");
+        continue;
+      }
       if (r <= 0) {
         fprintf(stderr, "openloop: connection closed by the server\n");
         errors++;

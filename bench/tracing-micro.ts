@@ -1,7 +1,8 @@
 /**
  * What tracing adds to one request that is not sampled, in isolation: the
  * pipeline's calls into observability (begin, the stage marks, the upstream's
- * traceparent, finish) with tracing configured at sampling ratio 0, against the
+ * traceparent in the request head the h1 client builds, finish) with tracing
+ * configured at sampling ratio 0, against the
  * same calls with tracing off (the observer is undefined: optional calls that do
  * nothing). Request heads with and without a client traceparent. The loops
  * alternate (off, on, off, on, …) and the fastest round of each is kept: the
@@ -25,6 +26,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { Framing, requestHead, type HeadOut } from '../src/forward/h1/request.js';
 import { createRequestObserver, type ObservedRequest, type RequestObserver } from '../src/observe/request-observer.js';
 import { createTracing } from '../src/observe/tracing.js';
 import { resolveTracing } from '../src/observe/schema.js';
@@ -93,13 +95,17 @@ function request(obs: RequestObserver | undefined, headers: string[]): number {
   ex.trace?.mark('rate_limit');
   const out = ['x-forwarded-for', '127.0.0.1', 'x-request-id', 'r1'];
   const tracer = obs?.tracer;
-  if (tracer && ex.trace) tracer.propagate(ex.trace, out);
+  // As src/forward/stage.ts: the trace headers ride as the h1 client's `checked` headers, and the head is built.
+  const checked = tracer && ex.trace ? tracer.headers(ex.trace) : undefined;
+  requestHead('GET', '/v1/x', out, 'upstream:80', -2, HEAD_OUT, '', checked);
   ex.trace?.mark('upstream.request');
   ex.trace?.mark('upstream.first_byte');
   ex.trace?.mark('meter');
   obs?.finish(ex, 200, 2);
-  return out.length;
+  return HEAD_OUT.head.length;
 }
+
+const HEAD_OUT: HeadOut = { head: '', framing: Framing.None, length: 0 };
 
 function loop(obs: RequestObserver | undefined, headers: string[]): number {
   let sink = 0;

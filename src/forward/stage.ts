@@ -54,7 +54,7 @@ export function createForwardStage(deps: ForwardDeps) {
       trustForwarded: deps.server.trust_forwarded,
       strip: strip[route.index]!,
     });
-    if (tracer && ex.trace) tracer.propagate(ex.trace, headers);
+    const checked = tracer && ex.trace ? tracer.headers(ex.trace) : undefined;
     const trusted = deps.identity(ctx, ex.stale ? STALE : undefined);
     const body = ex.body;
     const relay = new UpstreamRelay(ex, onUpstreamFailure, usageHeaderOptions);
@@ -63,7 +63,7 @@ export function createForwardStage(deps: ForwardDeps) {
     const send = () => {
       if (ex.aborted || ex.started) return;
       ex.trace?.mark('upstream.request');
-      upstream.forward({ method: head.method, path, headers, trusted, body: body ? (body.whole() ?? body.toStream()) : null, bodyTimeoutMs }, relay);
+      upstream.forward({ method: head.method, path, headers, trusted, checked, body: body ? (body.whole() ?? body.toStream()) : null, bodyTimeoutMs }, relay);
     };
     // A small body that is still arriving is awaited, so it goes out as one Buffer.
     // Sent from the check phase either way: a request pipelined behind it must be able to abort it first (src/server/after-parse.ts).
@@ -103,7 +103,6 @@ export function createForwardStage(deps: ForwardDeps) {
       strip: strip[route.index]!,
     });
     headers.push(...prepared.extraHeaders);
-    if (tracer && ex.trace) tracer.propagate(ex.trace, headers);
     ex.trace?.mark('upstream.request');
     const relay = new UpstreamRelay(ex, onUpstreamFailure, prepared.relayOptions());
     upstream.forward(
@@ -112,6 +111,7 @@ export function createForwardStage(deps: ForwardDeps) {
         path: head.query ? `${head.path}?${head.query}` : head.path,
         headers,
         trusted: deps.identity(ctx, ex.stale ? STALE : undefined),
+        checked: tracer && ex.trace ? tracer.headers(ex.trace) : undefined,
         body: Buffer.from(prepared.body.buffer, prepared.body.byteOffset, prepared.body.byteLength),
         ...(route.cfg.body_timeout_ms !== undefined ? { bodyTimeoutMs: route.cfg.body_timeout_ms } : {}),
       },

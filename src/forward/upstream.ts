@@ -14,6 +14,8 @@ export interface ForwardRequest {
   readonly headers: string[];
   /** Identity headers, rendered once per AuthContext; sent after `headers`. */
   readonly trusted?: TrustedHeaders;
+  /** Headers built from parts the sidecar validated (the trace context), sent without per-character checks. */
+  readonly checked?: readonly string[] | undefined;
   readonly body: Buffer | Readable | null;
   /** Per-route override of upstream.body_timeout_ms (0 = none: long streams); undefined: the upstream's. */
   readonly bodyTimeoutMs?: number | undefined;

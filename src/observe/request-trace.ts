@@ -90,6 +90,12 @@ export interface RequestTracer {
   begin(headers: readonly string[], startTime: number): RequestTrace;
   /** Append `traceparent` (and `tracestate`) for the upstream to a flat header list. */
   propagate(trace: RequestTrace, out: string[]): void;
+  /**
+   * The same as a list of its own, for the h1 client's `checked` headers: every
+   * part is the sidecar's own or validated on the way in, so the client does not
+   * scan it again character by character.
+   */
+  headers(trace: RequestTrace): string[];
   /** End the request's span (a refused request not head-sampled is sampled here at `refused_ratio`). */
   finish(trace: RequestTrace, summary: RequestSummary): void;
 }

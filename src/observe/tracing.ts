@@ -144,6 +144,9 @@ function createRequestTracer(s: TracingSettings, start: StartWithIds): RequestTr
       out.push('traceparent', t.traceparent());
       if (t.state !== null) out.push('tracestate', t.state);
     },
+    headers(t) {
+      return t.state === null ? ['traceparent', t.traceparent()] : ['traceparent', t.traceparent(), 'tracestate', t.state];
+    },
     finish(t, r) {
       let span = t.span;
       if (span === undefined) {

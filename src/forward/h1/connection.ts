@@ -104,6 +104,7 @@ export class Connection implements ParserSink {
         body === null ? -2 : Buffer.isBuffer(body) ? body.length : -1,
         out,
         req.trusted?.lines,
+        req.checked,
       );
     } catch (err) {
       return this.fail(err as Error, false);

@@ -51,7 +51,8 @@ function joinParts(): string {
 /**
  * Build the head. `bodyLength`: the Buffer body's length, -1 for a stream, -2 for
  * no body. `out` is reused by the caller (one object per connection).
- * `trustedLines` (header lines the caller rendered and checked) go out as they are.
+ * `trustedLines` (header lines the caller rendered and checked) go out as they are,
+ * and so do `checked` headers (flat [name, value, …], validated by the caller).
  */
 export function requestHead(
   method: string,
@@ -61,6 +62,7 @@ export function requestHead(
   bodyLength: number,
   out: HeadOut,
   trustedLines = '',
+  checked?: readonly string[],
 ): void {
   if (!isToken(method)) throw new H1Error('H1_BAD_REQUEST', 'invalid request method');
   if (BAD_TARGET.test(target) || target.length === 0) throw new H1Error('H1_BAD_REQUEST', 'invalid request target');
@@ -95,6 +97,13 @@ export function requestHead(
     put('\r\n');
   }
   if (trustedLines) put(trustedLines);
+  if (checked !== undefined)
+    for (let i = 0; i < checked.length; i += 2) {
+      put(checked[i]!);
+      put(': ');
+      put(checked[i + 1]!);
+      put('\r\n');
+    }
   if (bodyLength >= 0) {
     out.framing = Framing.Length;
     out.length = bodyLength;
