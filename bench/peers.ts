@@ -150,7 +150,7 @@ try {
       );
     });
   }
-  const fixed = fixedRate(started);
+  const fixed = await fixedRate(started);
   report(rows, fixed);
 } finally {
   for (const t of targets.reverse()) await t.stop();
@@ -172,16 +172,21 @@ interface Fixed {
 }
 
 /** p50/p99/p99.9 at a fixed rate (C generator): direct, nginx, HAProxy jwt, the sidecar's passthrough and hot path. */
-function fixedRate(started: Array<{ peer: Peer; target: Target }>): Fixed[] {
+async function fixedRate(started: Array<{ peer: Peer; target: Target }>): Promise<Fixed[]> {
   const binary = rate > 0 ? buildOpenLoop() : undefined;
   if (binary === undefined || binary instanceof Error) {
     if (binary) process.stderr.write(`no fixed-rate rows: ${binary.message}\n`);
     return [];
   }
   const picks: Array<[string, number, string]> = [['direct (nginx upstream)', UP, '/x']];
-  for (const { peer, target } of started)
-    if (peer.name === HAPROXY_JWT || peer.name === HOT || peer.name === PASS || peer.name === 'nginx plain reverse proxy')
-      picks.push([peer.name, target.port, peer.path]);
+  const picked = (name: string) => name === HAPROXY_JWT || name === HOT || name === PASS || name === 'nginx plain reverse proxy';
+  for (const { peer, target } of started) if (picked(peer.name)) picks.push([peer.name, target.port, peer.path]);
+  // The other servers stop first: they share core 1, and an idle Node process whose allocation
+  // rate just fell runs V8's memory reducer (a full GC of a heap the wrk rounds grew), which
+  // took 20-30 ms of that core from whichever proxy was being measured. Production runs one
+  // sidecar beside its app, not six.
+  await Promise.all(started.filter(({ peer }) => !picked(peer.name)).map(({ target }) => target.stop()));
+  await new Promise((r) => setTimeout(r, 3000));
   return picks.map(([name, port, path]) => {
     const r = runOpenLoop(binary, { url: `http://127.0.0.1:${port}${path}`, rate, connections: 32, durationS: duration * 2, headers: bearer, warmupS: 2 });
     process.stderr.write(`fixed ${rate}/s ${name}: p99 ${r.latency.p99} p99.9 ${r.latency.p99_9} ms\n`);
