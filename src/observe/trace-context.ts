@@ -41,25 +41,6 @@ function hexValue(c: number): number {
 }
 
 /**
- * True when value[from, to) is lower-case hex and not all zero: one table load
- * per character. Most of the cost is `charCodeAt` itself (~30 instructions a
- * character in V8's optimized code); a regular expression, range compares
- * without the table, or a copy into a buffer first all measured the same or
- * more (bench/tracing-micro.ts; bench/results, tracing-cost.md).
- */
-function nonZeroHex(value: string, from: number, to: number): boolean {
-  let any = 0;
-  for (let i = from; i < to; i++) {
-    const c = value.charCodeAt(i);
-    if (c >= 128) return false;
-    const v = HEXV[c]!;
-    if (v < 0) return false;
-    any |= v;
-  }
-  return any !== 0;
-}
-
-/**
  * Parse one `traceparent` value; null when it breaks the grammar:
  * `version "-" trace-id "-" parent-id "-" trace-flags`. Version `ff` is invalid;
  * version `00` is exactly 55 characters; a later version may append fields after
@@ -74,12 +55,32 @@ export function parseTraceparent(value: string): TraceParent | null {
   const version = v0 * 16 + v1;
   if (version === 0xff) return null;
   if (version === 0 ? n !== 55 : n > 55 && value.charCodeAt(55) !== 45) return null;
-  if (value.charCodeAt(2) !== 45 || value.charCodeAt(35) !== 45 || value.charCodeAt(52) !== 45) return null;
-  if (!nonZeroHex(value, 3, 35) || !nonZeroHex(value, 36, 52)) return null;
-  const f0 = hexValue(value.charCodeAt(53));
-  const f1 = hexValue(value.charCodeAt(54));
-  if (f0 < 0 || f1 < 0) return null;
-  return { traceId: value.slice(3, 35), spanId: value.slice(36, 52), flags: f0 * 16 + f1, header: version === 0 ? value : null };
+  // One native regular-expression scan of the 55 characters: cheaper than 48 `charCodeAt`
+  // calls from JavaScript, each of which dispatches on the string's representation.
+  if (!SHAPE.test(value) || value.startsWith(ZERO_TRACE, 3) || value.startsWith(ZERO_SPAN, 36)) return null;
+  return new ParsedTraceparent(value, hexValue(value.charCodeAt(53)) * 16 + hexValue(value.charCodeAt(54)), version === 0 ? value : null);
+}
+
+/** version "-" trace-id "-" parent-id "-" trace-flags, lower-case hex (what may follow is checked above). */
+const SHAPE = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+/** The ids are cut from the header when first read: a request that is not sampled never reads them. */
+class ParsedTraceparent implements TraceParent {
+  private tid: string | undefined;
+  private sid: string | undefined;
+  constructor(
+    private readonly value: string,
+    readonly flags: number,
+    readonly header: string | null,
+  ) {}
+  get traceId(): string {
+    return (this.tid ??= this.value.slice(3, 35));
+  }
+  get spanId(): string {
+    return (this.sid ??= this.value.slice(36, 52));
+  }
 }
 
 const MAX_MEMBERS = 32;
@@ -180,20 +181,22 @@ export function incomingTrace(headers: readonly string[]): IncomingTrace {
 
 /**
  * New trace contexts come from random bytes drawn 1,024 ids at a time: one
- * CSPRNG fill and one native hex encoding of the whole batch; a request takes
- * two substrings of that hex and joins them with the fixed parts. Every
- * per-character alternative measured costs more: writing the header's bytes
- * in a JavaScript loop (V8's `charCodeAt`/typed-array work is 25–35
- * instructions a character even in optimized code), or joining the batch's
- * headers into one flat string (bench/tracing-micro.ts; bench/results,
- * tracing-cost.md).
+ * CSPRNG fill, one native hex encoding of the whole batch, and the batch's
+ * headers joined into one flat string; a request takes a 55-character slice.
+ * A header concatenated per request was a cons string that the h1 client's
+ * head join then had to flatten (+1,300 instructions per request against the
+ * slice, bench/tracing-micro.ts with the head built); writing the header's
+ * bytes in a JavaScript loop costs more still (V8's `charCodeAt`/typed-array
+ * work is 25–35 instructions a character even in optimized code).
  */
 const BATCH = 1024;
 const RANDOM = new Uint8Array(BATCH * 24);
 const RANDOM_HEX = Buffer.from(RANDOM.buffer, RANDOM.byteOffset, RANDOM.byteLength);
 /** The same bytes as words, for the all-zero check (alignment: RANDOM owns its buffer). */
 const WORDS = new Uint32Array(RANDOM.buffer, RANDOM.byteOffset, BATCH * 6);
+/** The batch's headers, joined (55 characters each). */
 let pool = '';
+const HEADERS: string[] = new Array(BATCH).fill('');
 let next = BATCH;
 /** Where the last id's random bytes start in RANDOM (for {@link lastTraceWord}). */
 let last = 0;
@@ -206,7 +209,12 @@ function refill(): void {
     if ((WORDS[w]! | WORDS[w + 1]! | WORDS[w + 2]! | WORDS[w + 3]!) === 0) RANDOM[w * 4 + 15] = 1;
     if ((WORDS[w + 4]! | WORDS[w + 5]!) === 0) RANDOM[w * 4 + 23] = 1;
   }
-  pool = RANDOM_HEX.toString('hex');
+  const hex = RANDOM_HEX.toString('hex');
+  // Every header of the batch in one flat string: a request's header is then a slice of it,
+  // which the h1 client's head join copies as it is (a concatenation made per request was a
+  // cons string, which the join flattened at ~3,000 instructions more per request).
+  for (let i = 0; i < BATCH; i++) HEADERS[i] = `00-${hex.slice(i * 48, i * 48 + 32)}-${hex.slice(i * 48 + 32, i * 48 + 48)}-00`;
+  pool = HEADERS.join('');
   next = 0;
 }
 
@@ -215,8 +223,7 @@ export function newTraceparent(): string {
   if (next === BATCH) refill();
   const i = next++;
   last = i * 24;
-  const o = i * 48;
-  return `00-${pool.slice(o, o + 32)}-${pool.slice(o + 32, o + 48)}-00`;
+  return pool.slice(i * 55, i * 55 + 55);
 }
 
 /** The word {@link sampledByRatio} would read from the last {@link newTraceparent}'s trace id (to decide without parsing it). */

@@ -129,9 +129,11 @@ function createRequestTracer(s: TracingSettings, start: StartWithIds): RequestTr
       const p = incoming.parent;
       let t: RequestTrace;
       if (p) {
-        const sampled = parentBased ? (p.flags & 1) === 1 : sampledByRatio(p.traceId, sampleRatio);
-        // Unsampled: no id is made; the caller's header goes on as it came (version 00).
-        t = new RequestTrace(p.traceId, sampled ? newSpanId() : undefined, p, incoming.state, sampled, sampled ? undefined : (p.header ?? undefined));
+        const sampled = parentBased ? (p.flags & 1) === 1 : sampleRatio >= 1 || (sampleRatio > 0 && sampledByRatio(p.traceId, sampleRatio));
+        // Unsampled: no id is made or cut; the caller's header goes on as it came (version 00),
+        // and the trace id is read from it only if something asks (a refusal's span, the access log).
+        const passOn = sampled ? undefined : (p.header ?? undefined);
+        t = new RequestTrace(passOn === undefined ? p.traceId : undefined, sampled ? newSpanId() : undefined, p, incoming.state, sampled, passOn);
       } else {
         const header = newTraceparent();
         const sampled = sampleRatio >= 1 || (sampleRatio > 0 && sampledWord(lastTraceWord(), sampleRatio));
