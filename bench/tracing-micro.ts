@@ -94,6 +94,9 @@ function request(obs: RequestObserver | undefined, headers: string[]): number {
   ex.trace?.mark('authorize');
   ex.trace?.mark('rate_limit');
   const out = ['x-forwarded-for', '127.0.0.1', 'x-request-id', 'r1'];
+  // With tracing off the forwarder passes a client's trace headers on like any other (checked
+  // character by character in the head); with tracing on it strips them and sends its own.
+  if (obs === undefined) for (let i = 0; i < headers.length; i += 2) if (headers[i]!.startsWith('trace')) out.push(headers[i]!, headers[i + 1]!);
   const tracer = obs?.tracer;
   // As src/forward/stage.ts: the trace headers ride as the h1 client's `checked` headers, and the head is built.
   const checked = tracer && ex.trace ? tracer.headers(ex.trace) : undefined;
