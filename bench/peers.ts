@@ -185,7 +185,10 @@ async function fixedRate(started: Array<{ peer: Peer; target: Target }>): Promis
   // rate just fell runs V8's memory reducer (a full GC of a heap the wrk rounds grew), which
   // took 20-30 ms of that core from whichever proxy was being measured. Production runs one
   // sidecar beside its app, not six.
-  await Promise.all(started.filter(({ peer }) => !picked(peer.name)).map(({ target }) => target.stop()));
+  const rest = started.filter(({ peer }) => !picked(peer.name)).map(({ target }) => target);
+  await Promise.all(rest.map((t) => t.stop()));
+  // Stopped once: the final clean-up must not wait for their exit again.
+  for (const t of rest) targets.splice(targets.indexOf(t), 1);
   await new Promise((r) => setTimeout(r, 3000));
   return picks.map(([name, port, path]) => {
     const r = runOpenLoop(binary, { url: `http://127.0.0.1:${port}${path}`, rate, connections: 32, durationS: duration * 2, headers: bearer, warmupS: 2 });
