@@ -143,12 +143,9 @@ function createRequestTracer(s: TracingSettings, start: StartWithIds): RequestTr
       return t;
     },
     propagate(t, out) {
-      out.push('traceparent', t.traceparent());
-      if (t.state !== null) out.push('tracestate', t.state);
+      out.push(...traceHeaders(t));
     },
-    headers(t) {
-      return t.state === null ? ['traceparent', t.traceparent()] : ['traceparent', t.traceparent(), 'tracestate', t.state];
-    },
+    headers: traceHeaders,
     finish(t, r) {
       let span = t.span;
       if (span === undefined) {
@@ -162,6 +159,11 @@ function createRequestTracer(s: TracingSettings, start: StartWithIds): RequestTr
       span.end(r.endedAt);
     },
   };
+}
+
+/** `traceparent` (and `tracestate`) for the upstream, flat [name, value, …]. */
+function traceHeaders(t: RequestTrace): string[] {
+  return t.state === null ? ['traceparent', t.traceparent()] : ['traceparent', t.traceparent(), 'tracestate', t.state];
 }
 
 /** HTTP server semantic conventions plus argus.*; never a credential (only ids the operator issued). */
