@@ -46,6 +46,11 @@ USER 10001:10001
 EXPOSE 8080 9090 8443
 # node is PID 1 and receives SIGTERM itself (no npm or shell wrapper):
 # the proxy drains in-flight requests, the worker finishes its jobs.
+# --single-threaded-gc: V8 marks and sweeps on the JavaScript thread in ~0.5 ms
+# steps instead of on helper threads. A sidecar's CPU limit is about its thread
+# count, so helper threads only took whole scheduler slices from the proxy
+# (5-12 ms stalls per mark-compact; docs/operations.md, "Garbage collection").
+# scripts/docker-sim.sh and bench:peers start the sidecar with these same flags.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "/app/dist/src/cli.js"]
+ENTRYPOINT ["node", "--single-threaded-gc", "/app/dist/src/cli.js"]
 CMD ["proxy", "--config", "/app/config/argus.yaml"]

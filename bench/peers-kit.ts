@@ -15,6 +15,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cpuTimes, DIST, startServer, type Server } from './harness.js';
 import { AUDIENCE, ISSUER, sidecarConfig, type Credentials, type SidecarVariant } from './scenarios.js';
 
@@ -218,10 +219,26 @@ export async function startSidecar(
 ): Promise<Target> {
   const file = join(dir, `sidecar-${port}.yaml`);
   writeFileSync(file, sidecarConfig(port, port + 1, upstreamPort, redisUrl, creds, { spoolDir: join(dir, `spool-${port}`), ...variant }));
-  // BENCH_NODE_FLAGS: node flags for every sidecar (e.g. --trace-gc, with BENCH_SERVER_LOG_DIR to keep their output).
-  const flags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+  // The image's Node flags, then BENCH_NODE_FLAGS (e.g. --trace-gc, with BENCH_SERVER_LOG_DIR to keep their output).
+  const flags = [...imageNodeFlags(), ...(process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean)];
   const server: Server = await startServer(name, `${DIST}src/cli.js`, ['proxy', '--config', file], port, core as number, {}, flags);
   return { name, port, pids: () => [server.pid], stop: () => server.stop() };
+}
+
+/**
+ * The Node flags the image starts the sidecar with: its Dockerfile's ENTRYPOINT
+ * between `node` and the script (scripts/docker-sim.sh reads them the same way),
+ * so the benchmarks measure the process that ships. BENCH_IMAGE_FLAGS=0: none.
+ */
+export function imageNodeFlags(dockerfile = fileURLToPath(new URL('../../Dockerfile', import.meta.url))): string[] {
+  if (process.env['BENCH_IMAGE_FLAGS'] === '0') return [];
+  const line = readFileSync(dockerfile, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('ENTRYPOINT '));
+  if (!line) throw new Error(`${dockerfile}: no ENTRYPOINT line`);
+  const argv = JSON.parse(line.slice('ENTRYPOINT '.length)) as string[];
+  if (argv[0] !== 'node' || !argv.at(-1)?.endsWith('cli.js')) throw new Error(`${dockerfile}: ENTRYPOINT is not ["node", …flags, ".../cli.js"]`);
+  return argv.slice(1, -1);
 }
 
 /**

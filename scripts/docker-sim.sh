@@ -91,7 +91,12 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   chown -R 10001:10001 "$DATA"
 fi
 chmod -R a-w "$APP"
-run() { (cd "$APP" && env -i PATH="$PATH" HOME=/nonexistent NODE_ENV=production ${RUN_AS[@]+"${RUN_AS[@]}"} node "$APP/dist/src/cli.js" "$@"); }
+# The Node flags of the image's ENTRYPOINT (between "node" and the script), as the container runs them.
+read -r -a NODE_FLAGS < <(node -e '
+  const line = require("node:fs").readFileSync(process.argv[1], "utf8").split("\n").find((l) => l.startsWith("ENTRYPOINT "));
+  const argv = JSON.parse(line.slice("ENTRYPOINT ".length));
+  console.log(argv.slice(1, -1).join(" "));' "$REPO/Dockerfile")
+run() { (cd "$APP" && env -i PATH="$PATH" HOME=/nonexistent NODE_ENV=production ${RUN_AS[@]+"${RUN_AS[@]}"} node ${NODE_FLAGS[@]+"${NODE_FLAGS[@]}"} "$APP/dist/src/cli.js" "$@"); }
 
 step "smoke: --help"
 run --help >"$OUT/help.txt"
@@ -117,7 +122,7 @@ if [ -f "$APP/dist/src/server/uws.js" ]; then
     cfg.metering = { ...(cfg.metering ?? {}), spool_dir: spool };
     fs.writeFileSync(out, YAML.dump(cfg, { schema: YAML.CORE_SCHEMA }));' config/standalone.yaml "$PORT" "$ADMIN" "$DATA/spool" "$OUT/proxy.yaml")
   (cd "$APP" && exec env -i PATH="$PATH" HOME=/nonexistent NODE_ENV=production ARGUS_SESSION_SECRET=docker-sim-session-secret-0123456789 \
-    ${RUN_AS[@]+"${RUN_AS[@]}"} node "$APP/dist/src/cli.js" proxy --config "$OUT/proxy.yaml") >"$OUT/proxy.log" 2>&1 &
+    ${RUN_AS[@]+"${RUN_AS[@]}"} node ${NODE_FLAGS[@]+"${NODE_FLAGS[@]}"} "$APP/dist/src/cli.js" proxy --config "$OUT/proxy.yaml") >"$OUT/proxy.log" 2>&1 &
   PID=$!
   status=000
   for _ in $(seq 1 150); do
