@@ -17,7 +17,8 @@
  *   producer polls the states of the jobs it sent (every `ack_interval_ms`):
  *   `completed` → acknowledged; unknown to Redis (Redis lost it: restarted empty,
  *   failed over, or the completed job aged out) → sent again (the ledger's ON
- *   CONFLICT absorbs a duplicate); waiting/active/delayed/failed → wait. A segment
+ *   CONFLICT absorbs a duplicate); still held (waiting, active, delayed, failed) → wait.
+ *   One Redis call per poll for all of them (src/meter/queue.ts, JOB_STATES_LUA). A segment
  *   file is deleted once every batch in it is acknowledged and every checkpoint
  *   in it was superseded.
  * - A producer started on a spool directory with files (a crash, a restart) reads

@@ -67,8 +67,9 @@ export interface UsageQueue {
   /** Add batches, each as its own job (id = batch id). Rejects after `timeoutMs` or on any Redis error. */
   add(batches: readonly QueuedBatch[]): Promise<void>;
   /**
-   * BullMQ state of each job id ('completed', 'waiting', 'active', 'failed', …;
-   * 'unknown': Redis does not have it). Rejects on Redis errors.
+   * Where each job id stands, in one Redis call (JOB_STATES_LUA): 'completed',
+   * 'pending' (Redis holds it: waiting, active, delayed or failed) or 'unknown'
+   * (Redis does not have it). Rejects on Redis errors and after `queue_timeout_ms`.
    */
   states(ids: readonly string[]): Promise<string[]>;
   /** The connection is up (adds may still be slow), or still making its first attempt. */
@@ -87,6 +88,34 @@ export function bullPrefix(cfg: MeteringSlice): string {
   const p = `${cfg.redis?.key_prefix ?? 'argus:'}bull`;
   return cfg.redis?.cluster ? `{${p}}` : p;
 }
+
+/**
+ * The acknowledgement poll (src/meter/producer.ts): for each job id, `completed`
+ * (in the queue's completed set: the billing worker committed it), `pending`
+ * (Redis still holds the job: waiting, active, delayed or failed, ask again later)
+ * or `unknown` (Redis lost it: restarted empty, failed over, or the completed job
+ * aged out; the producer sends it again from the spool).
+ *
+ * One call for the whole round. BullMQ's getJobState is a script per id that
+ * walks the wait and active lists with LPOS: with 2,000 batches waiting on a
+ * stopped billing worker, that was 2,000 calls per second from every sidecar,
+ * each O(backlog) inside Redis, and the sidecar's own tail grew with it
+ * (p99 2.1-2.3 ms against 0.6-0.7 ms without metering, at 4,500/s, no worker).
+ * Here each id costs one ZSCORE and one EXISTS.
+ */
+export const JOB_STATES_LUA = `
+local out = {}
+for i = 1, #ARGV do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then
+    out[i] = 'completed'
+  elseif redis.call('EXISTS', KEYS[i + 1]) == 1 then
+    out[i] = 'pending'
+  else
+    out[i] = 'unknown'
+  end
+end
+return out
+`;
 
 /** Options stamped on every batch job: the worker's retry policy, and failed jobs kept for replay. */
 export function jobOptions(cfg: MeteringSlice): JobsOptions {
@@ -168,17 +197,11 @@ export function createUsageQueue(cfg: MeteringSlice, redisUrl: RedisTarget, opts
 
   async function states(ids: readonly string[]): Promise<string[]> {
     if (connection.status !== 'ready') throw new Error(`redis ${connection.status}`);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`job states timed out after ${timeoutMs} ms`)), timeoutMs);
-    });
-    const all = Promise.all(ids.map((id) => queue.getJobState(id)));
-    all.catch(() => undefined);
-    try {
-      return await Promise.race([all, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    if (ids.length === 0) return [];
+    // One script call for every id (KEYS: the completed set, then each job's hash; one slot
+    // under the cluster prefix), not one BullMQ getJobState per id: see JOB_STATES_LUA.
+    const keys = [queue.toKey('completed'), ...ids.map((id) => queue.toKey(id))];
+    return (await connection.eval(JOB_STATES_LUA, keys.length, ...keys, ...ids)) as string[];
   }
 
   return {
