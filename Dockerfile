@@ -49,7 +49,8 @@ EXPOSE 8080 9090 8443
 # --single-threaded-gc: V8 marks and sweeps on the JavaScript thread in ~0.5 ms
 # steps instead of on helper threads. A sidecar's CPU limit is about its thread
 # count, so helper threads only took whole scheduler slices from the proxy
-# (5-12 ms stalls per mark-compact; docs/operations.md, "Garbage collection").
+# (5-12 ms stalls per mark-compact; docs/operations.md, "Garbage collection
+# and tail latency").
 # scripts/docker-sim.sh and bench:peers start the sidecar with these same flags.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "--single-threaded-gc", "/app/dist/src/cli.js"]
