@@ -19,15 +19,13 @@
  * BENCH_ROUNDS (2), BENCH_FLAGS_A ('' = Node's defaults), BENCH_FLAGS_B (--single-threaded-gc)).
  * Writes bench/results/<date>-<sha>/gc-latency.{json,md}.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { DIST, pinLocalRedis, startServer } from './harness.js';
-import { buildOpenLoop, runOpenLoop } from './openloop-native.js';
-import { ensurePackages, loadAverage, pinSelf, startDrainer, startNginxUpstream, wrk } from './peers-kit.js';
+import { DIST, startServer } from './harness.js';
+import { runOpenLoop } from './openloop-native.js';
+import { fixedRateBench, loadAverage, wrk } from './peers-kit.js';
 import { writeResultFiles } from './results-dir.js';
-import { makeCredentials, removeCredentials, sidecarConfig, type SidecarVariant } from './scenarios.js';
+import { sidecarConfig, type SidecarVariant } from './scenarios.js';
 
 const rate = Number(process.env['BENCH_RATE'] ?? 4500);
 const duration = Number(process.env['BENCH_DURATION'] ?? 60);
@@ -85,21 +83,9 @@ function gcSummary(
   };
 }
 
-ensurePackages();
-pinSelf(0);
-const gen = buildOpenLoop();
-if (gen instanceof Error) throw gen;
-const load = loadAverage();
-const dir = mkdtempSync(join(tmpdir(), 'argus-gc-latency-'));
-const creds = await makeCredentials(dir, redisUrl, 1);
-const pinned = new Redis(redisUrl);
-// Redis on core 0 with the load, as in bench:peers: on core 1 it would take time slices from the sidecar.
-const restoreRedis = await pinLocalRedis(pinned);
-pinned.disconnect();
-const bearer = { authorization: `Bearer ${creds.jwt}` };
 const UP = 3940;
-const upstream = await startNginxUpstream(dir, UP, join(dir, 'up.sock'));
-const drainer = await startDrainer(redisUrl, creds, 0);
+const bench = await fixedRateBench('gc-latency', redisUrl, UP);
+const { dir, creds, bearer, generator: gen, load } = bench;
 const rows: Row[] = [];
 try {
   let port = 3942;
@@ -135,13 +121,7 @@ try {
         }
       }
 } finally {
-  await drainer.stop();
-  await upstream.stop();
-  restoreRedis();
-  const r = new Redis(redisUrl);
-  await removeCredentials(r, creds);
-  r.disconnect();
-  rmSync(dir, { recursive: true, force: true });
+  await bench.close();
 }
 
 const md = [

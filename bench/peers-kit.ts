@@ -11,13 +11,15 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { loadavg } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuTimes, DIST, startServer, type Server } from './harness.js';
-import { AUDIENCE, ISSUER, sidecarConfig, type Credentials, type SidecarVariant } from './scenarios.js';
+import { Redis } from 'ioredis';
+import { cpuTimes, DIST, pinLocalRedis, startServer, type Server } from './harness.js';
+import { buildOpenLoop } from './openloop-native.js';
+import { AUDIENCE, ISSUER, makeCredentials, removeCredentials, sidecarConfig, type Credentials, type SidecarVariant } from './scenarios.js';
 
 export const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
@@ -320,3 +322,54 @@ export const loadAverage = (): string =>
   loadavg()
     .map((x) => x.toFixed(2))
     .join(' / ');
+
+/** What a fixed-rate bench of one sidecar at a time needs around it (see {@link fixedRateBench}). */
+export interface FixedRateBench {
+  readonly dir: string;
+  readonly creds: Credentials;
+  readonly bearer: Record<string, string>;
+  /** The C open-loop generator (bench/openloop.c), built. */
+  readonly generator: string;
+  /** Load average when it started. */
+  readonly load: string;
+  /** Stop the upstream and the drainer, give Redis its cores back, remove the keys and the directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * The setup of a fixed-rate bench of one sidecar at a time (gc-latency.ts): packages
+ * checked, this process (so the load) on core 0, the C generator built, a temp dir with
+ * credentials, the local Redis pinned to core 0 as in bench:peers (on core 1 it would
+ * take time slices from the sidecar), an nginx upstream on `upstreamPort` and the
+ * drainer completing metered batches.
+ */
+export async function fixedRateBench(name: string, redisUrl: string, upstreamPort: number): Promise<FixedRateBench> {
+  ensurePackages();
+  pinSelf(0);
+  const generator = buildOpenLoop();
+  if (generator instanceof Error) throw generator;
+  const load = loadAverage();
+  const dir = mkdtempSync(join(tmpdir(), `argus-${name}-`));
+  const creds = await makeCredentials(dir, redisUrl, 1);
+  const redis = new Redis(redisUrl);
+  const restoreRedis = await pinLocalRedis(redis);
+  redis.disconnect();
+  const upstream = await startNginxUpstream(dir, upstreamPort, join(dir, 'up.sock'));
+  const drainer = await startDrainer(redisUrl, creds, 0);
+  return {
+    dir,
+    creds,
+    bearer: { authorization: `Bearer ${creds.jwt}` },
+    generator,
+    load,
+    async close() {
+      await drainer.stop();
+      await upstream.stop();
+      restoreRedis();
+      const r = new Redis(redisUrl);
+      await removeCredentials(r, creds);
+      r.disconnect();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
