@@ -16,7 +16,8 @@
  * pause, longest incremental step and background marking time.
  *
  * Usage: node dist/bench/gc-latency.js  (Redis, nginx, cc; BENCH_RATE (4500), BENCH_DURATION s (60),
- * BENCH_ROUNDS (2), BENCH_FLAGS_A ('' = Node's defaults), BENCH_FLAGS_B (--single-threaded-gc)).
+ * BENCH_ROUNDS (2), BENCH_FLAGS_A ('' = Node's defaults), BENCH_FLAGS_B (--single-threaded-gc),
+ * BENCH_ONLY (regex on the config name)).
  * Writes bench/results/<date>-<sha>/gc-latency.{json,md}.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,10 +37,13 @@ const flagSets: Array<[string, string[]]> = [
   ['A', split(process.env['BENCH_FLAGS_A'] ?? '')],
   ['B', split(process.env['BENCH_FLAGS_B'] ?? '--single-threaded-gc')],
 ];
-const configs: Array<[string, string, SidecarVariant]> = [
-  ['passthrough', '/pass/x', { metering: false, ratelimit: false }],
-  ['hot path (JWT + limit + metering)', '/jwt/x', {}],
-];
+const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
+const configs: Array<[string, string, SidecarVariant]> = (
+  [
+    ['passthrough', '/pass/x', { metering: false, ratelimit: false }],
+    ['hot path (JWT + limit + metering)', '/jwt/x', {}],
+  ] as Array<[string, string, SidecarVariant]>
+).filter(([name]) => !only || only.test(name));
 
 interface Row {
   config: string;
@@ -141,7 +145,7 @@ const md = [
 ].join('\n');
 writeResultFiles(
   'gc-latency',
-  `node dist/bench/gc-latency.js (BENCH_RATE=${rate} BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds})`,
+  `node dist/bench/gc-latency.js (BENCH_RATE=${rate} BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds}${only ? ` BENCH_ONLY=${only.source}` : ''})`,
   { loadavg: load },
   { flag_sets: Object.fromEntries(flagSets), rows },
   md,
