@@ -41,7 +41,13 @@ export async function stdioClient(configFile: string, env: Record<string, string
   let err = '';
   transport.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const client = new Client({ name: 'argus-test', version: '1.0.0' });
-  await client.connect(transport);
+  try {
+    await client.connect(transport);
+  } catch (e) {
+    // The child exited before answering: say why (its stderr comes a moment after the close).
+    await new Promise((r) => setTimeout(r, 200));
+    throw new Error(`mcp --stdio ended during connect (${(e as Error).message}); its stderr:\n${err}`);
+  }
   return { client, stderr: () => err };
 }
 
