@@ -20,13 +20,9 @@
  * BENCH_ONLY (regex on the config name)).
  * Writes bench/results/<date>-<sha>/gc-latency.{json,md}.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { DIST, startServer } from './harness.js';
-import { runOpenLoop } from './openloop-native.js';
-import { fixedRateBench, loadAverage, wrk } from './peers-kit.js';
+import { fixedRateBench, fixedRateRow, loadAverage, type FixedRateRow } from './peers-kit.js';
 import { writeResultFiles } from './results-dir.js';
-import { sidecarConfig, type SidecarVariant } from './scenarios.js';
+import type { SidecarVariant } from './scenarios.js';
 
 const rate = Number(process.env['BENCH_RATE'] ?? 4500);
 const duration = Number(process.env['BENCH_DURATION'] ?? 60);
@@ -45,51 +41,15 @@ const configs: Array<[string, string, SidecarVariant]> = (
   ] as Array<[string, string, SidecarVariant]>
 ).filter(([name]) => !only || only.test(name));
 
-interface Row {
+interface Row extends FixedRateRow {
   config: string;
   flags: string;
   set: string;
-  requests: number;
-  p50_ms: number;
-  p99_ms: number;
-  p999_ms: number;
-  max_ms: number;
-  scavenges: number;
-  scavenge_ms_max: number;
-  promoted_mb: number;
-  mark_compacts: number;
-  mark_compact_pause_ms_max: number;
-  incremental_step_ms_max: number;
-  background_mark_ms: number;
-}
-
-/** The GC side of a `--trace-gc-nvp` log. */
-function gcSummary(
-  log: string,
-): Pick<
-  Row,
-  'scavenges' | 'scavenge_ms_max' | 'promoted_mb' | 'mark_compacts' | 'mark_compact_pause_ms_max' | 'incremental_step_ms_max' | 'background_mark_ms'
-> {
-  const num = (line: string, key: string) => Number(new RegExp(` ${key}=([\\d.]+)`).exec(line)?.[1] ?? 0);
-  const lines = log.split('\n');
-  const sc = lines.filter((l) => / gc=s /.test(l));
-  const mc = lines.filter((l) => / gc=mc /.test(l));
-  const max = (xs: number[]) => Math.round(Math.max(0, ...xs) * 100) / 100;
-  return {
-    scavenges: sc.length,
-    scavenge_ms_max: max(sc.map((l) => num(l, 'pause'))),
-    promoted_mb: Math.round(sc.reduce((a, l) => a + num(l, 'promoted'), 0) / 1e4) / 100,
-    mark_compacts: mc.length,
-    mark_compact_pause_ms_max: max(mc.map((l) => num(l, 'pause'))),
-    // The array-buffer sweep at the start of marking is reported apart from the steps; it stalls the thread too.
-    incremental_step_ms_max: max(mc.flatMap((l) => [num(l, 'incremental_longest_step'), num(l, 'incremental.sweep_array_buffers')])),
-    background_mark_ms: Math.round(mc.reduce((a, l) => a + num(l, 'background.mark'), 0)),
-  };
 }
 
 const UP = 3940;
 const bench = await fixedRateBench('gc-latency', redisUrl, UP);
-const { dir, creds, bearer, generator: gen, load } = bench;
+const { load } = bench;
 const rows: Row[] = [];
 try {
   let port = 3942;
@@ -97,32 +57,9 @@ try {
     for (const [config, path, variant] of configs)
       for (const [set, flags] of round % 2 === 0 ? flagSets : [...flagSets].reverse()) {
         port += 2;
-        const file = join(dir, `side-${port}.yaml`);
-        writeFileSync(file, sidecarConfig(port, port + 1, UP, redisUrl, creds, { ...variant, spoolDir: join(dir, `spool-${port}`) }));
-        const logDir = mkdtempSync(join(dir, 'log-'));
-        process.env['BENCH_SERVER_LOG_DIR'] = logDir;
-        const s = await startServer(`sidecar ${set}`, `${DIST}src/cli.js`, ['proxy', '--config', file], port, 1, {}, [...flags, '--trace-gc-nvp']);
-        try {
-          wrk(port, path, bearer, 10, 64);
-          const logFile = join(logDir, `${s.pid}.log`);
-          const mark = readFileSync(logFile, 'utf8').length;
-          const r = runOpenLoop(gen, { url: `http://127.0.0.1:${port}${path}`, headers: bearer, rate, connections: 32, durationS: duration, warmupS: 2 });
-          const gc = gcSummary(readFileSync(logFile, 'utf8').slice(mark));
-          rows.push({
-            config,
-            flags: flags.join(' ') || '(defaults)',
-            set,
-            requests: r.requests.total,
-            p50_ms: r.latency.p50,
-            p99_ms: r.latency.p99,
-            p999_ms: r.latency.p99_9,
-            max_ms: r.latency.max,
-            ...gc,
-          });
-          process.stderr.write(`${JSON.stringify(rows.at(-1))}\n`);
-        } finally {
-          await s.stop();
-        }
+        const r = await fixedRateRow(bench, { label: `sidecar ${set}`, port, upstreamPort: UP, redisUrl, path, variant, flags, rate, durationS: duration });
+        rows.push({ config, flags: flags.join(' ') || '(defaults)', set, ...r });
+        process.stderr.write(`${JSON.stringify(rows.at(-1))}\n`);
       }
 } finally {
   await bench.close();

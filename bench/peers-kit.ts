@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { cpuTimes, DIST, pinLocalRedis, startServer, type Server } from './harness.js';
-import { buildOpenLoop } from './openloop-native.js';
+import { buildOpenLoop, runOpenLoop } from './openloop-native.js';
 import { AUDIENCE, ISSUER, makeCredentials, removeCredentials, sidecarConfig, type Credentials, type SidecarVariant } from './scenarios.js';
 
 export const has = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -372,4 +372,97 @@ export async function fixedRateBench(name: string, redisUrl: string, upstreamPor
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** What `--trace-gc-nvp` says about one window. */
+export interface GcSummary {
+  scavenges: number;
+  scavenge_ms_max: number;
+  promoted_mb: number;
+  mark_compacts: number;
+  mark_compact_pause_ms_max: number;
+  /** Longest incremental-marking step or array-buffer sweep of a mark-compact (each stalls the JavaScript thread). */
+  incremental_step_ms_max: number;
+  /** CPU the marking threads took (from the same core, when the process is pinned). */
+  background_mark_ms: number;
+}
+
+/** The GC side of a `--trace-gc-nvp` log. */
+export function gcSummary(log: string): GcSummary {
+  const num = (line: string, key: string) => Number(new RegExp(` ${key}=([\\d.]+)`).exec(line)?.[1] ?? 0);
+  const lines = log.split('\n');
+  const sc = lines.filter((l) => / gc=s /.test(l));
+  const mc = lines.filter((l) => / gc=mc /.test(l));
+  const max = (xs: number[]) => Math.round(Math.max(0, ...xs) * 100) / 100;
+  return {
+    scavenges: sc.length,
+    scavenge_ms_max: max(sc.map((l) => num(l, 'pause'))),
+    promoted_mb: Math.round(sc.reduce((a, l) => a + num(l, 'promoted'), 0) / 1e4) / 100,
+    mark_compacts: mc.length,
+    mark_compact_pause_ms_max: max(mc.map((l) => num(l, 'pause'))),
+    // The array-buffer sweep at the start of marking is reported apart from the steps; it stalls the thread too.
+    incremental_step_ms_max: max(mc.flatMap((l) => [num(l, 'incremental_longest_step'), num(l, 'incremental.sweep_array_buffers')])),
+    background_mark_ms: Math.round(mc.reduce((a, l) => a + num(l, 'background.mark'), 0)),
+  };
+}
+
+/** One fixed-rate window of {@link fixedRateRow}: the open-loop latencies and the GC during it. */
+export interface FixedRateRow extends GcSummary {
+  requests: number;
+  p50_ms: number;
+  p99_ms: number;
+  p999_ms: number;
+  max_ms: number;
+}
+
+/**
+ * One sidecar in `variant` (with `flags`, and `--trace-gc-nvp`) on core 1: a 10 s wrk
+ * saturation first (grows the heap as bench:peers' rounds do), then the C open-loop
+ * generator at `rate` for `durationS` s (32 connections, 2 s warm-up) on `path`.
+ */
+export async function fixedRateRow(
+  bench: FixedRateBench,
+  o: {
+    label: string;
+    port: number;
+    upstreamPort: number;
+    redisUrl: string;
+    path: string;
+    variant: SidecarVariant;
+    flags: string[];
+    rate: number;
+    durationS: number;
+  },
+): Promise<FixedRateRow> {
+  const file = join(bench.dir, `side-${o.port}.yaml`);
+  writeFileSync(
+    file,
+    sidecarConfig(o.port, o.port + 1, o.upstreamPort, o.redisUrl, bench.creds, { spoolDir: join(bench.dir, `spool-${o.port}`), ...o.variant }),
+  );
+  const logDir = mkdtempSync(join(bench.dir, 'log-'));
+  process.env['BENCH_SERVER_LOG_DIR'] = logDir;
+  const s = await startServer(o.label, `${DIST}src/cli.js`, ['proxy', '--config', file], o.port, 1, {}, [...o.flags, '--trace-gc-nvp']);
+  try {
+    wrk(o.port, o.path, bench.bearer, 10, 64);
+    const logFile = join(logDir, `${s.pid}.log`);
+    const mark = readFileSync(logFile, 'utf8').length;
+    const r = runOpenLoop(bench.generator, {
+      url: `http://127.0.0.1:${o.port}${o.path}`,
+      headers: bench.bearer,
+      rate: o.rate,
+      connections: 32,
+      durationS: o.durationS,
+      warmupS: 2,
+    });
+    return {
+      requests: r.requests.total,
+      p50_ms: r.latency.p50,
+      p99_ms: r.latency.p99,
+      p999_ms: r.latency.p99_9,
+      max_ms: r.latency.max,
+      ...gcSummary(readFileSync(logFile, 'utf8').slice(mark)),
+    };
+  } finally {
+    await s.stop();
+  }
 }

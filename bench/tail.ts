@@ -1,0 +1,81 @@
+/**
+ * Where the hot path's latency tail comes from: the same fixed-rate window as
+ * gc-latency.ts, run on sidecar configs that each leave one part of the hot path
+ * out (the credential and limit, the metering, the spool's fdatasync, the
+ * per-flush queue add), alternated round by round in one run, every one with the
+ * image's Node flags (the Dockerfile ENTRYPOINT, as bench:peers).
+ *
+ * A part whose removal brings p99.9 down is where the tail comes from; a part
+ * that changes nothing is not. Compare rows of one run only: this VM's tail moves
+ * between runs by more than any of these parts.
+ *
+ * Usage: node dist/bench/tail.js  (Redis, nginx, cc; BENCH_RATE (4500), BENCH_DURATION s (20),
+ * BENCH_ROUNDS (3), BENCH_ONLY (regex on the config name)).
+ * Writes bench/results/<date>-<sha>/tail.{json,md}.
+ */
+import { fixedRateBench, fixedRateRow, imageNodeFlags, loadAverage, median, type FixedRateRow } from './peers-kit.js';
+import { writeResultFiles } from './results-dir.js';
+import type { SidecarVariant } from './scenarios.js';
+
+const rate = Number(process.env['BENCH_RATE'] ?? 4500);
+const duration = Number(process.env['BENCH_DURATION'] ?? 20);
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
+const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
+const configs: Array<[string, string, SidecarVariant]> = (
+  [
+    ['passthrough', '/pass/x', { metering: false, ratelimit: false }],
+    ['JWT + limit', '/jwt/x', { metering: false }],
+    ['hot path', '/jwt/x', {}],
+    ['hot path, spool_fsync none', '/jwt/x', { spoolFsync: 'none' }],
+    ['hot path, flush every 1 s', '/jwt/x', { flushMs: 1000, batchMax: 10000 }],
+  ] as Array<[string, string, SidecarVariant]>
+).filter(([name]) => !only || only.test(name));
+
+interface Row extends FixedRateRow {
+  config: string;
+  round: number;
+}
+
+const UP = 3960;
+const flags = imageNodeFlags();
+const bench = await fixedRateBench('tail', redisUrl, UP);
+const rows: Row[] = [];
+try {
+  let port = 3962;
+  for (let round = 0; round < rounds; round++)
+    for (const [config, path, variant] of round % 2 === 0 ? configs : [...configs].reverse()) {
+      port += 2;
+      const r = await fixedRateRow(bench, { label: config, port, upstreamPort: UP, redisUrl, path, variant, flags, rate, durationS: duration });
+      rows.push({ config, round, ...r });
+      process.stderr.write(`${JSON.stringify(rows.at(-1))}\n`);
+    }
+} finally {
+  await bench.close();
+}
+
+const of = (config: string) => rows.filter((r) => r.config === config);
+const md = [
+  '# tail: which part of the hot path adds to the latency tail',
+  '',
+  `Per row: wrk -c64 for 10 s, then ${rate}/s for ${duration} s (bench/openloop.c, 32 connections, 2 s warm-up; latency from each request's due time) against the sidecar on core 1 (Node flags \`${flags.join(' ') || '(none)'}\`, from the Dockerfile), nginx upstream on core 1, Redis, the drainer and the generator on core 0; configs alternate, ${rounds} rounds, medians.`,
+  '',
+  '| config | p50 ms | p99 ms | p99.9 ms | p99.9 ms (rounds) | max ms (rounds) | scavenges | MB promoted | mark-compacts |',
+  '|---|---:|---:|---:|---|---|---:|---:|---:|',
+  ...configs.map(([config]) => {
+    const rs = of(config);
+    const med = (k: keyof FixedRateRow) => median(rs.map((r) => r[k]));
+    return `| ${config} | ${med('p50_ms')} | ${med('p99_ms')} | ${med('p999_ms')} | ${rs.map((r) => r.p999_ms).join(' / ')} | ${rs.map((r) => r.max_ms).join(' / ')} | ${med('scavenges')} | ${med('promoted_mb')} | ${rs.map((r) => r.mark_compacts).join(' / ')} |`;
+  }),
+  '',
+  `- load average at start ${bench.load}, at end ${loadAverage()}`,
+  '',
+].join('\n');
+writeResultFiles(
+  'tail',
+  `node dist/bench/tail.js (BENCH_RATE=${rate} BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds}${only ? ` BENCH_ONLY=${only.source}` : ''})`,
+  { loadavg: bench.load },
+  { flags, rows },
+  md,
+);
+process.stdout.write(md);
