@@ -10,7 +10,9 @@
  * every scavenge promoted. Modes, each in a fresh process, alternating:
  * - `none`: the batch string is built and dropped (the baseline: start-up and the garbage maker);
  * - `set`: the same string sent with a plain Redis SET (ioredis alone);
- * - `queue`: the same string added as a job through the usage queue (BullMQ).
+ * - `queue`: the same string added as a job through the usage queue (BullMQ);
+ * - `queue-bytes`: the same text as UTF-8 bytes in a Buffer (what the producer hands
+ *   over since BatchEncoder.jsonBytes), added through the usage queue.
  *
  * Usage: node dist/bench/bullmq-promotion.js  (Redis on 127.0.0.1:6379; BENCH_ROUNDS (3)).
  * Writes bench/results/<date>-<sha>/bullmq-promotion.{json,md}.
@@ -25,7 +27,7 @@ import { writeResultFiles } from './results-dir.js';
 const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 const SECONDS = 8;
 const EVERY_MS = 50;
-type Mode = 'none' | 'set' | 'queue';
+type Mode = 'none' | 'set' | 'queue' | 'queue-bytes';
 
 if (process.argv[2] === 'child') {
   await child(process.argv[3] as Mode, process.argv[4]!);
@@ -56,6 +58,7 @@ async function child(mode: Mode, queueName: string): Promise<void> {
     for (let i = 0; i < 225; i++) rows.push(row);
     const json = `{"s":["u1","sibyl","/jwt/*","GET"],"c":[0,-1,-1,1,2,3],"t":${Date.now()},"r":[${rows.join(',')}]}`;
     if (mode === 'queue') await queue.add([{ id: `b${seq++}-${Date.now()}`, json }]);
+    else if (mode === 'queue-bytes') await queue.add([{ id: `b${seq++}-${Date.now()}`, json: Buffer.from(json) }]);
     else if (mode === 'set') await plain.set('argus-bench-promotion:last', json);
   };
   const garbage = setInterval(() => {
@@ -73,7 +76,7 @@ async function parent(): Promise<void> {
   const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
   const queueName = `promotion-${randomBytes(4).toString('hex')}`;
   const self = fileURLToPath(import.meta.url);
-  const modes: Mode[] = ['none', 'set', 'queue'];
+  const modes: Mode[] = ['none', 'set', 'queue', 'queue-bytes'];
   const runs = new Map<Mode, number[]>(modes.map((m) => [m, []]));
   try {
     for (let r = 0; r < rounds; r++)

@@ -14,7 +14,7 @@ import type { LlmUsageEvent } from '../src/llm/usage-event.js';
 import type { TradingUsageEvent } from '../src/trading/usage-event.js';
 import { createMeter, spoolDirFor } from '../src/meter/producer.js';
 import { readSegment, segmentFiles } from '../src/meter/spool.js';
-import { batchSize, decodeBatch, encodeBatch, JOB_NAMES, UnreadableBatch } from '../src/meter/wire.js';
+import { BatchEncoder, batchSize, decodeBatch, encodeBatch, JOB_NAMES, UnreadableBatch } from '../src/meter/wire.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { createBillingWorker } from '../src/billing/billing-worker.js';
 import { SHARED_REDIS, ledgerCount, meterFixture, quietLog, rawConfig, toConfig, waitFor } from './support/meter-env.js';
@@ -113,6 +113,27 @@ test('format 2 decodes to the very events it encoded: nulls, repeated strings, o
   const byId = (xs: unknown[]) => new Map((xs as UsageEvent[]).map((e) => [e.event_id, e]));
   assert.deepEqual(byId(back), byId(events));
   assert.equal(batchSize(JOB_NAMES[2], data), 6);
+});
+
+test('the job data the producer holds as bytes is the JSON text of the batch, byte for byte, non-ASCII and escapes included', () => {
+  const empty = new BatchEncoder(2);
+  assert.equal(empty.jsonBytes().toString(), '{"s":[],"c":[],"t":0,"r":[]}');
+  const enc = new BatchEncoder(2);
+  const events = [
+    requestEvent(1, { user: 'ü-1 "quoted"', route: '/v1/naïve/*' }),
+    llm,
+    requestEvent(2, { user: null, key: null }),
+    { ...trade, symbol: 'ÉTH\\USD' },
+  ];
+  for (const e of events) enc.add(e);
+  const bytes = enc.jsonBytes();
+  const data = JSON.parse(bytes.toString('utf8')) as unknown;
+  // What JSON.stringify makes of the parsed data: the bytes hold nothing else, and no byte more.
+  assert.equal(bytes.toString('utf8'), JSON.stringify(data));
+  assert.equal(bytes.length, Buffer.byteLength(JSON.stringify(data)));
+  assert.equal(enc.json(), bytes.toString('utf8'));
+  const byId = (xs: unknown[]) => new Map((xs as UsageEvent[]).map((e) => [e.event_id, e]));
+  assert.deepEqual(byId(decodeBatch(JOB_NAMES[2], data)), byId(events));
 });
 
 test('format 2 keeps latency to the microsecond and is far smaller on the wire than format 1', () => {

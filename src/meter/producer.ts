@@ -94,8 +94,8 @@ interface Batch {
   /** Segment file holding it ('' when the spool write failed). */
   readonly file: string;
   readonly size: number;
-  /** Job data (format 2, as JSON text) while held in memory; null: read it back from the spool. */
-  data: string | null;
+  /** Job data (format 2, JSON text as UTF-8 bytes, off the V8 heap: see BatchEncoder.jsonBytes) while held in memory; null: read it back from the spool. */
+  data: Buffer | null;
   state: State;
   sentAt: number;
   /** Times handed to the queue (by this process or, for recovered batches, at least once before). */
@@ -228,7 +228,7 @@ export function createMeter(
         enc.spoolLineTo(id, line);
         writer.append(line.buf, line.len);
         const file = writer.file();
-        batches.set(id, { id, file, size: enc.size, data: enc.json(), state: 'unsent', sentAt: 0, sends: 0, nextCheck: 0, backoff: 0 });
+        batches.set(id, { id, file, size: enc.size, data: enc.jsonBytes(), state: 'unsent', sentAt: 0, sends: 0, nextCheck: 0, backoff: 0 });
         inMemory += enc.size;
         segmentOf(file).batches.add(id);
         writer.rotate();
@@ -358,7 +358,7 @@ export function createMeter(
       id,
       file: bufferBroken ? '' : bufferFile,
       size: buffer.size,
-      data: buffer.json(),
+      data: buffer.jsonBytes(),
       state: 'unsent',
       sentAt: 0,
       sends: 0,
@@ -444,10 +444,10 @@ export function createMeter(
         const jobs = group.map((b) => ({ id: b.id, data: jobData(b) }));
         await q.add(
           jobs
-            .filter((j): j is { id: string; data: string } => j.data !== null)
+            .filter((j): j is { id: string; data: Buffer | string } => j.data !== null)
             .map((j) =>
               m.job_format === 1
-                ? { id: j.id, data: encodeBatch(decodeBatch(JOB_NAMES[2], JSON.parse(j.data) as RowsJobData) as UsageEvent[], 1) }
+                ? { id: j.id, data: encodeBatch(decodeBatch(JOB_NAMES[2], JSON.parse(j.data.toString()) as RowsJobData) as UsageEvent[], 1) }
                 : { id: j.id, json: j.data },
             ),
         );
@@ -487,8 +487,8 @@ export function createMeter(
    */
   let readBack: { file: string; byId: Map<string, LoggedBatch> } | null = null;
 
-  /** The batch's job data as JSON text: in memory, or read back from its segment (null: gone from disk too). */
-  function jobData(b: Batch): string | null {
+  /** The batch's job data as JSON text (bytes while in memory): in memory, or read back from its segment (null: gone from disk too). */
+  function jobData(b: Batch): Buffer | string | null {
     if (b.data) return b.data;
     let found = readBack?.file === b.file ? readBack.byId.get(b.id) : undefined;
     if (found === undefined) {

@@ -23,14 +23,18 @@ export type BatchJobData = EventsJobData | RowsJobData;
 
 /**
  * A batch to add: its job data already in the configured format, its job data as
- * JSON text (format 2, from the spool's serialisation: see BatchEncoder.json in
- * ./wire.ts), or its events to encode here.
+ * JSON text or as that text's UTF-8 bytes (format 2, from the spool's
+ * serialisation: see BatchEncoder.jsonBytes in ./wire.ts), or its events to encode here.
  */
-export type QueuedBatch = { readonly id: string; readonly data: BatchJobData } | { readonly id: string; readonly json: string } | SpoolBatch;
+export type QueuedBatch = { readonly id: string; readonly data: BatchJobData } | { readonly id: string; readonly json: string | Buffer } | SpoolBatch;
 
-/** Job data already serialised: stored as it is (BullMQ would JSON.stringify the data a second time). */
+/**
+ * Job data already serialised: stored as it is (BullMQ would JSON.stringify the data
+ * a second time). Bytes go to Redis as they are (ioredis writes a Buffer argument
+ * without a string on the V8 heap); the job hash holds the same text either way.
+ */
 class RawJson {
-  constructor(readonly text: string) {}
+  constructor(readonly text: string | Buffer) {}
   /** What Job.asJSON's JSON.stringify sees (cheap); {@link RawJob} puts the text in its place. */
   toJSON(): null {
     return null;
@@ -40,7 +44,7 @@ class RawJson {
 class RawJob extends Job {
   override asJSON(): ReturnType<Job['asJSON']> {
     const out = super.asJSON();
-    if (this.data instanceof RawJson) out.data = this.data.text;
+    if (this.data instanceof RawJson) out.data = this.data.text as string; // a Buffer is passed through to ioredis as it is
     return out;
   }
 }
