@@ -432,6 +432,8 @@ export async function fixedRateRow(
     flags: string[];
     rate: number;
     durationS: number;
+    /** The sidecar's cli.js (default: this build's): another build's, for an A/B of two commits. */
+    cli?: string;
   },
 ): Promise<FixedRateRow> {
   const file = join(bench.dir, `side-${o.port}.yaml`);
@@ -441,7 +443,7 @@ export async function fixedRateRow(
   );
   const logDir = mkdtempSync(join(bench.dir, 'log-'));
   process.env['BENCH_SERVER_LOG_DIR'] = logDir;
-  const s = await startServer(o.label, `${DIST}src/cli.js`, ['proxy', '--config', file], o.port, 1, {}, [...o.flags, '--trace-gc-nvp']);
+  const s = await startServer(o.label, o.cli ?? `${DIST}src/cli.js`, ['proxy', '--config', file], o.port, 1, {}, [...o.flags, '--trace-gc-nvp']);
   try {
     wrk(o.port, o.path, bench.bearer, 10, 64);
     const logFile = join(logDir, `${s.pid}.log`);

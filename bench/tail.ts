@@ -9,10 +9,15 @@
  * that changes nothing is not. Compare rows of one run only: this VM's tail moves
  * between runs by more than any of these parts.
  *
+ * BENCH_BASE=<dir of another checkout, built> adds "hot path, base build": the same
+ * config run from that build's dist/src/cli.js, for an A/B of two commits in one run.
+ *
  * Usage: node dist/bench/tail.js  (Redis, nginx, cc; BENCH_RATE (4500), BENCH_DURATION s (20),
- * BENCH_ROUNDS (3), BENCH_ONLY (regex on the config name)).
+ * BENCH_ROUNDS (3), BENCH_ONLY (regex on the config name), BENCH_BASE).
  * Writes bench/results/<date>-<sha>/tail.{json,md}.
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { fixedRateBench, fixedRateRow, imageNodeFlags, loadAverage, median, type FixedRateRow } from './peers-kit.js';
 import { writeResultFiles } from './results-dir.js';
 import type { SidecarVariant } from './scenarios.js';
@@ -22,14 +27,17 @@ const duration = Number(process.env['BENCH_DURATION'] ?? 20);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
-const configs: Array<[string, string, SidecarVariant]> = (
+const base = process.env['BENCH_BASE'];
+const baseCommit = base ? spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: base, encoding: 'utf8' }).stdout.trim() : '';
+const configs: Array<[string, string, SidecarVariant, string?]> = (
   [
     ['passthrough', '/pass/x', { metering: false, ratelimit: false }],
     ['JWT + limit', '/jwt/x', { metering: false }],
     ['hot path', '/jwt/x', {}],
+    ...(base ? [[`hot path, base build (${baseCommit})`, '/jwt/x', {}, join(base, 'dist', 'src', 'cli.js')]] : []),
     ['hot path, spool_fsync none', '/jwt/x', { spoolFsync: 'none' }],
     ['hot path, flush every 1 s', '/jwt/x', { flushMs: 1000, batchMax: 10000 }],
-  ] as Array<[string, string, SidecarVariant]>
+  ] as Array<[string, string, SidecarVariant, string?]>
 ).filter(([name]) => !only || only.test(name));
 
 interface Row extends FixedRateRow {
@@ -44,9 +52,20 @@ const rows: Row[] = [];
 try {
   let port = 3962;
   for (let round = 0; round < rounds; round++)
-    for (const [config, path, variant] of round % 2 === 0 ? configs : [...configs].reverse()) {
+    for (const [config, path, variant, cli] of round % 2 === 0 ? configs : [...configs].reverse()) {
       port += 2;
-      const r = await fixedRateRow(bench, { label: config, port, upstreamPort: UP, redisUrl, path, variant, flags, rate, durationS: duration });
+      const r = await fixedRateRow(bench, {
+        label: config,
+        port,
+        upstreamPort: UP,
+        redisUrl,
+        path,
+        variant,
+        flags,
+        rate,
+        durationS: duration,
+        ...(cli ? { cli } : {}),
+      });
       rows.push({ config, round, ...r });
       process.stderr.write(`${JSON.stringify(rows.at(-1))}\n`);
     }
@@ -73,7 +92,7 @@ const md = [
 ].join('\n');
 writeResultFiles(
   'tail',
-  `node dist/bench/tail.js (BENCH_RATE=${rate} BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds}${only ? ` BENCH_ONLY=${only.source}` : ''})`,
+  `node dist/bench/tail.js (BENCH_RATE=${rate} BENCH_DURATION=${duration} BENCH_ROUNDS=${rounds}${only ? ` BENCH_ONLY=${only.source}` : ''}${base ? ` BENCH_BASE=${base}` : ''})`,
   { loadavg: bench.load },
   { flags, rows },
   md,
