@@ -12,7 +12,8 @@
  * warm-up cancel). 16 requests per event-loop turn, as instructions.js loads.
  *
  * Usage: node dist/bench/hot-path-micro.js [CLI_DIST_DIR] (default: this build's
- * dist/; BENCH_N, default 100000; BENCH_WARM, default 50000; needs valgrind).
+ * dist/; BENCH_N, default 100000; BENCH_WARM, default 50000; BENCH_PARTS, default
+ * `hit,limit,event`: which of the three each request runs, to split the cost; needs valgrind).
  * Prints only.
  */
 import { spawnSync } from 'node:child_process';
@@ -23,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 
 const N = Number(process.env['BENCH_N'] ?? 100000);
 const WARM = Number(process.env['BENCH_WARM'] ?? 50000);
+const PARTS = new Set((process.env['BENCH_PARTS'] ?? 'hit,limit,event').split(','));
 
 if (process.argv[2] === '--child') await child(process.argv[3]!, Number(process.argv[4]), process.argv[5]!);
 else parent(process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url)));
@@ -45,7 +47,7 @@ function parent(dist: string): void {
   };
   const base = count(WARM);
   const full = count(WARM + N);
-  process.stdout.write(`${dist}: cache hit + bucket + event ${Math.round((full - base) / N)} instructions/request (${N} requests over ${WARM} warm-up)\n`);
+  process.stdout.write(`${dist}: ${[...PARTS].join(' + ')} ${Math.round((full - base) / N)} instructions/request (${N} requests over ${WARM} warm-up)\n`);
 }
 
 async function child(dist: string, n: number, spool: string): Promise<void> {
@@ -95,13 +97,17 @@ async function child(dist: string, n: number, spool: string): Promise<void> {
   for (let done = 0; done < n; ) {
     for (let i = 0; i < 16 && done < n; i++, done++) {
       const ex = exchange();
-      // A fresh string per request, as a parsed header is (a full comparison, not a pointer check).
-      const hit = l1.get('jwt', `eyJ${token.slice(3)}`, Date.now());
-      if (hit?.ctx !== ctx) throw new Error('hot-path-micro: no cache hit');
-      const o = limit(ctx, route);
-      if (o instanceof Promise || !o.ok) throw new Error('hot-path-micro: the bucket refused');
-      ex.responseHeaders = o.headers;
-      sinks.request(ex, route, ctx);
+      if (PARTS.has('hit')) {
+        // A fresh string per request, as a parsed header is (a full comparison, not a pointer check).
+        const hit = l1.get('jwt', `eyJ${token.slice(3)}`, Date.now());
+        if (hit?.ctx !== ctx) throw new Error('hot-path-micro: no cache hit');
+      }
+      if (PARTS.has('limit')) {
+        const o = limit(ctx, route);
+        if (o instanceof Promise || !o.ok) throw new Error('hot-path-micro: the bucket refused');
+        ex.responseHeaders = o.headers;
+      }
+      if (PARTS.has('event')) sinks.request(ex, route, ctx);
     }
     await new Promise((r) => setImmediate(r));
   }
