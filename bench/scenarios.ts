@@ -107,8 +107,6 @@ export interface SidecarVariant {
   readonly spoolDir?: string;
   /** metering.spool_fsync (default: the config's, `batch`). */
   readonly spoolFsync?: 'none' | 'batch' | 'always';
-  /** metering.ack_interval_ms (default: the config's). */
-  readonly ackMs?: number;
   /** Tracing on with this head sampling ratio (parent_based off; the collector address is closed: only sampled spans would try it). Absent: no observability block at all (older builds reject it). */
   readonly tracing?: number;
 }
@@ -130,7 +128,7 @@ tiers:
   business: { requests_per_minute: 100000000 }
   explorer: { requests_per_minute: 60, burst: 0 }
 ratelimit: { enabled: ${v.ratelimit ?? true}, scope: ${v.scope ?? 'local'} }
-metering: { enabled: ${v.metering ?? true}, queue: "bench-${creds.prefix.split(':')[1]}", spool_dir: ${v.spoolDir ?? '/tmp/argus-bench-spool'}${v.flushMs ? `, flush_interval_ms: ${v.flushMs}` : ''}${v.batchMax ? `, batch_max_events: ${v.batchMax}` : ''}${v.spoolFsync ? `, spool_fsync: ${v.spoolFsync}` : ''}${v.ackMs ? `, ack_interval_ms: ${v.ackMs}` : ''} }
+metering: { enabled: ${v.metering ?? true}, queue: "bench-${creds.prefix.split(':')[1]}", spool_dir: ${v.spoolDir ?? '/tmp/argus-bench-spool'}${v.flushMs ? `, flush_interval_ms: ${v.flushMs}` : ''}${v.batchMax ? `, batch_max_events: ${v.batchMax}` : ''}${v.spoolFsync ? `, spool_fsync: ${v.spoolFsync}` : ''} }
 ${v.tracing === undefined ? '' : `observability: { tracing: { enabled: true, endpoint: "http://127.0.0.1:9/v1/traces", sample_ratio: ${v.tracing}, parent_based: false } }\n`}routes:
   - { path: /pass/*, auth: none, meter: false }
   - { path: /passm/*, auth: none }
