@@ -113,6 +113,8 @@ interface Segment {
   readonly batches: Set<string>;
   /** Checkpoints whose latest record is in this file and whose event has no final record yet. */
   open: number;
+  /** Bytes in the file (counted as written: the spool gauge asks no stat(2) of the disk). */
+  bytes: number;
 }
 
 /**
@@ -178,14 +180,16 @@ export function createMeter(
 
   const segmentOf = (file: string): Segment => {
     let s = segments.get(file);
-    if (!s) segments.set(file, (s = { batches: new Set(), open: 0 }));
+    if (!s) segments.set(file, (s = { batches: new Set(), open: 0, bytes: 0 }));
     return s;
   };
   const gauges = () => {
     let bytes = 0;
-    for (const f of segments.keys()) bytes += f === writer.current() ? writer.size() : segmentBytes(dir, f);
+    for (const s of segments.values()) bytes += s.bytes;
     mm.spoolBytes.set(bytes);
   };
+  /** Segment deletions still running (close waits for them: a clean stop leaves the directory as it says). */
+  const removing = new Set<Promise<void>>();
 
   recover();
   const ackTimer = queue ? setInterval(() => void ackRound(), m.ack_interval_ms) : null;
@@ -206,7 +210,7 @@ export function createMeter(
         checkpoints.delete(id);
         checkpoints.set(id, ev);
       }
-      segmentOf(f);
+      segmentOf(f).bytes = segmentBytes(dir, f);
     }
     const seen = new Set<string>();
     for (const b of found) {
@@ -228,6 +232,7 @@ export function createMeter(
         enc.spoolLineTo(id, line);
         writer.append(line.buf, line.len);
         const file = writer.file();
+        segmentOf(file).bytes += line.len;
         batches.set(id, { id, file, size: enc.size, data: enc.jsonBytes(), state: 'unsent', sentAt: 0, sends: 0, nextCheck: 0, backoff: 0 });
         inMemory += enc.size;
         segmentOf(file).batches.add(id);
@@ -301,6 +306,7 @@ export function createMeter(
     try {
       file = writer.file();
       writer.append(line.buf, line.len);
+      segmentOf(file).bytes += line.len;
       mm.spoolWrites.inc();
       if (diskFull) log.info('meter: spool writable again');
       diskFull = false;
@@ -346,7 +352,8 @@ export function createMeter(
       writer.rotate();
     }
     segments.delete(file);
-    removeSegment(dir, file);
+    const p = removeSegment(dir, file).finally(() => removing.delete(p));
+    removing.add(p);
   }
 
   /** Cut the buffered batch (spooled first). */
@@ -590,6 +597,7 @@ export function createMeter(
           await new Promise((r) => setTimeout(r, 50));
         }
         await queue?.close();
+        await Promise.all(removing);
         writer.close();
         gauges();
         removeBufferSource();
