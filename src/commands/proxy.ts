@@ -1,6 +1,7 @@
 import { CONFIG_OPTION, configFromArgs, parseCommandArgs } from './args.js';
 import { startProxy, type RunningProxy } from '../lifecycle.js';
 import { createLogger } from '../observe/log.js';
+import { lowerHelperThreads } from '../server/helper-threads.js';
 
 /**
  * `argus-sidecar proxy --config FILE`: run until SIGTERM/SIGINT, then drain
@@ -27,6 +28,9 @@ export async function runProxyCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', on);
     process.on('SIGINT', on);
   });
+  // Before any worker thread starts: those inherit this thread's priority, the helpers do not.
+  const helpers = await lowerHelperThreads(cfg.server.helper_thread_nice);
+  log.debug('helper threads', { ...helpers });
   proxy = await startProxy(cfg, { log });
   const received = await signal;
   const deadline = Date.now() + cfg.server.drain_timeout_ms;

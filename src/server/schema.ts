@@ -3,6 +3,13 @@ import { z } from 'zod';
 
 export const serverSchema = z
   .object({
+    /**
+     * Nice value given at start to the process's helper threads (V8's optimizing
+     * compiler, libuv's file-system pool; src/server/helper-threads.ts), above the
+     * request threads' 0: they run in the request threads' idle time instead of
+     * taking whole scheduler slices from them on a shared core. 0 leaves them as they are. Linux only.
+     */
+    helper_thread_nice: z.number().int().min(0).max(19).default(10),
     /** Allow uWebSockets.js's pure-JS fallback (slow). Never in production. */
     allow_js_fallback: z.boolean().default(false),
     /** Largest request header section (request line + headers) in bytes. */
