@@ -32,6 +32,8 @@ export interface OpenLoopResult {
   timeouts: number;
   /** Requests still queued or in flight when the run ended. */
   unfinished: number;
+  /** The C generator ran at real-time priority (bench/openloop.c); absent from this JavaScript generator. */
+  realtime?: boolean;
 }
 
 class Conn implements ParserSink {

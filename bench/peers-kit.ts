@@ -11,7 +11,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -407,12 +407,54 @@ export function gcSummary(log: string): GcSummary {
 }
 
 /** One fixed-rate window of {@link fixedRateRow}: the open-loop latencies and the GC during it. */
-export interface FixedRateRow extends GcSummary {
+export interface FixedRateRow extends GcSummary, SlowInGc {
   requests: number;
   p50_ms: number;
   p99_ms: number;
   p999_ms: number;
   max_ms: number;
+  /** The generator held real-time priority (bench/openloop.c): the helpers on its core could not delay it. */
+  generator_realtime: boolean;
+}
+
+/** How many of a window's slowest requests (latency ≥ its p99.9) were in flight during a GC pause of the sidecar. */
+export interface SlowInGc {
+  slow_requests: number;
+  /** % of them whose time in flight overlapped a pause (any kind). */
+  slow_in_gc_pct: number;
+  /** % overlapping a mark-compact's pause or one of its incremental steps. */
+  slow_in_mc_pct: number;
+  /** % that would overlap a pause by chance: the same latencies at random times (pauses × (median latency + mean pause) ÷ window). */
+  slow_in_gc_chance_pct: number;
+}
+
+/**
+ * Lay the GC pauses (bench/gc-timeline.ts lines) over the generator's slow requests
+ * (bench/openloop.c OPENLOOP_SLOW lines, `<epoch ms sent> <latency ms>`) of the
+ * window [from, to] (epoch ms), counting the requests at or above `threshold` ms.
+ */
+export function slowInGc(slowLog: string, gcLog: string, threshold: number, from: number, to: number): SlowInGc {
+  const pairs = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => l.split(' '));
+  const slow = pairs(slowLog)
+    .map(([at, ms]) => ({ at: Number(at), ms: Number(ms) }))
+    .filter((r) => r.ms >= threshold);
+  const pauses = pairs(gcLog)
+    .map(([at, ms, kind]) => ({ at: Number(at), ms: Number(ms), kind: kind ?? '?' }))
+    .filter((g) => g.at + g.ms >= from && g.at <= to);
+  const during = (r: { at: number; ms: number }, g: { at: number; ms: number }) => g.at < r.at + r.ms && g.at + g.ms > r.at;
+  const pct = (n: number) => (slow.length === 0 ? 0 : Math.round((1000 * n) / slow.length) / 10);
+  const meanPause = pauses.length === 0 ? 0 : pauses.reduce((a, g) => a + g.ms, 0) / pauses.length;
+  const chance = Math.min(1, (pauses.length * (median(slow.map((r) => r.ms)) + meanPause)) / Math.max(1, to - from));
+  return {
+    slow_requests: slow.length,
+    slow_in_gc_pct: pct(slow.filter((r) => pauses.some((g) => during(r, g))).length),
+    slow_in_mc_pct: pct(slow.filter((r) => pauses.some((g) => (g.kind === 'mc' || g.kind === 'i') && during(r, g))).length),
+    slow_in_gc_chance_pct: slow.length === 0 ? 0 : Math.round(chance * 1000) / 10,
+  };
 }
 
 /**
@@ -443,11 +485,22 @@ export async function fixedRateRow(
   );
   const logDir = mkdtempSync(join(bench.dir, 'log-'));
   process.env['BENCH_SERVER_LOG_DIR'] = logDir;
-  const s = await startServer(o.label, o.cli ?? `${DIST}src/cli.js`, ['proxy', '--config', file], o.port, 1, {}, [...o.flags, '--trace-gc-nvp']);
+  // BENCH_SLOW_DIR keeps both logs of every row (<label>-<port>-{gc,slow}.txt) for a closer look.
+  const keep = process.env['BENCH_SLOW_DIR'];
+  const stem = keep ? join(keep, `${o.label.replace(/[^a-z0-9]+/gi, '-')}-${o.port}`) : join(logDir, 'window');
+  const gcFile = `${stem}-gc.txt`;
+  const slowFile = `${stem}-slow.txt`;
+  const s = await startServer(o.label, o.cli ?? `${DIST}src/cli.js`, ['proxy', '--config', file], o.port, 1, { BENCH_GC_TIMELINE: gcFile }, [
+    ...o.flags,
+    '--trace-gc-nvp',
+    `--import=${new URL('./gc-timeline.js', import.meta.url).href}`,
+  ]);
   try {
     wrk(o.port, o.path, bench.bearer, 10, 64);
     const logFile = join(logDir, `${s.pid}.log`);
     const mark = readFileSync(logFile, 'utf8').length;
+    process.env['OPENLOOP_SLOW'] = slowFile;
+    const from = Date.now() + 2000;
     const r = runOpenLoop(bench.generator, {
       url: `http://127.0.0.1:${o.port}${o.path}`,
       headers: bench.bearer,
@@ -456,13 +509,18 @@ export async function fixedRateRow(
       durationS: o.durationS,
       warmupS: 2,
     });
+    delete process.env['OPENLOOP_SLOW'];
+    const to = Date.now();
+    const text = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
     return {
       requests: r.requests.total,
       p50_ms: r.latency.p50,
       p99_ms: r.latency.p99,
       p999_ms: r.latency.p99_9,
       max_ms: r.latency.max,
+      generator_realtime: r.realtime === true,
       ...gcSummary(readFileSync(logFile, 'utf8').slice(mark)),
+      ...slowInGc(text(slowFile), text(gcFile), r.latency.p99_9, from, to),
     };
   } finally {
     await s.stop();

@@ -61,6 +61,8 @@ const duration = Number(process.env['BENCH_DURATION'] ?? 5);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const rate = Number(process.env['BENCH_RATE'] ?? 4500);
 const fixedRounds = Number(process.env['BENCH_FIXED_ROUNDS'] ?? 3);
+/** Fixed-rate runs, and how many of them had the generator at real-time priority (bench/openloop.c). */
+const fixedRuns = { total: 0, realtime: 0 };
 const only = process.env['BENCH_ONLY'] ? new RegExp(process.env['BENCH_ONLY']) : undefined;
 const redisUrl = process.env['BENCH_REDIS'] ?? 'redis://127.0.0.1:6379';
 const drain = process.env['BENCH_DRAIN'] !== '0';
@@ -209,6 +211,8 @@ async function fixedRate(started: Array<{ peer: Peer; target: Target }>): Promis
     picks.forEach(([name, port, path], i) => {
       const r = runOpenLoop(binary, { url: `http://127.0.0.1:${port}${path}`, rate, connections: 32, durationS: duration * 2, headers: bearer, warmupS: 2 });
       runs[i]!.push(r.latency);
+      fixedRuns.total++;
+      if (r.realtime) fixedRuns.realtime++;
       process.stderr.write(`fixed ${rate}/s round ${round + 1} ${name}: p99 ${r.latency.p99} p99.9 ${r.latency.p99_9} ms\n`);
     });
   return picks.map(([name], i) => {
@@ -247,7 +251,7 @@ function report(rows: Row[], fixed: Fixed[]): void {
     '',
     ...(fixed.length
       ? [
-          `Fixed rate ${rate}/s (bench/openloop.c, 32 connections, ${duration * 2} s after 2 s warm-up, ${fixedRounds} rounds alternating the configs, medians; latency from each request's due time):`,
+          `Fixed rate ${rate}/s (bench/openloop.c, 32 connections, ${duration * 2} s after 2 s warm-up, ${fixedRounds} rounds alternating the configs, medians; latency from each request's due time; generator at real-time priority in ${fixedRuns.realtime} of ${fixedRuns.total} runs):`,
           '',
           '| config | p50 ms | p99 ms | p99.9 ms | p99.9 ms (rounds) | max ms |',
           '|---|---:|---:|---:|---|---:|',

@@ -109,6 +109,10 @@ export interface SidecarVariant {
   readonly spoolFsync?: 'none' | 'batch' | 'always';
   /** Tracing on with this head sampling ratio (parent_based off; the collector address is closed: only sampled spans would try it). Absent: no observability block at all (older builds reject it). */
   readonly tracing?: number;
+  /** server.helper_thread_nice (default: the config's, 10). */
+  readonly helperNice?: number;
+  /** false: no redis block (the meter runs standalone: batches stay in the spool, nothing is sent). */
+  readonly redis?: boolean;
 }
 
 /** The sidecar's config for the suite, one route per scenario. */
@@ -117,9 +121,8 @@ export function sidecarConfig(port: number, adminPort: number, upstreamPort: num
 admin: { host: 127.0.0.1, port: ${adminPort} }
 threads: ${v.threads ?? 1}
 log: { level: warn }
-upstream: { url: "${v.upstream ?? `http://127.0.0.1:${upstreamPort}`}", connections: 128 }
-redis: { url: ${redisUrl}, key_prefix: "${creds.prefix}" }
-auth:
+${v.helperNice === undefined ? '' : `server: { helper_thread_nice: ${v.helperNice} }\n`}upstream: { url: "${v.upstream ?? `http://127.0.0.1:${upstreamPort}`}", connections: 128 }
+${v.redis === false ? '' : `redis: { url: ${redisUrl}, key_prefix: "${creds.prefix}" }\n`}auth:
   jwt: { jwks_file: ${creds.jwksFile}, issuer: ${ISSUER}, audience: ${AUDIENCE}, algorithms: [RS256, ES256], verify_threads: ${v.verifyThreads ?? 0} }
   session: { secret: "${SESSION_SECRET}" }
   cold: { max_concurrent: 256, max_queue: 100000, client_failures_per_minute: 0 }
