@@ -49,6 +49,7 @@ describe('helper threads run below the request threads', { skip: process.platfor
 
   async function sidecar(extra: string): Promise<{ pid: number; port: number }> {
     up ??= await startUpstream();
+    // No drain delay: the processes stop at once when the tests end.
     const cfg = writeConfig(
       `listen: { host: 127.0.0.1, port: 0 }\nadmin: { host: 127.0.0.1, port: 0 }\n${extra}\nupstream: { url: ${up.url} }\nmetering: { enabled: false }\nroutes:\n  - { path: /*, auth: none }\n`,
     );
@@ -61,7 +62,7 @@ describe('helper threads run below the request threads', { skip: process.platfor
   }
 
   it('threads: 2 → main thread and both request threads at nice 0, the helpers at 10 (the default)', async () => {
-    const { pid } = await sidecar('threads: 2');
+    const { pid } = await sidecar('threads: 2\nserver: { drain_delay_ms: 0 }');
     const nice = niceByThread(pid);
     assert.equal(nice.get(pid), 0, 'the main thread');
     const at = (n: number) => [...nice.values()].filter((v) => v === n).length;
@@ -73,7 +74,7 @@ describe('helper threads run below the request threads', { skip: process.platfor
   });
 
   it('server.helper_thread_nice: 0 leaves every thread at nice 0', async () => {
-    const { pid } = await sidecar('threads: 1\nserver: { helper_thread_nice: 0 }');
+    const { pid } = await sidecar('threads: 1\nserver: { helper_thread_nice: 0, drain_delay_ms: 0 }');
     const nice = niceByThread(pid);
     assert.ok(nice.size >= 5, `threads: ${nice.size}`);
     assert.deepEqual(new Set(nice.values()), new Set([0]));
