@@ -12,11 +12,13 @@
  * next calls are tool errors; closing stdin stops the process cleanly.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { parseConfig } from '../src/config.js';
 import { rateLimitsView } from '../src/control/services/config-views.js';
-import { auditRows, startControlEnv, type ControlEnv } from './support/control.js';
+import { auditRows, startControlEnv, writeRaw, type ControlEnv } from './support/control.js';
 import { READ, WRITE, agentKeyWithId, stdioClient, textOf } from './support/mcp.js';
 import { waitFor } from './support/meter-env.js';
 import { runCli } from './support/spawn.js';
@@ -141,6 +143,43 @@ describe('argus-sidecar mcp --stdio without a credential', () => {
       assert.equal(bad.stdout, '');
     } finally {
       await env.stop();
+    }
+  });
+
+  it('a Redis slow to connect: a wrong key is still refused as invalid, not "unavailable"', async () => {
+    // The real Redis behind a forwarder that passes no bytes for the CLI's first 4.5 s
+    // (longer than the authenticator's own 2 s wait for its revocation subscription):
+    // the CLI's first credential check would otherwise run before the client is ready.
+    let openAt = Number.POSITIVE_INFINITY;
+    const sockets = new Set<Socket>();
+    const slow = createServer((client) => {
+      sockets.add(client);
+      const timer = setTimeout(
+        () => {
+          const up = connect(6379, '127.0.0.1');
+          sockets.add(up);
+          up.on('error', () => client.destroy());
+          client.on('error', () => up.destroy());
+          client.pipe(up).pipe(client);
+        },
+        Math.max(0, openAt - Date.now()),
+      );
+      client.on('close', () => clearTimeout(timer));
+    });
+    slow.listen(0, '127.0.0.1');
+    await once(slow, 'listening');
+    const env = await startControlEnv();
+    try {
+      const url = `redis://127.0.0.1:${(slow.address() as AddressInfo).port}`;
+      const file = writeRaw({ ...env.raw, redis: { ...(env.raw['redis'] as Record<string, unknown>), url } });
+      openAt = Date.now() + 4500;
+      const bad = await runCli(['mcp', '--stdio', '--config', file], { ARGUS_MCP_API_KEY: 'ak_live_nope' });
+      assert.equal(bad.code, 1, bad.stderr);
+      assert.match(bad.stderr, /refused: ARGUS_INVALID_API_KEY/);
+    } finally {
+      await env.stop();
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => slow.close(r));
     }
   });
 });

@@ -29,6 +29,9 @@ export interface StdioCredential {
   readonly api_key?: string;
 }
 
+/** How long the start-up credential check waits for Redis to connect. */
+const REDIS_READY_WAIT_MS = 5000;
+
 /** Serve MCP on stdin/stdout until stdin closes or `stop` resolves; then close everything. */
 export async function serveStdio(cfg: Readonly<Config>, credential: StdioCredential, opts: { log: Logger; stop: Promise<unknown> }): Promise<void> {
   if (!cfg.postgres) throw new StartupError('config: postgres.url: required for mcp');
@@ -61,6 +64,22 @@ export async function serveStdio(cfg: Readonly<Config>, credential: StdioCredent
   if (credential.token !== undefined) headers.push('authorization', `Bearer ${credential.token}`);
   if (credential.api_key !== undefined) headers.push(cfg.auth.api_keys.header.toLowerCase(), credential.api_key);
   const caller = () => authenticateHeaders(deps, headers, 'stdio');
+  // The start-up check reads Redis (API keys, revocations), whose client queues nothing
+  // while it connects: checked before the connection is up, a wrong key was reported as
+  // "authentication is temporarily unavailable" instead of refused. Wait for it (bounded).
+  if (redis && redis.status !== 'ready') {
+    // Not events.once: it rejects on the 'error' a failed connect attempt emits, and ioredis retries.
+    let onReady = (): void => undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const ready = await new Promise<boolean>((resolve) => {
+      onReady = () => resolve(true);
+      redis.once('ready', onReady);
+      timer = setTimeout(() => resolve(false), REDIS_READY_WAIT_MS);
+    });
+    clearTimeout(timer);
+    redis.off('ready', onReady);
+    if (!ready) log.warn('mcp: Redis not connected yet; checking the credential anyway', { waited_ms: REDIS_READY_WAIT_MS });
+  }
   const first = await caller();
   if (!first.ok) {
     await close();
