@@ -36,7 +36,8 @@ function get(port: number): Promise<number> {
   });
 }
 
-describe('helper threads run below the request threads', { skip: process.platform !== 'linux' ? 'per-thread nice is Linux' : false }, () => {
+// Linux only, as the sidecar (per-thread nice, /proc).
+describe('helper threads run below the request threads', () => {
   let up: RecordingUpstream;
   const started: StartedChild[] = [];
   after(async () => {

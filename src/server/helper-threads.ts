@@ -28,7 +28,7 @@ export interface HelperThreads {
 }
 
 /** The calling thread's kernel id (`/proc/thread-self` → `<pid>/task/<tid>`), or null off Linux. */
-export function ownThreadId(): number | null {
+function ownThreadId(): number | null {
   try {
     return Number(readlinkSync('/proc/thread-self').split('/').pop());
   } catch {
@@ -37,7 +37,7 @@ export function ownThreadId(): number | null {
 }
 
 /** Kernel ids of this process's threads (empty off Linux). */
-export function processThreadIds(): number[] {
+function processThreadIds(): number[] {
   try {
     return readdirSync('/proc/self/task').map(Number);
   } catch {
