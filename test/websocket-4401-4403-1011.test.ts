@@ -144,7 +144,17 @@ describe('WebSocket sessions: kill switch, heartbeat, fail closed, backpressure'
     clients.forEach((c, i) => {
       c.ws.send(`msg ${i}`);
     });
-    await waitFor(() => clients.every((c) => c.messages.length === 1), 10000, 'all echoes');
+    try {
+      await waitFor(() => clients.every((c) => c.messages.length === 1), 10000, 'all echoes');
+    } catch (err) {
+      // Say which sessions went without their echo, and how they ended, with the proxy's warnings.
+      const missing = clients.flatMap((c, i) => (c.messages.length === 1 ? [] : [{ i, messages: c.messages.length, state: c.ws.readyState }]));
+      const ended = await Promise.all(missing.map(({ i }) => Promise.race([clients[i]!.closed, new Promise((r) => setTimeout(() => r('open'), 50))])));
+      const warnings = proxy.logs.filter((l) => /"level":"(warn|error)"/.test(l)).slice(-10);
+      throw new Error(
+        `${(err as Error).message}: ${JSON.stringify({ missing: missing.slice(0, 10), count: missing.length, ended: ended.slice(0, 10), warnings })}`,
+      );
+    }
     clients.forEach((c, i) => {
       assert.equal(c.messages[0], `msg ${i}`);
     });
