@@ -43,3 +43,19 @@ export function profile(dump: string, perfMap: string): Map<string, number> {
   }
   return out;
 }
+
+/**
+ * TurboFan at work (the `v8::internal::compiler` namespace): instructions of a
+ * compile that landed in the counted window, not of the requests. A lower bound
+ * of the compiler's share (helpers outside the namespace are not counted).
+ */
+export function isCompiler(name: string): boolean {
+  return name.includes('compiler::');
+}
+
+/** Instructions in `p` spent in TurboFan ({@link isCompiler}). */
+export function compilerShare(p: ReadonlyMap<string, number>): number {
+  let n = 0;
+  for (const [k, v] of p) if (isCompiler(k)) n += v;
+  return n;
+}
