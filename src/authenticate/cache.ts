@@ -1,15 +1,22 @@
 /**
- * L1: the per-process decision cache, keyed by the credential's last
- * {@link KEY_CHARS} characters, and valid only for the exact credential it holds.
+ * L1: the per-process decision cache, keyed by a number made from the
+ * credential's last {@link KEY_CHARS} characters, and valid only for the exact
+ * credential it holds.
  *
  * Why not a digest, nor the whole string: a SHA-256 of a 600-character token costs
  * ~0.9 µs per lookup (issue 3 measurements), and even V8's own string hash of it,
  * computed afresh for every request's new string, cost 1.2 µs per lookup against
  * 0.5 µs for the tail plus one full comparison (20,000 cached tokens). The tail is
  * the signature of a JWT, the random part of an API key, the MAC of a session
- * header. An entry is used only when the whole credential equals the one it was
- * made for: a different credential with the same tail is a miss (verified from
- * scratch) and replaces the entry, so the worst it can do is cost a re-check.
+ * header. Why a number and not the tail as a string: the tail is a new string on
+ * every request, which the Map flattens and hashes (~1,200 instructions per lookup
+ * under callgrind, bench/instructions.ts, against a few hundred for a number; a
+ * number key is a small integer V8 hashes in a few instructions). The number is
+ * 31 bits of FNV-1a over the tail, so two credentials can share one (a cache of
+ * 20,000 entries holds 0.09 such pairs on average); like a shared tail, that is
+ * only a miss: an entry is used only when the whole credential equals the one it was
+ * made for, and a different credential with the same key is verified from
+ * scratch and replaces the entry, so the worst it can do is cost a re-check.
  * Memory stays bounded by `max_entries` and by the credential size cap checked
  * before lookup (`auth.cache.max_credential_bytes`).
  *
@@ -30,7 +37,12 @@ import { createOwnerIndex, ownedBy, type OwnerKind } from './owner-index.js';
 /** How much of a credential's end keys the map (see the module comment). */
 export const KEY_CHARS = 32;
 
-const keyOf = (value: string): string => (value.length <= KEY_CHARS ? value : value.slice(-KEY_CHARS));
+/** The map key of a credential: FNV-1a over its last KEY_CHARS characters, 31 bits (a small integer to V8). */
+export function keyOf(value: string): number {
+  let h = 0x811c9dc5;
+  for (let i = value.length > KEY_CHARS ? value.length - KEY_CHARS : 0; i < value.length; i++) h = Math.imul(h ^ value.charCodeAt(i), 0x01000193);
+  return h >>> 1;
+}
 
 export interface CacheEntry {
   readonly kind: CredentialKind;
@@ -55,20 +67,20 @@ export interface L1Options {
 export type L1 = ReturnType<typeof createL1>;
 
 /** The options of every L1 lookup (lru-cache sets `status` in it when its metrics channel has subscribers; reset before each get). */
-const GET_OPTIONS: LRUCache.GetOptions<string, CacheEntry, unknown> = {};
+const GET_OPTIONS: LRUCache.GetOptions<number, CacheEntry, unknown> = {};
 
 export type { OwnerKind } from './owner-index.js';
 
 export function createL1(opts: L1Options) {
   const owners = createOwnerIndex();
-  const lru = new LRUCache<string, CacheEntry>({
+  const lru = new LRUCache<number, CacheEntry>({
     max: opts.maxEntries,
     dispose: (e, k) => {
       if (e.ctx !== null) owners.remove(k, e.ctx);
     },
   });
 
-  function put(k: string, e: CacheEntry): void {
+  function put(k: number, e: CacheEntry): void {
     lru.set(k, e);
     if (e.ctx !== null) owners.add(k, e.ctx);
   }
@@ -114,7 +126,7 @@ export function createL1(opts: L1Options) {
 
   /** Drop every positive entry whose context matches; returns how many were dropped. */
   function evict(match: (ctx: AuthContext) => boolean): number {
-    const doomed: string[] = [];
+    const doomed: number[] = [];
     // A full scan: revocations are rare, and an index per user/key/session would tax every insert.
     lru.forEach((e, k) => {
       if (e.ctx !== null && match(e.ctx)) doomed.push(k);
@@ -129,7 +141,7 @@ export function createL1(opts: L1Options) {
    * against the deny state as it comes back). Returns how many were due later.
    */
   function expireFresh(now: number): number {
-    const due: Array<[string, CacheEntry]> = [];
+    const due: Array<[number, CacheEntry]> = [];
     lru.forEach((e, k) => {
       if (e.freshUntil > now) due.push([k, e]);
     });
