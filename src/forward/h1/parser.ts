@@ -46,6 +46,51 @@ const enum State {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+
+/**
+ * Response header names nearly every upstream sends, by length. A name that is one
+ * of them (in any case) is handed on as this constant instead of a new string:
+ * the header filters look every name up in Sets (src/forward/headers.ts), and a
+ * new string is hashed for that on every response (with its slice and, for
+ * `Content-Type` and the like, its lower-casing), where a constant keeps its hash.
+ */
+const COMMON_NAMES: ReadonlyArray<readonly string[] | undefined> = (() => {
+  const byLength: string[][] = [];
+  for (const n of [
+    'date',
+    'etag',
+    'vary',
+    'server',
+    'expires',
+    'connection',
+    'keep-alive',
+    'content-type',
+    'cache-control',
+    'last-modified',
+    'content-length',
+    'content-encoding',
+    'transfer-encoding',
+  ])
+    (byLength[n.length] ??= []).push(n);
+  return byLength;
+})();
+
+/**
+ * The constant for `text[pos, end)` when it is a common name in any case, else
+ * undefined. The bytes are token characters (checked by the caller), so OR-ing in
+ * 0x20 only folds upper-case letters: every other token character that could
+ * become a letter or '-' that way is not a token character.
+ */
+function commonName(text: string, pos: number, end: number): string | undefined {
+  const candidates = COMMON_NAMES[end - pos];
+  if (candidates === undefined) return undefined;
+  for (const n of candidates) {
+    let j = 0;
+    while (j < n.length && (text.charCodeAt(pos + j) | 0x20) === n.charCodeAt(j)) j++;
+    if (j === n.length) return n;
+  }
+  return undefined;
+}
 const DIGITS = /^\d{1,15}$/;
 const HEX = /^[0-9A-Fa-f]{1,13}$/;
 const MAX_CHUNK_LINE = 1024;
@@ -221,8 +266,8 @@ export class ResponseParser {
         if (c >= 65 && c <= 90) upper = true;
       }
       if (i === pos || i === next) throw bad('malformed response header line');
-      const raw = text.slice(pos, i);
-      const name = upper ? raw.toLowerCase() : raw;
+      const known = commonName(text, pos, i);
+      const name = known ?? (upper ? text.slice(pos, i).toLowerCase() : text.slice(pos, i));
       // Value: OWS trimmed; controls other than HTAB are invalid (this also catches bare CR/LF).
       let a = i + 1;
       let b = next;
