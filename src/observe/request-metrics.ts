@@ -5,10 +5,11 @@
  *
  * Why: prom-client hashes the label set on every `inc()`/`observe()`, even through
  * a cached child; measured here, that was ~19 µs of the ~135 µs a passthrough
- * request costs (A/B in one run, 3 × 5 s alternating). Here a request costs three
+ * request costs (A/B in one run, 3 × 5 s alternating). Here a request costs four
  * small lookups, an increment and a bucket scan.
  *
- * The lookups go route → method → status, with no key built per request: a key
+ * The counts go route → method → status and the durations by route, with no key
+ * built per request: a key
  * string made of the three (`${route} ${method} ${status}`) was a new string every
  * time, flattened and hashed for the Map, ~700 instructions per request under
  * callgrind (bench/instructions.ts). The route label is the route's own string
@@ -24,13 +25,6 @@ interface Count {
   n: number;
 }
 
-/** One route's counts by method and status, and its durations. */
-interface RouteStats {
-  readonly byMethod: Map<string, Map<number, Count>>;
-  /** undefined after a reset, until the route's next request. */
-  durations: Durations | undefined;
-}
-
 interface Durations {
   readonly route: string;
   /** Per bucket (not cumulative); the last slot is +Inf. */
@@ -44,11 +38,14 @@ type Sample = { labels: Record<string, string | number>; value: number; metricNa
 export class RequestMetrics {
   /** Every count, in the order first seen (what a scrape lists). */
   private readonly counts: Count[] = [];
-  private readonly routes = new Map<string, RouteStats>();
+  /** The same counts by route, method and status. */
+  private readonly byRoute = new Map<string, Map<string, Map<number, Count>>>();
+  private readonly durations = new Map<string, Durations>();
 
   constructor(registry: Registry) {
     const counts = this.counts;
-    const routes = this.routes;
+    const byRoute = this.byRoute;
+    const durations = this.durations;
     // Custom collectors: prom-client only calls name/help/type/aggregator/get() on a registered metric.
     const counter = {
       name: 'argus_requests_total',
@@ -64,7 +61,7 @@ export class RequestMetrics {
       }),
       reset: () => {
         counts.length = 0;
-        for (const r of routes.values()) r.byMethod.clear();
+        byRoute.clear();
       },
     };
     const histogram = {
@@ -74,8 +71,7 @@ export class RequestMetrics {
       aggregator: 'sum',
       get: async () => {
         const values: Sample[] = [];
-        for (const { durations: d } of routes.values()) {
-          if (!d) continue;
+        for (const d of durations.values()) {
           let cumulative = 0;
           BUCKETS.forEach((le, i) => {
             cumulative += d.counts[i]!;
@@ -87,9 +83,7 @@ export class RequestMetrics {
         }
         return { name: histogram.name, help: histogram.help, type: 'histogram', aggregator: 'sum', values };
       },
-      reset: () => {
-        for (const r of routes.values()) r.durations = undefined;
-      },
+      reset: () => durations.clear(),
     };
     registry.registerMetric(counter as unknown as Parameters<Registry['registerMetric']>[0]);
     registry.registerMetric(histogram as unknown as Parameters<Registry['registerMetric']>[0]);
@@ -97,15 +91,15 @@ export class RequestMetrics {
 
   /** Count one answered request and its duration (labels: bounded route pattern, method, status). */
   observe(route: string, method: string, status: number, seconds: number): void {
-    let r = this.routes.get(route);
-    if (!r) {
-      r = { byMethod: new Map(), durations: undefined };
-      this.routes.set(route, r);
+    let byMethod = this.byRoute.get(route);
+    if (!byMethod) {
+      byMethod = new Map();
+      this.byRoute.set(route, byMethod);
     }
-    let byStatus = r.byMethod.get(method);
+    let byStatus = byMethod.get(method);
     if (!byStatus) {
       byStatus = new Map();
-      r.byMethod.set(method, byStatus);
+      byMethod.set(method, byStatus);
     }
     let c = byStatus.get(status);
     if (!c) {
@@ -114,10 +108,10 @@ export class RequestMetrics {
       this.counts.push(c);
     }
     c.n++;
-    let d = r.durations;
+    let d = this.durations.get(route);
     if (!d) {
       d = { route, counts: new Float64Array(BUCKETS.length + 1), sum: 0, count: 0 };
-      r.durations = d;
+      this.durations.set(route, d);
     }
     let i = 0;
     while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
